@@ -70,7 +70,7 @@ def _describe_demo(path: Path) -> str:
     ]
     for g in manifest["glaciers"]:
         lines.append(f"  {g['name']:<16} {g['n_dates']:>3} dates {g['start']} .. {g['end']}  "
-                     f"front retreat {g['net_front_change_m']:+.0f} m  -> {g['zarr']}")
+                     f"net front change {g['net_front_change_m']:+.0f} m (+ = advance)  -> {g['zarr']}")
     lines.append(f"  CaFFe-layout export: {path / manifest['caffe']}   preview: {path / 'preview.png'}")
     lines.append(f"  ground truth: {path / manifest['fronts']}, {path / manifest['outlines']}")
     return "\n".join(lines)
@@ -83,7 +83,7 @@ def _describe_caffe(path: Path) -> str:
     frame = ds.to_frame()
     lines = [f"CaFFe-layout dataset at {path.resolve()}: {len(ds)} images"]
     for glacier, group in frame.groupby("glacier"):
-        lines.append(f"  {glacier:<10} {len(group):>4} images {group['date'].min()} .. {group['date'].max()}  "
+        lines.append(f"  {glacier:<10} {len(group):>4} images {str(group['date'].min())[:10]} .. {str(group['date'].max())[:10]}  "
                      f"sensors {', '.join(sorted(group['sensor'].unique()))}")
     return "\n".join(lines)
 
