@@ -464,3 +464,11 @@ def test_irregular_grid_points_to_align(stack):
     bad = stack.assign_coords(x=stack.x.values + np.r_[0, 0, 5, np.zeros(29)])
     with pytest.raises(StackValidationError, match=r"variable 'x' is not evenly spaced .*align=True"):
         validate_stack(bad)
+
+
+def test_zarr_store_is_chunked_per_date(tmp_path, stack):
+    """A window of a Zarr stack reads only the chunks it touches: one date per chunk."""
+    path = write_stack(stack, tmp_path / "chunked.zarr")
+    ds = open_stack(path, chunks={})
+    assert ds["sigma0_db"].data.chunksize[0] == 1
+    assert ds["sigma0_db"].data.numblocks[0] == stack.sizes["time"]

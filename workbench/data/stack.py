@@ -693,6 +693,25 @@ def _check_values(ds: xr.Dataset, *, path: Any, units: str) -> None:
 
 
 # ------------------------------------------------------------------------------------ writing
+STORAGE_TILE = 1024
+"""Zarr stores are chunked one date × at most this many pixels square, so a window of a
+stack larger than memory reads only the chunks it touches."""
+
+
+def _storage_chunked(ds: xr.Dataset) -> xr.Dataset:
+    """Chunk in-memory variables per date and in ``STORAGE_TILE`` tiles (dask-backed ones keep
+    the caller's chunks); drop chunk encodings inherited from a source store."""
+    out = ds.copy()
+    for name, var in ds.data_vars.items():
+        if var.chunks is None:
+            out[name] = var.chunk({dim: 1 if dim == "time" else min(var.sizes[dim], STORAGE_TILE)
+                                   for dim in var.dims if dim in ("time", "y", "x")})
+    for var in out.variables.values():
+        for key in ("chunks", "preferred_chunks"):
+            var.encoding.pop(key, None)
+    return out
+
+
 _FORMAT_OF_SUFFIX = {".zarr": "zarr", ".nc": "netcdf", ".nc4": "netcdf", ".tif": "geotiff",
                      ".tiff": "geotiff", "": "folder"}
 _FORMATS = ("zarr", "netcdf", "geotiff", "folder")
@@ -763,7 +782,7 @@ def write_stack(
         out = _for_xarray_file(ds)
         with atomic_path(path) as tmp:
             if format == "zarr":
-                out.to_zarr(tmp, mode="w", zarr_format=2, consolidated=True)
+                _storage_chunked(out).to_zarr(tmp, mode="w", zarr_format=2, consolidated=True)
             else:
                 out.to_netcdf(tmp, engine="netcdf4")
     elif format == "geotiff":
