@@ -1,0 +1,102 @@
+"""Callbacks and checkpoint I/O that make training runs robust.
+
+* :class:`ExportBestCheckpoint` — whenever the monitored validation metric improves, write
+  the model in the workbench checkpoint format (``best.pt``: weights, model arguments,
+  normalisation, classes, run configuration, metrics) atomically, so ``load_model`` works on
+  the best model at any time, even if the run is killed later. Its state (the best score so
+  far) is saved in Lightning checkpoints, so a resumed run keeps improving on the same best.
+* :class:`AtomicCheckpointIO` — Lightning checkpoints (``last.ckpt``, ``best-*.ckpt``) are
+  written to a temporary file beside the target and renamed, so a run killed while saving
+  never leaves a truncated ``last.ckpt`` to resume from.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import lightning as L
+from lightning.fabric.plugins.io.torch_io import TorchCheckpointIO
+
+from workbench._io import atomic_path
+
+__all__ = ["ExportBestCheckpoint", "AtomicCheckpointIO"]
+
+
+class AtomicCheckpointIO(TorchCheckpointIO):
+    """Torch checkpoint I/O that writes through a temporary file and an atomic rename."""
+
+    def save_checkpoint(self, checkpoint: dict[str, Any], path: Any,
+                        storage_options: Any | None = None) -> None:
+        target = Path(path)
+        with atomic_path(target) as tmp:
+            super().save_checkpoint(checkpoint, tmp, storage_options=storage_options)
+
+
+class ExportBestCheckpoint(L.Callback):
+    """Export the model to ``path`` (workbench format) each time ``monitor`` improves.
+
+    Parameters
+    ----------
+    path
+        Target file, e.g. ``run/best.pt``.
+    monitor, mode
+        The validation metric and ``"min"`` / ``"max"``. NaN never counts as an improvement
+        (but the first validation is exported even if NaN, so a model file exists early).
+
+    Attributes
+    ----------
+    best_score
+        The best value so far (``None`` before the first validation).
+    best_metrics
+        Every ``val_*`` metric of the best epoch, plus ``epoch`` and ``monitor``.
+    """
+
+    def __init__(self, path: str | Path, monitor: str, mode: str = "min") -> None:
+        if mode not in ("min", "max"):
+            raise ValueError(f"mode must be 'min' or 'max', not {mode!r}")
+        self.path = Path(path)
+        self.monitor = monitor
+        self.mode = mode
+        self.best_score: float | None = None
+        self.best_metrics: dict[str, Any] = {}
+
+    @property
+    def state_key(self) -> str:
+        return f"ExportBestCheckpoint[{self.monitor}]"
+
+    def _better(self, value: float) -> bool:
+        if self.best_score is None:
+            return True
+        if not math.isfinite(value):
+            return False
+        if not math.isfinite(self.best_score):
+            return True
+        return value < self.best_score if self.mode == "min" else value > self.best_score
+
+    def on_validation_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        if trainer.sanity_checking:
+            return
+        value = trainer.callback_metrics.get(self.monitor)
+        if value is None:
+            return
+        value = float(value)
+        if not self._better(value):
+            return
+        metrics = {k: float(v) for k, v in trainer.callback_metrics.items()
+                   if k.startswith("val_") and getattr(v, "numel", lambda: 1)() == 1}
+        metrics.update(epoch=int(trainer.current_epoch), global_step=int(trainer.global_step),
+                       monitor=self.monitor)
+        self.best_score = value
+        self.best_metrics = metrics
+        if trainer.is_global_zero:
+            pl_module.export(self.path, metrics=metrics)
+
+    def state_dict(self) -> dict[str, Any]:
+        return {"best_score": self.best_score, "best_metrics": dict(self.best_metrics)}
+
+    def load_state_dict(self, state_dict: Mapping[str, Any]) -> None:
+        self.best_score = state_dict.get("best_score")
+        self.best_metrics = dict(state_dict.get("best_metrics") or {})

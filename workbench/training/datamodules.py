@@ -1,0 +1,832 @@
+"""Lightning data modules: CaFFe folders, scene stacks and the synthetic demo world.
+
+Every data module yields batches with the same keys, whatever the source (see
+:mod:`workbench.training.augment`): ``image`` (``B × C × H × W``, ``B × T × C × H × W`` or a
+dict of sources), ``mask`` (zones 0..3 or glacier 0/1), ``valid`` and, for zones, ``front``;
+evaluation batches add ``meta`` (a list of dicts: ``stem``, ``glacier``, ``resolution_m``, …).
+
+* Training batches are random patches (:class:`~workbench.data.patches.CaffePatchDataset`,
+  :class:`~workbench.data.patches.StackPatchDataset`) cropped by the CPU workers and normalised
+  there; augmentation runs on the device in :meth:`on_after_batch_transfer` (training only).
+  With ``context_size`` the zone patches are the *context* windows (the target is their
+  centre ``patch_size`` crop, taken by the task).
+* Validation / test batches are whole images (zones) or whole scenes over the last
+  ``time_steps`` dates of a few windows (outlines); the task predicts them with a sliding
+  window, so metrics are computed on complete images as the papers do.
+* The normalisation statistics are computed from the training split only, stored in the
+  Lightning checkpoint (``state_dict``) and exported with the workbench checkpoint.
+
+Modules
+-------
+:class:`CaffeDataModule`
+    A CaFFe-layout folder; validation = a seeded 10 % of the training images (CaFFe), or
+    whole glaciers; test = the ``test`` split if the folder has one, or test glaciers.
+:class:`StackDataModule`
+    Scene stacks (Zarr, NetCDF, GeoTIFF or in-memory datasets), one per tile or glacier,
+    split by tile: seeded fractions (60/20/20 as in the Svalbard study) or named tiles.
+    Time series (``B × T × C × H × W``) or, with ``sources``, multi-source dict inputs.
+:class:`DemoWorldDataModule`
+    The synthetic demo world (a folder written by ``workbench demo`` or simulated in memory),
+    split by glacier, for the zone task (CaFFe-like frames, identical to the demo's CaFFe
+    export) or the outline task (stacks).
+
+Examples
+--------
+>>> dm = DemoWorldDataModule(task="outlines", n_glaciers=3, years=0.2, size=48,
+...                          pixel_size=200.0, patch_size=32, time_steps=4, batch_size=2)
+>>> dm.setup("fit")
+>>> batch = next(iter(dm.train_dataloader()))
+>>> tuple(batch["image"].shape), dm.input_kwargs()
+((2, 4, 2, 32, 32), {'in_features': 2})
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import lightning as L
+import numpy as np
+import torch
+from torch.utils.data import DataLoader, Dataset, Subset, default_collate
+
+from workbench.data.caffe import (
+    CaffeDataset,
+    season_of,
+    split_by_glacier,
+    train_val_split,
+)
+from workbench.data.patches import CaffePatchDataset, Normalization, StackPatchDataset
+from workbench.errors import ConfigError, DataError
+from workbench.training.augment import Augmenter
+
+__all__ = [
+    "CaffeDataModule",
+    "StackDataModule",
+    "DemoWorldDataModule",
+    "ZoneImageDataset",
+    "StackZoneFrames",
+    "collate_eval",
+    "add_slope",
+]
+
+
+# --------------------------------------------------------------------------- datasets
+
+
+def _meta_dict(meta: Any) -> dict[str, Any]:
+    """Plain metadata (strings and numbers) that batches can carry and MDE can group by."""
+    if meta is None:
+        return {}
+    if isinstance(meta, Mapping):
+        return {k: (v if isinstance(v, (str, int, float, type(None))) else str(v))
+                for k, v in meta.items()}
+    out = {}
+    for key in ("stem", "glacier", "sensor", "season", "resolution_m", "date"):
+        value = getattr(meta, key, None)
+        if value is not None:
+            out[key] = value if isinstance(value, (str, int, float)) else str(value)
+    return out
+
+
+class ZoneImageDataset(Dataset):
+    """Whole CaFFe-like images for evaluation: normalised ``image``, ``mask``, ``front``,
+    ``valid`` and plain ``meta``.
+
+    Parameters
+    ----------
+    base
+        A sequence of sample dicts (``image`` (C,)H,W, ``zones``, optional ``front``,
+        ``valid``, ``meta``), e.g. a :class:`~workbench.data.caffe.CaffeDataset`.
+    normalization
+        Applied to the image; non-finite pixels become invalid and 0.
+    """
+
+    def __init__(self, base: Sequence[Mapping[str, Any]], normalization: Normalization | None):
+        self.base = base
+        self.normalization = normalization
+
+    def __len__(self) -> int:
+        return len(self.base)
+
+    def __getitem__(self, index: int) -> dict[str, Any]:
+        s = self.base[index]
+        image = torch.as_tensor(np.asarray(s["image"], dtype=np.float32))
+        if image.ndim == 2:
+            image = image[None]
+        valid = torch.isfinite(image).all(dim=0)
+        if s.get("valid") is not None:
+            valid &= torch.as_tensor(np.asarray(s["valid"])).bool()
+        if self.normalization is not None:
+            image = self.normalization(image)
+        image = torch.where(valid[None], image, torch.zeros_like(image))
+        out = {"image": image, "mask": torch.as_tensor(np.asarray(s["zones"])).long(),
+               "valid": valid, "meta": _meta_dict(s.get("meta"))}
+        if s.get("front") is not None:
+            out["front"] = torch.as_tensor(np.asarray(s["front"])).bool()
+        return out
+
+
+class StackZoneFrames(Dataset):
+    """Every date of every stack as a CaFFe-like zone sample.
+
+    ``image`` is σ0 mapped to 8 bits exactly as the demo world's CaFFe export does
+    (:func:`workbench.data.demo.db_to_uint8`) and divided by 255, so a model trained on these
+    frames works on the exported PNGs and vice versa. Needs ``sigma0_db``, ``zones`` and
+    ``front`` (time, y, x); ``meta`` carries the CaFFe stem, glacier, pixel size and season.
+    """
+
+    def __init__(self, stacks: Sequence[Any]) -> None:
+        self.stacks = list(stacks)
+        for st in self.stacks:
+            missing = [v for v in ("sigma0_db", "zones") if v not in st.data_vars]
+            if missing:
+                raise DataError(f"lacks {missing}", variable="stack",
+                                expected="a stack with sigma0_db and zones (time, y, x)")
+        self.index = [(k, t) for k, st in enumerate(self.stacks) for t in range(st.sizes["time"])]
+
+    def __len__(self) -> int:
+        return len(self.index)
+
+    def __getitem__(self, index: int) -> dict[str, Any]:
+        from workbench.data.demo import caffe_stem, db_to_uint8
+
+        k, t = self.index[index]
+        st = self.stacks[k]
+        frame = st.isel(time=t)
+        sigma = np.asarray(frame["sigma0_db"].values, dtype=np.float32)
+        image = db_to_uint8(sigma).astype(np.float32)[None] / 255.0
+        zones = np.asarray(frame["zones"].values).astype(np.int64)
+        name = str(st.attrs.get("glacier", f"stack{k}"))
+        px = float(st.attrs.get("pixel_size", 0.0)) or None
+        date = np.datetime64(frame["time"].values, "D").astype(object)
+        sensor = str(frame["sensor"].values) if "sensor" in frame.coords else "S1"
+        orbit = int(frame["orbit"].values) if "orbit" in frame.coords else 0
+        meta = {"stem": caffe_stem(name, date, sensor, px or 1.0, orbit), "glacier": name,
+                "sensor": "S1" if sensor.upper().startswith("S1") else sensor,
+                "resolution_m": px, "date": date.isoformat(),
+                "season": season_of(date, "north")}
+        sample: dict[str, Any] = {"image": image, "zones": zones, "meta": meta}
+        if "front" in st.data_vars:
+            sample["front"] = np.asarray(frame["front"].values).astype(bool)
+        return sample
+
+
+class _ZonePatches(Dataset):
+    """Random training patches of zone samples under the common batch keys."""
+
+    def __init__(self, patches: CaffePatchDataset) -> None:
+        self.patches = patches
+        self.prefix = "context_" if patches.context_size is not None else ""
+
+    def __len__(self) -> int:
+        return len(self.patches)
+
+    def set_epoch(self, epoch: int) -> None:
+        self.patches.set_epoch(epoch)
+
+    def __getitem__(self, index: int) -> dict[str, Any]:
+        s = self.patches[index]
+        p = self.prefix
+        out = {"image": s[p + "image"], "mask": s[p + "zones"], "valid": s[p + "valid"]}
+        if p + "front" in s:
+            out["front"] = s[p + "front"]
+        return out
+
+
+def _channel_slices(stack: Any, variables: Sequence[str]) -> list[tuple[str, int]]:
+    out = []
+    for name in variables:
+        if name not in stack.data_vars:
+            raise DataError("is missing from the stack", variable=name,
+                            expected=f"one of {sorted(map(str, stack.data_vars))}")
+        da = stack[name]
+        out.append((name, int(da.sizes["band"]) if "band" in da.dims else 1))
+    return out
+
+
+class _StackItems(Dataset):
+    """StackPatchDataset items under the common keys; splits channels into sources if asked."""
+
+    def __init__(self, patches: StackPatchDataset, sources: Mapping[str, Sequence[str]] | None,
+                 layout: Sequence[tuple[str, int]], meta: Sequence[dict[str, Any]] | None = None):
+        self.patches = patches
+        self.meta = meta
+        self.sources = None
+        if sources:
+            offsets, c = {}, 0
+            for name, n in layout:
+                offsets[name] = (c, c + n)
+                c += n
+            self.sources = {src: [offsets[v] for v in names] for src, names in sources.items()}
+
+    def __len__(self) -> int:
+        return len(self.patches)
+
+    def set_epoch(self, epoch: int) -> None:
+        self.patches.set_epoch(epoch)
+
+    def __getitem__(self, index: int) -> dict[str, Any]:
+        s = self.patches[index]
+        x = s["x"]
+        if self.sources is not None:
+            x0 = x[-1]  # the (single) date of the window
+            image: Any = {src: torch.cat([x0[a:b] for a, b in parts], dim=0)
+                          for src, parts in self.sources.items()}
+        else:
+            image = x
+        out = {"image": image, "mask": s["y"], "valid": s["valid"]}
+        if self.meta is not None:
+            out["meta"] = dict(self.meta[s["source"]])
+        return out
+
+
+def collate_eval(items: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
+    """Collate evaluation items: ``meta`` stays a list of dicts, the rest as torch does."""
+    metas = [dict(it.get("meta", {})) for it in items]
+    rest = [{k: v for k, v in it.items() if k != "meta"} for it in items]
+    out = default_collate(rest)
+    out["meta"] = metas
+    return out
+
+
+def add_slope(stack: Any, dem: str = "dem", name: str = "slope") -> Any:
+    """Add a terrain ``slope`` variable (degrees) computed from the DEM to a stack.
+
+    The pixel size comes from ``stack.attrs["pixel_size"]`` or the spacing of ``x``.
+
+    Examples
+    --------
+    >>> import xarray as xr
+    >>> st = xr.Dataset({"dem": (("y", "x"), np.tile(np.arange(4.0) * 10, (3, 1)))},
+    ...                 attrs={"pixel_size": 10.0})
+    >>> float(add_slope(st)["slope"][1, 1])
+    45.0
+    """
+    if dem not in stack.data_vars:
+        raise DataError("is needed to compute the slope", variable=dem,
+                        expected="a (y, x) DEM in the stack")
+    px = stack.attrs.get("pixel_size")
+    if px is None and "x" in stack.coords and stack.sizes.get("x", 0) > 1:
+        px = abs(float(stack["x"].values[1] - stack["x"].values[0]))
+    px = float(px or 1.0)
+    z = np.asarray(stack[dem].values, dtype=np.float64)
+    gy, gx = np.gradient(z, px)
+    slope = np.degrees(np.arctan(np.hypot(gx, gy))).astype(np.float32)
+    return stack.assign({name: (stack[dem].dims, slope, {"units": "degree"})})
+
+
+# --------------------------------------------------------------------------- base
+
+
+class _WorkbenchDataModule(L.LightningDataModule):
+    """Loaders, device-side augmentation, normalisation state; subclasses provide splits."""
+
+    task: str = "zones"
+
+    def __init__(self, *, task: str, patch_size: int, batch_size: int = 8,
+                 val_batch_size: int = 1, num_workers: int = 0, samples_per_image: int = 4,
+                 augment: Mapping[str, Any] | None = None, seed: int = 0,
+                 context_size: int | None = None, time_steps: int | None = None,
+                 variables: Sequence[str] = ("sigma0_db", "coherence"), label: str = "outline",
+                 sources: Mapping[str, Sequence[str]] | None = None,
+                 bands: Sequence[str] | None = None, val_windows: int = 1,
+                 normalization_items: int = 64, pin_memory: bool | None = None) -> None:
+        super().__init__()
+        if task not in ("zones", "outlines"):
+            raise ConfigError(f"is {task!r}", variable="task", expected="'zones' or 'outlines'")
+        for key, value in (("data.patch_size", patch_size), ("data.batch_size", batch_size),
+                           ("data.val_batch_size", val_batch_size),
+                           ("data.samples_per_image", samples_per_image),
+                           ("data.val_windows", val_windows)):
+            if not isinstance(value, (int, np.integer)) or isinstance(value, bool) or value < 1:
+                raise ConfigError(f"is {value!r}", variable=key, expected="an integer ≥ 1")
+        if context_size is not None and context_size < patch_size:
+            raise ConfigError(f"is {context_size} < patch_size {patch_size}",
+                              variable="data.context_size", expected="≥ data.patch_size, or null")
+        self.task = task
+        self.patch_size = int(patch_size)
+        self.context_size = None if context_size is None else int(context_size)
+        self.batch_size = int(batch_size)
+        self.val_batch_size = int(val_batch_size)
+        self.num_workers = int(num_workers)
+        self.samples_per_image = int(samples_per_image)
+        self.seed = int(seed)
+        self.time_steps = None if time_steps is None else int(time_steps)
+        self.variables = tuple(variables)
+        self.label = label
+        self.sources = {k: list(v) for k, v in sources.items()} if sources else None
+        if self.sources:
+            self.variables = tuple(dict.fromkeys(v for vs in self.sources.values() for v in vs))
+            self.time_steps = 1
+        self.bands = list(bands) if bands else None
+        self.val_windows = int(val_windows)
+        self.normalization_items = int(normalization_items)
+        self.pin_memory = torch.cuda.is_available() if pin_memory is None else bool(pin_memory)
+        self.augmenter = Augmenter(augment, seed=seed)
+        self.norm: Normalization | None = None
+        self.train_dataset: Dataset | None = None
+        self.val_dataset: Dataset | None = None
+        self.test_dataset: Dataset | None = None
+        self._layout: list[tuple[str, int]] = []
+        self._channels: int | None = None
+        self._restored_norm: dict[str, Any] | None = None
+        self._aug_state: dict[str, Any] | None = None
+
+    # -- subclasses ------------------------------------------------------------------------
+    def _zone_splits(self) -> tuple[Sequence[Any], Sequence[Any], Sequence[Any] | None]:
+        raise NotImplementedError
+
+    def _stack_splits(self) -> tuple[list[Any], list[Any], list[Any] | None]:
+        raise NotImplementedError
+
+    # -- setup -----------------------------------------------------------------------------
+    def setup(self, stage: str | None = None) -> None:
+        """Load the splits, compute the normalisation on the training split, build datasets."""
+        if self.train_dataset is not None or self.val_dataset is not None:
+            return
+        if self.task == "zones":
+            self._setup_zones()
+        else:
+            self._setup_stacks()
+        self.augmenter.normalization = self._norm_for_augmenter()
+        if self._aug_state:
+            self.augmenter.load_state_dict(self._aug_state)
+
+    def _normalization(self, compute: Any) -> Normalization:
+        if self._restored_norm is not None:
+            flat = self._restored_norm.get("_flat", self._restored_norm)
+            return Normalization.from_dict(flat)
+        return compute()
+
+    def _setup_zones(self) -> None:
+        train, val, test = self._zone_splits()
+        if len(train) == 0 or len(val) == 0:
+            raise DataError(f"the split has {len(train)} training and {len(val)} validation "
+                            "images", variable="data", expected="at least one image in each")
+        self.norm = self._normalization(lambda: Normalization.from_dataset(
+            train, key="image", max_items=self.normalization_items, seed=self.seed))
+        self._channels = self.norm.channels
+        patches = CaffePatchDataset(train, self.patch_size, context_size=self.context_size,
+                                    mode="random", samples_per_image=self.samples_per_image,
+                                    seed=self.seed, normalization=self.norm)
+        self.train_dataset = _ZonePatches(patches)
+        self.val_dataset = ZoneImageDataset(val, self.norm)
+        self.test_dataset = ZoneImageDataset(test, self.norm) if test else None
+
+    def _prepare_stack(self, st: Any) -> Any:
+        if self.bands is not None and "band" in st.dims:
+            st = st.sel(band=self.bands)
+        if "slope" in self.variables and "slope" not in st.data_vars:
+            st = add_slope(st)
+        return st
+
+    def _eval_views(self, stacks: Sequence[Any]) -> tuple[list[Any], list[dict[str, Any]]]:
+        views, metas = [], []
+        for k, st in enumerate(stacks):
+            name = str(st.attrs.get("glacier", st.attrs.get("name", f"tile{k}")))
+            nt = int(st.sizes["time"]) if "time" in st.dims else 1
+            steps = self.time_steps or nt
+            if nt < steps:
+                raise DataError(f"stack {name!r} has {nt} dates, fewer than time_steps={steps}",
+                                variable="time", expected=f"≥ {steps} dates")
+            ends = np.unique(np.linspace(steps - 1, nt - 1, min(self.val_windows, nt - steps + 1))
+                             .round().astype(int))
+            for e in ends:
+                view = st.isel(time=slice(int(e) - steps + 1, int(e) + 1)) if "time" in st.dims else st
+                views.append(view)
+                date = (str(np.datetime64(st["time"].values[int(e)], "D"))
+                        if "time" in st.coords else "")
+                metas.append({"stem": f"{name}_{date}" if date else name, "glacier": name,
+                              "date": date,
+                              "resolution_m": float(st.attrs.get("pixel_size", 0.0)) or None})
+        return views, metas
+
+    def _setup_stacks(self) -> None:
+        train, val, test = self._stack_splits()
+        if not train or not val:
+            raise DataError(f"the split has {len(train)} training and {len(val)} validation "
+                            "stacks", variable="data", expected="at least one stack in each")
+        train = [self._prepare_stack(s) for s in train]
+        val = [self._prepare_stack(s) for s in val]
+        test = [self._prepare_stack(s) for s in test] if test else None
+        self._layout = _channel_slices(train[0], self.variables)
+        self.norm = self._normalization(
+            lambda: Normalization.from_stack(train, list(self.variables)))
+        self._channels = self.norm.channels
+        label = self.label
+        patches = StackPatchDataset(train, self.patch_size, variables=self.variables, label=label,
+                                    time_steps=self.time_steps, mode="random",
+                                    samples_per_scene=self.samples_per_image, seed=self.seed,
+                                    normalization=self.norm)
+        self.train_dataset = _StackItems(patches, self.sources, self._layout)
+
+        def eval_set(stacks: list[Any]) -> Dataset:
+            views, metas = self._eval_views(stacks)
+            size = max(max(int(v.sizes["y"]), int(v.sizes["x"])) for v in views)
+            ds = StackPatchDataset(views, size, variables=self.variables, label=label,
+                                   time_steps=self.time_steps, mode="grid", overlap=0.0,
+                                   normalization=self.norm)
+            return _StackItems(ds, self.sources, self._layout, metas)
+
+        self.val_dataset = eval_set(val)
+        self.test_dataset = eval_set(test) if test else None
+
+    # -- what the task and the checkpoint need ---------------------------------------------
+    def input_kwargs(self) -> dict[str, Any]:
+        """Model keyword arguments that follow from the data (channel counts).
+
+        ``{"in_chans": C}`` for zones, ``{"in_features": C}`` for time series,
+        ``{"sources": {name: C}}`` for multi-source inputs. Call after :meth:`setup`.
+        """
+        if self._channels is None:
+            raise DataError("is not set up yet", variable="datamodule",
+                            expected="setup() before input_kwargs()")
+        if self.task == "zones":
+            return {"in_chans": self._channels}
+        if self.sources:
+            counts = dict(self._layout)
+            return {"sources": {s: sum(counts[v] for v in vs) for s, vs in self.sources.items()}}
+        return {"in_features": self._channels}
+
+    def normalization_dict(self) -> dict[str, Any] | None:
+        """The normalisation to store in checkpoints (one dict per source for dict inputs)."""
+        if self.norm is None:
+            return None
+        if not self.sources:
+            return self.norm.to_dict()
+        out, c = {}, 0
+        offsets = {}
+        for name, n in self._layout:
+            offsets[name] = (c, c + n)
+            c += n
+        for src, names in self.sources.items():
+            idx = [i for v in names for i in range(*offsets[v])]
+            out[src] = {"mean": [self.norm.mean[i] for i in idx],
+                        "std": [self.norm.std[i] for i in idx]}
+        return out
+
+    def _norm_for_augmenter(self) -> Any:
+        if self.norm is None:
+            return None
+        if not self.sources:
+            return self.norm
+        return {k: Normalization.from_dict(v) for k, v in self.normalization_dict().items()}
+
+    # -- loaders ---------------------------------------------------------------------------
+    def set_epoch(self, epoch: int) -> None:
+        """Fresh random windows for ``epoch`` (called by the task at each epoch start)."""
+        if self.train_dataset is not None and hasattr(self.train_dataset, "set_epoch"):
+            self.train_dataset.set_epoch(epoch)
+
+    def _loader(self, ds: Dataset, *, shuffle: bool, batch_size: int, collate: Any = None,
+                drop_last: bool = False) -> DataLoader:
+        return DataLoader(ds, batch_size=batch_size, shuffle=shuffle, num_workers=self.num_workers,
+                          collate_fn=collate, pin_memory=self.pin_memory, drop_last=drop_last,
+                          persistent_workers=False)
+
+    def train_dataloader(self) -> DataLoader:
+        trainer = getattr(self, "trainer", None)
+        self.set_epoch(trainer.current_epoch if trainer is not None else 0)
+        n = len(self.train_dataset)
+        return self._loader(self.train_dataset, shuffle=True, batch_size=self.batch_size,
+                            drop_last=n > self.batch_size)
+
+    def val_dataloader(self) -> DataLoader:
+        return self._loader(self.val_dataset, shuffle=False, batch_size=self.val_batch_size,
+                            collate=collate_eval)
+
+    def test_dataloader(self) -> DataLoader:
+        if self.test_dataset is None:
+            raise DataError("has no test split", variable="data",
+                            expected="test glaciers/tiles, or a CaFFe folder with a test split")
+        return self._loader(self.test_dataset, shuffle=False, batch_size=self.val_batch_size,
+                            collate=collate_eval)
+
+    def on_after_batch_transfer(self, batch: Any, dataloader_idx: int) -> Any:
+        """Augment training batches on the device (validation and test are left as they are)."""
+        trainer = getattr(self, "trainer", None)
+        if trainer is not None and trainer.training and self.augmenter.enabled:
+            batch = self.augmenter(batch)
+        return batch
+
+    # -- checkpointed state ----------------------------------------------------------------
+    def state_dict(self) -> dict[str, Any]:
+        """Normalisation and augmentation generator states (restored on resume)."""
+        state: dict[str, Any] = {"augmenter": self.augmenter.state_dict()}
+        if self.norm is not None:
+            state["normalization"] = {"_flat": self.norm.to_dict()}
+        return state
+
+    def load_state_dict(self, state_dict: Mapping[str, Any]) -> None:
+        """Restore :meth:`state_dict` (the statistics of the original run are kept)."""
+        if state_dict.get("normalization"):
+            self._restored_norm = dict(state_dict["normalization"])
+            if self.norm is not None:  # already set up: switch every dataset to the stored one
+                self.norm = Normalization.from_dict(self._restored_norm["_flat"])
+                for ds in (self.train_dataset, self.val_dataset, self.test_dataset):
+                    inner = getattr(ds, "patches", ds)
+                    if inner is not None and hasattr(inner, "normalization"):
+                        inner.normalization = self.norm
+                self.augmenter.normalization = self._norm_for_augmenter()
+        self._aug_state = dict(state_dict.get("augmenter") or {})
+        if self._aug_state:
+            self.augmenter.load_state_dict(self._aug_state)
+
+
+# --------------------------------------------------------------------------- helpers
+
+
+def _pick_glaciers(names: Sequence[str], val: int | Sequence[str], test: int | Sequence[str],
+                   where: str) -> tuple[list[str], list[str], list[str]]:
+    """Split glacier names: counts take the last glaciers (test last), or explicit names."""
+    names = list(names)
+    upper = {n.upper(): n for n in names}
+
+    def resolve(spec: int | Sequence[str], key: str, pool: list[str]) -> list[str]:
+        if isinstance(spec, (int, np.integer)) and not isinstance(spec, bool):
+            if spec < 0 or spec > len(pool):
+                raise ConfigError(f"is {spec} for {len(pool)} available glaciers",
+                                  variable=f"{where}.{key}", expected=f"0..{len(pool)} or a list of names")
+            return pool[len(pool) - int(spec):] if spec else []
+        out = []
+        for n in spec:
+            if str(n).upper() not in upper:
+                raise ConfigError(f"names {n!r}, which is not in the data",
+                                  variable=f"{where}.{key}", expected=f"some of {names}")
+            out.append(upper[str(n).upper()])
+        return out
+
+    test_names = resolve(test, "test_glaciers", names)
+    rest = [n for n in names if n not in test_names]
+    val_names = resolve(val, "val_glaciers", rest)
+    if set(val_names) & set(test_names):
+        raise ConfigError(f"glaciers {sorted(set(val_names) & set(test_names))} are in "
+                          "validation and test", variable=f"{where}.val_glaciers",
+                          expected="disjoint validation and test glaciers")
+    train_names = [n for n in names if n not in val_names and n not in test_names]
+    if not train_names or not val_names:
+        raise ConfigError(f"leaves {len(train_names)} training and {len(val_names)} validation "
+                          f"glaciers of {names}", variable=f"{where}.val_glaciers",
+                          expected="at least one glacier for training and one for validation")
+    return train_names, val_names, test_names
+
+
+# --------------------------------------------------------------------------- CaFFe
+
+
+class CaffeDataModule(_WorkbenchDataModule):
+    """A CaFFe-layout folder for the zone task.
+
+    Parameters
+    ----------
+    root
+        The folder (flat, original CaFFe or split-first layout, see
+        :mod:`workbench.data.caffe`).
+    split
+        ``"image"``: validation is a seeded random ``val_fraction`` of the training images
+        (CaFFe: 10 %); ``"glacier"``: validation (and test) are whole glaciers
+        (``val_glaciers`` / ``test_glaciers``, names).
+    val_fraction, val_glaciers, test_glaciers
+        See ``split``. With ``split="image"`` the test set is the folder's ``test`` split
+        when it has one.
+    thin_fronts
+        Skeletonise the reference fronts (for resized sets such as caffe256).
+    **kwargs
+        Shared options: ``patch_size``, ``context_size``, ``batch_size``, ``val_batch_size``,
+        ``num_workers``, ``samples_per_image``, ``augment``, ``seed``.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> from workbench.data.caffe import write_caffe_sample
+    >>> root = tempfile.mkdtemp()
+    >>> for d in range(1, 6):
+    ...     z = np.full((32, 32), 2); z[:, 20:] = 3; f = np.zeros((32, 32), bool); f[:, 20] = True
+    ...     _ = write_caffe_sample(root, f"SI_2010-01-{d:02d}_TSX_7_1_125", (z * 60).astype(np.uint8), z, f)
+    >>> dm = CaffeDataModule(root, patch_size=16, batch_size=2, val_fraction=0.2)
+    >>> dm.setup("fit")
+    >>> len(dm.val_dataset), tuple(next(iter(dm.train_dataloader()))["image"].shape)
+    (1, (2, 1, 16, 16))
+    """
+
+    def __init__(self, root: str | os.PathLike[str], *, split: str = "image",
+                 val_fraction: float = 0.1, val_glaciers: Sequence[str] = (),
+                 test_glaciers: Sequence[str] = (), thin_fronts: bool = False,
+                 **kwargs: Any) -> None:
+        super().__init__(task="zones", **kwargs)
+        if split not in ("image", "glacier"):
+            raise ConfigError(f"is {split!r}", variable="data.split", expected="'image' or 'glacier'")
+        self.root = Path(root)
+        self.split = split
+        self.val_fraction = float(val_fraction)
+        self.val_glaciers = list(val_glaciers)
+        self.test_glaciers = list(test_glaciers)
+        self.thin_fronts = bool(thin_fronts)
+
+    def _zone_splits(self) -> tuple[Sequence[Any], Sequence[Any], Sequence[Any] | None]:
+        if not self.root.exists():
+            raise DataError("does not exist", path=self.root, expected="a CaFFe-layout folder")
+        kw = dict(thin_fronts=self.thin_fronts)
+        if self.split == "glacier":
+            if not self.val_glaciers:
+                raise ConfigError("is empty", variable="data.val_glaciers",
+                                  expected="glacier names when data.split is 'glacier'")
+            ds = CaffeDataset(self.root, **kw)
+            tr, va, te = split_by_glacier(ds, val_glaciers=self.val_glaciers,
+                                          test_glaciers=self.test_glaciers)
+            return Subset(ds, tr), Subset(ds, va), (Subset(ds, te) if te else None)
+        try:
+            train_ds = CaffeDataset(self.root, split="train", **kw)
+            try:
+                test_ds: Sequence[Any] | None = CaffeDataset(self.root, split="test", **kw)
+            except DataError:
+                test_ds = None
+        except DataError:
+            train_ds = CaffeDataset(self.root, **kw)  # a flat folder
+            test_ds = None
+        tr, va = train_val_split(train_ds, self.val_fraction, seed=self.seed)
+        return Subset(train_ds, tr), Subset(train_ds, va), test_ds
+
+
+# --------------------------------------------------------------------------- stacks
+
+
+def _open(path_or_stack: Any) -> Any:
+    import xarray as xr
+
+    if isinstance(path_or_stack, xr.Dataset):
+        return path_or_stack
+    from workbench.data.stack import open_stack
+
+    return open_stack(path_or_stack)
+
+
+def _stack_name(src: Any, ds: Any, k: int) -> str:
+    if isinstance(src, (str, os.PathLike)):
+        name = Path(src).name
+        for suffix in (".zarr", ".nc", ".tif", ".tiff"):
+            name = name.removesuffix(suffix)
+        return name
+    return str(ds.attrs.get("glacier", ds.attrs.get("name", f"tile{k}")))
+
+
+class StackDataModule(_WorkbenchDataModule):
+    """Scene stacks (one per tile or glacier) for the outline task, split by tile.
+
+    Parameters
+    ----------
+    stacks
+        Paths (anything :func:`workbench.data.stack.open_stack` reads; a folder is searched
+        for ``*.zarr`` / ``*.nc`` stacks) or ``xarray.Dataset`` objects.
+    split
+        ``"random"``: seeded random split of the tiles by ``fractions`` (train, val, test;
+        the Svalbard study used 0.6/0.2/0.2); ``"named"``: ``val_tiles`` / ``test_tiles``.
+    fractions, val_tiles, test_tiles
+        See ``split``. Tile names are the file names without suffix (or the ``glacier`` /
+        ``name`` attribute of in-memory stacks).
+    variables
+        Input variables per date (default σ0 and coherence).
+    label
+        Label variable (``outline``), (time, y, x) — the last date of each window — or (y, x).
+    time_steps
+        Dates per window (None: all dates).
+    sources
+        For multi-source models (GlaViTU): ``{source: [variables]}``, e.g.
+        ``{"optical": ["optical"], "dem": ["dem", "slope"], "sar": ["sigma0_db"]}``; the
+        inputs become a dict of ``B × C × H × W`` from one date (``slope`` is derived from
+        ``dem`` when asked for).
+    bands
+        Keep only these ``band`` coordinates (e.g. six Sentinel-2 bands).
+    val_windows
+        Evaluation windows per validation / test stack (evenly spaced end dates).
+    **kwargs
+        Shared options (``patch_size``, ``batch_size``, ``samples_per_image`` = random windows
+        per tile per epoch, ``augment``, ``seed``, …).
+    """
+
+    def __init__(self, stacks: Sequence[Any] | str | os.PathLike[str], *, split: str = "random",
+                 fractions: Sequence[float] = (0.6, 0.2, 0.2), val_tiles: Sequence[str] = (),
+                 test_tiles: Sequence[str] = (), **kwargs: Any) -> None:
+        super().__init__(task="outlines", **kwargs)
+        if split not in ("random", "named"):
+            raise ConfigError(f"is {split!r}", variable="data.split", expected="'random' or 'named'")
+        if isinstance(stacks, (str, os.PathLike)):
+            folder = Path(stacks)
+            if folder.is_dir() and folder.suffix != ".zarr":
+                found = sorted([*folder.glob("*.zarr"), *folder.glob("*.nc")])
+                if not found:
+                    raise DataError("holds no *.zarr or *.nc stacks", path=folder,
+                                    expected="a folder of scene stacks")
+                stacks = found
+            else:
+                stacks = [folder]
+        self.sources_in = list(stacks)
+        fr = [float(f) for f in fractions]
+        if len(fr) != 3 or any(f < 0 for f in fr) or not math.isclose(sum(fr), 1.0, abs_tol=1e-6):
+            raise ConfigError(f"is {list(fractions)}", variable="data.fractions",
+                              expected="three non-negative fractions (train, val, test) summing to 1")
+        self.split = split
+        self.fractions = fr
+        self.val_tiles = list(val_tiles)
+        self.test_tiles = list(test_tiles)
+
+    def _stack_splits(self) -> tuple[list[Any], list[Any], list[Any] | None]:
+        opened = [_open(s) for s in self.sources_in]
+        names = [_stack_name(s, ds, k) for k, (s, ds) in enumerate(zip(self.sources_in, opened))]
+        for k, ds in enumerate(opened):
+            ds.attrs.setdefault("name", names[k])
+        if self.split == "named":
+            tr, va, te = _pick_glaciers(names, self.val_tiles, self.test_tiles, "data")
+        else:
+            n = len(names)
+            perm = np.random.default_rng(self.seed).permutation(n)
+            n_val = max(1, int(round(n * self.fractions[1]))) if self.fractions[1] > 0 else 0
+            n_test = int(round(n * self.fractions[2]))
+            if n - n_val - n_test < 1:
+                n_test = max(0, n - n_val - 1)
+            va = [names[i] for i in perm[:n_val]]
+            te = [names[i] for i in perm[n_val:n_val + n_test]]
+            tr = [names[i] for i in perm[n_val + n_test:]]
+        by = dict(zip(names, opened))
+        return [by[n] for n in tr], [by[n] for n in va], ([by[n] for n in te] or None)
+
+
+# --------------------------------------------------------------------------- demo world
+
+
+class DemoWorldDataModule(_WorkbenchDataModule):
+    """The synthetic demo world, split by glacier, for the zone or the outline task.
+
+    Parameters
+    ----------
+    task
+        ``"zones"`` (each date a CaFFe-like frame, see :class:`StackZoneFrames`) or
+        ``"outlines"`` (stacks; time series or multi-source).
+    root
+        A folder written by ``workbench demo`` (``manifest.json``, ``stacks/*.zarr``), or
+        ``None`` to simulate the world in memory with :func:`workbench.data.synthetic.simulate_world`.
+    n_glaciers, years, size, pixel_size, world_seed
+        The in-memory world (ignored with ``root``).
+    val_glaciers, test_glaciers
+        Counts (the last glaciers: test last, validation before it) or glacier names.
+    **kwargs
+        Shared options, and for outlines ``variables``, ``label``, ``time_steps``,
+        ``sources``, ``bands``, ``val_windows``.
+    """
+
+    def __init__(self, task: str = "zones", *, root: str | os.PathLike[str] | None = None,
+                 n_glaciers: int = 3, years: float = 1.0, size: int = 128,
+                 pixel_size: float = 80.0, world_seed: int = 0,
+                 val_glaciers: int | Sequence[str] = 1, test_glaciers: int | Sequence[str] = 1,
+                 **kwargs: Any) -> None:
+        super().__init__(task=task, **kwargs)
+        self.root = None if root is None else Path(root)
+        self.n_glaciers = int(n_glaciers)
+        self.years = float(years)
+        self.size = int(size)
+        self.pixel_size = float(pixel_size)
+        self.world_seed = int(world_seed)
+        self.val_glaciers = val_glaciers
+        self.test_glaciers = test_glaciers
+        self._stacks: list[Any] | None = None
+
+    def stacks(self) -> list[Any]:
+        """The world's stacks, one per glacier (read or simulated once)."""
+        if self._stacks is None:
+            if self.root is not None:
+                from workbench.data.demo import load_manifest
+                from workbench.data.stack import open_stack
+
+                manifest = load_manifest(self.root)
+                self._stacks = []
+                for g in manifest["glaciers"]:
+                    st = open_stack(self.root / g["zarr"])
+                    st.attrs.setdefault("glacier", g["name"])
+                    st.attrs.setdefault("pixel_size", manifest.get("pixel_size"))
+                    self._stacks.append(st)
+            else:
+                from workbench.data.synthetic import simulate_world
+
+                world = simulate_world(self.n_glaciers, seed=self.world_seed, years=self.years,
+                                       size=(self.size, self.size), pixel_size=self.pixel_size)
+                self._stacks = [g.stack for g in world]
+        return self._stacks
+
+    def _split_stacks(self) -> tuple[list[Any], list[Any], list[Any]]:
+        stacks = self.stacks()
+        names = [str(s.attrs.get("glacier", f"glacier{k}")) for k, s in enumerate(stacks)]
+        tr, va, te = _pick_glaciers(names, self.val_glaciers, self.test_glaciers, "data")
+        by = dict(zip(names, stacks))
+        return [by[n] for n in tr], [by[n] for n in va], [by[n] for n in te]
+
+    def _zone_splits(self) -> tuple[Sequence[Any], Sequence[Any], Sequence[Any] | None]:
+        tr, va, te = self._split_stacks()
+        return StackZoneFrames(tr), StackZoneFrames(va), (StackZoneFrames(te) if te else None)
+
+    def _stack_splits(self) -> tuple[list[Any], list[Any], list[Any] | None]:
+        tr, va, te = self._split_stacks()
+        return tr, va, (te or None)

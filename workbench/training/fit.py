@@ -1,0 +1,349 @@
+"""``fit(config) -> TrainResult``: one function behind ``workbench train`` and the notebooks.
+
+A run lives in ``output_dir/name/``::
+
+    config.yaml                 the resolved configuration (every option)
+    best.pt                     the best model in the workbench format (load_model works on it)
+    checkpoints/last.ckpt       Lightning checkpoint of the last epoch (for --resume)
+    checkpoints/best-EEE.ckpt   Lightning checkpoint of the best epoch
+    logs/version_N/metrics.csv  CSV logs (always); tensorboard/version_N/ (when installed)
+
+Everything is seeded (``lightning.seed_everything``); on the CPU the run is deterministic.
+Devices, strategy (e.g. ``ddp``) and precision come from the ``trainer`` section and are handed
+to Lightning; ``precision: auto`` is ``bf16-mixed`` on a CUDA GPU that supports it and
+``32-true`` elsewhere.
+
+Examples
+--------
+>>> result = fit({"task": "zones", "data": {"kind": "demo", "n_glaciers": 3, "years": 0.1,
+...               "size": 48, "pixel_size": 200.0, "patch_size": 32, "batch_size": 4},
+...               "trainer": {"max_epochs": 1, "enable_progress_bar": False},
+...               "output_dir": tempfile.mkdtemp()})           # doctest: +SKIP
+>>> load_model(result.best_checkpoint).checkpoint_info.metrics["monitor"]   # doctest: +SKIP
+'val_mde_sel'
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import inspect
+import os
+import shutil
+import time
+import warnings
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import lightning as L
+import torch
+
+from workbench._io import atomic_path
+from workbench.device import mps_available
+from workbench.errors import ConfigError
+from workbench.models import get_model_class
+from workbench.training.callbacks import AtomicCheckpointIO, ExportBestCheckpoint
+from workbench.training.config import dump_config, load_config
+from workbench.training.datamodules import (
+    CaffeDataModule,
+    DemoWorldDataModule,
+    StackDataModule,
+    _WorkbenchDataModule,
+)
+from workbench.training.tasks import BaseTask, OutlineSegmentationTask, ZoneSegmentationTask
+
+__all__ = ["fit", "TrainResult", "build_datamodule", "build_task", "resolve_precision",
+           "TASKS"]
+
+TASKS: dict[str, type[BaseTask]] = {"zones": ZoneSegmentationTask,
+                                    "outlines": OutlineSegmentationTask}
+
+
+@dataclasses.dataclass
+class TrainResult:
+    """What :func:`fit` returns.
+
+    Attributes
+    ----------
+    run_dir
+        The run folder.
+    best_checkpoint
+        ``run_dir/best.pt``, the best model in the workbench format (``load_model``).
+    lightning_best, last_checkpoint
+        The Lightning checkpoints of the best and the last epoch.
+    monitor, mode, best_score
+        The selection metric, its direction and its best value.
+    metrics
+        Every validation metric of the best epoch (and ``test_*`` with ``test: true``).
+    epochs
+        Epochs completed (counting those before a resume).
+    seconds
+        Wall-clock time of this call.
+    interrupted
+        Whether training was stopped early (Ctrl-C); resume with ``resume=True``.
+    config
+        The resolved configuration.
+    """
+
+    run_dir: Path
+    best_checkpoint: Path
+    lightning_best: Path | None
+    last_checkpoint: Path | None
+    monitor: str
+    mode: str
+    best_score: float | None
+    metrics: dict[str, Any]
+    epochs: int
+    seconds: float
+    interrupted: bool
+    config: dict[str, Any]
+
+    @property
+    def metrics_csv(self) -> list[Path]:
+        """The CSV log files, oldest first (one per start or resume)."""
+        return sorted((self.run_dir / "logs").glob("version_*/metrics.csv"),
+                      key=lambda p: int(p.parent.name.split("_")[-1]))
+
+    def history(self) -> Any:
+        """All CSV logs of the run as one pandas DataFrame (rows in logging order)."""
+        import pandas as pd
+
+        frames = [pd.read_csv(p) for p in self.metrics_csv]
+        return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
+
+
+def resolve_precision(precision: str, accelerator: str = "auto") -> str:
+    """``"auto"`` → ``"bf16-mixed"`` on a CUDA GPU with bfloat16, else ``"32-true"``.
+
+    Mixed precision on the CPU is refused with a :class:`ConfigError` (slow and not what
+    the papers did).
+
+    Examples
+    --------
+    >>> resolve_precision("auto", "cpu")
+    '32-true'
+    """
+    gpu = torch.cuda.is_available() and accelerator in ("auto", "gpu", "cuda")
+    if precision == "auto":
+        return "bf16-mixed" if gpu and torch.cuda.is_bf16_supported() else "32-true"
+    if precision in ("bf16-mixed", "16-mixed") and not gpu:
+        raise ConfigError(f"is {precision!r} without a CUDA GPU", variable="trainer.precision",
+                          expected="'auto' or '32-true' here (mixed precision only on GPU)")
+    return precision
+
+
+def build_datamodule(cfg: Mapping[str, Any]) -> _WorkbenchDataModule:
+    """The data module of a resolved configuration's ``data`` section."""
+    d = dict(cfg["data"])
+    task = cfg["task"]
+    common = dict(patch_size=d["patch_size"], batch_size=d["batch_size"],
+                  val_batch_size=d["val_batch_size"], num_workers=d["num_workers"],
+                  samples_per_image=d["samples_per_image"], augment=cfg["augment"],
+                  seed=cfg["seed"], context_size=d["context_size"])
+    stack_opts = dict(time_steps=d["time_steps"], variables=d["variables"], label=d["label"],
+                      sources=d["sources"], bands=d["bands"], val_windows=d["val_windows"])
+    kind = d["kind"]
+    if kind == "caffe":
+        split = d["split"] or ("glacier" if d["val_glaciers"] else "image")
+        return CaffeDataModule(d["root"], split=split, val_fraction=d["val_fraction"],
+                               val_glaciers=d["val_glaciers"] or [],
+                               test_glaciers=d["test_glaciers"] or [],
+                               thin_fronts=d["thin_fronts"], **common)
+    if kind == "stack":
+        stacks = d["stacks"] if d["stacks"] else d["root"]
+        split = d["split"] or ("named" if d["val_tiles"] else "random")
+        return StackDataModule(stacks, split=split, fractions=d["fractions"],
+                               val_tiles=d["val_tiles"], test_tiles=d["test_tiles"],
+                               **common, **stack_opts)
+    val = d["val_glaciers"] if d["val_glaciers"] is not None else 1
+    test = d["test_glaciers"] if d["test_glaciers"] is not None else 1
+    return DemoWorldDataModule(task, root=d["root"], n_glaciers=d["n_glaciers"],
+                               years=d["years"], size=d["size"], pixel_size=d["pixel_size"],
+                               world_seed=d["world_seed"], val_glaciers=val, test_glaciers=test,
+                               **common, **(stack_opts if task == "outlines" else {}))
+
+
+def _model_kwargs(cfg: Mapping[str, Any], dm: _WorkbenchDataModule) -> dict[str, Any]:
+    """Model kwargs with the channel counts (and target size) that follow from the data."""
+    kwargs = dict(cfg["model"]["kwargs"] or {})
+    params = inspect.signature(get_model_class(cfg["model"]["name"]).__init__).parameters
+    derived = dict(dm.input_kwargs())
+    d = cfg["data"]
+    if cfg["task"] == "zones" and d["context_size"] is not None:
+        derived["target_size"] = d["patch_size"]
+    for key, value in derived.items():
+        if key not in params:
+            continue
+        if key in kwargs and kwargs[key] != value:
+            raise ConfigError(f"is {kwargs[key]!r} but the data give {value!r}",
+                              variable=f"model.kwargs.{key}",
+                              expected=f"{value!r}, or leave it unset (it follows from the data)")
+        kwargs[key] = value
+    return kwargs
+
+
+def build_task(cfg: Mapping[str, Any], dm: _WorkbenchDataModule) -> BaseTask:
+    """The Lightning task of a resolved configuration (``dm`` must be set up)."""
+    d = cfg["data"]
+    loss = dict(cfg["loss"])
+    if cfg["task"] == "zones":
+        loss["target_size"] = d["patch_size"] if d["context_size"] is not None else None
+        for key in ("aux_weight",):
+            loss.pop(key, None)
+    else:
+        for key in ("target_weight", "context_weight", "front_weight", "front_pos_weight"):
+            loss.pop(key, None)
+    validation = dict(cfg["validation"])
+    if validation["window"] is None:
+        validation["window"] = d["context_size"] or d["patch_size"]
+    if validation["keep"] is None and d["context_size"] is not None and cfg["task"] == "zones":
+        validation["keep"] = d["patch_size"]
+    scheduler = dict(cfg["scheduler"])
+    return TASKS[cfg["task"]](
+        model=cfg["model"]["name"], preset=cfg["model"]["preset"],
+        model_kwargs=_model_kwargs(cfg, dm), loss=loss, optimizer=dict(cfg["optimizer"]),
+        scheduler=scheduler, validation=validation, normalization=dm.normalization_dict(),
+        train_config=dict(cfg), max_epochs=cfg["trainer"]["max_epochs"])
+
+
+def _is_rank_zero() -> bool:
+    return int(os.environ.get("LOCAL_RANK", 0)) == 0 and int(os.environ.get("NODE_RANK", 0)) == 0
+
+
+def _loggers(run_dir: Path) -> list[Any]:
+    from lightning.pytorch.loggers import CSVLogger
+
+    loggers: list[Any] = [CSVLogger(run_dir, name="logs")]
+    try:
+        import tensorboard  # noqa: F401
+        from lightning.pytorch.loggers import TensorBoardLogger
+
+        loggers.append(TensorBoardLogger(run_dir, name="tensorboard", default_hp_metric=False))
+    except ImportError:
+        pass
+    return loggers
+
+
+def fit(config: str | os.PathLike[str] | Mapping[str, Any], *, overrides: Sequence[str] = (),
+        resume: bool = False, overwrite: bool = False, callbacks: Sequence[L.Callback] = (),
+        run_dir: str | os.PathLike[str] | None = None) -> TrainResult:
+    """Train a model from a configuration and export the best one in the workbench format.
+
+    Parameters
+    ----------
+    config
+        A YAML path, a packaged config name (``"demo_zones"``) or a mapping
+        (see :mod:`workbench.training.config`).
+    overrides
+        Dotted ``key=value`` overrides, e.g. ``["trainer.max_epochs=3", "optimizer.lr=1e-3"]``.
+    resume
+        Continue from ``checkpoints/last.ckpt`` of the run folder (model, optimiser,
+        scheduler, epoch, best score, normalisation, augmentation generator); starts from
+        scratch when there is nothing to resume.
+    overwrite
+        Delete an existing run folder first. Without ``resume`` or ``overwrite`` an existing
+        run folder with checkpoints is an error (nothing is silently replaced).
+    callbacks
+        Extra Lightning callbacks.
+    run_dir
+        The run folder (default ``output_dir/name``).
+
+    Returns
+    -------
+    TrainResult
+
+    Raises
+    ------
+    ConfigError
+        Invalid configuration (naming the key), or an existing run without resume/overwrite.
+    """
+    t0 = time.perf_counter()
+    cfg = load_config(config, overrides)
+    run = Path(run_dir) if run_dir is not None else Path(cfg["output_dir"]) / cfg["name"]
+    ckpt_dir = run / "checkpoints"
+    last = ckpt_dir / "last.ckpt"
+    ckpt_path = None
+    if resume and last.is_file():
+        ckpt_path = str(last)
+    elif _is_rank_zero():
+        if resume:
+            warnings.warn(f"{last} does not exist: starting {run} from scratch", stacklevel=2)
+        has_run = run.exists() and (ckpt_dir.exists() or (run / "best.pt").exists())
+        if has_run and overwrite:
+            shutil.rmtree(run)
+        elif has_run:
+            raise ConfigError("already holds a training run", path=run,
+                              expected="--resume to continue it, --overwrite to replace it, "
+                                       "or another name (name=… / --run-dir)")
+    trainer_cfg = dict(cfg["trainer"])
+    deterministic = trainer_cfg["deterministic"]
+    if deterministic == "auto":  # cheap on the CPU; on a GPU it would slow convolutions down
+        on_gpu = (torch.cuda.is_available() or mps_available()) and \
+            trainer_cfg["accelerator"] != "cpu"
+        deterministic = not on_gpu
+    precision = resolve_precision(trainer_cfg["precision"], trainer_cfg["accelerator"])
+    if trainer_cfg["num_threads"]:
+        torch.set_num_threads(int(trainer_cfg["num_threads"]))
+    L.seed_everything(cfg["seed"], workers=True, verbose=False)
+
+    dm = build_datamodule(cfg)
+    dm.setup("fit")
+    task = build_task(cfg, dm)
+    monitor = cfg["checkpoint"]["monitor"]
+    monitor = task.monitor if monitor == "auto" else monitor
+    mode = cfg["checkpoint"]["mode"]
+    mode = (task.mode if monitor == task.monitor else "min") if mode == "auto" else mode
+
+    if _is_rank_zero():
+        run.mkdir(parents=True, exist_ok=True)
+        with atomic_path(run / "config.yaml") as tmp:
+            tmp.write_text(dump_config(cfg))
+
+    from lightning.pytorch.callbacks import LearningRateMonitor, ModelCheckpoint, TQDMProgressBar
+
+    best_ckpt = ModelCheckpoint(dirpath=ckpt_dir, filename="best-{epoch:03d}", monitor=monitor,
+                                mode=mode, save_top_k=cfg["checkpoint"]["save_top_k"],
+                                save_last=True, auto_insert_metric_name=False)
+    exporter = ExportBestCheckpoint(run / "best.pt", monitor=monitor, mode=mode)
+    all_callbacks: list[L.Callback] = [best_ckpt, exporter, LearningRateMonitor("epoch")]
+    if trainer_cfg["enable_progress_bar"]:
+        all_callbacks.append(TQDMProgressBar())
+    all_callbacks += list(callbacks)
+    limits = {k: trainer_cfg[k] for k in ("limit_train_batches", "limit_val_batches")
+              if trainer_cfg[k] is not None}
+    trainer = L.Trainer(
+        default_root_dir=run, max_epochs=trainer_cfg["max_epochs"],
+        accelerator=trainer_cfg["accelerator"], devices=trainer_cfg["devices"],
+        strategy=trainer_cfg["strategy"], num_nodes=trainer_cfg["num_nodes"],
+        precision=precision, deterministic=deterministic, logger=_loggers(run),
+        callbacks=all_callbacks, plugins=[AtomicCheckpointIO()],
+        enable_progress_bar=trainer_cfg["enable_progress_bar"],
+        log_every_n_steps=trainer_cfg["log_every_n_steps"],
+        num_sanity_val_steps=trainer_cfg["num_sanity_val_steps"],
+        check_val_every_n_epoch=trainer_cfg["check_val_every_n_epoch"],
+        gradient_clip_val=trainer_cfg["gradient_clip_val"],
+        accumulate_grad_batches=trainer_cfg["accumulate_grad_batches"],
+        enable_model_summary=trainer_cfg["enable_progress_bar"], **limits)
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=".*does not have many workers.*")
+        warnings.filterwarnings("ignore", message=".*exists and is not empty.*")
+        warnings.filterwarnings("ignore", message=".*LeafSpec.*")  # Lightning internals
+        trainer.fit(task, datamodule=dm, ckpt_path=ckpt_path)
+
+    metrics = dict(exporter.best_metrics)
+    if cfg["test"] and not trainer.interrupted and dm.test_dataset is not None:
+        best_path = best_ckpt.best_model_path or None
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", message=".*does not have many workers.*")
+            warnings.filterwarnings("ignore", message=".*LeafSpec.*")
+            out = trainer.test(task, datamodule=dm, ckpt_path=best_path, verbose=False)
+        test_metrics = {k: float(v) for k, v in (out[0] if out else {}).items()}
+        metrics.update(test_metrics)
+        if trainer.is_global_zero and best_path:
+            task.export(run / "best.pt", metrics=metrics)  # the best weights, now with test metrics
+    return TrainResult(
+        run_dir=run, best_checkpoint=run / "best.pt",
+        lightning_best=Path(best_ckpt.best_model_path) if best_ckpt.best_model_path else None,
+        last_checkpoint=last if last.exists() else None, monitor=monitor, mode=mode,
+        best_score=exporter.best_score, metrics=metrics, epochs=int(trainer.current_epoch),
+        seconds=time.perf_counter() - t0, interrupted=bool(trainer.interrupted), config=cfg)
