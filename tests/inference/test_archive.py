@@ -1,0 +1,189 @@
+"""Archive runs: finding scenes, a 2-worker LocalCluster, products, failures, resuming after
+a kill, and the ``workbench predict`` command."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import geopandas as gpd
+import numpy as np
+import pytest
+import rasterio
+from conftest import make_stack
+
+from workbench.cli import build_parser, main
+from workbench.data.stack import write_stack
+from workbench.errors import ConfigError, DataError
+from workbench.inference import SUCCESS, find_scenes, predict_archive
+from workbench.inference import archive as archive_module
+from workbench.models import create_model, save_checkpoint
+
+HELPER = Path(__file__).with_name("_archive_helper.py")
+REPO = Path(__file__).resolve().parents[2]
+
+
+def _scenes(root: Path, n: int, size: int = 32, dates=("2020-03-01", "2020-03-13")) -> Path:
+    folder = root / "scenes"
+    for i in range(n):
+        write_stack(make_stack(size, size, dates=dates, seed=i), folder / f"scene{i}.zarr")
+    return folder
+
+
+def _leftovers(root: Path) -> list[Path]:
+    return [p for p in root.rglob("*") if ".tmp" in p.name or ".old-" in p.name]
+
+
+@pytest.fixture
+def checkpoint(tmp_path) -> Path:
+    return save_checkpoint(create_model("caffe_unet", preset="small"), tmp_path / "model.pt",
+                           normalization={"mean": [0.5], "std": [0.25]})
+
+
+def test_find_scenes(tmp_path):
+    folder = _scenes(tmp_path, 2, size=8)
+    (folder / "notes.txt").write_text("not a stack")
+    assert [s.id for s in find_scenes(folder)] == ["scene0", "scene1"]
+    assert [s.id for s in find_scenes([folder / "scene1.zarr"])] == ["scene1"]
+    assert [s.id for s in find_scenes(str(folder / "*1.zarr"))] == ["scene1"]
+    tiffs = write_stack(make_stack(8, 8), tmp_path / "tiffs" / "jak", format="folder")
+    assert [s.id for s in find_scenes(tiffs)] == ["jak"]  # a folder of per-date GeoTIFFs
+    assert [s.id for s in find_scenes(tmp_path / "tiffs")] == ["jak"]  # a folder of such folders
+    with pytest.raises(DataError, match="matches nothing"):
+        find_scenes(str(tmp_path / "*.nothing"))
+    with pytest.raises(DataError, match="does not exist"):
+        find_scenes(tmp_path / "missing.zarr")
+    (tmp_path / "other").mkdir()
+    write_stack(make_stack(8, 8), tmp_path / "other" / "scene0.zarr")
+    with pytest.raises(ConfigError, match="scene0"):
+        find_scenes([folder, tmp_path / "other"])
+
+
+def test_archive_on_a_two_worker_local_cluster(tmp_path, checkpoint):
+    folder = _scenes(tmp_path, 3)
+    (folder / "broken.zarr").mkdir()
+    (folder / "broken.zarr" / "junk").write_text("not zarr")
+    out = tmp_path / "out"
+    loads = archive_module._LOADS["count"]
+    summary = predict_archive(folder, checkpoint, out, n_workers=2, processes=False, window=16,
+                              progress=False)
+    assert summary.done == ["scene0", "scene1", "scene2"] and summary.skipped == []
+    assert list(summary.failed) == ["broken"] and "FileFormatError" in summary.failed["broken"]
+    assert archive_module._LOADS["count"] - loads == 1  # one model copy for this process
+    stack = make_stack(32, 32)
+    for i in range(3):
+        scene = out / f"scene{i}"
+        manifest = json.loads((scene / SUCCESS).read_text())
+        assert manifest["products"] == ["zones.tif", "confidence.tif", "fronts.gpkg", "outlines.gpkg"]
+        assert manifest["dates"] == ["2020-03-01", "2020-03-13"] and manifest["model"] == "caffe_unet"
+        with rasterio.open(scene / "zones.tif") as src:
+            assert src.count == 2 and src.transform == stack.rio.transform()
+            assert src.crs.to_epsg() == 32633 and src.descriptions == ("2020-03-01", "2020-03-13")
+            assert set(np.unique(src.read())) <= {0, 64, 127, 254}
+        with rasterio.open(scene / "confidence.tif") as src:
+            assert set(src.dtypes) == {"float32"}
+        assert len(gpd.read_file(scene / "fronts.gpkg")) == 2
+        assert len(gpd.read_file(scene / "outlines.gpkg")) == 2
+    assert not (out / "broken").exists() and not _leftovers(out)
+    recorded = json.loads((out / "_summary.json").read_text())
+    assert recorded["done"] == summary.done and "broken" in recorded["failed"]
+    # complete scenes are skipped; other options redo them
+    again = predict_archive(folder, checkpoint, out, n_workers=2, processes=False, window=16,
+                            progress=False)
+    assert again.skipped == ["scene0", "scene1", "scene2"] and again.done == []
+    assert "done, 3 skipped, 1 failed" in again.report()
+    redo = predict_archive([folder / "scene0.zarr"], checkpoint, out, n_workers=1,
+                           processes=False, window=16, tta=True, progress=False,
+                           products=["labels", "uncertainty"])
+    assert redo.done == ["scene0"]
+    assert sorted(p.name for p in (out / "scene0").iterdir()) == [SUCCESS, "uncertainty.tif",
+                                                                  "zones.tif"]
+
+
+def test_archive_on_an_existing_scheduler(tmp_path, checkpoint):
+    from distributed import Client, LocalCluster
+
+    folder = _scenes(tmp_path, 2, size=16, dates=("2020-03-01",))
+    with LocalCluster(n_workers=1, threads_per_worker=1, processes=False,
+                      dashboard_address=None) as cluster:
+        summary = predict_archive(folder, checkpoint, tmp_path / "out",
+                                  scheduler=cluster.scheduler_address, window=16, progress=False,
+                                  products=["labels"])
+        assert summary.done == ["scene0", "scene1"]
+        with Client(cluster) as client:  # the cluster is the caller's: still running
+            assert len(client.scheduler_info()["workers"]) == 1
+            again = predict_archive(folder, checkpoint, tmp_path / "out", scheduler=client,
+                                    window=16, progress=False, products=["labels"])
+            assert again.skipped == ["scene0", "scene1"]
+    with pytest.raises(ConfigError, match="scheduler"):
+        predict_archive(folder, checkpoint, tmp_path / "o2", scheduler=3, progress=False)
+
+
+def test_a_killed_run_resumes_without_partial_products(tmp_path, checkpoint):
+    folder = _scenes(tmp_path, 3)
+    out = tmp_path / "out"
+    argv = [sys.executable, str(HELPER), "1.0", "predict", str(folder), "--checkpoint",
+            str(checkpoint), "--out", str(out), "--in-process", "--workers", "1",
+            "--window", "16", "--no-progress"]
+    env = {**os.environ, "PYTHONPATH": str(REPO), "OMP_NUM_THREADS": "1"}
+    proc = subprocess.Popen(argv, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    partial_seen = False
+    try:
+        deadline = time.monotonic() + 90
+        while time.monotonic() < deadline and proc.poll() is None:
+            done = list(out.glob(f"*/{SUCCESS}")) if out.exists() else []
+            partial = [p for p in out.iterdir() if p.name.startswith(".")] if out.exists() else []
+            if done and partial:
+                partial_seen = True
+                break
+            time.sleep(0.05)
+        assert proc.poll() is None, proc.stdout.read().decode() if proc.stdout else ""
+        os.kill(proc.pid, signal.SIGKILL)
+    finally:
+        proc.wait(timeout=30)
+    assert proc.returncode == -signal.SIGKILL
+    assert partial_seen  # a scene was half-written when the run died
+    finished = sorted(p.parent.name for p in out.glob(f"*/{SUCCESS}"))
+    assert 1 <= len(finished) < 3
+    assert sorted(p.name for p in out.iterdir() if not p.name.startswith(".")) == finished
+    summary = predict_archive(folder, checkpoint, out, n_workers=1, processes=False, window=16,
+                              progress=False)
+    assert summary.skipped == finished
+    assert summary.done == sorted(set(f"scene{i}" for i in range(3)) - set(finished))
+    assert summary.ok and not _leftovers(out)
+    for i in range(3):
+        manifest = json.loads((out / f"scene{i}" / SUCCESS).read_text())
+        assert all((out / f"scene{i}" / p).exists() for p in manifest["products"])
+
+
+def test_predict_command(tmp_path, checkpoint, capsys):
+    folder = _scenes(tmp_path, 2, size=24)
+    out = tmp_path / "cli"
+    args = ["predict", str(folder / "*.zarr"), "--checkpoint", str(checkpoint), "--out", str(out),
+            "--in-process", "--workers", "1", "--window", "16", "--no-progress",
+            "--products", "labels,confidence"]
+    assert main(args) == 0
+    assert "2 scenes done, 0 skipped, 0 failed" in capsys.readouterr().out
+    assert sorted(p.name for p in (out / "scene1").iterdir()) == [SUCCESS, "confidence.tif",
+                                                                 "zones.tif"]
+    (folder / "bad.nc").write_text("not netcdf")
+    assert main(args[:1] + [str(folder)] + args[2:]) == 1
+    text = capsys.readouterr().out
+    assert "2 skipped, 1 failed" in text and "failed bad:" in text
+    assert main(args[:-2] + ["--products", "labels,colour"]) == 2
+    assert "products" in capsys.readouterr().err
+
+
+def test_predict_help_has_an_example_for_every_option():
+    parser = build_parser()
+    sub = next(a for a in parser._actions if a.__class__.__name__ == "_SubParsersAction")
+    predict = sub.choices["predict"]
+    for action in predict._actions:
+        if action.option_strings and action.dest != "help":
+            assert "e.g." in (action.help or ""), action.option_strings
+    assert "examples:" in predict.epilog and "--scheduler" in predict.epilog
