@@ -14,7 +14,7 @@ from workbench.training.config import (
     load_config,
 )
 
-PACKAGED = ["caffe_unet_caffe", "convlstm_unet_s1", "demo_outlines", "demo_zones", "glavitu",
+PACKAGED = ["caffe256_caffe_unet", "caffe256_ssl4sar_hybrid", "caffe_unet_caffe", "convlstm_unet_s1", "demo_outlines", "demo_zones", "glavitu",
             "icemapper3d_s1", "ssl4sar_hybrid_caffe"]
 
 

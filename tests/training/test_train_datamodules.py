@@ -134,3 +134,18 @@ def test_stack_module_multi_source(tiny_world):
     assert dm.input_kwargs() == {"sources": {"optical": 6, "dem": 2, "sar": 1}}
     norm = dm.normalization_dict()
     assert set(norm) == {"optical", "dem", "sar"} and len(norm["dem"]["mean"]) == 2
+
+
+def test_caffe_split_by_image_holds_out_test_glaciers(caffe_folder):
+    """split='image' with test_glaciers: validation drawn from the other glaciers, test held out."""
+    dm = CaffeDataModule(caffe_folder, split="image", test_glaciers=["SI"], val_fraction=0.25,
+                         patch_size=16, seed=0)
+    dm.setup("fit")
+    assert len(dm.test_dataset) == 4
+    train, val, test = dm._zone_splits()
+    assert {test.dataset.metadata[i].glacier for i in test.indices} == {"SI"}
+    seen = {train.dataset.metadata[i].glacier for i in list(train.indices) + list(val.indices)}
+    assert seen == {"JAC"} and len(val) >= 1
+    assert not set(train.indices) & set(val.indices)
+    with pytest.raises(ConfigError, match="data.test_glaciers"):
+        CaffeDataModule(caffe_folder, split="image", test_glaciers=["Mapple"], patch_size=16)._zone_splits()

@@ -639,6 +639,19 @@ class CaffeDataModule(_WorkbenchDataModule):
             tr, va, te = split_by_glacier(ds, val_glaciers=self.val_glaciers,
                                           test_glaciers=self.test_glaciers)
             return Subset(ds, tr), Subset(ds, va), (Subset(ds, te) if te else None)
+        if self.test_glaciers:
+            # split by image within the training glaciers; the test glaciers are held out whole
+            ds = CaffeDataset(self.root, **kw)
+            held_out = set(self.test_glaciers)
+            te = [i for i, m in enumerate(ds.metadata) if m.glacier in held_out]
+            rest = [i for i, m in enumerate(ds.metadata) if m.glacier not in held_out]
+            if not te:
+                raise ConfigError(f"names no glacier of {self.root} (it has "
+                                  f"{sorted({m.glacier for m in ds.metadata})})",
+                                  variable="data.test_glaciers", expected="glaciers present in the data")
+            tr, va = train_val_split([ds.metadata[i] for i in rest], self.val_fraction, seed=self.seed)
+            return (Subset(ds, [rest[i] for i in tr]), Subset(ds, [rest[i] for i in va]),
+                    Subset(ds, te))
         try:
             train_ds = CaffeDataset(self.root, split="train", **kw)
             try:
