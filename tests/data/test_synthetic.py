@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import doctest
 import io
 
 import numpy as np
@@ -454,7 +453,3 @@ def test_progress_bar(capsys):
     simulate_glacier(seed=0, years=0.05, progress=True, **SMALL)
     assert "date" in capsys.readouterr().err
 
-
-def test_docstring_examples_run():
-    result = doctest.testmod(syn, optionflags=doctest.ELLIPSIS)
-    assert result.attempted > 10 and result.failed == 0
