@@ -48,7 +48,7 @@ chromium:
 	else echo "chromium missing and apt-get unavailable: browser tests will skip"; fi
 
 serve: install demo
-	$(BIN)/workbench info $(DEMO)
+	$(BIN)/workbench serve $(DEMO)
 
 test: install-dev chromium
 	$(BIN)/python -m pytest $(PYTEST_ARGS)

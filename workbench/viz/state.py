@@ -1,0 +1,487 @@
+"""The explorer's state and logic, without Panel: param classes usable from notebooks and tests.
+
+:class:`ExplorerState` holds what a view shows (dataset, glacier, date, overlays, contrast)
+and answers every question the dashboard asks (the current image, fronts, outlines, the
+retreat table, exports) by calling the package's functions; the dashboard only lays out
+widgets bound to these parameters.
+
+Model results are cached per (scene series, checkpoint fingerprint, TTA) in a module-level
+dictionary shared by every session of a server, and models come from
+:func:`workbench.inference.cached_predictor` (one copy per process).
+
+Examples
+--------
+>>> import tempfile, pathlib
+>>> from workbench.data.demo import make_demo_world
+>>> root = pathlib.Path(tempfile.mkdtemp()) / "world"
+>>> _ = make_demo_world(root, n_glaciers=1, years=0.1, size=64, pixel_size=80)
+>>> state = ExplorerState.from_paths([root])
+>>> state.glacier == state.series.glacier and state.date == str(state.series.times[0].date())
+True
+>>> state.date_index = 1
+>>> state.date == str(state.series.times[1].date())
+True
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import tempfile
+import threading
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import param
+import xarray as xr
+
+from workbench.errors import DataError
+from workbench.viz.sources import (DataRoots, DatasetEntry, SceneSeries, checkpoints_in, discover,
+                                   open_series)
+
+__all__ = ["ExplorerState", "OVERLAYS", "predict_series", "clear_predictions"]
+
+OVERLAYS: tuple[str, ...] = ("front", "reference front", "zones", "outline", "reference outline",
+                             "confidence", "uncertainty")
+"""Overlay names, in drawing order."""
+
+_PRED_LOCK = threading.RLock()
+_PREDICTIONS: dict[tuple, dict[str, Any]] = {}
+
+
+def clear_predictions() -> None:
+    """Forget every cached prediction (tests)."""
+    with _PRED_LOCK:
+        _PREDICTIONS.clear()
+
+
+def _pred_key(series: SceneSeries, checkpoint: Path, tta: bool) -> tuple:
+    from workbench.inference import checkpoint_fingerprint
+
+    return (series.key, series.glacier, len(series), checkpoint_fingerprint(checkpoint), bool(tta))
+
+
+def predict_series(series: SceneSeries, checkpoint: str | os.PathLike[str], *, tta: bool = False,
+                   progress: Callable[[float, str], None] | None = None,
+                   chunk: int = 8) -> dict[str, Any]:
+    """Run ``checkpoint`` on every date of ``series`` (cached per scene and checkpoint).
+
+    Returns a dict with the prediction ``dataset`` (``zones`` or ``mask``, ``confidence``,
+    ``uncertainty`` with TTA), its ``label`` variable name and ``fronts`` / ``outlines``
+    filled lazily by :class:`ExplorerState`. ``progress(fraction, text)`` is called between
+    chunks of dates (per-date models) so a dashboard can show a bar.
+    """
+    from workbench.inference import cached_predictor, predict
+
+    if series.stack is None:
+        raise DataError("cannot be predicted", path=series.key,
+                        expected="a dataset with a sigma0_db scene stack")
+    checkpoint = Path(checkpoint)
+    key = _pred_key(series, checkpoint, tta)
+    with _PRED_LOCK:
+        hit = _PREDICTIONS.get(key)
+    if hit is not None:
+        if progress:
+            progress(1.0, "cached")
+        return hit
+    predictor = cached_predictor([str(checkpoint)], tta=tta, device="cpu")
+    stack = series.stack
+    n = int(stack.sizes["time"])
+    parts = []
+    if predictor.spec.temporal:
+        if progress:
+            progress(0.05, "time-series model: one input per year")
+        parts.append(predict(stack, predictor, validate=False, outputs=["labels", "confidence", "uncertainty"]
+                             if tta else ["labels", "confidence"]))
+    else:
+        for a in range(0, n, chunk):
+            if progress:
+                progress(a / n, f"dates {a + 1}-{min(a + chunk, n)} of {n}")
+            outputs = ["labels", "confidence", "uncertainty"] if tta else ["labels", "confidence"]
+            parts.append(predict(stack.isel(time=slice(a, a + chunk)), predictor, validate=False,
+                                 outputs=outputs))
+    ds = xr.concat(parts, dim="time") if len(parts) > 1 else parts[0]
+    ds = ds.load()
+    label = ds.attrs.get("label_variable") or ("zones" if "zones" in ds else "mask")
+    result = {"dataset": ds, "label": label, "checkpoint": checkpoint, "fronts": {}, "outlines": {},
+              "model": ds.attrs.get("model", checkpoint.stem)}
+    with _PRED_LOCK:
+        _PREDICTIONS[key] = result
+    if progress:
+        progress(1.0, "done")
+    return result
+
+
+class ExplorerState(param.Parameterized):
+    """What the explorer shows and everything it computes, independent of Panel.
+
+    Parameters are plain values (names, an index, strings) so they can be kept in a URL:
+    a dataset or checkpoint is picked by its catalogue *name*, never by a path.
+    """
+
+    dataset = param.Selector(default=None, objects=[], check_on_set=True, doc="dataset name from the catalogue")
+    glacier = param.Selector(default=None, objects=[], check_on_set=True, doc="glacier of the dataset")
+    date_index = param.Integer(default=0, bounds=(0, 0), doc="index of the current acquisition")
+    date = param.String(default="", doc="current date YYYY-MM-DD (kept in the URL)")
+    overlays = param.ListSelector(default=["front", "reference front", "outline", "reference outline"],
+                                  objects=list(OVERLAYS))
+    zones_alpha = param.Number(default=0.35, bounds=(0.0, 1.0))
+    clim = param.Range(default=(-25.0, 0.0), doc="contrast limits of the image")
+    cmap = param.Selector(default="gray", objects=["gray", "kbc", "fire", "viridis"],
+                          doc="perceptually uniform maps (colorcet / matplotlib)")
+    checkpoint = param.Selector(default=None, objects=[], allow_None=True, check_on_set=True)
+    tta = param.Boolean(default=False, doc="test-time augmentation (gives uncertainty)")
+    status = param.String(default="")
+    progress = param.Number(default=0.0, bounds=(0.0, 1.0))
+    busy = param.Boolean(default=False)
+    run_count = param.Integer(default=0, doc="bumped when a model run finishes")
+
+    def __init__(self, roots: DataRoots, catalogue: dict[str, DatasetEntry],
+                 checkpoints: dict[str, Path] | None = None, **params: Any) -> None:
+        self.roots = roots
+        self.catalogue = catalogue
+        self.checkpoints = dict(checkpoints or {})
+        if not catalogue:
+            raise DataError("holds no dataset", path=str(roots),
+                            expected="a demo world, a folder of scene stacks, a CaFFe folder or "
+                                     "the Harald Moltke Bræ example")
+        super().__init__(**{k: v for k, v in params.items() if k not in ("dataset", "glacier", "date",
+                                                                             "date_index", "checkpoint")})
+        self.param.dataset.objects = list(catalogue)
+        self.param.checkpoint.objects = [None, *self.checkpoints]
+        self._syncing = False
+        self.dataset = params.get("dataset") if params.get("dataset") in catalogue else next(iter(catalogue))
+        self._on_dataset()
+        glacier = params.get("glacier")
+        if glacier in self.param.glacier.objects:
+            self.glacier = glacier
+        ck = params.get("checkpoint")
+        self.checkpoint = ck if ck in self.checkpoints else (next(iter(self.checkpoints), None))
+        if params.get("date"):
+            self.date = params["date"]
+        elif params.get("date_index") is not None:
+            self.date_index = int(params["date_index"])
+
+    # ---------------------------------------------------------------- construction
+    @classmethod
+    def from_paths(cls, data: Sequence[str | os.PathLike[str]], *,
+                   checkpoints: Sequence[str | os.PathLike[str]] = (), **params: Any) -> ExplorerState:
+        """State over the data roots ``data`` (folders) and checkpoint files/folders."""
+        roots = DataRoots(data)
+        cks = checkpoints_in(checkpoints)
+        return cls(roots, discover(roots), cks, **params)
+
+    # ---------------------------------------------------------------- parameter logic
+    @param.depends("dataset", watch=True)
+    def _on_dataset(self) -> None:
+        entry = self.entry
+        self.param.glacier.objects = list(entry.glaciers)
+        if self.glacier not in entry.glaciers:
+            self.glacier = entry.glaciers[0]
+        else:
+            self._on_glacier()
+
+    @param.depends("glacier", watch=True)
+    def _on_glacier(self) -> None:
+        series = self.series
+        self.param.date_index.bounds = (0, max(len(series) - 1, 0))
+        lo, hi = series.clim
+        self.param.clim.bounds = (min(lo, hi) - abs(hi - lo), max(lo, hi) + abs(hi - lo))
+        self.clim = (round(lo, 1), round(hi, 1))
+        old = self.date
+        self._syncing = True
+        try:
+            self.date_index = series.nearest(old) if old else 0
+        finally:
+            self._syncing = False
+        self.date = str(series.times[self.date_index].date())
+
+    @param.depends("date_index", watch=True)
+    def _on_index(self) -> None:
+        if self._syncing:
+            return
+        new = str(self.series.times[self.date_index].date())
+        if new != self.date:
+            self._syncing = True
+            try:
+                self.date = new
+            finally:
+                self._syncing = False
+
+    @param.depends("date", watch=True)
+    def _on_date(self) -> None:
+        if self._syncing or not self.date:
+            return
+        try:
+            i = self.series.nearest(self.date)
+        except (ValueError, TypeError):
+            return
+        self._syncing = True
+        try:
+            self.date_index = i
+            self.date = str(self.series.times[i].date())  # snap to the acquisition
+        finally:
+            self._syncing = False
+
+    # ---------------------------------------------------------------- data
+    @property
+    def entry(self) -> DatasetEntry:
+        return self.catalogue[self.dataset]
+
+    @property
+    def series(self) -> SceneSeries:
+        return open_series(self.entry, self.glacier, self.roots)
+
+    @property
+    def label(self) -> str:
+        """``2019-01-13 · S1B · orbit 160`` of the current acquisition."""
+        return self.series.label(self.date_index)
+
+    def image(self, i: int | None = None) -> xr.DataArray:
+        return self.series.image(self.date_index if i is None else i)
+
+    def select_date(self, date: Any) -> int:
+        """Jump to the acquisition nearest ``date`` (a click on the retreat curve)."""
+        self.date_index = self.series.nearest(date)
+        return self.date_index
+
+    def step(self, n: int = 1) -> None:
+        self.date_index = int(np.clip(self.date_index + n, 0, len(self.series) - 1))
+
+    # ---------------------------------------------------------------- model
+    @property
+    def checkpoint_path(self) -> Path | None:
+        return self.checkpoints.get(self.checkpoint) if self.checkpoint else None
+
+    def results(self) -> list[dict[str, Any]]:
+        """Cached model results for the current series (any checkpoint), newest last."""
+        series = self.series
+        with _PRED_LOCK:
+            return [r for k, r in _PREDICTIONS.items() if k[0] == series.key and k[1] == series.glacier]
+
+    def result(self, label: str) -> dict[str, Any] | None:
+        """The result of the chosen checkpoint if it predicts ``label`` (zones/mask), else the
+        latest one that does."""
+        found = [r for r in self.results() if r["label"] == label]
+        chosen = self.checkpoint_path
+        for r in found:
+            if chosen is not None and r["checkpoint"] == chosen:
+                return r
+        return found[-1] if found else None
+
+    def run_model(self, checkpoint: str | None = None) -> dict[str, Any]:
+        """Predict the current glacier with the chosen checkpoint (progress in ``progress``)."""
+        name = checkpoint or self.checkpoint
+        if name not in self.checkpoints:
+            raise DataError(f"is not a known checkpoint: {name!r}", expected=f"one of {list(self.checkpoints)}")
+        self.busy = True
+
+        def report(frac: float, text: str) -> None:
+            self.progress = float(np.clip(frac, 0, 1))
+            self.status = f"{name}: {text}"
+
+        try:
+            res = predict_series(self.series, self.checkpoints[name], tta=self.tta, progress=report)
+            if res["label"] == "zones":  # trace every front now, so the retreat curve is instant
+                report(0.99, "tracing fronts")
+                self.all_predicted_fronts()
+                report(1.0, "done")
+            self.status = f"{name}: {len(res['dataset'].time)} predictions ({res['label']})"
+        finally:
+            self.busy = False
+        self.run_count += 1
+        return res
+
+    def _pred_index(self, res: dict[str, Any]) -> int | None:
+        """Index of the prediction for the current date (per-date: same date; time-series
+        models: the prediction whose year covers it)."""
+        ds = res["dataset"]
+        t = np.datetime64(self.series.times[self.date_index])
+        times = ds["time"].values
+        if "time_first" in ds.coords:
+            first = ds["time_first"].values
+            inside = np.nonzero((first <= t) & (t <= times))[0]
+            if inside.size:
+                return int(inside[0])
+        d = np.abs(times - t)
+        i = int(d.argmin())
+        return i if d[i] <= np.timedelta64(200, "D") else None
+
+    def prediction(self, var: str) -> xr.DataArray | None:
+        """A predicted variable at the current date (``zones``, ``mask``, ``confidence``,
+        ``uncertainty``), or None when not run."""
+        labels = ["mask"] if var == "mask" else ["zones"] if var == "zones" else ["zones", "mask"]
+        for label in labels:
+            res = self.result(label)
+            if res is not None and var in res["dataset"]:
+                i = self._pred_index(res)
+                return None if i is None else res["dataset"][var][i]
+        return None
+
+    def predicted_front(self, i: int | None = None) -> Any:
+        """Predicted calving front of date ``i`` (GeoDataFrame row) via fronts_from_zones."""
+        from workbench.geo import fronts_from_zones
+
+        res = self.result("zones")
+        if res is None:
+            return None
+        i = self.date_index if i is None else i
+        if i not in res["fronts"]:
+            ds = res["dataset"]
+            zones = ds["zones"][i]
+            if zones.rio.crs is None and self.series.crs is not None:
+                zones = zones.rio.write_crs(self.series.crs)
+            try:
+                gdf = fronts_from_zones(zones, date=pd.Timestamp(ds.time.values[i]), glacier=self.glacier,
+                                        model=str(res["model"]), confidence=ds["confidence"][i].values)
+            except Exception:  # noqa: BLE001 - a date without a front is shown as none
+                gdf = None
+            res["fronts"][i] = gdf
+        return res["fronts"][i]
+
+    def predicted_outline(self) -> Any:
+        """Predicted glacier outline of the year around the current date (outlines_from_mask)."""
+        from workbench.geo import outlines_from_mask
+
+        res = self.result("mask")
+        if res is None:
+            return None
+        i = self._pred_index(res)
+        if i is None:
+            return None
+        if i not in res["outlines"]:
+            ds = res["dataset"]
+            mask = ds["mask"][i]
+            if mask.rio.crs is None and self.series.crs is not None:
+                mask = mask.rio.write_crs(self.series.crs)
+            try:
+                gdf = outlines_from_mask(mask, date=pd.Timestamp(ds.time.values[i]), glacier=self.glacier,
+                                         model=str(res["model"]), confidence=ds["confidence"][i].values)
+            except Exception:  # noqa: BLE001
+                gdf = None
+            res["outlines"][i] = gdf
+        return res["outlines"][i]
+
+    def all_predicted_fronts(self) -> Any:
+        """Every predicted front of the series (one row per date), or None."""
+        res = self.result("zones")
+        if res is None:
+            return None
+        import geopandas as gpd
+
+        rows = [self.predicted_front(i) for i in range(len(res["dataset"].time))]
+        rows = [r for r in rows if r is not None and len(r)]
+        if not rows:
+            return None
+        return gpd.GeoDataFrame(pd.concat(rows, ignore_index=True), crs=rows[0].crs)
+
+    def all_predicted_outlines(self) -> Any:
+        res = self.result("mask")
+        if res is None:
+            return None
+        import geopandas as gpd
+
+        from workbench.geo import outlines_from_mask
+
+        rows = []
+        ds = res["dataset"]
+        for i in range(len(ds.time)):
+            if i not in res["outlines"]:
+                mask = ds["mask"][i]
+                if mask.rio.crs is None and self.series.crs is not None:
+                    mask = mask.rio.write_crs(self.series.crs)
+                try:
+                    res["outlines"][i] = outlines_from_mask(mask, date=pd.Timestamp(ds.time.values[i]),
+                                                            glacier=self.glacier, model=str(res["model"]))
+                except Exception:  # noqa: BLE001
+                    res["outlines"][i] = None
+            if res["outlines"][i] is not None:
+                rows.append(res["outlines"][i])
+        return gpd.GeoDataFrame(pd.concat(rows, ignore_index=True), crs=rows[0].crs) if rows else None
+
+    # ---------------------------------------------------------------- retreat
+    def retreat(self) -> pd.DataFrame:
+        """Retreat table of the glacier: ``date``, ``position_m``, ``change_m``, ``source``
+        (``predicted`` / ``reference``) by the box method (:func:`workbench.geo.retreat_box`)."""
+        from workbench.geo import retreat_box
+
+        series = self.series
+        frames = []
+        if series.box is None:
+            return pd.DataFrame(columns=["date", "position_m", "change_m", "source", "flags"])
+        for source, fronts in (("reference", series.ref_fronts), ("predicted", self.all_predicted_fronts())):
+            if fronts is None or len(fronts) == 0:
+                continue
+            key = ("retreat", source, id(fronts) if source == "predicted" else None)
+            cache = getattr(series, "_retreat_cache", {})
+            if source == "reference" and key in cache:
+                df = cache[key]
+            else:
+                crs = fronts.crs if fronts.crs is not None else None
+                df = retreat_box(fronts[["date", "geometry"]], series.box, crs=crs, upstream=series.upstream)
+                if source == "reference":
+                    cache[key] = df
+                    series._retreat_cache = cache  # type: ignore[attr-defined]
+            df = df.copy()
+            df["source"] = source
+            frames.append(df)
+        if not frames:
+            return pd.DataFrame(columns=["date", "position_m", "change_m", "source", "flags"])
+        out = pd.concat(frames, ignore_index=True)
+        out["date"] = pd.to_datetime(out["date"])
+        if "flags" in out:
+            out["flags"] = out["flags"].map(lambda f: ";".join(f) if isinstance(f, (list, tuple)) else f)
+        return out
+
+    # ---------------------------------------------------------------- exports
+    def _vectors(self, what: str) -> Any:
+        series = self.series
+        if what == "fronts":
+            gdf = self.all_predicted_fronts()
+            ref = series.ref_fronts
+        else:
+            gdf = self.all_predicted_outlines()
+            ref = series.ref_outlines
+        if gdf is None and ref is not None and ref.crs is not None:
+            gdf = ref.assign(model="reference")
+        if gdf is None or len(gdf) == 0 or gdf.crs is None:
+            raise DataError(f"no georeferenced {what} to export for {self.glacier}",
+                            expected="a model run (Run model) or reference lines")
+        if "glacier" not in gdf:
+            gdf = gdf.assign(glacier=self.glacier)
+        return gdf
+
+    def export_vectors(self, what: str = "fronts", fmt: str = "geojson") -> io.BytesIO:
+        """Fronts or outlines (predicted, else the reference) as GeoJSON or GeoPackage bytes,
+        written by :func:`workbench.geo.write_vectors`."""
+        from workbench.geo import write_vectors
+
+        gdf = self._vectors(what)
+        with tempfile.TemporaryDirectory() as tmp:
+            path = write_vectors(gdf, Path(tmp) / f"{self.glacier}_{what}.{fmt}")
+            return io.BytesIO(path.read_bytes())
+
+    def export_retreat_csv(self) -> io.BytesIO:
+        df = self.retreat()
+        buf = io.StringIO()
+        df.assign(glacier=self.glacier).to_csv(buf, index=False)
+        return io.BytesIO(buf.getvalue().encode())
+
+    def export_png(self, dpi: int = 110) -> io.BytesIO:
+        """The current view (image and overlays) as a PNG, drawn with matplotlib."""
+        from workbench.viz.figures import frame_figure
+
+        fig = frame_figure(self)
+        buf = io.BytesIO()
+        fig.savefig(buf, format="png", dpi=dpi, bbox_inches="tight")
+        import matplotlib.pyplot as plt
+
+        plt.close(fig)
+        buf.seek(0)
+        return buf
+
+    def filename(self, suffix: str) -> str:
+        return f"{self.glacier}_{self.date}{suffix}"
