@@ -93,7 +93,446 @@ def _run_info(args: argparse.Namespace) -> int:
     return 0
 
 
-_SUBCOMMANDS: tuple[Callable[[argparse._SubParsersAction], None], ...] = (_add_demo, _add_info)
+def _add_train(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "train",
+        help="train a model from a YAML config (Lightning; resumable; exports best.pt)",
+        formatter_class=_Formatter,
+        description=(
+            "Train a segmentation model from a config: a YAML file or the name of a packaged\n"
+            "config (ssl4sar_hybrid_caffe, caffe_unet_caffe, icemapper3d_s1, convlstm_unet_s1,\n"
+            "glavitu, demo_zones, demo_outlines). Any option can be overridden with dotted\n"
+            "KEY=VALUE pairs (values are YAML: 3, 1e-3, null, [4, 8]). The run folder\n"
+            "OUTPUT_DIR/NAME gets config.yaml, checkpoints/last.ckpt (for --resume),\n"
+            "checkpoints/best-*.ckpt, best.pt (the best model in the workbench format, for\n"
+            "load_model and inference), CSV logs and TensorBoard logs when installed."
+        ),
+        epilog=(
+            "examples:\n"
+            "  workbench train demo_zones                              # CPU demo, a few minutes\n"
+            "  workbench train demo_outlines trainer.max_epochs=3 name=quick\n"
+            "  workbench train ssl4sar_hybrid_caffe data.root=/data/CaFFe trainer.devices=4 \\\n"
+            "      trainer.strategy=ddp\n"
+            "  workbench train my_config.yaml optimizer.lr=1e-3 model.kwargs.front_head=true\n"
+            "  workbench train demo_zones --resume                     # continue after a crash\n"
+            "  workbench train demo_zones --overwrite                  # start the run again\n"
+            "  workbench train demo_zones --run-dir /tmp/run1          # explicit run folder\n"
+            "  workbench train demo_zones --print-config               # show every option\n"
+            "  workbench train --list                                  # the packaged configs"
+        ),
+    )
+    p.add_argument("config", nargs="?",
+                   help="YAML config file or packaged config name, e.g. demo_zones or run.yaml")
+    p.add_argument("overrides", nargs=argparse.REMAINDER, metavar="KEY=VALUE",
+                   help="dotted overrides, e.g. trainer.max_epochs=3 data.root=/data/CaFFe "
+                        "optimizer.lr=1e-3 name=run2 (options may follow them)")
+    p.add_argument("--resume", action="store_true",
+                   help="continue from OUTPUT_DIR/NAME/checkpoints/last.ckpt (starts from scratch "
+                        "if there is none), e.g. workbench train demo_zones --resume")
+    p.add_argument("--overwrite", action="store_true",
+                   help="delete an existing run folder first, e.g. workbench train demo_zones "
+                        "--overwrite")
+    p.add_argument("--run-dir", type=Path, default=None,
+                   help="run folder instead of OUTPUT_DIR/NAME, e.g. --run-dir runs/exp1")
+    p.add_argument("--print-config", action="store_true",
+                   help="print the resolved config (every option) and exit, e.g. "
+                        "workbench train demo_zones --print-config")
+    p.add_argument("--list", action="store_true",
+                   help="list the packaged configs and exit, e.g. workbench train --list")
+    p.set_defaults(func=_run_train, _train_parser=p)
+
+
+def _train_options_after_overrides(args: argparse.Namespace) -> None:
+    """Options written after the overrides (``cfg a=1 --resume``) land in ``overrides``."""
+    rest, items = [], list(args.overrides)
+    while items:
+        item = items.pop(0)
+        if not item.startswith("-"):
+            rest.append(item)
+            continue
+        name, _, value = item.partition("=")
+        if name in ("-h", "--help"):
+            args._train_parser.print_help()
+            raise SystemExit(0)
+        if name in ("--resume", "--overwrite", "--print-config", "--list") and not value:
+            setattr(args, name[2:].replace("-", "_"), True)
+        elif name == "--run-dir":
+            if not value and not items:
+                args._train_parser.error("argument --run-dir: expected one argument")
+            args.run_dir = Path(value or items.pop(0))
+        else:
+            args._train_parser.error(f"unrecognized arguments: {item}")
+    args.overrides = rest
+
+
+def _run_train(args: argparse.Namespace) -> int:
+    from workbench.errors import ConfigError
+    from workbench.training.config import dump_config, list_configs, load_config
+
+    _train_options_after_overrides(args)
+    if args.list:
+        print("\n".join(list_configs()))
+        return 0
+    if args.config is None:
+        raise ConfigError("is missing", variable="CONFIG",
+                          expected=f"a YAML file or one of {list_configs()}")
+    if "=" in args.config:
+        raise ConfigError(f"is {args.config!r}, an override", variable="CONFIG",
+                          expected="the config first, then KEY=VALUE overrides")
+    if args.print_config:
+        print(dump_config(load_config(args.config, args.overrides)), end="")
+        return 0
+    from workbench.training.fit import fit
+
+    result = fit(args.config, overrides=args.overrides, resume=args.resume,
+                 overwrite=args.overwrite, run_dir=args.run_dir)
+    score = "n/a" if result.best_score is None else f"{result.best_score:.4g}"
+    print(f"{'interrupted' if result.interrupted else 'done'}: {result.epochs} epoch(s) in "
+          f"{result.seconds:.0f} s; best {result.monitor} = {score}; model: {result.best_checkpoint}")
+    if result.interrupted:
+        print("resume with: workbench train ... --resume", file=sys.stderr)
+        return 130
+    return 0
+
+
+def _add_predict(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "predict",
+        help="predict many scenes in parallel on Dask (zones/mask, confidence, fronts, outlines)",
+        formatter_class=_Formatter,
+        description=(
+            "Predict every scene stack of an archive with a trained model (or an ensemble)\n"
+            "and write per-scene products into OUT/<scene>/: zones.tif or mask.tif,\n"
+            "confidence.tif, uncertainty.tif (with --tta or several checkpoints) as COGs,\n"
+            "fronts.gpkg and outlines.gpkg, and a _SUCCESS manifest written last.\n"
+            "INPUTS are scene stacks (.zarr, .nc, .tif, folders of per-date GeoTIFFs),\n"
+            "folders of stacks, or glob patterns. Scenes run in parallel on a local Dask\n"
+            "cluster, or on an existing one with --scheduler. Runs are resumable: complete\n"
+            "scenes made with the same checkpoint and options are skipped, and a killed run\n"
+            "leaves no half-written scene. A failing scene does not stop the others; the\n"
+            "exit status is 1 when any scene failed."
+        ),
+        epilog=(
+            "examples:\n"
+            "  workbench predict demo_data/stacks --checkpoint runs/demo_zones/best.pt --out preds\n"
+            "  workbench predict '/data/s1/*.zarr' --checkpoint best.pt --out preds --workers 4\n"
+            "  workbench predict a.zarr b.zarr --checkpoint m1.pt --checkpoint m2.pt --tta --out ens\n"
+            "  workbench predict /data/s1 --checkpoint best.pt --out preds \\\n"
+            "      --scheduler tcp://10.0.0.5:8786          # an existing Dask cluster\n"
+            "  workbench predict tiles/ --checkpoint ice.pt --out masks --temporal window --steps 15\n"
+            "  workbench predict tiles/ --checkpoint best.pt --out preds --window 384 --overlap 0.5"
+        ),
+    )
+    p.add_argument("inputs", nargs="+", metavar="INPUTS",
+                   help="scene stacks, folders of stacks or glob patterns, e.g. demo_data/stacks "
+                        "or '/data/*.zarr'")
+    p.add_argument("--checkpoint", action="append", required=True, type=Path, metavar="CKPT",
+                   help="model checkpoint (save_checkpoint / best.pt); repeat for an ensemble, "
+                        "e.g. --checkpoint m1.pt --checkpoint m2.pt")
+    p.add_argument("--out", type=Path, required=True, metavar="DIR",
+                   help="output folder, one sub-folder per scene, e.g. --out preds")
+    p.add_argument("--scheduler", default=None, metavar="ADDRESS",
+                   help="address of a running Dask scheduler instead of a local cluster, "
+                        "e.g. --scheduler tcp://10.0.0.5:8786")
+    p.add_argument("--workers", type=int, default=2, metavar="N",
+                   help="workers of the local cluster, each with its own model copy "
+                        "(default: 2), e.g. --workers 4")
+    p.add_argument("--threads-per-worker", type=int, default=1, metavar="N",
+                   help="threads per local worker (default: 1), e.g. --threads-per-worker 2")
+    p.add_argument("--in-process", action="store_true",
+                   help="run the local workers as threads of this process (lighter start, one "
+                        "model copy), e.g. --in-process --workers 2")
+    p.add_argument("--tta", action="store_true",
+                   help="test-time augmentation with the 4 rotations; adds uncertainty.tif, "
+                        "e.g. --tta")
+    p.add_argument("--window", type=int, default=None, metavar="PX",
+                   help="window side in model pixels (default: the checkpoint's validation "
+                        "window, else 384), e.g. --window 384")
+    p.add_argument("--overlap", type=float, default=0.5,
+                   help="overlap of neighbouring windows, 0 ≤ overlap < 1 (default: 0.5, "
+                        "stride = half a window), e.g. --overlap 0.5")
+    p.add_argument("--weighting", choices=("gaussian", "cosine", "uniform"), default="gaussian",
+                   help="blending weights of overlapping windows (default: gaussian), "
+                        "e.g. --weighting cosine")
+    p.add_argument("--batch-size", type=int, default=8, metavar="N",
+                   help="windows per forward pass (default: 8), e.g. --batch-size 32 on a GPU")
+    p.add_argument("--temporal", choices=("year", "window", "all"), default="year",
+                   help="time-series models: one map per calendar year (default), per date from "
+                        "the last --steps acquisitions, or one from all; e.g. --temporal window")
+    p.add_argument("--steps", type=int, default=None, metavar="N",
+                   help="acquisitions per time-series prediction (default: the checkpoint's "
+                        "time_steps), e.g. --steps 15")
+    p.add_argument("--device", default="auto",
+                   help="device of each worker: auto (its GPU if any), cpu, cuda, cuda:1 "
+                        "(default: auto), e.g. --device cpu")
+    p.add_argument("--products", default="labels,confidence,uncertainty,fronts,outlines",
+                   metavar="LIST",
+                   help="comma-separated products: labels, confidence, uncertainty, fronts, "
+                        "outlines, probabilities (keeps prediction.zarr); e.g. "
+                        "--products labels,confidence")
+    p.add_argument("--max-memory-mb", type=float, default=1024.0, metavar="MB",
+                   help="working-memory budget per scene tile (default: 1024), e.g. "
+                        "--max-memory-mb 4096")
+    p.add_argument("--overwrite", action="store_true",
+                   help="predict complete scenes again instead of skipping them, e.g. --overwrite")
+    p.add_argument("--no-progress", action="store_true",
+                   help="no progress bar (e.g. in batch jobs), e.g. --no-progress")
+    p.set_defaults(func=_run_predict)
+
+
+def _run_predict(args: argparse.Namespace) -> int:
+    from workbench.inference import predict_archive
+
+    summary = predict_archive(
+        args.inputs, args.checkpoint, args.out, scheduler=args.scheduler, n_workers=args.workers,
+        threads_per_worker=args.threads_per_worker, processes=not args.in_process, tta=args.tta,
+        window=args.window, overlap=args.overlap, weighting=args.weighting,
+        batch_size=args.batch_size, temporal=args.temporal, steps=args.steps, device=args.device,
+        products=[s.strip() for s in args.products.split(",") if s.strip()],
+        max_memory_mb=args.max_memory_mb, overwrite=args.overwrite, progress=not args.no_progress)
+    print(summary.report())
+    return 0 if summary.ok else 1
+
+
+def _add_retreat(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "retreat",
+        help="terminus retreat curve from dated front lines (box or centre-line method)",
+        formatter_class=_Formatter,
+        description=(
+            "Measure the terminus position of every dated front line with the rectilinear-box\n"
+            "method (Moon & Joughin 2008, --box) or along a centre line (--centerline) and\n"
+            "write OUT/retreat_<method>.csv (date, position_m, change_m, method, flags,\n"
+            "n_parts) and OUT/retreat_<method>.png (the curve and its seasonal cycle), each\n"
+            "atomically. FRONTS is a folder of dated files (lines/<name>/<YYYYMMDD>/\n"
+            "<name>_<YYYYMMDD>.shp) or one GeoPackage/GeoJSON with a date column. Lines that\n"
+            "split the box into more than two parts, lines extended to cross it and lines\n"
+            "that miss it are flagged, not dropped. The upstream end of the box is never\n"
+            "assumed: give --upstream (see workbench.geo.retreat for the rules)."
+        ),
+        epilog=(
+            "examples:\n"
+            "  workbench retreat ../shared/data/harald-moltke-brae/lines \\\n"
+            "      --box ../shared/data/harald-moltke-brae/box/harald_moltke_brae.shp \\\n"
+            "      --upstream right --out retreat_hmb\n"
+            "  workbench retreat fronts.gpkg --box box.gpkg --upstream=-561932,-1346904\n"
+            "  workbench retreat fronts.gpkg --centerline centreline.gpkg --out results\n"
+            "  workbench retreat fronts.gpkg --box box.gpkg --upstream right --crs laea"
+        ),
+    )
+    p.add_argument("fronts", type=Path, metavar="FRONTS",
+                   help="folder of dated front-line files or one vector file with a date "
+                        "column, e.g. ../shared/data/harald-moltke-brae/lines or fronts.gpkg")
+    method = p.add_mutually_exclusive_group(required=True)
+    method.add_argument("--box", type=Path, default=None,
+                        help="box polygon file (one four-cornered polygon), "
+                             "e.g. --box box/harald_moltke_brae.shp")
+    method.add_argument("--centerline", "--centreline", dest="centreline", type=Path, default=None,
+                        help="centre-line file (one line drawn from upstream), "
+                             "e.g. --centerline centreline.gpkg")
+    p.add_argument("--out", type=Path, default=Path("retreat"),
+                   help="output folder (default: ./retreat), e.g. --out results/hmb")
+    p.add_argument("--upstream", default=None, metavar="X,Y|right|left|convex|EDGE",
+                   help="upstream end of the box: a point X,Y near the upstream edge in the "
+                        "box's CRS (--upstream=-561932,-1346904; use '=' for negative numbers), "
+                        "'right'/'left' (the ice lies on that side of the lines; workbench "
+                        "fronts: right), an edge index 0..3, or 'convex' (heuristic). Required "
+                        "with --box; with --centerline an optional X,Y that orients the line")
+    p.add_argument("--crs", default=None,
+                   help="working CRS (default: the box's or line's CRS if projected in metres, "
+                        "else a local equal-area one), e.g. --crs EPSG:3413 or --crs laea")
+    p.add_argument("--title", default=None,
+                   help="figure title (default: the glacier name), e.g. --title 'Harald Moltke Bræ'")
+    p.set_defaults(func=_run_retreat)
+
+
+def _run_retreat(args: argparse.Namespace) -> int:
+    from workbench.geo.retreat import retreat_products
+
+    res = retreat_products(args.fronts, args.out, box=args.box, centreline=args.centreline,
+                           upstream=args.upstream, crs=args.crs, title=args.title)
+    print(res["summary"])
+    print(f"wrote {res['table']} and {res['figure']}")
+    return 0
+
+
+def _add_evaluate(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "evaluate",
+        help="evaluate a checkpoint on labelled data: MDE, zone/outline IoU, calibration, report",
+        formatter_class=_Formatter,
+        description=(
+            "Predict a labelled data set with a checkpoint (sliding window of its training run,\n"
+            "optional TTA) and write a report into --out: metrics.json (everything; the headline\n"
+            "numbers under extra.summary), metrics.md, CSV tables and figures/.\n"
+            "Zone models: predicted zones -> fronts (CaFFe post-processing) -> pooled mean\n"
+            "distance error in m and px (px only when the pixel size is unknown), images without\n"
+            "a predicted front, breakdowns by glacier/season/sensor/resolution, zone IoU.\n"
+            "Outline models (time series): one input per calendar year from its last --steps\n"
+            "acquisitions; pooled precision, recall, F1, IoU (--ablation: several --steps).\n"
+            "Both: ECE of the entropy confidence, before and after the checkpoint's calibration\n"
+            "map (metrics['calibration']) when it has one.\n"
+            "DATA: 'demo' (the synthetic world the checkpoint was trained on), a demo world\n"
+            "folder, a CaFFe-layout folder, a scene stack or a folder of stacks."
+        ),
+        epilog=(
+            "examples:\n"
+            "  workbench evaluate demo_zones demo                     # the packaged demo model\n"
+            "  workbench evaluate demo_outlines demo --ablation 1,3,5,all\n"
+            "  workbench evaluate runs/demo_zones/best.pt demo_data --out reports/zones\n"
+            "  workbench evaluate best.pt /data/CaFFe --split test --tta --out reports/caffe\n"
+            "  workbench evaluate best.pt ../shared/data/caffe256 --split all \\\n"
+            "      --resolution none --min-cluster-px 10 --thin-fronts   # resized: MDE in px\n"
+            "  workbench evaluate best.pt demo_data/stacks/Isbjornkloa.zarr --resolution 20"
+        ),
+    )
+    p.add_argument("checkpoint", metavar="CHECKPOINT",
+                   help="workbench checkpoint (best.pt), or demo_zones / demo_outlines for the "
+                        "packaged demo models, e.g. runs/demo_zones/best.pt")
+    p.add_argument("data", metavar="DATA",
+                   help="'demo', a demo world folder, a CaFFe-layout folder, a scene stack or a "
+                        "folder of stacks, e.g. demo_data or /data/CaFFe")
+    p.add_argument("--out", type=Path, default=None, metavar="DIR",
+                   help="report folder (default: outputs/evaluate/<checkpoint>_<split>), "
+                        "e.g. --out reports/zones")
+    p.add_argument("--split", choices=("test", "val", "train", "all"), default="test",
+                   help="which part of DATA (default: test = the held-out glaciers/images of "
+                        "the training run, or the folder's test split), e.g. --split all")
+    p.add_argument("--tta", action="store_true",
+                   help="test-time augmentation: 4 rotations, probabilities averaged, e.g. --tta")
+    p.add_argument("--resolution", default="auto", metavar="M",
+                   help="pixel size for the MDE: auto (default: as in training, else each "
+                        "image's own), meta, a number of metres, or none (unknown: pixels "
+                        "only), e.g. --resolution 7 or --resolution none")
+    p.add_argument("--min-cluster-px", type=float, default=None, metavar="N",
+                   help="drop predicted front clusters of at most N pixels (default: CaFFe's "
+                        "750 m in pixels; needed with --resolution none), e.g. --min-cluster-px 10")
+    p.add_argument("--thin-fronts", action="store_true", default=None,
+                   help="skeletonise wide reference fronts (resized sets such as caffe256), "
+                        "e.g. --thin-fronts")
+    p.add_argument("--steps", default=None, metavar="N|all",
+                   help="outline models: the last N acquisitions of each year as input "
+                        "(default: as trained), or all, e.g. --steps all")
+    p.add_argument("--ablation", default=None, metavar="LIST",
+                   help="outline models: also evaluate these --steps settings with the same "
+                        "model, e.g. --ablation 1,3,5,all")
+    p.add_argument("--device", default="auto",
+                   help="auto (default), cpu, cuda, cuda:1, mps, e.g. --device cpu")
+    p.add_argument("--window", type=int, default=None, metavar="PX",
+                   help="sliding-window size (default: the checkpoint's), e.g. --window 256")
+    p.add_argument("--max-images", type=int, default=None, metavar="N",
+                   help="evaluate at most N images / yearly inputs (a quick look), "
+                        "e.g. --max-images 20")
+    p.add_argument("--no-figures", action="store_true",
+                   help="write the tables only, no PNG figures, e.g. --no-figures")
+    p.set_defaults(func=_run_evaluate)
+
+
+def _run_evaluate(args: argparse.Namespace) -> int:
+    from workbench.evaluation.evaluate import evaluate
+
+    out = args.out or Path("outputs") / "evaluate" / f"{Path(args.checkpoint).stem}_{args.split}"
+    ablation = [s.strip() for s in args.ablation.split(",") if s.strip()] if args.ablation else None
+    s = evaluate(args.checkpoint, args.data, out=out, split=args.split, tta=args.tta,
+                 resolution=args.resolution, min_cluster_px=args.min_cluster_px,
+                 thin_fronts=args.thin_fronts, steps=args.steps, ablation=ablation,
+                 device=args.device, window=args.window, max_images=args.max_images,
+                 figures=not args.no_figures, progress=True)
+    if s["task"] == "zones":
+        mde = f"{s['mde_m']:.1f} m ({s['mde_px']:.2f} px)" if s["mde_m"] is not None else (
+            f"{s['mde_px']:.2f} px" if s["mde_px"] is not None else "n/a")
+        print(f"MDE {mde} over {s['n_evaluated']} of {s['n_images']} images, "
+              f"{s['n_no_front']} without a predicted front; zone IoU {s['zone_iou']:.3f}")
+    else:
+        print(f"{s['n_images']} yearly input(s) of {s['steps']} acquisitions: precision "
+              f"{s['precision']:.3f}, recall {s['recall']:.3f}, F1 {s['f1']:.3f}, "
+              f"IoU {s['iou']:.3f}")
+        for row in s.get("ablation", []):
+            print(f"  steps {row['steps']}: IoU {row['iou']:.3f}, F1 {row['f1']:.3f}")
+    cal = f", calibrated {s['ece_calibrated']:.4f}" if s["ece_calibrated"] is not None else ""
+    print(f"ECE {s['ece']:.4f}{cal}; report: {s['paths']['markdown']}")
+    return 0
+
+
+def _add_serve(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "serve",
+        help="open the Panel explorer (dashboards/explorer.py) on a demo world or other data",
+        formatter_class=_Formatter,
+        description=(
+            "Start the explorer: scrub SAR time series, overlay predicted and reference\n"
+            "fronts, zones and outlines, run a model, see retreat curves, export products.\n"
+            "A thin wrapper over `panel serve dashboards/explorer.py --args DATA...`; works\n"
+            "offline. The server reads only inside the DATA folders. --basic-auth,\n"
+            "--cookie-secret, --allow-websocket-origin and --panel-arg go to panel serve."
+        ),
+        epilog=(
+            "examples:\n"
+            "  workbench serve demo_data\n"
+            "  workbench serve demo_data ../shared/data --checkpoint runs/best.pt --port 5007\n"
+            "  workbench serve demo_data --address 0.0.0.0 --allow-websocket-origin=host:5006 \\\n"
+            "      --basic-auth users.json --cookie-secret SECRET"
+        ),
+    )
+    p.add_argument("data", nargs="*", type=Path, metavar="DATA",
+                   help="data roots: a demo world, folders of scene stacks, CaFFe-layout folders or "
+                        "../shared/data (default: ./demo_data and ../shared/data when present)")
+    p.add_argument("--checkpoint", action="append", default=[], type=Path,
+                   help="checkpoint file or folder of .pt files; repeatable (default: the demo models)")
+    p.add_argument("--port", type=int, default=5006, help="port (default: 5006)")
+    p.add_argument("--address", default=None, help="address to listen on (default: localhost)")
+    p.add_argument("--show", action="store_true", help="open a browser tab")
+    p.add_argument("--basic-auth", default=None, help="panel serve --basic-auth (a password or a JSON file)")
+    p.add_argument("--cookie-secret", default=None, help="panel serve --cookie-secret")
+    p.add_argument("--allow-websocket-origin", action="append", default=[], metavar="HOST[:PORT]",
+                   help="panel serve --allow-websocket-origin; repeatable")
+    p.add_argument("--panel-arg", action="append", default=[], metavar="ARG",
+                   help="any other panel serve argument, e.g. --panel-arg=--num-procs=2; repeatable")
+    p.add_argument("--no-shared", action="store_true",
+                   help="leave out the real examples in $WORKBENCH_SHARED_DATA or ../shared/data")
+    p.add_argument("--dry-run", action="store_true", help="print the panel serve command and exit")
+    p.set_defaults(func=_run_serve)
+
+
+def _run_serve(args: argparse.Namespace) -> int:
+    import subprocess
+
+    app = Path(__file__).resolve().parent.parent / "dashboards" / "explorer.py"
+    if not app.is_file():
+        raise WorkbenchError(f"dashboard not found: {app} (a source checkout is needed)")
+    for d in args.data:
+        if not d.exists():
+            raise WorkbenchError(f"{d}: does not exist (expected: a data folder)")
+    cmd = [sys.executable, "-m", "panel", "serve", str(app), "--port", str(args.port)]
+    if args.address:
+        cmd += ["--address", args.address]
+    if args.show:
+        cmd.append("--show")
+    if args.basic_auth:
+        cmd += ["--basic-auth", args.basic_auth]
+    if args.cookie_secret:
+        cmd += ["--cookie-secret", args.cookie_secret]
+    for origin in args.allow_websocket_origin:
+        cmd += ["--allow-websocket-origin", origin]
+    cmd += list(args.panel_arg)
+    app_args = [str(d.resolve()) for d in args.data]
+    for c in args.checkpoint:
+        app_args += ["--checkpoint", str(c.resolve())]
+    if args.no_shared:
+        app_args.append("--no-shared")
+    if app_args:
+        cmd += ["--args", *app_args]
+    print("$ " + " ".join(cmd), flush=True)
+    if args.dry_run:
+        return 0
+    try:
+        return subprocess.call(cmd)
+    except KeyboardInterrupt:
+        return 0
+
+
+_SUBCOMMANDS: tuple[Callable[[argparse._SubParsersAction], None], ...] = (
+    _add_demo, _add_info, _add_train, _add_predict, _add_retreat, _add_evaluate, _add_serve)
 
 
 def build_parser() -> argparse.ArgumentParser:
