@@ -18,7 +18,7 @@ def test_panel_serve_smoke(server):
     assert "Bokeh" in html or "bokeh" in html
     assert "docs_json" in html or "render_items" in html or "session-id" in html.lower() or "token" in html
     assert "googleapis" not in html  # works offline: no web fonts or CDN resources
-    from conftest import log_errors, server_log
+    from _dashboard_helpers import log_errors, server_log
 
     assert log_errors(server_log[0]) == []  # the app ran (a failing script still answers 200)
 

@@ -15,7 +15,7 @@ import geopandas as gpd
 import numpy as np
 import pytest
 import rasterio
-from conftest import make_stack
+from _inference_helpers import make_stack
 
 from workbench.cli import build_parser, main
 from workbench.data.stack import write_stack

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
-from conftest import ConstantModel, PointwiseModel, make_stack
+from _inference_helpers import ConstantModel, PointwiseModel, make_stack
 
 from workbench.errors import ConfigError
 from workbench.inference import (

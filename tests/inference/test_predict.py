@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
-from conftest import ConstantModel, PointwiseModel, Recorder, make_stack
+from _inference_helpers import ConstantModel, PointwiseModel, Recorder, make_stack
 
 from workbench.data.demo import db_to_uint8
 from workbench.data.stack import write_stack
