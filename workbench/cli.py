@@ -378,7 +378,7 @@ def _add_evaluate(sub: argparse._SubParsersAction) -> None:
         epilog=(
             "examples:\n"
             "  workbench evaluate demo_zones demo                     # the packaged demo model\n"
-            "  workbench evaluate demo_outlines demo --ablation 1,3,5,all\n"
+            "  workbench evaluate demo_outlines demo --ablation 1,3,5,all --demo-years 3\n"
             "  workbench evaluate runs/demo_zones/best.pt demo_data --out reports/zones\n"
             "  workbench evaluate best.pt /data/CaFFe --split test --tta --out reports/caffe\n"
             "  workbench evaluate best.pt ../shared/data/caffe256 --split all \\\n"
@@ -423,6 +423,9 @@ def _add_evaluate(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--max-images", type=int, default=None, metavar="N",
                    help="evaluate at most N images / yearly inputs (a quick look), "
                         "e.g. --max-images 20")
+    p.add_argument("--demo-years", type=float, default=None, metavar="Y",
+                   help="DATA demo: simulate Y years of the checkpoint's world (default: as "
+                        "trained; the first years are the same), e.g. --demo-years 3")
     p.add_argument("--no-figures", action="store_true",
                    help="write the tables only, no PNG figures, e.g. --no-figures")
     p.set_defaults(func=_run_evaluate)
@@ -437,6 +440,7 @@ def _run_evaluate(args: argparse.Namespace) -> int:
                  resolution=args.resolution, min_cluster_px=args.min_cluster_px,
                  thin_fronts=args.thin_fronts, steps=args.steps, ablation=ablation,
                  device=args.device, window=args.window, max_images=args.max_images,
+                 demo_options={"years": args.demo_years} if args.demo_years else None,
                  figures=not args.no_figures, progress=True)
     if s["task"] == "zones":
         mde = f"{s['mde_m']:.1f} m ({s['mde_px']:.2f} px)" if s["mde_m"] is not None else (
