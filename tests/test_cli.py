@@ -17,7 +17,10 @@ from workbench.data.stack import open_stack
 from workbench.errors import DataError
 
 
-@pytest.mark.parametrize("sub", ["demo", "info"])
+SUBCOMMANDS = sorted(build_parser()._subparsers._group_actions[0].choices)
+
+
+@pytest.mark.parametrize("sub", SUBCOMMANDS)
 def test_every_subcommand_help_has_examples(sub, capsys):
     with pytest.raises(SystemExit) as exit_:
         main([sub, "--help"])
@@ -28,6 +31,10 @@ def test_every_subcommand_help_has_examples(sub, capsys):
     parser = build_parser()
     for action in parser._subparsers._group_actions[0].choices[sub]._actions:
         assert action.help, f"option {action.dest} of `workbench {sub}` has no help"
+
+
+def test_every_subcommand_is_covered():
+    assert {"demo", "info", "train", "evaluate", "predict", "retreat", "serve"} <= set(SUBCOMMANDS)
 
 
 def test_console_script_runs():
