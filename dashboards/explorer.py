@@ -98,7 +98,26 @@ def _session_params(catalogue: dict) -> dict:
     return params
 
 
+def _serve_css_locally() -> None:
+    """Point the session's component stylesheets at this server, not at cdn.holoviz.org.
+
+    Panel rewrites its CDN stylesheet URLs to the server's ``static/`` path when the page is
+    rendered, but only for models that exist then; with several sessions opening at once some
+    models are built outside that window and keep the CDN URL, which fails offline (seen in
+    tests/dashboard/test_dashboard_load.py). Setting the session document's ``dist_url`` before
+    any component is built makes every model use the local path from the start.
+    """
+    doc = pn.state.curdoc
+    if doc is None or doc.session_context is None:
+        return
+    from panel.io.resources import LOCAL_DIST
+
+    rel = pn.state.rel_path
+    doc._template_variables.setdefault("dist_url", f"{rel}/{LOCAL_DIST}" if rel else LOCAL_DIST)
+
+
 def create_app(state: ExplorerState | None = None) -> pn.template.BaseTemplate:
+    _serve_css_locally()
     roots, catalogue, checkpoints = _setup(tuple(sys.argv[1:]))
     if state is None:
         params = _session_params(catalogue)

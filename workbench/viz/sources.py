@@ -81,14 +81,26 @@ class DatasetEntry:
     """One dataset in the catalogue: a display name, its kind and its (checked) path."""
 
     name: str
-    kind: str  # demo | stacks | caffe | harald
+    kind: str  # demo | stacks | caffe | harald | products
     path: Path
     glaciers: tuple[str, ...]
+
+
+PRODUCT_MANIFEST = "_SUCCESS"
+"""Written last into every scene folder by ``workbench predict`` (:mod:`workbench.inference.archive`)."""
+
+
+def _product_scenes(path: Path) -> list[Path]:
+    """Scene folders of a ``workbench predict`` output folder (those with a ``_SUCCESS``)."""
+    return [c for c in sorted(path.iterdir()) if c.is_dir() and not c.name.startswith(".")
+            and (c / PRODUCT_MANIFEST).is_file()]
 
 
 def _kind_of(path: Path) -> str | None:
     if (path / "manifest.json").is_file():
         return "demo"
+    if path.is_dir() and ((path / "_summary.json").is_file() or _product_scenes(path)):
+        return "products"
     if (path / "sar_images").is_dir():
         return "caffe"
     if (path / "lines").is_dir() and (path / "box").is_dir():
@@ -117,6 +129,8 @@ def _glaciers(kind: str, path: Path) -> tuple[str, ...]:
         return tuple(names)
     if kind == "harald":
         return tuple(sorted(p.name for p in (path / "lines").iterdir() if p.is_dir())) or (path.name,)
+    if kind == "products":
+        return tuple(c.name for c in _product_scenes(path))
     return tuple(c.name for c in sorted(path.iterdir()) if _is_stack(c))
 
 
@@ -176,6 +190,9 @@ class SceneSeries:
         Box polygon (grid CRS) and upstream hint for :func:`workbench.geo.retreat_box`.
     stack
         The scene stack for :func:`workbench.inference.predict` (None: not predictable).
+    products
+        Predictions read from ``workbench predict`` products (a result dict as returned by
+        :func:`workbench.viz.state.predict_series`), or None.
     """
 
     key: str
@@ -194,6 +211,7 @@ class SceneSeries:
     upstream: Any = None
     stack: xr.Dataset | None = None
     notes: list[str] = field(default_factory=list)
+    products: dict[str, Any] | None = None
 
     @property
     def times(self) -> pd.DatetimeIndex:
@@ -393,20 +411,110 @@ def _open_harald(entry: DatasetEntry, glacier: str, roots: DataRoots) -> SceneSe
                        notes=["optical basemap under 159 dated front lines (Loebel et al. 2024)"])
 
 
-_OPENERS = {"demo": _open_demo, "stacks": _open_stackfile, "caffe": _open_caffe, "harald": _open_harald}
+def _read_band_stack(path: Path, times: np.ndarray) -> xr.DataArray:
+    """A multi-band product COG as a ``(time, y, x)`` DataArray in memory (bands are dates)."""
+    import rioxarray
+
+    da = rioxarray.open_rasterio(path, masked=False).load()
+    if int(da.sizes["band"]) != len(times):
+        raise DataError(f"has {int(da.sizes['band'])} bands but its manifest lists {len(times)} dates",
+                        path=path, expected="one band per prediction date")
+    return da.rename(band="time").assign_coords(time=times)
+
+
+def _open_products(entry: DatasetEntry, scene: str, roots: DataRoots) -> SceneSeries:
+    """A scene of ``workbench predict`` products: its input SAR when that lies inside the data
+    roots (else the confidence map as the image) with the predictions attached, so the
+    explorer shows the predicted fronts, zones/outlines and confidence without running a model.
+    """
+    import json
+
+    import geopandas as gpd
+
+    from workbench.data.encoding import zones_to_classes
+    from workbench.data.stack import open_stack
+
+    folder = roots.resolve(entry.path / scene)
+    manifest_path = roots.resolve(folder / PRODUCT_MANIFEST)
+    try:
+        manifest = json.loads(manifest_path.read_text())
+        dates = manifest["dates"]
+    except (ValueError, KeyError) as err:
+        raise DataError(f"is not a product manifest ({err})", path=manifest_path,
+                        expected="the JSON _SUCCESS written by workbench predict") from err
+    times = pd.DatetimeIndex(pd.to_datetime(dates)).values.astype("datetime64[ns]")
+    label = manifest.get("label_variable") or ("zones" if (folder / "zones.tif").is_file() else "mask")
+    variables: dict[str, xr.DataArray] = {}
+    label_path = folder / f"{label}.tif"
+    if label_path.is_file():
+        da = _read_band_stack(roots.resolve(label_path), times)
+        values = zones_to_classes(da.values, path=str(label_path)) if label == "zones" else da.values
+        variables[label] = da.copy(data=values.astype(np.uint8))
+    for name in ("confidence", "uncertainty"):
+        path = folder / f"{name}.tif"
+        if path.is_file():
+            variables[name] = _read_band_stack(roots.resolve(path), times).astype(np.float32)
+    if not variables:
+        raise DataError("holds no raster product", path=folder,
+                        expected="zones.tif, mask.tif or confidence.tif from workbench predict")
+    pred = xr.Dataset(variables, attrs={"label_variable": label, "model": manifest.get("model", "")})
+    pred = pred.rio.write_crs(next(iter(variables.values())).rio.crs)
+
+    notes = [f"predictions read from {folder.name}/ (model {manifest.get('model') or 'unknown'})"]
+    source = Path(str(manifest.get("input", "")))
+    if manifest.get("input") and source.exists() and source in roots:
+        ds = open_stack(roots.resolve(source), validate=False)
+        series = _from_stack(entry.name, scene, "products", ds)
+    else:
+        if manifest.get("input"):
+            notes.append("the input stack is not inside the data roots: the image is the confidence map")
+        images = variables.get("confidence", next(iter(variables.values()))).astype(np.float32)
+        series = SceneSeries(key=entry.name, glacier=scene, kind="products", images=images,
+                             sensor=[""] * len(times), orbit=[""] * len(times), units="confidence",
+                             crs=pred.rio.crs, clim=(0.0, 1.0))
+        ds = None
+    series.notes = notes
+
+    result: dict[str, Any] = {"dataset": pred, "label": label, "checkpoint": folder, "fronts": {},
+                              "outlines": {}, "model": manifest.get("model") or folder.name}
+    day = pd.DatetimeIndex(times).normalize()
+    for which in ("fronts", "outlines"):
+        path = folder / f"{which}.gpkg"
+        if not path.is_file():
+            continue
+        gdf = gpd.read_file(roots.resolve(path))
+        gdf = gdf[gdf.geometry.notna() & ~gdf.geometry.is_empty]  # dates without a front/outline
+        if series.crs is not None and gdf.crs is not None:
+            gdf = gdf.to_crs(series.crs)
+        when = pd.to_datetime(gdf["date"]).dt.normalize()
+        for i, d in enumerate(day):
+            rows = gdf[when == d].reset_index(drop=True)
+            result[which][i] = rows if len(rows) else None
+    series.products = result
+    fronts = pd.concat([r for r in result["fronts"].values() if r is not None], ignore_index=True) \
+        if any(r is not None for r in result["fronts"].values()) else None
+    if ds is not None and fronts is not None and "flow_azimuth_deg" in ds.attrs:
+        # a synthetic scene: the retreat box from its flow direction around the predicted fronts
+        series.box, series.upstream = demo_box(gpd.GeoDataFrame(fronts, crs=series.crs),
+                                               ds.attrs["flow_azimuth_deg"])
+    return series
+
+
+_OPENERS = {"demo": _open_demo, "stacks": _open_stackfile, "caffe": _open_caffe, "harald": _open_harald,
+            "products": _open_products}
 
 
 def open_series(entry: DatasetEntry, glacier: str, roots: DataRoots) -> SceneSeries:
     """The :class:`SceneSeries` of ``glacier`` in ``entry``, read once per process.
 
-    Cached by (resolved path, glacier, modification time): every session of a server
-    shares one copy in memory.
+    Cached by (resolved path, glacier, modification time, data roots): every session of a
+    server shares one copy in memory.
     """
     if glacier not in entry.glaciers:
         raise DataError(f"has no glacier {glacier!r}", path=entry.path,
                         expected=f"one of {list(entry.glaciers)}")
     path = roots.resolve(entry.path)
-    key = (str(path), glacier, path.stat().st_mtime_ns)
+    key = (str(path), glacier, path.stat().st_mtime_ns, roots.roots)  # what a series may read depends on the roots
     with _LOCK:
         series = _SERIES.get(key)
         if series is None:

@@ -257,10 +257,12 @@ class ExplorerState(param.Parameterized):
         return self.checkpoints.get(self.checkpoint) if self.checkpoint else None
 
     def results(self) -> list[dict[str, Any]]:
-        """Cached model results for the current series (any checkpoint), newest last."""
+        """Model results for the current series, newest last: products read with the dataset
+        (``workbench predict`` output) first, then the cached runs of any checkpoint."""
         series = self.series
         with _PRED_LOCK:
-            return [r for k, r in _PREDICTIONS.items() if k[0] == series.key and k[1] == series.glacier]
+            runs = [r for k, r in _PREDICTIONS.items() if k[0] == series.key and k[1] == series.glacier]
+        return ([series.products] if series.products is not None else []) + runs
 
     def result(self, label: str) -> dict[str, Any] | None:
         """The result of the chosen checkpoint if it predicts ``label`` (zones/mask), else the
