@@ -307,6 +307,13 @@ def create_app(state: ExplorerState | None = None) -> pn.template.BaseTemplate:
         pn.state.location.sync(state, {"dataset": "dataset", "glacier": "glacier", "date": "date",
                                        "overlays": "overlays"}, on_error=lambda mapped: None)
 
+        def write_view() -> None:  # a fresh page's link names its whole view, not only what changed
+            import json
+            pn.state.location.update_query(dataset=state.dataset, glacier=state.glacier, date=state.date,
+                                           overlays=json.dumps(list(state.overlays)))
+
+        pn.state.onload(write_view)
+
     notes = pn.pane.Markdown(
         "\n".join(f"- {x}" for x in state.series.notes) or "", css_classes=["wb-notes"])
     state.param.watch(lambda e: setattr(notes, "object", "\n".join(f"- {x}" for x in state.series.notes)),

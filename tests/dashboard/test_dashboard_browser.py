@@ -48,6 +48,9 @@ def test_loads_without_console_errors(page, server, artifacts):
     errors = _open(page, server)
     assert re.match(r"\d{4}-\d\d-\d\d · S1", _date(page))
     page.screenshot(path=str(artifacts / "explorer_main.png"), full_page=True)
+    # a fresh page's link already names the whole view, so sharing it at once reopens it
+    href = _wait_change(lambda: page.evaluate("window.location.href"), server)
+    assert "glacier=" in href and f"date={_date(page)[:10]}" in href and "overlays=" in href
     assert errors == []
 
 
