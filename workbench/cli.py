@@ -195,6 +195,93 @@ def _run_train(args: argparse.Namespace) -> int:
     return 0
 
 
+def _add_pretrain(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "pretrain",
+        help="SSL4SAR self-supervised pretraining of the Swin V2 encoder (OptSimMIM, "
+             "OptTranslator)",
+        formatter_class=_Formatter,
+        description=(
+            "Pretrain the encoder of ssl4sar_hybrid without labels, as SSL4SAR does: every SAR\n"
+            "crop is paired with the same window of its glacier's one optical image, and the\n"
+            "network learns to predict the optical values of masked SAR tokens (method:\n"
+            "optsimmim, 30 % of the 4x4 px tokens masked, L1 on the masked tokens) or to\n"
+            "translate the whole SAR crop into the optical image (method: opttranslator).\n"
+            "CONFIG is a YAML file or a packaged pretraining config (demo_pretrain,\n"
+            "pretrain_optsimmim, pretrain_opttranslator); KEY=VALUE pairs override it. The run\n"
+            "folder OUTPUT_DIR/NAME gets config.yaml, encoder.pt (the encoder of the best\n"
+            "epoch, by validation loss), checkpoints/last.ckpt (for --resume) and CSV logs.\n"
+            "Fine-tune from it with\n"
+            "`workbench train CONFIG init.encoder=OUTPUT_DIR/NAME/encoder.pt`."
+        ),
+        epilog=(
+            "examples:\n"
+            "  workbench pretrain demo_pretrain                        # CPU demo, ~2 minutes\n"
+            "  workbench pretrain demo_pretrain method=opttranslator optimizer.lr=0.05\n"
+            "  workbench pretrain pretrain_optsimmim data.root=/data/ssl4sar_stacks \\\n"
+            "      trainer.devices=4 trainer.strategy=ddp\n"
+            "  workbench pretrain demo_pretrain --resume               # continue after a crash\n"
+            "  workbench pretrain demo_pretrain --print-config         # show every option\n"
+            "  workbench pretrain --list                               # the packaged configs\n"
+            "  workbench train demo_zones model.name=ssl4sar_hybrid model.preset=small \\\n"
+            "      'model.kwargs={}' init.encoder=runs/demo_pretrain/encoder.pt   # fine-tune"
+        ),
+    )
+    p.add_argument("config", nargs="?",
+                   help="YAML config file or packaged pretraining config, e.g. demo_pretrain")
+    p.add_argument("overrides", nargs=argparse.REMAINDER, metavar="KEY=VALUE",
+                   help="dotted overrides, e.g. method=opttranslator trainer.max_epochs=3 "
+                        "data.root=/data/stacks name=run2 (options may follow them)")
+    p.add_argument("--resume", action="store_true",
+                   help="continue from OUTPUT_DIR/NAME/checkpoints/last.ckpt, e.g. "
+                        "workbench pretrain demo_pretrain --resume")
+    p.add_argument("--overwrite", action="store_true",
+                   help="delete an existing run folder first, e.g. workbench pretrain "
+                        "demo_pretrain --overwrite")
+    p.add_argument("--run-dir", type=Path, default=None,
+                   help="run folder instead of OUTPUT_DIR/NAME, e.g. --run-dir runs/ssl1")
+    p.add_argument("--print-config", action="store_true",
+                   help="print the resolved config (every option) and exit, e.g. "
+                        "workbench pretrain demo_pretrain --print-config")
+    p.add_argument("--list", action="store_true",
+                   help="list the packaged pretraining configs and exit, e.g. "
+                        "workbench pretrain --list")
+    p.set_defaults(func=_run_pretrain, _train_parser=p)
+
+
+def _run_pretrain(args: argparse.Namespace) -> int:
+    from workbench.errors import ConfigError
+    from workbench.training.pretrain import (dump_pretrain_config, list_pretrain_configs,
+                                             load_pretrain_config)
+
+    _train_options_after_overrides(args)
+    if args.list:
+        print("\n".join(list_pretrain_configs()))
+        return 0
+    if args.config is None:
+        raise ConfigError("is missing", variable="CONFIG",
+                          expected=f"a YAML file or one of {list_pretrain_configs()}")
+    if "=" in args.config:
+        raise ConfigError(f"is {args.config!r}, an override", variable="CONFIG",
+                          expected="the config first, then KEY=VALUE overrides")
+    if args.print_config:
+        print(dump_pretrain_config(load_pretrain_config(args.config, args.overrides)), end="")
+        return 0
+    from workbench.training.pretrain import pretrain
+
+    result = pretrain(args.config, overrides=args.overrides, resume=args.resume,
+                      overwrite=args.overwrite, run_dir=args.run_dir)
+    score = "n/a" if result.best_score is None else f"{result.best_score:.4g}"
+    print(f"{'interrupted' if result.interrupted else 'done'}: {result.epochs} epoch(s) in "
+          f"{result.seconds:.0f} s; best {result.monitor} = {score}; encoder: "
+          f"{result.best_checkpoint}")
+    print(f"fine-tune with: workbench train CONFIG init.encoder={result.best_checkpoint}")
+    if result.interrupted:
+        print("resume with: workbench pretrain ... --resume", file=sys.stderr)
+        return 130
+    return 0
+
+
 def _add_predict(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
         "predict",
@@ -536,7 +623,8 @@ def _run_serve(args: argparse.Namespace) -> int:
 
 
 _SUBCOMMANDS: tuple[Callable[[argparse._SubParsersAction], None], ...] = (
-    _add_demo, _add_info, _add_train, _add_predict, _add_retreat, _add_evaluate, _add_serve)
+    _add_demo, _add_info, _add_train, _add_pretrain, _add_predict, _add_retreat, _add_evaluate,
+    _add_serve)
 
 
 def build_parser() -> argparse.ArgumentParser:

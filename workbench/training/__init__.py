@@ -1,7 +1,10 @@
 """Training: Lightning tasks, losses, schedules, device-side augmentation, data modules, ``fit``.
 
 The entry point is :func:`fit` (also ``workbench train CONFIG.yaml key=value …``); configs for
-every model of the papers ship in ``workbench/configs`` (:func:`list_configs`).
+every model of the papers ship in ``workbench/configs`` (:func:`list_configs`). SSL4SAR
+self-supervised pretraining of the Swin V2 encoder (OptSimMIM, OptTranslator) is
+:func:`pretrain` (``workbench pretrain CONFIG``, :func:`list_pretrain_configs`); its
+``encoder.pt`` initialises ``ssl4sar_hybrid`` through ``init.encoder``.
 
 Examples
 --------
@@ -28,6 +31,8 @@ from workbench.training.config import (
 from workbench.training.datamodules import (
     CaffeDataModule,
     DemoWorldDataModule,
+    SarOpticalCrops,
+    SarOpticalDataModule,
     StackDataModule,
     StackZoneFrames,
     ZoneImageDataset,
@@ -47,6 +52,21 @@ from workbench.training.optim import (
     build_optimizer,
     build_scheduler,
     cosine_restart_factor,
+)
+from workbench.training.pretrain import (
+    PRETRAIN_DEFAULTS,
+    OptSimMIMTask,
+    OptTranslatorTask,
+    PretrainTask,
+    build_pretrain_datamodule,
+    build_pretrain_task,
+    list_pretrain_configs,
+    load_encoder_weights,
+    load_pretrain_config,
+    masked_l1_loss,
+    patchify,
+    pretrain,
+    random_token_mask,
 )
 from workbench.training.tasks import (
     BaseTask,
@@ -93,4 +113,19 @@ __all__ = [
     "cosine_restart_factor",
     "ExportBestCheckpoint",
     "AtomicCheckpointIO",
+    "pretrain",
+    "load_pretrain_config",
+    "list_pretrain_configs",
+    "PRETRAIN_DEFAULTS",
+    "build_pretrain_datamodule",
+    "build_pretrain_task",
+    "PretrainTask",
+    "OptSimMIMTask",
+    "OptTranslatorTask",
+    "random_token_mask",
+    "patchify",
+    "masked_l1_loss",
+    "load_encoder_weights",
+    "SarOpticalDataModule",
+    "SarOpticalCrops",
 ]

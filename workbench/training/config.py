@@ -17,12 +17,21 @@ A configuration is a nested mapping with these sections (every key optional; def
     validation: {window, keep, overlap, weighting, batch_size, resolution_m, min_cluster_px}
     trainer:    {max_epochs, accelerator, devices, strategy, precision, …}
     checkpoint: {monitor, mode, save_top_k}
+    init:       {encoder, stem}   pretrained encoder for ssl4sar_hybrid (see below)
 
 ``data: demo`` is short for ``data: {kind: demo}`` (the synthetic world simulated in memory);
 ``data: PATH`` picks the kind from what is there (``manifest.json``: demo, ``sar_images/``:
 caffe, a stack or a folder of stacks: stack).
 
 Packaged configs (``workbench/configs/*.yaml``) are found by name: ``load_config("demo_zones")``.
+Pretraining configs (a top-level ``method``) belong to :mod:`workbench.training.pretrain`
+(``workbench pretrain``) and are not listed by :func:`list_configs`.
+
+``init.encoder: PATH`` initialises the Swin V2 encoder of ``ssl4sar_hybrid`` before training:
+an ``encoder.pt`` written by ``workbench pretrain`` (SSL4SAR pretraining), a workbench
+``ssl4sar_hybrid`` checkpoint, or published Swin V2 weights (``init.stem``: how a 3-channel
+stem becomes one channel, ``mean`` or ``sum``); see
+:func:`workbench.training.pretrain.load_encoder_weights`.
 
 Examples
 --------
@@ -125,6 +134,7 @@ DEFAULTS: dict[str, Any] = {
                 "check_val_every_n_epoch": 1, "gradient_clip_val": None,
                 "accumulate_grad_batches": 1, "enable_progress_bar": True, "num_threads": None},
     "checkpoint": {"monitor": "auto", "mode": "auto", "save_top_k": 1},
+    "init": {"encoder": None, "stem": "mean"},
 }
 """Every option with its default value."""
 
@@ -320,17 +330,33 @@ _CHECKS: dict[str, dict[str, Callable[[Any], str | None]]] = {
                 "num_threads": _int(1, optional=True)},
     "checkpoint": {"monitor": _str(), "mode": _choice("auto", "min", "max"),
                    "save_top_k": _int(-1)},
+    "init": {"encoder": _path(), "stem": _choice("mean", "sum")},
 }
 
 
 # --------------------------------------------------------------------------- loading
 
 
-def list_configs() -> list[str]:
-    """Names of the configs shipped in ``workbench/configs`` (without ``.yaml``)."""
+def _packaged_configs() -> dict[str, str]:
+    """``{name: "train" | "pretrain"}`` of every YAML in ``workbench/configs``.
+
+    Pretraining configs are those with a top-level ``method`` key.
+    """
     folder = resources.files("workbench") / "configs"
-    return sorted(p.name.removesuffix(".yaml") for p in folder.iterdir()
-                  if p.name.endswith(".yaml"))
+    out = {}
+    for p in folder.iterdir():
+        if p.name.endswith(".yaml"):
+            pretrain = re.search(r"^method\s*:", p.read_text(), flags=re.M) is not None
+            out[p.name.removesuffix(".yaml")] = "pretrain" if pretrain else "train"
+    return out
+
+
+def list_configs() -> list[str]:
+    """Names of the training configs shipped in ``workbench/configs`` (without ``.yaml``).
+
+    Pretraining configs are listed by :func:`workbench.training.pretrain.list_pretrain_configs`.
+    """
+    return sorted(name for name, kind in _packaged_configs().items() if kind == "train")
 
 
 def config_path(name_or_path: str | os.PathLike[str]) -> Path:
@@ -448,6 +474,10 @@ def validate_config(config: Mapping[str, Any]) -> dict[str, Any]:
         options, wrong types or ranges, inconsistent combinations.
     """
     config = dict(config)
+    if "method" in config and "method" not in DEFAULTS:
+        raise ConfigError(f"is {config['method']!r}: this is a pretraining config",
+                          variable="method", expected="`workbench pretrain CONFIG` (or "
+                          "workbench.training.pretrain) for it, not `workbench train`")
     if "data" in config:
         config["data"] = _data_shorthand(config["data"])
     for key in config:
@@ -503,6 +533,9 @@ def _check_combinations(cfg: dict[str, Any]) -> None:
     if model == "glavitu" and not data["sources"]:
         raise ConfigError("is not set for glavitu", variable="data.sources",
                           expected="{source: [variables]}, e.g. {optical: [optical], dem: [dem, slope]}")
+    if cfg["init"]["encoder"] is not None and model != "ssl4sar_hybrid":
+        raise ConfigError(f"is set for {model!r}", variable="init.encoder",
+                          expected="null (a pretrained Swin V2 encoder initialises ssl4sar_hybrid)")
     if model != "glavitu" and data["sources"]:
         raise ConfigError(f"is set for {model!r}", variable="data.sources",
                           expected="null (multi-source inputs are for glavitu)")

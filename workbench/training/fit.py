@@ -183,7 +183,11 @@ def _model_kwargs(cfg: Mapping[str, Any], dm: _WorkbenchDataModule) -> dict[str,
 
 
 def build_task(cfg: Mapping[str, Any], dm: _WorkbenchDataModule) -> BaseTask:
-    """The Lightning task of a resolved configuration (``dm`` must be set up)."""
+    """The Lightning task of a resolved configuration (``dm`` must be set up).
+
+    With ``init.encoder`` the model's Swin V2 encoder is loaded from that file
+    (:func:`workbench.training.pretrain.load_encoder_weights`) before training starts.
+    """
     d = cfg["data"]
     loss = dict(cfg["loss"])
     if cfg["task"] == "zones":
@@ -199,11 +203,17 @@ def build_task(cfg: Mapping[str, Any], dm: _WorkbenchDataModule) -> BaseTask:
     if validation["keep"] is None and d["context_size"] is not None and cfg["task"] == "zones":
         validation["keep"] = d["patch_size"]
     scheduler = dict(cfg["scheduler"])
-    return TASKS[cfg["task"]](
+    task = TASKS[cfg["task"]](
         model=cfg["model"]["name"], preset=cfg["model"]["preset"],
         model_kwargs=_model_kwargs(cfg, dm), loss=loss, optimizer=dict(cfg["optimizer"]),
         scheduler=scheduler, validation=validation, normalization=dm.normalization_dict(),
         train_config=dict(cfg), max_epochs=cfg["trainer"]["max_epochs"])
+    init = cfg.get("init") or {}
+    if init.get("encoder"):  # a pretrained encoder (SSL4SAR pretraining or published weights)
+        from workbench.training.pretrain import load_encoder_weights
+
+        load_encoder_weights(task.model, init["encoder"], stem=init.get("stem", "mean"))
+    return task
 
 
 def _is_rank_zero() -> bool:

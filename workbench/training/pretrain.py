@@ -1,0 +1,837 @@
+"""SSL4SAR self-supervised multimodal pretraining: OptSimMIM and OptTranslator.
+
+Labelled calving-front data are scarce (CaFFe: 681 images) but unlabelled Sentinel-1 images
+are plentiful. SSL4SAR (Gourmelon et al. 2025, SCIENCE.md §1) pretrains the hybrid model's
+Swin V2 encoder on 9,563 unlabelled SAR images of 14 Arctic glaciers, each paired with the
+same pixel window of its glacier's ONE co-registered Sentinel-2 image (14 channels). The
+optical image is the teacher: it shows the surface types — ice, snow, rock, open and turbid
+water — without speckle, so predicting it from SAR makes the encoder learn features that
+separate exactly the classes the calving-front task needs, without a single label.
+
+* **OptSimMIM** (:class:`OptSimMIMTask`): 30 % of the SAR patch tokens (4 × 4 px) are
+  replaced by a learned mask token after the patch embedding (:func:`random_token_mask`);
+  the encoder and the residual CNN decoder predict the OPTICAL values of every pixel, and
+  the L1 loss is taken on the masked tokens only (:func:`masked_l1_loss`), i.e. on
+  ``4 × 4 × C`` optical values per masked token (:func:`patchify` shows the layout). The
+  model must infer what is hidden from the context around it.
+* **OptTranslator** (:class:`OptTranslatorTask`): the full SAR crop is translated into the
+  ``C``-channel optical image; L1 loss on every valid pixel.
+
+Both use the :class:`~workbench.models.SSL4SARHybrid` network (Swin V2 encoder + residual CNN
+decoder, its 1×1 head giving ``C`` optical channels instead of 4 zones), 512 px crops with a
+minimum scale of 0.7 (:class:`~workbench.training.datamodules.SarOpticalCrops`), SGD
+(momentum 0.9, weight decay 1e-4), lr 1e-3 (OptSimMIM) or 5e-3 (OptTranslator) and
+reduce-on-plateau (factor 0.5, patience 5) on the validation loss
+(``workbench/configs/pretrain_optsimmim.yaml``, ``pretrain_opttranslator.yaml``).
+
+Our choices where SCIENCE.md is silent: the decoder of OptSimMIM is the hybrid's residual CNN
+decoder (SimMIM itself uses one linear layer); the optical targets are standardised per band
+(mean/std of the training glaciers) so every band weighs the same in the L1 loss; the SAR
+input is σ0 mapped to 8 bits like the CaFFe PNGs and standardised, as for the zone models;
+masks are drawn per token (not in 32 px blocks as SimMIM does for Swin); batch size,
+epochs and the validation split (one held-out glacier) are not published.
+
+**Transfer.** :func:`pretrain` writes ``run/encoder.pt`` (a ``swinv2`` checkpoint of the best
+epoch, with the SAR normalisation); ``init.encoder: PATH`` in a zone training config loads it
+into ``ssl4sar_hybrid`` before fine-tuning (:func:`load_encoder_weights`, called by
+:func:`workbench.training.build_task`)::
+
+    workbench pretrain demo_pretrain                   # ~2 min on 2 CPU cores
+    workbench train demo_zones model.name=ssl4sar_hybrid model.preset=small 'model.kwargs={}' \\
+        init.encoder=runs/demo_pretrain/encoder.pt
+
+A run folder (``output_dir/name``) holds ``config.yaml``, ``encoder.pt``,
+``checkpoints/last.ckpt`` (``--resume``), ``checkpoints/best-EEE.ckpt`` (the whole task:
+encoder, decoder, mask token) and CSV logs — the layout of :func:`workbench.training.fit`.
+
+Examples
+--------
+>>> import torch
+>>> mask = random_token_mask(2, 10, 10, 0.3, generator=torch.Generator().manual_seed(0))
+>>> mask.sum(dim=(1, 2)).tolist()
+[30, 30]
+>>> task = OptSimMIMTask(preset="small", optical_channels=3)
+>>> batch = {"image": torch.randn(2, 1, 32, 32), "optical": torch.randn(2, 3, 32, 32),
+...          "valid": torch.ones(2, 32, 32, dtype=torch.bool)}
+>>> bool(task.compute_loss(batch, mask=random_token_mask(2, 8, 8, 0.3))["loss"] > 0)
+True
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+import os
+import shutil
+import time
+import warnings
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any, ClassVar
+
+import lightning as L
+import numpy as np
+import torch
+import yaml
+from torch import nn
+
+from workbench._io import atomic_path
+from workbench.device import mps_available
+from workbench.errors import CheckpointError, ConfigError, DataError
+from workbench.models import (
+    SwinV2Encoder,
+    create_model,
+    list_presets,
+    load_model,
+    load_pretrained_swinv2,
+    read_checkpoint_info,
+    save_checkpoint,
+)
+from workbench.training.callbacks import AtomicCheckpointIO, ExportBestCheckpoint
+from workbench.training.config import (
+    _CHECKS,
+    _bool,
+    _choice,
+    _int,
+    _merge,
+    _num,
+    _path,
+    _read_yaml,
+    _str,
+    _str_list,
+    apply_overrides,
+    config_path,
+)
+from workbench.training.config import DEFAULTS as _TRAIN_DEFAULTS
+from workbench.training.datamodules import SarOpticalDataModule
+from workbench.training.optim import build_optimizer, build_scheduler
+
+__all__ = [
+    "PRETRAIN_METHODS",
+    "PRETRAIN_DEFAULTS",
+    "PUBLISHED_LR",
+    "random_token_mask",
+    "patchify",
+    "masked_l1_loss",
+    "PretrainTask",
+    "OptSimMIMTask",
+    "OptTranslatorTask",
+    "PRETRAIN_TASKS",
+    "load_pretrain_config",
+    "dump_pretrain_config",
+    "list_pretrain_configs",
+    "build_pretrain_datamodule",
+    "build_pretrain_task",
+    "pretrain",
+    "load_encoder_weights",
+]
+
+PRETRAIN_METHODS: tuple[str, ...] = ("optsimmim", "opttranslator")
+PUBLISHED_LR: dict[str, float] = {"optsimmim": 1e-3, "opttranslator": 5e-3}
+"""The published learning rates (SCIENCE.md §1), used when ``optimizer.lr`` is null."""
+
+
+# --------------------------------------------------------------------------- masks and losses
+
+
+def random_token_mask(batch: int, height: int, width: int, ratio: float = 0.3, *,
+                      generator: torch.Generator | None = None,
+                      device: torch.device | str | None = None) -> torch.Tensor:
+    """A boolean ``batch × height × width`` mask with exactly ``round(ratio·height·width)``
+    ``True`` tokens per sample, drawn uniformly without replacement.
+
+    Examples
+    --------
+    >>> m = random_token_mask(3, 16, 16, 0.3, generator=torch.Generator().manual_seed(1))
+    >>> m.shape, m.sum(dim=(1, 2)).tolist()       # round(0.3 · 256) = 77
+    (torch.Size([3, 16, 16]), [77, 77, 77])
+    """
+    if not (isinstance(ratio, (int, float)) and 0.0 <= ratio < 1.0):
+        raise ConfigError(f"is {ratio!r}", variable="pretrain.mask_ratio",
+                          expected="a fraction of the tokens in [0, 1)")
+    n = int(height) * int(width)
+    k = int(round(float(ratio) * n))
+    noise = torch.rand(int(batch), n, generator=generator)
+    mask = torch.zeros(int(batch), n, dtype=torch.bool)
+    mask.scatter_(1, noise.argsort(dim=1)[:, :k], True)
+    return mask.view(int(batch), int(height), int(width)).to(device)
+
+
+def patchify(x: torch.Tensor, patch: int) -> torch.Tensor:
+    """``B × C × H × W`` → ``B × N × (patch·patch·C)`` tokens (row-major over the token grid).
+
+    Token ``n = ty·(W/patch) + tx`` holds the window ``[:, ty·p:(ty+1)·p, tx·p:(tx+1)·p]``
+    as a ``p × p × C`` array (rows, columns, channels) flattened: the "4 × 4 × 14 optical
+    values per token" that OptSimMIM predicts.
+
+    Examples
+    --------
+    >>> x = torch.arange(2 * 4 * 4.0).view(1, 2, 4, 4)
+    >>> tokens = patchify(x, 2)
+    >>> tuple(tokens.shape), tokens[0, 1].view(2, 2, 2)[:, :, 0].tolist()
+    ((1, 4, 8), [[2.0, 3.0], [6.0, 7.0]])
+    """
+    b, c, h, w = x.shape
+    if h % patch or w % patch:
+        raise DataError(f"has size {h} × {w}", variable="optical",
+                        expected=f"a multiple of the token size {patch}")
+    x = x.reshape(b, c, h // patch, patch, w // patch, patch)
+    return x.permute(0, 2, 4, 3, 5, 1).reshape(b, (h // patch) * (w // patch), patch * patch * c)
+
+
+def masked_l1_loss(pred: torch.Tensor, target: torch.Tensor,
+                   token_mask: torch.Tensor | None = None,
+                   valid: torch.Tensor | None = None) -> torch.Tensor:
+    """Mean absolute error over the pixels of masked tokens (and valid pixels), all channels.
+
+    Parameters
+    ----------
+    pred, target
+        ``B × C × H × W``.
+    token_mask
+        ``B × h × w`` booleans, one per ``(H/h) × (W/w)`` token (``None``: every pixel, as
+        OptTranslator).
+    valid
+        ``B × H × W`` booleans; invalid pixels never count.
+
+    Returns
+    -------
+    torch.Tensor
+        ``Σ |pred − target| / (C · number of counted pixels)`` (0 when nothing counts): the
+        SimMIM normalisation, i.e. the mean over the ``p × p × C`` values of every masked
+        token.
+
+    Examples
+    --------
+    >>> pred, target = torch.zeros(1, 1, 4, 4), torch.ones(1, 1, 4, 4)
+    >>> pred[..., :2, :2] = 1.0                      # token (0, 0) is perfect
+    >>> m = torch.tensor([[[True, False], [False, True]]])
+    >>> masked_l1_loss(pred, target, m).item()      # (0 + 1) / 2 masked tokens
+    0.5
+    """
+    b, c, h, w = pred.shape
+    keep = torch.ones(b, h, w, dtype=torch.bool, device=pred.device)
+    if token_mask is not None:
+        th, tw = token_mask.shape[-2:]
+        if h % th or w % tw or h // th != w // tw:
+            raise DataError(f"is {th} × {tw} tokens for {h} × {w} pixels",
+                            variable="token_mask", expected="square tokens tiling the image")
+        p = h // th
+        keep = token_mask.to(pred.device).repeat_interleave(p, 1).repeat_interleave(p, 2)
+    if valid is not None:
+        keep = keep & valid.to(pred.device).bool()
+    weight = keep[:, None].to(pred.dtype)
+    total = ((pred - target).abs() * weight).sum()
+    return total / (weight.sum() * c).clamp_min(1.0)
+
+
+# --------------------------------------------------------------------------- tasks
+
+
+def _seed(*parts: int) -> int:
+    return int(np.random.SeedSequence([int(p) for p in parts]).generate_state(1)[0])
+
+
+class PretrainTask(L.LightningModule):
+    """Shared machinery of the two SSL4SAR pretext tasks (a Lightning module).
+
+    Parameters
+    ----------
+    preset, model_kwargs
+        The :class:`~workbench.models.SSL4SARHybrid` network (``create_model("ssl4sar_hybrid",
+        preset, **model_kwargs)``); ``in_chans`` is 1 and ``num_classes`` is
+        ``optical_channels`` (the head predicts the optical bands).
+    optical_channels, optical_bands
+        Channels (and names) of the optical targets.
+    mask_ratio
+        OptSimMIM: fraction of masked tokens (0.3).
+    optimizer, scheduler
+        The config sections (:func:`~workbench.training.optim.build_optimizer`,
+        :func:`~workbench.training.optim.build_scheduler`; the plateau schedule watches
+        ``val_loss``).
+    normalization, optical_normalization
+        Of the SAR input (exported with the encoder) and of the optical targets.
+    train_config, max_epochs, seed
+        The run configuration (exported), the number of epochs, the seed of the masks.
+    """
+
+    method: ClassVar[str] = ""
+    monitor: str = "val_loss"
+    mode: str = "min"
+
+    def __init__(self, preset: str | None = "published",
+                 model_kwargs: Mapping[str, Any] | None = None, optical_channels: int = 14,
+                 mask_ratio: float = 0.3, optimizer: Mapping[str, Any] | None = None,
+                 scheduler: Mapping[str, Any] | None = None,
+                 normalization: Mapping[str, Any] | None = None,
+                 optical_normalization: Mapping[str, Any] | None = None,
+                 optical_bands: Sequence[str] | None = None,
+                 train_config: Mapping[str, Any] | None = None,
+                 max_epochs: int | None = None, seed: int = 0) -> None:
+        super().__init__()
+        self.save_hyperparameters()
+        self.configure_models()
+
+    def configure_models(self) -> None:
+        """Build ``self.model``: the hybrid with an optical head."""
+        kwargs = dict(self.hparams.model_kwargs or {})
+        for key, allowed in (("in_chans", 1), ("num_classes", self.hparams.optical_channels),
+                             ("target_size", None), ("front_head", False)):
+            if key in kwargs and kwargs[key] != allowed:
+                raise ConfigError(f"is {kwargs[key]!r}", variable=f"model.kwargs.{key}",
+                                  expected=f"{allowed!r} or unset for pretraining (it follows "
+                                           "from the data and the pretext task)")
+        kwargs.update(in_chans=1, num_classes=int(self.hparams.optical_channels))
+        self.model = create_model("ssl4sar_hybrid", preset=self.hparams.preset, **kwargs)
+
+    @property
+    def patch_size(self) -> int:
+        """The encoder's token size in pixels (4)."""
+        return int(self.model.encoder.config["patch_size"])
+
+    def forward(self, image: torch.Tensor, token_mask: torch.Tensor | None = None) -> torch.Tensor:
+        """The predicted (normalised) optical image ``B × C × H × W``."""
+        return self.model(image).logits
+
+    def make_mask(self, batch: Mapping[str, Any], stage: str,
+                  batch_idx: int) -> torch.Tensor | None:
+        """The token mask of a batch (``None`` for tasks without masking)."""
+        return None
+
+    def compute_loss(self, batch: Mapping[str, Any], mask: torch.Tensor | None = None
+                     ) -> dict[str, torch.Tensor]:
+        """``{"loss": …, "pred": …}`` of a batch (``mask``: the token mask, if any)."""
+        pred = self(batch["image"], mask)
+        loss = masked_l1_loss(pred, batch["optical"], mask, batch.get("valid"))
+        return {"loss": loss, "pred": pred}
+
+    def _step(self, batch: Mapping[str, Any], batch_idx: int, stage: str) -> torch.Tensor:
+        mask = self.make_mask(batch, stage, batch_idx)
+        out = self.compute_loss(batch, mask)
+        bs = int(batch["image"].shape[0])
+        on_step = stage == "train"
+        self.log(f"{stage}_loss", out["loss"], on_step=on_step, on_epoch=True,
+                 prog_bar=True, batch_size=bs, sync_dist=True)
+        if mask is not None and stage == "val":  # how well the visible part is reproduced
+            visible = masked_l1_loss(out["pred"], batch["optical"], ~mask, batch.get("valid"))
+            self.log("val_loss_visible", visible, on_epoch=True, batch_size=bs, sync_dist=True)
+        return out["loss"]
+
+    def training_step(self, batch: Mapping[str, Any], batch_idx: int) -> torch.Tensor:
+        return self._step(batch, batch_idx, "train")
+
+    def validation_step(self, batch: Mapping[str, Any], batch_idx: int) -> None:
+        self._step(batch, batch_idx, "val")
+
+    def on_train_epoch_start(self) -> None:
+        dm = getattr(self.trainer, "datamodule", None)
+        if dm is not None and hasattr(dm, "set_epoch"):
+            dm.set_epoch(self.current_epoch)
+
+    def configure_optimizers(self) -> Any:
+        opt_cfg = dict(self.hparams.optimizer or {"name": "sgd"})
+        if opt_cfg.get("lr") is None:
+            opt_cfg["lr"] = PUBLISHED_LR.get(self.method, 1e-3)
+        optimizer = build_optimizer(self.parameters(), **opt_cfg)  # incl. the mask token
+        sched = dict(self.hparams.scheduler or {"name": "none"})
+        monitor = sched.pop("monitor", "auto")
+        mode = sched.pop("mode", "auto")
+        monitor = self.monitor if monitor == "auto" else monitor
+        mode = (self.mode if monitor == self.monitor else "min") if mode == "auto" else mode
+        name = sched.pop("name", "none")
+        steps = None
+        if name == "cyclic" and self._trainer is not None:
+            total = self._trainer.estimated_stepping_batches
+            if total not in (None, math.inf):
+                steps = max(1, int(total) // max(1, int(self._trainer.max_epochs or 1)))
+        scheduler = build_scheduler(optimizer, name, max_epochs=self.hparams.max_epochs,
+                                    steps_per_epoch=steps, monitor=monitor, mode=mode, **sched)
+        return optimizer if scheduler is None else {"optimizer": optimizer,
+                                                    "lr_scheduler": scheduler}
+
+    def export(self, path: Any, metrics: Mapping[str, Any] | None = None) -> Path:
+        """Write the ENCODER (a ``swinv2`` checkpoint with the SAR normalisation), atomically.
+
+        This is the file ``init.encoder`` of a zone training config points at.
+        """
+        return save_checkpoint(self.model.encoder, path, normalization=self.hparams.normalization,
+                               train_config=self.hparams.train_config, metrics=metrics)
+
+
+class OptSimMIMTask(PretrainTask):
+    """OptSimMIM: predict the optical values of masked SAR tokens (L1 on masked tokens only).
+
+    ``mask_ratio`` (0.3) of the ``4 × 4`` px tokens of every crop are replaced by a learned
+    mask token right after the encoder's patch embedding (a forward hook on
+    ``model.encoder.patch_embed``, so the network itself is the unchanged hybrid whose
+    encoder is transferred). Training masks are drawn from ``(seed, epoch, batch, rank)``,
+    validation masks from ``(seed, batch)`` only — the same masks every epoch, so the
+    validation loss is comparable across epochs. ``val_loss_visible`` is the L1 on the
+    unmasked tokens (logged for information).
+    """
+
+    method = "optsimmim"
+
+    def configure_models(self) -> None:
+        super().configure_models()
+        dim = int(self.model.encoder.config["embed_dim"])
+        self.mask_token = nn.Parameter(torch.zeros(dim))
+        nn.init.trunc_normal_(self.mask_token, std=0.02)  # as SimMIM
+        self._active_mask: torch.Tensor | None = None
+        self.model.encoder.patch_embed.register_forward_hook(self._insert_mask_token)
+
+    def _insert_mask_token(self, module: nn.Module, args: Any,
+                           tokens: torch.Tensor) -> torch.Tensor:
+        """Forward hook: masked tokens (``B × h × w × C``) become the mask token."""
+        mask = self._active_mask
+        if mask is None:
+            return tokens
+        h, w = tokens.shape[1:3]
+        mh, mw = mask.shape[-2:]
+        if (mh, mw) != (h, w):  # the hybrid padded its input: padding tokens stay unmasked
+            mask = torch.nn.functional.pad(mask, (0, w - mw, 0, h - mh), value=False)
+        m = mask[..., None].to(tokens.dtype)
+        return tokens * (1 - m) + self.mask_token.to(tokens.dtype) * m
+
+    def forward(self, image: torch.Tensor, token_mask: torch.Tensor | None = None) -> torch.Tensor:
+        self._active_mask = None if token_mask is None else token_mask.to(image.device)
+        try:
+            return self.model(image).logits
+        finally:
+            self._active_mask = None
+
+    def make_mask(self, batch: Mapping[str, Any], stage: str, batch_idx: int) -> torch.Tensor:
+        image = batch["image"]
+        b, _, h, w = image.shape
+        p = self.patch_size
+        if h % p or w % p:
+            raise ConfigError(f"gives {h} × {w} px crops", variable="data.crop_size",
+                              expected=f"a multiple of the token size {p} for OptSimMIM")
+        if stage == "train":
+            seed = _seed(self.hparams.seed, 1, self.current_epoch, batch_idx, self.global_rank)
+        else:
+            seed = _seed(self.hparams.seed, 2, batch_idx, self.global_rank)
+        gen = torch.Generator().manual_seed(seed)
+        return random_token_mask(b, h // p, w // p, float(self.hparams.mask_ratio),
+                                 generator=gen, device=image.device)
+
+
+class OptTranslatorTask(PretrainTask):
+    """OptTranslator: translate the whole SAR crop into the optical image (L1 on valid pixels)."""
+
+    method = "opttranslator"
+
+
+PRETRAIN_TASKS: dict[str, type[PretrainTask]] = {"optsimmim": OptSimMIMTask,
+                                                 "opttranslator": OptTranslatorTask}
+
+
+# --------------------------------------------------------------------------- configuration
+
+
+PRETRAIN_DEFAULTS: dict[str, Any] = {
+    "name": None,
+    "method": "optsimmim",
+    "seed": 0,
+    "output_dir": "runs",
+    "model": {"name": "ssl4sar_hybrid", "preset": "published", "kwargs": {}},
+    "data": {
+        "kind": "demo",
+        "root": None,
+        "stacks": None,
+        "sar": "sigma0_db",
+        "optical": "optical",
+        "bands": None,
+        "crop_size": 512,
+        "min_scale": 0.7,
+        "batch_size": 8,
+        "val_batch_size": 8,
+        "num_workers": 0,
+        "samples_per_image": 1,
+        "val_glaciers": 1,
+        "val_samples": 32,
+        # demo world in memory
+        "n_glaciers": 3,
+        "years": 1.0,
+        "size": 128,
+        "pixel_size": 80.0,
+        "world_seed": 1,
+    },
+    "pretrain": {"mask_ratio": 0.3},
+    "optimizer": {"name": "sgd", "lr": None, "momentum": 0.9, "weight_decay": 1e-4,
+                  "nesterov": False, "betas": [0.9, 0.999]},
+    "scheduler": {**_TRAIN_DEFAULTS["scheduler"], "name": "plateau", "factor": 0.5,
+                  "patience": 5},
+    "trainer": dict(_TRAIN_DEFAULTS["trainer"]),
+    "checkpoint": {"monitor": "auto", "mode": "auto", "save_top_k": 1},
+}
+"""Every pretraining option with its default (``optimizer.lr: null`` = :data:`PUBLISHED_LR`)."""
+
+
+def _val_glaciers(v: Any) -> str | None:
+    if isinstance(v, int) and not isinstance(v, bool) and v >= 1:
+        return None
+    if isinstance(v, (list, tuple)) and v and all(isinstance(s, str) for s in v):
+        return None
+    return "a count ≥ 1 or a list of glacier (stack) names"
+
+
+def _mask_ratio(v: Any) -> str | None:
+    ok = isinstance(v, (int, float)) and not isinstance(v, bool) and 0 < v < 1
+    return None if ok else "a fraction in (0, 1)"
+
+
+_PRETRAIN_CHECKS: dict[str, dict[str, Any]] = {
+    "": {"name": _str(optional=True), "method": _choice(*PRETRAIN_METHODS), "seed": _int(0),
+         "output_dir": _path(optional=False)},
+    "model": {"name": _choice("ssl4sar_hybrid"), "preset": _str(optional=True)},
+    "data": {
+        "kind": _choice("demo", "stack"), "root": _path(), "stacks": _str_list(optional=True),
+        "sar": _str(), "optical": _str(), "bands": _str_list(optional=True),
+        "crop_size": _int(8), "min_scale": _num(0.0, 1.0, strict_lo=True),
+        "batch_size": _int(1), "val_batch_size": _int(1), "num_workers": _int(0),
+        "samples_per_image": _int(1), "val_glaciers": _val_glaciers, "val_samples": _int(1),
+        "n_glaciers": _int(2), "years": _num(0.0, strict_lo=True), "size": _int(32),
+        "pixel_size": _num(0.0, strict_lo=True), "world_seed": _int(0)},
+    "pretrain": {"mask_ratio": _mask_ratio},
+    "optimizer": {**_CHECKS["optimizer"], "lr": _num(0.0, strict_lo=True, optional=True),
+                  "nesterov": _bool},
+    "scheduler": _CHECKS["scheduler"],
+    "trainer": _CHECKS["trainer"],
+    "checkpoint": _CHECKS["checkpoint"],
+}
+
+
+def _data_section(data: Any) -> dict[str, Any]:
+    if isinstance(data, Mapping):
+        return dict(data)
+    if isinstance(data, (str, os.PathLike)):
+        if str(data) == "demo":
+            return {"kind": "demo"}
+        p = Path(data)
+        if (p / "manifest.json").is_file():
+            return {"kind": "demo", "root": str(p)}
+        if p.exists():
+            return {"kind": "stack", "root": str(p)}
+        raise ConfigError("is neither 'demo' nor an existing path", path=p, variable="data",
+                          expected="'demo', a demo world, a folder of stacks or a stack")
+    raise ConfigError(f"is a {type(data).__name__}", variable="data",
+                      expected="a mapping, 'demo' or a path")
+
+
+def _validate(config: Mapping[str, Any]) -> dict[str, Any]:
+    config = dict(config)
+    if "task" in config:
+        raise ConfigError(f"is {config['task']!r}: this is a training config", variable="task",
+                          expected="a pretraining config (method: optsimmim | opttranslator); "
+                                   "train it with `workbench train`")
+    if "data" in config:
+        config["data"] = _data_section(config["data"])
+    for key in config:
+        if key not in PRETRAIN_DEFAULTS:
+            raise ConfigError("is not a known section", variable=str(key),
+                              expected=f"one of {sorted(PRETRAIN_DEFAULTS)}")
+        if isinstance(PRETRAIN_DEFAULTS[key], dict) and config[key] is not None and \
+                not isinstance(config[key], Mapping):
+            raise ConfigError(f"is {config[key]!r}", variable=key, expected="a mapping of options")
+    cfg = _merge(PRETRAIN_DEFAULTS, {
+        k: v for k, v in config.items()
+        if v is not None or not isinstance(PRETRAIN_DEFAULTS[k], dict)})
+    for section, checks in _PRETRAIN_CHECKS.items():
+        node = cfg if section == "" else cfg[section]
+        allowed = set(checks) | ({"kwargs"} if section == "model" else set())
+        if section == "":
+            allowed |= {k for k, v in PRETRAIN_DEFAULTS.items() if isinstance(v, dict)}
+        for key in node:
+            if key not in allowed:
+                raise ConfigError("is not a known option", variable=f"{section}.{key}".lstrip("."),
+                                  expected=f"one of {sorted(allowed)}")
+        for key, check in checks.items():
+            problem = check(node.get(key))
+            if problem:
+                raise ConfigError(f"is {node.get(key)!r}", variable=f"{section}.{key}".lstrip("."),
+                                  expected=problem)
+    if not isinstance(cfg["model"]["kwargs"], Mapping):
+        raise ConfigError(f"is {cfg['model']['kwargs']!r}", variable="model.kwargs",
+                          expected="a mapping of ssl4sar_hybrid arguments")
+    preset = cfg["model"]["preset"]
+    if preset is not None and preset not in list_presets("ssl4sar_hybrid"):
+        raise ConfigError(f"is {preset!r}", variable="model.preset",
+                          expected=f"one of {list_presets('ssl4sar_hybrid')} or null")
+    d = cfg["data"]
+    if d["kind"] == "stack" and d["root"] is None and not d["stacks"]:
+        raise ConfigError("are not set", variable="data.stacks",
+                          expected="a list of stacks with an optical image "
+                                   "(or data.root, a folder)")
+    if cfg["optimizer"]["lr"] is None:
+        cfg["optimizer"]["lr"] = PUBLISHED_LR[cfg["method"]]
+    return cfg
+
+
+def list_pretrain_configs() -> list[str]:
+    """Names of the pretraining configs shipped in ``workbench/configs`` (they set ``method``).
+
+    Examples
+    --------
+    >>> list_pretrain_configs()
+    ['demo_pretrain', 'pretrain_optsimmim', 'pretrain_opttranslator']
+    """
+    from workbench.training.config import _packaged_configs
+
+    return sorted(name for name, kind in _packaged_configs().items() if kind == "pretrain")
+
+
+def load_pretrain_config(config: str | os.PathLike[str] | Mapping[str, Any],
+                         overrides: Sequence[str] = ()) -> dict[str, Any]:
+    """Read a pretraining config (file, packaged name or mapping), override, validate.
+
+    Sections: ``name``, ``method`` (``optsimmim`` | ``opttranslator``), ``seed``,
+    ``output_dir``, ``model`` (``ssl4sar_hybrid``: ``preset``, ``kwargs``), ``data`` (``kind``
+    ``demo`` | ``stack``, ``root``, ``stacks``, ``sar``, ``optical``, ``bands``,
+    ``crop_size``, ``min_scale``, ``batch_size``, ``samples_per_image``, ``val_glaciers``,
+    ``val_samples``, and the in-memory demo world), ``pretrain`` (``mask_ratio``) and the
+    ``optimizer``, ``scheduler``, ``trainer``, ``checkpoint`` sections of training configs
+    (:data:`PRETRAIN_DEFAULTS`).
+
+    Examples
+    --------
+    >>> cfg = load_pretrain_config("pretrain_opttranslator")
+    >>> cfg["method"], cfg["optimizer"]["lr"], cfg["data"]["crop_size"], cfg["data"]["min_scale"]
+    ('opttranslator', 0.005, 512, 0.7)
+    >>> load_pretrain_config({"method": "mae"})
+    Traceback (most recent call last):
+    ...
+    workbench.errors.ConfigError: variable 'method' is 'mae' (expected one of ['optsimmim', 'opttranslator'])
+    """
+    if isinstance(config, Mapping):
+        raw, stem = dict(config), None
+    else:
+        path = config_path(config)
+        raw, stem = _read_yaml(path), path.stem
+    if isinstance(raw.get("data"), (str, os.PathLike)):
+        raw["data"] = _data_section(raw["data"])
+    raw = apply_overrides(raw, list(overrides))
+    cfg = _validate(raw)
+    if not cfg["name"]:
+        cfg["name"] = stem or f"pretrain_{cfg['method']}"
+    return cfg
+
+
+def dump_pretrain_config(cfg: Mapping[str, Any]) -> str:
+    """The pretraining config as YAML (sections in the order of :data:`PRETRAIN_DEFAULTS`)."""
+    ordered = {k: cfg[k] for k in PRETRAIN_DEFAULTS if k in cfg}
+    return yaml.safe_dump(ordered, sort_keys=False, default_flow_style=None)
+
+
+def build_pretrain_datamodule(cfg: Mapping[str, Any]) -> SarOpticalDataModule:
+    """The :class:`~workbench.training.datamodules.SarOpticalDataModule` of a resolved config."""
+    d = dict(cfg["data"])
+    common = dict(val_glaciers=d["val_glaciers"], crop_size=d["crop_size"],
+                  min_scale=d["min_scale"], batch_size=d["batch_size"],
+                  val_batch_size=d["val_batch_size"], num_workers=d["num_workers"],
+                  samples_per_image=d["samples_per_image"], val_samples=d["val_samples"],
+                  sar=d["sar"], optical=d["optical"], bands=d["bands"], seed=cfg["seed"])
+    if d["kind"] == "stack":
+        return SarOpticalDataModule(d["stacks"] or d["root"], **common)
+    return SarOpticalDataModule(None, root=d["root"], n_glaciers=d["n_glaciers"],
+                                years=d["years"], size=d["size"], pixel_size=d["pixel_size"],
+                                world_seed=d["world_seed"], **common)
+
+
+def build_pretrain_task(cfg: Mapping[str, Any], dm: SarOpticalDataModule) -> PretrainTask:
+    """The pretext task of a resolved config (``dm`` must be set up)."""
+    return PRETRAIN_TASKS[cfg["method"]](
+        preset=cfg["model"]["preset"], model_kwargs=dict(cfg["model"]["kwargs"] or {}),
+        optical_channels=dm.optical_channels, mask_ratio=cfg["pretrain"]["mask_ratio"],
+        optimizer=dict(cfg["optimizer"]), scheduler=dict(cfg["scheduler"]),
+        normalization=dm.normalization_dict(),
+        optical_normalization=dm.optical_normalization_dict(),
+        optical_bands=list(dm.optical_bands), train_config=copy.deepcopy(dict(cfg)),
+        max_epochs=cfg["trainer"]["max_epochs"], seed=cfg["seed"])
+
+
+# --------------------------------------------------------------------------- the run
+
+
+def pretrain(config: str | os.PathLike[str] | Mapping[str, Any], *, overrides: Sequence[str] = (),
+             resume: bool = False, overwrite: bool = False, callbacks: Sequence[L.Callback] = (),
+             run_dir: str | os.PathLike[str] | None = None) -> Any:
+    """Pretrain the SSL4SAR encoder (OptSimMIM or OptTranslator) and export it.
+
+    Parameters
+    ----------
+    config
+        A YAML path, a packaged pretraining config (``"demo_pretrain"``,
+        ``"pretrain_optsimmim"``, ``"pretrain_opttranslator"``) or a mapping
+        (:func:`load_pretrain_config`).
+    overrides
+        Dotted ``key=value`` overrides, e.g. ``["trainer.max_epochs=3", "method=opttranslator"]``.
+    resume, overwrite, callbacks, run_dir
+        As in :func:`workbench.training.fit`: continue from ``checkpoints/last.ckpt``;
+        replace an existing run; extra Lightning callbacks; the run folder.
+
+    Returns
+    -------
+    workbench.training.TrainResult
+        ``best_checkpoint`` is ``run_dir/encoder.pt``: the encoder of the epoch with the
+        lowest ``val_loss`` (a ``swinv2`` workbench checkpoint; ``init.encoder`` of a zone
+        config, or :func:`load_encoder_weights`). ``history()`` gives the CSV logs.
+
+    Examples
+    --------
+    >>> result = pretrain("demo_pretrain", overrides=["trainer.max_epochs=1"])  # doctest: +SKIP
+    >>> load_model(result.best_checkpoint).model_name                            # doctest: +SKIP
+    'swinv2'
+    """
+    from workbench.training.fit import TrainResult, _is_rank_zero, _loggers, resolve_precision
+
+    t0 = time.perf_counter()
+    cfg = load_pretrain_config(config, overrides)
+    run = Path(run_dir) if run_dir is not None else Path(cfg["output_dir"]) / cfg["name"]
+    ckpt_dir = run / "checkpoints"
+    last = ckpt_dir / "last.ckpt"
+    encoder_path = run / "encoder.pt"
+    ckpt_path = None
+    # the run-folder rules of fit(): nothing is silently replaced
+    if resume and last.is_file():
+        ckpt_path = str(last)
+    elif _is_rank_zero():
+        if resume:
+            warnings.warn(f"{last} does not exist: starting {run} from scratch", stacklevel=2)
+        has_run = run.exists() and (ckpt_dir.exists() or encoder_path.exists())
+        if has_run and overwrite:
+            shutil.rmtree(run)
+        elif has_run:
+            raise ConfigError("already holds a pretraining run", path=run,
+                              expected="--resume to continue it, --overwrite to replace it, "
+                                       "or another name (name=… / --run-dir)")
+    tr = dict(cfg["trainer"])
+    deterministic = tr["deterministic"]
+    if deterministic == "auto":
+        on_gpu = (torch.cuda.is_available() or mps_available()) and tr["accelerator"] != "cpu"
+        deterministic = not on_gpu
+    precision = resolve_precision(tr["precision"], tr["accelerator"])
+    if tr["num_threads"]:
+        torch.set_num_threads(int(tr["num_threads"]))
+    L.seed_everything(cfg["seed"], workers=True, verbose=False)
+
+    dm = build_pretrain_datamodule(cfg)
+    dm.setup("fit")
+    task = build_pretrain_task(cfg, dm)
+    monitor = cfg["checkpoint"]["monitor"]
+    monitor = task.monitor if monitor == "auto" else monitor
+    mode = cfg["checkpoint"]["mode"]
+    mode = (task.mode if monitor == task.monitor else "min") if mode == "auto" else mode
+    if _is_rank_zero():
+        run.mkdir(parents=True, exist_ok=True)
+        with atomic_path(run / "config.yaml") as tmp:
+            tmp.write_text(dump_pretrain_config(cfg))
+
+    from lightning.pytorch.callbacks import LearningRateMonitor, ModelCheckpoint, TQDMProgressBar
+
+    best_ckpt = ModelCheckpoint(dirpath=ckpt_dir, filename="best-{epoch:03d}", monitor=monitor,
+                                mode=mode, save_top_k=cfg["checkpoint"]["save_top_k"],
+                                save_last=True, auto_insert_metric_name=False)
+    exporter = ExportBestCheckpoint(encoder_path, monitor=monitor, mode=mode)
+    all_callbacks: list[L.Callback] = [best_ckpt, exporter, LearningRateMonitor("epoch")]
+    if tr["enable_progress_bar"]:
+        all_callbacks.append(TQDMProgressBar())
+    all_callbacks += list(callbacks)
+    limits = {k: tr[k] for k in ("limit_train_batches", "limit_val_batches") if tr[k] is not None}
+    trainer = L.Trainer(
+        default_root_dir=run, max_epochs=tr["max_epochs"], accelerator=tr["accelerator"],
+        devices=tr["devices"], strategy=tr["strategy"], num_nodes=tr["num_nodes"],
+        precision=precision, deterministic=deterministic, logger=_loggers(run),
+        callbacks=all_callbacks, plugins=[AtomicCheckpointIO()],
+        enable_progress_bar=tr["enable_progress_bar"], log_every_n_steps=tr["log_every_n_steps"],
+        num_sanity_val_steps=tr["num_sanity_val_steps"],
+        check_val_every_n_epoch=tr["check_val_every_n_epoch"],
+        gradient_clip_val=tr["gradient_clip_val"],
+        accumulate_grad_batches=tr["accumulate_grad_batches"],
+        enable_model_summary=tr["enable_progress_bar"], **limits)
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=".*does not have many workers.*")
+        warnings.filterwarnings("ignore", message=".*exists and is not empty.*")
+        warnings.filterwarnings("ignore", message=".*LeafSpec.*")
+        trainer.fit(task, datamodule=dm, ckpt_path=ckpt_path)
+    return TrainResult(
+        run_dir=run, best_checkpoint=encoder_path,
+        lightning_best=Path(best_ckpt.best_model_path) if best_ckpt.best_model_path else None,
+        last_checkpoint=last if last.exists() else None, monitor=monitor, mode=mode,
+        best_score=exporter.best_score, metrics=dict(exporter.best_metrics),
+        epochs=int(trainer.current_epoch), seconds=time.perf_counter() - t0,
+        interrupted=bool(trainer.interrupted), config=cfg)
+
+
+# --------------------------------------------------------------------------- transfer
+
+
+def load_encoder_weights(model: nn.Module, path: str | os.PathLike[str], *,
+                         stem: str = "mean") -> SwinV2Encoder:
+    """Initialise the Swin V2 encoder of ``model`` (``ssl4sar_hybrid`` or ``swinv2``) from a file.
+
+    ``path`` is a workbench checkpoint of a ``swinv2`` encoder (``encoder.pt`` of
+    :func:`pretrain`) or of an ``ssl4sar_hybrid`` (its encoder is taken), or published Swin
+    V2 weights in the timm/Microsoft or transformers layout (through
+    :func:`~workbench.models.load_pretrained_swinv2`; a 3-channel stem is reduced with
+    ``stem``). Only the encoder changes; the decoder keeps its initialisation.
+
+    Raises
+    ------
+    CheckpointError
+        Missing or unreadable file, or an encoder whose architecture does not fit (the
+        message names the file and the mismatching tensors).
+    ConfigError
+        ``model`` has no Swin V2 encoder.
+
+    Examples
+    --------
+    >>> import tempfile, torch
+    >>> from workbench.models import create_model, save_checkpoint
+    >>> source = create_model("ssl4sar_hybrid", preset="small", num_classes=14)
+    >>> path = save_checkpoint(source.encoder, tempfile.mkdtemp() + "/encoder.pt")
+    >>> target = create_model("ssl4sar_hybrid", preset="small")
+    >>> _ = load_encoder_weights(target, path)
+    >>> all(torch.equal(a, b) for a, b in zip(source.encoder.state_dict().values(),
+    ...                                       target.encoder.state_dict().values()))
+    True
+    """
+    path = Path(path)
+    encoder = model if isinstance(model, SwinV2Encoder) else getattr(model, "encoder", None)
+    if not isinstance(encoder, SwinV2Encoder):
+        raise ConfigError(f"is a {type(model).__name__} without a Swin V2 encoder",
+                          variable="init.encoder", expected="model.name: ssl4sar_hybrid")
+    if not path.is_file():
+        raise CheckpointError("does not exist", path=path, variable="init.encoder",
+                              expected="an encoder.pt written by `workbench pretrain`, a "
+                                       "workbench ssl4sar_hybrid checkpoint or Swin V2 weights")
+    try:
+        info = read_checkpoint_info(path)
+    except CheckpointError as exc:
+        if "lacks key" not in exc.message and "plain state dict" not in exc.message:
+            raise
+        info = None
+    if info is None:  # published Swin V2 weights (timm / Microsoft / transformers layout)
+        in_chans = int(encoder.config["in_chans"])
+        return load_pretrained_swinv2(path, in_chans=in_chans, stem=stem, model=encoder)
+    if info.model_name not in ("swinv2", "ssl4sar_hybrid"):
+        raise CheckpointError(f"holds a {info.model_name!r} model", path=path,
+                              variable="init.encoder",
+                              expected="a swinv2 encoder or an ssl4sar_hybrid checkpoint")
+    source = load_model(path, device="cpu")
+    source_encoder = source if info.model_name == "swinv2" else source.encoder
+    state = source_encoder.state_dict()
+    expected = encoder.state_dict()
+    mismatched = sorted(k for k in set(state) | set(expected) if k not in state
+                        or k not in expected or state[k].shape != expected[k].shape)
+    if mismatched:
+        keys = [f"{k}: file {tuple(state[k].shape) if k in state else '—'} vs model "
+                f"{tuple(expected[k].shape) if k in expected else '—'}" for k in mismatched[:8]]
+        arch = {k: source_encoder.config.get(k) for k in
+                ("in_chans", "patch_size", "embed_dim", "depths", "num_heads", "mlp_ratio")}
+        raise CheckpointError(f"holds an encoder that does not fit the model ({len(mismatched)} "
+                              f"tensors differ: {keys})", path=path, variable="init.encoder",
+                              expected="the encoder architecture of the model; the file's "
+                                       f"is {arch}")
+    encoder.load_state_dict(state, strict=True)
+    return encoder
