@@ -66,13 +66,14 @@ def _pred_key(series: SceneSeries, checkpoint: Path, tta: bool) -> tuple:
 
 def predict_series(series: SceneSeries, checkpoint: str | os.PathLike[str], *, tta: bool = False,
                    progress: Callable[[float, str], None] | None = None,
-                   chunk: int = 8) -> dict[str, Any]:
+                   chunk: int = 8, device: str = "auto") -> dict[str, Any]:
     """Run ``checkpoint`` on every date of ``series`` (cached per scene and checkpoint).
 
     Returns a dict with the prediction ``dataset`` (``zones`` or ``mask``, ``confidence``,
     ``uncertainty`` with TTA), its ``label`` variable name and ``fronts`` / ``outlines``
     filled lazily by :class:`ExplorerState`. ``progress(fraction, text)`` is called between
-    chunks of dates (per-date models) so a dashboard can show a bar.
+    chunks of dates (per-date models) so a dashboard can show a bar. ``device`` as in
+    :func:`workbench.device.resolve_device` (``auto``: a GPU when the server has one).
     """
     from workbench.inference import cached_predictor, predict
 
@@ -87,7 +88,7 @@ def predict_series(series: SceneSeries, checkpoint: str | os.PathLike[str], *, t
         if progress:
             progress(1.0, "cached")
         return hit
-    predictor = cached_predictor([str(checkpoint)], tta=tta, device="cpu")
+    predictor = cached_predictor([str(checkpoint)], tta=tta, device=device)
     stack = series.stack
     n = int(stack.sizes["time"])
     parts = []
