@@ -14,6 +14,15 @@ r"""Scene-inference speed and streaming memory (Markdown tables).
    runs use a pointwise stand-in "model" (4 classes, no network; ``--memory-model``) and
    no window overlap by default, so they measure the engine, not a network, in a quarter
    of the time (any zoo model and overlap can be given); they store labels and confidence.
+3. **Product memory.** Peak resident memory of a fresh subprocess writing the zones and
+   confidence Cloud-Optimized GeoTIFFs of a 4096² and a 16384² prediction store (what the
+   archive run does after :func:`~workbench.inference.predict_to_file`): ``streamed`` — the
+   lazy store variables handed to :mod:`workbench.geo.rasters`, written window by window —
+   against ``in memory`` — the variables loaded first, the path of small scenes. The stores
+   are synthetic (zones with a wavy front, smooth confidence with speckle, NaN nodata),
+   written chunk by chunk like ``predict_to_file``'s, so the figure isolates the writers;
+   both outputs pass :func:`~workbench.geo.rasters.validate_cog` and are compared pixel for
+   pixel (and byte for byte) where both paths ran.
 
 The default run takes about three minutes on 2 idle CPU cores (about eight on the busy
 shared 2-core machine where the figures in the issue notes were taken). Not a test: nothing
@@ -23,6 +32,7 @@ is asserted. Examples::
     python benchmarks/inference.py --models caffe_unet --px 1024 --dates 8 --window 384
     python benchmarks/inference.py --skip-throughput --memory-sizes 4096 16384 32768
     python benchmarks/inference.py --skip-memory --device cuda --batch 32
+    python benchmarks/inference.py --skip-throughput --skip-memory --product-sizes 4096 16384
 """
 
 from __future__ import annotations
@@ -221,6 +231,116 @@ def memory(sizes: list[int], model_name: str, window: int, overlap: float, max_m
     return rows
 
 
+# ----------------------------------------------------------------------------- products
+def make_prediction_store(px: int, n_dates: int, path: Path, chunk: int = 2048,
+                          pixel: float = 10.0) -> Path:
+    """A ``px``² prediction store shaped like :func:`predict_to_file`'s (``zones`` uint8 class
+    ids, ``confidence`` float32, chunks of one date × ``chunk``²), computed chunk by chunk."""
+    import dask.array as da
+
+    def zones_block(_: np.ndarray, block_info: Any = None) -> np.ndarray:
+        (t0, t1), (y0, y1), (x0, x1) = block_info[None]["array-location"]
+        yy, xx = np.mgrid[y0:y1, x0:x1].astype(np.float32)
+        front = 0.55 * px + 0.08 * px * np.sin(yy / (px / 7.0)) - 0.02 * px * t0
+        z = np.where(xx < front, 2, 3).astype(np.uint8)
+        z[(yy % 1500 < 90) & (xx < front)] = 1  # rock ridges
+        z[xx < 0.02 * px] = 0  # a nodata margin
+        return z[None]
+
+    def conf_block(z: np.ndarray, block_info: Any = None) -> np.ndarray:
+        (t0, _), (y0, _), (x0, _) = block_info[None]["array-location"]
+        rng = np.random.default_rng([t0, y0, x0])
+        c = 0.75 + 0.2 * np.cos(np.arange(z.shape[-1], dtype=np.float32) / 300.0)[None, None]
+        c = (c + rng.normal(0, 0.03, z.shape)).clip(0, 1).astype(np.float32)
+        c[z == 0] = np.nan
+        return c
+
+    shape, chunks = (n_dates, px, px), (1, chunk, chunk)
+    zones = da.zeros(shape, chunks=chunks, dtype=np.uint8).map_blocks(zones_block, dtype=np.uint8)
+    conf = zones.map_blocks(conf_block, dtype=np.float32)
+    times = np.datetime64("2020-06-01", "ns") + np.arange(n_dates) * np.timedelta64(12, "D")
+    ds = xr.Dataset({"zones": (("time", "y", "x"), zones), "confidence": (("time", "y", "x"), conf)},
+                    coords={"time": times, "y": 8.7e6 - pixel / 2 - pixel * np.arange(px),
+                            "x": 5e5 + pixel / 2 + pixel * np.arange(px)},
+                    attrs={"label_variable": "zones"}).rio.write_crs("EPSG:32633")
+    ds.to_zarr(path, mode="w", zarr_format=2, consolidated=True)
+    return path
+
+
+def product_child(store: str, mode: str, out_dir: str, max_memory_mb: float) -> None:
+    """Run in a fresh process: write zones + confidence COGs from a store; print peak RSS."""
+    from workbench.geo.rasters import validate_cog, write_confidence_cog, write_zones_cog
+    from workbench.inference import open_prediction
+
+    res = open_prediction(store)
+    zones, conf = res["zones"], res["confidence"]
+    geo = dict(crs=res.rio.crs, transform=res.rio.transform(),
+               band_descriptions=[str(t)[:10] for t in res["time"].values])
+    before = _rss_mb()
+    t = time.perf_counter()
+    if mode == "memory":  # the path of small scenes: the products loaded, then written
+        zones, conf = zones.load(), conf.load()
+    out = Path(out_dir)
+    write_zones_cog(zones, out / "zones.tif", max_memory_mb=max_memory_mb, **geo)
+    peak_zones = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    write_confidence_cog(conf, out / "confidence.tif", max_memory_mb=max_memory_mb, **geo)
+    seconds = time.perf_counter() - t
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    errors = validate_cog(out / "zones.tif")[0] + validate_cog(out / "confidence.tif")[0]
+    size = sum(p.stat().st_size for p in out.glob("*.tif")) / 2**20
+    print(json.dumps({"mode": mode, "before_mb": before, "peak_zones_mb": peak_zones,
+                      "peak_mb": peak, "seconds": seconds, "cog_mb": size, "cog_errors": errors}))
+
+
+def _same_pixels(a: Path, b: Path) -> bool:
+    import rasterio
+
+    with rasterio.open(a) as sa, rasterio.open(b) as sb:
+        if sa.shape != sb.shape or sa.count != sb.count or sa.overviews(1) != sb.overviews(1):
+            return False
+        for band in range(1, sa.count + 1):
+            for win in (w for _, w in sa.block_windows(band)):
+                if sa.read(band, window=win).tobytes() != sb.read(band, window=win).tobytes():
+                    return False
+    return True
+
+
+def products(sizes: list[int], n_dates: int, memory_max: int, max_memory_mb: float,
+             workdir: str | None) -> list[dict[str, Any]]:
+    import shutil
+
+    rows = []
+    for px in sizes:
+        root = Path(tempfile.mkdtemp(dir=workdir))
+        try:
+            t = time.perf_counter()
+            store = make_prediction_store(px, n_dates, root / "prediction.zarr")
+            print(f"  {px}² store in {time.perf_counter() - t:.0f} s", file=sys.stderr)
+            modes = ["streamed"] + (["memory"] if px <= memory_max else [])
+            row: dict[str, Any] = {"px": px, "dates": n_dates}
+            for mode in modes:
+                out = root / mode
+                out.mkdir()
+                cmd = [sys.executable, __file__, "--_product-child", str(store), mode, str(out),
+                       "--product-max-memory-mb", str(max_memory_mb)]
+                done = subprocess.run(cmd, capture_output=True, text=True, check=False)
+                if done.returncode != 0:
+                    print(done.stderr[-2000:], file=sys.stderr)
+                    continue
+                row[mode] = json.loads(done.stdout.strip().splitlines()[-1])
+                print(f"  {px}² {mode}: {row[mode]['seconds']:.0f} s, peak "
+                      f"{row[mode]['peak_mb']:.0f} MiB", file=sys.stderr)
+            if "streamed" in row and "memory" in row:
+                row["identical"] = all(
+                    (root / "streamed" / n).read_bytes() == (root / "memory" / n).read_bytes()
+                    or _same_pixels(root / "streamed" / n, root / "memory" / n)
+                    for n in ("zones.tif", "confidence.tif"))
+            rows.append(row)
+        finally:
+            shutil.rmtree(root, ignore_errors=True)
+    return rows
+
+
 # -------------------------------------------------------------------------------- main
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
@@ -248,13 +368,29 @@ def main(argv: list[str] | None = None) -> None:
                              "probabilities for the full store: the same memory, more disk time)")
     parser.add_argument("--max-memory-mb", type=float, default=1024.0,
                         help="tile working-set budget of the memory runs (default: 1024)")
+    parser.add_argument("--product-sizes", type=int, nargs="+", default=[4096, 16384],
+                        help="prediction store sides of the product-writing runs "
+                             "(default: 4096 16384)")
+    parser.add_argument("--product-dates", type=int, default=1,
+                        help="dates in the product stores (default: 1)")
+    parser.add_argument("--product-memory-max", type=int, default=16384,
+                        help="largest side also written by the in-memory path (default: 16384)")
+    parser.add_argument("--product-max-memory-mb", type=float, default=256.0,
+                        help="budget of the streamed COG writes (default: 256)")
+    parser.add_argument("--product-dir", default=None,
+                        help="where the temporary stores go (default: the system temp folder)")
     parser.add_argument("--skip-throughput", action="store_true")
     parser.add_argument("--skip-memory", action="store_true")
+    parser.add_argument("--skip-products", action="store_true")
     parser.add_argument("--_memory-child", type=int, default=None, help=argparse.SUPPRESS)
+    parser.add_argument("--_product-child", nargs=3, default=None, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args._memory_child is not None:
         memory_child(args._memory_child, args.memory_model, args.window, args.overlap,
                      args.max_memory_mb, args.batch, args.memory_outputs)
+        return
+    if args._product_child is not None:
+        product_child(*args._product_child, max_memory_mb=args.product_max_memory_mb)
         return
     device = resolve_device(args.device)
     name = torch.cuda.get_device_name(device) if device.type == "cuda" else f"{device.type} ({torch.get_num_threads()} threads)"
@@ -285,6 +421,28 @@ def main(argv: list[str] | None = None) -> None:
             print(f"| {r['px']}² | {r['px'] ** 2 / 1e6:.0f} M | {r['before_mb']:.0f} | "
                   f"{r['peak_mb']:.0f} | {r['peak_mb'] - r['before_mb']:.0f} | {r['seconds']:.1f} | "
                   f"{r['store_mb']:.0f} |")
+
+        print()
+    if not args.skip_products:
+        rows = products(args.product_sizes, args.product_dates, args.product_memory_max,
+                        args.product_max_memory_mb, args.product_dir)
+        print(f"Product memory: zones + confidence COGs of a {args.product_dates}-date "
+              f"prediction store (Zarr, 2048² chunks), peak RSS of a fresh process; streamed "
+              f"budget {args.product_max_memory_mb:g} MiB.\n")
+        print("| scene | path | RSS before (MiB) | peak after zones (MiB) | peak RSS (MiB) | "
+              "peak − before | time (s) | COGs (MiB) | COG layout | identical |")
+        print("| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | --- | --- |")
+        for r in rows:
+            for mode, label in (("streamed", "streamed"), ("memory", "in memory")):
+                if mode not in r:
+                    continue
+                m = r[mode]
+                same = {True: "yes", False: "NO"}.get(r.get("identical"), "–")
+                print(f"| {r['px']}² | {label} | {m['before_mb']:.0f} | "
+                      f"{m['peak_zones_mb']:.0f} | {m['peak_mb']:.0f} | "
+                      f"{m['peak_mb'] - m['before_mb']:.0f} | {m['seconds']:.1f} | "
+                      f"{m['cog_mb']:.0f} | {'valid' if not m['cog_errors'] else m['cog_errors']} "
+                      f"| {same} |")
 
 
 if __name__ == "__main__":

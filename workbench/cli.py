@@ -395,7 +395,8 @@ def _add_retreat(sub: argparse._SubParsersAction) -> None:
             "<name>_<YYYYMMDD>.shp) or one GeoPackage/GeoJSON with a date column. Lines that\n"
             "split the box into more than two parts, lines extended to cross it and lines\n"
             "that miss it are flagged, not dropped. The upstream end of the box is never\n"
-            "assumed: give --upstream (see workbench.geo.retreat for the rules)."
+            "assumed (no rule on the lines' shapes is reliable): give --upstream; without\n"
+            "it the error lists the exact values for your box (see workbench.geo.retreat)."
         ),
         epilog=(
             "examples:\n"
@@ -424,7 +425,8 @@ def _add_retreat(sub: argparse._SubParsersAction) -> None:
                         "box's CRS (--upstream=-561932,-1346904; use '=' for negative numbers), "
                         "'right'/'left' (the ice lies on that side of the lines; workbench "
                         "fronts: right), an edge index 0..3, or 'convex' (heuristic). Required "
-                        "with --box; with --centerline an optional X,Y that orients the line")
+                        "with --box (left out, the error names the values that fit the box); "
+                        "with --centerline an optional X,Y that orients the line")
     p.add_argument("--crs", default=None,
                    help="working CRS (default: the box's or line's CRS if projected in metres, "
                         "else a local equal-area one), e.g. --crs EPSG:3413 or --crs laea")

@@ -63,6 +63,41 @@ def test_upstream_edge_agrees_with_the_basemap_and_the_line_convention(harald_mo
     assert "132 of 155" in convex.upstream_source
 
 
+def test_without_upstream_the_error_names_the_basemap_edge(hm_box, hm_fronts):
+    from workbench.errors import DataError
+
+    given = box_frame(hm_box, hm_fronts, upstream=HM_UPSTREAM_XY)
+    with pytest.raises(DataError) as err:
+        box_frame(hm_box, hm_fronts)
+    text = str(err.value)
+    assert f"picks edge {given.upstream_index} here: 159 of 159 lines agree" in text
+    x, y = HM_UPSTREAM_XY  # the midpoint of the upstream edge read off the basemap
+    assert f"'{x:.0f},{y:.0f}' (edge {given.upstream_index})" in text
+    assert f"--upstream={x:.0f},{y:.0f}" in text
+
+
+def test_no_rule_on_the_line_shapes_finds_the_upstream_end(hm_box, hm_fronts):
+    """Why ``upstream`` has no default: rules that hold on the synthetic glacier fail here."""
+    import shapely
+
+    given = box_frame(hm_box, hm_fronts, upstream=HM_UPSTREAM_XY)
+    fronts = hm_fronts.to_crs(given.crs)
+    # no front crosses or lies beyond either end of the box: "the end no front reaches" is
+    # undecidable
+    for g in fronts.geometry:
+        along = given.along(shapely.get_coordinates(g))
+        assert along.min() > 0 and along.max() < given.length_m
+    # 2021: concave fronts in the up-glacier half of the box; "the end they bulge away from"
+    # and "the end farthest from the fronts" both pick the fjord, unanimously
+    late = fronts[fronts.date >= "2021-01-01"]
+    convex = box_frame(hm_box, late, upstream="convex")
+    assert convex.upstream_index == (given.upstream_index + 2) % 4
+    assert "50 of 50" in convex.upstream_source
+    for g in late.geometry:
+        inside = shapely.segmentize(g.intersection(given.polygon), 20.0)
+        assert given.along(shapely.get_coordinates(inside)).mean() < given.length_m / 2
+
+
 def test_every_multipart_line_is_flagged(hm_fronts, hm_box, hm_retreat):
     import geopandas as gpd
 

@@ -14,6 +14,7 @@ from workbench.geo.rasters import (
     write_cog,
     write_confidence_cog,
     write_mask_cog,
+    validate_cog,
     write_uncertainty_cog,
     write_zones_cog,
 )
@@ -114,3 +115,117 @@ def test_dataarray_without_georeferencing_needs_crs(tmp_path):
     da = xr.DataArray(np.zeros((4, 4), np.float32), dims=("y", "x"))
     with pytest.raises(DataError, match="crs"):
         write_confidence_cog(da, tmp_path / "c.tif")
+
+
+# ------------------------------------------------------------------ streamed (windowed) writes
+def _pixels_and_overviews(path) -> list[np.ndarray]:
+    with rasterio.open(path) as src:
+        levels = [src.read()]
+        n = len(src.overviews(1))
+    for i in range(n):
+        with rasterio.open(path, overview_level=i) as ovr:
+            levels.append(ovr.read())
+    return levels
+
+
+def _metadata(path) -> tuple:
+    with rasterio.open(path) as src:
+        return (src.crs.to_wkt(), src.transform, src.nodata if src.nodata == src.nodata else "nan",
+                src.descriptions, src.tags(), src.dtypes, src.block_shapes, src.compression,
+                src.tags(ns="IMAGE_STRUCTURE"))
+
+
+@pytest.mark.parametrize("product", ["zones", "mask", "confidence"])
+def test_streamed_cog_is_identical_to_the_in_memory_one(tmp_path, product):
+    import dask.array as da
+
+    rng = np.random.default_rng(1)
+    shape = (2, 600, 700)  # 2 × 2 blocks of 512 px, one overview level
+    if product == "zones":
+        values, writer = rng.integers(0, 4, shape).astype(np.uint8), write_zones_cog
+    elif product == "mask":
+        values, writer = rng.integers(0, 2, shape).astype(np.uint8), write_mask_cog
+    else:
+        values, writer = rng.random(shape, dtype=np.float32), write_confidence_cog
+        values[:, :300, :200] = np.nan
+    common = dict(crs=32633, transform=T, band_descriptions=["2020-03-01", "2020-03-13"],
+                  tags={"scene": "s1"})
+    in_memory = writer(values, tmp_path / "memory.tif", **common)
+    # a lazy raster in 512-row chunks, written in strips of one block row (the budget is tiny)
+    lazy = da.from_array(values, chunks=(1, 512, 512))
+    streamed = writer(lazy, tmp_path / "streamed.tif", max_memory_mb=0.5, **common)
+    a, b = _pixels_and_overviews(in_memory), _pixels_and_overviews(streamed)
+    assert len(a) == len(b) == 2
+    assert all(x.tobytes() == y.tobytes() for x, y in zip(a, b))  # pixels and overviews
+    assert _metadata(in_memory) == _metadata(streamed)
+    assert in_memory.read_bytes() == streamed.read_bytes()  # the very same file
+    assert validate_cog(in_memory) == validate_cog(streamed) == ([], [])
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["memory.tif", "streamed.tif"]
+
+
+def test_a_prediction_store_is_streamed_into_cogs(tmp_path):
+    """The products of a lazily opened prediction store (the archive's streamed path)."""
+    import xarray as xr
+
+    from workbench.geo.rasters import _is_dask
+
+    rng = np.random.default_rng(2)
+    zones = rng.integers(0, 4, (1, 600, 700)).astype(np.uint8)
+    ds = xr.Dataset({"zones": (("time", "y", "x"), zones)},
+                    coords={"time": np.array(["2021-05-01"], "datetime64[ns]"),
+                            "y": 8.7e6 - 10 - 20 * np.arange(600.0),
+                            "x": 5e5 + 10 + 20 * np.arange(700.0)}).rio.write_crs(32633)
+    ds.chunk({"y": 512, "x": 512}).to_zarr(tmp_path / "p.zarr", zarr_format=2, consolidated=True)
+    lazy = xr.open_zarr(tmp_path / "p.zarr", decode_coords="all").zones
+    assert _is_dask(lazy.data)
+    out = write_zones_cog(lazy, tmp_path / "zones.tif")
+    with rasterio.open(out) as src:
+        assert (src.read() == np.array([0, 64, 127, 254], np.uint8)[zones]).all()
+        assert src.descriptions == ("2021-05-01",) and src.crs.to_epsg() == 32633
+        assert src.transform == ds.rio.transform() and src.nodata == 0
+    assert validate_cog(out) == ([], [])
+
+
+def test_a_failed_streamed_write_leaves_nothing(tmp_path):
+    import dask.array as da
+
+    target = tmp_path / "zones.tif"
+    write_zones_cog(np.full((8, 8), 2), target, crs=32633, transform=T)
+    before = target.read_bytes()
+    bad = np.zeros((1, 1100, 600), np.int16)
+    bad[0, 900, 10] = 999  # in the second strip: found while writing
+    with pytest.raises(DataError, match="values 0..999"):
+        write_cog(da.from_array(bad, chunks=(1, 512, 600)), target, crs=32633, transform=T,
+                  dtype=np.uint8, max_memory_mb=0.1)
+    with pytest.raises(LabelEncodingError, match="999"):  # zones: found by the first pass
+        write_zones_cog(da.from_array(bad, chunks=(1, 512, 600)), target, crs=32633, transform=T)
+    mask = np.zeros((1, 1100, 600), np.float32)
+    mask[0, 1000, 0] = np.nan
+    with pytest.raises(DataError, match="NaN"):
+        write_mask_cog(da.from_array(mask, chunks=(1, 512, 600)), target, crs=32633, transform=T,
+                       max_memory_mb=0.1)
+    assert target.read_bytes() == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["zones.tif"]
+
+
+def test_validate_cog_reports_what_is_not_cloud_optimized(tmp_path):
+    values = np.random.default_rng(3).integers(0, 200, (1, 600, 700)).astype(np.uint8)
+    profile = dict(driver="GTiff", width=700, height=600, count=1, dtype="uint8", crs="EPSG:32633",
+                   transform=T)
+    striped = tmp_path / "striped.tif"
+    with rasterio.open(striped, "w", **profile) as dst:
+        dst.write(values)
+    errors, warnings = validate_cog(striped)
+    assert "not tiled" in " ".join(errors) and "overviews" in " ".join(warnings)
+    # tiled, but the overviews are appended after the full-resolution data (gdaladdo style)
+    late = tmp_path / "late_overviews.tif"
+    with rasterio.open(late, "w", tiled=True, blockxsize=512, blockysize=512, **profile) as dst:
+        dst.write(values)
+    with rasterio.open(late, "r+") as dst:
+        dst.build_overviews([2])
+    errors, _ = validate_cog(late)
+    assert any("main resolution image should be after" in e for e in errors), errors
+    cog = write_cog(values, tmp_path / "cog.tif", crs=32633, transform=T)
+    assert validate_cog(cog) == ([], [])
+    with rasterio.open(cog) as src:
+        assert src.overviews(1) == [2]

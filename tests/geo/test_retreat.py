@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 
 import geopandas as gpd
 import numpy as np
@@ -184,6 +185,53 @@ def test_upstream_must_be_given_and_is_decided_geometrically():
     assert box_frame(BOX, one_way, upstream="left").upstream_edge.bounds[0] == 0
     # edge index in the box's own corner order
     assert box_frame(BOX, upstream=1, crs=32633).upstream_index == 1
+
+
+def _turned(glacier, turn: float, reverse: bool):
+    """The synthetic glacier's fronts, box and up-glacier point turned by ``turn`` degrees
+    about the box centre (the box's corners listed backwards with ``reverse``)."""
+    from shapely.geometry.polygon import orient
+
+    c = glacier.box.centroid
+    fronts = glacier.fronts.set_geometry(
+        glacier.fronts.geometry.apply(lambda g: affinity.rotate(g, turn, origin=c)))
+    b = affinity.rotate(glacier.box, turn, origin=c)
+    b = orient(b, sign=-1.0 if reverse else 1.0)
+    up = affinity.rotate(Point(glacier.centreline.coords[0]), turn, origin=c)
+    return fronts, gpd.GeoSeries([b], crs=32633), (up.x, up.y)
+
+
+@pytest.mark.parametrize(("turn", "reverse"), [(0, False), (180, True), (90, False)])
+def test_without_upstream_the_error_says_exactly_what_to_pass(glacier, turn, reverse):
+    fronts, box_gs, up = _turned(glacier, turn, reverse)
+    truth = box_frame(box_gs, fronts, upstream=up)
+    with pytest.raises(DataError) as err:
+        retreat_box(fronts, box_gs)
+    text = str(err.value)
+    n = len(fronts)
+    assert f"'right' if the ice lies on the right of the lines" in text
+    assert f"picks edge {truth.upstream_index} here: {n} of {n} lines agree" in text
+    down = (truth.upstream_index + 2) % 4
+    assert f"'left' if on their left (edge {down})" in text
+    point = re.search(rf"'(-?[\d.]+,-?[\d.]+)' \(edge {truth.upstream_index}\)", text).group(1)
+    assert f"--upstream={point}" in text
+    # either suggestion gives the known positions (within a pixel: CaFFe's front definition)
+    for given in ("right", point):
+        df = retreat_box(fronts, box_gs, upstream=given)
+        assert np.abs(df.position_m.to_numpy() - glacier.front_position_m.to_numpy()).max() <= PX
+
+
+def test_without_upstream_or_fronts_every_edge_midpoint_is_offered():
+    with pytest.raises(DataError) as err:
+        box_frame(BOX, crs=32633)
+    text = str(err.value)
+    assert "'0,1000' (edge 2)" in text and "'6000,1000' (edge 0)" in text
+    assert box_frame(BOX, upstream="0,1000", crs=32633).upstream_index == 2
+    # lines running both ways cannot decide 'right'/'left': the midpoints still can
+    both = _fronts(LineString([(3000, -10), (3000, 2010)]), LineString([(2900, 2010), (2900, -10)]))
+    with pytest.raises(DataError, match=r"run both ways .*'6000,1000' \(edge 0\) or '0,1000' "
+                                        r"\(edge 2\)"):
+        retreat_box(both, BOX)
 
 
 def test_box_must_have_four_corners():

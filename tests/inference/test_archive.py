@@ -1,5 +1,5 @@
-"""Archive runs: finding scenes, a 2-worker LocalCluster, products, failures, resuming after
-a kill, and the ``workbench predict`` command."""
+"""Archive runs: finding scenes, a 2-worker LocalCluster (threads, and separate processes),
+products, failures, resuming after a kill, and the ``workbench predict`` command."""
 
 from __future__ import annotations
 
@@ -103,6 +103,41 @@ def test_archive_on_a_two_worker_local_cluster(tmp_path, checkpoint):
     assert redo.done == ["scene0"]
     assert sorted(p.name for p in (out / "scene0").iterdir()) == [SUCCESS, "uncertainty.tif",
                                                                   "zones.tif"]
+
+
+def _products(folder: Path) -> dict:
+    out = {}
+    for name in ("zones.tif", "confidence.tif"):
+        with rasterio.open(folder / name) as src:
+            out[name] = (src.read().tobytes(), src.descriptions, src.transform, src.crs.to_wkt(),
+                         src.tags())
+    for name in ("fronts.gpkg", "outlines.gpkg"):
+        frame = gpd.read_file(folder / name)
+        out[name] = (frame.drop(columns="geometry").to_json(date_format="iso"),
+                     [None if g is None else g.wkb for g in frame.geometry])
+    return out
+
+
+def test_archive_on_two_separate_worker_processes(tmp_path, checkpoint):
+    """A LocalCluster of 2 worker processes: one model copy per worker, however many scenes
+    it runs, and the same products as a run inside this process."""
+    folder = _scenes(tmp_path, 3, size=16, dates=("2020-03-01",))
+    summary = predict_archive(folder, checkpoint, tmp_path / "procs", n_workers=2,
+                              processes=True, window=16, progress=False)
+    assert summary.done == ["scene0", "scene1", "scene2"] and summary.ok
+    loads: dict[int, list[int]] = {}
+    for i in range(3):
+        worker = json.loads((tmp_path / "procs" / f"scene{i}" / SUCCESS).read_text())["worker"]
+        loads.setdefault(worker["pid"], []).append(worker["models_loaded"])
+    assert os.getpid() not in loads and 1 <= len(loads) <= 2  # separate processes
+    assert all(n == [1] * len(n) for n in loads.values()), loads  # one copy each
+    assert max(len(n) for n in loads.values()) >= 2  # (3 scenes on 2 workers: one ran two)
+    in_process = predict_archive(folder, checkpoint, tmp_path / "threads", n_workers=1,
+                                 processes=False, window=16, progress=False)
+    assert in_process.done == summary.done
+    for i in range(3):
+        assert _products(tmp_path / "procs" / f"scene{i}") == _products(
+            tmp_path / "threads" / f"scene{i}")
 
 
 def test_archive_on_an_existing_scheduler(tmp_path, checkpoint):

@@ -275,8 +275,8 @@ def test_bad_inputs_are_refused_clearly(unet_checkpoint):
         predict(stack, unet_checkpoint, weighting="box")
     with pytest.raises(ConfigError, match="temporal"):
         predict(stack, unet_checkpoint, temporal="month")
-    with pytest.raises(ConfigError, match="glavitu"):
-        predict(stack, create_model("glavitu", preset="small"))
+    with pytest.raises(StackValidationError, match="variable 'optical' is missing; the glavitu"):
+        predict(stack, create_model("glavitu", preset="small"))  # a σ0-only stack
     with pytest.raises(DataError):
         predict(42, unet_checkpoint)
     with pytest.raises(ConfigError, match="member 1"):

@@ -27,8 +27,19 @@ Rectilinear box (Moon & Joughin 2008), :func:`retreat_box`
      vote for the end edge they bulge away from. It fails on concave fronts — at Harald
      Moltke Bræ 2019–2021, 132 of 155 fronts bulge up-glacier — so it is never a default.
 
-   Votes must agree for at least 60 % of the voting fronts. Without ``upstream`` an error
-   lists these options.
+   Votes must agree for at least 60 % of the voting fronts. Without ``upstream`` the error
+   says exactly what to pass for this box: the edge ``"right"`` would pick (and how many
+   lines agree), and the midpoints of both candidate end edges in the box's CRS.
+
+   There is no default because no rule on the lines' geometry alone is reliable. Checked on
+   the synthetic glacier (both orientations of the box) and on Harald Moltke Bræ: "the end
+   the fronts bulge away from" (convex) and "the end farthest from the fronts" (vertex
+   majority) are right on every synthetic front but, on the 50 Harald Moltke fronts of 2021,
+   both pick the fjord end unanimously (concave fronts in the up-glacier half of the box);
+   "the end no front crosses or lies beyond" is undecidable (no front touches either end,
+   in either data set); "the fronts retreat over time" is an assumption, not geometry (the
+   synthetic glacier advances over some periods; Harald Moltke Bræ is surge-type). Only the
+   side convention of the lines (or a point) decides.
 3. Each line splits the box (``shapely.ops.split``) into pieces. The pieces are 2-coloured
    across the line (two pieces sharing a stretch of the line lie on opposite sides of it),
    starting with ice for the piece with the longest contact with the upstream edge. The
@@ -617,8 +628,56 @@ def _bulge_votes(poly: Polygon, corners: np.ndarray, up: int, geoms: Sequence[An
     return towards_b, towards_a
 
 
+def _side_walls(edges: Sequence[Any], lengths: np.ndarray, geoms: Sequence[Any]) -> tuple[int, str]:
+    """The pair of opposite edges the fronts run between (0: edges 0 and 2; 1: 1 and 3)."""
+    crossed = np.zeros(2, int)
+    for g in geoms:
+        if g is None or g.is_empty:
+            continue
+        for pair in (0, 1):
+            if g.intersects(edges[pair]) and g.intersects(edges[pair + 2]):
+                crossed[pair] += 1
+    if crossed[0] != crossed[1]:
+        side_pair = int(np.argmax(crossed))
+        return side_pair, (f"side walls = edges {side_pair} and {side_pair + 2}, crossed by "
+                           f"{crossed[side_pair]} fronts")
+    side_pair = 0 if lengths[0] + lengths[2] >= lengths[1] + lengths[3] else 1
+    return side_pair, f"side walls = edges {side_pair} and {side_pair + 2} (long axis)"
+
+
+def _what_to_pass(poly: Polygon, corners: np.ndarray, edges: Sequence[Any], lengths: np.ndarray,
+                  geoms: Sequence[Any], to_box: Any, geographic: bool) -> str:
+    """The exact ``upstream`` values that would decide the box, for the error message."""
+
+    def xy(i: int) -> str:
+        x, y = to_box(np.asarray(edges[i % 4].interpolate(0.5, normalized=True).coords[0]))
+        return f"{x:.6f},{y:.6f}" if geographic else f"{x:.0f},{y:.0f}"
+
+    live = [g for g in geoms if g is not None and not g.is_empty]
+    if not live:
+        points = ", ".join(f"'{xy(i)}' (edge {i})" for i in range(4))
+        return (f"the midpoint of the up-glacier edge in the box's CRS, one of upstream={points}, "
+                f"or its edge index 0..3; CLI: --upstream={xy(0)}")
+    side_pair, _ = _side_walls(edges, lengths, live)
+    a, b = 1 - side_pair, 3 - side_pair
+    right_a, right_b = _side_votes(poly, corners, a, live, "right")
+    n = right_a + right_b
+    if n and max(right_a, right_b) >= _VOTE_MAJORITY * n:
+        right, left = (a, b) if right_a > right_b else (b, a)
+        sides = (f"upstream='right' if the ice lies on the right of the lines, as in "
+                 f"workbench fronts (it picks edge {right} here: {max(right_a, right_b)} of {n} "
+                 f"lines agree), 'left' if on their left (edge {left}); ")
+    else:
+        sides = (f"(the lines run both ways across the box — {right_a} vs {right_b} — so "
+                 "'right'/'left' cannot decide); ")
+    return (sides + f"or the midpoint of the up-glacier end in the box's CRS: "
+            f"upstream='{xy(a)}' (edge {a}) or '{xy(b)}' (edge {b}); CLI: --upstream right, "
+            f"--upstream left, --upstream={xy(a)} or --upstream={xy(b)}")
+
+
 def _frame(poly: Polygon, crs: Any, geoms: Sequence[Any], upstream: Any,
-           upstream_xy_work: np.ndarray | None) -> BoxFrame:
+           upstream_xy_work: np.ndarray | None, to_box: Any = None,
+           geographic: bool = False) -> BoxFrame:
     from shapely.geometry import LineString, Point, Polygon as _Polygon
 
     if poly.geom_type != "Polygon":
@@ -655,20 +714,7 @@ def _frame(poly: Polygon, crs: Any, geoms: Sequence[Any], upstream: Any,
         source = f"given: edge {up}"
     elif isinstance(upstream, str) and upstream.lower() in ("left", "right", "convex"):
         mode = upstream.lower()
-        crossed = np.zeros(2, int)
-        for g in geoms:
-            if g is None or g.is_empty:
-                continue
-            for pair in (0, 1):
-                if g.intersects(edges[pair]) and g.intersects(edges[pair + 2]):
-                    crossed[pair] += 1
-        if crossed[0] != crossed[1]:
-            side_pair = int(np.argmax(crossed))
-            how = (f"side walls = edges {side_pair} and {side_pair + 2}, crossed by "
-                   f"{crossed[side_pair]} fronts")
-        else:
-            side_pair = 0 if lengths[0] + lengths[2] >= lengths[1] + lengths[3] else 1
-            how = f"side walls = edges {side_pair} and {side_pair + 2} (long axis)"
+        side_pair, how = _side_walls(edges, lengths, geoms)
         cand = 1 - side_pair
         if mode == "convex":
             to_far, to_near = _bulge_votes(poly, corners, cand, geoms)
@@ -689,6 +735,13 @@ def _frame(poly: Polygon, crs: Any, geoms: Sequence[Any], upstream: Any,
         up = cand if votes_near > votes_far else cand + 2
         source = (f"{rule}: {max(votes_near, votes_far)} of {n} fronts vote for edge {up}; "
                   f"{how}")
+    elif upstream is None:
+        raise DataError(
+            "is not given, and which end of the box is up-glacier cannot be read from the "
+            "lines alone (no geometric rule is reliable: see workbench.geo.retreat)",
+            variable="upstream",
+            expected=_what_to_pass(poly, corners, edges, lengths, geoms,
+                                   to_box or (lambda p: p), geographic))
     else:
         raise DataError(
             f"is {upstream!r}: the upstream end of the box is not known", variable="upstream",
@@ -735,7 +788,7 @@ def box_frame(
     box: Any,
     fronts: Any = None,
     *,
-    upstream: Any,
+    upstream: Any = None,
     crs: Any = None,
 ) -> BoxFrame:
     """The box in its metric working CRS, with its upstream edge decided geometrically.
@@ -751,7 +804,7 @@ def box_frame(
         ``(x, y)`` / ``Point`` / ``"X,Y"`` near the upstream edge, in the box's CRS; the
         index (0..3) of the upstream edge in the box's corner order; ``"right"``/``"left"``
         (the ice lies on that side of the lines); or ``"convex"`` (heuristic). Required:
-        see the module docstring.
+        see the module docstring; left out, the error lists the values that fit the box.
     crs
         Working CRS (default: the box's CRS when metric, else a local equal-area CRS;
         ``"laea"`` forces the local equal-area CRS).
@@ -762,6 +815,17 @@ def box_frame(
     >>> f = box_frame(box(0, 0, 6000, 2000), upstream=(6000, 900), crs=32633)
     >>> f.upstream_edge.bounds, f.axis, f.width_m
     ((6000.0, 0.0, 6000.0, 2000.0), (-1.0, 0.0), 2000.0)
+
+    Without ``upstream``, the error names what to pass:
+
+    >>> import geopandas as gpd
+    >>> from shapely.geometry import LineString
+    >>> north = gpd.GeoDataFrame({"date": ["2020-05-01"]}, crs=32633,
+    ...                          geometry=[LineString([(3000, -10), (3000, 2010)])])
+    >>> box_frame(box(0, 0, 6000, 2000), north)
+    Traceback (most recent call last):
+    ...
+    workbench.errors.DataError: variable 'upstream' is not given, ... (expected upstream='right' if the ice lies on the right of the lines, as in workbench fronts (it picks edge 0 here: 1 of 1 lines agree), 'left' if on their left (edge 2); or the midpoint of the up-glacier end in the box's CRS: upstream='6000,1000' (edge 0) or '0,1000' (edge 2); CLI: ...)
     """
     fr = _fronts_frame(fronts) if fronts is not None else None
     box_geom, box_crs = _load_single(box, "box", fr.crs if fr is not None else crs, ("Polygon",))
@@ -775,7 +839,17 @@ def box_frame(
 
         p = _transform_geom(Point(xy), box_crs, work)
         xy_work = np.array([p.x, p.y])
-    return _frame(poly, work, geoms, upstream, xy_work)
+
+    def to_box(p: np.ndarray) -> tuple[float, float]:
+        from shapely.geometry import Point
+
+        q = _transform_geom(Point(p), work, box_crs)
+        return float(q.x), float(q.y)
+
+    from workbench.geo.crs import as_crs
+
+    geographic = bool(as_crs(box_crs).is_geographic) if box_crs is not None else False
+    return _frame(poly, work, geoms, upstream, xy_work, to_box, geographic)
 
 
 def _extend_line(line: Any, poly: Polygon, frame: BoxFrame) -> tuple[Any, bool]:
@@ -941,7 +1015,7 @@ def retreat_box(
     box: Any,
     *,
     crs: Any = None,
-    upstream: Any,
+    upstream: Any = None,
     extend: bool = True,
 ) -> pd.DataFrame:
     """Terminus position per date with the rectilinear-box method (Moon & Joughin 2008).
@@ -960,7 +1034,8 @@ def retreat_box(
         Working CRS (default: the box's CRS if metric, else local equal-area; ``"laea"``).
     upstream
         Point near the upstream edge (box CRS), edge index, ``"right"``/``"left"`` (side of
-        the lines the ice is on) or ``"convex"``; see :func:`box_frame`. Required.
+        the lines the ice is on) or ``"convex"``; see :func:`box_frame`. Required (left out,
+        the error lists the values that fit the box).
     extend
         Extend line ends that stop inside the box when the line does not separate the box
         (flag ``extended``); False: such lines get ``no_separation``.

@@ -14,7 +14,8 @@ per-scene products into ``out_dir/<scene>/``:
 ``prediction.zarr`` all outputs incl. class probabilities (only with product
                     ``"probabilities"``, and always for streamed scenes while writing)
 ``_SUCCESS``        JSON manifest, written last: scene, input, products, dates, model,
-                    options, fingerprint, timing
+                    options, fingerprint, timing, worker (host, process id, model copies
+                    that process has loaded)
 ==================  ==============================================================
 
 Rasters are Cloud-Optimized GeoTIFFs with one band per prediction date (band descriptions
@@ -34,8 +35,9 @@ the scene is read with Dask's synchronous scheduler (no nested tasks).
 
 **Scenes larger than** ``stream_above_px`` pixels are predicted with
 :func:`~workbench.inference.predict_to_file` (bounded memory) into ``prediction.zarr`` and the
-products are written from that store; the COG and vector writers then hold one product
-raster (all dates) in memory at a time.
+products are written from that store: the COGs strip by strip
+(:func:`workbench.geo.rasters.write_cog` streams a lazy raster, so their memory does not grow
+with the scene), the vectors one date at a time (one date's labels and confidence in memory).
 
 **Resumable and atomic.** A scene's folder is written under a temporary name
 (``.<scene>.*.tmp``) and renamed into place only when every product and the ``_SUCCESS``
@@ -74,6 +76,7 @@ import hashlib
 import json
 import os
 import shutil
+import socket
 import threading
 import time
 from collections.abc import Sequence
@@ -335,8 +338,9 @@ def _write_products(res: Any, folder: Path, *, scene_id: str, glacier: str, prod
     label = str(res.attrs.get("label_variable", "zones" if "zones" in res else "mask"))
     model = str(res.attrs.get("model", "unknown")) or "unknown"
     written: list[str] = []
-    labels = np.asarray(res[label].values) if label in res else None
-    conf = np.asarray(res["confidence"].values) if "confidence" in res else None
+    # DataArrays as they are: a lazy (streamed) prediction is written strip by strip
+    labels = res[label] if label in res else None
+    conf = res["confidence"] if "confidence" in res else None
     if "labels" in products and labels is not None and label in ("zones", "mask"):
         writer = write_zones_cog if label == "zones" else write_mask_cog
         writer(labels, folder / f"{label}.tif", crs=crs, transform=transform,
@@ -347,29 +351,34 @@ def _write_products(res: Any, folder: Path, *, scene_id: str, glacier: str, prod
                              band_descriptions=names, tags=tags)
         written.append("confidence.tif")
     if "uncertainty" in products and "uncertainty" in res:
-        write_uncertainty_cog(np.asarray(res["uncertainty"].values), folder / "uncertainty.tif",
+        write_uncertainty_cog(res["uncertainty"], folder / "uncertainty.tif",
                               crs=crs, transform=transform, band_descriptions=names, tags=tags)
         written.append("uncertainty.tif")
     dates = pd.DatetimeIndex(res["time"].values)
     sensors = (res["sensor"].values.astype(str) if "sensor" in res.coords
                else [None] * len(dates))
-    if "fronts" in products and labels is not None and label == "zones":
-        rows = [fronts_from_zones(labels[i], transform, crs, date=d, glacier=glacier, model=model,
-                                  sensor=sensors[i], confidence=None if conf is None else conf[i])
-                for i, d in enumerate(dates)]
-        write_vectors(gpd.GeoDataFrame(pd.concat(rows, ignore_index=True), crs=rows[0].crs),
-                      folder / "fronts.gpkg")
+    want_fronts = "fronts" in products and labels is not None and label == "zones"
+    want_outlines = "outlines" in products and labels is not None and label in ("zones", "mask")
+    front_rows, outline_rows = [], []
+    for i, d in enumerate(dates if want_fronts or want_outlines else []):
+        lab = np.asarray(labels[i].values)  # one date at a time
+        cf = None if conf is None else np.asarray(conf[i].values)
+        if want_fronts:
+            front_rows.append(fronts_from_zones(lab, transform, crs, date=d, glacier=glacier,
+                                                model=model, sensor=sensors[i], confidence=cf))
+        if want_outlines:
+            glacier_px = lab == (GLACIER if label == "zones" else 1)
+            ocean = lab == OCEAN if label == "zones" else None
+            outline_rows.append(outlines_from_mask(glacier_px, transform, crs, date=d,
+                                                   glacier=glacier, model=model, ocean=ocean,
+                                                   confidence=cf))
+    if want_fronts:
+        write_vectors(gpd.GeoDataFrame(pd.concat(front_rows, ignore_index=True),
+                                       crs=front_rows[0].crs), folder / "fronts.gpkg")
         written.append("fronts.gpkg")
-    if "outlines" in products and labels is not None and label in ("zones", "mask"):
-        rows = []
-        for i, d in enumerate(dates):
-            glacier_px = labels[i] == (GLACIER if label == "zones" else 1)
-            ocean = labels[i] == OCEAN if label == "zones" else None
-            rows.append(outlines_from_mask(glacier_px, transform, crs, date=d, glacier=glacier,
-                                           model=model, ocean=ocean,
-                                           confidence=None if conf is None else conf[i]))
-        write_vectors(gpd.GeoDataFrame(pd.concat(rows, ignore_index=True), crs=rows[0].crs),
-                      folder / "outlines.gpkg")
+    if want_outlines:
+        write_vectors(gpd.GeoDataFrame(pd.concat(outline_rows, ignore_index=True),
+                                       crs=outline_rows[0].crs), folder / "outlines.gpkg")
         written.append("outlines.gpkg")
     return written
 
@@ -453,6 +462,9 @@ def _predict_scene(scene_id: str, scene_path: str, out_dir: str, checkpoints: li
             "streamed": streamed, "shape": [int(ds.sizes["y"]), int(ds.sizes["x"])],
             "fingerprint": fingerprint, "seconds": round(time.perf_counter() - start, 3),
             "finished": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+            # which process ran it, and how many model copies that process had loaded
+            "worker": {"host": socket.gethostname(), "pid": os.getpid(),
+                       "models_loaded": _LOADS["count"]},
         }
         (tmp / SUCCESS).write_text(json.dumps(manifest, indent=2, default=_json_default))
     return manifest

@@ -6,7 +6,18 @@ represented), the normalisation, the model's pixel size, the number of acquisiti
 trained on, its classes, its calibration. The rules, in order:
 
 * **time series** — models ``icemapper3d`` and ``convlstm_unet`` (``B × T × C × H × W``);
-  every other model takes one date (``B × C × H × W``). ``glavitu`` (dict inputs) is refused.
+  every other model takes one date (``B × C × H × W``).
+* **sources** — a multi-source model (``glavitu``: a dict ``{source: B × C × H × W}``) gets
+  each source built from the stack variables of ``train_config["data"]["sources"]``
+  (``{source: [variables]}``, as in training), else from :data:`SOURCE_VARIABLES` (optical →
+  ``optical``; dem → ``dem``, ``slope``; sar → ``sigma0_db``; coherence → ``coherence``).
+  ``slope`` is derived from ``dem`` when the stack lacks it (degrees, as
+  :func:`workbench.training.datamodules.add_slope`). A source the model declares optional
+  may be absent from the stack (all its variables): the model then uses its learned
+  "missing" vector; any other missing variable is an error naming it and its source. Each
+  source is normalised with its own entry of the checkpoint's per-source ``normalization``.
+* **bands** — ``train_config["data"]["bands"]``: the bands selected from variables with a
+  ``band`` dim (e.g. the 6 optical bands), in that order.
 * **representation** — ``"caffe8"``: σ0 in dB mapped to 8 bits exactly like the CaFFe export
   of the demo world (:func:`workbench.data.demo.db_to_uint8`) and divided by 255, the input
   of the CaFFe zone models; used when ``train_config["task"] == "zones"`` with data from a
@@ -70,6 +81,8 @@ from workbench.evaluation import (
 
 __all__ = [
     "TIME_SERIES_MODELS",
+    "SOURCE_VARIABLES",
+    "SourceSpec",
     "TTA_ROTATIONS",
     "InputSpec",
     "Predictor",
@@ -82,6 +95,15 @@ TIME_SERIES_MODELS: frozenset[str] = frozenset({"icemapper3d", "convlstm_unet"})
 
 TTA_ROTATIONS: tuple[str, ...] = ("rot0", "rot90", "rot180", "rot270")
 """The test-time augmentation of ``tta=True``: SSL4SAR's 4 rotations (SCIENCE.md §1)."""
+
+SOURCE_VARIABLES: dict[str, tuple[str, ...]] = {
+    "optical": ("optical",), "dem": ("dem", "slope"), "sar": ("sigma0_db",),
+    "coherence": ("coherence",),
+}
+"""Stack variables of each GlaViTU source when the checkpoint records no
+``data.sources`` (the packaged ``glavitu.yaml`` configuration)."""
+
+MULTI_SOURCE_MODELS: frozenset[str] = frozenset({"glavitu"})
 
 _ZONE_MODELS = frozenset({"caffe_unet", "ssl4sar_hybrid"})
 _CAFFE_KINDS = frozenset({"caffe", "demo"})
@@ -117,6 +139,76 @@ def _calibration_of(obj: Any) -> tuple[CalibrationMap | None, TemperatureScaling
 
 
 @dataclasses.dataclass(frozen=True)
+class SourceSpec:
+    """One input source of a multi-source model.
+
+    Attributes
+    ----------
+    name
+        The model's source name (e.g. ``"dem"``).
+    variables
+        Stack variables concatenated on the channel axis (``band`` dims add channels).
+    channels
+        Channels the model's branch takes.
+    optional
+        The model may run without it (all its variables absent from the stack).
+    normalization
+        Its per-channel normalisation, or None.
+    """
+
+    name: str
+    variables: tuple[str, ...]
+    channels: int
+    optional: bool
+    normalization: Normalization | None = None
+
+
+def _source_specs(name: str, config: Mapping[str, Any], train: Mapping[str, Any],
+                  norm: Any, path: str | None) -> tuple[SourceSpec, ...]:
+    """The sources of a multi-source model from its config and checkpoint metadata."""
+    model_sources = dict(config.get("sources") or {})
+    optional = set(config.get("optional_sources") or ())
+    declared = _get(train, "data", "sources")
+    out = []
+    for src, channels in model_sources.items():
+        if declared:
+            if src not in declared:
+                raise CheckpointError(
+                    f"lists sources {sorted(declared)} but the model takes {src!r}", path=path,
+                    variable="train_config.data.sources",
+                    expected=f"variables for every source of the model {sorted(model_sources)}")
+            variables = tuple(str(v) for v in declared[src])
+        elif src in SOURCE_VARIABLES:
+            variables = SOURCE_VARIABLES[src]
+        else:
+            raise CheckpointError(
+                f"has no data.sources and the model's source {src!r} has no default variables",
+                path=path, variable="train_config.data.sources",
+                expected=f"{{source: [variables]}} for {sorted(model_sources)}")
+        snorm = None
+        if isinstance(norm, Mapping) and isinstance(norm.get(src), Mapping):
+            snorm = Normalization.from_dict(norm[src])
+            if snorm.channels != int(channels):
+                raise CheckpointError(f"has {snorm.channels} channels for source {src!r}, the "
+                                      f"model takes {channels}", path=path,
+                                      variable="normalization")
+        out.append(SourceSpec(src, variables, int(channels), src in optional, snorm))
+    if isinstance(norm, Mapping) and "mean" in norm:  # one flat normalisation: split it
+        flat = Normalization.from_dict(norm)
+        total = sum(s.channels for s in out)
+        if flat.channels != total:
+            raise CheckpointError(f"normalisation has {flat.channels} channels, the model's "
+                                  f"sources {total}", path=path, variable="normalization")
+        c, split = 0, []
+        for s in out:
+            split.append(dataclasses.replace(s, normalization=Normalization(
+                flat.mean[c:c + s.channels], flat.std[c:c + s.channels])))
+            c += s.channels
+        out = split
+    return tuple(out)
+
+
+@dataclasses.dataclass(frozen=True)
 class InputSpec:
     """What a model expects from a scene stack (see the module docstring for the rules).
 
@@ -146,6 +238,11 @@ class InputSpec:
         Smallest input side the model accepts (its target crop), 1 otherwise.
     calibration_map, temperature
         Calibration found in the checkpoint (None when absent).
+    sources
+        Multi-source models: the sources in the model's order (``variables`` is then their
+        variables, concatenated); None for single-input models.
+    bands
+        Bands selected from variables with a ``band`` dim, or None (all, as stored).
     """
 
     model_name: str
@@ -163,6 +260,35 @@ class InputSpec:
     min_size: int
     calibration_map: CalibrationMap | None = dataclasses.field(default=None, compare=False)
     temperature: TemperatureScaling | None = dataclasses.field(default=None, compare=False)
+    sources: tuple[SourceSpec, ...] | None = None
+    bands: tuple[str, ...] | None = None
+
+    def normalization_for(self, sources: Sequence[str] | None = None) -> Normalization | None:
+        """The normalisation of the channels fed to the model: of ``sources`` (present
+        sources of a multi-source model, in the model's order; default: all), else
+        :attr:`normalization`. Channels of a source without one are left as they are.
+
+        Examples
+        --------
+        >>> from workbench.models import create_model
+        >>> spec = InputSpec.from_model(create_model("glavitu", preset="small"))
+        >>> [(s.name, s.variables, s.channels, s.optional) for s in spec.sources][:2]
+        [('optical', ('optical',), 6, False), ('dem', ('dem', 'slope'), 2, False)]
+        >>> spec.normalization_for(["optical", "dem"]) is None
+        True
+        """
+        if self.sources is None:
+            return self.normalization
+        chosen = [s for s in self.sources if sources is None or s.name in sources]
+        if all(s.normalization is None for s in chosen):
+            return None
+        mean: list[float] = []
+        std: list[float] = []
+        for s in chosen:
+            n = s.normalization
+            mean += list(n.mean) if n is not None else [0.0] * s.channels
+            std += list(n.std) if n is not None else [1.0] * s.channels
+        return Normalization(tuple(mean), tuple(std))
 
     @property
     def label_name(self) -> str:
@@ -187,12 +313,19 @@ class InputSpec:
         info = getattr(model, "checkpoint_info", None)
         config = dict(getattr(model, "config", None) or {})
         name = (info.model_name if info is not None else getattr(model, "model_name", "")) or ""
-        if name == "glavitu":
-            raise ConfigError("glavitu takes a dict of sources, which scene prediction does not "
-                              "support yet", variable="model",
-                              expected="a single-image or time-series model")
         train = dict(info.train_config or {}) if info is not None else {}
         temporal = name in TIME_SERIES_MODELS
+        path = getattr(info, "path", None)
+        norm = info.normalization if info is not None else None
+        bands = _get(train, "data", "bands")
+        bands = tuple(str(b) for b in bands) if bands else None
+        if name in MULTI_SOURCE_MODELS:
+            sources = _source_specs(name, config, train, norm, path)
+            return cls._finish(model, info, config, train, model_name=name, temporal=False,
+                               representation="raw",
+                               variables=tuple(v for s in sources for v in s.variables),
+                               channels=sum(s.channels for s in sources), normalization=None,
+                               sources=sources, bands=bands)
         channels = int(config.get("in_features" if temporal else "in_chans", 1) or 1)
         task, kind = train.get("task"), _get(train, "data", "kind")
         if train:
@@ -210,15 +343,24 @@ class InputSpec:
                 variables = tuple(str(v) for v in listed)
             else:
                 variables = ("sigma0_db", "coherence")[:max(1, min(channels, 2))]
-        norm = info.normalization if info is not None else None
         normalization = Normalization.from_dict(norm) if norm and "mean" in norm else None
         if normalization is not None and normalization.channels != channels:
             raise CheckpointError(f"normalisation has {normalization.channels} channels, the model "
                                   f"takes {channels}", path=getattr(info, "path", None),
                                   variable="normalization")
+        return cls._finish(model, info, config, train, model_name=name, temporal=temporal,
+                           representation="caffe8" if caffe8 else "raw", variables=variables,
+                           channels=channels, normalization=normalization, sources=None,
+                           bands=bands)
+
+    @classmethod
+    def _finish(cls, model: nn.Module, info: Any, config: Mapping[str, Any],
+                train: Mapping[str, Any], **fields: Any) -> InputSpec:
+        """The fields every model shares: pixel size, steps, classes, window, calibration."""
+        kind = _get(train, "data", "kind")
         pixel = (train.get("pixel_size") or _get(train, "inference", "pixel_size")
                  or (_get(train, "data", "pixel_size") if kind == "demo" else None))
-        steps = _get(train, "data", "time_steps") if temporal else None
+        steps = _get(train, "data", "time_steps") if fields["temporal"] else None
         num_classes = int(config.get("num_classes") or 0)
         classes = info.classes if info is not None else None
         if classes is None and hasattr(model, "default_classes"):
@@ -232,9 +374,7 @@ class InputSpec:
         if info is not None:
             calibration = _get(info.metrics, "calibration") or train.get("calibration")
         cmap, temp = _calibration_of(calibration)
-        return cls(model_name=name, temporal=temporal, representation="caffe8" if caffe8 else "raw",
-                   variables=variables, channels=channels, normalization=normalization,
-                   pixel_size=float(pixel) if pixel else None,
+        return cls(**fields, pixel_size=float(pixel) if pixel else None,
                    time_steps=int(steps) if steps else None, num_classes=num_classes,
                    class_names=names, class_values=values,
                    window=int(window) if window else None,
@@ -243,10 +383,13 @@ class InputSpec:
 
     def describe(self) -> dict[str, Any]:
         """Plain summary (for dataset attributes and manifests)."""
-        return {"model": self.model_name, "temporal": self.temporal,
-                "representation": self.representation, "variables": list(self.variables),
-                "pixel_size": self.pixel_size, "time_steps": self.time_steps,
-                "classes": list(self.class_names)}
+        out = {"model": self.model_name, "temporal": self.temporal,
+               "representation": self.representation, "variables": list(self.variables),
+               "pixel_size": self.pixel_size, "time_steps": self.time_steps,
+               "classes": list(self.class_names)}
+        if self.sources is not None:
+            out["sources"] = {s.name: list(s.variables) for s in self.sources}
+        return out
 
 
 def checkpoint_fingerprint(path: str | os.PathLike[str]) -> str:
@@ -327,7 +470,7 @@ class Predictor:
         self.spec = self.specs[0]
         for k, other in enumerate(self.specs[1:], start=1):
             for field in ("temporal", "representation", "variables", "channels", "pixel_size",
-                          "num_classes"):
+                          "num_classes", "bands"):
                 if getattr(other, field) != getattr(self.spec, field):
                     raise ConfigError(f"ensemble member {k} has {field} {getattr(other, field)!r}, "
                                       f"member 0 {getattr(self.spec, field)!r}", variable="model",
@@ -358,26 +501,48 @@ class Predictor:
         else:
             self.calibration_map = _calibration_of(calibration)[0]
 
-    def _member_fn(self, k: int) -> Any:
+    def _present(self, sources: Sequence[str] | None) -> tuple[SourceSpec, ...] | None:
+        """The sources of a multi-source spec fed in ``x`` (all by default), model order."""
+        if self.spec.sources is None:
+            return None
+        if sources is None:
+            return self.spec.sources
+        unknown = sorted(set(sources) - {s.name for s in self.spec.sources})
+        if unknown:
+            raise ConfigError(f"holds unknown source(s) {unknown}", variable="sources",
+                              expected=f"some of {[s.name for s in self.spec.sources]}")
+        return tuple(s for s in self.spec.sources if s.name in sources)
+
+    def _member_fn(self, k: int, sources: tuple[SourceSpec, ...] | None = None) -> Any:
         model, spec = self.models[k], self.specs[k]
         temperature = spec.temperature.temperature if spec.temperature is not None else 1.0
 
         def probs(x: torch.Tensor) -> torch.Tensor:
+            inputs: Any = x
+            if sources is not None:  # the channels of each present source, in order
+                inputs, c = {}, 0
+                for src in sources:
+                    inputs[src.name] = x[:, c:c + src.channels]
+                    c += src.channels
             with autocast_context(x.device, enabled=self.autocast):
-                out = model(x)
+                out = model(inputs)
             logits = out.logits if hasattr(out, "logits") else out
             return torch.softmax(logits.float() / temperature, dim=1)
 
         return probs
 
-    def _prepare(self, x: torch.Tensor, k: int) -> torch.Tensor:
+    def _prepare(self, x: torch.Tensor, k: int,
+                 sources: tuple[SourceSpec, ...] | None = None) -> torch.Tensor:
         spec = self.specs[k]
-        if spec.normalization is not None:
-            x = spec.normalization(x)
+        norm = (spec.normalization_for([s.name for s in sources]) if sources is not None
+                else spec.normalization)
+        if norm is not None:
+            x = norm(x)
         return torch.nan_to_num(x, nan=0.0, posinf=0.0, neginf=0.0)
 
     @torch.inference_mode()
-    def __call__(self, x: torch.Tensor, size: tuple[int, int] | None = None
+    def __call__(self, x: torch.Tensor, size: tuple[int, int] | None = None,
+                 sources: Sequence[str] | None = None
                  ) -> tuple[torch.Tensor, torch.Tensor | None]:
         """Probabilities of a batch of windows (raw values, NaN = nodata).
 
@@ -385,10 +550,15 @@ class Predictor:
         ----------
         x
             ``B × C × h × w`` (or ``B × T × C × h × w`` for a time-series model) in the
-            representation of :attr:`spec` but not normalised; NaN marks nodata.
+            representation of :attr:`spec` but not normalised; NaN marks nodata. For a
+            multi-source model: the channels of the present ``sources`` concatenated in the
+            model's source order.
         size
             ``(H, W)`` to resample the windows to before the model (the model's pixel size);
             outputs are resampled back to ``(h, w)``. None: no resampling.
+        sources
+            Multi-source models: the sources present in ``x`` (default: all of them); the
+            model's optional sources may be left out.
 
         Returns
         -------
@@ -396,14 +566,15 @@ class Predictor:
             ``B × K × h × w`` mean probabilities and ``B × h × w`` standard deviation of the
             predicted class over members (None with a single member).
         """
+        present = self._present(sources)
         x = x.to(self.device, dtype=torch.float32)
         h, w = x.shape[-2:]
         outs: list[torch.Tensor] = []
         for k in range(len(self.models)):
-            xi = self._prepare(x, k)
+            xi = self._prepare(x, k, present)
             if size is not None and tuple(size) != (h, w):
                 xi = _resize(xi, tuple(size))
-            outs.extend(tta_predict(self._member_fn(k), xi, self.transforms))
+            outs.extend(tta_predict(self._member_fn(k, present), xi, self.transforms))
         if len(outs) == 1:
             mean, std = outs[0], None
         else:

@@ -15,9 +15,12 @@ memory depends on the tile size, never on the scene size. Both run the same engi
    and its probabilities resampled back onto the scene pixels before blending: the output
    is always on the input grid and CRS.
 3. **Inputs** come from the checkpoint (:class:`~workbench.inference.InputSpec`): variables,
-   σ0 representation, normalisation. NaN is nodata: it is 0 (the channel mean) for the
-   model, and a pixel with no finite input (at that date; for a time-series model at any
-   of its dates) gets NaN probabilities, confidence and uncertainty and label 0.
+   σ0 representation, normalisation, bands; for a multi-source model (GlaViTU) each source
+   from its stack variables (``slope`` derived from ``dem`` window by window, with the
+   values of the whole-scene slope), optional sources left out when the stack lacks them
+   (``attrs["input_sources"]`` lists those used). NaN is nodata: it is 0 (the channel mean)
+   for the model, and a pixel with no finite input (at that date; for a time-series model
+   at any of its dates) gets NaN probabilities, confidence and uncertainty and label 0.
 4. **Time.** A single-image model predicts every date. A time-series model predicts, with
    ``temporal``:
 
@@ -175,26 +178,122 @@ def prediction_schedule(times: Any, *, temporal: bool, mode: str = "year",
 
 
 # -------------------------------------------------------------------------------------- input
-def _layout(ds: xr.Dataset, spec: InputSpec) -> list[tuple[str, bool, int]]:
-    """[(variable, has_time, channels)] checked against the stack and the model."""
-    out = []
-    for name in spec.variables:
-        if name not in ds.data_vars:
+_DERIVED: dict[str, str] = {"slope": "dem"}
+"""Variables computed from another when a stack lacks them: ``slope`` (degrees) from ``dem``."""
+
+
+def _entry(ds: xr.Dataset, name: str) -> tuple[str, bool, int]:
+    """(variable, has_time, channels) of a stack variable (or of the one it derives from)."""
+    da = ds[_DERIVED.get(name, name)] if name not in ds.data_vars else ds[name]
+    dims = set(da.dims)
+    if not {"y", "x"} <= dims or not dims <= {"time", "band", "y", "x"}:
+        raise StackValidationError(f"has dims {da.dims}", variable=name,
+                                   expected="(time, y, x), (time, band, y, x), (y, x) or (band, y, x)")
+    return name, "time" in dims, int(ds.sizes["band"]) if "band" in dims else 1
+
+
+def _has(ds: xr.Dataset, name: str) -> bool:
+    return name in ds.data_vars or (name in _DERIVED and _DERIVED[name] in ds.data_vars)
+
+
+def _resolve(ds: xr.Dataset, spec: InputSpec, path: Any = None
+             ) -> tuple[list[tuple[str, bool, int]], tuple[str, ...] | None]:
+    """The channel layout [(variable, has_time, channels)] checked against the stack and the
+    model, and for a multi-source model the sources present (model order)."""
+    have = sorted(map(str, ds.data_vars))
+    if spec.sources is None:
+        out = []
+        for name in spec.variables:
+            if not _has(ds, name):
+                raise StackValidationError(
+                    f"is missing; the model ({spec.model_name or 'model'}) needs "
+                    f"{list(spec.variables)}", path=path, variable=name,
+                    expected=f"a stack with {list(spec.variables)} (it has {have})")
+            out.append(_entry(ds, name))
+        channels = sum(c for _, _, c in out)
+        if channels != spec.channels:
+            raise StackValidationError(f"give {channels} channels; the model takes {spec.channels}",
+                                       path=path, variable=", ".join(spec.variables),
+                                       expected=f"{spec.channels} channels")
+        return out, None
+    out, present = [], []
+    for src in spec.sources:
+        missing = [v for v in src.variables if not _has(ds, v)]
+        if missing and src.optional and len(missing) == len(src.variables):
+            continue  # an optional source left out: the model's learned "missing" input
+        if missing:
+            need = [v for v in src.variables if not (v in _DERIVED and _DERIVED[v] in src.variables)]
+            notes = [f"{v} is derived from {_DERIVED[v]}" for v in src.variables if v in _DERIVED]
             raise StackValidationError(
-                f"is missing; the model ({spec.model_name or 'model'}) needs {list(spec.variables)}",
-                variable=name, expected=f"a stack with {list(spec.variables)} "
-                                        f"(it has {sorted(map(str, ds.data_vars))})")
-        dims = set(ds[name].dims)
-        if not {"y", "x"} <= dims or not dims <= {"time", "band", "y", "x"}:
-            raise StackValidationError(f"has dims {ds[name].dims}", variable=name,
-                                       expected="(time, y, x), (time, band, y, x), (y, x) or (band, y, x)")
-        out.append((name, "time" in dims, int(ds.sizes["band"]) if "band" in dims else 1))
-    channels = sum(c for _, _, c in out)
-    if channels != spec.channels:
-        raise StackValidationError(f"give {channels} channels; the model takes {spec.channels}",
-                                   variable=", ".join(spec.variables),
-                                   expected=f"{spec.channels} channels")
-    return out
+                f"is missing; the {spec.model_name or 'model'} checkpoint builds its source "
+                f"{src.name!r} from {list(src.variables)}", path=path, variable=missing[0],
+                expected=f"a stack with {need}" + (f" ({', '.join(notes)})" if notes else "")
+                + (", or none of them (the source is optional)" if src.optional else "")
+                + f"; the stack has {have}")
+        entries = [_entry(ds, v) for v in src.variables]
+        channels = sum(c for _, _, c in entries)
+        if channels != src.channels:
+            banded = any("band" in ds[_DERIVED.get(v, v) if v not in ds else v].dims
+                         for v in src.variables)
+            bands = (f" after selecting the checkpoint's bands {list(spec.bands)}"
+                     if spec.bands and banded else "")
+            raise StackValidationError(
+                f"give {channels} channels{bands}; the model's source {src.name!r} takes "
+                f"{src.channels}", path=path, variable=", ".join(src.variables),
+                expected=f"{src.channels} channels for source {src.name!r}")
+        out.extend(entries)
+        present.append(src.name)
+    if not present:
+        raise StackValidationError(
+            "holds none of the model's sources", path=path,
+            variable=", ".join(v for s in spec.sources for v in s.variables),
+            expected=f"the variables of {[(s.name, list(s.variables)) for s in spec.sources]}")
+    return out, tuple(present)
+
+
+def _layout(ds: xr.Dataset, spec: InputSpec, path: Any = None) -> list[tuple[str, bool, int]]:
+    """[(variable, has_time, channels)] checked against the stack and the model."""
+    return _resolve(ds, spec, path)[0]
+
+
+def _select_bands(ds: xr.Dataset, spec: InputSpec, path: Any = None) -> xr.Dataset:
+    """The checkpoint's bands (``train_config.data.bands``), in its order."""
+    if not spec.bands or "band" not in ds.dims:
+        return ds
+    have = [str(b) for b in ds["band"].values] if "band" in ds.coords else []
+    missing = [b for b in spec.bands if b not in have]
+    if missing:
+        raise StackValidationError(f"lacks the bands {missing} the model was trained on",
+                                   path=path, variable="band",
+                                   expected=f"band coordinate values {list(spec.bands)} "
+                                            f"(the stack has {have})")
+    return ds.sel(band=list(spec.bands))
+
+
+def _slope_spacing(ds: xr.Dataset) -> float:
+    """Pixel size for the DEM gradient, as :func:`workbench.training.datamodules.add_slope`."""
+    px = ds.attrs.get("pixel_size")
+    if px is None and "x" in ds.coords and ds.sizes.get("x", 0) > 1:
+        px = abs(float(ds["x"].values[1] - ds["x"].values[0]))
+    return float(px or 1.0)
+
+
+def _read_slope(ds: xr.Dataset, dem: str, sel: dict[str, Any]) -> np.ndarray:
+    """Slope (degrees) over ``sel`` from the DEM read with one pixel of margin, so every
+    pixel gets the central (or, at the scene border, one-sided) difference of the whole
+    scene: the values of ``add_slope`` on the full stack."""
+    height, width = ds.sizes["y"], ds.sizes["x"]
+    ys, xs = sel["y"], sel["x"]
+    y0, y1 = max(ys.start - 1, 0), min(ys.stop + 1, height)
+    x0, x1 = max(xs.start - 1, 0), min(xs.stop + 1, width)
+    da = ds[dem].transpose(*[d for d in ("time", "band", "y", "x") if d in ds[dem].dims])
+    z = np.asarray(da.isel({**sel, "y": slice(y0, y1), "x": slice(x0, x1)}).values, np.float64)
+    px = _slope_spacing(ds)
+    if z.shape[-2] < 2 or z.shape[-1] < 2:
+        return np.zeros((*z.shape[:-2], ys.stop - ys.start, xs.stop - xs.start), np.float32)
+    gy, gx = np.gradient(z, px, axis=(-2, -1))
+    slope = np.degrees(np.arctan(np.hypot(gx, gy))).astype(np.float32)
+    return slope[..., ys.start - y0:ys.stop - y0, xs.start - x0:xs.stop - x0]
 
 
 def _read_region(ds: xr.Dataset, layout: list[tuple[str, bool, int]], spec: InputSpec,
@@ -202,18 +301,22 @@ def _read_region(ds: xr.Dataset, layout: list[tuple[str, bool, int]], spec: Inpu
     """``(len(dates), C, y1 − y0, x1 − x0)`` float32 in the model's representation (not
     normalised), NaN for nodata and outside the scene."""
     height, width = ds.sizes["y"], ds.sizes["x"]
-    out = np.full((len(dates), spec.channels, y1 - y0, x1 - x0), np.nan, np.float32)
+    channels = sum(c for _, _, c in layout)
+    out = np.full((len(dates), channels, y1 - y0, x1 - x0), np.nan, np.float32)
     sy0, sy1, sx0, sx1 = max(y0, 0), min(y1, height), max(x0, 0), min(x1, width)
     if sy1 <= sy0 or sx1 <= sx0:
         return out
     dst = (slice(None), slice(None), slice(sy0 - y0, sy1 - y0), slice(sx0 - x0, sx1 - x0))
     c = 0
     for name, has_time, nch in layout:
-        da = ds[name].transpose(*[d for d in ("time", "band", "y", "x") if d in ds[name].dims])
         sel: dict[str, Any] = {"y": slice(sy0, sy1), "x": slice(sx0, sx1)}
         if has_time:
             sel["time"] = dates
-        vals = np.asarray(da.isel(sel).values, dtype=np.float32)
+        if name not in ds.data_vars and name in _DERIVED:
+            vals = _read_slope(ds, _DERIVED[name], sel)
+        else:
+            da = ds[name].transpose(*[d for d in ("time", "band", "y", "x") if d in ds[name].dims])
+            vals = np.asarray(da.isel(sel).values, dtype=np.float32)
         if not has_time:
             vals = np.broadcast_to(vals, (len(dates), *vals.shape))
         out[(dst[0], slice(c, c + nch), *dst[2:])] = vals.reshape(len(dates), nch, *vals.shape[-2:])
@@ -322,7 +425,7 @@ def _tiles(plan: _Plan, tile: int) -> Iterator[tuple[int, int, int, int]]:
 # ------------------------------------------------------------------------------------ engine
 def _run_tile(ds: xr.Dataset, layout: list[tuple[str, bool, int]], predictor: Predictor,
               plan: _Plan, preds: list[_Prediction], box: tuple[int, int, int, int],
-              batch_size: int) -> dict[str, np.ndarray]:
+              batch_size: int, sources: tuple[str, ...] | None = None) -> dict[str, np.ndarray]:
     """Predict the output tile ``box`` = (a, b, c, d) for ``preds``; return its arrays."""
     spec = predictor.spec
     a, b, c, d = box
@@ -359,7 +462,7 @@ def _run_tile(ds: xr.Dataset, layout: list[tuple[str, bool, int]], predictor: Pr
             x = np.stack([region[local[j], :, ly:ly + plan.wy, lx:lx + plan.wx] for j, ly, lx in batch])
         else:
             x = np.stack([region[local[j][0], :, ly:ly + plan.wy, lx:lx + plan.wx] for j, ly, lx in batch])
-        mean, std = predictor(torch.from_numpy(x), size=plan.resample)
+        mean, std = predictor(torch.from_numpy(x), size=plan.resample, sources=sources)
         if acc is None:
             k = mean.shape[1]
             acc = torch.zeros(len(preds), k, *wsum.shape, dtype=torch.float32, device=device)
@@ -553,6 +656,7 @@ class _Job:
     group: int
     attrs: dict[str, Any]
     names: list[str]
+    sources: tuple[str, ...] | None = None
 
 
 def _prepare(stack: Any, model: Any, *, window: int | None, overlap: float, weighting: str,
@@ -567,7 +671,9 @@ def _prepare(stack: Any, model: Any, *, window: int | None, overlap: float, weig
                                    expected="a scene stack with dims (time, y, x)")
     if not ds.indexes["time"].is_monotonic_increasing:
         ds = ds.sortby("time")
-    layout = _layout(ds, spec)
+    where = Path(stack) if isinstance(stack, (str, os.PathLike)) else ds.encoding.get("source")
+    ds = _select_bands(ds, spec, where)
+    layout, sources = _resolve(ds, spec, where)
     if temporal not in TEMPORAL_MODES:
         raise ConfigError(f"is {temporal!r}", variable="temporal", expected=f"one of {TEMPORAL_MODES}")
     steps = steps if steps is not None else spec.time_steps
@@ -581,8 +687,10 @@ def _prepare(stack: Any, model: Any, *, window: int | None, overlap: float, weig
                                 streaming)
     attrs = _attrs(predictor, plan, dict(window=window, overlap=overlap, weighting=weighting,
                                          temporal=temporal, steps=steps))
+    if sources is not None:
+        attrs["input_sources"] = list(sources)
     names = _variables(predictor, outputs)
-    return _Job(ds, predictor, plan, preds, layout, tile, group, attrs, names)
+    return _Job(ds, predictor, plan, preds, layout, tile, group, attrs, names, sources)
 
 
 def _iterate(job: _Job, batch_size: int, progress: bool | str
@@ -598,7 +706,7 @@ def _iterate(job: _Job, batch_size: int, progress: bool | str
         for box in boxes:
             for p0, p1 in groups:
                 arrays = _run_tile(job.ds, job.layout, job.predictor, job.plan,
-                                   job.preds[p0:p1], box, batch_size)
+                                   job.preds[p0:p1], box, batch_size, job.sources)
                 bar.update()
                 yield p0, p1, box, {k: v for k, v in arrays.items() if k in job.names}
 
