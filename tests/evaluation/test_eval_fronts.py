@@ -1,4 +1,4 @@
-"""Fronts from zones, front distances (KD-tree vs brute force), MDE, multi-annotator MDE."""
+"""Fronts from zones, front distances (fast vs brute force), MDE, multi-annotator MDE."""
 
 from __future__ import annotations
 
@@ -275,7 +275,7 @@ def test_identical_fronts_give_zero_and_empty_gives_empty():
            elements=st.booleans()),
     st.data(),
 )
-def test_kdtree_equals_bruteforce_random(pred, data):
+def test_front_distances_equal_bruteforce_random(pred, data):
     ref = data.draw(arrays(bool, pred.shape, elements=st.sampled_from([False, False, True])))
     fast = front_distances(pred, ref)
     slow = _front_distances_bruteforce(pred, ref)
@@ -284,7 +284,7 @@ def test_kdtree_equals_bruteforce_random(pred, data):
         assert fast.size == pred.sum() + ref.sum()
 
 
-def test_kdtree_equals_bruteforce_large_sparse():
+def test_front_distances_equal_bruteforce_large_sparse():
     rng = np.random.default_rng(3)
     for _ in range(3):
         a = rng.uniform(size=(300, 400)) < 0.004

@@ -186,6 +186,38 @@ def test_caffe_split_follows_the_training_run(caffe_folder, tmp_path):
     assert set(val["mde_by_glacier"]) == {"SI"} and 1 <= val["n_images"] < 3
 
 
+def test_zone_evaluation_accumulates_distances_and_keeps_compact_fronts(zone_ckpt,
+                                                                        caffe_folder):
+    """The MDE is accumulated image by image (no list of full-size masks); the fronts kept for
+    the worst-case figure come back as masks and give exactly mean_distance_error's result."""
+    from workbench.evaluation import mean_distance_error
+    from workbench.evaluation.evaluate import _eval_zones, _Evaluator
+
+    class Shifted(ZoneOracle):                          # right, but 3 px to the side
+        def forward(self, x: torch.Tensor) -> SegmentationOutput:
+            return super().forward(torch.roll(x, shifts=3, dims=-1))
+
+    for model in (ZoneOracle(), Shifted(), zone_ckpt):
+        e = _Evaluator(model, device="cpu", window=32)
+        r = _eval_zones(e, "caffe", caffe_folder, split="all", resolution="meta",
+                        min_cluster_px=0, thin=False, max_images=None, demo_options=None,
+                        n_bins=10, progress=False, notes=[])
+        preds, refs, res = r["preds"], r["refs"], r["mde"]
+        assert not isinstance(preds, list) and len(preds) == len(refs) == res.n_images == 6
+        p = [preds[i] for i in range(6)]
+        q = [refs[i] for i in range(6)]
+        assert all(m.dtype == bool and m.shape == (48, 48) for m in p + q)
+        assert [int(m.sum()) for m in p] == [rec.n_pred for rec in res.per_image]
+        again = mean_distance_error(p, q, [rec.name for rec in res.per_image])
+        assert np.array_equal(again.distances_px, res.distances_px)
+        assert again.mde_m == res.mde_m or (math.isnan(again.mde_m) and math.isnan(res.mde_m))
+        assert [g.to_dict() for g in again.groups["glacier"]] == \
+            [g.to_dict() for g in res.groups["glacier"]]
+        assert again.n_no_front == res.n_no_front
+        if model is not zone_ckpt:
+            assert res.n_evaluated == 6 and (res.mde_px == 0.0) == (type(model) is ZoneOracle)
+
+
 def test_random_zone_checkpoint_on_the_demo_world_test_glacier(zone_ckpt, tmp_path):
     s = evaluate(zone_ckpt, "demo", out=tmp_path, device="cpu", max_images=3, figures=False)
     assert s["data_kind"] == "demo" and s["split"] == "test" and s["n_images"] == 3

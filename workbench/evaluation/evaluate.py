@@ -79,7 +79,7 @@ from workbench.errors import CheckpointError, ConfigError, DataError
 
 from .calibration import CalibrationMap, ReliabilityCurve, TemperatureScaling, entropy_confidence
 from .ensembles import ensemble_predict
-from .fronts import bbox_mask, mean_distance_error, zones_to_front
+from .fronts import MDEAccumulator, bbox_mask, zones_to_front
 from .report import markdown_table, plot_reliability_diagram, plot_worst_cases, write_report
 from .segmentation import OutlineCounts, aggregate_zone_metrics, zone_metrics
 
@@ -632,7 +632,11 @@ def _eval_zones(ev: _Evaluator, kind: str, src: Any, *, split: str, resolution: 
                         expected="at least one labelled image")
     curve = ReliabilityCurve(n_bins)
     curve_cal = ReliabilityCurve(n_bins) if (ev.calibration_map or ev.temperature) else None
-    zms, preds, refs, metas = [], [], [], []
+    zms: list[Any] = []
+    # the MDE is accumulated image by image (distances only); the fronts are kept as flat
+    # pixel indices for the worst-case figure, not as full-size masks
+    acc = MDEAccumulator(resolution_m=res_mode)
+    fronts: list[tuple[np.ndarray, np.ndarray, tuple[int, int]]] = []
     for i in _iter_progress(n, progress, "evaluating"):
         it = item(i)
         meta = dict(it.get("meta") or {})
@@ -653,13 +657,33 @@ def _eval_zones(ev: _Evaluator, kind: str, src: Any, *, split: str, resolution: 
         rf = it.get("front")
         rf = rf.numpy().astype(bool) if rf is not None else zones_to_front(
             ref, res_i, min_cluster_px=mcp)
-        preds.append(front)
-        refs.append(rf)
-        metas.append(meta)
-    mde = mean_distance_error(preds, refs, metas, resolution_m=res_mode)
-    return {"mde": mde, "zones": aggregate_zone_metrics(zms), "curve": curve,
-            "curve_cal": curve_cal, "preds": preds, "refs": refs, "raw": raw, "n": n,
-            "resolution": res_mode, "min_cluster_px": mcp}
+        acc.add(front, rf, meta)
+        fronts.append((_flat_front(front), _flat_front(rf), front.shape))
+    return {"mde": acc.result(), "zones": aggregate_zone_metrics(zms), "curve": curve,
+            "curve_cal": curve_cal,
+            "preds": _LazyList(n, lambda i: _front_mask(fronts[i][0], fronts[i][2])),
+            "refs": _LazyList(n, lambda i: _front_mask(fronts[i][1], fronts[i][2])),
+            "raw": raw, "n": n, "resolution": res_mode, "min_cluster_px": mcp}
+
+
+def _flat_front(mask: np.ndarray) -> np.ndarray:
+    """Row-major indices of a front's pixels (int32 where they fit): a compact front."""
+    idx = np.flatnonzero(mask)
+    return idx.astype(np.int32) if mask.size <= np.iinfo(np.int32).max else idx
+
+
+def _front_mask(flat: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
+    """The boolean mask of a front kept by :func:`_flat_front`.
+
+    Examples
+    --------
+    >>> m = np.zeros((3, 4), bool); m[1, 2] = m[2, 0] = True
+    >>> bool(np.array_equal(_front_mask(_flat_front(m), m.shape), m))
+    True
+    """
+    out = np.zeros(shape, dtype=bool)
+    out.ravel()[flat] = True
+    return out
 
 
 def _eval_outlines(ev: _Evaluator, kind: str, src: Any, *, split: str, steps: Any,

@@ -8,11 +8,12 @@ Implements SCIENCE.md §1 ("The mean distance error"):
    bounding box (the reference line is never masked);
 3. :func:`front_distances` gives, for one image, the distances from every predicted front
    pixel to the nearest reference pixel followed by those from every reference pixel to the
-   nearest predicted pixel (KD-tree; identical numbers to the dense pairwise
-   :func:`_front_distances_bruteforce`);
+   nearest predicted pixel (an exact compiled nearest-neighbour search; bit-identical to
+   the dense pairwise :func:`_front_distances_bruteforce`);
 4. :func:`mean_distance_error` pools the distances of ALL images (times each image's pixel
    size) into one mean, counts images without a predicted front, and breaks the result down
-   by glacier, season, sensor and resolution.
+   by glacier, season, sensor and resolution. :class:`MDEAccumulator` does the same one
+   image at a time, keeping only the distances (for long evaluation runs).
 
 :func:`multi_annotator_mde` compares a prediction with several human annotations and the
 annotators with each other.
@@ -61,6 +62,7 @@ __all__ = [
     "GroupMDE",
     "MDEResult",
     "mean_distance_error",
+    "MDEAccumulator",
     "MultiAnnotatorResult",
     "multi_annotator_mde",
 ]
@@ -350,12 +352,20 @@ def front_distances(pred_mask: Any, ref_mask: Any) -> np.ndarray:
     Returns the distance from every predicted front pixel to the nearest reference pixel
     (predicted pixels in row-major order), followed by the distance from every reference
     pixel to the nearest predicted pixel: ``n_pred + n_ref`` values (SCIENCE.md §1 step 3).
-    Computed with two :class:`scipy.spatial.cKDTree` queries in O((N + M) log(N + M)) time;
-    the numbers are bit-identical to the dense pairwise :func:`_front_distances_bruteforce`
-    (both take the square root of the same exact integer squared distance). Memory is
-    O(N + M) instead of the N × M matrix (0.5 GB for two 8,000-px fronts). Speed-up over
-    the dense matrix grows with front length: about 3× for 500–2,000-px fronts on 512²
-    images, about 10× at 4,000 px and 14–18× at 8,000 px (``benchmarks/metrics.py``, 2 cores).
+
+    The search is exact: each distance is the square root of the smallest integer squared
+    distance ``dr² + dc²`` over ALL pixels of the other front, so the numbers are
+    bit-identical to the dense pairwise :func:`_front_distances_bruteforce` (integers below
+    2**53 are exact in float64 and IEEE-754 ``sqrt`` is correctly rounded, in ``cdist`` as
+    here). A compiled kernel (numba, :func:`_nn_kernel`) does the search: each front's
+    pixels are sorted along a Z-order curve and cut into leaves of 64 with bounding boxes;
+    every 16 consecutive query pixels share the list of leaves whose box can hold something
+    nearer than an upper bound, and each query pixel scans only the leaves of that list whose
+    box is nearer than its best distance so far (int32 arithmetic, vectorised). Memory is
+    O(N + M) instead of the N × M matrix (0.5 GB for two 8,000-px fronts). Small pairs seen
+    before the kernel is loaded, images over 32,768 px a side, and installs without numba use
+    two :class:`scipy.spatial.cKDTree` queries instead: the same numbers, more slowly.
+    Speed against the dense matrix: ``benchmarks/metrics.py`` and ``docs/mde_speed.md``.
 
     Parameters
     ----------
@@ -376,19 +386,50 @@ def front_distances(pred_mask: Any, ref_mask: Any) -> np.ndarray:
     [3.0, 3.0, 3.1623, 3.6056]
     """
     p, r = _check_pair(pred_mask, ref_mask)
-    pc, rc = _front_coords(p), _front_coords(r)
-    if len(pc) == 0 or len(rc) == 0:
+    return _flat_distances(np.flatnonzero(p), np.flatnonzero(r), p.shape)
+
+
+def _flat_distances(p_flat: np.ndarray, r_flat: np.ndarray,
+                    shape: tuple[int, ...]) -> np.ndarray:
+    """:func:`front_distances` of two fronts given as flat (row-major) pixel indices.
+
+    The distance step on its own. It uses the compiled kernel once that is loaded. Loading
+    it costs about a second once per process (a compilation when numba's cache is cold), so
+    it is loaded by the first pair of at least ``_NN_LOAD_PAIRS`` pixel pairs (a realistic
+    front) or once the pairs seen add up to ``_NN_LOAD_TOTAL`` (many small fronts); until
+    then the KD-tree does the few small pairs (milliseconds each). Same numbers either way.
+
+    Examples
+    --------
+    >>> _flat_distances(np.array([0]), np.array([15, 16, 17]), (5, 5)).round(4).tolist()
+    [3.0, 3.0, 3.1623, 3.6056]
+    """
+    if p_flat.size == 0 or r_flat.size == 0:
         return np.empty(0, dtype=np.float64)
-    d_pr, _ = _tree(rc).query(pc, k=1)
-    d_rp, _ = _tree(pc).query(rc, k=1)
-    return np.concatenate([d_pr, d_rp])
+    h, w = int(shape[0]), int(shape[1])
+    kernel = _NN_STATE.get("kernel")
+    if "kernel" not in _NN_STATE:
+        pairs = p_flat.size * r_flat.size
+        _NN_STATE["pairs"] = _NN_STATE.get("pairs", 0) + pairs
+        if pairs >= _NN_LOAD_PAIRS or _NN_STATE["pairs"] >= _NN_LOAD_TOTAL:
+            kernel = _nn_kernel()
+    if kernel is None or max(h, w) > _NN_MAX_SIDE:
+        return _kdtree_distances(_flat_coords(p_flat, w), _flat_coords(r_flat, w))
+    out = np.empty(p_flat.size + r_flat.size, dtype=np.float64)
+    kernel(np.ascontiguousarray(p_flat, dtype=np.int64),
+            np.ascontiguousarray(r_flat, dtype=np.int64), w, out)
+    return out
+
+
+def _flat_coords(flat: np.ndarray, width: int) -> np.ndarray:
+    """(N, 2) float64 (row, col) of flat row-major pixel indices."""
+    rows, cols = np.divmod(flat, width) if width else (flat, flat)
+    return np.column_stack([rows, cols]).astype(np.float64)
 
 
 def _front_coords(mask: np.ndarray) -> np.ndarray:
     """(N, 2) float64 (row, col) of the True pixels, row-major order (like ``np.argwhere``)."""
-    flat = np.flatnonzero(mask)
-    rows, cols = np.divmod(flat, mask.shape[1]) if mask.shape[1] else (flat, flat)
-    return np.column_stack([rows, cols]).astype(np.float64)
+    return _flat_coords(np.flatnonzero(mask), mask.shape[1])
 
 
 def _tree(points: np.ndarray) -> cKDTree:
@@ -396,13 +437,27 @@ def _tree(points: np.ndarray) -> cKDTree:
     return cKDTree(points, leafsize=32, balanced_tree=False, compact_nodes=False)
 
 
+def _kdtree_distances(pc: np.ndarray, rc: np.ndarray) -> np.ndarray:
+    """The fallback of :func:`_flat_distances`: two exact ``cKDTree`` queries (float64 coords).
+
+    Examples
+    --------
+    >>> a, b = np.array([[0.0, 0.0]]), np.array([[3.0, 0.0], [3.0, 1.0], [3.0, 2.0]])
+    >>> _kdtree_distances(a, b).round(4).tolist()
+    [3.0, 3.0, 3.1623, 3.6056]
+    """
+    if len(pc) == 0 or len(rc) == 0:
+        return np.empty(0, dtype=np.float64)
+    d_pr, _ = _tree(rc).query(pc, k=1)
+    d_rp, _ = _tree(pc).query(rc, k=1)
+    return np.concatenate([d_pr, d_rp])
+
+
 def _front_distances_bruteforce(pred_mask: Any, ref_mask: Any) -> np.ndarray:
     """Reference implementation of :func:`front_distances` with a dense N × M matrix.
 
-    Same definition and output order, O(N·M) time (what CaFFe's public code does with
-    ``scipy.spatial.distance.cdist``). The N × M matrix is computed in blocks of predicted
-    pixels (at most ``_BRUTE_BLOCK`` matrix entries at a time) to bound the memory; the
-    minima are exact either way. For tests and benchmarks only.
+    Same definition and output order, O(N·M) time: :func:`_pixel_distances_bruteforce` on the
+    front pixels. For tests and benchmarks only.
 
     Examples
     --------
@@ -411,10 +466,28 @@ def _front_distances_bruteforce(pred_mask: Any, ref_mask: Any) -> np.ndarray:
     >>> bool(np.array_equal(_front_distances_bruteforce(a, b), front_distances(a, b)))
     True
     """
+    p, r = _check_pair(pred_mask, ref_mask)
+    return _pixel_distances_bruteforce(_front_coords(p), _front_coords(r))
+
+
+def _pixel_distances_bruteforce(pc: np.ndarray, rc: np.ndarray) -> np.ndarray:
+    """Dense pairwise distances (``scipy.spatial.distance.cdist``) and their minima.
+
+    What CaFFe's public code does: the full N × M Euclidean distance matrix, its row minima
+    (predicted → reference) and column minima (reference → predicted). The matrix is computed
+    in blocks of predicted pixels (at most ``_BRUTE_BLOCK`` entries at a time) to bound the
+    memory; the minima are exact either way. For tests and benchmarks only.
+
+    Examples
+    --------
+    >>> a, b = np.array([[0, 0]]), np.array([[3, 0], [3, 1], [3, 2]])
+    >>> _pixel_distances_bruteforce(a, b).round(4).tolist()
+    [3.0, 3.0, 3.1623, 3.6056]
+    """
     from scipy.spatial.distance import cdist
 
-    p, r = _check_pair(pred_mask, ref_mask)
-    pc, rc = _front_coords(p), _front_coords(r)
+    pc = np.asarray(pc, dtype=np.float64).reshape(-1, 2)
+    rc = np.asarray(rc, dtype=np.float64).reshape(-1, 2)
     if len(pc) == 0 or len(rc) == 0:
         return np.empty(0, dtype=np.float64)
     rows = max(1, _BRUTE_BLOCK // len(rc))
@@ -428,6 +501,228 @@ def _front_distances_bruteforce(pred_mask: Any, ref_mask: Any) -> np.ndarray:
 
 
 _BRUTE_BLOCK = 4_000_000  # matrix entries per block of the brute-force reference (32 MB)
+
+
+# --------------------------------------------------------------------------- exact NN kernel
+#
+# A plain Python function compiled with numba on first use (:func:`_nn_kernel`), so that
+# importing this module does not import numba. All arithmetic is on int32 pixel coordinates
+# below 2**15, so every squared distance (< 2 · 32767² < 2**31) is exact.
+
+_NN_LEAF = 64          # pixels per leaf (four AVX-512 / eight AVX2 int32 vectors)
+_NN_BLOCK = 16         # consecutive query pixels that share one list of candidate leaves
+_NN_MAX_SIDE = 32768   # images up to this many rows and columns use the kernel
+_NN_BIG = 2147483647   # int32 "infinity", larger than every squared distance
+_NN_LOAD_PAIRS = 1 << 20  # n_pred · n_ref from which a pair loads the kernel
+_NN_LOAD_TOTAL = 1 << 26  # or this many pixel pairs in all (about 0.5 s of KD-tree work)
+
+
+def _nn_distances(p_flat: np.ndarray, r_flat: np.ndarray, width: int,
+                  out: np.ndarray) -> None:  # pragma: no cover - compiled by numba
+    """The exact symmetric nearest-neighbour distances of two fronts (numba kernel).
+
+    ``p_flat``, ``r_flat``: flat row-major pixel indices (int64, non-empty) of an image
+    ``width`` pixels wide and at most ``_NN_MAX_SIDE`` pixels a side. Writes the distance of
+    each predicted pixel to the nearest reference pixel to ``out[:len(p_flat)]`` and of each
+    reference pixel to the nearest predicted pixel to ``out[len(p_flat):]``, in input order.
+    """
+
+    def prepare(flat: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        # Z-order sort the pixels and cut them into leaves of _NN_LEAF with bounding boxes.
+        # Returns sorted rows and columns (int32, padded to whole leaves with copies of the
+        # last pixel, which changes no minimum), the boxes (row min, row max, col min, col
+        # max) and the permutation sorted position -> input position.
+        n = flat.shape[0]
+        rows = np.empty(n, np.int32)
+        cols = np.empty(n, np.int32)
+        key = np.empty(n, np.uint32)
+        inv = 1.0 / width
+        kmax = np.uint32(0)
+        for i in range(n):
+            r = np.int64(flat[i] * inv)          # flat < 2**30: off by at most one
+            if r * width > flat[i]:
+                r -= 1
+            elif (r + 1) * width <= flat[i]:
+                r += 1
+            c = flat[i] - r * width
+            rows[i] = r
+            cols[i] = c
+            x = np.uint32(c)
+            y = np.uint32(r)
+            x = (x | (x << np.uint32(8))) & np.uint32(0x00FF00FF)
+            x = (x | (x << np.uint32(4))) & np.uint32(0x0F0F0F0F)
+            x = (x | (x << np.uint32(2))) & np.uint32(0x33333333)
+            x = (x | (x << np.uint32(1))) & np.uint32(0x55555555)
+            y = (y | (y << np.uint32(8))) & np.uint32(0x00FF00FF)
+            y = (y | (y << np.uint32(4))) & np.uint32(0x0F0F0F0F)
+            y = (y | (y << np.uint32(2))) & np.uint32(0x33333333)
+            y = (y | (y << np.uint32(1))) & np.uint32(0x55555555)
+            k = x | (y << np.uint32(1))
+            key[i] = k
+            kmax = max(kmax, k)
+        # least-significant-digit radix sort of the keys, 8 bits per pass, as many passes
+        # as the largest key has bytes
+        order = np.arange(n)
+        tmp = np.empty(n, np.int64)
+        key2 = np.empty(n, np.uint32)
+        count = np.empty(257, np.int64)
+        shift = np.uint32(0)
+        while shift < np.uint32(32) and (kmax >> shift) > np.uint32(0):
+            count[:] = 0
+            for i in range(n):
+                count[((key[i] >> shift) & np.uint32(255)) + 1] += 1
+            for b in range(256):
+                count[b + 1] += count[b]
+            for i in range(n):
+                d = (key[i] >> shift) & np.uint32(255)
+                p = count[d]
+                count[d] = p + 1
+                tmp[p] = order[i]
+                key2[p] = key[i]
+            order, tmp = tmp, order
+            key, key2 = key2, key
+            shift += np.uint32(8)
+        n_leaves = (n + _NN_LEAF - 1) // _NN_LEAF
+        pr = np.empty(n_leaves * _NN_LEAF, np.int32)
+        pc = np.empty(n_leaves * _NN_LEAF, np.int32)
+        for i in range(n):
+            pr[i] = rows[order[i]]
+            pc[i] = cols[order[i]]
+        for i in range(n, n_leaves * _NN_LEAF):
+            pr[i] = pr[n - 1]
+            pc[i] = pc[n - 1]
+        box = np.empty((4, n_leaves), np.int32)
+        for j in range(n_leaves):
+            base = j * _NN_LEAF
+            r0 = pr[base]
+            r1 = r0
+            c0 = pc[base]
+            c1 = c0
+            for i in range(1, _NN_LEAF):
+                k = np.uint64(base + i)
+                r0 = min(r0, pr[k])
+                r1 = max(r1, pr[k])
+                c0 = min(c0, pc[k])
+                c1 = max(c1, pc[k])
+            box[0, j] = r0
+            box[1, j] = r1
+            box[2, j] = c0
+            box[3, j] = c1
+        return pr, pc, box, order
+
+    def query(qr: np.ndarray, qc: np.ndarray, q_order: np.ndarray, offset: int,
+              pr: np.ndarray, pc: np.ndarray, box: np.ndarray) -> None:
+        # For blocks of _NN_BLOCK consecutive (Z-ordered) query pixels: an upper bound from
+        # the leaf that held the previous nearest pixel, the list of leaves whose box is
+        # nearer to the block's box than that bound, then per query only the leaves of the
+        # list whose box is nearer than its best so far. A skipped leaf provably holds no
+        # pixel nearer than the one found.
+        nq = q_order.shape[0]
+        n_leaves = box.shape[1]
+        rmin = box[0]
+        rmax = box[1]
+        cmin = box[2]
+        cmax = box[3]
+        init = np.empty(_NN_BLOCK, np.int32)
+        cand = np.empty(n_leaves, np.int64)
+        zero = np.int32(0)
+        prev = 0
+        for s in range(0, nq, _NN_BLOCK):
+            e = min(nq, s + _NN_BLOCK)
+            br0 = qr[s]
+            br1 = br0
+            bc0 = qc[s]
+            bc1 = bc0
+            for t in range(s + 1, e):
+                br0 = min(br0, qr[t])
+                br1 = max(br1, qr[t])
+                bc0 = min(bc0, qc[t])
+                bc1 = max(bc1, qc[t])
+            first = prev
+            base = first * _NN_LEAF
+            ub = zero
+            for t in range(s, e):
+                q_r = qr[t]
+                q_c = qc[t]
+                m = np.int32(_NN_BIG)
+                for i in range(_NN_LEAF):
+                    k = np.uint64(base + i)
+                    dr = pr[k] - q_r
+                    dc = pc[k] - q_c
+                    m = min(m, np.int32(dr * dr + dc * dc))
+                init[t - s] = m
+                ub = max(ub, m)
+            n_cand = 0
+            for j in range(n_leaves):
+                dr = np.int32(max(max(np.int32(rmin[j] - br1), np.int32(br0 - rmax[j])), zero))
+                dc = np.int32(max(max(np.int32(cmin[j] - bc1), np.int32(bc0 - cmax[j])), zero))
+                cand[n_cand] = j
+                n_cand += (np.int32(dr * dr + dc * dc) < ub) & (j != first)
+            for t in range(s, e):
+                q_r = qr[t]
+                q_c = qc[t]
+                best = init[t - s]
+                for c in range(n_cand):
+                    j = cand[c]
+                    dr = np.int32(max(max(np.int32(rmin[j] - q_r), np.int32(q_r - rmax[j])),
+                                      zero))
+                    dc = np.int32(max(max(np.int32(cmin[j] - q_c), np.int32(q_c - cmax[j])),
+                                      zero))
+                    if np.int32(dr * dr + dc * dc) < best:
+                        base = j * _NN_LEAF
+                        m = np.int32(_NN_BIG)
+                        for i in range(_NN_LEAF):
+                            k = np.uint64(base + i)
+                            dr = pr[k] - q_r
+                            dc = pc[k] - q_c
+                            m = min(m, np.int32(dr * dr + dc * dc))
+                        if m < best:
+                            best = m
+                            prev = j
+                out[offset + q_order[t]] = np.sqrt(np.float64(best))
+
+    pr, pc, pbox, porder = prepare(p_flat)
+    rr, rc, rbox, rorder = prepare(r_flat)
+    query(pr, pc, porder, 0, rr, rc, rbox)
+    query(rr, rc, rorder, p_flat.shape[0], pr, pc, pbox)
+
+
+_NN_STATE: dict[str, Any] = {}
+
+
+def _nn_kernel() -> Any | None:
+    """The compiled :func:`_nn_distances` (loaded once), or ``None`` without a working numba.
+
+    Compiled once per process for fixed argument types and cached on disk by numba (in the
+    package's ``__pycache__``, or the user cache when that is read-only; without either it is
+    compiled in every process), so later processes only load it. ``None`` makes
+    :func:`front_distances` use the KD-tree fallback (the same numbers).
+
+    Examples
+    --------
+    >>> k = _nn_kernel()
+    >>> k is None or callable(k)
+    True
+    """
+    if "kernel" not in _NN_STATE:
+        _NN_STATE["kernel"] = None
+        try:
+            import numba
+        except ImportError:  # pragma: no cover - numba comes with datashader
+            return None
+        if numba.config.DISABLE_JIT:  # pragma: no cover - the kernel would run in Python
+            return None
+        sig = "void(int64[::1], int64[::1], int64, float64[::1])"
+        try:
+            try:
+                kernel = numba.njit(sig, nogil=True, cache=True)(_nn_distances)
+            except RuntimeError:  # no writable cache location: compile without caching
+                kernel = numba.njit(sig, nogil=True)(_nn_distances)
+        except Exception as exc:  # pragma: no cover - a numba that cannot compile it
+            _NN_STATE["error"] = repr(exc)
+            return None
+        _NN_STATE["kernel"] = kernel
+    return _NN_STATE["kernel"]
 
 
 # --------------------------------------------------------------------------- MDE
@@ -728,7 +1023,9 @@ def mean_distance_error(
     ALL those distances of ALL images together (not a mean of per-image means). Images
     without a predicted front are excluded and counted in ``n_no_front``. Every group of the
     breakdowns (glacier, season, sensor, resolution) is pooled the same way and has its own
-    counts.
+    counts. Only the distances of each image are kept, not its masks; to feed images one at a
+    time (e.g. from a prediction loop), use :class:`MDEAccumulator`, which gives the same
+    result.
 
     Parameters
     ----------
@@ -799,79 +1096,146 @@ def mean_distance_error(
     if len(boxes) != n:
         raise DataError(f"got {n} predictions but {len(boxes)} bounding boxes",
                         variable="bboxes", expected="one item (or None) per image")
-    if not (resolution_m is None or (isinstance(resolution_m, str) and resolution_m == "meta")
-            or (isinstance(resolution_m, numbers.Real) and math.isfinite(resolution_m)
-                and resolution_m > 0)):
-        raise ConfigError(f"resolution_m={resolution_m!r}", variable="resolution_m",
-                          expected="'meta', None, or a positive pixel size in metres")
+    acc = MDEAccumulator(bbox_mode=bbox_mode, resolution_m=resolution_m, from_zones=from_zones,
+                         min_cluster_m=min_cluster_m, min_cluster_px=min_cluster_px,
+                         merge_tsx_tdx=merge_tsx_tdx)
+    for pred, ref, meta, box in zip(preds, refs, metas, boxes, strict=True):
+        acc.add(pred, ref, meta, bbox=box)
+    return acc.result()
 
-    records: list[ImageFrontError] = []
-    d_px: list[np.ndarray] = []
-    d_m: list[np.ndarray] = []
-    notes: list[str] = []
-    for i, (pred, ref, meta, box) in enumerate(zip(preds, refs, metas, boxes, strict=True)):
+
+class MDEAccumulator:
+    """:func:`mean_distance_error` fed one image at a time.
+
+    Keeps, per image, its :class:`ImageFrontError` and its distances in pixels (float64,
+    ``n_pred + n_ref`` values), never the masks, so memory grows only with the number of
+    front pixels (about 24 kB for a 1,500-px front pair) and not with image size. Metres are
+    made from the pixel distances only in :meth:`result`, with the same multiplication, so
+    :meth:`result` is exactly (bit for bit) :func:`mean_distance_error` of the same images.
+
+    Parameters
+    ----------
+    bbox_mode, resolution_m, from_zones, min_cluster_m, min_cluster_px, merge_tsx_tdx
+        As in :func:`mean_distance_error`.
+
+    Examples
+    --------
+    >>> p = np.zeros((8, 8), bool); p[2, :] = True
+    >>> r = np.zeros((8, 8), bool); r[5, :] = True
+    >>> acc = MDEAccumulator()
+    >>> acc.add(p, r, {"glacier": "JAC", "resolution_m": 6.0}).mde_m
+    18.0
+    >>> acc.add(np.zeros((8, 8), bool), r, 20.0).status
+    'no_front'
+    >>> res = acc.result()
+    >>> res.mde_m, res.n_images, res.n_no_front, len(acc)
+    (18.0, 2, 1, 2)
+    """
+
+    def __init__(
+        self,
+        *,
+        bbox_mode: Literal["polygon", "box"] = "polygon",
+        resolution_m: float | None | Literal["meta"] = "meta",
+        from_zones: bool = False,
+        min_cluster_m: float = CAFFE_MIN_FRONT_M,
+        min_cluster_px: float | None = None,
+        merge_tsx_tdx: bool = True,
+    ) -> None:
+        if not (resolution_m is None
+                or (isinstance(resolution_m, str) and resolution_m == "meta")
+                or (isinstance(resolution_m, numbers.Real) and math.isfinite(resolution_m)
+                    and resolution_m > 0)):
+            raise ConfigError(f"resolution_m={resolution_m!r}", variable="resolution_m",
+                              expected="'meta', None, or a positive pixel size in metres")
+        self.bbox_mode = bbox_mode
+        self.resolution_m = resolution_m
+        self.from_zones = from_zones
+        self.min_cluster_m = min_cluster_m
+        self.min_cluster_px = min_cluster_px
+        self.merge_tsx_tdx = merge_tsx_tdx
+        self._records: list[ImageFrontError] = []
+        self._d_px: list[np.ndarray] = []
+
+    def __len__(self) -> int:
+        return len(self._records)
+
+    def add(self, pred: Any, ref: Any, meta: Any = None, *, bbox: Any = None) -> ImageFrontError:
+        """Evaluate one image and keep its distances; returns its :class:`ImageFrontError`.
+
+        ``pred``, ``ref``, ``meta`` and ``bbox`` are one item of the lists of
+        :func:`mean_distance_error`.
+        """
+        i = len(self._records)
         info = _describe(meta, i)
         nominal = info["resolution_m"]
-        res = nominal if isinstance(resolution_m, str) else resolution_m
+        res = nominal if isinstance(self.resolution_m, str) else self.resolution_m
         res = None if res is None else float(res)
-        if from_zones:
-            pred = zones_to_front(pred, res, min_cluster_m=min_cluster_m,
-                                  min_cluster_px=min_cluster_px)
+        if self.from_zones:
+            pred = zones_to_front(pred, res, min_cluster_m=self.min_cluster_m,
+                                  min_cluster_px=self.min_cluster_px)
         p, r = _check_pair(pred, ref)
-        if box is not None:
-            p = p & bbox_mask(p.shape, box, mode=bbox_mode)
-        n_pred, n_ref = int(np.count_nonzero(p)), int(np.count_nonzero(r))
+        if bbox is not None:
+            p = p & bbox_mask(p.shape, bbox, mode=self.bbox_mode)
+        p_flat, r_flat = np.flatnonzero(p), np.flatnonzero(r)
+        n_pred, n_ref = int(p_flat.size), int(r_flat.size)
         sensor = info["sensor"]
-        if merge_tsx_tdx and sensor.upper() in ("TSX", "TDX"):
+        if self.merge_tsx_tdx and sensor.upper() in ("TSX", "TDX"):
             sensor = "TSX/TDX"
         status = "no_front" if n_pred == 0 else "no_reference" if n_ref == 0 else "ok"
         mde_px = mde_m = math.nan
         if status == "ok":
-            dist = front_distances(p, r)
-            dist_m = dist * res if res is not None else np.full(dist.shape, np.nan)
+            dist = _flat_distances(p_flat, r_flat, p.shape)
             mde_px = float(dist.mean())
-            mde_m = float(dist_m.mean()) if res is not None else math.nan
+            mde_m = float((dist * res).mean()) if res is not None else math.nan
         else:
-            dist = dist_m = np.empty(0)
-        d_px.append(dist)
-        d_m.append(dist_m)
-        records.append(ImageFrontError(
+            dist = np.empty(0)
+        rec = ImageFrontError(
             index=i, name=info["name"], glacier=info["glacier"], season=info["season"],
             sensor=sensor, resolution="unknown" if nominal is None else f"{nominal:g}",
             resolution_m=res, n_pred=n_pred, n_ref=n_ref, status=status,
-            mde_px=mde_px, mde_m=mde_m))
+            mde_px=mde_px, mde_m=mde_m)
+        self._records.append(rec)
+        self._d_px.append(dist)
+        return rec
 
-    evaluated = [r for r in records if r.status == "ok"]
-    known = all(r.resolution_m is not None for r in evaluated)
-    if resolution_m is None:
-        notes.append("pixel size unknown (resolution_m=None): reporting pixels only")
-    elif not known:
-        missing = sum(r.resolution_m is None for r in evaluated)
-        notes.append(f"{missing} evaluated image(s) have no pixel size: metres are NaN, "
-                     "pixels are reported")
-    if not evaluated:
-        notes.append("no image has both a predicted and a reference front")
-    overall = _group_stats("all", "all", records, d_px, d_m)
-    groups: dict[str, list[GroupMDE]] = {}
-    for by in GROUP_KEYS:
-        values: dict[str, list[int]] = {}
-        for r in records:
-            values.setdefault(getattr(r, by), []).append(r.index)
-        groups[by] = [
-            _group_stats(by, v, [records[i] for i in idx], [d_px[i] for i in idx],
-                         [d_m[i] for i in idx])
-            for v, idx in sorted(values.items(), key=lambda kv: _sort_key(by, kv[0]))
-        ]
-    return MDEResult(
-        mde_m=overall.mde_m, mde_px=overall.mde_px, std_m=overall.std_m,
-        std_px=overall.std_px, n_images=n, n_evaluated=overall.n_evaluated,
-        n_no_front=overall.n_no_front, n_no_reference=overall.n_no_reference,
-        n_distances=overall.n_distances, resolution_known=bool(known and evaluated and
-                                                              resolution_m is not None),
-        note="; ".join(notes), groups=groups, per_image=records,
-        distances_px=np.concatenate(d_px) if d_px else np.empty(0),
-        distances_m=np.concatenate(d_m) if d_m else np.empty(0),
-    )
+    def result(self) -> MDEResult:
+        """The pooled MDE, its breakdowns and counts over every image added so far."""
+        records, d_px = self._records, self._d_px
+        d_m = [d * r.resolution_m if r.resolution_m is not None else np.full(d.shape, np.nan)
+               for d, r in zip(d_px, records, strict=True)]
+        notes: list[str] = []
+        evaluated = [r for r in records if r.status == "ok"]
+        known = all(r.resolution_m is not None for r in evaluated)
+        if self.resolution_m is None:
+            notes.append("pixel size unknown (resolution_m=None): reporting pixels only")
+        elif not known:
+            missing = sum(r.resolution_m is None for r in evaluated)
+            notes.append(f"{missing} evaluated image(s) have no pixel size: metres are NaN, "
+                         "pixels are reported")
+        if not evaluated:
+            notes.append("no image has both a predicted and a reference front")
+        overall = _group_stats("all", "all", records, d_px, d_m)
+        groups: dict[str, list[GroupMDE]] = {}
+        for by in GROUP_KEYS:
+            values: dict[str, list[int]] = {}
+            for r in records:
+                values.setdefault(getattr(r, by), []).append(r.index)
+            groups[by] = [
+                _group_stats(by, v, [records[i] for i in idx], [d_px[i] for i in idx],
+                             [d_m[i] for i in idx])
+                for v, idx in sorted(values.items(), key=lambda kv: _sort_key(by, kv[0]))
+            ]
+        return MDEResult(
+            mde_m=overall.mde_m, mde_px=overall.mde_px, std_m=overall.std_m,
+            std_px=overall.std_px, n_images=len(records), n_evaluated=overall.n_evaluated,
+            n_no_front=overall.n_no_front, n_no_reference=overall.n_no_reference,
+            n_distances=overall.n_distances,
+            resolution_known=bool(known and evaluated and self.resolution_m is not None),
+            note="; ".join(notes), groups=groups, per_image=list(records),
+            distances_px=np.concatenate(d_px) if d_px else np.empty(0),
+            distances_m=np.concatenate(d_m) if d_m else np.empty(0),
+        )
 
 
 def _sort_key(by: str, value: str) -> tuple[int, float, str]:
