@@ -57,11 +57,11 @@ def test_explore_notebook_is_stored_clean_and_parameterized():
         if cell.cell_type == "code":
             assert prev.cell_type == "markdown", f"no explanation before: {cell.source[:60]!r}"
     # a thin shell over the package: the model runs through workbench.inference.predict, the
-    # retreat through workbench.geo, the dashboard is the one in dashboards/explorer.py
+    # retreat through workbench.geo, the dashboard is workbench.viz.app.explorer_app (as served)
     source = "\n".join(c.source for c in code)
     for call in ("predict(", "demo_checkpoint(", "mean_distance_error(", "retreat_box(",
                  "plot_retreat(", "fronts_from_stack(", "outlines_from_stack(", "pn.extension(",
-                 "create_app("):
+                 "explorer_app("):
         assert call in source, call
 
 
@@ -89,7 +89,7 @@ def test_explore_notebook_runs_on_a_tiny_world(tmp_path, explore_kernel):
                    "text/html" in o.get("data", {}) for o in cell.outputs)
 
     assert rendered(next(c for c in code if "hv.HoloMap(" in c.source))
-    assert rendered(next(c for c in code if "create_app(" in c.source))
+    assert rendered(next(c for c in code if "explorer_app(" in c.source))
 
     metrics = json.loads((out_dir / "metrics.json").read_text())
     manifest = json.loads((out_dir / "demo_world" / "manifest.json").read_text())
