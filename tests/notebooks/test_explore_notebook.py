@@ -11,8 +11,6 @@ from __future__ import annotations
 
 import json
 import math
-import subprocess
-import sys
 from pathlib import Path
 
 import nbformat
@@ -25,18 +23,6 @@ TINY = {"data": "demo", "n_glaciers": 1, "years": 0.3, "size": 64, "pixel_size":
         "n_show": 2, "n_frames": 2, "device": "cpu", "dashboard": True}
 TINY_DATES = 10
 
-
-@pytest.fixture(scope="session")
-def explore_kernel() -> str:
-    """The ``workbench`` kernel spec, registered into this environment if it is missing."""
-    from jupyter_client.kernelspec import KernelSpecManager
-
-    if KERNEL not in KernelSpecManager().find_kernel_specs():
-        subprocess.run([sys.executable, "-m", "ipykernel", "install", "--sys-prefix", "--name",
-                        KERNEL, "--display-name", "Glacier Workbench"], check=True,
-                       capture_output=True)
-    assert KERNEL in KernelSpecManager().find_kernel_specs(), "could not register the kernel"
-    return KERNEL
 
 
 def test_explore_notebook_is_stored_clean_and_parameterized():
@@ -66,13 +52,13 @@ def test_explore_notebook_is_stored_clean_and_parameterized():
 
 
 @pytest.mark.slow
-def test_explore_notebook_runs_on_a_tiny_world(tmp_path, explore_kernel):
+def test_explore_notebook_runs_on_a_tiny_world(tmp_path, workbench_kernel):
     import papermill as pm
 
     out_dir = tmp_path / "explore"
     out = tmp_path / "explore.out.ipynb"
     pm.execute_notebook(str(NOTEBOOK), str(out), parameters={**TINY, "output_dir": str(out_dir)},
-                        kernel_name=explore_kernel, cwd=str(tmp_path), progress_bar=False,
+                        kernel_name=workbench_kernel, cwd=str(tmp_path), progress_bar=False,
                         execution_timeout=300)
     nb = nbformat.read(out, as_version=4)
     code = [c for c in nb.cells if c.cell_type == "code"]

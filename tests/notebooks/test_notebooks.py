@@ -8,8 +8,6 @@ this interpreter's environment) before anything runs — never skipped.
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from pathlib import Path
 
 import nbformat
@@ -27,18 +25,6 @@ TINY_OVERRIDES = ["data.n_glaciers=3", "data.years=0.12", "data.size=48", "data.
                   "data.world_seed=3", "validation.window=32", "model.kwargs={}",
                   "trainer.num_sanity_val_steps=0", "trainer.log_every_n_steps=1", "test=false"]
 
-
-@pytest.fixture(scope="session")
-def workbench_kernel() -> str:
-    """The ``workbench`` kernel spec, registered into this environment if it is missing."""
-    from jupyter_client.kernelspec import KernelSpecManager
-
-    if KERNEL not in KernelSpecManager().find_kernel_specs():
-        subprocess.run([sys.executable, "-m", "ipykernel", "install", "--sys-prefix", "--name",
-                        KERNEL, "--display-name", "Glacier Workbench"], check=True,
-                       capture_output=True)
-    assert KERNEL in KernelSpecManager().find_kernel_specs(), "could not register the kernel"
-    return KERNEL
 
 
 def _run(name: str, tmp_path: Path, kernel: str, **parameters) -> nbformat.NotebookNode:

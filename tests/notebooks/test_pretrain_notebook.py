@@ -7,8 +7,6 @@ here the same way (into this interpreter's environment), as in ``test_notebooks.
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from pathlib import Path
 
 import nbformat
@@ -21,18 +19,6 @@ TINY = ["data.n_glaciers=2", "data.years=0.1", "data.size=48", "data.pixel_size=
         "data.val_batch_size=4", "data.samples_per_image=2", "data.val_samples=4",
         "trainer.num_sanity_val_steps=0", "trainer.log_every_n_steps=1"]
 
-
-@pytest.fixture(scope="session")
-def pretrain_kernel() -> str:
-    """The ``workbench`` kernel spec, registered into this environment if it is missing."""
-    from jupyter_client.kernelspec import KernelSpecManager
-
-    if KERNEL not in KernelSpecManager().find_kernel_specs():
-        subprocess.run([sys.executable, "-m", "ipykernel", "install", "--sys-prefix", "--name",
-                        KERNEL, "--display-name", "Glacier Workbench"], check=True,
-                       capture_output=True)
-    assert KERNEL in KernelSpecManager().find_kernel_specs(), "could not register the kernel"
-    return KERNEL
 
 
 def test_pretrain_notebook_is_stored_clean_and_parameterized():
@@ -52,12 +38,12 @@ def test_pretrain_notebook_is_stored_clean_and_parameterized():
 
 @pytest.mark.slow
 @pytest.mark.parametrize("method", ["optsimmim", "opttranslator"])
-def test_pretrain_notebook_runs_on_a_tiny_world(method, tmp_path, pretrain_kernel):
+def test_pretrain_notebook_runs_on_a_tiny_world(method, tmp_path, workbench_kernel):
     import papermill as pm
 
     out_dir = tmp_path / "runs"
     executed = tmp_path / "pretrain.out.ipynb"
-    pm.execute_notebook(str(NOTEBOOK), str(executed), kernel_name=pretrain_kernel,
+    pm.execute_notebook(str(NOTEBOOK), str(executed), kernel_name=workbench_kernel,
                         cwd=str(tmp_path), progress_bar=False, execution_timeout=300,
                         parameters={"method": method, "data": "demo", "overrides": TINY,
                                     "epochs": 2, "device": "cpu", "output_dir": str(out_dir),
