@@ -119,8 +119,16 @@ def _structure(connectivity: int, name: str) -> np.ndarray:
 
 
 def _largest_label(labels: np.ndarray, n: int) -> int:
-    """Label of the largest component (first in raster order on ties, like ``argmax``)."""
-    sizes = np.bincount(labels.ravel(), minlength=n + 1)
+    """Label of the largest component (first in raster order on ties, like ``argmax``).
+
+    Counts with :func:`numpy.bincount` on slices of the flat labels, so that only a slice
+    at a time is cast to ``intp`` (the same counts as one call on the whole image, faster).
+    """
+    flat = labels.ravel()
+    step = max(1 << 16, 4 * (n + 1))
+    sizes = np.zeros(n + 1, dtype=np.int64)
+    for start in range(0, flat.size, step):
+        sizes += np.bincount(flat[start:start + step], minlength=n + 1)
     sizes[0] = 0
     return int(np.argmax(sizes))
 
@@ -161,6 +169,14 @@ def zones_to_front(
     patches are separate and the smaller ones are flooded; it changes results only in those
     corner cases. Ties between equally large components go to the first one in raster
     order (row-major), as ``argmax`` does in CaFFe's code.
+
+    Implementation: connected components of horizontal pixel runs, compiled with numba
+    (:func:`_zones_to_front_runs`, about 20-40× faster than labelling every pixel on
+    CaFFe-sized images, ``benchmarks/postprocess.py``); small images seen before the
+    kernels are loaded, images of 2**30 pixels or more and installs without numba use
+    ``scipy.ndimage.label`` (:func:`_zones_to_front_ndimage`). Both give exactly the same
+    pixels as the straightforward labelling (``tests/evaluation/
+    test_zones_to_front_fast.py``).
 
     Parameters
     ----------
@@ -222,35 +238,402 @@ def zones_to_front(
                               variable="resolution_m", expected="a positive number of metres")
         threshold = float(min_cluster_m) / float(resolution_m)
     struct_fill = _structure(nonocean_connectivity, "nonocean_connectivity")
+    if zones.size == 0:
+        return np.zeros(zones.shape, dtype=bool)
+    kernels = _zf_kernels_for(zones.size)
+    if kernels is not None:
+        return _zones_to_front_runs(zones, threshold, nonocean_connectivity == 8, kernels)
+    return _zones_to_front_ndimage(zones, threshold, struct_fill)
 
+
+def _zones_to_front_ndimage(zones: np.ndarray, threshold: float,
+                            struct_fill: np.ndarray) -> np.ndarray:
+    """:func:`zones_to_front` with :func:`scipy.ndimage.label` (the fallback path).
+
+    ``zones``: non-empty uint8 class ids; ``threshold``: clusters of ``size <= threshold``
+    pixels are removed; ``struct_fill``: the structure of step 1. The same pixels as the
+    compiled :func:`_zones_to_front_runs`.
+    """
     ocean = zones == OCEAN
-    # 1. every non-ocean component except the largest becomes ocean
+    # 1. every non-ocean component except the largest becomes ocean (label 0 is the ocean)
     labels, n = ndimage.label(~ocean, structure=struct_fill)
     if n > 1:
-        keep = _largest_label(labels, n)
-        ocean = ocean | ((labels > 0) & (labels != keep))
-    # 2. keep the largest 8-connected ocean component; the rest becomes glacier
+        ocean = labels != _largest_label(labels, n)
+    # 2. keep the largest 8-connected ocean component
     labels, n = ndimage.label(ocean, structure=_STRUCT8)
     if n == 0:
         return np.zeros(zones.shape, dtype=bool)
     main_ocean = labels == _largest_label(labels, n) if n > 1 else ocean
-    glacier = (zones == GLACIER) & ~ocean  # original glacier not flooded in step 1
-    glacier |= ocean & ~main_ocean  # small ocean patches become glacier
-    # 3. ocean pixels with a 4-neighbour glacier pixel (outside the image counts as nothing)
+    del labels
+    # 3. main-ocean pixels with a 4-neighbour glacier pixel. The other ocean components,
+    # which become glacier, never touch the main one (4-neighbours are 8-connected), so
+    # only the original glacier that was not flooded in step 1 counts.
+    glacier = zones == GLACIER
+    glacier &= ~ocean
     near = np.zeros_like(glacier)
     near[1:, :] |= glacier[:-1, :]
     near[:-1, :] |= glacier[1:, :]
     near[:, 1:] |= glacier[:, :-1]
     near[:, :-1] |= glacier[:, 1:]
-    front = main_ocean & near
-    # 4. remove short 8-connected clusters (size <= threshold)
-    labels, n = ndimage.label(front, structure=_STRUCT8)
-    if n:
-        sizes = np.bincount(labels.ravel(), minlength=n + 1)
-        keep = sizes > threshold
-        keep[0] = False
-        front = keep[labels]
-    return front
+    near &= main_ocean
+    # 4. remove short 8-connected clusters (size <= threshold), labelled on the bounding
+    # box of the front pixels; every cluster is at least 1 px, so threshold < 1 keeps all
+    if not threshold < 1.0:
+        rows = np.flatnonzero(near.any(axis=1))
+        if rows.size:
+            cols = np.flatnonzero(near.any(axis=0))
+            box = (slice(rows[0], rows[-1] + 1), slice(cols[0], cols[-1] + 1))
+            labels, n = ndimage.label(near[box], structure=_STRUCT8)
+            keep = np.bincount(labels.ravel(), minlength=n + 1) > threshold
+            keep[0] = False
+            near[box] = keep[labels]
+    return near
+
+
+# ------------------------------------------------------------------- zones → front kernels
+#
+# :func:`_zones_to_front_runs` does the four steps of :func:`zones_to_front` on horizontal
+# RUNS of pixels (maximal row segments of one kind) instead of on pixels: connected
+# components are found by a union-find over the runs of consecutive rows, so no label image
+# is written, nothing is flooded in place (a flooded run is only marked) and the output is
+# the only full-size array. Five small functions compiled with numba on first use
+# (:func:`_zf_kernels`), as the nearest-neighbour kernel above.
+#
+# Run ids follow raster order (row, then start column), and the union keeps the SMALLER id as
+# the root, so a component's root is the run holding its first pixel in raster order: the
+# largest component with the smallest root is the one ``scipy.ndimage.label`` + ``argmax``
+# pick on ties. Run coordinates and ids are int32 (images under 2**30 pixels).
+
+_ZF_LOAD_PX = 1 << 21      # an image of this many pixels loads the kernels (scipy: ~0.1 s)
+_ZF_LOAD_TOTAL = 1 << 24   # or this many pixels in all (about 0.5-1 s of scipy work)
+_ZF_MAX_PX = 1 << 30       # larger images use scipy (int32 run ids and coordinates)
+
+
+def _zf_runs(z: np.ndarray, value: int, rows: np.ndarray
+             ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:  # pragma: no cover - numba
+    """Runs of pixels ``!= value`` in the given rows (ascending) of a uint8 image.
+
+    Returns int32 (row, start, end) per run, end exclusive, in raster order. Two passes: a
+    vectorised count of the run starts, then a scan that skips 64-pixel blocks holding no
+    run boundary.
+    """
+    w = z.shape[1]
+    v = np.uint8(value)         # compare bytes with bytes (no widening: vectorised)
+    n = 0
+    for i in range(rows.shape[0]):
+        row = z[rows[i]]
+        if w:
+            n += np.int64(row[0] != v)
+        for c in range(1, w):
+            n += np.int64((row[c] != v) & (row[c - 1] == v))
+    rr = np.empty(n, np.int32)
+    rs = np.empty(n, np.int32)
+    re = np.empty(n, np.int32)
+    k = 0
+    for i in range(rows.shape[0]):
+        r = rows[i]
+        row = z[r]
+        outside = True          # the pixel before is == value (column -1 counts as such)
+        c = 0
+        while c < w:
+            stop = c + 64
+            if stop <= w:
+                block = row[c:stop]
+                same = 0
+                for j in range(64):
+                    same += np.int64(block[j] == v)
+                if same == (64 if outside else 0):
+                    c = stop
+                    continue
+            else:
+                stop = w
+            for j in range(c, stop):
+                o = row[j] == v
+                if o != outside:
+                    if o:
+                        re[k - 1] = j
+                    else:
+                        rr[k] = r
+                        rs[k] = j
+                        k += 1
+                    outside = o
+            c = stop
+        if not outside:
+            re[k - 1] = w
+    return rr, rs, re
+
+
+def _zf_link(rr: np.ndarray, rs: np.ndarray, re: np.ndarray, slack: int
+             ) -> tuple[np.ndarray, np.ndarray]:  # pragma: no cover - numba
+    """Connected components of runs in raster order (from :func:`_zf_runs`).
+
+    Runs of consecutive rows are connected when ``start_a < end_b + slack`` and
+    ``start_b < end_a + slack``: ``slack`` 1 for 8-connectivity, 0 for 4. Returns the root
+    (smallest run id) of every run's component and the pixel count of each component at its
+    root (0 elsewhere), so ``argmax`` of the counts is the largest component, first in raster
+    order on ties.
+    """
+    n = rr.shape[0]
+    par = np.empty(n, np.int32)
+    for k in range(n):
+        par[k] = k
+    p0 = 0
+    p1 = 0
+    prev_row = -2
+    k = 0
+    while k < n:
+        r = rr[k]
+        g = k + 1
+        while g < n and rr[g] == r:
+            g += 1
+        if prev_row == r - 1:   # merge runs [p0, p1) of row r - 1 with runs [k, g) of row r
+            i = p0
+            j = k
+            while i < p1 and j < g:
+                if rs[i] < re[j] + slack and rs[j] < re[i] + slack:
+                    a = i
+                    while par[a] != a:
+                        par[a] = par[par[a]]
+                        a = par[a]
+                    b = j
+                    while par[b] != b:
+                        par[b] = par[par[b]]
+                        b = par[b]
+                    if a < b:
+                        par[b] = a
+                    elif b < a:
+                        par[a] = b
+                if re[i] < re[j]:
+                    i += 1
+                else:
+                    j += 1
+        p0 = k
+        p1 = g
+        prev_row = r
+        k = g
+    size = np.zeros(n, np.int64)
+    for k in range(n):          # par[k] <= k: one ascending pass finds every root
+        par[k] = par[par[k]]
+        size[par[k]] += re[k] - rs[k]
+    return par, size
+
+
+def _zf_gaps(rr: np.ndarray, rs: np.ndarray, re: np.ndarray, keep: np.ndarray, h: int,
+             w: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:  # pragma: no cover - numba
+    """Runs (row, start, end) of an ``h × w`` image NOT covered by the runs with ``keep``."""
+    n = rr.shape[0]
+    cap = h
+    for k in range(n):
+        if keep[k]:
+            cap += 1
+    orr = np.empty(cap, np.int32)
+    ors = np.empty(cap, np.int32)
+    ore = np.empty(cap, np.int32)
+    m = 0
+    k = 0
+    for r in range(h):
+        c = 0
+        while k < n and rr[k] == r:
+            if keep[k]:
+                if rs[k] > c:
+                    orr[m] = r
+                    ors[m] = c
+                    ore[m] = rs[k]
+                    m += 1
+                c = re[k]
+            k += 1
+        if c < w:
+            orr[m] = r
+            ors[m] = c
+            ore[m] = w
+            m += 1
+    return orr[:m].copy(), ors[:m].copy(), ore[:m].copy()
+
+
+def _zf_detect(z: np.ndarray, glacier: int, lrow0: np.ndarray, ls: np.ndarray,
+               le: np.ndarray, keep: np.ndarray, orr: np.ndarray, ors: np.ndarray,
+               ore: np.ndarray, sel: np.ndarray, out: np.ndarray,
+               rows: np.ndarray) -> int:  # pragma: no cover - numba
+    """Set ``out`` on the pixels of the selected ocean runs with a 4-neighbour kept glacier.
+
+    ``z``: the zones as given; a pixel of class ``glacier`` counts only when its land run
+    (``ls``/``le``, row ``q``'s runs starting at ``lrow0[q]``) has ``keep`` (flooded land is
+    ocean). The ocean runs (``orr``/``ors``/``ore``) are the gaps between kept land runs, so
+    inside a run the horizontal neighbours are ocean and the pixels just outside its two
+    ends are kept land. Marks ``rows[r]`` for rows with a front pixel; returns the number of
+    runs holding one.
+    """
+    h, w = z.shape
+    g = np.uint8(glacier)
+    hits = 0
+    for k in range(orr.shape[0]):
+        if not sel[k]:
+            continue
+        r = np.int64(orr[k])
+        s = np.int64(ors[k])
+        e = np.int64(ore[k])
+        o = out[r]
+        hit = False
+        for side in range(2):
+            q = r - 1 if side == 0 else r + 1
+            if q < 0 or q >= h:
+                continue
+            above = z[q, s:e]
+            cnt = 0
+            for c in range(above.shape[0]):     # (a slice and int64 counts: vectorised)
+                cnt += np.int64(above[c] == g)
+            if cnt == 0:
+                continue
+            nb = z[q]
+            # the kept land runs of row q that overlap [s, e): first the one ending after s
+            lo = lrow0[q]
+            hi = lrow0[q + 1]
+            while lo < hi:
+                mid = (lo + hi) // 2
+                if le[mid] <= s:
+                    lo = mid + 1
+                else:
+                    hi = mid
+            j = lo
+            while j < lrow0[q + 1] and ls[j] < e:
+                if keep[j]:
+                    for c in range(max(ls[j], s), min(le[j], e)):
+                        if nb[c] == g:
+                            o[c] = True
+                            hit = True
+                j += 1
+        if s > 0 and z[r, s - 1] == g:
+            o[s] = True
+            hit = True
+        if e < w and z[r, e] == g:
+            o[e - 1] = True
+            hit = True
+        if hit:
+            rows[r] = True
+            hits += 1
+    return hits
+
+
+def _zf_paint(z: np.ndarray, rr: np.ndarray, rs: np.ndarray, re: np.ndarray,
+              sel: np.ndarray, value: int) -> None:  # pragma: no cover - numba
+    """Set the pixels of the selected runs to ``value``."""
+    for k in range(rr.shape[0]):
+        if sel[k]:
+            z[rr[k], rs[k]:re[k]] = value
+
+
+def _zf_signatures(t: Any) -> dict[str, Any]:
+    """The numba signatures of the ``_zf_*`` kernels (``t``: ``numba.types``).
+
+    The zones are typed as a READ-ONLY array, which also accepts writable ones, so that
+    read-only inputs (``np.asarray`` of a PIL image, memory maps) need no copy.
+    """
+    zones = t.Array(t.uint8, 2, "C", readonly=True)
+    image = t.Array(t.uint8, 2, "C")
+    i32, i64, flags = (t.Array(d, 1, "C") for d in (t.int32, t.int64, t.boolean))
+    runs = t.UniTuple(i32, 3)
+    return {
+        "_zf_runs": runs(zones, t.int64, i64),
+        "_zf_link": t.Tuple((i32, i64))(i32, i32, i32, t.int64),
+        "_zf_gaps": runs(i32, i32, i32, flags, t.int64, t.int64),
+        "_zf_detect": t.int64(zones, t.int64, i64, i32, i32, flags, i32, i32, i32, flags,
+                              t.Array(t.boolean, 2, "C"), flags),
+        "_zf_paint": t.void(image, i32, i32, i32, flags, t.int64),
+    }
+
+
+_ZF_STATE: dict[str, Any] = {}
+
+
+def _zf_kernels() -> dict[str, Any] | None:
+    """The compiled ``_zf_*`` functions by name (loaded once), or ``None`` without numba.
+
+    Compiled for fixed argument types and cached on disk by numba like :func:`_nn_kernel`
+    (a few seconds the first time, then a fraction of a second per process). ``None`` makes
+    :func:`zones_to_front` use :func:`_zones_to_front_ndimage` (the same pixels).
+
+    Examples
+    --------
+    >>> k = _zf_kernels()
+    >>> k is None or sorted(k) == ["_zf_detect", "_zf_gaps", "_zf_link", "_zf_paint", "_zf_runs"]
+    True
+    """
+    if "kernels" not in _ZF_STATE:
+        _ZF_STATE["kernels"] = None
+        try:
+            import numba
+        except ImportError:  # pragma: no cover - numba comes with datashader
+            return None
+        if numba.config.DISABLE_JIT:  # pragma: no cover - the kernels would run in Python
+            return None
+        compiled: dict[str, Any] = {}
+        try:
+            for name, sig in _zf_signatures(numba.types).items():
+                try:
+                    compiled[name] = numba.njit(sig, nogil=True, cache=True)(globals()[name])
+                except RuntimeError:  # no writable cache location: compile without caching
+                    compiled[name] = numba.njit(sig, nogil=True)(globals()[name])
+        except Exception as exc:  # pragma: no cover - a numba that cannot compile them
+            _ZF_STATE["error"] = repr(exc)
+            return None
+        _ZF_STATE["kernels"] = compiled
+    return _ZF_STATE["kernels"]
+
+
+def _zf_kernels_for(n_px: int) -> dict[str, Any] | None:
+    """The kernels for an image of ``n_px`` pixels, or ``None`` for the scipy path.
+
+    Until they are loaded, small images go to scipy (milliseconds each); the first image of
+    ``_ZF_LOAD_PX`` pixels, or ``_ZF_LOAD_TOTAL`` pixels in all, loads them.
+    """
+    kernels = _ZF_STATE.get("kernels")
+    if "kernels" not in _ZF_STATE:
+        _ZF_STATE["px"] = _ZF_STATE.get("px", 0) + n_px
+        if n_px >= _ZF_LOAD_PX or _ZF_STATE["px"] >= _ZF_LOAD_TOTAL:
+            kernels = _zf_kernels()
+    return kernels if n_px < _ZF_MAX_PX else None
+
+
+def _zones_to_front_runs(zones: np.ndarray, threshold: float, conn8: bool,
+                         kernels: dict[str, Any]) -> np.ndarray:
+    """:func:`zones_to_front` on runs with the compiled kernels (:func:`_zf_kernels`).
+
+    ``zones``: non-empty uint8 class ids under ``_ZF_MAX_PX`` pixels; ``threshold`` as in
+    :func:`_zones_to_front_ndimage`; ``conn8``: 8-connectivity in step 1 (else 4). The same
+    pixels as :func:`_zones_to_front_ndimage`.
+    """
+    zones = np.ascontiguousarray(zones, dtype=np.uint8)
+    h, w = zones.shape
+    out = np.zeros((h, w), dtype=bool)
+    runs, link, paint = kernels["_zf_runs"], kernels["_zf_link"], kernels["_zf_paint"]
+    # 1. non-ocean runs; every component except the largest (``keep``) becomes ocean
+    lr, ls, le = runs(zones, OCEAN, np.arange(h, dtype=np.int64))
+    keep = np.zeros(0, dtype=bool)
+    if lr.size:
+        root, size = link(lr, ls, le, 1 if conn8 else 0)
+        keep = root == np.argmax(size)
+    # 2. the ocean runs are the gaps between the kept land runs; the largest 8-connected
+    # component is the main ocean (the others, which become glacier, never touch it)
+    orr, ors, ore = kernels["_zf_gaps"](lr, ls, le, keep, h, w)
+    if orr.size == 0:
+        return out
+    oroot, osize = link(orr, ors, ore, 1)
+    main = oroot == np.argmax(osize)
+    # 3. main-ocean pixels with a 4-neighbour glacier pixel of a kept land run
+    rows = np.zeros(h, dtype=bool)
+    lrow0 = np.searchsorted(lr, np.arange(h + 1, dtype=np.int64)).astype(np.int64)
+    if not kernels["_zf_detect"](zones, GLACIER, lrow0, ls, le, keep, orr, ors, ore, main,
+                                 out, rows) \
+            or threshold < 1.0:   # every cluster has at least 1 px > threshold
+        return out
+    # 4. remove 8-connected front clusters with size <= threshold
+    u8 = out.view(np.uint8)
+    fr, fs, fe = runs(u8, 0, np.flatnonzero(rows).astype(np.int64))
+    froot, fsize = link(fr, fs, fe, 1)
+    drop = ~(fsize[froot] > threshold)
+    if drop.any():
+        paint(u8, fr, fs, fe, drop, 0)
+    return out
 
 
 # --------------------------------------------------------------------------- bounding boxes
