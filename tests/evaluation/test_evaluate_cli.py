@@ -370,8 +370,10 @@ def test_build_demo_models_end_to_end_tiny(tmp_path):
 
     tiny = ["data.n_glaciers=3", "data.years=0.12", "data.size=48", "data.pixel_size=200",
             "data.patch_size=32", "data.batch_size=4", "data.samples_per_image=1",
-            "data.world_seed=3", "validation.window=32", "trainer.max_epochs=1",
+            "data.world_seed=3", "data.val_glaciers=1", "data.test_glaciers=1",
+            "validation.window=32", "trainer.max_epochs=1",
             "trainer.num_sanity_val_steps=0", "trainer.log_every_n_steps=1", "test=false",
+            "trainer.check_val_every_n_epoch=1",
             "model.preset=small", "model.kwargs={}", "data.time_steps=2", "data.val_windows=1"]
     res = build_demo_models(tmp_path / "work", tmp_path / "dest",
                             jobs=["outlines_t1", "zones", "outlines"], overrides=tiny,
@@ -389,3 +391,14 @@ def test_build_demo_models_end_to_end_tiny(tmp_path):
     md = (tmp_path / "work" / "demo_models.md").read_text()
     assert "MDE (m)" in md and "| 1 | trained with 1 |" in md and "| all | packaged" in md
     assert not math.isnan(res["zones"]["train_s"])
+    # --resume continues the finished run instead of retraining it: same weights, same numbers
+    before = torch.load(tmp_path / "dest" / "demo_zones.pt", map_location="cpu",
+                        weights_only=False)["state_dict"]
+    again = build_demo_models(tmp_path / "work", tmp_path / "dest", jobs=["zones"],
+                              overrides=tiny, workers=1, figures=False, eval_years=None,
+                              resume=True)
+    after = torch.load(tmp_path / "dest" / "demo_zones.pt", map_location="cpu",
+                       weights_only=False)["state_dict"]
+    assert before.keys() == after.keys()
+    assert all(torch.equal(before[k], after[k]) for k in before)
+    assert again["zones"]["summary"]["mde_px"] == res["zones"]["summary"]["mde_px"]

@@ -22,7 +22,8 @@ TINY_WORLD = {"kind": "demo", "n_glaciers": 3, "years": 0.12, "size": 48, "pixel
               "world_seed": 3, "val_glaciers": 1, "test_glaciers": 1, "patch_size": 32}
 TINY_OVERRIDES = ["data.n_glaciers=3", "data.years=0.12", "data.size=48", "data.pixel_size=200",
                   "data.patch_size=32", "data.batch_size=4", "data.samples_per_image=1",
-                  "data.world_seed=3", "validation.window=32", "model.kwargs={}",
+                  "data.world_seed=3", "data.val_glaciers=1", "data.test_glaciers=1",
+                  "validation.window=32", "model.kwargs={}", "trainer.check_val_every_n_epoch=1",
                   "trainer.num_sanity_val_steps=0", "trainer.log_every_n_steps=1", "test=false"]
 
 

@@ -6,12 +6,16 @@ thread each, so they fill 2 CPU cores):
 ``zones``
     :func:`workbench.training.fit` with the packaged config ``demo_zones`` (a small CaFFe
     U-Net on the synthetic demo world simulated in memory: 4 glaciers, 2 for training, 1 for
-    validation, 1 held out for test; seeded, so reproducible on the CPU), then a
+    validation, 1 held out for test, the training and validation glaciers each at 80 m and
+    simulated at 40 m and 20 m and resampled to 80 m as ``predict`` does,
+    ``data.resample_factors``; seeded, so reproducible on the CPU), then a
     :class:`~workbench.evaluation.CalibrationMap` fitted on the validation glacier
     (:func:`~workbench.evaluation.evaluate.fit_calibration`) and stored in the checkpoint's
     ``metrics["calibration"]``, then :func:`~workbench.evaluation.evaluate.evaluate` on the
-    held-out glacier; the checkpoint (with the evaluation summary in
-    ``metrics["evaluation"]``) becomes ``workbench/checkpoints/demo_zones.pt``.
+    held-out glacier, at the model's 80 m and at :data:`FINE_FACTOR` times finer pixels
+    (20 m, the pixel size of ``workbench demo``'s world, which ``evaluate`` resamples to
+    80 m); the checkpoint (with the evaluation summaries in ``metrics["evaluation"]``, the
+    finer one under ``"fine"``) becomes ``workbench/checkpoints/demo_zones.pt``.
 ``outlines``
     The same with ``demo_outlines`` (a small IceMapper3D trained on the last 8 acquisitions of
     random windows) → ``demo_outlines.pt``; evaluated with its 8 acquisitions per year and,
@@ -34,6 +38,7 @@ Examples
     python -m workbench.checkpoints.build                       # everything, into the package
     python -m workbench.checkpoints.build --only zones --dest /tmp/demo --out /tmp/demo
     python -m workbench.checkpoints.build --no-ablation-training  # the two packaged models only
+    python -m workbench.checkpoints.build --only zones --resume   # after an interruption
 """
 
 from __future__ import annotations
@@ -49,7 +54,7 @@ from pathlib import Path
 from typing import Any
 
 __all__ = ["build_demo_models", "results_markdown", "main", "MAX_BYTES", "ABLATION",
-           "EVAL_YEARS", "JOBS"]
+           "EVAL_YEARS", "FINE_FACTOR", "JOBS"]
 
 MAX_BYTES = 10 * 1024 * 1024
 """The packaged checkpoints must stay below this size."""
@@ -59,6 +64,11 @@ ABLATION: tuple[Any, ...] = (1, 3, 5, "all")
 
 EVAL_YEARS = 3
 """Years of the held-out glacier the demo models are evaluated on."""
+
+FINE_FACTOR = 4
+"""The packaged models are also evaluated on the held-out glacier simulated at pixels this
+many times finer over the same extent (80 m models: 20 m, 512 × 512 px, as the world of
+``workbench demo``), which ``evaluate`` resamples to the model's pixel size."""
 
 JOBS: dict[str, dict[str, Any]] = {
     "zones": {"config": "demo_zones", "package": True},
@@ -81,7 +91,7 @@ def _package_dir() -> Path:
 
 
 def _run_job(name: str, out: str, dest: str, overrides: Sequence[str], threads: int,
-             figures: bool, eval_years: float | None) -> dict[str, Any]:
+             figures: bool, eval_years: float | None, resume: bool = False) -> dict[str, Any]:
     """Train one job, then calibrate / evaluate / package it (runs in a worker process)."""
     import torch
 
@@ -95,7 +105,7 @@ def _run_job(name: str, out: str, dest: str, overrides: Sequence[str], threads: 
     res = fit(job["config"], overrides=["trainer.enable_progress_bar=false",
                                         f"trainer.num_threads={int(threads)}",
                                         *overrides, *job.get("overrides", [])],
-              run_dir=work / "run", overwrite=True)
+              run_dir=work / "run", resume=resume, overwrite=not resume)
     train_s = time.perf_counter() - t0
     torch.set_num_threads(int(threads))
     t1 = time.perf_counter()
@@ -111,6 +121,8 @@ def _run_job(name: str, out: str, dest: str, overrides: Sequence[str], threads: 
                        demo_options=demo_options)
     compact = {k: summary[k] for k in _SUMMARY_KEYS if k in summary}
     compact["eval_years"] = eval_years
+    if job["package"] and FINE_FACTOR:
+        compact["fine"] = _evaluate_fine(target, job, work, figures, demo_options)
     if cmap is not None:
         save_calibration(target, cmap, out=target, metrics={"evaluation": compact})
     eval_s = time.perf_counter() - t1
@@ -122,7 +134,32 @@ def _run_job(name: str, out: str, dest: str, overrides: Sequence[str], threads: 
           f"{eval_s:.0f} s → {target} ({size / 1e6:.2f} MB)", flush=True)
     return {"checkpoint": str(target), "bytes": size, "train_s": train_s, "eval_s": eval_s,
             "epochs": res.epochs, "best_score": res.best_score, "monitor": res.monitor,
-            "eval_years": eval_years, "summary": summary, "report": str(work / "report")}
+            "eval_years": eval_years, "summary": summary, "report": str(work / "report"),
+            "fine": compact.get("fine"), "pixel_size": _model_pixel_size(target)}
+
+
+def _model_pixel_size(checkpoint: Path) -> float | None:
+    from workbench.models import read_checkpoint_info
+
+    px = (read_checkpoint_info(checkpoint).train_config.get("data") or {}).get("pixel_size")
+    return float(px) if px else None
+
+
+def _evaluate_fine(target: Path, job: dict[str, Any], work: Path, figures: bool,
+                   demo_options: dict[str, Any] | None) -> dict[str, Any]:
+    """Evaluate a packaged model on its held-out glacier at :data:`FINE_FACTOR` times finer
+    pixels (same extent), which ``evaluate`` resamples to the model's pixel size."""
+    from workbench.evaluation.evaluate import evaluate
+    from workbench.models import read_checkpoint_info
+
+    data = read_checkpoint_info(target).train_config["data"]
+    fine = {**(demo_options or {}), "pixel_size": float(data["pixel_size"]) / FINE_FACTOR,
+            "size": int(data["size"]) * FINE_FACTOR}
+    summary = evaluate(target, "demo", out=work / "report_fine", split="test", device="cpu",
+                       steps=job.get("steps"), figures=figures, demo_options=fine)
+    out = {k: summary[k] for k in _SUMMARY_KEYS if k in summary and k != "ablation"}
+    out.update(pixel_size=fine["pixel_size"], size=fine["size"])
+    return out
 
 
 def _fmt(v: Any, d: int = 3) -> str:
@@ -136,6 +173,14 @@ def _years(r: dict[str, Any]) -> str:
     return f", {y:g} years" if y else ""
 
 
+def _pixels(r: dict[str, Any], fine: dict[str, Any] | None = None) -> str:
+    """``80 m`` (the model's pixels) or ``20 m → 80 m`` (a finer scene, resampled)."""
+    px = r.get("pixel_size")
+    if not px:
+        return "finer" if fine else "model"
+    return f"{fine['pixel_size']:g} m → {px:g} m" if fine else f"{px:g} m"
+
+
 def _steps_key(s: Any) -> float:
     return math.inf if s == "all" else float(s)
 
@@ -147,11 +192,16 @@ def results_markdown(results: dict[str, dict[str, Any]]) -> str:
     if z:
         s = z["summary"]
         lines += [f"### Calving-front zones (`demo_zones`, held-out glacier{_years(z)})", "",
-                  "| images | evaluated | no front | MDE (m) | MDE (px) | zone IoU | ECE raw | "
-                  "ECE calibrated |", "| --- | --- | --- | --- | --- | --- | --- | --- |",
-                  f"| {s['n_images']} | {s['n_evaluated']} | {s['n_no_front']} | "
-                  f"{_fmt(s['mde_m'], 1)} | {_fmt(s['mde_px'], 2)} | {_fmt(s['zone_iou'])} | "
-                  f"{_fmt(s['ece'], 4)} | {_fmt(s['ece_calibrated'], 4)} |", ""]
+                  "| pixels | images | evaluated | no front | MDE (m) | MDE (px) | zone IoU | "
+                  "ECE raw | ECE calibrated |",
+                  "| --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
+        for label, t in ((_pixels(z), s), *(((_pixels(z, z["fine"]), z["fine"]),)
+                                            if z.get("fine") else ())):
+            lines.append(f"| {label} | {t['n_images']} | {t['n_evaluated']} | "
+                         f"{t['n_no_front']} | {_fmt(t['mde_m'], 1)} | {_fmt(t['mde_px'], 2)} | "
+                         f"{_fmt(t['zone_iou'])} | {_fmt(t['ece'], 4)} | "
+                         f"{_fmt(t['ece_calibrated'], 4)} |")
+        lines.append("")
         per = s.get("zone_iou_per_class") or {}
         if per:
             lines += ["| zone IoU per class | " + " | ".join(per) + " |",
@@ -194,6 +244,13 @@ def results_markdown(results: dict[str, dict[str, Any]]) -> str:
             lines += ["", f"ECE of the packaged model's entropy confidence ({s['steps']} "
                       f"acquisitions): raw {_fmt(s['ece'], 4)}, calibrated "
                       f"{_fmt(s['ece_calibrated'], 4)}."]
+            f = o.get("fine")
+            if f:
+                lines += ["", f"The packaged model on the held-out glacier at "
+                          f"{_pixels(o, f)} ({f['steps']} acquisitions): precision "
+                          f"{_fmt(f['precision'])}, recall {_fmt(f['recall'])}, F1 "
+                          f"{_fmt(f['f1'])}, IoU **{_fmt(f['iou'])}** (ECE raw "
+                          f"{_fmt(f['ece'], 4)}, calibrated {_fmt(f['ece_calibrated'], 4)})."]
         lines.append("")
     lines += ["| job | checkpoint | size | training | calibration + evaluation |",
               "| --- | --- | --- | --- | --- |"]
@@ -207,7 +264,8 @@ def build_demo_models(out: str | os.PathLike[str] = "outputs/demo_models",
                       dest: str | os.PathLike[str] | None = None,
                       jobs: Sequence[str] | None = None, overrides: Sequence[str] = (),
                       threads: int = 1, workers: int = 2, figures: bool = True,
-                      eval_years: float | None = EVAL_YEARS) -> dict[str, dict[str, Any]]:
+                      eval_years: float | None = EVAL_YEARS,
+                      resume: bool = False) -> dict[str, dict[str, Any]]:
     """Run the build jobs (see the module docstring); return their results.
 
     Parameters
@@ -230,6 +288,9 @@ def build_demo_models(out: str | os.PathLike[str] = "outputs/demo_models",
         Draw the report figures.
     eval_years
         Years of the held-out glacier to evaluate on (None: the training world's).
+    resume
+        Continue each job's training run in ``out/<job>/run`` from its last checkpoint (after
+        an interruption; a finished run is only re-tested) instead of starting it afresh.
     """
     out = Path(out)
     dest = Path(dest) if dest is not None else _package_dir()
@@ -239,7 +300,8 @@ def build_demo_models(out: str | os.PathLike[str] = "outputs/demo_models",
         raise ValueError(f"unknown build jobs {unknown}; expected some of {list(JOBS)}")
     names = sorted(names, key=lambda n: _ORDER.index(n) if n in _ORDER else len(_ORDER))
     dest.mkdir(parents=True, exist_ok=True)
-    args = (str(out), str(dest), list(overrides), int(threads), bool(figures), eval_years)
+    args = (str(out), str(dest), list(overrides), int(threads), bool(figures), eval_years,
+            bool(resume))
     t0 = time.perf_counter()
     results: dict[str, dict[str, Any]] = {}
     if workers <= 1 or len(names) == 1:
@@ -288,11 +350,15 @@ def main(argv: Sequence[str] | None = None) -> int:
                    help="extra config override for every training (repeatable), e.g. "
                         "--set trainer.max_epochs=2")
     p.add_argument("--no-figures", action="store_true", help="reports without figures")
+    p.add_argument("--resume", action="store_true",
+                   help="continue the training runs in --out from their last checkpoints "
+                        "(after an interruption) instead of starting afresh")
     args = p.parse_args(argv)
     jobs = args.only or (["zones", "outlines"] if args.no_ablation_training else list(JOBS))
     t0 = time.perf_counter()
     build_demo_models(args.out, args.dest, jobs=jobs, overrides=args.overrides,
-                      threads=args.threads, workers=args.workers, figures=not args.no_figures)
+                      threads=args.threads, workers=args.workers, figures=not args.no_figures,
+                      resume=args.resume)
     print(f"total {time.perf_counter() - t0:.0f} s", flush=True)
     return 0
 

@@ -102,6 +102,8 @@ DEFAULTS: dict[str, Any] = {
         "size": 128,
         "pixel_size": 80.0,
         "world_seed": 0,
+        "resample_factors": None,   # e.g. [1, 2, 4]: also 40 m / 20 m glaciers resampled to 80 m
+        "resample_mode": "all",     # every factor for each glacier, or "cycle" (training glaciers)
     },
     "loss": {
         "kind": "ce_dice",
@@ -296,7 +298,8 @@ _CHECKS: dict[str, dict[str, Callable[[Any], str | None]]] = {
         "label": _str(), "time_steps": _int(1, optional=True), "sources": _sources,
         "bands": _str_list(optional=True), "val_windows": _int(1), "n_glaciers": _int(2),
         "years": _num(0.0, strict_lo=True), "size": _int(32), "pixel_size": _num(0.0, strict_lo=True),
-        "world_seed": _int(0)},
+        "world_seed": _int(0), "resample_factors": _num_list(optional=True),
+        "resample_mode": _choice("all", "cycle")},
     "loss": {
         "kind": _choice("ce_dice", "ce", "dice", "focal", "focal_dice"), "ce_weight": _num(0.0),
         "dice_weight": _num(0.0), "label_smoothing": _num(0.0, 0.99), "gamma": _num(0.0),
@@ -480,37 +483,62 @@ def validate_config(config: Mapping[str, Any]) -> dict[str, Any]:
                           "workbench.training.pretrain) for it, not `workbench train`")
     if "data" in config:
         config["data"] = _data_shorthand(config["data"])
+    cfg = check_sections(config, DEFAULTS, _CHECKS,
+                         kwargs_expected="a mapping of model constructor arguments")
+    cfg["augment"] = {k: v for k, v in (cfg["augment"] or {}).items()}
+    validate_augment_config(cfg["augment"])
+    _check_combinations(cfg)
+    return cfg
+
+
+
+def check_sections(config: Mapping[str, Any], defaults: Mapping[str, Any],
+                   checks: Mapping[str, Mapping[str, Callable[[Any], str | None]]], *,
+                   kwargs_expected: str) -> dict[str, Any]:
+    """Merge a config with its ``defaults`` and run the per-option ``checks`` (section ``""``
+    is the top level): the shared core of :func:`validate_config` and the pretraining
+    config's validation.
+
+    Raises
+    ------
+    ConfigError
+        An unknown section or option, a section that is not a mapping, an option its check
+        rejects (the message names ``section.key`` and what the check expects), or a
+        ``model.kwargs`` that is not a mapping (``kwargs_expected`` says what it should be).
+
+    Examples
+    --------
+    >>> check_sections({"seed": 1}, {"seed": 0, "model": {"kwargs": {}}}, {"": {"seed": _int(0)}},
+    ...                kwargs_expected="a mapping")["seed"]
+    1
+    """
     for key in config:
-        if key not in DEFAULTS:
+        if key not in defaults:
             raise ConfigError("is not a known section", variable=str(key),
-                              expected=f"one of {sorted(DEFAULTS)}")
-    for section, default in DEFAULTS.items():
-        if isinstance(default, dict) and section in config and config[section] is not None \
-                and not isinstance(config[section], Mapping):
-            raise ConfigError(f"is {config[section]!r}", variable=section,
+                              expected=f"one of {sorted(defaults)}")
+        if isinstance(defaults[key], dict) and config[key] is not None \
+                and not isinstance(config[key], Mapping):
+            raise ConfigError(f"is {config[key]!r}", variable=str(key),
                               expected="a mapping of options")
-    cfg = _merge(DEFAULTS, {k: v for k, v in config.items() if v is not None or not
-                            isinstance(DEFAULTS[k], dict)})
-    for section, checks in _CHECKS.items():
+    cfg = _merge(defaults, {k: v for k, v in config.items() if v is not None or not
+                            isinstance(defaults[k], dict)})
+    for section, section_checks in checks.items():
         node = cfg if section == "" else cfg[section]
-        allowed = set(checks) | ({"kwargs"} if section == "model" else set())
+        allowed = set(section_checks) | ({"kwargs"} if section == "model" else set())
         if section == "":
-            allowed |= {k for k, v in DEFAULTS.items() if isinstance(v, dict)}
+            allowed |= {k for k, v in defaults.items() if isinstance(v, dict)}
         for key in node:
             if key not in allowed:
                 raise ConfigError("is not a known option", variable=f"{section}.{key}".lstrip("."),
                                   expected=f"one of {sorted(allowed)}")
-        for key, check in checks.items():
+        for key, check in section_checks.items():
             problem = check(node.get(key))
             if problem:
                 raise ConfigError(f"is {node.get(key)!r}", variable=f"{section}.{key}".lstrip("."),
                                   expected=problem)
-    if not isinstance(cfg["model"]["kwargs"], Mapping):
+    if "model" in cfg and not isinstance(cfg["model"].get("kwargs", {}), Mapping):
         raise ConfigError(f"is {cfg['model']['kwargs']!r}", variable="model.kwargs",
-                          expected="a mapping of model constructor arguments")
-    cfg["augment"] = {k: v for k, v in (cfg["augment"] or {}).items()}
-    validate_augment_config(cfg["augment"])
-    _check_combinations(cfg)
+                          expected=kwargs_expected)
     return cfg
 
 

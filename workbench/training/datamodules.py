@@ -80,7 +80,13 @@ __all__ = [
     "SarOpticalCrops",
     "check_sar_optical_stack",
     "sar_unit",
+    "resample_stack",
+    "CAFFE8_VARIABLE",
 ]
+
+CAFFE8_VARIABLE = "sigma0_caffe8"
+"""Stack variable holding σ0 already in the zone models' input representation (8-bit grey
+/ 255, :func:`workbench.data.demo.db_to_uint8`), written by :func:`resample_stack`."""
 
 
 # --------------------------------------------------------------------------- datasets
@@ -146,6 +152,8 @@ class StackZoneFrames(Dataset):
     (:func:`workbench.data.demo.db_to_uint8`) and divided by 255, so a model trained on these
     frames works on the exported PNGs and vice versa. Needs ``sigma0_db``, ``zones`` and
     ``front`` (time, y, x); ``meta`` carries the CaFFe stem, glacier, pixel size and season.
+    A stack that already holds the image in that representation as :data:`CAFFE8_VARIABLE`
+    (frames resampled from a finer grid, see :func:`resample_stack`) is used as it is.
     """
 
     def __init__(self, stacks: Sequence[Any]) -> None:
@@ -166,8 +174,11 @@ class StackZoneFrames(Dataset):
         k, t = self.index[index]
         st = self.stacks[k]
         frame = st.isel(time=t)
-        sigma = np.asarray(frame["sigma0_db"].values, dtype=np.float32)
-        image = db_to_uint8(sigma).astype(np.float32)[None] / 255.0
+        if CAFFE8_VARIABLE in st.data_vars:  # already 8-bit grey / 255 (resampled frames)
+            image = np.asarray(frame[CAFFE8_VARIABLE].values, dtype=np.float32)[None]
+        else:
+            sigma = np.asarray(frame["sigma0_db"].values, dtype=np.float32)
+            image = db_to_uint8(sigma).astype(np.float32)[None] / 255.0
         zones = np.asarray(frame["zones"].values).astype(np.int64)
         name = str(st.attrs.get("glacier", f"stack{k}"))
         px = float(st.attrs.get("pixel_size", 0.0)) or None
@@ -780,6 +791,128 @@ class StackDataModule(_WorkbenchDataModule):
 # --------------------------------------------------------------------------- demo world
 
 
+def _majority(values: np.ndarray, shape: tuple[int, int], resize: Any) -> np.ndarray:
+    """Class labels ``(…, y, x)`` on a grid of ``shape``: the class whose resampled indicator
+    is largest (a soft majority vote over the footprint of each output pixel)."""
+    classes = np.unique(values)
+    flat = values.reshape(-1, *values.shape[-2:])
+    out = np.empty((flat.shape[0], *shape), dtype=values.dtype)
+    for i, v in enumerate(flat):  # one image at a time keeps the indicators small
+        onehot = (v[None] == classes[:, None, None]).astype(np.float32)
+        out[i] = classes[resize(onehot).argmax(0)]
+    return out.reshape(*values.shape[:-2], *shape)
+
+
+def resample_stack(stack: Any, size: int | tuple[int, int], pixel_size: float, *,
+                   caffe8: bool = False) -> Any:
+    """A simulated stack brought onto a coarser (or finer) grid of the same extent, the way
+    :func:`workbench.inference.predict` brings a scene to a model's pixel size.
+
+    Continuous variables (``sigma0_db`` in dB, ``coherence``, ``optical``, ``dem``) are
+    resampled with the very function ``predict`` uses (bilinear, anti-aliased when
+    shrinking; ``workbench.inference.predictor._resize``), so the averaging of speckle over
+    the footprint of a model pixel is the one the model meets at inference. Labels follow
+    the grid: ``zones`` (and other integer variables) by a soft majority vote (the class
+    with the largest resampled indicator), ``outline`` = glacier zone, ``front`` by the CaFFe
+    rule the simulator uses (ocean pixels that are 4-neighbours of glacier pixels).
+
+    Parameters
+    ----------
+    stack
+        A scene stack with dims ``(…, y, x)`` and ``attrs["pixel_size"]`` (a simulated one:
+        no NaN, so the order of resampling and normalisation does not matter).
+    size
+        Output ``(height, width)`` in pixels (an int: square).
+    pixel_size
+        Output pixel size in metres (the extent is ``size × pixel_size`` from the stack's
+        upper-left corner; it should equal the stack's).
+    caffe8
+        Also write :data:`CAFFE8_VARIABLE`: σ0 mapped to 8-bit grey / 255 on the FINE grid
+        and then resampled, as ``predict`` prepares the input of a CaFFe zone model.
+
+    Returns
+    -------
+    xarray.Dataset
+        The same variables and per-date coordinates on the new grid; ``attrs`` gain
+        ``pixel_size`` (the new one) and ``simulated_pixel_size`` (the stack's).
+
+    Examples
+    --------
+    >>> from workbench.data.synthetic import simulate_glacier
+    >>> fine = simulate_glacier(seed=1, years=0.05, size=(96, 96), pixel_size=100.0).stack
+    >>> coarse = resample_stack(fine, 48, 200.0, caffe8=True)
+    >>> coarse.sizes["y"], coarse.attrs["pixel_size"], coarse.attrs["simulated_pixel_size"]
+    (48, 200.0, 100.0)
+    >>> bool(coarse.sigma0_db.std() < fine.sigma0_db.std())   # speckle averaged
+    True
+    """
+    import xarray as xr
+
+    from workbench.data.demo import db_to_uint8
+    from workbench.data.encoding import GLACIER, OCEAN
+    from workbench.inference.predictor import _resize  # the resampling of `predict`
+
+    shape = (int(size), int(size)) if np.isscalar(size) else tuple(int(v) for v in size)
+    px_in = float(stack.attrs.get("pixel_size") or 0.0)
+    if px_in <= 0:
+        raise DataError("has no pixel_size attribute", variable="stack",
+                        expected="a simulated stack (attrs['pixel_size'] in metres)")
+
+    def resize(a: np.ndarray) -> np.ndarray:
+        t = torch.from_numpy(np.ascontiguousarray(a, dtype=np.float32))
+        return _resize(t, shape).numpy()
+
+    data_vars: dict[str, Any] = {}
+    zones = None
+    if "zones" in stack.data_vars:
+        zda = stack["zones"]
+        zda = zda.transpose(*[d for d in zda.dims if d not in ("y", "x")], "y", "x")
+        zones = _majority(np.asarray(zda.values), shape, resize)
+        data_vars["zones"] = (zda.dims, zones, zda.attrs)
+    for name, da in stack.data_vars.items():
+        if name == "zones" or "y" not in da.dims or "x" not in da.dims:
+            continue
+        da = da.transpose(*[d for d in da.dims if d not in ("y", "x")], "y", "x")
+        if name == "outline" and zones is not None:
+            vals = (zones == GLACIER).astype(da.dtype)
+        elif name == "front" and zones is not None:
+            glacier = zones == GLACIER
+            near = np.zeros_like(glacier)
+            near[..., 1:, :] |= glacier[..., :-1, :]
+            near[..., :-1, :] |= glacier[..., 1:, :]
+            near[..., :, 1:] |= glacier[..., :, :-1]
+            near[..., :, :-1] |= glacier[..., :, 1:]
+            vals = ((zones == OCEAN) & near).astype(da.dtype)
+        elif np.issubdtype(da.dtype, np.floating):
+            vals = resize(np.asarray(da.values))
+        else:
+            vals = _majority(np.asarray(da.values), shape, resize)
+        data_vars[name] = (da.dims, vals, da.attrs)
+    if caffe8 and "sigma0_db" in stack.data_vars:
+        sig = stack["sigma0_db"].transpose("time", "y", "x")
+        grey = db_to_uint8(np.asarray(sig.values, np.float32)).astype(np.float32) / 255.0
+        data_vars[CAFFE8_VARIABLE] = (("time", "y", "x"), resize(grey),
+                                      {"long_name": "sigma0 as 8-bit grey / 255, resampled"})
+    x0 = float(stack["x"].values[0]) - px_in / 2.0  # outer edges of the stack
+    y0 = float(stack["y"].values[0]) + px_in / 2.0
+    step = float(pixel_size)
+    coords: dict[str, Any] = {
+        k: v for k, v in stack.coords.items()
+        if k not in ("x", "y", "spatial_ref") and "x" not in v.dims and "y" not in v.dims}
+    coords["x"] = ("x", x0 + (np.arange(shape[1]) + 0.5) * step, stack["x"].attrs)
+    coords["y"] = ("y", y0 - (np.arange(shape[0]) + 0.5) * step, stack["y"].attrs)
+    attrs = {**stack.attrs, "pixel_size": step, "simulated_pixel_size": px_in}
+    out = xr.Dataset(data_vars, coords=coords, attrs=attrs)
+    crs = stack.rio.crs if hasattr(stack, "rio") else None
+    if crs is not None:
+        from affine import Affine
+
+        out = out.rio.write_crs(crs).rio.write_transform(Affine(step, 0.0, x0, 0.0, -step, y0))
+    return out
+
+
+
+
 class DemoWorldDataModule(_WorkbenchDataModule):
     """The synthetic demo world, split by glacier, for the zone or the outline task.
 
@@ -795,6 +928,18 @@ class DemoWorldDataModule(_WorkbenchDataModule):
         The in-memory world (ignored with ``root``).
     val_glaciers, test_glaciers
         Counts (the last glaciers: test last, validation before it) or glacier names.
+    resample_factors
+        The mix of resolutions of the in-memory world's training and validation glaciers
+        (ignored with ``root``; ``None`` or ``[1]``: the native world only). For each factor
+        ``f`` every training and validation glacier is also simulated at ``pixel_size / f``
+        over the same extent (``size · f`` pixels) and brought back to ``pixel_size`` with
+        :func:`resample_stack`, i.e. with the resampling :func:`workbench.inference.predict`
+        applies to a finer scene, so the model trains on what it meets when it maps, e.g.,
+        the 20 m world of ``workbench demo``: speckle averaged over the footprint of a model
+        pixel. ``1`` is the native glacier. ``[1, 2, 4]`` with 80 m pixels: native 80 m plus
+        40 m and 20 m glaciers resampled to 80 m, each glacier once per factor. Test
+        glaciers stay native (evaluate other resolutions with
+        ``evaluate(..., demo_options={"pixel_size": 20, "size": 512})``).
     **kwargs
         Shared options, and for outlines ``variables``, ``label``, ``time_steps``,
         ``sources``, ``bands``, ``val_windows``.
@@ -804,6 +949,7 @@ class DemoWorldDataModule(_WorkbenchDataModule):
                  n_glaciers: int = 3, years: float = 1.0, size: int = 128,
                  pixel_size: float = 80.0, world_seed: int = 0,
                  val_glaciers: int | Sequence[str] = 1, test_glaciers: int | Sequence[str] = 1,
+                 resample_factors: Sequence[float] | None = None, resample_mode: str = "all",
                  **kwargs: Any) -> None:
         super().__init__(task=task, **kwargs)
         self.root = None if root is None else Path(root)
@@ -814,7 +960,25 @@ class DemoWorldDataModule(_WorkbenchDataModule):
         self.world_seed = int(world_seed)
         self.val_glaciers = val_glaciers
         self.test_glaciers = test_glaciers
+        factors = list(resample_factors) if resample_factors is not None else [1]
+        if not factors or any(isinstance(f, bool) or not isinstance(f, (int, float, np.number))
+                              or not (math.isfinite(f) and f > 0) for f in factors) \
+                or len(set(map(float, factors))) != len(factors):
+            raise ConfigError(f"is {resample_factors!r}", variable="data.resample_factors",
+                              expected="distinct factors > 0 (1 = native, 4 = simulated at a "
+                                       "quarter of the pixel size), or null")
+        for f in factors:
+            if round(self.size * float(f)) < 16:
+                raise ConfigError(f"holds {f}: {self.size} px × {f} is below 16 px",
+                                  variable="data.resample_factors",
+                                  expected="factors that keep the simulated scene ≥ 16 px")
+        self.resample_factors = [float(f) for f in factors]
+        if resample_mode not in ("all", "cycle"):
+            raise ConfigError(f"is {resample_mode!r}", variable="data.resample_mode",
+                              expected="'all' (every factor for every glacier) or 'cycle'")
+        self.resample_mode = resample_mode
         self._stacks: list[Any] | None = None
+        self._versions: dict[tuple[str, float], Any] = {}
 
     def stacks(self) -> list[Any]:
         """The world's stacks, one per glacier (read or simulated once)."""
@@ -843,7 +1007,51 @@ class DemoWorldDataModule(_WorkbenchDataModule):
         names = [str(s.attrs.get("glacier", f"glacier{k}")) for k, s in enumerate(stacks)]
         tr, va, te = _pick_glaciers(names, self.val_glaciers, self.test_glaciers, "data")
         by = dict(zip(names, stacks))
+        if self.root is None and self.resample_factors != [1.0]:
+            return ([v for n in tr for v in self.resolution_versions(n, training=True)],
+                    [v for n in va for v in self.resolution_versions(n)], [by[n] for n in te])
         return [by[n] for n in tr], [by[n] for n in va], [by[n] for n in te]
+
+    def resolution_versions(self, name: str, training: bool = False) -> list[Any]:
+        """The versions of one glacier of the in-memory world that the splits use.
+
+        One per factor of ``resample_factors`` (in that order), or, for a training glacier
+        with ``resample_mode="cycle"``, the one factor it is assigned to: native for 1, else
+        the glacier simulated at ``pixel_size / f`` over the same extent (the same seed and
+        parameters as in the world) and resampled onto the native grid with
+        :func:`resample_stack` (``attrs["simulated_pixel_size"]`` says which). Simulated once
+        and kept.
+        """
+        from workbench.data.synthetic import GlacierParams, simulate_glacier
+
+        stacks = self.stacks()
+        names = [str(s.attrs.get("glacier", f"glacier{k}")) for k, s in enumerate(stacks)]
+        native = stacks[names.index(name)]
+        factors = list(self.resample_factors)
+        if training and self.resample_mode == "cycle":
+            train, _, _ = _pick_glaciers(names, self.val_glaciers, self.test_glaciers, "data")
+            factors = [factors[train.index(name) % len(factors)]]
+        out = []
+        for f in factors:
+            if f == 1.0:
+                out.append(native)
+                continue
+            key = (name, f)
+            if key not in self._versions:
+                index = int(native.attrs.get("world_index", names.index(name)))
+                params = GlacierParams.random(self.world_seed, index)
+                fine = simulate_glacier(params, seed=int(native.attrs["seed"]), years=self.years,
+                                        size=(round(self.size * f),) * 2,
+                                        pixel_size=self.pixel_size / f).stack
+                if fine.attrs["glacier"] != name:  # pragma: no cover - a changed simulator
+                    raise DataError(f"simulates {fine.attrs['glacier']!r} for {name!r}",
+                                    variable="data.resample_factors",
+                                    expected="the same glacier at a finer pixel size")
+                fine.attrs.update(world_seed=self.world_seed, world_index=index)
+                self._versions[key] = resample_stack(fine, self.size, self.pixel_size,
+                                                     caffe8=self.task == "zones")
+            out.append(self._versions[key])
+        return out
 
     def _zone_splits(self) -> tuple[Sequence[Any], Sequence[Any], Sequence[Any] | None]:
         tr, va, te = self._split_stacks()

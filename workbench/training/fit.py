@@ -160,7 +160,9 @@ def build_datamodule(cfg: Mapping[str, Any]) -> _WorkbenchDataModule:
     return DemoWorldDataModule(task, root=d["root"], n_glaciers=d["n_glaciers"],
                                years=d["years"], size=d["size"], pixel_size=d["pixel_size"],
                                world_seed=d["world_seed"], val_glaciers=val, test_glaciers=test,
-                               **common, **(stack_opts if task == "outlines" else {}))
+                               resample_factors=d["resample_factors"],
+                               resample_mode=d["resample_mode"], **common,
+                               **(stack_opts if task == "outlines" else {}))
 
 
 def _model_kwargs(cfg: Mapping[str, Any], dm: _WorkbenchDataModule) -> dict[str, Any]:
@@ -234,6 +236,99 @@ def _loggers(run_dir: Path) -> list[Any]:
     return loggers
 
 
+
+def claim_run_dir(run: Path, *, resume: bool, overwrite: bool, product: Path,
+                  what: str) -> str | None:
+    """The run-folder rules of :func:`fit` and :func:`~workbench.training.pretrain`: the
+    checkpoint to resume from (``run/checkpoints/last.ckpt`` with ``resume``), else ``None``
+    after making sure nothing is silently replaced (an existing run, i.e. checkpoints or the
+    exported ``product``, is deleted only with ``overwrite``).
+
+    Raises
+    ------
+    ConfigError
+        ``run`` already holds a run and neither ``resume`` nor ``overwrite`` was given.
+    """
+    ckpt_dir = run / "checkpoints"
+    last = ckpt_dir / "last.ckpt"
+    if resume and last.is_file():
+        return str(last)
+    if _is_rank_zero():
+        if resume:
+            warnings.warn(f"{last} does not exist: starting {run} from scratch", stacklevel=3)
+        has_run = run.exists() and (ckpt_dir.exists() or product.exists())
+        if has_run and overwrite:
+            shutil.rmtree(run)
+        elif has_run:
+            raise ConfigError(f"already holds a {what}", path=run,
+                              expected="--resume to continue it, --overwrite to replace it, "
+                                       "or another name (name=… / --run-dir)")
+    return None
+
+
+def seed_run(cfg: Mapping[str, Any]) -> None:
+    """Torch threads (``trainer.num_threads``) and every seed (``seed``), before any data or
+    model is built."""
+    if cfg["trainer"]["num_threads"]:
+        torch.set_num_threads(int(cfg["trainer"]["num_threads"]))
+    L.seed_everything(cfg["seed"], workers=True, verbose=False)
+
+
+def run_lightning(cfg: Mapping[str, Any], run: Path, task: L.LightningModule,
+                  dm: L.LightningDataModule, *, export: Path, config_text: str,
+                  ckpt_path: str | None, callbacks: Sequence[L.Callback] = ()
+                  ) -> tuple[L.Trainer, Any, ExportBestCheckpoint]:
+    """Write ``run/config.yaml``, build the Lightning trainer of ``cfg["trainer"]`` (atomic
+    checkpoints: ``checkpoints/best-*.ckpt`` and ``last.ckpt``, the best model exported to
+    ``export``, CSV/TensorBoard logs, progress bar) and fit ``task`` on ``dm``, resuming from
+    ``ckpt_path``. Returns the trainer, its ``ModelCheckpoint`` and the exporter (whose
+    ``monitor``/``mode`` are the resolved ``checkpoint.monitor``/``mode``)."""
+    from lightning.pytorch.callbacks import LearningRateMonitor, ModelCheckpoint, TQDMProgressBar
+
+    tr = dict(cfg["trainer"])
+    deterministic = tr["deterministic"]
+    if deterministic == "auto":  # cheap on the CPU; on a GPU it would slow convolutions down
+        on_gpu = (torch.cuda.is_available() or mps_available()) and tr["accelerator"] != "cpu"
+        deterministic = not on_gpu
+    precision = resolve_precision(tr["precision"], tr["accelerator"])
+    monitor = cfg["checkpoint"]["monitor"]
+    monitor = task.monitor if monitor == "auto" else monitor
+    mode = cfg["checkpoint"]["mode"]
+    mode = (task.mode if monitor == task.monitor else "min") if mode == "auto" else mode
+    if _is_rank_zero():
+        run.mkdir(parents=True, exist_ok=True)
+        with atomic_path(run / "config.yaml") as tmp:
+            tmp.write_text(config_text)
+
+    best_ckpt = ModelCheckpoint(dirpath=run / "checkpoints", filename="best-{epoch:03d}",
+                                monitor=monitor, mode=mode,
+                                save_top_k=cfg["checkpoint"]["save_top_k"], save_last=True,
+                                auto_insert_metric_name=False)
+    exporter = ExportBestCheckpoint(export, monitor=monitor, mode=mode)
+    all_callbacks: list[L.Callback] = [best_ckpt, exporter, LearningRateMonitor("epoch")]
+    if tr["enable_progress_bar"]:
+        all_callbacks.append(TQDMProgressBar())
+    all_callbacks += list(callbacks)
+    limits = {k: tr[k] for k in ("limit_train_batches", "limit_val_batches") if tr[k] is not None}
+    trainer = L.Trainer(
+        default_root_dir=run, max_epochs=tr["max_epochs"], accelerator=tr["accelerator"],
+        devices=tr["devices"], strategy=tr["strategy"], num_nodes=tr["num_nodes"],
+        precision=precision, deterministic=deterministic, logger=_loggers(run),
+        callbacks=all_callbacks, plugins=[AtomicCheckpointIO()],
+        enable_progress_bar=tr["enable_progress_bar"], log_every_n_steps=tr["log_every_n_steps"],
+        num_sanity_val_steps=tr["num_sanity_val_steps"],
+        check_val_every_n_epoch=tr["check_val_every_n_epoch"],
+        gradient_clip_val=tr["gradient_clip_val"],
+        accumulate_grad_batches=tr["accumulate_grad_batches"],
+        enable_model_summary=tr["enable_progress_bar"], **limits)
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=".*does not have many workers.*")
+        warnings.filterwarnings("ignore", message=".*exists and is not empty.*")
+        warnings.filterwarnings("ignore", message=".*LeafSpec.*")  # Lightning internals
+        trainer.fit(task, datamodule=dm, ckpt_path=ckpt_path)
+    return trainer, best_ckpt, exporter
+
+
 def fit(config: str | os.PathLike[str] | Mapping[str, Any], *, overrides: Sequence[str] = (),
         resume: bool = False, overwrite: bool = False, callbacks: Sequence[L.Callback] = (),
         run_dir: str | os.PathLike[str] | None = None) -> TrainResult:
@@ -270,75 +365,17 @@ def fit(config: str | os.PathLike[str] | Mapping[str, Any], *, overrides: Sequen
     t0 = time.perf_counter()
     cfg = load_config(config, overrides)
     run = Path(run_dir) if run_dir is not None else Path(cfg["output_dir"]) / cfg["name"]
-    ckpt_dir = run / "checkpoints"
-    last = ckpt_dir / "last.ckpt"
-    ckpt_path = None
-    if resume and last.is_file():
-        ckpt_path = str(last)
-    elif _is_rank_zero():
-        if resume:
-            warnings.warn(f"{last} does not exist: starting {run} from scratch", stacklevel=2)
-        has_run = run.exists() and (ckpt_dir.exists() or (run / "best.pt").exists())
-        if has_run and overwrite:
-            shutil.rmtree(run)
-        elif has_run:
-            raise ConfigError("already holds a training run", path=run,
-                              expected="--resume to continue it, --overwrite to replace it, "
-                                       "or another name (name=… / --run-dir)")
-    trainer_cfg = dict(cfg["trainer"])
-    deterministic = trainer_cfg["deterministic"]
-    if deterministic == "auto":  # cheap on the CPU; on a GPU it would slow convolutions down
-        on_gpu = (torch.cuda.is_available() or mps_available()) and \
-            trainer_cfg["accelerator"] != "cpu"
-        deterministic = not on_gpu
-    precision = resolve_precision(trainer_cfg["precision"], trainer_cfg["accelerator"])
-    if trainer_cfg["num_threads"]:
-        torch.set_num_threads(int(trainer_cfg["num_threads"]))
-    L.seed_everything(cfg["seed"], workers=True, verbose=False)
-
+    ckpt_path = claim_run_dir(run, resume=resume, overwrite=overwrite, product=run / "best.pt",
+                              what="training run")
+    seed_run(cfg)
     dm = build_datamodule(cfg)
     dm.setup("fit")
     task = build_task(cfg, dm)
-    monitor = cfg["checkpoint"]["monitor"]
-    monitor = task.monitor if monitor == "auto" else monitor
-    mode = cfg["checkpoint"]["mode"]
-    mode = (task.mode if monitor == task.monitor else "min") if mode == "auto" else mode
-
-    if _is_rank_zero():
-        run.mkdir(parents=True, exist_ok=True)
-        with atomic_path(run / "config.yaml") as tmp:
-            tmp.write_text(dump_config(cfg))
-
-    from lightning.pytorch.callbacks import LearningRateMonitor, ModelCheckpoint, TQDMProgressBar
-
-    best_ckpt = ModelCheckpoint(dirpath=ckpt_dir, filename="best-{epoch:03d}", monitor=monitor,
-                                mode=mode, save_top_k=cfg["checkpoint"]["save_top_k"],
-                                save_last=True, auto_insert_metric_name=False)
-    exporter = ExportBestCheckpoint(run / "best.pt", monitor=monitor, mode=mode)
-    all_callbacks: list[L.Callback] = [best_ckpt, exporter, LearningRateMonitor("epoch")]
-    if trainer_cfg["enable_progress_bar"]:
-        all_callbacks.append(TQDMProgressBar())
-    all_callbacks += list(callbacks)
-    limits = {k: trainer_cfg[k] for k in ("limit_train_batches", "limit_val_batches")
-              if trainer_cfg[k] is not None}
-    trainer = L.Trainer(
-        default_root_dir=run, max_epochs=trainer_cfg["max_epochs"],
-        accelerator=trainer_cfg["accelerator"], devices=trainer_cfg["devices"],
-        strategy=trainer_cfg["strategy"], num_nodes=trainer_cfg["num_nodes"],
-        precision=precision, deterministic=deterministic, logger=_loggers(run),
-        callbacks=all_callbacks, plugins=[AtomicCheckpointIO()],
-        enable_progress_bar=trainer_cfg["enable_progress_bar"],
-        log_every_n_steps=trainer_cfg["log_every_n_steps"],
-        num_sanity_val_steps=trainer_cfg["num_sanity_val_steps"],
-        check_val_every_n_epoch=trainer_cfg["check_val_every_n_epoch"],
-        gradient_clip_val=trainer_cfg["gradient_clip_val"],
-        accumulate_grad_batches=trainer_cfg["accumulate_grad_batches"],
-        enable_model_summary=trainer_cfg["enable_progress_bar"], **limits)
-    with warnings.catch_warnings():
-        warnings.filterwarnings("ignore", message=".*does not have many workers.*")
-        warnings.filterwarnings("ignore", message=".*exists and is not empty.*")
-        warnings.filterwarnings("ignore", message=".*LeafSpec.*")  # Lightning internals
-        trainer.fit(task, datamodule=dm, ckpt_path=ckpt_path)
+    trainer, best_ckpt, exporter = run_lightning(cfg, run, task, dm, export=run / "best.pt",
+                                                 config_text=dump_config(cfg),
+                                                 ckpt_path=ckpt_path, callbacks=callbacks)
+    monitor, mode = exporter.monitor, exporter.mode
+    last = run / "checkpoints" / "last.ckpt"
 
     metrics = dict(exporter.best_metrics)
     if cfg["test"] and not trainer.interrupted and dm.test_dataset is not None:

@@ -62,9 +62,7 @@ from __future__ import annotations
 import copy
 import math
 import os
-import shutil
 import time
-import warnings
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any, ClassVar
@@ -75,8 +73,6 @@ import torch
 import yaml
 from torch import nn
 
-from workbench._io import atomic_path
-from workbench.device import mps_available
 from workbench.errors import CheckpointError, ConfigError, DataError
 from workbench.models import (
     SwinV2Encoder,
@@ -87,19 +83,18 @@ from workbench.models import (
     read_checkpoint_info,
     save_checkpoint,
 )
-from workbench.training.callbacks import AtomicCheckpointIO, ExportBestCheckpoint
 from workbench.training.config import (
     _CHECKS,
     _bool,
     _choice,
     _int,
-    _merge,
     _num,
     _path,
     _read_yaml,
     _str,
     _str_list,
     apply_overrides,
+    check_sections,
     config_path,
 )
 from workbench.training.config import DEFAULTS as _TRAIN_DEFAULTS
@@ -527,33 +522,8 @@ def _validate(config: Mapping[str, Any]) -> dict[str, Any]:
                                    "train it with `workbench train`")
     if "data" in config:
         config["data"] = _data_section(config["data"])
-    for key in config:
-        if key not in PRETRAIN_DEFAULTS:
-            raise ConfigError("is not a known section", variable=str(key),
-                              expected=f"one of {sorted(PRETRAIN_DEFAULTS)}")
-        if isinstance(PRETRAIN_DEFAULTS[key], dict) and config[key] is not None and \
-                not isinstance(config[key], Mapping):
-            raise ConfigError(f"is {config[key]!r}", variable=key, expected="a mapping of options")
-    cfg = _merge(PRETRAIN_DEFAULTS, {
-        k: v for k, v in config.items()
-        if v is not None or not isinstance(PRETRAIN_DEFAULTS[k], dict)})
-    for section, checks in _PRETRAIN_CHECKS.items():
-        node = cfg if section == "" else cfg[section]
-        allowed = set(checks) | ({"kwargs"} if section == "model" else set())
-        if section == "":
-            allowed |= {k for k, v in PRETRAIN_DEFAULTS.items() if isinstance(v, dict)}
-        for key in node:
-            if key not in allowed:
-                raise ConfigError("is not a known option", variable=f"{section}.{key}".lstrip("."),
-                                  expected=f"one of {sorted(allowed)}")
-        for key, check in checks.items():
-            problem = check(node.get(key))
-            if problem:
-                raise ConfigError(f"is {node.get(key)!r}", variable=f"{section}.{key}".lstrip("."),
-                                  expected=problem)
-    if not isinstance(cfg["model"]["kwargs"], Mapping):
-        raise ConfigError(f"is {cfg['model']['kwargs']!r}", variable="model.kwargs",
-                          expected="a mapping of ssl4sar_hybrid arguments")
+    cfg = check_sections(config, PRETRAIN_DEFAULTS, _PRETRAIN_CHECKS,
+                         kwargs_expected="a mapping of ssl4sar_hybrid arguments")
     preset = cfg["model"]["preset"]
     if preset is not None and preset not in list_presets("ssl4sar_hybrid"):
         raise ConfigError(f"is {preset!r}", variable="model.preset",
@@ -683,77 +653,23 @@ def pretrain(config: str | os.PathLike[str] | Mapping[str, Any], *, overrides: S
     >>> load_model(result.best_checkpoint).model_name                            # doctest: +SKIP
     'swinv2'
     """
-    from workbench.training.fit import TrainResult, _is_rank_zero, _loggers, resolve_precision
+    from workbench.training.fit import TrainResult, claim_run_dir, run_lightning, seed_run
 
     t0 = time.perf_counter()
     cfg = load_pretrain_config(config, overrides)
     run = Path(run_dir) if run_dir is not None else Path(cfg["output_dir"]) / cfg["name"]
-    ckpt_dir = run / "checkpoints"
-    last = ckpt_dir / "last.ckpt"
     encoder_path = run / "encoder.pt"
-    ckpt_path = None
-    # the run-folder rules of fit(): nothing is silently replaced
-    if resume and last.is_file():
-        ckpt_path = str(last)
-    elif _is_rank_zero():
-        if resume:
-            warnings.warn(f"{last} does not exist: starting {run} from scratch", stacklevel=2)
-        has_run = run.exists() and (ckpt_dir.exists() or encoder_path.exists())
-        if has_run and overwrite:
-            shutil.rmtree(run)
-        elif has_run:
-            raise ConfigError("already holds a pretraining run", path=run,
-                              expected="--resume to continue it, --overwrite to replace it, "
-                                       "or another name (name=… / --run-dir)")
-    tr = dict(cfg["trainer"])
-    deterministic = tr["deterministic"]
-    if deterministic == "auto":
-        on_gpu = (torch.cuda.is_available() or mps_available()) and tr["accelerator"] != "cpu"
-        deterministic = not on_gpu
-    precision = resolve_precision(tr["precision"], tr["accelerator"])
-    if tr["num_threads"]:
-        torch.set_num_threads(int(tr["num_threads"]))
-    L.seed_everything(cfg["seed"], workers=True, verbose=False)
-
+    ckpt_path = claim_run_dir(run, resume=resume, overwrite=overwrite, product=encoder_path,
+                              what="pretraining run")
+    seed_run(cfg)
     dm = build_pretrain_datamodule(cfg)
     dm.setup("fit")
     task = build_pretrain_task(cfg, dm)
-    monitor = cfg["checkpoint"]["monitor"]
-    monitor = task.monitor if monitor == "auto" else monitor
-    mode = cfg["checkpoint"]["mode"]
-    mode = (task.mode if monitor == task.monitor else "min") if mode == "auto" else mode
-    if _is_rank_zero():
-        run.mkdir(parents=True, exist_ok=True)
-        with atomic_path(run / "config.yaml") as tmp:
-            tmp.write_text(dump_pretrain_config(cfg))
-
-    from lightning.pytorch.callbacks import LearningRateMonitor, ModelCheckpoint, TQDMProgressBar
-
-    best_ckpt = ModelCheckpoint(dirpath=ckpt_dir, filename="best-{epoch:03d}", monitor=monitor,
-                                mode=mode, save_top_k=cfg["checkpoint"]["save_top_k"],
-                                save_last=True, auto_insert_metric_name=False)
-    exporter = ExportBestCheckpoint(encoder_path, monitor=monitor, mode=mode)
-    all_callbacks: list[L.Callback] = [best_ckpt, exporter, LearningRateMonitor("epoch")]
-    if tr["enable_progress_bar"]:
-        all_callbacks.append(TQDMProgressBar())
-    all_callbacks += list(callbacks)
-    limits = {k: tr[k] for k in ("limit_train_batches", "limit_val_batches") if tr[k] is not None}
-    trainer = L.Trainer(
-        default_root_dir=run, max_epochs=tr["max_epochs"], accelerator=tr["accelerator"],
-        devices=tr["devices"], strategy=tr["strategy"], num_nodes=tr["num_nodes"],
-        precision=precision, deterministic=deterministic, logger=_loggers(run),
-        callbacks=all_callbacks, plugins=[AtomicCheckpointIO()],
-        enable_progress_bar=tr["enable_progress_bar"], log_every_n_steps=tr["log_every_n_steps"],
-        num_sanity_val_steps=tr["num_sanity_val_steps"],
-        check_val_every_n_epoch=tr["check_val_every_n_epoch"],
-        gradient_clip_val=tr["gradient_clip_val"],
-        accumulate_grad_batches=tr["accumulate_grad_batches"],
-        enable_model_summary=tr["enable_progress_bar"], **limits)
-    with warnings.catch_warnings():
-        warnings.filterwarnings("ignore", message=".*does not have many workers.*")
-        warnings.filterwarnings("ignore", message=".*exists and is not empty.*")
-        warnings.filterwarnings("ignore", message=".*LeafSpec.*")
-        trainer.fit(task, datamodule=dm, ckpt_path=ckpt_path)
+    trainer, best_ckpt, exporter = run_lightning(cfg, run, task, dm, export=encoder_path,
+                                                 config_text=dump_pretrain_config(cfg),
+                                                 ckpt_path=ckpt_path, callbacks=callbacks)
+    monitor, mode = exporter.monitor, exporter.mode
+    last = run / "checkpoints" / "last.ckpt"
     return TrainResult(
         run_dir=run, best_checkpoint=encoder_path,
         lightning_best=Path(best_ckpt.best_model_path) if best_ckpt.best_model_path else None,
