@@ -89,6 +89,8 @@ __all__ = [
     "simulate_glacier",
     "simulate_world",
     "speckle",
+    "world_glacier",
+    "world_glacier_seed",
     "preview_figure",
     "S2_BANDS",
     "DEFAULT_OPTICAL_BANDS",
@@ -1728,16 +1730,37 @@ def simulate_world(
     seed = _check_seed(seed)
     if not isinstance(n_glaciers, (int, np.integer)) or n_glaciers < 1:
         raise ConfigError(f"is {n_glaciers!r}", variable="n_glaciers", expected="an integer ≥ 1")
-    out = []
-    for i in range(int(n_glaciers)):
-        child = int(np.random.SeedSequence([seed, 0xC0FFEE, i]).generate_state(1)[0])
-        g = simulate_glacier(GlacierParams.random(seed, i), seed=child, start=start, years=years,
-                             repeat_days=repeat_days, size=size, pixel_size=pixel_size, enl=enl,
-                             progress=progress)
-        g.stack.attrs["world_seed"] = seed
-        g.stack.attrs["world_index"] = i
-        out.append(g)
-    return out
+    return [world_glacier(i, seed=seed, years=years, size=size, pixel_size=pixel_size,
+                          start=start, repeat_days=repeat_days, enl=enl, progress=progress)
+            for i in range(int(n_glaciers))]
+
+
+def world_glacier_seed(seed: int, index: int) -> int:
+    """The simulation seed of glacier ``index`` of the world ``seed`` (``attrs["seed"]``)."""
+    return int(np.random.SeedSequence([_check_seed(seed), 0xC0FFEE, int(index)])
+               .generate_state(1)[0])
+
+
+def world_glacier(index: int, *, seed: int = 0, years: float = 1.0,
+                  size: tuple[int, int] = (512, 512), pixel_size: float = 20.0,
+                  start: Any = "2019-01-01", repeat_days: int = 12, enl: float = 4.4,
+                  progress: bool = False) -> SyntheticGlacier:
+    """Glacier ``index`` of :func:`simulate_world` alone (identical to
+    ``simulate_world(index + 1, ...)[index]``), without simulating the others.
+
+    Examples
+    --------
+    >>> g = world_glacier(1, seed=5, years=0.05, size=(64, 64), pixel_size=160.0)
+    >>> g.name == GlacierParams.random(5, 1).name, g.stack.attrs["world_index"]
+    (True, 1)
+    """
+    seed = _check_seed(seed)
+    g = simulate_glacier(GlacierParams.random(seed, index), seed=world_glacier_seed(seed, index),
+                         start=start, years=years, repeat_days=repeat_days, size=size,
+                         pixel_size=pixel_size, enl=enl, progress=progress)
+    g.stack.attrs["world_seed"] = seed
+    g.stack.attrs["world_index"] = int(index)
+    return g
 
 
 # --------------------------------------------------------------------------------------

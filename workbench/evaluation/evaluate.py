@@ -464,10 +464,8 @@ def _split_stacks(ev: _Evaluator, kind: str, src: Any, split: str,
     """The stacks of ``split``: the demo world's glacier split, or every stack given."""
     if kind == "demo":
         dm = _demo_module(ev, src, demo_options)
-        if split == "all":
-            return list(dm.stacks())
-        tr, va, te = dm._split_stacks()  # the training run's glacier split, exactly
-        chosen = {"train": tr, "val": va, "test": te}[split]
+        # the training run's glacier split, exactly; only the glaciers of `split` are simulated
+        chosen = list(dm.split_stacks(split))
         if not chosen:
             raise DataError(f"the demo world has no {split} glaciers", variable="split",
                             expected="'train', 'val', 'test' or 'all'")

@@ -979,6 +979,7 @@ class DemoWorldDataModule(_WorkbenchDataModule):
         self.resample_mode = resample_mode
         self._stacks: list[Any] | None = None
         self._versions: dict[tuple[str, float], Any] = {}
+        self._simulated: dict[int, Any] = {}
 
     def stacks(self) -> list[Any]:
         """The world's stacks, one per glacier (read or simulated once)."""
@@ -995,22 +996,50 @@ class DemoWorldDataModule(_WorkbenchDataModule):
                     st.attrs.setdefault("pixel_size", manifest.get("pixel_size"))
                     self._stacks.append(st)
             else:
-                from workbench.data.synthetic import simulate_world
-
-                world = simulate_world(self.n_glaciers, seed=self.world_seed, years=self.years,
-                                       size=(self.size, self.size), pixel_size=self.pixel_size)
-                self._stacks = [g.stack for g in world]
+                self._stacks = [self.glacier_stack(n) for n in self.glacier_names()]
         return self._stacks
 
-    def _split_stacks(self) -> tuple[list[Any], list[Any], list[Any]]:
-        stacks = self.stacks()
-        names = [str(s.attrs.get("glacier", f"glacier{k}")) for k, s in enumerate(stacks)]
+    def glacier_names(self) -> list[str]:
+        """The world's glacier names, in order (an in-memory world simulates nothing for it)."""
+        if self.root is not None or self._stacks is not None:
+            return [str(s.attrs.get("glacier", f"glacier{k}")) for k, s in enumerate(self.stacks())]
+        from workbench.data.synthetic import GlacierParams
+
+        return [GlacierParams.random(self.world_seed, i).name for i in range(self.n_glaciers)]
+
+    def glacier_stack(self, name: str) -> Any:
+        """The native stack of one glacier; an in-memory world simulates only this glacier
+        (:func:`workbench.data.synthetic.world_glacier`, once)."""
+        names = self.glacier_names()
+        if self.root is not None or self._stacks is not None:
+            return self.stacks()[names.index(name)]
+        index = names.index(name)
+        if index not in self._simulated:
+            from workbench.data.synthetic import world_glacier
+
+            self._simulated[index] = world_glacier(
+                index, seed=self.world_seed, years=self.years, size=(self.size, self.size),
+                pixel_size=self.pixel_size).stack
+        return self._simulated[index]
+
+    def split_stacks(self, split: str) -> list[Any]:
+        """The native stacks of ``split`` (``train``, ``val``, ``test`` or ``all``) of the
+        glacier split; an in-memory world simulates only those glaciers (evaluation)."""
+        names = self.glacier_names()
+        if split == "all":
+            return self.stacks()
         tr, va, te = _pick_glaciers(names, self.val_glaciers, self.test_glaciers, "data")
-        by = dict(zip(names, stacks))
+        return [self.glacier_stack(n) for n in {"train": tr, "val": va, "test": te}[split]]
+
+    def _split_stacks(self) -> tuple[list[Any], list[Any], list[Any]]:
+        names = self.glacier_names()
+        tr, va, te = _pick_glaciers(names, self.val_glaciers, self.test_glaciers, "data")
         if self.root is None and self.resample_factors != [1.0]:
             return ([v for n in tr for v in self.resolution_versions(n, training=True)],
-                    [v for n in va for v in self.resolution_versions(n)], [by[n] for n in te])
-        return [by[n] for n in tr], [by[n] for n in va], [by[n] for n in te]
+                    [v for n in va for v in self.resolution_versions(n)],
+                    [self.glacier_stack(n) for n in te])
+        return ([self.glacier_stack(n) for n in tr], [self.glacier_stack(n) for n in va],
+                [self.glacier_stack(n) for n in te])
 
     def resolution_versions(self, name: str, training: bool = False) -> list[Any]:
         """The versions of one glacier of the in-memory world that the splits use.
@@ -1022,11 +1051,9 @@ class DemoWorldDataModule(_WorkbenchDataModule):
         :func:`resample_stack` (``attrs["simulated_pixel_size"]`` says which). Simulated once
         and kept.
         """
-        from workbench.data.synthetic import GlacierParams, simulate_glacier
+        from workbench.data.synthetic import GlacierParams, simulate_glacier, world_glacier_seed
 
-        stacks = self.stacks()
-        names = [str(s.attrs.get("glacier", f"glacier{k}")) for k, s in enumerate(stacks)]
-        native = stacks[names.index(name)]
+        names = self.glacier_names()
         factors = list(self.resample_factors)
         if training and self.resample_mode == "cycle":
             train, _, _ = _pick_glaciers(names, self.val_glaciers, self.test_glaciers, "data")
@@ -1034,14 +1061,14 @@ class DemoWorldDataModule(_WorkbenchDataModule):
         out = []
         for f in factors:
             if f == 1.0:
-                out.append(native)
+                out.append(self.glacier_stack(name))
                 continue
             key = (name, f)
             if key not in self._versions:
-                index = int(native.attrs.get("world_index", names.index(name)))
+                index = names.index(name)
                 params = GlacierParams.random(self.world_seed, index)
-                fine = simulate_glacier(params, seed=int(native.attrs["seed"]), years=self.years,
-                                        size=(round(self.size * f),) * 2,
+                fine = simulate_glacier(params, seed=world_glacier_seed(self.world_seed, index),
+                                        years=self.years, size=(round(self.size * f),) * 2,
                                         pixel_size=self.pixel_size / f).stack
                 if fine.attrs["glacier"] != name:  # pragma: no cover - a changed simulator
                     raise DataError(f"simulates {fine.attrs['glacier']!r} for {name!r}",
