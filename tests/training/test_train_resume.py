@@ -77,3 +77,35 @@ def test_kill_and_resume_reaches_all_epochs(tmp_path):
     # resuming a finished run does nothing more
     again = fit(config, resume=True)
     assert again.epochs == 3
+
+
+def test_resuming_a_moved_finished_run_tests_and_keeps_the_best_weights(tmp_path):
+    """A finished run copied to another folder and resumed (as `build --resume` does with a
+    run trained elsewhere): Lightning's ModelCheckpoint loses its best score when its folder
+    changes and saves the last weights as a new "best"; the test and best.pt must still be
+    the exported best model, weights and numbers unchanged."""
+    import shutil
+
+    base = {
+        "task": "zones", "output_dir": str(tmp_path / "runs"), "name": "first", "test": True,
+        "model": {"name": "caffe_unet", "preset": "small"},
+        "data": {"kind": "demo", "n_glaciers": 3, "years": 0.12, "size": 48,
+                 "pixel_size": 200.0, "patch_size": 32, "batch_size": 2, "samples_per_image": 1},
+        "optimizer": {"name": "adam", "lr": 0.05},   # large steps: epochs differ clearly
+        "trainer": {"max_epochs": 4, "enable_progress_bar": False, "num_sanity_val_steps": 0,
+                    "log_every_n_steps": 1, "num_threads": 1}}
+    first = fit(base)
+    best_epoch = load_model(first.best_checkpoint, device="cpu").checkpoint_info.metrics["epoch"]
+    before = load_model(first.best_checkpoint, device="cpu").state_dict()
+    moved = tmp_path / "elsewhere" / "run"
+    shutil.copytree(first.run_dir, moved)
+    again = fit(base, resume=True, run_dir=moved)
+    after = load_model(moved / "best.pt", device="cpu")
+    assert after.checkpoint_info.metrics["epoch"] == best_epoch
+    assert all(torch.equal(before[k], after.state_dict()[k]) for k in before)
+    for key in ("test_loss", "test_miou", "test_mde_px"):
+        assert again.metrics[key] == pytest.approx(first.metrics[key], nan_ok=True)
+    assert first.metrics["test_loss"] == first.metrics["test_loss"]   # a number, not NaN
+    # the situation is real: the resumed ModelCheckpoint saved the last weights as a "best"
+    assert sorted(p.name for p in (moved / "checkpoints").glob("best-*.ckpt")) != \
+        sorted(p.name for p in (first.run_dir / "checkpoints").glob("best-*.ckpt"))

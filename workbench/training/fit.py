@@ -378,16 +378,23 @@ def fit(config: str | os.PathLike[str] | Mapping[str, Any], *, overrides: Sequen
     last = run / "checkpoints" / "last.ckpt"
 
     metrics = dict(exporter.best_metrics)
-    if cfg["test"] and not trainer.interrupted and dm.test_dataset is not None:
-        best_path = best_ckpt.best_model_path or None
+    best_pt = run / "best.pt"
+    if cfg["test"] and not trainer.interrupted and dm.test_dataset is not None \
+            and best_pt.is_file():
+        # Test the exported best model itself, not the ModelCheckpoint's idea of the best: a
+        # run folder that was moved loses that callback's state on --resume (Lightning then
+        # saves the last weights as a new "best"), while best.pt and its exporter never do.
+        from workbench.models import load_model
+
+        task.model.load_state_dict(load_model(best_pt, device="cpu").state_dict())
         with warnings.catch_warnings():
             warnings.filterwarnings("ignore", message=".*does not have many workers.*")
             warnings.filterwarnings("ignore", message=".*LeafSpec.*")
-            out = trainer.test(task, datamodule=dm, ckpt_path=best_path, verbose=False)
+            out = trainer.test(task, datamodule=dm, verbose=False)
         test_metrics = {k: float(v) for k, v in (out[0] if out else {}).items()}
         metrics.update(test_metrics)
-        if trainer.is_global_zero and best_path:
-            task.export(run / "best.pt", metrics=metrics)  # the best weights, now with test metrics
+        if trainer.is_global_zero:
+            task.export(best_pt, metrics=metrics)  # the best weights, now with test metrics
     return TrainResult(
         run_dir=run, best_checkpoint=run / "best.pt",
         lightning_best=Path(best_ckpt.best_model_path) if best_ckpt.best_model_path else None,
