@@ -39,8 +39,6 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 def measure(world: Path, checkpoint: Path, glaciers: list[str] | None = None) -> list[dict[str, Any]]:
     """One row per glacier: MDE, no-front count, flagged retreat positions, position error."""
-    import pandas as pd
-
     from workbench.evaluation.evaluate import evaluate
     from workbench.viz.state import ExplorerState, clear_predictions
 

@@ -836,6 +836,76 @@ def _kdtree_distances(pc: np.ndarray, rc: np.ndarray) -> np.ndarray:
     return np.concatenate([d_pr, d_rp])
 
 
+# --------------------------------------------------------------------------- reference
+# The implementation of zones_to_front before the run-length kernels, verbatim (docstrings
+# shortened): the straightforward definition that tests/evaluation/test_zones_to_front_fast.py
+# and benchmarks/postprocess.py compare the fast paths with. Do not "fix" or speed it up: it
+# defines the expected output.
+
+
+def _largest_label_reference(labels: np.ndarray, n: int) -> int:
+    """Label of the largest component (first in raster order on ties, like ``argmax``)."""
+    sizes = np.bincount(labels.ravel(), minlength=n + 1)
+    sizes[0] = 0
+    return int(np.argmax(sizes))
+
+
+def _zones_to_front_reference(
+    zones_classes: Any,
+    resolution_m: float | None,
+    *,
+    min_cluster_m: float = CAFFE_MIN_FRONT_M,
+    min_cluster_px: float | None = None,
+    nonocean_connectivity: int = 8,
+) -> np.ndarray:
+    """The previous ``zones_to_front`` (CaFFe post-processing), verbatim."""
+    zones = _as_zones(zones_classes)
+    if min_cluster_px is not None:
+        threshold = float(min_cluster_px)
+    else:
+        if resolution_m is None:
+            raise ConfigError(
+                "needs a pixel size to turn the minimum front length into pixels",
+                variable="resolution_m",
+                expected="a resolution in metres, or min_cluster_px for images of unknown "
+                "pixel size (e.g. resized sets such as caffe256)")
+        if not (isinstance(resolution_m, int | float | np.number) and resolution_m > 0
+                and math.isfinite(resolution_m)):
+            raise ConfigError(f"resolution {resolution_m!r} is not a pixel size",
+                              variable="resolution_m", expected="a positive number of metres")
+        threshold = float(min_cluster_m) / float(resolution_m)
+    struct_fill = _structure(nonocean_connectivity, "nonocean_connectivity")
+
+    ocean = zones == OCEAN
+    # 1. every non-ocean component except the largest becomes ocean
+    labels, n = ndimage.label(~ocean, structure=struct_fill)
+    if n > 1:
+        keep = _largest_label_reference(labels, n)
+        ocean = ocean | ((labels > 0) & (labels != keep))
+    # 2. keep the largest 8-connected ocean component; the rest becomes glacier
+    labels, n = ndimage.label(ocean, structure=_STRUCT8)
+    if n == 0:
+        return np.zeros(zones.shape, dtype=bool)
+    main_ocean = labels == _largest_label_reference(labels, n) if n > 1 else ocean
+    glacier = (zones == GLACIER) & ~ocean  # original glacier not flooded in step 1
+    glacier |= ocean & ~main_ocean  # small ocean patches become glacier
+    # 3. ocean pixels with a 4-neighbour glacier pixel (outside the image counts as nothing)
+    near = np.zeros_like(glacier)
+    near[1:, :] |= glacier[:-1, :]
+    near[:-1, :] |= glacier[1:, :]
+    near[:, 1:] |= glacier[:, :-1]
+    near[:, :-1] |= glacier[:, 1:]
+    front = main_ocean & near
+    # 4. remove short 8-connected clusters (size <= threshold)
+    labels, n = ndimage.label(front, structure=_STRUCT8)
+    if n:
+        sizes = np.bincount(labels.ravel(), minlength=n + 1)
+        keep = sizes > threshold
+        keep[0] = False
+        front = keep[labels]
+    return front
+
+
 def _front_distances_bruteforce(pred_mask: Any, ref_mask: Any) -> np.ndarray:
     """Reference implementation of :func:`front_distances` with a dense N × M matrix.
 
