@@ -61,7 +61,7 @@ from workbench.errors import ConfigError
 from workbench.training.augment import validate_augment_config
 
 __all__ = ["DEFAULTS", "load_config", "apply_overrides", "list_configs", "config_path",
-           "validate_config", "dump_config"]
+           "validate_config", "dump_config", "check_sections"]
 
 DEFAULTS: dict[str, Any] = {
     "name": None,

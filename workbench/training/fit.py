@@ -53,7 +53,7 @@ from workbench.training.datamodules import (
 from workbench.training.tasks import BaseTask, OutlineSegmentationTask, ZoneSegmentationTask
 
 __all__ = ["fit", "TrainResult", "build_datamodule", "build_task", "resolve_precision",
-           "TASKS"]
+           "claim_run_dir", "seed_run", "run_lightning", "TASKS"]
 
 TASKS: dict[str, type[BaseTask]] = {"zones": ZoneSegmentationTask,
                                     "outlines": OutlineSegmentationTask}
