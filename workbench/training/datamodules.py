@@ -940,6 +940,12 @@ class DemoWorldDataModule(_WorkbenchDataModule):
         40 m and 20 m glaciers resampled to 80 m, each glacier once per factor. Test
         glaciers stay native (evaluate other resolutions with
         ``evaluate(..., demo_options={"pixel_size": 20, "size": 512})``).
+    resample_mode
+        ``"all"`` (default): every factor for every training glacier, as above. ``"cycle"``:
+        training glaciers take the factors in turn (with ``[1, 4]``: native, 20 m, native, …),
+        one version each, so an epoch costs what a native world of as many glaciers costs and
+        more glaciers fit the same time (the packaged ``demo_zones``: 10 training glaciers);
+        validation glaciers keep every factor.
     **kwargs
         Shared options, and for outlines ``variables``, ``label``, ``time_steps``,
         ``sources``, ``bands``, ``val_windows``.
