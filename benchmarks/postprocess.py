@@ -44,6 +44,7 @@ from collections.abc import Callable
 
 import numpy as np
 import scipy
+from metrics import Timer, _smooth_noise  # benchmarks/metrics.py, beside this script
 
 from workbench.data.encoding import GLACIER, NA, OCEAN, ROCK
 from workbench.evaluation import zones_to_front
@@ -91,13 +92,6 @@ METHODS: dict[str, Callable[[np.ndarray, float, int], np.ndarray]] = {
 
 
 # --------------------------------------------------------------------------- inputs
-
-
-def _smooth_noise(rng: np.random.Generator, n: int, scale: float, amplitude: float) -> np.ndarray:
-    """A smooth random 1-D signal of ``n`` samples (features of about ``scale`` samples)."""
-    k = max(2, int(n / max(scale, 1.0)) + 2)
-    knots = rng.normal(size=k) * amplitude
-    return np.interp(np.linspace(0, k - 1, n), np.arange(k), knots)
 
 
 def _discs(z: np.ndarray, rng: np.random.Generator, n: int, rows: tuple[int, int],
@@ -162,13 +156,6 @@ def caffe_like_prediction(rng: np.random.Generator, side: int) -> tuple[np.ndarr
 
 
 # --------------------------------------------------------------------------- timing
-
-
-class Timer:
-    """Process CPU time (default) or wall-clock time."""
-
-    def __init__(self, clock: str) -> None:
-        self.now = time.process_time if clock == "cpu" else time.perf_counter
 
 
 def time_image(z: np.ndarray, res: float, conn: int, repeats: int,

@@ -130,7 +130,8 @@ def _run_job(name: str, out: str, dest: str, overrides: Sequence[str], threads: 
     if job["package"] and size > MAX_BYTES:
         raise RuntimeError(f"{target} is {size / 1e6:.1f} MB, over the "
                            f"{MAX_BYTES / 2**20:.0f} MB limit")
-    print(f"[{name}] trained in {train_s:.0f} s ({res.epochs} epochs), evaluated in "
+    trained = "resumed and finished" if resume else "trained"  # resume: only the rest ran
+    print(f"[{name}] {trained} in {train_s:.0f} s ({res.epochs} epochs), evaluated in "
           f"{eval_s:.0f} s → {target} ({size / 1e6:.2f} MB)", flush=True)
     return {"checkpoint": str(target), "bytes": size, "train_s": train_s, "eval_s": eval_s,
             "epochs": res.epochs, "best_score": res.best_score, "monitor": res.monitor,
