@@ -122,42 +122,58 @@ def test_runtime_is_the_python_of_the_project():
     assert f"python={m.group(1)}" in env["dependencies"], "same Python as environment.yml"
 
 
-def test_pins_agree_with_constraints():
-    reqs, _ = _requirements(REQUIREMENTS)
-    constraints, _ = _requirements(REPO / "constraints.txt")
-    assert {"torch", "cartopy", "panel"} <= set(constraints)
-    for name, constraint in constraints.items():
-        assert name in reqs, f"constraints.txt pins {name}; binder/requirements.txt must too"
-        binder = reqs[name]
-        exact = [s.version for s in binder.specifier if s.operator == "=="]
-        for spec in constraint.specifier:
-            assert spec in set(binder.specifier) or (exact and spec.contains(exact[0])), \
-                f"{name}: binder has {binder.specifier}, constraints.txt says {spec}"
+def _exact(req: Requirement) -> Version:
+    (spec,) = list(req.specifier)
+    assert spec.operator == "==", f"{req} is not an exact pin"
+    return Version(spec.version)
+
+
+def test_locks_are_fully_pinned_and_agree():
+    """constraints.txt and binder/requirements.txt are resolved locks (``make lock``): every
+    line an exact pin, the hand-kept pins of constraints.in honoured, and every package Binder
+    installs at the version the root lock (the one the suite passed with) names."""
+    lock, lock_options = _requirements(REPO / "constraints.txt")
+    binder, _ = _requirements(REQUIREMENTS)
+    hand, _ = _requirements(REPO / "constraints.in")
+    assert not lock_options and len(lock) > 150, "a fully resolved lock, not a few pins"
+    assert {"torch", "cartopy", "panel", "lightning", "numpy", "pytest"} <= set(lock)
+    for name, req in hand.items():
+        assert req.specifier.contains(_exact(lock[name]), prereleases=True), \
+            f"constraints.txt has {lock[name]}, constraints.in asks {req}"
+    assert Version(str(_exact(lock["torch"]))).local is None, \
+        "the root lock names PyPI's torch version (it matches the local +cpu wheel too)"
+    for name, req in binder.items():
+        version = _exact(req)
+        if name in lock:
+            assert version.public == _exact(lock[name]).public, \
+                f"{name}: binder pins {version}, constraints.txt {lock[name]}"
+    assert set(lock) & set(binder) >= {"torch", "panel", "numpy", "lightning", "jupyterlab"}
 
 
 def test_requirements_cover_the_package_and_nothing_for_development():
     reqs, _ = _requirements(REQUIREMENTS)
+    ranges, _ = _requirements(BINDER / "requirements.in")
     project = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]
     for line in project["dependencies"]:
         dep = Requirement(line)
         name = canonicalize_name(dep.name)
-        assert name in reqs, f"{dep.name} (a dependency of the package) is missing"
-        missing = set(dep.specifier) - set(reqs[name].specifier)
-        if name != "torch":  # torch: the exact CPU pin satisfies the package's range
-            assert not missing, f"{dep.name}: pyproject says {dep.specifier}, binder {reqs[name].specifier}"
-        else:
-            (pin,) = list(reqs[name].specifier)
-            assert dep.specifier.contains(pin.version)
-        assert dep.extras <= reqs[name].extras, f"{dep.name}: extras {dep.extras}"
+        assert name in reqs and name in ranges, f"{dep.name} (a dependency of the package) is missing"
+        assert dep.specifier.contains(_exact(reqs[name]), prereleases=True), \
+            f"{dep.name}: pyproject says {dep.specifier}, binder pins {reqs[name]}"
+        if name != "torch":  # torch: requirements.in pins the exact version
+            missing = set(dep.specifier) - set(ranges[name].specifier)
+            assert not missing, f"{dep.name}: pyproject says {dep.specifier}, requirements.in {ranges[name].specifier}"
+        assert dep.extras <= ranges[name].extras, f"{dep.name}: extras {dep.extras}"
     for name in ("jupyterlab", "jupyter-panel-proxy", "ipykernel", "papermill", "lightning"):
         assert name in reqs, f"{name} is needed by the notebooks / the dashboard proxy"
     assert not DEV_ONLY & set(reqs), f"development-only packages: {DEV_ONLY & set(reqs)}"
 
 
-def test_root_environment_stays_the_full_environment():
+def test_root_environment_installs_through_the_lock():
     env = yaml.safe_load((REPO / "environment.yml").read_text())
-    names = {re.split(r"[<>=! ]", d)[0] for d in env["dependencies"] if isinstance(d, str)}
-    assert {"pytest", "lightning", "jupyterlab", "transformers", "tensorboard"} <= names
+    (pip_section,) = [d["pip"] for d in env["dependencies"] if isinstance(d, dict)]
+    assert "-c constraints.txt" in pip_section
+    assert "-e .[train,lab,dev]" in pip_section
 
 
 def test_postbuild_is_strict_and_executable():

@@ -8,21 +8,27 @@
 * :class:`AtomicCheckpointIO` — Lightning checkpoints (``last.ckpt``, ``best-*.ckpt``) are
   written to a temporary file beside the target and renamed, so a run killed while saving
   never leaves a truncated ``last.ckpt`` to resume from.
+* :class:`EpochSeed` — every training batch starts from global RNG states that are a function
+  of ``(seed, epoch, batch)``, so dropout and anything else drawing from them gives the same numbers
+  in a run resumed after a crash as in an uninterrupted one.
 """
 
 from __future__ import annotations
 
 import math
+import random
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 import lightning as L
+import numpy as np
+import torch
 from lightning.fabric.plugins.io.torch_io import TorchCheckpointIO
 
 from workbench._io import atomic_path
 
-__all__ = ["ExportBestCheckpoint", "AtomicCheckpointIO"]
+__all__ = ["ExportBestCheckpoint", "AtomicCheckpointIO", "EpochSeed"]
 
 
 class AtomicCheckpointIO(TorchCheckpointIO):
@@ -100,3 +106,25 @@ class ExportBestCheckpoint(L.Callback):
     def load_state_dict(self, state_dict: Mapping[str, Any]) -> None:
         self.best_score = state_dict.get("best_score")
         self.best_metrics = dict(state_dict.get("best_metrics") or {})
+
+
+class EpochSeed(L.Callback):
+    """Seed Python's, NumPy's and torch's global RNGs from ``(seed, epoch, batch)`` before
+    every training batch.
+
+    Lightning checkpoints do not hold the global RNG states, and a resumed run draws from them
+    a different number of times before its first batch (data loader start-up), so without
+    this a run resumed from ``last.ckpt`` draws other dropout masks than the uninterrupted
+    run did. Seeding per batch makes each batch's draws independent of everything before it.
+    """
+
+    def __init__(self, seed: int) -> None:
+        self.seed = int(seed)
+
+    def on_train_batch_start(self, trainer: L.Trainer, pl_module: L.LightningModule,
+                             batch: Any, batch_idx: int) -> None:
+        s = np.random.SeedSequence([self.seed, int(trainer.current_epoch), int(batch_idx),
+                                    int(trainer.global_rank)]).generate_state(1)[0]
+        random.seed(int(s))
+        np.random.seed(int(s))
+        torch.manual_seed(int(s))   # also seeds every CUDA device

@@ -65,6 +65,7 @@ from workbench.data.caffe import (
     train_val_split,
 )
 from workbench.data.patches import CaffePatchDataset, Normalization, StackPatchDataset
+from workbench.data.sampler import EpochShuffleSampler
 from workbench.errors import ConfigError, DataError
 from workbench.training.augment import Augmenter
 
@@ -504,8 +505,11 @@ class _WorkbenchDataModule(L.LightningDataModule):
 
     def _loader(self, ds: Dataset, *, shuffle: bool, batch_size: int, collate: Any = None,
                 drop_last: bool = False) -> DataLoader:
-        return DataLoader(ds, batch_size=batch_size, shuffle=shuffle, num_workers=self.num_workers,
-                          collate_fn=collate, pin_memory=self.pin_memory, drop_last=drop_last,
+        # the training order is a function of (seed, epoch), so a resumed run sees the same
+        sampler = EpochShuffleSampler(len(ds), seed=self.seed) if shuffle else None
+        return DataLoader(ds, batch_size=batch_size, sampler=sampler,
+                          num_workers=self.num_workers, collate_fn=collate,
+                          pin_memory=self.pin_memory, drop_last=drop_last,
                           persistent_workers=False)
 
     def train_dataloader(self) -> DataLoader:

@@ -42,7 +42,7 @@ from workbench._io import atomic_path
 from workbench.device import mps_available
 from workbench.errors import ConfigError
 from workbench.models import get_model_class
-from workbench.training.callbacks import AtomicCheckpointIO, ExportBestCheckpoint
+from workbench.training.callbacks import AtomicCheckpointIO, EpochSeed, ExportBestCheckpoint
 from workbench.training.config import dump_config, load_config
 from workbench.training.datamodules import (
     CaffeDataModule,
@@ -302,10 +302,18 @@ def run_lightning(cfg: Mapping[str, Any], run: Path, task: L.LightningModule,
 
     best_ckpt = ModelCheckpoint(dirpath=run / "checkpoints", filename="best-{epoch:03d}",
                                 monitor=monitor, mode=mode,
-                                save_top_k=cfg["checkpoint"]["save_top_k"], save_last=True,
+                                save_top_k=cfg["checkpoint"]["save_top_k"], save_last=False,
                                 auto_insert_metric_name=False)
+    # ``last.ckpt`` is every completed epoch, whatever the metric did: a checkpoint of its own
+    # without a monitor. (With lightning >= 2.6, ``save_last=True`` beside a monitor rewrites
+    # last.ckpt only when the metric improves, so a crash would lose every epoch since then.)
+    # Lightning runs checkpoint callbacks last and in list order, so last.ckpt also holds
+    # this epoch's state of ``best_ckpt`` and of the exporter.
+    last_ckpt = ModelCheckpoint(dirpath=run / "checkpoints", filename="last", monitor=None,
+                                save_top_k=1, save_last=False, enable_version_counter=False)
     exporter = ExportBestCheckpoint(export, monitor=monitor, mode=mode)
-    all_callbacks: list[L.Callback] = [best_ckpt, exporter, LearningRateMonitor("epoch")]
+    all_callbacks: list[L.Callback] = [best_ckpt, last_ckpt, exporter, EpochSeed(cfg["seed"]),
+                                       LearningRateMonitor("epoch")]
     if tr["enable_progress_bar"]:
         all_callbacks.append(TQDMProgressBar())
     all_callbacks += list(callbacks)
