@@ -1,15 +1,63 @@
-"""Atomic file writing: a product is either complete or absent, never half-written."""
+"""Atomic file writing (a product is either complete or absent, never half-written) and safe
+reading of torch files (no code can run while loading)."""
 
 from __future__ import annotations
 
 import contextlib
 import os
+import pickle
 import shutil
 import tempfile
+import zipfile
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
-__all__ = ["atomic_path"]
+from workbench.errors import CheckpointError
+
+__all__ = ["atomic_path", "safe_torch_load"]
+
+
+def safe_torch_load(path: str | os.PathLike[str], *, expected: str,
+                    map_location: Any = "cpu") -> Any:
+    """``torch.load(path, weights_only=True)`` with every failure a :class:`CheckpointError`
+    naming the file.
+
+    ``weights_only=True`` is passed explicitly, so no code in the file can run, whatever the
+    torch version's default and even with ``TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD=1`` set.
+
+    Examples
+    --------
+    >>> import tempfile, torch
+    >>> p = tempfile.mkdtemp() + "/x.pt"
+    >>> torch.save({"w": torch.ones(2)}, p)
+    >>> safe_torch_load(p, expected="a test file")["w"].tolist()
+    [1.0, 1.0]
+    """
+    import torch
+
+    path = Path(path)
+    if not path.exists():
+        raise CheckpointError("does not exist", path=path, expected=expected)
+    if path.is_dir():
+        raise CheckpointError("is a directory", path=path, expected=expected)
+    if not zipfile.is_zipfile(path):   # torch.save writes zip archives (torch ≥ 1.6)
+        raise CheckpointError("cannot be read; it is truncated or not a torch file (not a zip "
+                              "archive)", path=path, expected=expected)
+    try:
+        return torch.load(path, map_location=map_location, weights_only=True)
+    except pickle.UnpicklingError as exc:
+        lines = [ln.strip() for ln in str(exc).splitlines() if ln.strip()]
+        first = next((ln for ln in lines if "Unsupported global" in ln or "error:" in ln),
+                     lines[0] if lines else "")
+        raise CheckpointError(
+            "was refused by safe loading (weights_only=True): it holds Python objects other "
+            f"than tensors and plain data, which could run code, so it was not loaded ({first})",
+            path=path, expected=expected) from None
+    except Exception as exc:  # truncated zip, random bytes, empty file, ...
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise CheckpointError(f"cannot be read; it is truncated or not a torch file ({first})",
+                              path=path, expected=expected) from None
 
 
 @contextlib.contextmanager

@@ -104,3 +104,39 @@ def test_killed_twice_mid_epoch_resumes_bit_identically(tmp_path, run, base, pro
     pd.testing.assert_frame_equal(_val_metrics(straight), _val_metrics(resumed))
     np.testing.assert_equal(straight.best_score, resumed.best_score)   # NaN == NaN here
 
+
+
+PAYLOAD = textwrap.dedent("""
+    import os, sys, torch
+
+    class Payload:
+        def __reduce__(self):
+            return (os.system, ("touch " + sys.argv[2],))
+
+    torch.save({"state_dict": {}, "epoch": 0, "loops": {}, "x": Payload()}, sys.argv[1])
+""")
+
+
+@pytest.mark.parametrize("command", ["train", "pretrain"])
+def test_a_planted_last_ckpt_is_refused_without_running_it(tmp_path, command):
+    """``--resume`` onto a malicious ``last.ckpt``: even with TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD=1
+    nothing in it runs, the error names the file, the exit status is 2 and the run folder is
+    left exactly as it was (no new config, logs or checkpoints)."""
+    base = FIT if command == "train" else PRETRAIN
+    config = tmp_path / "run.yaml"
+    config.write_text(yaml.safe_dump({**base, "output_dir": str(tmp_path / "runs")}))
+    ckpt = tmp_path / "runs" / "run" / "checkpoints" / "last.ckpt"
+    ckpt.parent.mkdir(parents=True)
+    (tmp_path / "planter.py").write_text(PAYLOAD)
+    marker = tmp_path / "PAYLOAD_RAN"
+    subprocess.run([sys.executable, str(tmp_path / "planter.py"), str(ckpt), str(marker)],
+                   check=True)
+    before = sorted(p.relative_to(tmp_path) for p in tmp_path.rglob("*"))
+    env = {**os.environ, "TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD": "1"}
+    proc = subprocess.run([sys.executable, "-m", "workbench.cli", command, str(config),
+                           "--resume"], capture_output=True, text=True, env=env, timeout=300)
+    assert proc.returncode == 2, proc.stdout + proc.stderr
+    assert str(ckpt) in proc.stderr and "weights_only" in proc.stderr, proc.stderr
+    assert "Traceback" not in proc.stderr
+    assert not marker.exists(), "the payload ran"
+    assert sorted(p.relative_to(tmp_path) for p in tmp_path.rglob("*")) == before

@@ -332,8 +332,10 @@ class _Evaluator:
                  keep: int | None = None, overlap: float | None = None,
                  weighting: str | None = None, batch_size: int = 8, tta: bool = False,
                  resample: bool | str = "auto") -> None:
+        from workbench.inference.scene import check_window_options
         from workbench.models import load_model
 
+        check_window_options(window=window, batch_size=batch_size)
         if isinstance(checkpoint, torch.nn.Module):
             model = checkpoint.eval()
             self.path = str(getattr(getattr(model, "checkpoint_info", None), "path", "") or "")
@@ -368,7 +370,7 @@ class _Evaluator:
         v = dict(self.cfg.get("validation") or {})
         context = data_cfg.get("context_size")
         patch = data_cfg.get("patch_size")
-        self.window = window or v.get("window") or context or patch
+        self.window = window if window is not None else (v.get("window") or context or patch)
         self.keep = keep if keep is not None else (
             v.get("keep") or (patch if context and self.task == "zones" else None))
         if overlap is None:

@@ -87,6 +87,8 @@ import numpy as np
 
 from workbench._io import atomic_path
 from workbench.errors import ConfigError, DataError
+from workbench.inference.scene import check_window_options
+from workbench.models import load_model
 
 __all__ = ["SUCCESS", "PRODUCTS", "DEFAULT_PRODUCTS", "Scene", "SceneError", "ArchiveSummary",
            "find_scenes", "cached_predictor", "predict_archive"]
@@ -594,6 +596,11 @@ def predict_archive(
     from tqdm.auto import tqdm
 
     start = time.perf_counter()
+    check_window_options(window=window, overlap=overlap, batch_size=batch_size,
+                         weighting=weighting)
+    for name, value in (("n_workers", n_workers), ("threads_per_worker", threads_per_worker)):
+        if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+            raise ConfigError(f"is {value!r}", variable=name, expected="an integer ≥ 1")
     scenes = find_scenes(inputs)
     checkpoints = [checkpoint] if isinstance(checkpoint, (str, os.PathLike)) else list(checkpoint)
     if not checkpoints:
@@ -602,6 +609,7 @@ def predict_archive(
     for c in checkpoints:
         if not Path(c).is_file():
             raise DataError("does not exist", path=c, expected="a model checkpoint (.pt)")
+        load_model(c, device="cpu")   # a bad checkpoint stops the run here, not in every scene
     unknown = sorted(set(products) - set(PRODUCTS))
     if unknown or not products:
         raise ConfigError(f"has {unknown or 'nothing'}", variable="products",

@@ -358,13 +358,39 @@ class _Plan:
         return [s for s in starts if s < b and s + w > a]
 
 
-def _plan(ds: xr.Dataset, spec: InputSpec, window: int, overlap: float, weighting: str) -> _Plan:
-    if int(window) < 1:
-        raise ConfigError(f"is {window}", variable="window", expected="≥ 1 model pixels")
-    if not 0.0 <= float(overlap) < 1.0:
-        raise ConfigError(f"is {overlap}", variable="overlap", expected="0 ≤ overlap < 1")
+MIN_WINDOW = 16
+"""The smallest sliding window (model pixels): every model in the zoo halves its input at
+least four times, so a smaller window holds less than one bottleneck pixel."""
+
+
+def check_window_options(*, window: int | None = None, overlap: float = 0.5,
+                         batch_size: int = 8, weighting: str = "gaussian") -> None:
+    """Refuse sliding-window options outside their valid range, naming the option.
+
+    >>> check_window_options(window=384, overlap=0.5, batch_size=8)
+    >>> check_window_options(window=0)
+    Traceback (most recent call last):
+    ...
+    workbench.errors.ConfigError: variable 'window' is 0 (expected an integer ≥ 16 model pixels, or None for the checkpoint's window)
+    """
+    def is_int(v: Any) -> bool:
+        return isinstance(v, (int, np.integer)) and not isinstance(v, bool)
+
+    if window is not None and (not is_int(window) or window < MIN_WINDOW):
+        raise ConfigError(f"is {window!r}", variable="window",
+                          expected=f"an integer ≥ {MIN_WINDOW} model pixels, or None for the "
+                                   "checkpoint's window")
+    if not is_int(batch_size) or batch_size < 1:
+        raise ConfigError(f"is {batch_size!r}", variable="batch_size",
+                          expected="an integer ≥ 1 (windows per forward pass)")
+    if not isinstance(overlap, (int, float)) or not 0.0 <= float(overlap) < 1.0:
+        raise ConfigError(f"is {overlap!r}", variable="overlap", expected="0 ≤ overlap < 1")
     if weighting not in WEIGHTINGS:
         raise ConfigError(f"is {weighting!r}", variable="weighting", expected=f"one of {WEIGHTINGS}")
+
+
+def _plan(ds: xr.Dataset, spec: InputSpec, window: int, overlap: float, weighting: str) -> _Plan:
+    check_window_options(window=window, overlap=overlap, weighting=weighting)
     height, width = int(ds.sizes["y"]), int(ds.sizes["x"])
     if height < 1 or width < 1:
         raise StackValidationError(f"is {height} × {width} px", variable="sigma0_db",
@@ -663,6 +689,7 @@ def _prepare(stack: Any, model: Any, *, window: int | None, overlap: float, weig
              tta: bool | Sequence[str], temporal: str, steps: int | None, device: Any,
              calibration: Any, tile: int | None, max_memory_mb: float, validate: bool,
              streaming: bool, outputs: Sequence[str] | None = None) -> _Job:
+    check_window_options(window=window, overlap=overlap, weighting=weighting)
     predictor = as_predictor(model, tta=tta, device=device, calibration=calibration)
     spec = predictor.spec
     ds = _load_stack(stack, validate)
@@ -681,7 +708,7 @@ def _prepare(stack: Any, model: Any, *, window: int | None, overlap: float, weig
                                    steps=steps)
     times = ds["time"].values
     preds = [_Prediction(idx, times[idx[-1]]) for idx in schedule]
-    window = int(window or spec.window or DEFAULT_WINDOW)
+    window = int(window if window is not None else (spec.window or DEFAULT_WINDOW))
     plan = _plan(ds, spec, window, overlap, weighting)
     tile, group = _choose_tiles(plan, spec, predictor.n_members, preds, tile, max_memory_mb,
                                 streaming)
@@ -805,6 +832,7 @@ def predict(
                                validate=validate, progress=progress, outputs=outputs,
                                overwrite=overwrite)
         return open_prediction(path)
+    check_window_options(batch_size=batch_size)
     job = _prepare(stack, model, window=window, overlap=overlap, weighting=weighting, tta=tta,
                    temporal=temporal, steps=steps, device=device, calibration=calibration,
                    tile=tile, max_memory_mb=max_memory_mb, validate=validate, streaming=False,
@@ -894,6 +922,7 @@ def predict_to_file(
                           expected="a Zarr store path ending in .zarr")
     if out.exists() and not overwrite:
         raise DataError("exists", path=out, expected="a new path, or overwrite=True")
+    check_window_options(batch_size=batch_size)
     job = _prepare(stack, model, window=window, overlap=overlap, weighting=weighting, tta=tta,
                    temporal=temporal, steps=steps, device=device, calibration=calibration,
                    tile=tile, max_memory_mb=max_memory_mb, validate=validate, streaming=True,

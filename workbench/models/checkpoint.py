@@ -38,7 +38,6 @@ from __future__ import annotations
 import datetime as _dt
 import numbers
 import os
-import pickle
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -47,7 +46,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from workbench._io import atomic_path
+from workbench._io import atomic_path, safe_torch_load
 from workbench.device import resolve_device
 from workbench.errors import CheckpointError, WorkbenchError
 from workbench.models.base import WorkbenchModel, plain_config
@@ -221,23 +220,7 @@ def _workbench_version() -> str:
 
 
 def _read(path: Path) -> dict[str, Any]:
-    if not path.exists():
-        raise CheckpointError("does not exist", path=path)
-    if path.is_dir():
-        raise CheckpointError("is a directory", path=path, expected="a checkpoint file")
-    try:
-        obj = torch.load(path, map_location="cpu", weights_only=True)
-    except pickle.UnpicklingError as exc:
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
-        raise CheckpointError(
-            "was refused by safe loading (weights_only=True): it holds Python objects other "
-            f"than tensors and plain data, which could run code, so it was not loaded ({first})",
-            path=path, expected="a checkpoint written by save_checkpoint") from None
-    except Exception as exc:  # truncated zip, random bytes, empty file, ...
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise CheckpointError(f"cannot be read; it is truncated or not a torch file ({first})",
-                              path=path,
-                              expected="a checkpoint written by save_checkpoint") from None
+    obj = safe_torch_load(path, expected="a checkpoint written by save_checkpoint")
     if not isinstance(obj, dict):
         raise CheckpointError(f"holds a {type(obj).__name__}, not a workbench checkpoint",
                               path=path, expected=f"a dict with keys {list(_REQUIRED)}")
@@ -289,7 +272,7 @@ def load_model(path: str | os.PathLike[str], device: str | torch.device = "auto"
     CheckpointError
         Missing, truncated or foreign file (a plain state dict, an arbitrary pickle — never
         executed, ``weights_only=True``), unknown model, arguments the model no longer takes,
-        or weights that do not fit (the message lists the keys).
+        or weights that do not fit (the message lists the keys), or are not finite.
     """
     path = Path(path)
     obj = _read(path)
@@ -316,6 +299,12 @@ def load_model(path: str | os.PathLike[str], device: str | torch.device = "auto"
         raise CheckpointError("has weights that do not fit the model: " + "; ".join(parts),
                               path=path, variable="state_dict",
                               expected=f"the state dict of {info.model_name}")
+    bad = [k for k, v in state.items() if v.is_floating_point() and not torch.isfinite(v).all()]
+    if bad:
+        raise CheckpointError(f"has non-finite (NaN or infinite) weights in {len(bad)} tensors "
+                              f"{bad[:5]}{' …' if len(bad) > 5 else ''}: the training diverged",
+                              path=path, variable="state_dict",
+                              expected="finite weights (a checkpoint of an earlier, finite epoch)")
     model.load_state_dict(state, strict=True)
     model.to(resolve_device(device)).eval()
     model.checkpoint_info = info

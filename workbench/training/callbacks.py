@@ -26,13 +26,21 @@ import numpy as np
 import torch
 from lightning.fabric.plugins.io.torch_io import TorchCheckpointIO
 
-from workbench._io import atomic_path
+from workbench._io import atomic_path, safe_torch_load
 
 __all__ = ["ExportBestCheckpoint", "AtomicCheckpointIO", "EpochSeed"]
 
 
 class AtomicCheckpointIO(TorchCheckpointIO):
-    """Torch checkpoint I/O that writes through a temporary file and an atomic rename."""
+    """Torch checkpoint I/O that writes through a temporary file and an atomic rename, and
+    reads with ``weights_only=True`` only."""
+
+    def load_checkpoint(self, path: Any, map_location: Any | None = None,
+                        weights_only: bool | None = None) -> dict[str, Any]:
+        """Always safe (``weights_only=True``): a planted checkpoint cannot run code; an
+        unreadable one is a :class:`~workbench.errors.CheckpointError` naming the file."""
+        return safe_torch_load(path, expected="a Lightning checkpoint written by this run",
+                               map_location=map_location or "cpu")
 
     def save_checkpoint(self, checkpoint: dict[str, Any], path: Any,
                         storage_options: Any | None = None) -> None:

@@ -144,7 +144,20 @@ _FREE = {("model", "kwargs"), ("augment",), ("data", "sources")}  # free-form ma
 
 
 class _Loader(yaml.SafeLoader):
-    """YAML loader that also reads ``1e-3`` as a float (YAML 1.1 wants ``1.0e-3``)."""
+    """YAML loader that also reads ``1e-3`` as a float (YAML 1.1 wants ``1.0e-3``) and refuses
+    a key given twice in one mapping (plain YAML keeps the last one silently)."""
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
+        seen: dict[Any, int] = {}
+        for key_node, _ in node.value:
+            key = self.construct_object(key_node, deep=deep)
+            line = key_node.start_mark.line + 1
+            if key in seen:
+                raise yaml.constructor.ConstructorError(
+                    None, None, f"duplicate key {key!r} on lines {seen[key]} and {line} (each "
+                    "key may appear once per mapping; merge the two)", key_node.start_mark)
+            seen[key] = line
+        return super().construct_mapping(node, deep=deep)
 
 
 _Loader.add_implicit_resolver(

@@ -383,6 +383,16 @@ class _WorkbenchDataModule(L.LightningDataModule):
             return Normalization.from_dict(flat)
         return compute()
 
+    def _check_patch_fits(self, largest: int) -> None:
+        """Refuse training patches larger than every training image (they would be mostly
+        padding, and the run would export a model of NaN metrics)."""
+        for key, size in (("data.patch_size", self.patch_size),
+                          ("data.context_size", self.context_size)):
+            if size is not None and size > largest:
+                raise ConfigError(f"is {size} px, but the largest training image is "
+                                  f"{largest} px", variable=key,
+                                  expected=f"an integer from 1 to {largest}")
+
     def _setup_zones(self) -> None:
         train, val, test = self._zone_splits()
         if len(train) == 0 or len(val) == 0:
@@ -394,6 +404,8 @@ class _WorkbenchDataModule(L.LightningDataModule):
         patches = CaffePatchDataset(train, self.patch_size, context_size=self.context_size,
                                     mode="random", samples_per_image=self.samples_per_image,
                                     seed=self.seed, normalization=self.norm)
+        n = len(train) if hasattr(train, "image_size") else min(len(train), 8)
+        self._check_patch_fits(max(max(patches._size(i)) for i in range(n)))
         self.train_dataset = _ZonePatches(patches)
         self.val_dataset = ZoneImageDataset(val, self.norm)
         self.test_dataset = ZoneImageDataset(test, self.norm) if test else None
@@ -434,6 +446,7 @@ class _WorkbenchDataModule(L.LightningDataModule):
         train = [self._prepare_stack(s) for s in train]
         val = [self._prepare_stack(s) for s in val]
         test = [self._prepare_stack(s) for s in test] if test else None
+        self._check_patch_fits(max(max(int(st.sizes["y"]), int(st.sizes["x"])) for st in train))
         self._layout = _channel_slices(train[0], self.variables)
         self.norm = self._normalization(
             lambda: Normalization.from_stack(train, list(self.variables)))

@@ -38,9 +38,9 @@ from typing import Any
 import lightning as L
 import torch
 
-from workbench._io import atomic_path
+from workbench._io import atomic_path, safe_torch_load
 from workbench.device import mps_available
-from workbench.errors import ConfigError
+from workbench.errors import CheckpointError, ConfigError
 from workbench.models import get_model_class
 from workbench.training.callbacks import AtomicCheckpointIO, EpochSeed, ExportBestCheckpoint
 from workbench.training.config import dump_config, load_config
@@ -252,6 +252,14 @@ def claim_run_dir(run: Path, *, resume: bool, overwrite: bool, product: Path,
     ckpt_dir = run / "checkpoints"
     last = ckpt_dir / "last.ckpt"
     if resume and last.is_file():
+        # checked (safely) before anything is written, so a bad file leaves the run as it was
+        ckpt = safe_torch_load(last, expected="a Lightning checkpoint written by this run")
+        missing = [k for k in ("state_dict", "epoch", "loops") if not isinstance(ckpt, dict)
+                   or k not in ckpt]
+        if missing:
+            raise CheckpointError(f"is not a Lightning checkpoint (no {', '.join(missing)})",
+                                  path=last, expected="the last.ckpt a training run wrote, or "
+                                  "--overwrite to start the run again")
         return str(last)
     if _is_rank_zero():
         if resume:

@@ -1,0 +1,134 @@
+"""Bad inputs through the ``workbench`` command: each is refused with exit status 2 and a
+message that names the file or option and what was expected, and leaves no output behind.
+
+Each case is ``(id, argv builder, words the message must contain)``; the argv builder gets a
+folder of prepared inputs (a tiny scene stack, good / non-finite checkpoints, configs).
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import pytest
+import torch
+import yaml
+
+from workbench.cli import main
+from workbench.data import write_stack
+from workbench.errors import CheckpointError
+from workbench.models import create_model, load_model, save_checkpoint
+
+TINY_WORLD = {"kind": "demo", "n_glaciers": 3, "years": 0.1, "size": 64, "pixel_size": 200.0,
+              "patch_size": 32, "batch_size": 2, "samples_per_image": 1}
+TINY_RUN = {"task": "zones", "model": {"name": "caffe_unet", "preset": "small"},
+            "data": TINY_WORLD,
+            "trainer": {"max_epochs": 1, "enable_progress_bar": False, "num_threads": 1}}
+
+
+@pytest.fixture(scope="module")
+def inputs(tmp_path_factory) -> Path:
+    """A tiny stack, a good checkpoint, NaN / Inf checkpoints and bad configs."""
+    from workbench.data.synthetic import simulate_glacier
+
+    root = tmp_path_factory.mktemp("bad-inputs")
+    stack = simulate_glacier(seed=1, years=0.05, size=(64, 64), pixel_size=160.0).stack
+    write_stack(stack, root / "scene.zarr")
+    torch.manual_seed(0)
+    model = create_model("caffe_unet", preset="small")
+    save_checkpoint(model, root / "good.pt", normalization={"mean": [0.5], "std": [0.25]})
+    for name, value in (("nan", math.nan), ("inf", math.inf)):
+        bad = create_model("caffe_unet", preset="small")
+        with torch.no_grad():
+            next(bad.parameters()).view(-1)[3] = value
+        save_checkpoint(bad, root / f"{name}.pt", normalization={"mean": [0.5], "std": [0.25]})
+    (root / "dup_section.yaml").write_text(
+        "task: zones\ntrainer:\n  max_epochs: 2\nmodel:\n  name: caffe_unet\n"
+        "trainer:\n  max_epochs: 5\n")
+    (root / "dup_key.yaml").write_text(
+        "task: zones\noptimizer:\n  lr: 0.01\n  name: sgd\n  lr: 0.1\n")
+    big_patch = {**TINY_RUN, "output_dir": str(root / "runs"),
+                 "data": {**TINY_WORLD, "patch_size": 1000}}
+    (root / "big_patch.yaml").write_text(yaml.safe_dump(big_patch))
+    big_context = {**TINY_RUN, "output_dir": str(root / "runs"),
+                   "data": {**TINY_WORLD, "context_size": 128}}
+    (root / "big_context.yaml").write_text(yaml.safe_dump(big_context))
+    for name, content in (("truncated", None), ("garbage", b"\x00not a torch file" * 10),
+                          ("plain", "state")):
+        run = root / "resume" / name
+        (run / "checkpoints").mkdir(parents=True)
+        cfg = {**TINY_RUN, "output_dir": str(root / "resume"), "name": name}
+        (root / f"resume_{name}.yaml").write_text(yaml.safe_dump(cfg))
+        last = run / "checkpoints" / "last.ckpt"
+        if content is None:
+            torch.save({"state_dict": model.state_dict(), "epoch": 0, "loops": {}}, last)
+            last.write_bytes(last.read_bytes()[:200])
+        elif content == "state":
+            torch.save(model.state_dict(), last)
+        else:
+            last.write_bytes(content)
+    return root
+
+
+def _predict(*extra: str):
+    return lambda d: ["predict", str(d / "scene.zarr"), "--checkpoint", str(d / "good.pt"),
+                      "--out", str(d / "out"), "--in-process", *extra]
+
+
+CASES = [
+    ("predict --window 0", _predict("--window", "0"), ["'window'", "is 0", "≥ 16"]),
+    ("predict --window 8", _predict("--window", "8"), ["'window'", "is 8", "≥ 16"]),
+    ("predict --window -5", _predict("--window", "-5"), ["'window'", "-5"]),
+    ("predict --batch-size 0", _predict("--batch-size", "0"), ["'batch_size'", "is 0", "≥ 1"]),
+    ("predict --batch-size -1", _predict("--batch-size", "-1"), ["'batch_size'", "≥ 1"]),
+    ("predict --overlap 1", _predict("--overlap", "1.0"), ["'overlap'", "0 ≤ overlap < 1"]),
+    ("predict --overlap -0.1", _predict("--overlap", "-0.1"), ["'overlap'", "0 ≤ overlap < 1"]),
+    ("predict --workers 0", _predict("--workers", "0"), ["'n_workers'", "≥ 1"]),
+    ("predict NaN weights", lambda d: ["predict", str(d / "scene.zarr"), "--checkpoint",
+                                       str(d / "nan.pt"), "--out", str(d / "out"),
+                                       "--in-process"],
+     ["nan.pt", "non-finite", "finite weights"]),
+    ("predict Inf weights", lambda d: ["predict", str(d / "scene.zarr"), "--checkpoint",
+                                       str(d / "inf.pt"), "--out", str(d / "out"),
+                                       "--in-process"],
+     ["inf.pt", "non-finite"]),
+    ("train duplicate section", lambda d: ["train", str(d / "dup_section.yaml")],
+     ["dup_section.yaml", "duplicate key 'trainer'", "lines 2 and 6"]),
+    ("train duplicate key", lambda d: ["train", str(d / "dup_key.yaml")],
+     ["dup_key.yaml", "duplicate key 'lr'", "lines 3 and 5"]),
+    ("train patch larger than the world", lambda d: ["train", str(d / "big_patch.yaml")],
+     ["'data.patch_size'", "1000", "64 px", "from 1 to 64"]),
+    ("train context larger than the world", lambda d: ["train", str(d / "big_context.yaml")],
+     ["'data.context_size'", "128", "from 1 to 64"]),
+    ("train --resume truncated last.ckpt",
+     lambda d: ["train", str(d / "resume_truncated.yaml"), "--resume"],
+     ["truncated/checkpoints/last.ckpt", "truncated or not a torch file"]),
+    ("train --resume garbage last.ckpt",
+     lambda d: ["train", str(d / "resume_garbage.yaml"), "--resume"],
+     ["garbage/checkpoints/last.ckpt", "not a torch file"]),
+    ("train --resume plain state dict",
+     lambda d: ["train", str(d / "resume_plain.yaml"), "--resume"],
+     ["plain/checkpoints/last.ckpt", "not a Lightning checkpoint"]),
+]
+
+
+def _tree(root: Path) -> list[str]:
+    return sorted(str(p.relative_to(root)) for p in root.rglob("*"))
+
+
+@pytest.mark.parametrize("argv, words", [c[1:] for c in CASES], ids=[c[0] for c in CASES])
+def test_refused_clearly_and_nothing_written(inputs, capsys, argv, words):
+    before = _tree(inputs)
+    status = main(argv(inputs))
+    err = capsys.readouterr().err
+    assert status == 2, err
+    assert "Traceback" not in err
+    for word in words:
+        assert word in err, f"{word!r} not in {err!r}"
+    assert _tree(inputs) == before, "output or partial output was left behind"
+
+
+def test_non_finite_weights_are_refused_at_load(inputs):
+    with pytest.raises(CheckpointError, match="non-finite"):
+        load_model(inputs / "nan.pt")
+    assert load_model(inputs / "good.pt") is not None
