@@ -50,9 +50,6 @@ def inputs(tmp_path_factory) -> Path:
     big_patch = {**TINY_RUN, "output_dir": str(root / "runs"),
                  "data": {**TINY_WORLD, "patch_size": 1000}}
     (root / "big_patch.yaml").write_text(yaml.safe_dump(big_patch))
-    big_context = {**TINY_RUN, "output_dir": str(root / "runs"),
-                   "data": {**TINY_WORLD, "context_size": 128}}
-    (root / "big_context.yaml").write_text(yaml.safe_dump(big_context))
     for name, content in (("truncated", None), ("garbage", b"\x00not a torch file" * 10),
                           ("plain", "state")):
         run = root / "resume" / name
@@ -98,8 +95,6 @@ CASES = [
      ["dup_key.yaml", "duplicate key 'lr'", "lines 3 and 5"]),
     ("train patch larger than the world", lambda d: ["train", str(d / "big_patch.yaml")],
      ["'data.patch_size'", "1000", "64 px", "from 1 to 64"]),
-    ("train context larger than the world", lambda d: ["train", str(d / "big_context.yaml")],
-     ["'data.context_size'", "128", "from 1 to 64"]),
     ("train --resume truncated last.ckpt",
      lambda d: ["train", str(d / "resume_truncated.yaml"), "--resume"],
      ["truncated/checkpoints/last.ckpt", "truncated or not a torch file"]),

@@ -77,6 +77,7 @@ import torch
 from workbench._io import atomic_path
 from workbench.errors import CheckpointError, ConfigError, DataError
 
+from .baselines import FixedFront, previous_acquisition
 from .calibration import CalibrationMap, ReliabilityCurve, TemperatureScaling, entropy_confidence
 from .ensembles import ensemble_predict
 from .fronts import MDEAccumulator, bbox_mask, zones_to_front
@@ -636,6 +637,11 @@ def _eval_zones(ev: _Evaluator, kind: str, src: Any, *, split: str, resolution: 
     # the MDE is accumulated image by image (distances only); the fronts are kept as flat
     # pixel indices for the worst-case figure, not as full-size masks
     acc = MDEAccumulator(resolution_m=res_mode)
+    fixed, fixed_source = _fixed_front(ev, kind, src, split, thin=thin,
+                                       demo_options=demo_options, notes=notes)
+    base_acc = MDEAccumulator(resolution_m=res_mode) if fixed is not None else None
+    complete_acc = MDEAccumulator(resolution_m=res_mode) if fixed is not None else None
+    metas: list[dict[str, Any]] = []
     fronts: list[tuple[np.ndarray, np.ndarray, tuple[int, int]]] = []
     for i in _iter_progress(n, progress, "evaluating"):
         it = item(i)
@@ -658,12 +664,66 @@ def _eval_zones(ev: _Evaluator, kind: str, src: Any, *, split: str, resolution: 
         rf = rf.numpy().astype(bool) if rf is not None else zones_to_front(
             ref, res_i, min_cluster_px=mcp)
         acc.add(front, rf, meta)
+        if fixed is not None:
+            guess = fixed.mask(rf.shape)
+            base_acc.add(guess, rf, meta)
+            # complete MDE: an image without a predicted front scores the baseline's distances
+            complete_acc.add(front if front.any() else guess, rf, meta)
+        metas.append(meta)
         fronts.append((_flat_front(front), _flat_front(rf), front.shape))
+    baselines = {"fixed_front": base_acc.result() if base_acc is not None else None,
+                 "complete": complete_acc.result() if complete_acc is not None else None,
+                 "persistence": _persistence(fronts, metas, res_mode),
+                 "fixed_front_source": fixed_source}
     return {"mde": acc.result(), "zones": aggregate_zone_metrics(zms), "curve": curve,
-            "curve_cal": curve_cal,
+            "curve_cal": curve_cal, "baselines": baselines,
             "preds": _LazyList(n, lambda i: _front_mask(fronts[i][0], fronts[i][2])),
             "refs": _LazyList(n, lambda i: _front_mask(fronts[i][1], fronts[i][2])),
             "raw": raw, "n": n, "resolution": res_mode, "min_cluster_px": mcp}
+
+
+def _fixed_front(ev: _Evaluator, kind: str, src: Any, split: str, *, thin: bool,
+                 demo_options: Mapping[str, Any] | None, notes: list[str]
+                 ) -> tuple[FixedFront | None, str | None]:
+    """The fixed-front baseline of the training labels: stored in the checkpoint by
+    ``workbench train``, else built from the training split of a CaFFe folder."""
+    stored = (getattr(ev.info, "baselines", None) or {}).get("fixed_front")
+    if stored:
+        return FixedFront.from_dict(stored), "checkpoint (its training labels)"
+    if kind == "caffe" and split != "train":
+        try:
+            base, _ = _caffe_base(ev, src, "train", thin, [])
+            fronts = (_reference_front(base[i]) for i in range(len(base)))
+            return FixedFront.from_fronts(fronts), "the data's training split"
+        except DataError as exc:
+            notes.append(f"no fixed-front baseline: {exc}")
+            return None, None
+    notes.append("no fixed-front baseline: the checkpoint stores none (trained before baselines "
+                 "were recorded) and the data has no CaFFe training split")
+    return None, None
+
+
+def _reference_front(sample: Mapping[str, Any]) -> np.ndarray:
+    if sample.get("front") is not None:
+        return np.asarray(sample["front"]).astype(bool)
+    res = (sample.get("meta") or {}).get("resolution_m") if isinstance(
+        sample.get("meta"), Mapping) else None
+    return zones_to_front(np.asarray(sample["zones"]), res)
+
+
+def _persistence(fronts: Sequence[tuple[np.ndarray, np.ndarray, tuple[int, int]]],
+                 metas: Sequence[Mapping[str, Any]], res_mode: Any) -> Any:
+    """The persistence baseline: each image's previous acquisition (same glacier and image
+    size) as the prediction; None when no image has one."""
+    prev = previous_acquisition(metas, [f[2] for f in fronts])
+    if all(p is None for p in prev):
+        return None
+    acc = MDEAccumulator(resolution_m=res_mode)
+    for i, p in enumerate(prev):
+        if p is not None:
+            acc.add(_front_mask(fronts[p][1], fronts[p][2]), _front_mask(fronts[i][1], fronts[i][2]),
+                    metas[i])
+    return acc.result()
 
 
 def _flat_front(mask: np.ndarray) -> np.ndarray:
@@ -877,10 +937,11 @@ def evaluate(
                         min_cluster_px=min_cluster_px, thin=thin, max_images=max_images,
                         demo_options=demo_options, n_bins=n_bins, progress=progress, notes=notes)
         mde, zs = r["mde"], r["zones"]
-        unit = "m" if mde.resolution_known else "px"
+        known = [x for x in (mde, r["baselines"]["complete"]) if x is not None and x.n_evaluated]
+        unit = "m" if known and all(x.resolution_known for x in known) else "px"
         summary.update({
             "n_images": mde.n_images, "unit": unit,
-            "mde_m": _num(mde.mde_m) if mde.resolution_known else None,
+            "mde_m": _num(mde.mde_m) if unit == "m" else None,
             "mde_px": _num(mde.mde_px), "n_evaluated": mde.n_evaluated,
             "n_no_front": mde.n_no_front, "n_no_reference": mde.n_no_reference,
             "resolution": r["resolution"], "min_cluster_px": r["min_cluster_px"],
@@ -892,6 +953,24 @@ def evaluate(
                                           "n_no_front": g.n_no_front}
                                 for g in mde.groups.get(by, [])}
                for by in ("glacier", "season")},
+        })
+        b = r["baselines"]
+
+        def _mde(res: Any) -> Any:
+            if res is None:
+                return None
+            return _num(res.mde_m) if unit == "m" else _num(res.mde_px)
+
+        summary.update({
+            "mde": _mde(mde),
+            "complete_mde": _mde(b["complete"]),
+            "fixed_front_mde": _mde(b["fixed_front"]),
+            "fixed_front_source": b["fixed_front_source"],
+            "persistence_mde": _mde(b["persistence"]),
+            "persistence_n_images": b["persistence"].n_evaluated if b["persistence"] else 0,
+            "model_vs_fixed_front": (_num(_mde(b["complete"]) / _mde(b["fixed_front"]))
+                                     if b["complete"] is not None and _mde(b["fixed_front"])
+                                     else None),
         })
         report_kw.update(result=mde, zones=zs, images=_LazyList(r["n"], r["raw"]),
                          pred_fronts=r["preds"], ref_fronts=r["refs"])
@@ -987,10 +1066,33 @@ def _summary_markdown(s: Mapping[str, Any]) -> list[str]:
              f"data `{s['data']}` ({s['data_kind']}), split `{s['split']}`"
              f"{', TTA (4 rotations)' if s['tta'] else ''}.", ""]
     if s["task"] == "zones":
+        u = s["unit"]
         rows = [{"images": s["n_images"], "evaluated": s["n_evaluated"],
                  "no front": s["n_no_front"], "MDE (m)": _fmt(s["mde_m"]),
                  "MDE (px)": _fmt(s["mde_px"]), "zone IoU": _fmt(s["zone_iou"]),
                  "ECE": _fmt(s["ece"], 4), "ECE calibrated": _fmt(s["ece_calibrated"], 4)}]
+        guesses = [{"": "**model**", f"MDE ({u})": _fmt(s["mde"]),
+                    f"complete MDE ({u})": _fmt(s["complete_mde"]),
+                    "no front": s["n_no_front"], "images": s["n_images"]},
+                   {"": "fixed-front baseline", f"MDE ({u})": _fmt(s["fixed_front_mde"]),
+                    f"complete MDE ({u})": _fmt(s["fixed_front_mde"]), "no front": 0,
+                    "images": s["n_images"] if s["fixed_front_mde"] is not None else 0}]
+        if s["persistence_mde"] is not None:
+            guesses.append({"": "persistence baseline", f"MDE ({u})": _fmt(s["persistence_mde"]),
+                            f"complete MDE ({u})": "–", "no front": 0,
+                            "images": s["persistence_n_images"]})
+        verdict = ("no fixed-front baseline was available (see the notes)"
+                   if s["model_vs_fixed_front"] is None else
+                   f"complete MDE = {s['model_vs_fixed_front']:.2f} × the fixed-front baseline "
+                   f"({'better' if s['model_vs_fixed_front'] < 1 else 'NOT better'} than the "
+                   f"model-free guess; baseline from {s['fixed_front_source']})")
+        return lines + [markdown_table(rows), "", "### Against model-free baselines "
+                        "(SCIENCE.md §4)", "", markdown_table(guesses), "",
+                        "The complete MDE scores each image without a predicted front with the "
+                        "fixed-front baseline's distances; the persistence baseline predicts the "
+                        "previous acquisition's reference front (same glacier and image size; "
+                        "meaningful where a glacier's images are co-registered). " + verdict
+                        + ".", ""]
     else:
         rows = [{"yearly inputs": s["n_images"], "acquisitions": s["steps"],
                  "precision": _fmt(s["precision"]), "recall": _fmt(s["recall"]),

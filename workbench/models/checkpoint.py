@@ -80,6 +80,7 @@ class CheckpointInfo:
     format_version: int
     created: str | None
     versions: dict[str, str]
+    baselines: dict[str, Any] | None = None
 
 
 def _unwrap(model: nn.Module) -> nn.Module:
@@ -155,7 +156,8 @@ def save_checkpoint(model: nn.Module, path: str | os.PathLike[str], *,
                     normalization: Mapping[str, Any] | None = None,
                     classes: Mapping[str, Any] | Sequence[str] | None = None,
                     train_config: Mapping[str, Any] | None = None,
-                    metrics: Mapping[str, Any] | None = None) -> Path:
+                    metrics: Mapping[str, Any] | None = None,
+                    baselines: Mapping[str, Any] | None = None) -> Path:
     """Write ``model`` and what is needed to use it to ``path``, atomically.
 
     Parameters
@@ -175,6 +177,10 @@ def save_checkpoint(model: nn.Module, path: str | os.PathLike[str], *,
         glacier-mask models).
     train_config, metrics
         Plain dicts (NumPy / tensor scalars are converted), stored as they are.
+    baselines
+        Model-free baselines built from the training labels, e.g. ``{"fixed_front":
+        FixedFront.to_dict()}`` (:mod:`workbench.evaluation.baselines`), so an evaluation on
+        any data can report what a guess from the same training labels scores.
 
     Returns
     -------
@@ -196,6 +202,7 @@ def save_checkpoint(model: nn.Module, path: str | os.PathLike[str], *,
             "classes": _check_classes(classes, model),
             "train_config": _to_plain(train_config, "train_config") if train_config else None,
             "metrics": _to_plain(metrics, "metrics") if metrics else None,
+            "baselines": _to_plain(baselines, "baselines") if baselines else None,
             "created": _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),
             "versions": {"workbench": _workbench_version(), "torch": str(torch.__version__)},
         }
@@ -252,7 +259,7 @@ def _info(obj: Mapping[str, Any], path: Path) -> CheckpointInfo:
         normalization=obj.get("normalization"), classes=obj.get("classes"),
         train_config=obj.get("train_config"), metrics=obj.get("metrics"),
         format_version=obj["format_version"], created=obj.get("created"),
-        versions=dict(obj.get("versions") or {}))
+        versions=dict(obj.get("versions") or {}), baselines=obj.get("baselines"))
 
 
 def read_checkpoint_info(path: str | os.PathLike[str]) -> CheckpointInfo:

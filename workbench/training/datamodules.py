@@ -49,7 +49,7 @@ from __future__ import annotations
 
 import math
 import os
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -383,15 +383,32 @@ class _WorkbenchDataModule(L.LightningDataModule):
             return Normalization.from_dict(flat)
         return compute()
 
+    def training_fronts(self) -> Iterator[np.ndarray]:
+        """The reference front of every training image (zones task, after ``setup``): its
+        ``front`` label, else the front of its zones (CaFFe rules). For the model-free
+        baselines (:mod:`workbench.evaluation.baselines`)."""
+        from workbench.evaluation.fronts import zones_to_front
+
+        base = getattr(self, "_train_base", None)
+        if base is None:
+            raise DataError("has no training images of zones (call setup('fit') first)",
+                            variable="data", expected="a zones data module after setup")
+        for i in range(len(base)):
+            s = base[i]
+            if s.get("front") is not None:
+                yield np.asarray(s["front"]).astype(bool)
+            else:
+                res = (_meta_dict(s.get("meta")) or {}).get("resolution_m")
+                yield zones_to_front(np.asarray(s["zones"]), res)
+
     def _check_patch_fits(self, largest: int) -> None:
         """Refuse training patches larger than every training image (they would be mostly
-        padding, and the run would export a model of NaN metrics)."""
-        for key, size in (("data.patch_size", self.patch_size),
-                          ("data.context_size", self.context_size)):
-            if size is not None and size > largest:
-                raise ConfigError(f"is {size} px, but the largest training image is "
-                                  f"{largest} px", variable=key,
-                                  expected=f"an integer from 1 to {largest}")
+        padding, and the run would export a model of NaN metrics). A context larger than the
+        image is allowed: it is padding around a target that lies in the image."""
+        if self.patch_size > largest:
+            raise ConfigError(f"is {self.patch_size} px, but the largest training image is "
+                              f"{largest} px", variable="data.patch_size",
+                              expected=f"an integer from 1 to {largest}")
 
     def _setup_zones(self) -> None:
         train, val, test = self._zone_splits()
@@ -407,6 +424,7 @@ class _WorkbenchDataModule(L.LightningDataModule):
         n = len(train) if hasattr(train, "image_size") else min(len(train), 8)
         self._check_patch_fits(max(max(patches._size(i)) for i in range(n)))
         self.train_dataset = _ZonePatches(patches)
+        self._train_base = train
         self.val_dataset = ZoneImageDataset(val, self.norm)
         self.test_dataset = ZoneImageDataset(test, self.norm) if test else None
 

@@ -40,7 +40,8 @@ import torch
 
 from workbench._io import atomic_path, safe_torch_load
 from workbench.device import mps_available
-from workbench.errors import CheckpointError, ConfigError
+from workbench.errors import CheckpointError, ConfigError, DataError
+from workbench.evaluation.baselines import FixedFront
 from workbench.models import get_model_class
 from workbench.training.callbacks import AtomicCheckpointIO, EpochSeed, ExportBestCheckpoint
 from workbench.training.config import dump_config, load_config
@@ -215,6 +216,11 @@ def build_task(cfg: Mapping[str, Any], dm: _WorkbenchDataModule) -> BaseTask:
         from workbench.training.pretrain import load_encoder_weights
 
         load_encoder_weights(task.model, init["encoder"], stem=init.get("stem", "mean"))
+    if cfg["task"] == "zones":   # what a guess from the same training labels scores
+        try:
+            task.baselines = {"fixed_front": FixedFront.from_fronts(dm.training_fronts()).to_dict()}
+        except DataError:
+            task.baselines = None   # no training image has a front
     return task
 
 

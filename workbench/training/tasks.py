@@ -327,7 +327,8 @@ class BaseTask(L.LightningModule):
     def export(self, path: Any, metrics: Mapping[str, Any] | None = None) -> Any:
         """Write the model in the workbench checkpoint format (atomic), for ``load_model``."""
         return save_checkpoint(self.model, path, normalization=self.hparams.normalization,
-                               train_config=self.hparams.train_config, metrics=metrics)
+                               train_config=self.hparams.train_config, metrics=metrics,
+                               baselines=getattr(self, "baselines", None))
 
 
 class ZoneSegmentationTask(BaseTask):
