@@ -624,9 +624,59 @@ def _run_serve(args: argparse.Namespace) -> int:
         return 0
 
 
+def _add_loo(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "loo",
+        help="leave-one-glacier-out: train and evaluate a recipe once per held-out glacier",
+        formatter_class=_Formatter,
+        description="Train CONFIG once per glacier of a CaFFe-layout folder with that glacier "
+                    "held out, evaluate each fold against the model-free baselines "
+                    "(fixed front, persistence; complete MDE) and write OUT/results.{md,json}. "
+                    "Resumable: finished folds are not trained again.",
+        epilog=(
+            "examples:\n"
+            "  workbench loo caffe256_caffe_unet --data ../shared/data/caffe256 --out outputs/loo\n"
+            "  workbench loo caffe256_caffe_unet --data ../shared/data/caffe256 --out outputs/loo "
+            "--glaciers SI,JAC trainer.max_epochs=20\n"
+            "  workbench loo my_recipe.yaml --data CaFFe_flat --out outputs/loo --select image"
+        ),
+    )
+    p.add_argument("config", help="zones training config (packaged name or YAML), "
+                                  "e.g. caffe256_caffe_unet")
+    p.add_argument("overrides", nargs="*", metavar="KEY=VALUE",
+                   help="dotted config overrides, e.g. trainer.max_epochs=20")
+    p.add_argument("--data", type=Path, required=True,
+                   help="flat CaFFe-layout folder, e.g. --data ../shared/data/caffe256")
+    p.add_argument("--out", type=Path, required=True,
+                   help="output folder (runs, reports, results table), e.g. --out outputs/loo")
+    p.add_argument("--glaciers", default=None, metavar="A,B",
+                   help="only these folds, comma-separated (default: every glacier), "
+                        "e.g. --glaciers SI,JAC")
+    p.add_argument("--select", choices=("glacier", "image"), default="glacier",
+                   help="validation inside a fold: a whole unseen glacier (default) or 10 %% "
+                        "of the training images, e.g. --select image")
+    p.add_argument("--no-figures", action="store_true",
+                   help="skip the report figures, e.g. --no-figures")
+    p.set_defaults(func=_run_loo)
+
+
+def _run_loo(args: argparse.Namespace) -> int:
+    from workbench.evaluation.crossval import leave_one_glacier_out
+
+    glaciers = [g.strip() for g in args.glaciers.split(",") if g.strip()] if args.glaciers else None
+    res = leave_one_glacier_out(args.config, args.data, args.out, glaciers=glaciers,
+                                select=args.select, overrides=args.overrides,
+                                figures=not args.no_figures)
+    print((args.out / "results.md").read_text())
+    m = res["mean"]
+    print(f"mean complete MDE {m['complete_mde']} vs fixed-front baseline "
+          f"{m['fixed_front_mde']}; table: {args.out / 'results.md'}")
+    return 0
+
+
 _SUBCOMMANDS: tuple[Callable[[argparse._SubParsersAction], None], ...] = (
     _add_demo, _add_info, _add_train, _add_pretrain, _add_predict, _add_retreat, _add_evaluate,
-    _add_serve)
+    _add_loo, _add_serve)
 
 
 def build_parser() -> argparse.ArgumentParser:
