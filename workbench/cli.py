@@ -636,15 +636,16 @@ def _add_loo(sub: argparse._SubParsersAction) -> None:
         epilog=(
             "examples:\n"
             "  workbench loo caffe256_caffe_unet --data ../shared/data/caffe256 --out outputs/loo\n"
-            "  workbench loo caffe256_caffe_unet --data ../shared/data/caffe256 --out outputs/loo "
-            "--glaciers SI,JAC trainer.max_epochs=20\n"
+            "  workbench loo caffe256_caffe_unet trainer.max_epochs=20 --data "
+            "../shared/data/caffe256 --out outputs/loo20 --glaciers SI,JAC\n"
             "  workbench loo my_recipe.yaml --data CaFFe_flat --out outputs/loo --select image"
         ),
     )
     p.add_argument("config", help="zones training config (packaged name or YAML), "
                                   "e.g. caffe256_caffe_unet")
     p.add_argument("overrides", nargs="*", metavar="KEY=VALUE",
-                   help="dotted config overrides, e.g. trainer.max_epochs=20")
+                   help="dotted config overrides, right after CONFIG, e.g. "
+                        "trainer.max_epochs=20")
     p.add_argument("--data", type=Path, required=True,
                    help="flat CaFFe-layout folder, e.g. --data ../shared/data/caffe256")
     p.add_argument("--out", type=Path, required=True,
