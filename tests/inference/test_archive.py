@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -222,3 +223,45 @@ def test_predict_help_has_an_example_for_every_option():
         if action.option_strings and action.dest != "help":
             assert "e.g." in (action.help or ""), action.option_strings
     assert "examples:" in predict.epilog and "--scheduler" in predict.epilog
+
+
+def test_resume_notices_a_changed_input_and_damaged_products(tmp_path, checkpoint):
+    """A scene is skipped only while its input and every product are exactly as recorded; a
+    changed input (more dates), a truncated or altered product, or another execution mode is
+    predicted again, and the summary says why."""
+    folder = _scenes(tmp_path, 3, size=24)
+    out = tmp_path / "out"
+    kw = dict(n_workers=1, processes=False, window=16, progress=False)
+    first = predict_archive(folder, checkpoint, out, **kw)
+    assert first.done == ["scene0", "scene1", "scene2"] and not first.redone
+    manifest = json.loads((out / "scene0" / SUCCESS).read_text())
+    assert manifest["input_identity"]["size"] > 0
+    assert set(manifest["product_checksums"]) == set(manifest["products"])
+    assert predict_archive(folder, checkpoint, out, **kw).skipped == ["scene0", "scene1",
+                                                                      "scene2"]
+    # scene0: the stack now has more dates; scene1: a product truncated after _SUCCESS;
+    # scene2: a product altered in place with the same size
+    shutil.rmtree(folder / "scene0.zarr")
+    write_stack(make_stack(24, 24, dates=("2020-03-01", "2020-03-13", "2020-03-25"), seed=0),
+                folder / "scene0.zarr")
+    zones = out / "scene1" / "zones.tif"
+    zones.write_bytes(zones.read_bytes()[:-100])
+    conf = out / "scene2" / "confidence.tif"
+    data = bytearray(conf.read_bytes())
+    data[-1] ^= 0xFF
+    conf.write_bytes(bytes(data))
+    again = predict_archive(folder, checkpoint, out, **kw)
+    assert again.done == ["scene0", "scene1", "scene2"] and not again.skipped
+    assert "the input changed" in again.redone["scene0"]
+    assert "zones.tif is damaged" in again.redone["scene1"]
+    assert "confidence.tif is damaged" in again.redone["scene2"]
+    assert "predicted again scene1: product zones.tif is damaged" in again.report()
+    with rasterio.open(out / "scene0" / "zones.tif") as src:
+        assert src.count == 3                               # the new dates are predicted
+    assert predict_archive(folder, checkpoint, out, **kw).skipped == ["scene0", "scene1",
+                                                                      "scene2"]
+    # another execution mode (worker processes, other torch threads) is never mixed in
+    other = predict_archive(folder, checkpoint, out, n_workers=1, processes=True, window=16,
+                            progress=False)
+    assert other.done == ["scene0", "scene1", "scene2"]
+    assert set(other.redone.values()) == {"other checkpoints or options"}

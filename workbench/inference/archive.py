@@ -42,9 +42,11 @@ with the scene), the vectors one date at a time (one date's labels and confidenc
 **Resumable and atomic.** A scene's folder is written under a temporary name
 (``.<scene>.*.tmp``) and renamed into place only when every product and the ``_SUCCESS``
 manifest are written, so a killed run leaves no half-written scene. A scene is skipped when
-its ``_SUCCESS`` exists, every product it lists exists, and its fingerprint (checkpoints'
-path/size/mtime, window, overlap, weighting, TTA, temporal mode, steps, products) matches;
-with other options it is predicted again and replaced. Temporary leftovers of killed runs
+its ``_SUCCESS`` exists, its fingerprint (checkpoints' path/size/mtime, window, overlap,
+weighting, TTA, temporal mode, steps, products, execution mode) matches, its input is unchanged
+(path, total size, modification time and file count, recorded before the scene was read) and
+every product it lists has the recorded size and SHA-256; otherwise it is predicted again and
+replaced, and the summary says why (``ArchiveSummary.redone``). Temporary leftovers of killed runs
 are removed when a run starts (so two runs must not share an ``out_dir`` at once). A scene
 that fails is reported with its reason and does not stop the others.
 
@@ -228,6 +230,8 @@ class ArchiveSummary:
     skipped: list[str] = dataclasses.field(default_factory=list)
     failed: dict[str, str] = dataclasses.field(default_factory=dict)
     seconds: float = 0.0
+    redone: dict[str, str] = dataclasses.field(default_factory=dict)
+    """Scenes that had a ``_SUCCESS`` but were predicted again, with the reason."""
 
     @property
     def ok(self) -> bool:
@@ -237,7 +241,7 @@ class ArchiveSummary:
     def to_dict(self) -> dict[str, Any]:
         """Plain dict (written to ``out_dir/_summary.json``)."""
         return {"out_dir": str(self.out_dir), "done": self.done, "skipped": self.skipped,
-                "failed": self.failed, "seconds": round(self.seconds, 3)}
+                "failed": self.failed, "redone": self.redone, "seconds": round(self.seconds, 3)}
 
     def report(self) -> str:
         """A few lines for the terminal.
@@ -251,6 +255,7 @@ class ArchiveSummary:
         n = len(self.done)
         lines = [f"{n} scene{'s' if n != 1 else ''} done, {len(self.skipped)} skipped, "
                  f"{len(self.failed)} failed in {self.seconds:.1f} s -> {self.out_dir}"]
+        lines += [f"  predicted again {k}: {v}" for k, v in sorted(self.redone.items())]
         lines += [f"  failed {k}: {v}" for k, v in sorted(self.failed.items())]
         return "\n".join(lines)
 
@@ -432,6 +437,7 @@ def _predict_scene(scene_id: str, scene_path: str, out_dir: str, checkpoints: li
     run_opts = {k: options[k] for k in ("window", "overlap", "weighting", "batch_size",
                                         "temporal", "steps", "max_memory_mb")}
     target = Path(out_dir) / scene_id
+    identity = input_identity(scene_path)   # before reading: a later change is noticed
     with dask.config.set(scheduler="synchronous"), atomic_path(target) as tmp:
         tmp.mkdir()
         ds = open_stack(scene_path, chunks={}, validate=options["validate"])
@@ -457,7 +463,8 @@ def _predict_scene(scene_id: str, scene_path: str, out_dir: str, checkpoints: li
             else:
                 shutil.rmtree(tmp / "prediction.zarr")
         manifest = {
-            "scene": scene_id, "input": scene_path, "products": written,
+            "scene": scene_id, "input": scene_path, "input_identity": identity,
+            "products": written, "product_checksums": {p: _checksum(tmp / p) for p in written},
             "dates": _band_names(res), "model": res.attrs.get("model", ""),
             "checkpoints": checkpoints, "label_variable": res.attrs.get("label_variable"),
             "options": {k: v for k, v in options.items() if k != "calibration"},
@@ -476,19 +483,70 @@ def _predict_scene(scene_id: str, scene_path: str, out_dir: str, checkpoints: li
 def _fingerprint(checkpoints: Sequence[str], options: dict[str, Any]) -> str:
     from workbench.inference.predictor import checkpoint_fingerprint
 
-    keys = ("window", "overlap", "weighting", "tta", "temporal", "steps", "products")
+    keys = ("window", "overlap", "weighting", "tta", "temporal", "steps", "products", "execution")
     payload = {"checkpoints": [checkpoint_fingerprint(c) for c in checkpoints],
                **{k: options[k] for k in keys}}
     return hashlib.sha1(json.dumps(payload, sort_keys=True, default=str).encode()).hexdigest()[:16]
 
 
-def _complete(folder: Path, fingerprint: str) -> bool:
+def input_identity(path: str | os.PathLike[str]) -> dict[str, Any]:
+    """What identifies a scene's input without reading it: resolved path, total size, latest
+    modification time (ns) and file count (a Zarr store or a folder of GeoTIFFs is walked).
+
+    >>> import tempfile, pathlib
+    >>> f = pathlib.Path(tempfile.mkdtemp()) / "a.tif"; _ = f.write_bytes(b"1234")
+    >>> ident = input_identity(f); (ident["size"], ident["files"])
+    (4, 1)
+    """
+    p = Path(path).resolve()
+    files = [p] if p.is_file() else sorted(q for q in p.rglob("*") if q.is_file())
+    stats = [q.stat() for q in files]
+    return {"path": str(p), "size": sum(st.st_size for st in stats),
+            "mtime_ns": max((st.st_mtime_ns for st in stats), default=0), "files": len(files)}
+
+
+def _checksum(path: Path) -> dict[str, Any]:
+    """Size and SHA-256 of a product file (a folder product: of its files, in path order)."""
+    h = hashlib.sha256()
+    size = 0
+    files = [path] if path.is_file() else sorted(q for q in path.rglob("*") if q.is_file())
+    for q in files:
+        if q != path:
+            h.update(str(q.relative_to(path)).encode())
+        with open(q, "rb") as f:
+            for block in iter(lambda: f.read(1 << 20), b""):
+                h.update(block)
+                size += len(block)
+    return {"size": size, "sha256": h.hexdigest()}
+
+
+def _incomplete_reason(folder: Path, fingerprint: str, scene_path: str | os.PathLike[str]
+                       ) -> str | None:
+    """Why the scene in ``folder`` must be predicted (again), or None when it is complete:
+    no manifest, other checkpoints/options, a changed input, a missing or damaged product."""
     try:
         manifest = json.loads((folder / SUCCESS).read_text())
-    except (OSError, ValueError):
-        return False
-    return (manifest.get("fingerprint") == fingerprint
-            and all((folder / p).exists() for p in manifest.get("products", [])))
+    except OSError:
+        return "new"
+    except ValueError:
+        return f"its {SUCCESS} is damaged"
+    if manifest.get("fingerprint") != fingerprint:
+        return "other checkpoints or options"
+    recorded = manifest.get("input_identity")
+    if recorded is None:
+        return "its manifest predates input checks"
+    now = input_identity(scene_path)
+    changed = [k for k in ("path", "size", "mtime_ns", "files") if recorded.get(k) != now[k]]
+    if changed:
+        return f"the input changed ({', '.join(changed)}: {scene_path})"
+    sums = manifest.get("product_checksums") or {}
+    for product in manifest.get("products", []):
+        p = folder / product
+        if not p.exists():
+            return f"product {product} is missing"
+        if product not in sums or _checksum(p) != sums[product]:
+            return f"product {product} is damaged (size or checksum differs)"
+    return None
 
 
 def _clean_leftovers(out_dir: Path) -> list[Path]:
@@ -619,6 +677,17 @@ def predict_archive(
                "temporal": temporal, "steps": steps, "device": device, "calibration": calibration,
                "products": sorted(products), "stream_above_px": int(stream_above_px),
                "max_memory_mb": float(max_memory_mb), "validate": bool(validate)}
+    torch_threads = None
+    if scheduler is None and processes:
+        torch_threads = max(1, (os.cpu_count() or 1) // max(1, int(n_workers)))
+    # float sums depend on the thread count: products of different execution modes can differ
+    # in the last bits (≈ 1e-7 in confidence), so the mode is part of the fingerprint and one
+    # archive never mixes modes silently
+    import torch
+
+    options["execution"] = ("external scheduler" if scheduler is not None else
+                            f"{'processes' if processes else 'in-process'}, torch threads "
+                            f"{torch_threads or torch.get_num_threads()}")
     fingerprint = _fingerprint(checkpoints, options)
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
@@ -626,14 +695,15 @@ def predict_archive(
     summary = ArchiveSummary(out)
     todo = []
     for scene in scenes:
-        if not overwrite and _complete(out / scene.id, fingerprint):
+        reason = "--overwrite" if overwrite else _incomplete_reason(out / scene.id, fingerprint,
+                                                                     scene.path)
+        if reason is None:
             summary.skipped.append(scene.id)
-        else:
-            todo.append(scene)
+            continue
+        if reason != "new":
+            summary.redone[scene.id] = reason
+        todo.append(scene)
     if todo:
-        torch_threads = None
-        if scheduler is None and processes:
-            torch_threads = max(1, (os.cpu_count() or 1) // max(1, int(n_workers)))
         client, cluster, owned = _client(scheduler, n_workers, threads_per_worker, processes)
         futures = {}
         try:
