@@ -496,6 +496,10 @@ def _add_evaluate(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--min-cluster-px", type=float, default=None, metavar="N",
                    help="drop predicted front clusters of at most N pixels (default: CaFFe's "
                         "750 m in pixels; needed with --resolution none), e.g. --min-cluster-px 10")
+    p.add_argument("--bbox-mode", choices=("auto", "caffe", "polygon", "box"), default="auto",
+                   help="how bounding boxes mask predicted fronts: auto (CaFFe folders: caffe, "
+                        "exactly the benchmark's code), caffe, polygon or box, "
+                        "e.g. --bbox-mode polygon")
     p.add_argument("--thin-fronts", action="store_true", default=None,
                    help="skeletonise wide reference fronts (resized sets such as caffe256), "
                         "e.g. --thin-fronts")
@@ -530,12 +534,17 @@ def _run_evaluate(args: argparse.Namespace) -> int:
                  thin_fronts=args.thin_fronts, steps=args.steps, ablation=ablation,
                  device=args.device, window=args.window, max_images=args.max_images,
                  demo_options={"years": args.demo_years} if args.demo_years else None,
-                 figures=not args.no_figures, progress=True)
+                 figures=not args.no_figures, progress=True, bbox_mode=args.bbox_mode)
     if s["task"] == "zones":
         mde = f"{s['mde_m']:.1f} m ({s['mde_px']:.2f} px)" if s["mde_m"] is not None else (
             f"{s['mde_px']:.2f} px" if s["mde_px"] is not None else "n/a")
         print(f"MDE {mde} over {s['n_evaluated']} of {s['n_images']} images, "
               f"{s['n_no_front']} without a predicted front; zone IoU {s['zone_iou']:.3f}")
+        if s.get("fixed_front_mde") is not None:
+            u = s["unit"]
+            print(f"complete MDE {s['complete_mde']:.2f} {u} against the fixed-front baseline's "
+                  f"{s['fixed_front_mde']:.2f} {u} (ratio {s['model_vs_fixed_front']:.2f}; "
+                  "below 1 beats the model-free guess)")
     else:
         print(f"{s['n_images']} yearly input(s) of {s['steps']} acquisitions: precision "
               f"{s['precision']:.3f}, recall {s['recall']:.3f}, F1 {s['f1']:.3f}, "

@@ -304,38 +304,44 @@ def _image_to_unit(arr: np.ndarray, path: Path) -> np.ndarray:
 
 
 def read_bbox(path: str | os.PathLike[str]) -> np.ndarray:
-    """Read a CaFFe bounding-box file: 4 lines ``x,y`` → int64 array (4, 2) of (x, y).
+    """Read a CaFFe bounding-box file → int64 array (4, 2) of (x, y) corners, in file order.
 
-    Separators may be commas, semicolons or white space; blank lines are skipped.
+    The benchmark's files have a header line, then the upper-left, lower-left, lower-right and
+    upper-right corners as ``x,y`` (floats, rounded here as the benchmark's code rounds them:
+    Python's ``round``). A file of the four corner lines alone is accepted too. Separators may
+    be commas, semicolons or white space; blank lines are skipped.
 
     Examples
     --------
     >>> import tempfile, pathlib
     >>> p = pathlib.Path(tempfile.mkdtemp()) / "box.txt"
-    >>> _ = p.write_text("1,2\\n10,2\\n10,20\\n1,20\\n")
+    >>> _ = p.write_text("x,y\\n1.4,2\\n1,20.5\\n10,20\\n10,2.6\\n")
     >>> read_bbox(p).tolist()
-    [[1, 2], [10, 2], [10, 20], [1, 20]]
+    [[1, 2], [1, 20], [10, 20], [10, 3]]
     """
     path = Path(path)
     try:
         text = path.read_text()
-    except OSError as exc:
+    except (OSError, UnicodeDecodeError) as exc:
         raise FileFormatError(f"cannot be read ({exc})", path=path) from None
+    lines = [ln for ln in text.splitlines() if ln.strip()]
     rows = []
-    for line in text.splitlines():
+    for k, line in enumerate(lines):
         parts = [p for p in re.split(r"[,;\s]+", line.strip().strip("()[]")) if p]
-        if not parts:
-            continue
         try:
-            rows.append([int(round(float(p))) for p in parts])
+            row = [int(round(float(p))) for p in parts]
         except ValueError:
-            rows.append([])
-        if len(rows[-1]) != 2:
-            raise FileFormatError(
-                f"has a line {line!r} that is not 'x,y'", path=path, expected="4 lines 'x,y'"
-            )
+            row = []
+        if k == 0 and len(lines) == 5:
+            continue   # the benchmark's header line (its code skips line 1 unread too)
+        if len(row) != 2:
+            raise FileFormatError(f"has a line {line!r} that is not 'x,y'", path=path,
+                                  expected="an optional header line, then 4 corner lines 'x,y'")
+        rows.append(row)
     if len(rows) != 4:
-        raise FileFormatError(f"has {len(rows)} corner lines", path=path, expected="4 lines 'x,y'")
+        raise FileFormatError(f"has {len(rows)} corner lines", path=path,
+                              expected="an optional header line, then 4 corner lines 'x,y' "
+                                       "(upper-left, lower-left, lower-right, upper-right)")
     return np.asarray(rows, dtype=np.int64)
 
 

@@ -80,7 +80,7 @@ from workbench.errors import CheckpointError, ConfigError, DataError
 from .baselines import FixedFront, previous_acquisition
 from .calibration import CalibrationMap, ReliabilityCurve, TemperatureScaling, entropy_confidence
 from .ensembles import ensemble_predict
-from .fronts import MDEAccumulator, bbox_mask, zones_to_front
+from .fronts import BBOX_MODES, MDEAccumulator, bbox_mask, zones_to_front
 from .report import markdown_table, plot_reliability_diagram, plot_worst_cases, write_report
 from .segmentation import OutlineCounts, aggregate_zone_metrics, zone_metrics
 
@@ -621,6 +621,7 @@ def _resolution_options(ev: _Evaluator, kind: str, resolution: Any,
 
 def _eval_zones(ev: _Evaluator, kind: str, src: Any, *, split: str, resolution: Any,
                 min_cluster_px: float | None, thin: bool, max_images: int | None,
+                bbox_mode: str = "caffe",
                 demo_options: Mapping[str, Any] | None, n_bins: int, progress: bool,
                 notes: list[str]) -> dict[str, Any]:
     res_mode, mcp = _resolution_options(ev, kind, resolution, min_cluster_px)
@@ -658,14 +659,18 @@ def _eval_zones(ev: _Evaluator, kind: str, src: Any, *, split: str, resolution: 
             curve_cal.update(conf_cal, correct, valid=valid)
         zms.append(zone_metrics(pred, ref, 4, valid=valid))
         front = zones_to_front(pred, res_i, min_cluster_px=mcp)
-        if it.get("bbox") is not None:
-            front &= bbox_mask(front.shape, it["bbox"])
+        box = (bbox_mask(front.shape, it["bbox"], mode=bbox_mode)
+               if it.get("bbox") is not None else None)
+        if box is not None:   # predicted fronts only; the reference is never masked
+            front &= box
         rf = it.get("front")
         rf = rf.numpy().astype(bool) if rf is not None else zones_to_front(
             ref, res_i, min_cluster_px=mcp)
         acc.add(front, rf, meta)
         if fixed is not None:
             guess = fixed.mask(rf.shape)
+            if box is not None:   # the baseline's "prediction" is masked like the model's
+                guess &= box
             base_acc.add(guess, rf, meta)
             # complete MDE: an image without a predicted front scores the baseline's distances
             complete_acc.add(front if front.any() else guess, rf, meta)
@@ -838,6 +843,7 @@ def evaluate(
     figures: bool = True,
     name: str = "metrics",
     progress: bool = False,
+    bbox_mode: str = "auto",
 ) -> dict[str, Any]:
     """Evaluate a checkpoint on a labelled data set and write a report.
 
@@ -893,6 +899,10 @@ def evaluate(
         File stem of the report (``metrics``).
     progress
         Show a progress bar.
+    bbox_mode
+        How bounding boxes mask predicted fronts (:func:`~workbench.evaluation.bbox_mask`):
+        ``"auto"`` (``"caffe"``, the benchmark's own code, for CaFFe folders; else
+        ``"polygon"``), ``"caffe"``, ``"polygon"`` or ``"box"``.
 
     Returns
     -------
@@ -933,8 +943,15 @@ def evaluate(
     report_kw: dict[str, Any] = {}
     extra_md: list[str] = []
     if ev.task == "zones":
+        if bbox_mode == "auto":   # CaFFe folders: the benchmark's own masking
+            bbox_mode = "caffe" if kind == "caffe" else "polygon"
+        if bbox_mode not in BBOX_MODES:
+            raise ConfigError(f"is {bbox_mode!r}", variable="bbox_mode",
+                              expected=f"'auto' or one of {BBOX_MODES}")
+        summary["bbox_mode"] = bbox_mode
         r = _eval_zones(ev, kind, src, split=split, resolution=resolution,
                         min_cluster_px=min_cluster_px, thin=thin, max_images=max_images,
+                        bbox_mode=bbox_mode,
                         demo_options=demo_options, n_bins=n_bins, progress=progress, notes=notes)
         mde, zs = r["mde"], r["zones"]
         known = [x for x in (mde, r["baselines"]["complete"]) if x is not None and x.n_evaluated]

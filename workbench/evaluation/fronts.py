@@ -55,6 +55,7 @@ __all__ = [
     "CAFFE_MIN_FRONT_M",
     "GROUP_KEYS",
     "zones_to_front",
+    "BBOX_MODES",
     "bbox_mask",
     "mask_front_with_bbox",
     "front_distances",
@@ -639,11 +640,15 @@ def _zones_to_front_runs(zones: np.ndarray, threshold: float, conn8: bool,
 # --------------------------------------------------------------------------- bounding boxes
 
 
+BBOX_MODES = ("caffe", "polygon", "box")
+"""How a bounding box masks a predicted front (see :func:`bbox_mask`)."""
+
+
 def bbox_mask(
     shape: tuple[int, int],
     corners: Any,
     *,
-    mode: Literal["polygon", "box"] = "polygon",
+    mode: Literal["caffe", "polygon", "box"] = "polygon",
 ) -> np.ndarray:
     """Boolean mask of the pixels inside an image's bounding box.
 
@@ -654,7 +659,15 @@ def bbox_mask(
     corners
         Four ``(x, y)`` corners (column, row), e.g. from :func:`workbench.data.caffe.read_bbox`.
     mode
-        ``"polygon"`` (default, SCIENCE.md §1): pixels whose centre lies inside or on the
+        ``"caffe"``: exactly the CaFFe benchmark's evaluation code (its
+        ``mask_prediction_with_bounding_box``): ``corners`` are the box file's upper-left,
+        lower-left, lower-right and upper-right corners in that order; the upper-left and
+        lower-left x below 0 become 0, the right corners' x beyond the width become width − 1,
+        the upper corners' y beyond the height become height − 1, the lower-right and
+        lower-left y below 0 become 0; then rows ``[y_lower_right, y_upper_left)`` and
+        columns ``[x_upper_left, x_lower_right)`` are kept, with Python's slicing rules
+        (a negative index counts from the end, as there). Use this for benchmark numbers.
+        ``"polygon"`` (default): pixels whose centre lies inside or on the
         polygon through the corners in the given order. ``"box"``: the axis-aligned,
         half-open extent ``[min_y, max_y) × [min_x, max_x)`` of the corners, clipped to the
         image, which is what CaFFe's public evaluation code keeps for its (axis-aligned)
@@ -683,6 +696,22 @@ def bbox_mask(
         raise DataError(f"bounding box has shape {pts.shape}", variable="bbox",
                         expected="4 (x, y) corners")
     h, w = int(shape[0]), int(shape[1])
+    if mode == "caffe":
+        if len(pts) != 4:
+            raise DataError(f"bounding box has {len(pts)} corners", variable="bbox",
+                            expected="the 4 corners of a CaFFe box file (UL, LL, LR, UR)")
+        (ulx, uly), (llx, lly), (lrx, lry), (urx, ury) = (
+            (int(round(x)), int(round(y))) for x, y in pts.tolist())
+        ulx, llx = max(ulx, 0), max(llx, 0)
+        urx, lrx = (w - 1 if v > w else v for v in (urx, lrx))
+        uly, ury = (h - 1 if v > h else v for v in (uly, ury))
+        lly, lry = max(lly, 0), max(lry, 0)
+        out = np.ones((h, w), dtype=bool)
+        out[:lry, :] = False
+        out[uly:, :] = False
+        out[:, :ulx] = False
+        out[:, lrx:] = False
+        return out
     if mode == "box":
         x0, x1 = (int(round(v)) for v in (pts[:, 0].min(), pts[:, 0].max()))
         y0, y1 = (int(round(v)) for v in (pts[:, 1].min(), pts[:, 1].max()))
@@ -691,7 +720,7 @@ def bbox_mask(
         return out
     if mode != "polygon":
         raise ConfigError(f"unknown bounding-box mode {mode!r}", variable="mode",
-                          expected="'polygon' or 'box'")
+                          expected=f"one of {BBOX_MODES}")
     from skimage.draw import polygon2mask, polygon_perimeter
 
     rc = pts[:, ::-1]
@@ -703,7 +732,7 @@ def bbox_mask(
 
 
 def mask_front_with_bbox(
-    front: Any, corners: Any, *, mode: Literal["polygon", "box"] = "polygon"
+    front: Any, corners: Any, *, mode: Literal["caffe", "polygon", "box"] = "polygon"
 ) -> np.ndarray:
     """Set predicted front pixels outside the bounding box to 0 (reference fronts: never).
 
@@ -1462,7 +1491,7 @@ def mean_distance_error(
     metas_or_resolutions: Sequence[Any] | None = None,
     *,
     bboxes: Sequence[Any] | None = None,
-    bbox_mode: Literal["polygon", "box"] = "polygon",
+    bbox_mode: Literal["caffe", "polygon", "box"] = "polygon",
     resolution_m: float | None | Literal["meta"] = "meta",
     from_zones: bool = False,
     min_cluster_m: float = CAFFE_MIN_FRONT_M,
@@ -1497,7 +1526,8 @@ def mean_distance_error(
         Optional per-image bounding boxes (4 ``(x, y)`` corners, or ``None`` for an image
         without one): predicted front pixels outside are set to 0 (:func:`mask_front_with_bbox`).
     bbox_mode
-        ``"polygon"`` or ``"box"``, see :func:`bbox_mask`.
+        ``"caffe"`` (the benchmark's own masking), ``"polygon"`` or ``"box"``, see
+        :func:`bbox_mask`.
     resolution_m
         ``"meta"`` (default): each image's pixel size from ``metas_or_resolutions``.
         A number: that pixel size for every image. ``None``: the pixel size is unknown
@@ -1588,7 +1618,7 @@ class MDEAccumulator:
     def __init__(
         self,
         *,
-        bbox_mode: Literal["polygon", "box"] = "polygon",
+        bbox_mode: Literal["caffe", "polygon", "box"] = "polygon",
         resolution_m: float | None | Literal["meta"] = "meta",
         from_zones: bool = False,
         min_cluster_m: float = CAFFE_MIN_FRONT_M,
