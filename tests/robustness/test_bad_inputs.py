@@ -10,6 +10,7 @@ from __future__ import annotations
 import math
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 import yaml
@@ -34,6 +35,11 @@ def inputs(tmp_path_factory) -> Path:
     root = tmp_path_factory.mktemp("bad-inputs")
     stack = simulate_glacier(seed=1, years=0.05, size=(64, 64), pixel_size=160.0).stack
     write_stack(stack, root / "scene.zarr")
+    write_stack(stack.isel(y=slice(0, 1), x=slice(0, 1)), root / "one_pixel.zarr")
+    write_stack(stack.isel(y=slice(0, 8), x=slice(0, 40)), root / "sliver.zarr")
+    geo = stack.assign_coords(y=np.linspace(78.9, 78.8, stack.sizes["y"]),
+                              x=np.linspace(12.0, 12.3, stack.sizes["x"]))
+    write_stack(geo.rio.write_crs("EPSG:4326"), root / "lonlat.zarr")
     torch.manual_seed(0)
     model = create_model("caffe_unet", preset="small")
     save_checkpoint(model, root / "good.pt", normalization={"mean": [0.5], "std": [0.25]})
@@ -70,6 +76,39 @@ def inputs(tmp_path_factory) -> Path:
 def _predict(*extra: str):
     return lambda d: ["predict", str(d / "scene.zarr"), "--checkpoint", str(d / "good.pt"),
                       "--out", str(d / "out"), "--in-process", *extra]
+
+
+def _predict_scene(name: str):
+    return lambda d: ["predict", str(d / name), "--checkpoint", str(d / "good.pt"),
+                      "--out", str(d / "out"), "--in-process"]
+
+
+# An archive run goes on past a bad scene: it is reported as failed (exit status 1) with the
+# file and the reason, and no product of it is written (only the run's _summary.json).
+SCENE_CASES = [
+    ("predict a 1 × 1 px scene", "one_pixel.zarr",
+     ["one_pixel.zarr", "1 × 1 px", "smallest window", "at least"]),
+    ("predict an 8 px sliver", "sliver.zarr", ["sliver.zarr", "8 × 40 px", "at least"]),
+    ("predict a lon/lat scene", "lonlat.zarr",
+     ["lonlat.zarr", "EPSG:4326", "projected CRS in metres"]),
+]
+
+
+@pytest.mark.parametrize("name, words", [c[1:] for c in SCENE_CASES],
+                         ids=[c[0] for c in SCENE_CASES])
+def test_bad_scene_is_reported_and_writes_no_product(inputs, capsys, name, words):
+    status = main(_predict_scene(name)(inputs))
+    out = capsys.readouterr().out
+    try:
+        assert status == 1, out
+        assert f"failed {name.split('.')[0]}:" in out
+        for word in words:
+            assert word in out, f"{word!r} not in {out!r}"
+        assert sorted(p.name for p in (inputs / "out").iterdir()) == ["_summary.json"]
+    finally:
+        import shutil
+
+        shutil.rmtree(inputs / "out", ignore_errors=True)
 
 
 CASES = [

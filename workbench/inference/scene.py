@@ -329,7 +329,16 @@ def _read_region(ds: xr.Dataset, layout: list[tuple[str, bool, int]], spec: Inpu
 
 # ---------------------------------------------------------------------------------- geometry
 def _pixel_size(ds: xr.Dataset) -> tuple[float, float]:
-    """(dy, dx) in CRS units (metres), from the transform, else attrs, else 1."""
+    """(dy, dx) in CRS units (metres), from the transform, else attrs, else 1.
+
+    A geographic CRS (degrees) is refused: its "pixel size" is not in metres, and a model of
+    80 m pixels would resample the scene to millions of pixels."""
+    crs = ds.rio.crs
+    if crs is not None and crs.is_geographic:
+        raise StackValidationError(
+            f"has the geographic CRS {crs.to_string()} (pixels in degrees)", variable="crs",
+            expected="a projected CRS in metres: reproject first, e.g. "
+                     "ds.rio.reproject(ds.rio.estimate_utm_crs()) or gdalwarp -t_srs EPSG:326NN")
     try:
         rx, ry = ds.rio.resolution(recalc=True)
         return abs(float(ry)), abs(float(rx))
@@ -398,6 +407,13 @@ def _plan(ds: xr.Dataset, spec: InputSpec, window: int, overlap: float, weightin
     dy, dx = _pixel_size(ds)
     fy = spec.pixel_size / dy if spec.pixel_size else 1.0  # scene pixels per model pixel
     fx = spec.pixel_size / dx if spec.pixel_size else 1.0
+    need_y, need_x = math.ceil(MIN_WINDOW * fy), math.ceil(MIN_WINDOW * fx)
+    if height < need_y or width < need_x:
+        raise StackValidationError(
+            f"is {height} × {width} px, smaller than the model's smallest window",
+            variable="sigma0_db",
+            expected=f"at least {need_y} × {need_x} px ({MIN_WINDOW} model pixels"
+                     + (f" of {spec.pixel_size:g} m" if spec.pixel_size else "") + ")")
     sides = []
     for length, f in ((height, fy), (width, fx)):
         w = min(max(1, round(window * f)), length)
@@ -709,7 +725,13 @@ def _prepare(stack: Any, model: Any, *, window: int | None, overlap: float, weig
     times = ds["time"].values
     preds = [_Prediction(idx, times[idx[-1]]) for idx in schedule]
     window = int(window if window is not None else (spec.window or DEFAULT_WINDOW))
-    plan = _plan(ds, spec, window, overlap, weighting)
+    try:
+        plan = _plan(ds, spec, window, overlap, weighting)
+    except StackValidationError as exc:   # name the file
+        if exc.path is None and where is not None:
+            raise StackValidationError(exc.message, path=where, variable=exc.variable,
+                                       expected=exc.expected) from None
+        raise
     tile, group = _choose_tiles(plan, spec, predictor.n_members, preds, tile, max_memory_mb,
                                 streaming)
     attrs = _attrs(predictor, plan, dict(window=window, overlap=overlap, weighting=weighting,
