@@ -1385,8 +1385,11 @@ def summarize_retreat(df: pd.DataFrame) -> str:
 def write_retreat_table(df: pd.DataFrame, path: str | os.PathLike[str]) -> Path:
     """Write a retreat table atomically as CSV (``.csv``) or Parquet (``.parquet``).
 
-    CSV dates are ISO dates (``YYYY-MM-DD``; with a time when any row has one). Parquet
-    needs ``pyarrow`` (or ``fastparquet``); without it a clear error says so.
+    CSV dates are ISO dates (``YYYY-MM-DD``; with a time when any row has one). A CSV opens
+    with ``# key: value`` lines of how the positions were measured (method, working CRS,
+    its scale factor at the box, box width, upstream edge) when ``df.attrs`` has them;
+    :func:`read_retreat_table` reads them back into ``df.attrs``. Parquet needs ``pyarrow``
+    (or ``fastparquet``); without it a clear error says so.
 
     Examples
     --------
@@ -1415,9 +1418,26 @@ def write_retreat_table(df: pd.DataFrame, path: str | os.PathLike[str]) -> Path:
             out.to_parquet(tmp, index=False)
         return path
     midnight = bool((out["date"].dropna() == out["date"].dropna().dt.normalize()).all())
+    header = [f"# {k}: {df.attrs[k]}" for k in ("method", "crs", "scale_factor", "box_width_m",
+                                                 "upstream") if k in df.attrs]
     with atomic_path(path) as tmp:
-        out.to_csv(tmp, index=False, date_format="%Y-%m-%d" if midnight else "%Y-%m-%dT%H:%M:%S")
+        with open(tmp, "w", newline="") as f:
+            if header:   # how the positions were measured, for whoever reads the table
+                f.write("\n".join(header) + "\n")
+            out.to_csv(f, index=False,
+                       date_format="%Y-%m-%d" if midnight else "%Y-%m-%dT%H:%M:%S")
     return path
+
+
+def _header_lines(path: Path) -> int:
+    """How many ``# key: value`` metadata lines open a retreat CSV."""
+    n = 0
+    with open(path, encoding="utf-8") as f:
+        for line in f:
+            if not line.startswith("#"):
+                break
+            n += 1
+    return n
 
 
 def read_retreat_table(path: str | os.PathLike[str]) -> pd.DataFrame:
@@ -1439,8 +1459,13 @@ def read_retreat_table(path: str | os.PathLike[str]) -> pd.DataFrame:
         if path.suffix.lower() == ".parquet":
             df = pd.read_parquet(path)
         else:
-            df = pd.read_csv(path, keep_default_na=False, na_values={"position_m": ["", "NaN", "nan"],
-                                                                      "change_m": ["", "NaN", "nan"]})
+            n_meta = _header_lines(path)
+            with open(path, encoding="utf-8") as f:
+                meta = dict(line[1:].strip().partition(": ")[::2] for _, line in zip(range(n_meta), f))
+            df = pd.read_csv(path, skiprows=n_meta, keep_default_na=False,
+                             na_values={"position_m": ["", "NaN", "nan"],
+                                        "change_m": ["", "NaN", "nan"]})
+            df.attrs.update(meta)
     except Exception as err:  # noqa: BLE001
         raise FileFormatError(f"cannot be read ({err})", path=path,
                               expected="a retreat table written by write_retreat_table") from err
