@@ -56,6 +56,7 @@ def inputs(tmp_path_factory) -> Path:
     big_patch = {**TINY_RUN, "output_dir": str(root / "runs"),
                  "data": {**TINY_WORLD, "patch_size": 1000}}
     (root / "big_patch.yaml").write_text(yaml.safe_dump(big_patch))
+    _vectors(root)
     for name, content in (("truncated", None), ("garbage", b"\x00not a torch file" * 10),
                           ("plain", "state")):
         run = root / "resume" / name
@@ -71,6 +72,34 @@ def inputs(tmp_path_factory) -> Path:
         else:
             last.write_bytes(content)
     return root
+
+
+def _vectors(root: Path) -> None:
+    """Front-line files for ``workbench retreat``: a box, and fronts that are wrong in ways
+    users meet (no lines, far away, projected metres labelled as degrees)."""
+    import json
+
+    import geopandas as gpd
+    from shapely.geometry import LineString, box
+
+    gpd.GeoDataFrame({"name": ["box"]}, geometry=[box(0, 0, 6000, 2000)],
+                     crs=32633).to_file(root / "box.gpkg")
+    line = LineString([(3000, -50), (3000, 2050)])
+    gpd.GeoDataFrame({"date": []}, geometry=[], crs=32633).to_file(root / "empty.gpkg")
+    gpd.GeoDataFrame({"date": ["2020-01-01"]}, geometry=[LineString([(30000, -50), (30000, 2050)])],
+                     crs=32633).to_file(root / "far.gpkg")
+    gpd.GeoDataFrame({"date": ["2020-01-01"]}, geometry=[line],
+                     crs=4326).to_file(root / "metres_as_degrees.gpkg")
+    (root / "no_crs.geojson").write_text(json.dumps({"type": "FeatureCollection", "features": [
+        {"type": "Feature", "properties": {"date": "2020-01-01"},
+         "geometry": {"type": "LineString", "coordinates": [[3000, -50], [3000, 2050]]}}]}))
+    gpd.GeoDataFrame({"date": ["2019-01-13", "13/02/2019"]}, geometry=[line, line],
+                     crs=32633).to_file(root / "mixed_dates.gpkg")
+
+
+def _retreat(name: str):
+    return lambda d: ["retreat", str(d / name), "--box", str(d / "box.gpkg"), "--upstream",
+                      "0,1000", "--out", str(d / "out")]
 
 
 def _predict(*extra: str):
@@ -128,6 +157,16 @@ CASES = [
                                        str(d / "inf.pt"), "--out", str(d / "out"),
                                        "--in-process"],
      ["inf.pt", "non-finite"]),
+    ("retreat empty GeoPackage", _retreat("empty.gpkg"),
+     ["empty.gpkg", "no front lines", "date column is 'date'"]),
+    ("retreat box misses every front", _retreat("far.gpkg"),
+     ["far.gpkg", "box.gpkg", "none of them crosses", "no_intersection"]),
+    ("retreat metres labelled as degrees", _retreat("metres_as_degrees.gpkg"),
+     ["metres_as_degrees.gpkg", "EPSG:4326", "true CRS"]),
+    ("retreat GeoJSON without a CRS", _retreat("no_crs.geojson"),
+     ["no_crs.geojson", "GeoJSON without a CRS"]),
+    ("retreat unparseable date", _retreat("mixed_dates.gpkg"),
+     ["mixed_dates.gpkg", "'13/02/2019'", "ISO dates"]),
     ("train duplicate section", lambda d: ["train", str(d / "dup_section.yaml")],
      ["dup_section.yaml", "duplicate key 'trainer'", "lines 2 and 6"]),
     ("train duplicate key", lambda d: ["train", str(d / "dup_key.yaml")],
