@@ -13,9 +13,31 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from workbench.errors import CheckpointError
+from workbench.errors import CheckpointError, ConfigError
 
-__all__ = ["atomic_path", "safe_torch_load"]
+__all__ = ["atomic_path", "ensure_dir", "safe_torch_load"]
+
+
+def ensure_dir(path: str | os.PathLike[str]) -> Path:
+    """Create the folder ``path`` (and its parents) unless it exists; a file in the way is a
+    :class:`~workbench.errors.ConfigError` naming it, not a ``FileExistsError`` traceback.
+
+    >>> import tempfile, pathlib
+    >>> f = pathlib.Path(tempfile.mkdtemp()) / "notes.txt"; _ = f.write_text("x")
+    >>> ensure_dir(f / "out")
+    Traceback (most recent call last):
+    ...
+    workbench.errors.ConfigError: .../notes.txt: is a file (expected a folder for the output, or a path that does not exist yet)
+    """
+    path = Path(path)
+    for p in (path, *path.parents):
+        if p.exists():
+            if not p.is_dir():
+                raise ConfigError("is a file", path=p, expected="a folder for the output, or a "
+                                                                "path that does not exist yet")
+            break
+    path.mkdir(parents=True, exist_ok=True)
+    return path
 
 
 def safe_torch_load(path: str | os.PathLike[str], *, expected: str,
@@ -78,7 +100,7 @@ def atomic_path(target: str | os.PathLike[str]) -> Iterator[Path]:
     'done'
     """
     target = Path(target)
-    target.parent.mkdir(parents=True, exist_ok=True)
+    ensure_dir(target.parent)
     fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp" + "".join(target.suffixes[-1:]), dir=target.parent)
     os.close(fd)
     tmp = Path(tmp_name)

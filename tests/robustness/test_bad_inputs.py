@@ -57,6 +57,7 @@ def inputs(tmp_path_factory) -> Path:
                  "data": {**TINY_WORLD, "patch_size": 1000}}
     (root / "big_patch.yaml").write_text(yaml.safe_dump(big_patch))
     _vectors(root)
+    (root / "a_file").write_text("not a folder")
     for name, content in (("truncated", None), ("garbage", b"\x00not a torch file" * 10),
                           ("plain", "state")):
         run = root / "resume" / name
@@ -93,6 +94,8 @@ def _vectors(root: Path) -> None:
     (root / "no_crs.geojson").write_text(json.dumps({"type": "FeatureCollection", "features": [
         {"type": "Feature", "properties": {"date": "2020-01-01"},
          "geometry": {"type": "LineString", "coordinates": [[3000, -50], [3000, 2050]]}}]}))
+    gpd.GeoDataFrame({"date": ["2019-01-13", "2019-02-13"]}, geometry=[line, line],
+                     crs=32633).to_file(root / "good_fronts.gpkg")
     gpd.GeoDataFrame({"date": ["2019-01-13", "13/02/2019"]}, geometry=[line, line],
                      crs=32633).to_file(root / "mixed_dates.gpkg")
 
@@ -157,6 +160,15 @@ CASES = [
                                        str(d / "inf.pt"), "--out", str(d / "out"),
                                        "--in-process"],
      ["inf.pt", "non-finite"]),
+    ("predict --out is a file", lambda d: ["predict", str(d / "scene.zarr"), "--checkpoint",
+                                          str(d / "good.pt"), "--out", str(d / "a_file"),
+                                          "--in-process"],
+     ["a_file: is a file", "a folder"]),
+    ("retreat --out under a file", lambda d: _retreat("good_fronts.gpkg")(d)[:-1]
+     + [str(d / "a_file" / "sub")], ["a_file: is a file"]),
+    ("evaluate --out is a file", lambda d: ["evaluate", str(d / "good.pt"), "demo", "--out",
+                                           str(d / "a_file"), "--max-images", "1"],
+     ["a_file: is a file"]),
     ("retreat empty GeoPackage", _retreat("empty.gpkg"),
      ["empty.gpkg", "no front lines", "date column is 'date'"]),
     ("retreat box misses every front", _retreat("far.gpkg"),

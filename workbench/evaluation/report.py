@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from workbench._io import atomic_path
+from workbench._io import atomic_path, ensure_dir
 from workbench.errors import ConfigError, DataError
 
 from .calibration import CalibrationMap, ReliabilityCurve
@@ -419,7 +419,7 @@ def write_report(
         ``worst_cases``).
     """
     out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
+    ensure_dir(out)
     paths: dict[str, Path] = {}
     payload: dict[str, Any] = {"title": title}
     md = [f"# {title}", ""]

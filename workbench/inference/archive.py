@@ -87,7 +87,7 @@ from typing import Any
 
 import numpy as np
 
-from workbench._io import atomic_path
+from workbench._io import atomic_path, ensure_dir
 from workbench.errors import ConfigError, DataError
 from workbench.inference.scene import check_window_options
 from workbench.models import load_model
@@ -689,8 +689,7 @@ def predict_archive(
                             f"{'processes' if processes else 'in-process'}, torch threads "
                             f"{torch_threads or torch.get_num_threads()}")
     fingerprint = _fingerprint(checkpoints, options)
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
+    out = ensure_dir(out_dir)
     _clean_leftovers(out)
     summary = ArchiveSummary(out)
     todo = []

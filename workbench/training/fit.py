@@ -38,7 +38,7 @@ from typing import Any
 import lightning as L
 import torch
 
-from workbench._io import atomic_path, safe_torch_load
+from workbench._io import atomic_path, ensure_dir, safe_torch_load
 from workbench.device import mps_available
 from workbench.errors import CheckpointError, ConfigError, DataError
 from workbench.evaluation.baselines import FixedFront
@@ -310,7 +310,7 @@ def run_lightning(cfg: Mapping[str, Any], run: Path, task: L.LightningModule,
     mode = cfg["checkpoint"]["mode"]
     mode = (task.mode if monitor == task.monitor else "min") if mode == "auto" else mode
     if _is_rank_zero():
-        run.mkdir(parents=True, exist_ok=True)
+        ensure_dir(run)
         with atomic_path(run / "config.yaml") as tmp:
             tmp.write_text(config_text)
 
