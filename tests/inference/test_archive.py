@@ -265,3 +265,22 @@ def test_resume_notices_a_changed_input_and_damaged_products(tmp_path, checkpoin
                             progress=False)
     assert other.done == ["scene0", "scene1", "scene2"]
     assert set(other.redone.values()) == {"other checkpoints or options"}
+
+
+def test_the_help_example_works_on_a_demo_world(tmp_path, capsys):
+    """`workbench predict demo_data/stacks --checkpoint … --out preds` as the help writes it:
+    a demo world keeps every stack as X.zarr and as its GeoTIFF export X.tif; each is one
+    scene, and a packaged model is accepted by name."""
+    from workbench.data.demo import make_demo_world
+
+    world = tmp_path / "demo_data"
+    make_demo_world(world, n_glaciers=2, years=0.05, size=48, pixel_size=200.0)
+    scenes = find_scenes(world / "stacks")
+    assert [s.path.suffix for s in scenes] == [".zarr", ".zarr"]
+    assert main(["predict", str(world / "stacks"), "--checkpoint", "demo_zones", "--out",
+                 str(tmp_path / "preds"), "--in-process", "--workers", "1",
+                 "--no-progress"]) == 0
+    assert "2 scenes done" in capsys.readouterr().out
+    assert main(["predict", str(world / "stacks"), "--checkpoint", "no_such_model", "--out",
+                 str(tmp_path / "p2")]) == 2
+    assert "packaged model name" in capsys.readouterr().err

@@ -18,12 +18,13 @@ Examples
 
 from __future__ import annotations
 
+import os
 from importlib import resources
 from pathlib import Path
 
 from workbench.errors import CheckpointError, ConfigError
 
-__all__ = ["DEMO_KINDS", "demo_checkpoint", "demo_checkpoint_name"]
+__all__ = ["DEMO_KINDS", "demo_checkpoint", "demo_checkpoint_name", "resolve_checkpoint"]
 
 DEMO_KINDS: tuple[str, ...] = ("zones", "outlines")
 """The packaged demo models."""
@@ -59,3 +60,25 @@ def demo_checkpoint(kind: str = "zones") -> Path:
                               expected="the packaged demo model; rebuild it with "
                                        "`python -m workbench.checkpoints.build`")
     return path
+
+
+def resolve_checkpoint(value: str | os.PathLike[str]) -> Path:
+    """A checkpoint argument as a path: an existing file as it is, else a packaged model by
+    name (``demo_zones``, ``demo_outlines``, with or without ``.pt``).
+
+    >>> resolve_checkpoint("demo_zones").name
+    'demo_zones.pt'
+    >>> resolve_checkpoint("nowhere.pt")
+    Traceback (most recent call last):
+    ...
+    workbench.errors.CheckpointError: nowhere.pt: does not exist (expected a checkpoint file, or a packaged model name: demo_zones, demo_outlines)
+    """
+    path = Path(value)
+    if path.exists():
+        return path
+    name = str(value).removesuffix(".pt")
+    if name in tuple(f"demo_{k}" for k in DEMO_KINDS):
+        return demo_checkpoint(name)
+    raise CheckpointError("does not exist", path=path,
+                          expected="a checkpoint file, or a packaged model name: "
+                                   + ", ".join(f"demo_{k}" for k in DEMO_KINDS))

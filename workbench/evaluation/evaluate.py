@@ -75,6 +75,7 @@ import numpy as np
 import torch
 
 from workbench._io import atomic_path
+from workbench.checkpoints import resolve_checkpoint
 from workbench.errors import CheckpointError, ConfigError, DataError
 
 from .baselines import FixedFront, previous_acquisition
@@ -341,11 +342,7 @@ class _Evaluator:
             model = checkpoint.eval()
             self.path = str(getattr(getattr(model, "checkpoint_info", None), "path", "") or "")
         else:
-            if isinstance(checkpoint, str) and not Path(checkpoint).exists() and \
-                    checkpoint.removesuffix(".pt") in ("demo_zones", "demo_outlines"):
-                from workbench.checkpoints import demo_checkpoint
-
-                checkpoint = demo_checkpoint(checkpoint)  # the packaged demo models
+            checkpoint = resolve_checkpoint(checkpoint)   # a file, or a packaged model name
             model = load_model(checkpoint, device=device)
             self.path = str(checkpoint)
         self.model = model

@@ -90,6 +90,7 @@ import numpy as np
 from workbench._io import atomic_path, ensure_dir
 from workbench.errors import ConfigError, DataError
 from workbench.inference.scene import check_window_options
+from workbench.checkpoints import resolve_checkpoint
 from workbench.models import load_model
 
 __all__ = ["SUCCESS", "PRODUCTS", "DEFAULT_PRODUCTS", "Scene", "SceneError", "ArchiveSummary",
@@ -143,6 +144,10 @@ def _scenes_in(folder: Path) -> list[Path]:
             found.append(p)
         elif p.is_dir() and _has_tiffs(p):
             found.append(p)
+    # a demo world keeps each stack twice: X.zarr and its GeoTIFF export X.tif (+ dates.csv);
+    # one scene each, the Zarr store (lossless, chunked)
+    zarr_ids = {_scene_id(p) for p in found if p.suffix.lower() == ".zarr"}
+    found = [p for p in found if p.suffix.lower() not in _TIFFS or _scene_id(p) not in zarr_ids]
     if found:
         return found
     if _has_tiffs(folder):
@@ -159,8 +164,9 @@ def find_scenes(inputs: str | os.PathLike[str] | Sequence[str | os.PathLike[str]
     (``.zarr``, ``.nc``, ``.tif``, or a folder of per-date GeoTIFFs), or a folder of scene
     stacks: its ``*.zarr``, ``*.nc``, multi-band ``*.tif`` that have a ``<stem>.dates.csv``
     sidecar, and sub-folders holding GeoTIFFs (a folder holding only per-date GeoTIFFs is
-    one scene). A scene's id is its file or folder name without the suffix; two scenes with
-    one id are refused.
+    one scene). Where a folder holds ``X.zarr`` and ``X.tif`` (a demo world's GeoTIFF export
+    of the same stack), ``X.zarr`` is the scene. A scene's id is its file or folder name
+    without the suffix; two scenes with one id from different places are refused.
 
     Raises
     ------
@@ -663,10 +669,10 @@ def predict_archive(
     checkpoints = [checkpoint] if isinstance(checkpoint, (str, os.PathLike)) else list(checkpoint)
     if not checkpoints:
         raise ConfigError("no checkpoint given", variable="checkpoint", expected="a checkpoint path")
-    checkpoints = [str(Path(c).resolve()) for c in checkpoints]
+    checkpoints = [str(resolve_checkpoint(c).resolve()) for c in checkpoints]
     for c in checkpoints:
         if not Path(c).is_file():
-            raise DataError("does not exist", path=c, expected="a model checkpoint (.pt)")
+            raise DataError("is not a file", path=c, expected="a model checkpoint (.pt)")
         load_model(c, device="cpu")   # a bad checkpoint stops the run here, not in every scene
     unknown = sorted(set(products) - set(PRODUCTS))
     if unknown or not products:
