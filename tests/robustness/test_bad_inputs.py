@@ -57,6 +57,10 @@ def inputs(tmp_path_factory) -> Path:
                  "data": {**TINY_WORLD, "patch_size": 1000}}
     (root / "big_patch.yaml").write_text(yaml.safe_dump(big_patch))
     _vectors(root)
+    import os
+    import shutil
+
+    shutil.copytree(root / "scene.zarr", root / "latin1" / os.fsdecode(b"Isbj\xf8rn.zarr"))
     (root / "a_file").write_text("not a folder")
     for name, content in (("truncated", None), ("garbage", b"\x00not a torch file" * 10),
                           ("plain", "state")):
@@ -169,6 +173,10 @@ CASES = [
     ("evaluate --out is a file", lambda d: ["evaluate", str(d / "good.pt"), "demo", "--out",
                                            str(d / "a_file"), "--max-images", "1"],
      ["a_file: is a file"]),
+    ("predict a scene whose name is not UTF-8",
+     lambda d: ["predict", str(d / "latin1"), "--checkpoint", str(d / "good.pt"), "--out",
+                str(d / "out"), "--in-process"],
+     ["Isbj\\udcf8rn.zarr", "not valid UTF-8", "renamed"]),
     ("retreat empty GeoPackage", _retreat("empty.gpkg"),
      ["empty.gpkg", "no front lines", "date column is 'date'"]),
     ("retreat box misses every front", _retreat("far.gpkg"),

@@ -205,6 +205,13 @@ def find_scenes(inputs: str | os.PathLike[str] | Sequence[str | os.PathLike[str]
             paths.extend([path] if is_stack else _scenes_in(path) if path.is_dir() else [path])
     scenes: dict[str, Scene] = {}
     for path in paths:
+        try:
+            str(path).encode("utf-8")
+        except UnicodeEncodeError:   # bytes that are not UTF-8 (surrogate escapes)
+            raise DataError("has a name that is not valid UTF-8 (shown with \\udcXX escapes); "
+                            "products, manifests and GeoPackages need UTF-8 names",
+                            path=ascii(str(path)),
+                            expected="the scene renamed, e.g. with convmv -f latin1 -t utf8") from None
         scene = Scene(_scene_id(path), path.resolve())
         other = scenes.get(scene.id)
         if other is not None and other.path != scene.path:
