@@ -565,15 +565,17 @@ def _add_serve(sub: argparse._SubParsersAction) -> None:
             "Start the explorer: scrub SAR time series, overlay predicted and reference\n"
             "fronts, zones and outlines, run a model, see retreat curves, export products.\n"
             "A thin wrapper over `panel serve dashboards/explorer.py --args DATA...`; works\n"
-            "offline. The server reads only inside the DATA folders. --basic-auth,\n"
-            "--cookie-secret, --allow-websocket-origin and --panel-arg go to panel serve."
+            "offline. The server reads only inside the DATA folders. --allow-websocket-origin\n"
+            "and --panel-arg go to panel serve. Secrets never go on a command line (ps shows\n"
+            "it): a users file with --basic-auth, or $WORKBENCH_BASIC_AUTH (one password,\n"
+            "any user name) and $WORKBENCH_COOKIE_SECRET / --cookie-secret-file."
         ),
         epilog=(
             "examples:\n"
             "  workbench serve demo_data\n"
             "  workbench serve demo_data ../shared/data --checkpoint runs/best.pt --port 5007\n"
             "  workbench serve demo_data --address 0.0.0.0 --allow-websocket-origin=host:5006 \\\n"
-            "      --basic-auth users.json --cookie-secret SECRET"
+            "      --basic-auth users.json --cookie-secret-file ~/.workbench_secret"
         ),
     )
     p.add_argument("data", nargs="*", type=Path, metavar="DATA",
@@ -584,8 +586,13 @@ def _add_serve(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--port", type=int, default=5006, help="port (default: 5006)")
     p.add_argument("--address", default=None, help="address to listen on (default: localhost)")
     p.add_argument("--show", action="store_true", help="open a browser tab")
-    p.add_argument("--basic-auth", default=None, help="panel serve --basic-auth (a password or a JSON file)")
-    p.add_argument("--cookie-secret", default=None, help="panel serve --cookie-secret")
+    p.add_argument("--basic-auth", default=None, type=Path, metavar="USERS.json",
+                   help="password protection: a JSON file of user names and passwords (a path is "
+                        "safe on the command line; a password is not: put a single password in "
+                        "$WORKBENCH_BASIC_AUTH instead), e.g. --basic-auth users.json")
+    p.add_argument("--cookie-secret-file", default=None, type=Path, metavar="FILE",
+                   help="file holding the cookie secret (or set $WORKBENCH_COOKIE_SECRET; never "
+                        "on the command line), e.g. --cookie-secret-file ~/.workbench_secret")
     p.add_argument("--allow-websocket-origin", action="append", default=[], metavar="HOST[:PORT]",
                    help="panel serve --allow-websocket-origin; repeatable")
     p.add_argument("--panel-arg", action="append", default=[], metavar="ARG",
@@ -597,7 +604,12 @@ def _add_serve(sub: argparse._SubParsersAction) -> None:
 
 
 def _run_serve(args: argparse.Namespace) -> int:
+    import json
+    import os
     import subprocess
+    import tempfile
+
+    from workbench.errors import ConfigError
 
     app = Path(__file__).resolve().parent.parent / "dashboards" / "explorer.py"
     if not app.is_file():
@@ -610,10 +622,36 @@ def _run_serve(args: argparse.Namespace) -> int:
         cmd += ["--address", args.address]
     if args.show:
         cmd.append("--show")
-    if args.basic_auth:
-        cmd += ["--basic-auth", args.basic_auth]
-    if args.cookie_secret:
-        cmd += ["--cookie-secret", args.cookie_secret]
+    env = dict(os.environ)
+    for var in ("PANEL_BASIC_AUTH", "PANEL_COOKIE_SECRET", "BOKEH_COOKIE_SECRET"):
+        env.pop(var, None)   # only what is given here reaches panel
+    password = os.environ.get("WORKBENCH_BASIC_AUTH")
+    if args.basic_auth is not None and password:
+        raise ConfigError("and $WORKBENCH_BASIC_AUTH are both set", variable="--basic-auth",
+                          expected="one of them")
+    if args.basic_auth is not None:
+        if not args.basic_auth.is_file():
+            raise ConfigError("is not a file (the value is not repeated here: if it is a "
+                              "password, every user of this machine can read it with ps)",
+                              variable="--basic-auth",
+                              expected='a JSON file {"user": "password", ...}; a single password '
+                                       "goes in $WORKBENCH_BASIC_AUTH, not on the command line")
+        cmd += ["--basic-auth", str(args.basic_auth.resolve())]
+    elif password:   # a private file (0600) that panel reads; the password never reaches argv
+        users = Path(tempfile.mkdtemp(prefix="workbench-auth-")) / "users.json"
+        fd = os.open(users, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as f:
+            json.dump({os.environ.get("WORKBENCH_BASIC_AUTH_USER", "workbench"): password}, f)
+        cmd += ["--basic-auth", str(users)]
+    secret = os.environ.get("WORKBENCH_COOKIE_SECRET")
+    if args.cookie_secret_file is not None:
+        try:
+            secret = args.cookie_secret_file.read_text().strip()
+        except OSError as err:
+            raise ConfigError(f"cannot be read ({err.strerror})", path=args.cookie_secret_file,
+                              variable="--cookie-secret-file") from None
+    if secret:
+        env["PANEL_COOKIE_SECRET"] = secret   # by environment, not argv
     for origin in args.allow_websocket_origin:
         cmd += ["--allow-websocket-origin", origin]
     cmd += list(args.panel_arg)
@@ -628,7 +666,7 @@ def _run_serve(args: argparse.Namespace) -> int:
     if args.dry_run:
         return 0
     try:
-        return subprocess.call(cmd)
+        return subprocess.call(cmd, env=env)
     except KeyboardInterrupt:
         return 0
 

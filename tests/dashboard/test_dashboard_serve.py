@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+
 import urllib.request
 
 from workbench.cli import main
@@ -28,14 +31,39 @@ def test_crafted_url_gets_the_default_view(server):
     assert status == 200 and "root:x:" not in html
 
 
-def test_workbench_serve_dry_run(world, tiny_checkpoint, capsys):
+def test_workbench_serve_dry_run(world, tiny_checkpoint, capsys, tmp_path):
+    users = tmp_path / "users.json"
+    users.write_text('{"ana": "s3cr3t-Pw"}')
     rc = main(["serve", str(world), "--checkpoint", str(tiny_checkpoint), "--port", "5999",
-               "--basic-auth", "secret.json", "--allow-websocket-origin", "example.org:5999", "--dry-run"])
+               "--basic-auth", str(users), "--allow-websocket-origin", "example.org:5999",
+               "--dry-run"])
     out = capsys.readouterr().out
     assert rc == 0
     assert "panel serve" in out and "dashboards/explorer.py" in out and "--port 5999" in out
-    assert "--basic-auth secret.json" in out and "--allow-websocket-origin example.org:5999" in out
+    assert f"--basic-auth {users}" in out and "--allow-websocket-origin example.org:5999" in out
     assert f"--args {world.resolve()} --checkpoint {tiny_checkpoint.resolve()}" in out
+    assert "s3cr3t" not in out
+
+
+def test_secrets_never_reach_the_command_line(world, capsys, tmp_path, monkeypatch):
+    """A password or cookie secret on the command line is visible in ps: they come from the
+    environment or files, and the printed command holds neither."""
+    assert main(["serve", str(world), "--basic-auth", "hunter2", "--dry-run"]) == 2
+    err = capsys.readouterr().err
+    assert "'--basic-auth' is not a file" in err and "$WORKBENCH_BASIC_AUTH" in err
+    assert "hunter2" not in err
+    monkeypatch.setenv("WORKBENCH_BASIC_AUTH", "Correct-Horse-9")
+    monkeypatch.setenv("WORKBENCH_COOKIE_SECRET", "cookie-Secret-42")
+    assert main(["serve", str(world), "--dry-run"]) == 0
+    out = capsys.readouterr().out
+    assert "Correct-Horse-9" not in out and "cookie-Secret-42" not in out
+    users = Path(out.split("--basic-auth ")[1].split()[0])
+    assert oct(users.stat().st_mode & 0o777) == "0o600"
+    assert json.loads(users.read_text()) == {"workbench": "Correct-Horse-9"}
+    secret = tmp_path / "secret"
+    secret.write_text("from-a-file\n")
+    assert main(["serve", str(world), "--cookie-secret-file", str(secret), "--dry-run"]) == 0
+    assert "from-a-file" not in capsys.readouterr().out
 
 
 def test_workbench_serve_missing_data(tmp_path, capsys):
