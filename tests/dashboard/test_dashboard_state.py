@@ -49,6 +49,24 @@ def test_symlink_inside_root_to_outside_is_skipped(tmp_path, world):
     assert discover(DataRoots([root])) == {}
 
 
+def test_a_broken_stack_is_skipped_with_a_visible_note(world, tmp_path):
+    """One unreadable stack in a folder of stacks must not blank the explorer: it is left out
+    of the glacier list and named, with the reason, in the notes of every page of that folder."""
+    import shutil
+
+    stacks = tmp_path / "stacks"
+    shutil.copytree(world / "stacks", stacks)
+    first = sorted(p.name for p in stacks.glob("*.zarr"))[0]
+    (stacks / "Aaa_broken.zarr").mkdir()           # sorts first: the default glacier
+    (stacks / "Aaa_broken.zarr" / "zarr.json").write_text("{not json")
+    state = ExplorerState.from_paths([stacks])
+    entry = state.entry
+    assert "Aaa_broken.zarr" not in entry.glaciers and first in entry.glaciers
+    assert state.glacier != "Aaa_broken.zarr" and len(state.series) > 0
+    assert any(n.startswith("skipped Aaa_broken.zarr: it cannot be opened")
+               for n in state.series.notes)
+
+
 def test_crafted_names_never_open_paths(world, tiny_checkpoint):
     s = ExplorerState.from_paths([world], checkpoints=[tiny_checkpoint],
                                  dataset="../../etc", glacier="../../../etc/passwd", checkpoint="/etc/passwd")

@@ -84,6 +84,8 @@ class DatasetEntry:
     kind: str  # demo | stacks | caffe | harald | products
     path: Path
     glaciers: tuple[str, ...]
+    skipped: tuple[str, ...] = ()
+    """Members left out because they cannot be opened ("file: reason"), shown as notes."""
 
 
 PRODUCT_MANIFEST = "_SUCCESS"
@@ -134,6 +136,25 @@ def _glaciers(kind: str, path: Path) -> tuple[str, ...]:
     return tuple(c.name for c in sorted(path.iterdir()) if _is_stack(c))
 
 
+def _openable(kind: str, path: Path, glaciers: tuple[str, ...]
+              ) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """(stacks that open, "name: reason" of those that do not) of a folder of stacks; one
+    broken file must not take the whole explorer down with it."""
+    if kind != "stacks":
+        return glaciers, ()
+    from workbench.data.stack import open_stack
+
+    good, bad = [], []
+    for g in glaciers:
+        try:
+            open_stack(path / g, validate=False).close()
+            good.append(g)
+        except Exception as err:  # noqa: BLE001 - any unreadable file is skipped, with its reason
+            bad.append(f"skipped {g}: it cannot be opened ({type(err).__name__}: "
+                       f"{str(err).splitlines()[0][:200] if str(err) else ''})")
+    return tuple(good), tuple(bad)
+
+
 def discover(roots: DataRoots, *, depth: int = 2) -> dict[str, DatasetEntry]:
     """Datasets found in ``roots`` (each root itself and folders up to ``depth`` below it).
 
@@ -151,11 +172,11 @@ def discover(roots: DataRoots, *, depth: int = 2) -> dict[str, DatasetEntry]:
             rel = folder.relative_to(root)
             name = root.name if str(rel) == "." else f"{root.name}/{rel.as_posix()}"
             try:
-                glaciers = _glaciers(kind, folder)
+                glaciers, skipped = _openable(kind, folder, _glaciers(kind, folder))
             except Exception:  # noqa: BLE001 - an unreadable dataset is left out, not fatal
                 return
             if glaciers:
-                found[name] = DatasetEntry(name, kind, folder, glaciers)
+                found[name] = DatasetEntry(name, kind, folder, glaciers, skipped)
             if kind != "stacks":
                 return
         if level >= depth or not folder.is_dir():
@@ -519,6 +540,7 @@ def open_series(entry: DatasetEntry, glacier: str, roots: DataRoots) -> SceneSer
         series = _SERIES.get(key)
         if series is None:
             series = _OPENERS[entry.kind](entry, glacier, roots)
+            series.notes = [*series.notes, *entry.skipped]
             _SERIES[key] = series
     return series
 
