@@ -62,6 +62,7 @@ def inputs(tmp_path_factory) -> Path:
 
     shutil.copytree(root / "scene.zarr", root / "latin1" / os.fsdecode(b"Isbj\xf8rn.zarr"))
     (root / "a_file").write_text("not a folder")
+    _huge_sparse_tiff(root / "huge" / "s1_2020-01-01.tif")
     for name, content in (("truncated", None), ("garbage", b"\x00not a torch file" * 10),
                           ("plain", "state")):
         run = root / "resume" / name
@@ -104,6 +105,21 @@ def _vectors(root: Path) -> None:
                      crs=32633).to_file(root / "mixed_dates.gpkg")
 
 
+def _huge_sparse_tiff(path: Path) -> None:
+    """A GeoTIFF whose header declares 200,000 × 200,000 px (1.2 MB on disk: sparse tiles)."""
+    import rasterio
+    from rasterio.transform import from_origin
+    from rasterio.windows import Window
+
+    path.parent.mkdir(parents=True)
+    profile = dict(driver="GTiff", width=200_000, height=200_000, count=1, dtype="float32",
+                   crs="EPSG:32633", transform=from_origin(500000, 8700000, 20, 20), tiled=True,
+                   blockxsize=512, blockysize=512, compress="deflate", sparse_ok=True,
+                   nodata=float("nan"))
+    with rasterio.open(path, "w", **profile) as dst:
+        dst.write(np.full((1, 512, 512), -12, np.float32), window=Window(0, 0, 512, 512))
+
+
 def _retreat(name: str):
     return lambda d: ["retreat", str(d / name), "--box", str(d / "box.gpkg"), "--upstream",
                       "0,1000", "--out", str(d / "out")]
@@ -127,6 +143,7 @@ SCENE_CASES = [
     ("predict an 8 px sliver", "sliver.zarr", ["sliver.zarr", "8 × 40 px", "at least"]),
     ("predict a lon/lat scene", "lonlat.zarr",
      ["lonlat.zarr", "EPSG:4326", "projected CRS in metres"]),
+    ("predict a 200,000² px scene", "huge", ["huge", "200,000 × 200,000 px", "tiles"]),
 ]
 
 
@@ -177,6 +194,8 @@ CASES = [
      lambda d: ["predict", str(d / "latin1"), "--checkpoint", str(d / "good.pt"), "--out",
                 str(d / "out"), "--in-process"],
      ["Isbj\\udcf8rn.zarr", "not valid UTF-8", "renamed"]),
+    ("info on a 200,000² px scene", lambda d: ["info", str(d / "huge")],
+     ["huge", "200,000 × 200,000 px", "split the scene into tiles"]),
     ("retreat empty GeoPackage", _retreat("empty.gpkg"),
      ["empty.gpkg", "no front lines", "date column is 'date'"]),
     ("retreat box misses every front", _retreat("far.gpkg"),

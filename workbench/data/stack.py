@@ -256,6 +256,7 @@ def open_stack(
         ds = _open_tiff_stack(path, chunks=chunks)
     else:
         ds = _open_xarray(path, kind, chunks=chunks, variable=variable)
+    _check_size(ds, path)
     if chunks is None:
         ds = ds.load()
     if validate:
@@ -263,6 +264,23 @@ def open_stack(
     if units == "linear":
         ds = _linear_to_db(ds)
     return ds
+
+
+MAX_PIXELS_PER_DATE = 2**31
+"""The largest scene the workbench accepts: 2³¹ pixels per date (46,341² px, about
+927 × 927 km at 20 m). Larger scenes are refused from their header alone, before any pixel
+is read; split them into tiles first (e.g. ``gdal_retile.py``)."""
+
+
+def _check_size(ds: xr.Dataset, path: Path) -> None:
+    """Refuse a stack whose declared size exceeds :data:`MAX_PIXELS_PER_DATE` (header only)."""
+    h, w = int(ds.sizes.get("y", 0)), int(ds.sizes.get("x", 0))
+    if h * w > MAX_PIXELS_PER_DATE:
+        raise StackValidationError(
+            f"declares {h:,} × {w:,} px per date ({h * w / 1e9:.1f} Gpx)", path=path,
+            variable="sigma0_db",
+            expected=f"at most {MAX_PIXELS_PER_DATE:,} px per date (about 46,341²): split the "
+                     "scene into tiles first, e.g. gdal_retile.py -ps 20000 20000")
 
 
 def _source_kind(path: Path) -> str:
