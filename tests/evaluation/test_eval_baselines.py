@@ -170,3 +170,11 @@ def test_complete_mde_mixes_model_and_baseline_distances(split_folder):
     d = [np.zeros(80)] + [front_distances(base, zones_to_front(_zones(c), 7.0, min_cluster_px=0))
                           for c in (32, 34)]
     assert s["complete_mde"] == pytest.approx(np.concatenate(d).mean() * 7.0)
+
+
+def test_the_packaged_demo_zone_model_carries_its_fixed_front():
+    from workbench.checkpoints import demo_checkpoint
+
+    stored = read_checkpoint_info(demo_checkpoint("zones")).baselines["fixed_front"]
+    base = FixedFront.from_dict(stored)
+    assert base.shape == (128, 128) and base.length == 40 and base.n_images == 310
