@@ -916,6 +916,10 @@ def evaluate(
     DataError, ConfigError, CheckpointError
         Unreadable data or checkpoint, unknown options, no labelled images in the split.
     """
+    if max_images is not None and (not isinstance(max_images, int) or max_images < 1):
+        raise ConfigError(f"is {max_images!r}", variable="max_images",
+                          expected="an integer ≥ 1, or None for every image")
+    parse_steps(steps)   # a bad value is an error for every task, not only time-series ones
     t0 = time.perf_counter()
     if split not in ("test", "val", "train", "all"):
         raise ConfigError(f"is {split!r}", variable="split",

@@ -668,7 +668,7 @@ def predict_archive(
 
     start = time.perf_counter()
     check_window_options(window=window, overlap=overlap, batch_size=batch_size,
-                         weighting=weighting)
+                         weighting=weighting, steps=steps, max_memory_mb=max_memory_mb)
     for name, value in (("n_workers", n_workers), ("threads_per_worker", threads_per_worker)):
         if not isinstance(value, int) or isinstance(value, bool) or value < 1:
             raise ConfigError(f"is {value!r}", variable=name, expected="an integer ≥ 1")

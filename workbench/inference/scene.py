@@ -373,7 +373,8 @@ least four times, so a smaller window holds less than one bottleneck pixel."""
 
 
 def check_window_options(*, window: int | None = None, overlap: float = 0.5,
-                         batch_size: int = 8, weighting: str = "gaussian") -> None:
+                         batch_size: int = 8, weighting: str = "gaussian",
+                         steps: int | None = None, max_memory_mb: float = 1024.0) -> None:
     """Refuse sliding-window options outside their valid range, naming the option.
 
     >>> check_window_options(window=384, overlap=0.5, batch_size=8)
@@ -396,6 +397,12 @@ def check_window_options(*, window: int | None = None, overlap: float = 0.5,
         raise ConfigError(f"is {overlap!r}", variable="overlap", expected="0 ≤ overlap < 1")
     if weighting not in WEIGHTINGS:
         raise ConfigError(f"is {weighting!r}", variable="weighting", expected=f"one of {WEIGHTINGS}")
+    if steps is not None and (not is_int(steps) or steps < 1):
+        raise ConfigError(f"is {steps!r}", variable="steps",
+                          expected="an integer ≥ 1 (acquisitions per prediction), or None")
+    if not isinstance(max_memory_mb, (int, float)) or not max_memory_mb > 0:
+        raise ConfigError(f"is {max_memory_mb!r}", variable="max_memory_mb",
+                          expected="a number of megabytes > 0")
 
 
 def _plan(ds: xr.Dataset, spec: InputSpec, window: int, overlap: float, weighting: str) -> _Plan:
