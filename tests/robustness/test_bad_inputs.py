@@ -328,3 +328,22 @@ def test_non_finite_weights_are_refused_at_load(inputs):
     with pytest.raises(CheckpointError, match="non-finite"):
         load_model(inputs / "nan.pt")
     assert load_model(inputs / "good.pt") is not None
+
+
+def test_overflowing_model_is_refused_not_trusted(inputs, tmp_path):
+    """Finite weights that overflow to infinite logits: predict and evaluate refuse the
+    non-finite probabilities instead of writing NA zones at confidence 1."""
+    from workbench.errors import DataError
+    from workbench.evaluation.evaluate import evaluate
+    from workbench.inference import predict
+
+    model = create_model("caffe_unet", preset="small")
+    with torch.no_grad():
+        for p in model.parameters():
+            p.mul_(1e30)
+    path = save_checkpoint(model, tmp_path / "overflow.pt",
+                           normalization={"mean": [0.5], "std": [0.25]})
+    with pytest.raises(DataError, match="non-finite .* probabilities"):
+        predict(inputs / "scene.zarr", path, window=32)
+    with pytest.raises(DataError, match="non-finite .* probabilities"):
+        evaluate(path, "demo", max_images=1, figures=False, window=32)

@@ -422,10 +422,14 @@ class _Evaluator:
                 out = _resize(out, (h, w))
             return torch.softmax(out.float(), dim=1)
 
-        if self.tta:
-            mean, _ = ensemble_predict([fn], x, _TTA, class_axis=1)
-            return mean.cpu()
-        return fn(x).cpu()
+        mean = ensemble_predict([fn], x, _TTA, class_axis=1)[0] if self.tta else fn(x)
+        if not bool(torch.isfinite(mean).all()):   # never confident garbage
+            raise DataError("gave non-finite (NaN or infinite) class probabilities: the "
+                            "model overflows on these inputs", path=self.path or None,
+                            variable="probabilities",
+                            expected="finite probabilities (check the checkpoint's weights "
+                                     "and the input's units and normalisation)")
+        return mean.cpu()
 
     def confidences(self, probs: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
         """Raw entropy confidence ``(H, W)`` of ``K × H × W`` probabilities, and the

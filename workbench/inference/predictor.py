@@ -71,7 +71,7 @@ from torch import nn
 
 from workbench.data.patches import Normalization
 from workbench.device import autocast_context, resolve_device
-from workbench.errors import CheckpointError, ConfigError
+from workbench.errors import CheckpointError, ConfigError, DataError
 from workbench.evaluation import (
     CalibrationMap,
     TemperatureScaling,
@@ -582,6 +582,11 @@ class Predictor:
         if size is not None and tuple(size) != (h, w):
             mean = _resize(mean, (h, w))
             std = _resize(std[:, None], (h, w))[:, 0] if std is not None else None
+        if not bool(torch.isfinite(mean).all()):   # never confident garbage
+            raise DataError("gave non-finite (NaN or infinite) class probabilities: the "
+                            "model overflows on these inputs", variable="probabilities",
+                            expected="finite probabilities (check the checkpoint's weights "
+                                     "and the input's units and normalisation)")
         return mean, std
 
 
