@@ -63,9 +63,13 @@ def safe_torch_load(path: str | os.PathLike[str], *, expected: str,
         raise CheckpointError("does not exist", path=path, expected=expected)
     if path.is_dir():
         raise CheckpointError("is a directory", path=path, expected=expected)
-    if not zipfile.is_zipfile(path):   # torch.save writes zip archives (torch ≥ 1.6)
-        raise CheckpointError("cannot be read; it is truncated or not a torch file (not a zip "
-                              "archive)", path=path, expected=expected)
+    with open(path, "rb") as f:
+        head = f.read(2)
+    # torch.save writes zip archives (torch ≥ 1.6); older files and plain pickles start with
+    # the pickle protocol marker 0x80; anything else is not a torch file at all
+    if not zipfile.is_zipfile(path) and not head.startswith(b"\x80"):
+        raise CheckpointError("cannot be read; it is truncated or not a torch file (neither a "
+                              "zip archive nor a pickle)", path=path, expected=expected)
     try:
         return torch.load(path, map_location=map_location, weights_only=True)
     except pickle.UnpicklingError as exc:
