@@ -37,7 +37,19 @@ import numpy as np
 
 from workbench.errors import DataError
 
-__all__ = ["FixedFront", "previous_acquisition"]
+__all__ = ["FixedFront", "previous_acquisition", "reference_front"]
+
+
+def reference_front(sample: Mapping[str, Any]) -> np.ndarray:
+    """The reference front of a zone sample: its ``front`` label, else the front of its
+    ``zones`` (CaFFe rules, at the pixel size in ``meta["resolution_m"]`` when known)."""
+    from workbench.evaluation.fronts import zones_to_front
+
+    if sample.get("front") is not None:
+        return np.asarray(sample["front"]).astype(bool)
+    meta = sample.get("meta")
+    res = meta.get("resolution_m") if isinstance(meta, Mapping) else None
+    return zones_to_front(np.asarray(sample["zones"]), res)
 
 
 def _as_front(mask: Any, index: int) -> np.ndarray:

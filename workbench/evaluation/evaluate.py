@@ -78,7 +78,7 @@ from workbench._io import atomic_path
 from workbench.checkpoints import resolve_checkpoint
 from workbench.errors import CheckpointError, ConfigError, DataError
 
-from .baselines import FixedFront, previous_acquisition
+from .baselines import FixedFront, previous_acquisition, reference_front
 from .calibration import CalibrationMap, ReliabilityCurve, TemperatureScaling, entropy_confidence
 from .ensembles import ensemble_predict
 from .fronts import BBOX_MODES, MDEAccumulator, bbox_mask, zones_to_front
@@ -699,7 +699,7 @@ def _fixed_front(ev: _Evaluator, kind: str, src: Any, split: str, *, thin: bool,
     if kind == "caffe" and split != "train":
         try:
             base, _ = _caffe_base(ev, src, "train", thin, [])
-            fronts = (_reference_front(base[i]) for i in range(len(base)))
+            fronts = (reference_front(base[i]) for i in range(len(base)))
             return FixedFront.from_fronts(fronts), "the data's training split"
         except DataError as exc:
             notes.append(f"no fixed-front baseline: {exc}")
@@ -707,14 +707,6 @@ def _fixed_front(ev: _Evaluator, kind: str, src: Any, split: str, *, thin: bool,
     notes.append("no fixed-front baseline: the checkpoint stores none (trained before baselines "
                  "were recorded) and the data has no CaFFe training split")
     return None, None
-
-
-def _reference_front(sample: Mapping[str, Any]) -> np.ndarray:
-    if sample.get("front") is not None:
-        return np.asarray(sample["front"]).astype(bool)
-    res = (sample.get("meta") or {}).get("resolution_m") if isinstance(
-        sample.get("meta"), Mapping) else None
-    return zones_to_front(np.asarray(sample["zones"]), res)
 
 
 def _persistence(fronts: Sequence[tuple[np.ndarray, np.ndarray, tuple[int, int]]],

@@ -1443,15 +1443,16 @@ def write_retreat_table(df: pd.DataFrame, path: str | os.PathLike[str]) -> Path:
     return path
 
 
-def _header_lines(path: Path) -> int:
-    """How many ``# key: value`` metadata lines open a retreat CSV."""
-    n = 0
+def _header(path: Path) -> dict[str, str]:
+    """The ``# key: value`` metadata lines that open a retreat CSV, in order."""
+    meta: dict[str, str] = {}
     with open(path, encoding="utf-8") as f:
         for line in f:
             if not line.startswith("#"):
                 break
-            n += 1
-    return n
+            key, _, value = line[1:].strip().partition(": ")
+            meta[key] = value
+    return meta
 
 
 def read_retreat_table(path: str | os.PathLike[str]) -> pd.DataFrame:
@@ -1473,10 +1474,8 @@ def read_retreat_table(path: str | os.PathLike[str]) -> pd.DataFrame:
         if path.suffix.lower() == ".parquet":
             df = pd.read_parquet(path)
         else:
-            n_meta = _header_lines(path)
-            with open(path, encoding="utf-8") as f:
-                meta = dict(line[1:].strip().partition(": ")[::2] for _, line in zip(range(n_meta), f))
-            df = pd.read_csv(path, skiprows=n_meta, keep_default_na=False,
+            meta = _header(path)
+            df = pd.read_csv(path, skiprows=len(meta), keep_default_na=False,
                              na_values={"position_m": ["", "NaN", "nan"],
                                         "change_m": ["", "NaN", "nan"]})
             df.attrs.update(meta)

@@ -406,7 +406,7 @@ def check_window_options(*, window: int | None = None, overlap: float = 0.5,
 
 
 def _plan(ds: xr.Dataset, spec: InputSpec, window: int, overlap: float, weighting: str) -> _Plan:
-    check_window_options(window=window, overlap=overlap, weighting=weighting)
+    """The window layout (options already checked by :func:`check_window_options`)."""
     height, width = int(ds.sizes["y"]), int(ds.sizes["x"])
     if height < 1 or width < 1:
         raise StackValidationError(f"is {height} × {width} px", variable="sigma0_db",

@@ -8,7 +8,7 @@
 * :class:`AtomicCheckpointIO` — Lightning checkpoints (``last.ckpt``, ``best-*.ckpt``) are
   written to a temporary file beside the target and renamed, so a run killed while saving
   never leaves a truncated ``last.ckpt`` to resume from.
-* :class:`EpochSeed` — every training batch starts from global RNG states that are a function
+* :class:`BatchSeed` — every training batch starts from global RNG states that are a function
   of ``(seed, epoch, batch)``, so dropout and anything else drawing from them gives the same numbers
   in a run resumed after a crash as in an uninterrupted one.
 """
@@ -28,7 +28,7 @@ from lightning.fabric.plugins.io.torch_io import TorchCheckpointIO
 
 from workbench._io import atomic_path, safe_torch_load
 
-__all__ = ["ExportBestCheckpoint", "AtomicCheckpointIO", "EpochSeed"]
+__all__ = ["ExportBestCheckpoint", "AtomicCheckpointIO", "BatchSeed"]
 
 
 class AtomicCheckpointIO(TorchCheckpointIO):
@@ -116,7 +116,7 @@ class ExportBestCheckpoint(L.Callback):
         self.best_metrics = dict(state_dict.get("best_metrics") or {})
 
 
-class EpochSeed(L.Callback):
+class BatchSeed(L.Callback):
     """Seed Python's, NumPy's and torch's global RNGs from ``(seed, epoch, batch)`` before
     every training batch.
 

@@ -387,7 +387,7 @@ class _WorkbenchDataModule(L.LightningDataModule):
         """The reference front of every training image (zones task, after ``setup``): its
         ``front`` label, else the front of its zones (CaFFe rules). For the model-free
         baselines (:mod:`workbench.evaluation.baselines`)."""
-        from workbench.evaluation.fronts import zones_to_front
+        from workbench.evaluation.baselines import reference_front
 
         base = getattr(self, "_train_base", None)
         if base is None:
@@ -395,11 +395,7 @@ class _WorkbenchDataModule(L.LightningDataModule):
                             variable="data", expected="a zones data module after setup")
         for i in range(len(base)):
             s = base[i]
-            if s.get("front") is not None:
-                yield np.asarray(s["front"]).astype(bool)
-            else:
-                res = (_meta_dict(s.get("meta")) or {}).get("resolution_m")
-                yield zones_to_front(np.asarray(s["zones"]), res)
+            yield reference_front({**s, "meta": _meta_dict(s.get("meta"))})
 
     def _check_patch_fits(self, largest: int) -> None:
         """Refuse training patches larger than every training image (they would be mostly

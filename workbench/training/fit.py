@@ -43,7 +43,7 @@ from workbench.device import mps_available
 from workbench.errors import CheckpointError, ConfigError, DataError
 from workbench.evaluation.baselines import FixedFront
 from workbench.models import get_model_class
-from workbench.training.callbacks import AtomicCheckpointIO, EpochSeed, ExportBestCheckpoint
+from workbench.training.callbacks import AtomicCheckpointIO, BatchSeed, ExportBestCheckpoint
 from workbench.training.config import dump_config, load_config
 from workbench.training.datamodules import (
     CaffeDataModule,
@@ -326,7 +326,7 @@ def run_lightning(cfg: Mapping[str, Any], run: Path, task: L.LightningModule,
     last_ckpt = ModelCheckpoint(dirpath=run / "checkpoints", filename="last", monitor=None,
                                 save_top_k=1, save_last=False, enable_version_counter=False)
     exporter = ExportBestCheckpoint(export, monitor=monitor, mode=mode)
-    all_callbacks: list[L.Callback] = [best_ckpt, last_ckpt, exporter, EpochSeed(cfg["seed"]),
+    all_callbacks: list[L.Callback] = [best_ckpt, last_ckpt, exporter, BatchSeed(cfg["seed"]),
                                        LearningRateMonitor("epoch")]
     if tr["enable_progress_bar"]:
         all_callbacks.append(TQDMProgressBar())
