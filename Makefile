@@ -37,7 +37,7 @@ $(VENV)/.installed-base: $(BIN)/python pyproject.toml constraints.txt
 	@touch $@
 
 $(VENV)/.installed-dev: $(BIN)/python pyproject.toml constraints.txt
-	$(PIP) install -q -c constraints.txt -e ".[train,lab,dev]"
+	$(PIP) install -q -c constraints.txt -e ".[train,lab,dev,s1]"
 	$(BIN)/python -m ipykernel install --sys-prefix --name workbench --display-name "Glacier Workbench" >/dev/null
 	@touch $@ $(VENV)/.installed-base
 
@@ -87,7 +87,7 @@ lock:
 test-latest: chromium
 	$(PYTHON) -m venv $(LATEST_VENV)
 	$(LATEST_VENV)/bin/python -m pip install -q --upgrade pip setuptools wheel
-	$(LATEST_VENV)/bin/python -m pip install -q --upgrade --upgrade-strategy eager -c constraints.in -e ".[train,lab,dev]"
+	$(LATEST_VENV)/bin/python -m pip install -q --upgrade --upgrade-strategy eager -c constraints.in -e ".[train,lab,dev,s1]"
 	$(LATEST_VENV)/bin/python -m ipykernel install --sys-prefix --name workbench --display-name "Glacier Workbench" >/dev/null
 	$(LATEST_VENV)/bin/python -m pip freeze --exclude-editable > $(LATEST_VENV)/versions.txt
 	$(LATEST_VENV)/bin/python -m pytest $(PYTEST_ARGS)
