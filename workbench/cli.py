@@ -722,9 +722,134 @@ def _run_loo(args: argparse.Namespace) -> int:
     return 0
 
 
+def _add_stack(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "stack",
+        help="build a scene stack of real Sentinel-1 from a STAC catalogue or a SAFE product",
+        formatter_class=_Formatter,
+        description=(
+            "Search a STAC API (pystac-client) or a static catalogue / ItemCollection file\n"
+            "(pystac) for the AOI and dates, load the chosen polarisation lazily with odc-stac\n"
+            "onto one metric grid (UTM from the AOI centre, polar stereographic beyond 84 N /\n"
+            "80 S, or --crs), convert linear power to dB, mosaic the items of one pass, skip\n"
+            "dates covering less than --min-coverage of the AOI (reported), and write\n"
+            "OUT/NAME.zarr atomically with per-date platform, orbit direction, relative\n"
+            "orbit, polarisation and product id. OUT then opens in 'workbench serve OUT' and\n"
+            "'workbench predict OUT' takes it. Known collections: OPERA_L2_RTC-S1_V1,\n"
+            "Planetary Computer sentinel-1-rtc; Level-1 GRD collections are refused (use\n"
+            "--safe). Authentication only from the environment: STAC_API_TOKEN (API),\n"
+            "EARTHDATA_TOKEN (OPERA), PC_SDK_SUBSCRIPTION_KEY (Planetary Computer, with the\n"
+            "planetary-computer package), AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY /\n"
+            "AWS_S3_ENDPOINT (s3:// assets, e.g. Copernicus Data Space).\n"
+            "With --safe: calibrate and terrain-correct one raw SAFE product (xarray-sentinel,\n"
+            "sarsen) with a DEM instead."
+        ),
+        epilog=(
+            "examples:\n"
+            "  workbench stack https://planetarycomputer.microsoft.com/api/stac/v1 \\\n"
+            "      --collection sentinel-1-rtc --aoi 11.9,78.8,12.6,79.0 \\\n"
+            "      --datetime 2022-01-01/2022-12-31 --polarisation HH --out stacks\n"
+            "  workbench stack catalog/catalog.json --aoi 12.2,78.9,5 --datetime 2019-01-01/2019-06-30 \\\n"
+            "      --orbit descending --resolution 40 --out stacks\n"
+            "  workbench stack items.json --aoi rgi_svalbard.gpkg --where \"glac_name = 'Kronebreen'\" \\\n"
+            "      --datetime 2020-01-01/2020-12-31 --min-coverage 0.9 --crs EPSG:32633 --out stacks\n"
+            "  workbench stack --safe S1B_IW_GRDH_1SDV_20190412T051502.SAFE --dem dem.tif --out stacks"
+        ),
+    )
+    p.add_argument("source", nargs="?", metavar="SOURCE",
+                   help="STAC API URL or a static catalog.json / collection.json / ItemCollection "
+                        "file, e.g. https://planetarycomputer.microsoft.com/api/stac/v1")
+    p.add_argument("--aoi", metavar="AOI",
+                   help="W,S,E,N in degrees, LON,LAT,KM (a circle), or a polygon file "
+                        "(GeoPackage/GeoJSON/shapefile), e.g. --aoi 11.9,78.8,12.6,79.0")
+    p.add_argument("--where", metavar="SQL", default=None,
+                   help="pick outlines of a polygon --aoi file, e.g. "
+                        "--where \"glac_name = 'Kronebreen'\"")
+    p.add_argument("--datetime", metavar="START/END",
+                   help="date range, END inclusive, e.g. --datetime 2019-01-01/2019-12-31")
+    p.add_argument("--out", type=Path, required=True, metavar="DIR",
+                   help="output folder; the stack is DIR/NAME.zarr, e.g. --out stacks")
+    p.add_argument("--name", default=None,
+                   help="stack name (default: the outline's name, the AOI file's stem, or 'aoi'), "
+                        "e.g. --name kronebreen")
+    p.add_argument("--collection", default=None, metavar="ID",
+                   help="collection to search, e.g. --collection sentinel-1-rtc")
+    p.add_argument("--polarisation", "--polarization", dest="polarisation", default=None,
+                   metavar="POL",
+                   help="HH, VV, HV or VH (default: the co-polarisation all items have), "
+                        "e.g. --polarisation HH")
+    p.add_argument("--orbit", default=None, metavar="ascending|descending|N",
+                   help="keep one orbit direction or relative orbit, e.g. --orbit descending")
+    p.add_argument("--resolution", type=float, default=None, metavar="M",
+                   help="pixel size in metres (default: the collection's native), "
+                        "e.g. --resolution 20")
+    p.add_argument("--crs", default="auto",
+                   help="grid CRS: auto (UTM / polar stereographic from the AOI centre) or a "
+                        "metric EPSG code, e.g. --crs EPSG:3413")
+    p.add_argument("--min-coverage", type=float, default=0.8, metavar="F",
+                   help="skip dates whose valid pixels cover less than this fraction of the AOI "
+                        "(default: 0.8), e.g. --min-coverage 0.9")
+    p.add_argument("--asset", default=None, metavar="KEY",
+                   help="asset key to read (default: the polarisation's asset in the collection's "
+                        "convention), e.g. --asset vv")
+    p.add_argument("--scale", default=None, choices=("power", "amplitude", "dB"),
+                   help="what the asset values are when the catalogue does not say "
+                        "(default: from the collection / asset metadata), e.g. --scale power")
+    p.add_argument("--safe", type=Path, default=None, metavar="SAFE_DIR",
+                   help="a raw Sentinel-1 SAFE product instead of SOURCE, e.g. "
+                        "--safe S1B_IW_GRDH_1SDV_20190412T051502.SAFE")
+    p.add_argument("--dem", type=Path, default=None,
+                   help="with --safe: DEM GeoTIFF for terrain correction, e.g. --dem dem.tif")
+    p.add_argument("--no-progress", action="store_true",
+                   help="no progress messages or bar, e.g. --no-progress")
+    p.set_defaults(func=_run_stack)
+
+
+_S1_EXTRA = "the optional extra s1: pip install 'glacier-workbench[s1]'"
+
+
+def _run_stack(args: argparse.Namespace) -> int:
+    from workbench.errors import ConfigError
+
+    if args.safe is not None:
+        if args.source is not None or args.aoi is not None or args.datetime is not None:
+            raise ConfigError("is given with SOURCE/--aoi/--datetime", variable="--safe",
+                              expected="either --safe SAFE_DIR [--dem DEM] or SOURCE --aoi --datetime")
+        try:
+            from workbench.ingest.safe import stack_from_safe
+        except ImportError as err:
+            raise ConfigError(f"needs a module that cannot be imported ({err})", variable="--safe",
+                              expected=f"{_S1_EXTRA} (xarray-sentinel, sarsen)") from None
+        crs = None if str(args.crs).lower() == "auto" else args.crs
+        path = stack_from_safe(args.safe, args.out, dem=args.dem, polarisation=args.polarisation,
+                               resolution=args.resolution, crs=crs)
+        print(f"wrote {path}")
+        return 0
+    missing = [name for name, value in (("SOURCE", args.source), ("--aoi", args.aoi),
+                                        ("--datetime", args.datetime)) if value is None]
+    if missing:
+        raise ConfigError(f"{', '.join(missing)} missing", variable="stack",
+                          expected="SOURCE --aoi AOI --datetime START/END --out DIR (or --safe)")
+    if args.dem is not None:
+        raise ConfigError("applies only to --safe", variable="--dem",
+                          expected="--safe SAFE_DIR --dem DEM")
+    try:
+        from workbench.ingest.stac import build_stack
+    except ImportError as err:
+        raise ConfigError(f"needs a module that cannot be imported ({err})", variable="stack",
+                          expected=_S1_EXTRA) from None
+    result = build_stack(args.source, args.out, aoi=args.aoi, datetime=args.datetime,
+                         collection=args.collection, polarisation=args.polarisation,
+                         orbit=args.orbit, resolution=args.resolution, crs=args.crs,
+                         min_coverage=args.min_coverage, where=args.where, asset=args.asset,
+                         scale=args.scale, name=args.name, progress=not args.no_progress)
+    print(result.report())
+    return 0
+
+
 _SUBCOMMANDS: tuple[Callable[[argparse._SubParsersAction], None], ...] = (
     _add_demo, _add_info, _add_train, _add_pretrain, _add_predict, _add_retreat, _add_evaluate,
-    _add_loo, _add_serve)
+    _add_loo, _add_serve, _add_stack)
 
 
 def build_parser() -> argparse.ArgumentParser:
