@@ -761,7 +761,8 @@ def _add_stack(sub: argparse._SubParsersAction) -> None:
                         "file, e.g. https://planetarycomputer.microsoft.com/api/stac/v1")
     p.add_argument("--aoi", metavar="AOI",
                    help="W,S,E,N in degrees, LON,LAT,KM (a circle), or a polygon file "
-                        "(GeoPackage/GeoJSON/shapefile), e.g. --aoi 11.9,78.8,12.6,79.0")
+                        "(GeoPackage/GeoJSON/shapefile), e.g. --aoi 11.9,78.8,12.6,79.0; write "
+                        "--aoi=-50.1,69.1,-49.5,69.3 when it starts with a minus")
     p.add_argument("--where", metavar="SQL", default=None,
                    help="pick outlines of a polygon --aoi file, e.g. "
                         "--where \"glac_name = 'Kronebreen'\"")

@@ -329,7 +329,7 @@ def _polarisations(item: Any) -> list[str]:
     return [k.upper() for k in item.assets if k.upper() in POLARISATIONS]
 
 
-def _choose_polarisation(items: Sequence[Any], wanted: str | None, log: _LOG
+def _choose_polarisation(items: Sequence[Any], wanted: str | None, note: _LOG
                          ) -> tuple[str, list[Any]]:
     counts: dict[str, int] = {}
     for item in items:
@@ -346,7 +346,7 @@ def _choose_polarisation(items: Sequence[Any], wanted: str | None, log: _LOG
             raise DataError(f"no item has polarisation {pol} ({summary or 'none declared'})",
                             variable="--polarisation", expected="a polarisation the items have")
         if len(keep) < len(items):
-            log(f"left out {len(items) - len(keep)} of {len(items)} items without {pol} ({summary})")
+            note(f"left out {len(items) - len(keep)} of {len(items)} items without {pol} ({summary})")
         return pol, keep
     common = set(POLARISATIONS)
     for item in items:
@@ -359,7 +359,7 @@ def _choose_polarisation(items: Sequence[Any], wanted: str | None, log: _LOG
                                                "(items without it are left out)")
 
 
-def _filter_orbit(items: Sequence[Any], orbit: str | int | None, log: _LOG) -> list[Any]:
+def _filter_orbit(items: Sequence[Any], orbit: str | int | None, note: _LOG) -> list[Any]:
     if orbit is None:
         return list(items)
     key = "sat:orbit_state" if isinstance(orbit, str) else "sat:relative_orbit"
@@ -369,7 +369,7 @@ def _filter_orbit(items: Sequence[Any], orbit: str | int | None, log: _LOG) -> l
         raise DataError(f"no item has {key} = {orbit} (the items have {found})",
                         variable="--orbit", expected="an orbit the items have")
     if len(keep) < len(items):
-        log(f"left out {len(items) - len(keep)} of {len(items)} items not of orbit {orbit}")
+        note(f"left out {len(items) - len(keep)} of {len(items)} items not of orbit {orbit}")
     return keep
 
 
@@ -534,19 +534,25 @@ class StackResult:
 # ------------------------------------------------------------------------------ loading
 def _resolution(items: Sequence[Any], key: str, profile: CollectionProfile,
                 resolution: float | None) -> float:
+    """``--resolution``, else the finest native pixel size of the items' assets (metres, from
+    ``proj:transform`` or ``raster:bands[].spatial_resolution``), else the collection's, else
+    20 m."""
     if resolution is not None:
         if not (resolution > 0 and np.isfinite(resolution)):
             raise ConfigError(f"is {resolution!r}", variable="--resolution",
                               expected="a pixel size in metres > 0, e.g. --resolution 20")
         return float(resolution)
-    if profile.resolution:
-        return profile.resolution
-    asset = items[0].assets[key]
-    transform = asset.extra_fields.get("proj:transform") or items[0].properties.get("proj:transform")
-    if transform:
-        return float(abs(transform[0]))
-    bands = asset.extra_fields.get("raster:bands") or [{}]
-    return float(bands[0].get("spatial_resolution") or 20.0)
+    native = []
+    for item in items:
+        asset = item.assets[key]
+        transform = asset.extra_fields.get("proj:transform") or item.properties.get("proj:transform")
+        bands = asset.extra_fields.get("raster:bands") or [{}]
+        size = abs(float(transform[0])) if transform else bands[0].get("spatial_resolution")
+        if size and float(size) >= 0.5:  # metres; degrees of a geographic grid are left out
+            native.append(float(size))
+    if native:
+        return min(native)
+    return profile.resolution or 20.0
 
 
 def _geobox(aoi: AOI, crs: str, resolution: float) -> Any:
@@ -682,8 +688,8 @@ def build_stack(
         raise DataError(f"collection {collection_id!r}: {profile.refuse}", path=source,
                         variable="--collection")
     notes: list[str] = []
-    items = _filter_orbit(items, orbit_filter, log)
-    pol, items = _choose_polarisation(items, polarisation, log)
+    items = _filter_orbit(items, orbit_filter, notes.append)
+    pol, items = _choose_polarisation(items, polarisation, notes.append)
     key = _asset_key(items, profile, pol, asset)
     value_scale = _value_scale(items, key, profile, scale)
     res = _resolution(items, key, profile, resolution)
