@@ -130,6 +130,8 @@ def item_collection(catalog: Path, target: Path) -> tuple[Path, Path]:
     for item in cat.get_items(recursive=True):
         collection = item.get_collection()
         item.make_asset_hrefs_absolute()
+        for asset in item.assets.values():  # file:// URIs: a bare path would resolve against the API URL
+            asset.href = Path(asset.href).as_uri()
         d = item.to_dict(transform_hrefs=False)
         d["links"] = []
         features.append(d)

@@ -621,6 +621,24 @@ def _check_scale(stats: dict[str, np.ndarray], scale: str, key: str) -> None:
                         variable="asset", expected="--scale power (or amplitude)")
 
 
+def _compute(store: Any, stats: dict[str, Any], desc: str | None, key: str) -> dict[str, Any]:
+    """Write the lazy stack and compute the statistics in one pass (one read of every asset),
+    with a progress bar when ``desc`` is given; a failed read names the asset."""
+    import dask
+    import rasterio.errors
+
+    try:
+        if desc is None:
+            return dask.compute(store, stats)[1]
+        from tqdm.dask import TqdmCallback
+        with TqdmCallback(desc=desc, file=sys.stderr):
+            return dask.compute(store, stats)[1]
+    except (rasterio.errors.RasterioError, OSError) as err:
+        raise DataError(f"an asset could not be read ({err})", variable=key,
+                        expected="readable assets (check the URL, the network and the "
+                                 "authentication variables of the collection)") from None
+
+
 def build_stack(
     source: str,
     out: str | os.PathLike[str],
@@ -751,12 +769,7 @@ def build_stack(
     try:
         store = lazy.drop_encoding().to_zarr(tmp, mode="w", compute=False, zarr_format=2,
                                              consolidated=True)
-        if progress:
-            from tqdm.dask import TqdmCallback
-            with TqdmCallback(desc=f"reading {len(acqs)} dates", file=sys.stderr):
-                _, found = dask.compute(store, stats)
-        else:
-            _, found = dask.compute(store, stats)
+        found = _compute(store, stats, f"reading {len(acqs)} dates" if progress else None, key)
         found = {k: np.asarray(v) for k, v in found.items()}
         _check_scale(found, value_scale, key)
         coverage = found["coverage"]
