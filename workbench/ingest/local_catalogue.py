@@ -66,13 +66,12 @@ class Scene:
 
 def _footprint(crs: Any, transform: Any, shape: tuple[int, int]) -> dict[str, Any]:
     """The raster's outline in EPSG:4326 as GeoJSON (edges densified)."""
+    from rasterio.transform import array_bounds
     from rasterio.warp import transform_geom
     from shapely.geometry import box, mapping
 
-    h, w = shape
-    x0, y0 = transform * (0, 0)
-    x1, y1 = transform * (w, h)
-    outline = box(min(x0, x1), min(y0, y1), max(x0, x1), max(y0, y1))
+    west, south, east, north = array_bounds(*shape, transform)  # (height, width, transform)
+    outline = box(west, south, east, north)
     return transform_geom(crs, "EPSG:4326", mapping(outline), antimeridian_cutting=True,
                           precision=-1)
 

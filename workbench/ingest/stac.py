@@ -66,7 +66,7 @@ import pandas as pd
 
 from workbench.errors import ConfigError, DataError
 from workbench.ingest.aoi import AOI, parse_aoi
-from workbench.ingest.profiles import GENERIC, SCALES, CollectionProfile, profile_for, scale_from_metadata
+from workbench.ingest.profiles import SCALES, CollectionProfile, profile_for, scale_from_metadata
 
 __all__ = ["build_stack", "search_items", "parse_datetime_range", "parse_orbit", "auto_crs",
            "StackResult", "SkippedDate", "MAX_ITEMS"]
@@ -586,17 +586,54 @@ def _configure_reads(profile: CollectionProfile) -> None:
         odc.stac.configure_rio()
 
 
-def _convert(raw: Any, scale: str, nodata: float | None) -> Any:
-    """Linear power / amplitude / dB → dB (float32), nodata and non-positive values → NaN."""
-    raw = raw.astype(np.float32)
+def _convert(raw: Any, scale: str) -> Any:
+    """Linear power / amplitude / dB → dB (float32); non-positive linear values → NaN."""
+    if scale == "dB":
+        return raw.where(np.isfinite(raw)).astype(np.float32)
+    factor = 10.0 if scale == "power" else 20.0
+    return (factor * np.log10(raw.where(raw > 0))).astype(np.float32)
+
+
+def _load_lazy(acqs: Sequence[_Acquisition], key: str, gbox: Any, profile: CollectionProfile,
+               source: str) -> Any:
+    """The asset ``key`` of every acquisition on ``gbox`` as a lazy (time, y, x) float32
+    DataArray (odc-stac, Dask), the items of one acquisition mosaicked, nodata as NaN."""
+    import odc.stac
+
+    ordered = [i for a in acqs for i in a.items]
+    group_of = [g for g, a in enumerate(acqs) for _ in a.items]
+    _configure_reads(profile)
+    try:
+        loaded = odc.stac.load(ordered, bands=[key], geobox=gbox,
+                               groupby=lambda _item, _parsed, idx: group_of[idx],
+                               chunks={"x": 1024, "y": 1024}, resampling="bilinear",
+                               dtype="float32", fail_on_error=True)
+    except Exception as err:  # noqa: BLE001 - odc-stac raises ValueError/KeyError/RasterioIOError
+        raise DataError(f"cannot be loaded by odc-stac ({type(err).__name__}: {err})", path=source,
+                        variable=key, expected="readable raster assets with a CRS") from None
+    raw = loaded[key].astype(np.float32)
+    nodata = loaded[key].attrs.get("nodata", profile.nodata)
     if nodata is not None and np.isfinite(nodata):
         raw = raw.where(raw != nodata)
-    if scale == "dB":
-        db = raw.where(np.isfinite(raw))
-    else:
-        factor = 10.0 if scale == "power" else 20.0
-        db = factor * np.log10(raw.where(raw > 0))
-    return db.astype(np.float32)
+    times = np.array([a.time.to_datetime64() for a in acqs], dtype="datetime64[ns]")
+    return raw.assign_coords(time=times).drop_vars(
+        [c for c in raw.coords if c not in ("time", "y", "x")])
+
+
+def _statistics(raw: Any, db: Any, aoi_metric: Any, gbox: Any) -> dict[str, Any]:
+    """Lazy per-date reductions: the valid share of the AOI and the value-scale counts."""
+    import xarray as xr
+    from rasterio.features import geometry_mask
+
+    inside = ~geometry_mask([aoi_metric], out_shape=gbox.shape, transform=gbox.affine)
+    n_inside = max(int(inside.sum()), 1)
+    return {
+        "coverage": (np.isfinite(db) & xr.DataArray(inside, dims=("y", "x"))).sum(("y", "x")) / n_inside,
+        "valid": np.isfinite(raw).sum(("y", "x")),
+        "negative": (raw < 0).sum(("y", "x")),
+        "high": (raw > 1.5).sum(("y", "x")),
+        "low": ((raw >= 0) & (raw < 1.5)).sum(("y", "x")),
+    }
 
 
 def _check_scale(stats: dict[str, np.ndarray], scale: str, key: str) -> None:
@@ -663,8 +700,6 @@ def build_stack(
     name with ``--where``, the file stem, else ``aoi``). Nothing is written when an error is
     raised; the output replaces an older stack of the same name only once complete.
     """
-    import dask
-    import odc.stac
     import xarray as xr
 
     from workbench._io import ensure_dir
@@ -691,7 +726,7 @@ def build_stack(
     if out.suffix.lower() == ".zarr":
         raise ConfigError("ends in .zarr", path=out, variable="--out",
                           expected="a folder; the stack is written into it as NAME.zarr")
-    stem = re.sub(r"[^\w-]+", "_", name).strip("_") if name else area.name
+    stem = (re.sub(r"[^\w-]+", "_", name).strip("_") if name else "") or area.name
 
     log(f"searching {source} for {area.text}, {start:%Y-%m-%d}..{end:%Y-%m-%d}"
         + (f", collection {collection}" if collection else ""))
@@ -732,37 +767,9 @@ def build_stack(
         f"{len(acqs)} dates of {pol} ({value_scale}) onto {gbox.shape[0]} x {gbox.shape[1]} px "
         f"at {res:g} m in {target_crs}")
 
-    ordered = [i for a in acqs for i in a.items]
-    group_of = [g for g, a in enumerate(acqs) for _ in a.items]
-    _configure_reads(profile)
-    try:
-        loaded = odc.stac.load(ordered, bands=[key], geobox=gbox, groupby=lambda _i, _p, idx: group_of[idx],
-                               chunks={"x": 1024, "y": 1024}, resampling="bilinear", dtype="float32",
-                               fail_on_error=True)
-    except Exception as err:  # noqa: BLE001 - odc-stac raises ValueError/KeyError/RasterioIOError
-        raise DataError(f"cannot be loaded by odc-stac ({type(err).__name__}: {err})", path=source,
-                        variable=key, expected="readable raster assets with a CRS") from None
-    raw = loaded[key]
-    nodata = raw.attrs.get("nodata", profile.nodata)
-    raw = raw.astype(np.float32)
-    if nodata is not None and np.isfinite(nodata):
-        raw = raw.where(raw != nodata)
-    db = _convert(raw, value_scale, None)
-    times = np.array([a.time.to_datetime64() for a in acqs], dtype="datetime64[ns]")
-    db = db.assign_coords(time=times).drop_vars([c for c in db.coords if c not in ("time", "y", "x")])
-
-    from rasterio.features import geometry_mask
-    inside = ~geometry_mask([aoi_metric], out_shape=gbox.shape, transform=gbox.affine)
-    inside_da = xr.DataArray(inside, dims=("y", "x"))
-    n_inside = max(int(inside.sum()), 1)
-    finite = np.isfinite(raw)
-    stats = {
-        "coverage": (np.isfinite(db) & inside_da).sum(("y", "x")) / n_inside,
-        "valid": finite.sum(("y", "x")),
-        "negative": (raw < 0).sum(("y", "x")),
-        "high": (raw > 1.5).sum(("y", "x")),
-        "low": ((raw >= 0) & (raw < 1.5)).sum(("y", "x")),
-    }
+    raw = _load_lazy(acqs, key, gbox, profile, source)
+    db = _convert(raw, value_scale)
+    stats = _statistics(raw, db, aoi_metric, gbox)
     lazy = xr.Dataset({SIGMA0: db}).rio.write_crs(target_crs)
     target_dir = ensure_dir(out)
     tmp = target_dir / f".{stem}.loading-{os.getpid()}.zarr"
@@ -808,7 +815,7 @@ def build_stack(
             "created_by": "workbench stack",
         }
         ds = ds.rio.write_crs(target_crs)
-        ds = validate_stack(ds, path=tmp)
+        ds = validate_stack(ds, path=target_dir / f"{stem}.zarr")
         path = write_stack(ds, target_dir / f"{stem}.zarr")
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
