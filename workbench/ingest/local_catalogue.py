@@ -165,7 +165,10 @@ def glacier_catalogue(root: str | os.PathLike[str], *, n_dates: int = 8, size: i
     Each date's σ0 becomes linear power split into ``tiles`` overlapping strips (items of
     one pass, to be mosaicked), all from ascending relative orbit 15 (the simulator has one
     look direction); CRS UTM 33N like the demo world. A model trained on the demo world
-    (``demo_zones``) finds the fronts in a stack built from it.
+    (``demo_zones``) finds the fronts in a stack built from it. Every item carries the
+    simulator's flow direction as ``workbench:flow_azimuth_deg`` (degrees clockwise from
+    north, down flow), from which a retreat box can be drawn
+    (:func:`workbench.viz.sources.demo_box`).
     """
     from affine import Affine
 
@@ -195,5 +198,6 @@ def glacier_catalogue(root: str | os.PathLike[str], *, n_dates: int = 8, size: i
             scenes.append(Scene(
                 id=sid, datetime=stamp + _dt.timedelta(seconds=25 * t), crs="EPSG:32633",
                 transform=transform, bands={"vv": power.astype(np.float32)}, platform=platform,
-                orbit_state="ascending", relative_orbit=15))
+                orbit_state="ascending", relative_orbit=15,
+                properties={"workbench:flow_azimuth_deg": float(g.stack.attrs["flow_azimuth_deg"])}))
     return write_catalogue(root, scenes)
