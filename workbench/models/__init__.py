@@ -22,6 +22,7 @@ from workbench.models.checkpoint import (
     CHECKPOINT_VERSION,
     CheckpointInfo,
     load_model,
+    load_weights_into,
     read_checkpoint_info,
     save_checkpoint,
 )
@@ -74,5 +75,6 @@ __all__ = [
     "CheckpointInfo",
     "save_checkpoint",
     "load_model",
+    "load_weights_into",
     "read_checkpoint_info",
 ]

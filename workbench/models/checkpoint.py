@@ -58,6 +58,7 @@ __all__ = [
     "CheckpointInfo",
     "save_checkpoint",
     "load_model",
+    "load_weights_into",
     "read_checkpoint_info",
 ]
 
@@ -268,6 +269,64 @@ def read_checkpoint_info(path: str | os.PathLike[str]) -> CheckpointInfo:
     return _info(_read(path), path)
 
 
+def _checked_state(obj: Mapping[str, Any], info: CheckpointInfo, model: nn.Module,
+                   path: Path) -> dict[str, torch.Tensor]:
+    """The checkpoint's state dict, refused unless it fits ``model`` exactly and is finite."""
+    state = obj["state_dict"]
+    expected = model.state_dict()
+    missing = sorted(set(expected) - set(state))
+    unexpected = sorted(set(state) - set(expected))
+    mismatched = [f"{k}: file {tuple(state[k].shape)} vs model {tuple(expected[k].shape)}"
+                  for k in sorted(set(state) & set(expected))
+                  if not isinstance(state[k], torch.Tensor) or state[k].shape != expected[k].shape]
+    if missing or unexpected or mismatched:
+        parts = [f"{label} {keys[:20]}{' …' if len(keys) > 20 else ''}"
+                 for label, keys in (("missing keys", missing), ("unexpected keys", unexpected),
+                                     ("shape mismatches", mismatched)) if keys]
+        raise CheckpointError("has weights that do not fit the model: " + "; ".join(parts),
+                              path=path, variable="state_dict",
+                              expected=f"the state dict of {info.model_name}")
+    bad = [k for k, v in state.items() if v.is_floating_point() and not torch.isfinite(v).all()]
+    if bad:
+        raise CheckpointError(f"has non-finite (NaN or infinite) weights in {len(bad)} tensors "
+                              f"{bad[:5]}{' …' if len(bad) > 5 else ''}: the training diverged",
+                              path=path, variable="state_dict",
+                              expected="finite weights (a checkpoint of an earlier, finite epoch)")
+    return state
+
+
+def load_weights_into(model: nn.Module, path: str | os.PathLike[str]) -> CheckpointInfo:
+    """Copy every weight of the checkpoint at ``path`` into ``model`` (in place), e.g. to
+    fine-tune a trained model on a new glacier. The model must be the checkpoint's
+    architecture with the same arguments.
+
+    Raises
+    ------
+    CheckpointError
+        As :func:`load_model`, and when ``model`` is not the checkpoint's model (names both).
+
+    Examples
+    --------
+    >>> from workbench.checkpoints import demo_checkpoint
+    >>> info = read_checkpoint_info(demo_checkpoint("zones"))
+    >>> model = create_model(info.model_name, preset=None, **info.model_kwargs)
+    >>> load_weights_into(model, demo_checkpoint("zones")).model_name
+    'caffe_unet'
+    """
+    path = Path(path)
+    obj = _read(path)
+    info = _info(obj, path)
+    name = getattr(_unwrap(model), "model_name", "") or None
+    if name is not None and name != info.model_name:
+        raise CheckpointError(f"holds a {info.model_name!r} model, not {name!r}", path=path,
+                              variable="model_name", expected=f"a {name!r} checkpoint")
+    target = _unwrap(model)
+    state = _checked_state(obj, info, target, path)
+    with torch.no_grad():
+        target.load_state_dict(state, strict=True)
+    return info
+
+
 def load_model(path: str | os.PathLike[str], device: str | torch.device = "auto") -> WorkbenchModel:
     """Rebuild the model saved at ``path``, load its weights, put it in eval mode on ``device``.
 
@@ -292,27 +351,7 @@ def load_model(path: str | os.PathLike[str], device: str | torch.device = "auto"
     except (WorkbenchError, TypeError, ValueError) as exc:
         raise CheckpointError(f"has arguments that do not build {info.model_name!r}: {exc}",
                               path=path, variable="model_kwargs") from None
-    state = obj["state_dict"]
-    expected = model.state_dict()
-    missing = sorted(set(expected) - set(state))
-    unexpected = sorted(set(state) - set(expected))
-    mismatched = [f"{k}: file {tuple(state[k].shape)} vs model {tuple(expected[k].shape)}"
-                  for k in sorted(set(state) & set(expected))
-                  if not isinstance(state[k], torch.Tensor) or state[k].shape != expected[k].shape]
-    if missing or unexpected or mismatched:
-        parts = [f"{label} {keys[:20]}{' …' if len(keys) > 20 else ''}"
-                 for label, keys in (("missing keys", missing), ("unexpected keys", unexpected),
-                                     ("shape mismatches", mismatched)) if keys]
-        raise CheckpointError("has weights that do not fit the model: " + "; ".join(parts),
-                              path=path, variable="state_dict",
-                              expected=f"the state dict of {info.model_name}")
-    bad = [k for k, v in state.items() if v.is_floating_point() and not torch.isfinite(v).all()]
-    if bad:
-        raise CheckpointError(f"has non-finite (NaN or infinite) weights in {len(bad)} tensors "
-                              f"{bad[:5]}{' …' if len(bad) > 5 else ''}: the training diverged",
-                              path=path, variable="state_dict",
-                              expected="finite weights (a checkpoint of an earlier, finite epoch)")
-    model.load_state_dict(state, strict=True)
+    model.load_state_dict(_checked_state(obj, info, model, path), strict=True)
     model.to(resolve_device(device)).eval()
     model.checkpoint_info = info
     return model

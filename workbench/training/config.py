@@ -17,7 +17,7 @@ A configuration is a nested mapping with these sections (every key optional; def
     validation: {window, keep, overlap, weighting, batch_size, resolution_m, min_cluster_px}
     trainer:    {max_epochs, accelerator, devices, strategy, precision, …}
     checkpoint: {monitor, mode, save_top_k}
-    init:       {encoder, stem}   pretrained encoder for ssl4sar_hybrid (see below)
+    init:       {model, encoder, stem}   start from a whole model, or a pretrained encoder
 
 ``data: demo`` is short for ``data: {kind: demo}`` (the synthetic world simulated in memory);
 ``data: PATH`` picks the kind from what is there (``manifest.json``: demo, ``sar_images/``:
@@ -26,6 +26,11 @@ caffe, a stack or a folder of stacks: stack).
 Packaged configs (``workbench/configs/*.yaml``) are found by name: ``load_config("demo_zones")``.
 Pretraining configs (a top-level ``method``) belong to :mod:`workbench.training.pretrain`
 (``workbench pretrain``) and are not listed by :func:`list_configs`.
+
+``init.model: CHECKPOINT`` starts training from every weight of a saved or packaged model
+(a ``best.pt``, or a name such as ``demo_zones``) and uses its normalisation, for fine-tuning
+on a few labelled images of a new glacier; the model name and arguments must match the
+checkpoint's (see :func:`workbench.training.fit.init_from_checkpoint`).
 
 ``init.encoder: PATH`` initialises the Swin V2 encoder of ``ssl4sar_hybrid`` before training:
 an ``encoder.pt`` written by ``workbench pretrain`` (SSL4SAR pretraining), a workbench
@@ -136,7 +141,7 @@ DEFAULTS: dict[str, Any] = {
                 "check_val_every_n_epoch": 1, "gradient_clip_val": None,
                 "accumulate_grad_batches": 1, "enable_progress_bar": True, "num_threads": None},
     "checkpoint": {"monitor": "auto", "mode": "auto", "save_top_k": 1},
-    "init": {"encoder": None, "stem": "mean"},
+    "init": {"model": None, "encoder": None, "stem": "mean"},
 }
 """Every option with its default value."""
 
@@ -346,7 +351,7 @@ _CHECKS: dict[str, dict[str, Callable[[Any], str | None]]] = {
                 "num_threads": _int(1, optional=True)},
     "checkpoint": {"monitor": _str(), "mode": _choice("auto", "min", "max"),
                    "save_top_k": _int(-1)},
-    "init": {"encoder": _path(), "stem": _choice("mean", "sum")},
+    "init": {"model": _path(), "encoder": _path(), "stem": _choice("mean", "sum")},
 }
 
 
@@ -574,6 +579,9 @@ def _check_combinations(cfg: dict[str, Any]) -> None:
     if model == "glavitu" and not data["sources"]:
         raise ConfigError("is not set for glavitu", variable="data.sources",
                           expected="{source: [variables]}, e.g. {optical: [optical], dem: [dem, slope]}")
+    if cfg["init"]["model"] is not None and cfg["init"]["encoder"] is not None:
+        raise ConfigError("and init.encoder are both set", variable="init.model",
+                          expected="one of them: a whole model (init.model) or an encoder")
     if cfg["init"]["encoder"] is not None and model != "ssl4sar_hybrid":
         raise ConfigError(f"is set for {model!r}", variable="init.encoder",
                           expected="null (a pretrained Swin V2 encoder initialises ssl4sar_hybrid)")

@@ -42,7 +42,8 @@ from workbench._io import atomic_path, ensure_dir, safe_torch_load
 from workbench.device import mps_available
 from workbench.errors import CheckpointError, ConfigError, DataError
 from workbench.evaluation.baselines import FixedFront
-from workbench.models import get_model_class
+from workbench.checkpoints import resolve_checkpoint
+from workbench.models import get_model_class, load_weights_into, read_checkpoint_info
 from workbench.training.callbacks import AtomicCheckpointIO, BatchSeed, ExportBestCheckpoint
 from workbench.training.config import dump_config, load_config
 from workbench.training.datamodules import (
@@ -134,7 +135,24 @@ def resolve_precision(precision: str, accelerator: str = "auto") -> str:
 
 
 def build_datamodule(cfg: Mapping[str, Any]) -> _WorkbenchDataModule:
-    """The data module of a resolved configuration's ``data`` section."""
+    """The data module of a resolved configuration's ``data`` section (with ``init.model``,
+    normalised as that checkpoint's model was trained)."""
+    dm = _datamodule(cfg)
+    start = _init_checkpoint(cfg)
+    if start is not None:
+        norm = read_checkpoint_info(start).normalization
+        if norm is not None:
+            dm._restored_norm = dict(norm)
+    return dm
+
+
+def _init_checkpoint(cfg: Mapping[str, Any]) -> Path | None:
+    """The checkpoint named by ``init.model`` (a path or a packaged name), or ``None``."""
+    value = (cfg.get("init") or {}).get("model")
+    return None if value is None else resolve_checkpoint(value)
+
+
+def _datamodule(cfg: Mapping[str, Any]) -> _WorkbenchDataModule:
     d = dict(cfg["data"])
     task = cfg["task"]
     common = dict(patch_size=d["patch_size"], batch_size=d["batch_size"],
@@ -188,7 +206,8 @@ def _model_kwargs(cfg: Mapping[str, Any], dm: _WorkbenchDataModule) -> dict[str,
 def build_task(cfg: Mapping[str, Any], dm: _WorkbenchDataModule) -> BaseTask:
     """The Lightning task of a resolved configuration (``dm`` must be set up).
 
-    With ``init.encoder`` the model's Swin V2 encoder is loaded from that file
+    With ``init.model`` every weight comes from that checkpoint (fine-tuning; the data module
+    then uses its normalisation, see :func:`build_datamodule`). With ``init.encoder`` the model's Swin V2 encoder is loaded from that file
     (:func:`workbench.training.pretrain.load_encoder_weights`) before training starts.
     """
     d = cfg["data"]
@@ -212,6 +231,9 @@ def build_task(cfg: Mapping[str, Any], dm: _WorkbenchDataModule) -> BaseTask:
         scheduler=scheduler, validation=validation, normalization=dm.normalization_dict(),
         train_config=dict(cfg), max_epochs=cfg["trainer"]["max_epochs"])
     init = cfg.get("init") or {}
+    start = _init_checkpoint(cfg)
+    if start is not None:   # fine-tuning: every weight of a trained model
+        load_weights_into(task.model, start)
     if init.get("encoder"):  # a pretrained encoder (SSL4SAR pretraining or published weights)
         from workbench.training.pretrain import load_encoder_weights
 
