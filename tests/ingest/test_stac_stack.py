@@ -129,3 +129,35 @@ def test_the_output_opens_in_the_dashboard_catalogue(built):
 
 def test_nothing_is_left_behind(built):
     assert sorted(p.name for p in built.iterdir()) == ["testglacier.zarr"]
+
+
+def test_opera_conventions(tmp_path):
+    """OPERA RTC-S1 as ASF serves it: upper-case asset keys (VV, VH, mask), γ0 linear power with
+    NaN nodata, 30 m UTM bursts, and items without sar:polarizations (read from the assets)."""
+    import datetime as dt
+
+    from affine import Affine
+
+    from workbench.ingest.local_catalogue import Scene, write_catalogue
+
+    power = np.full((96, 96), 0.08, np.float32)
+    power[:, :8] = np.nan                                  # burst edge without data
+    scenes = [Scene(id=f"OPERA_L2_RTC-S1_T066-140780-IW1_201904{d:02d}T071200Z_S1A_30_v1.0",
+                    datetime=dt.datetime(2019, 4, d, 7, 12), crs="EPSG:32633",
+                    transform=Affine(30, 0, 500000, 0, -30, 8760000), nodata=float("nan"),
+                    bands={"VV": power, "VH": power / 4, "mask": np.zeros((96, 96), np.float32)},
+                    polarizations=[], orbit_state="descending", relative_orbit=66)
+              for d in (2, 14)]
+    cat = write_catalogue(tmp_path / "cat", scenes, collection_id="OPERA_L2_RTC-S1_V1")
+    assert main(["stack", str(cat), "--aoi", "15.01,78.90,15.05,78.91", "--datetime",
+                 "2019-04-01/2019-04-30", "--out", str(tmp_path / "out"), "--no-progress"]) == 0
+    stack = open_stack(tmp_path / "out" / "aoi.zarr")
+    assert stack.attrs["profile"] == "OPERA RTC-S1" and stack.attrs["asset"] == "VV"
+    assert stack.sigma0_db.attrs["quantity"] == "gamma0"
+    assert stack.rio.resolution() == (30.0, -30.0)
+    assert list(stack.polarisation.values) == ["VV", "VV"]
+    values = stack.sigma0_db.values
+    np.testing.assert_allclose(values[np.isfinite(values)], 10 * np.log10(0.08), atol=1e-4)
+    # the burst's empty western edge is NaN, and its share shows in the coverage coordinate
+    assert np.isnan(values[:, :, 0]).all() and np.isfinite(values[:, :, -1]).all()
+    assert all(0.8 < c < 1.0 for c in stack.coverage.values)

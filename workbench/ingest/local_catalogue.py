@@ -46,7 +46,8 @@ class Scene:
 
     ``bands`` keys become the asset keys (``"vv"`` like Planetary Computer, ``"VV"`` like
     OPERA); the polarisation list in ``sar:polarizations`` is derived from them unless
-    ``polarizations`` is given. NaN pixels are written as ``nodata``.
+    ``polarizations`` is given (``[]`` leaves the property out, as some catalogues do). NaN
+    pixels are written as ``nodata``.
     """
 
     id: str
@@ -116,12 +117,14 @@ def write_catalogue(root: str | os.PathLike[str], scenes: Iterable[Scene], *,
             "sar:instrument_mode": "IW",
             "sar:frequency_band": "C",
             "sar:product_type": "RTC",
-            "sar:polarizations": s.polarizations or [k.upper() for k in s.bands],
+            "sar:polarizations": ([k.upper() for k in s.bands] if s.polarizations is None
+                                  else s.polarizations),
             "sat:orbit_state": s.orbit_state,
             "sat:relative_orbit": int(s.relative_orbit),
             "proj:code": f"EPSG:{crs.to_epsg()}" if crs.to_epsg() else None,
             **s.properties,
         }
+        props = {k: v for k, v in props.items() if v not in (None, [])}  # [] leaves it out
         item = pystac.Item(id=s.id, geometry=geometry, bbox=list(to_shape(geometry).bounds),
                            datetime=when, properties=props, collection=collection_id)
         folder = root / collection_id / s.id

@@ -298,12 +298,17 @@ def search_items(source: str, aoi: AOI, start: pd.Timestamp, end: pd.Timestamp, 
     collections = [collection] if collection else None
     try:
         items = list(client.search(collections=collections, intersects=mapping(aoi.geometry),
-                                   datetime=dt, max_items=MAX_ITEMS).items())
+                                   datetime=dt, max_items=MAX_ITEMS + 1).items())
+        if len(items) > MAX_ITEMS:
+            raise DataError(f"holds more than {MAX_ITEMS} items for this AOI and dates", path=source,
+                            expected="a shorter --datetime, a smaller --aoi or a --collection")
         if items:
             return items
         # empty: find out why, with two small searches
         in_range = list(client.search(collections=collections, datetime=dt, max_items=200).items())
         anywhere = in_range or list(client.search(collections=collections, max_items=200).items())
+    except DataError:
+        raise
     except Exception as err:  # noqa: BLE001 - pystac-client APIError, requests errors
         first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
         raise DataError(f"search failed ({first[:300]})", path=source,
@@ -322,11 +327,22 @@ def search_items(source: str, aoi: AOI, start: pd.Timestamp, end: pd.Timestamp, 
 
 
 # ------------------------------------------------------------------------------ selection
+def _pol_of_asset(key: str, href: str) -> str | None:
+    """The polarisation an asset holds by its key (``vv``, ``VV``, ``0_VV``) or file name
+    (``…_VV.tif``), else None."""
+    for pol in POLARISATIONS:
+        if key.upper() == pol or key.upper().endswith("_" + pol) or \
+                re.search(rf"[_-]{pol}\.tiff?$", href, flags=re.IGNORECASE):
+            return pol
+    return None
+
+
 def _polarisations(item: Any) -> list[str]:
+    """``sar:polarizations`` of an item, else the polarisations its assets hold."""
     pols = item.properties.get("sar:polarizations")
     if pols:
         return [str(p).upper() for p in pols]
-    return [k.upper() for k in item.assets if k.upper() in POLARISATIONS]
+    return sorted({p for k, a in item.assets.items() if (p := _pol_of_asset(k, a.href))})
 
 
 def _choose_polarisation(items: Sequence[Any], wanted: str | None, note: _LOG
@@ -389,7 +405,7 @@ def _asset_key(items: Sequence[Any], profile: CollectionProfile, pol: str,
         if preferred in item.assets:
             keys.add(preferred)
             continue
-        match = [k for k in item.assets if k.upper() == pol or k.upper().endswith("_" + pol)]
+        match = [k for k, a in item.assets.items() if _pol_of_asset(k, a.href) == pol]
         if not match:
             raise DataError(f"has no asset for polarisation {pol} (its assets: "
                             f"{sorted(item.assets)})", path=item.id, variable="asset",
@@ -731,7 +747,7 @@ def build_stack(
     log(f"searching {source} for {area.text}, {start:%Y-%m-%d}..{end:%Y-%m-%d}"
         + (f", collection {collection}" if collection else ""))
     items = search_items(source, area, start, end, collection=collection)
-    collections = sorted({str(i.collection_id) for i in items})
+    collections = sorted({str(i.collection_id or "(none)") for i in items})
     if len(collections) > 1:
         raise DataError(f"the search found items of several collections: {collections}",
                         path=source, expected="--collection ID to pick one")
