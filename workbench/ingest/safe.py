@@ -120,7 +120,9 @@ def stack_from_safe(
         (polar stereographic EPSG:3413/3031 beyond ±84°).
     correction
         ``"gtc"``: σ0 on the map grid (geometric terrain correction); ``"rtc"``: γ0 with
-        radiometric terrain flattening (sarsen ``gamma_bilinear``).
+        radiometric terrain flattening (sarsen ``gamma_bilinear``); the pixels within 3
+        of the DEM's edge are left out (NaN), see
+        :data:`~workbench.ingest.safe_geocoding.RTC_EDGE_PIXELS`.
     denoise
         Remove thermal noise with the product's noise LUTs (default True).
     progress
@@ -258,6 +260,10 @@ def _as_stack(linear: xr.DataArray, product: SafeProduct, pol: str, *, grid: Any
               correction: str, denoise: bool, overlap: float, dem_heights: str) -> xr.Dataset:
     """The geocoded intensity (y ascending) as a one-date workbench stack in dB."""
     values = np.asarray(linear.values, dtype=np.float64)[::-1]  # north-up
+    if correction == "rtc":
+        from workbench.ingest.safe_geocoding import trim_rtc_edge
+
+        values = trim_rtc_edge(values)
     finite = np.isfinite(values)
     floor = 10.0 ** (FLOOR_DB / 10.0)
     below = finite & (values <= floor)
