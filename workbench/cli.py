@@ -848,9 +848,63 @@ def _run_stack(args: argparse.Namespace) -> int:
     return 0
 
 
+def _add_datasets(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "datasets",
+        help="list or download the benchmark datasets (CaFFe, SSL4SAR), verified and unpacked",
+        formatter_class=_Formatter,
+        description=(
+            "list: the datasets the workbench can fetch, with their DOI and layout.\n"
+            "fetch NAME --dest DIR: download into DIR/.downloads (resumed after an\n"
+            "interruption: run the same command again), verify the size, the published\n"
+            "checksum and the archive's own CRCs, and unpack atomically into DIR/NAME in the\n"
+            "layout the readers open (CaFFe: sar_images/, zones/, fronts/). A damaged download\n"
+            "is deleted and refused. Offline: download the archive by hand, --archive FILE.\n"
+            "Hosts: $WORKBENCH_PANGAEA_URL, $WORKBENCH_ZENODO_URL (mirrors)."
+        ),
+        epilog=(
+            "examples:\n"
+            "  workbench datasets list\n"
+            "  workbench datasets fetch caffe --dest data\n"
+            "  workbench datasets fetch ssl4sar --dest /scratch/data --keep-archive\n"
+            "  workbench datasets fetch caffe --dest data --archive ~/Downloads/data_raw.zip"
+        ),
+    )
+    p.add_argument("action", choices=("list", "fetch"), help="list the datasets, or fetch one")
+    p.add_argument("name", nargs="?", metavar="NAME", help="with fetch: caffe or ssl4sar, e.g. caffe")
+    p.add_argument("--dest", type=Path, default=None, metavar="DIR",
+                   help="with fetch: the folder to unpack into (as DIR/NAME), e.g. --dest data")
+    p.add_argument("--archive", type=Path, default=None, metavar="FILE",
+                   help="an archive downloaded by hand instead of the download, e.g. "
+                        "--archive data_raw.zip")
+    p.add_argument("--keep-archive", action="store_true",
+                   help="keep DIR/.downloads after unpacking, e.g. --keep-archive")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar, e.g. --no-progress")
+    p.set_defaults(func=_run_datasets)
+
+
+def _run_datasets(args: argparse.Namespace) -> int:
+    from workbench.errors import ConfigError
+    from workbench.ingest.datasets import fetch, get_dataset, list_datasets
+
+    if args.action == "list":
+        for d in list_datasets():
+            print(f"{d.name:9s} {d.title}\n          doi:{d.doi} ({d.licence}); {d.citation}\n"
+                  f"          layout: {d.layout}")
+        return 0
+    if args.name is None or args.dest is None:
+        raise ConfigError("needs NAME and --dest", variable="fetch",
+                          expected="workbench datasets fetch caffe --dest data")
+    get_dataset(args.name)
+    folder, summary = fetch(args.name, args.dest, archive=args.archive,
+                            keep_archive=args.keep_archive, progress=not args.no_progress)
+    print(f"{args.name} in {folder}: {summary}")
+    return 0
+
+
 _SUBCOMMANDS: tuple[Callable[[argparse._SubParsersAction], None], ...] = (
     _add_demo, _add_info, _add_train, _add_pretrain, _add_predict, _add_retreat, _add_evaluate,
-    _add_loo, _add_serve, _add_stack)
+    _add_loo, _add_serve, _add_stack, _add_datasets)
 
 
 def build_parser() -> argparse.ArgumentParser:
