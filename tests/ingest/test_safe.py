@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import contextlib
 import io
-import shutil
 import sys
 import time
 import warnings
@@ -38,7 +37,11 @@ from workbench.ingest import safe_calibration  # noqa: E402
 from workbench.ingest.safe import stack_from_safe  # noqa: E402
 from workbench.ingest.safe_product import open_safe, parse_footprint  # noqa: E402
 
-pytestmark = pytest.mark.shared_data
+pytestmark = [
+    pytest.mark.shared_data,
+    # the tests open and write measurement TIFFs, which are located by the annotation, not a transform
+    pytest.mark.filterwarnings("ignore::rasterio.errors.NotGeoreferencedWarning"),
+]
 
 BACKGROUND_DB = -10.0
 TARGET_DB = 5.0
@@ -223,6 +226,7 @@ def gtc_geoid(painted, tmp_path_factory) -> dict:
 
 # ------------------------------------------------------------------------------ the tests
 @pytest.mark.slow
+@pytest.mark.filterwarnings("ignore:.*us_nga_egm96_15.tif is not installed:UserWarning")  # tested elsewhere
 def test_the_real_product_has_no_pixel_data_and_is_refused_naming_the_measurement(rome, small_dem, tmp_path):
     safe, _ = rome
     with pytest.raises(DataError, match=r"holds no pixel data where the DEM lies.*is 0 \(no data\)") as err:
@@ -374,6 +378,7 @@ def test_noise_removal_subtracts_the_products_noise_luts(painted):
 
 
 @pytest.mark.slow
+@pytest.mark.filterwarnings("ignore:.*us_nga_egm96_15.tif is not installed:UserWarning")  # tested elsewhere
 def test_rtc_gives_gamma0_above_sigma0_by_the_incidence_angle_on_gentle_terrain(painted, gtc, tmp_path):
     """γ0 (terrain-flattened) vs σ0 over the gentle Roman terrain: γ0 ≈ σ0 / cos θ, i.e.
     about +1.1 dB at θ ≈ 39° (the annotation's incidenceAngleMidSwath is 38.9°; Rome lies in
@@ -390,6 +395,22 @@ def test_rtc_gives_gamma0_above_sigma0_by_the_incidence_angle_on_gentle_terrain(
 
     assert ndimage.label(np.nan_to_num(gamma0, nan=-99) > 0)[1] == 3
     assert np.isnan(gamma0[:3]).all() and np.isfinite(gamma0).mean() > 0.8
+
+
+@pytest.mark.slow
+def test_workbench_stack_safe_on_the_command_line(painted, tmp_path, capsys):
+    from workbench.cli import main
+
+    with pytest.warns(UserWarning, match=r"rome_small_dem.tif: heights are EGM96 heights, but PROJ's "
+                                         r"geoid grid us_nga_egm96_15.tif is not installed"):
+        code = main(["stack", "--safe", str(painted["safe"]), "--dem", str(painted["dem"]),
+                     "--resolution", "30", "--crs", "EPSG:32633", "--out", str(tmp_path / "stacks")])
+    assert code == 0
+    written = tmp_path / "stacks" / f"{painted['safe'].name.removesuffix('.SAFE')}_VV.zarr"
+    assert f"wrote {written}" in capsys.readouterr().out
+    ds = open_stack(written)
+    assert ds.rio.resolution() == (30.0, -30.0) and ds.rio.crs.to_epsg() == 32633
+    assert abs(float(np.nanmedian(ds.sigma0_db.values)) - BACKGROUND_DB) < 0.05
 
 
 # ------------------------------------------------------------------------------ bad inputs

@@ -31,6 +31,7 @@ from __future__ import annotations
 import contextlib
 import os
 import time
+import warnings
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -153,7 +154,6 @@ def stack_from_safe(
     >>> stack_from_safe("S1B_IW_GRDH_...SAFE", "stacks/", dem="dem.tif")  # doctest: +SKIP
     PosixPath('stacks/S1B_IW_GRDH_..._VV.zarr')
     """
-    from workbench.ingest import safe_calibration as calibration
     from workbench.ingest import safe_geocoding as geocoding
 
     require_sar_libraries()
@@ -165,52 +165,77 @@ def stack_from_safe(
     geocoding.output_crs(crs)
     product = open_safe(safe)
     pol = product.choose(polarisation)
-    files = product.files[pol]
     if dem is None:
         raise ConfigError("no DEM was given", variable="--dem", expected=_DEM_NEEDED)
     dem = Path(dem)
     steps = _Steps(6, enabled=progress, name=f"{product.product_id[:32]} {pol}")
     try:
-        with steps.step("DEM onto the map grid"):
-            dem_raster = geocoding.open_dem(dem)
-            overlap = geocoding.check_dem_covers(dem_raster, product.footprint, dem_path=dem,
-                                                 manifest=product.manifest)
-            sar = _open_measurement(product, pol)
-            pixel = float(resolution) if resolution is not None else float(
-                sar.measurement.attrs["range_pixel_spacing"])
-            grid = geocoding.target_grid(dem_raster, crs=crs, resolution=pixel)
-            dem_grid, dem_heights = geocoding.dem_on_grid(dem_raster, grid, dem_path=dem)
-        with steps.step("image window"):
-            window = geocoding.radar_window(sar, dem_grid)
-            if window is None:
-                raise _no_overlap(dem, dem_raster, product)
-        with steps.step("read pixels"):
-            crop = sar.measurement["measurement"].isel(azimuth_time=window[0],
-                                                       ground_range=window[1]).load()
-            if not bool((crop > 0).any()):
-                raise DataError(
-                    f"holds no pixel data where the DEM lies: every digital number in lines "
-                    f"{window[0].start}..{window[0].stop - 1}, pixels {window[1].start}.."
-                    f"{window[1].stop - 1} is 0 (no data)", path=files.measurement,
-                    variable="measurement",
-                    expected="a complete measurement GeoTIFF (re-download the product), or a "
-                             f"DEM of an area the image covers (the DEM is {dem})")
-        with steps.step("calibrate" + (" and remove noise" if denoise else "")):
-            quantity = "sigma0" if correction == "gtc" else "beta0"
-            sar.image = calibration.calibrate(crop, files.calibration,
-                                              noise_xml=files.noise if denoise else None,
-                                              quantity=quantity)
-        with steps.step(f"terrain correction ({correction})"):
-            linear = _compute(geocoding.terrain_correct(sar, dem_grid, correction=correction),
-                              progress=progress)
-        with steps.step("write"):
-            ds = _as_stack(linear, product, pol, grid=grid, dem=dem, correction=correction,
-                           denoise=denoise, overlap=overlap, dem_heights=dem_heights)
-            if not np.isfinite(ds[SIGMA0].values).any():
-                raise _no_overlap(dem, dem_raster, product)
-            target = write_stack(ds, stack_path(out, product.product_id, pol))
+        with _library_noise_silenced():
+            return _run(product, pol, out, dem=dem, resolution=resolution, crs=crs,
+                        correction=correction, denoise=denoise, progress=progress, steps=steps)
     finally:
         steps.close()
+
+
+@contextlib.contextmanager
+def _library_noise_silenced() -> Iterator[None]:
+    """Hide the libraries' expected chatter: NaN arithmetic on DEM cells outside the DEM
+    (RuntimeWarning), the measurement TIFF having no geotransform (its tie points are in the
+    annotation), sarsen's deprecated logger call. The workbench's own warnings still show."""
+    import rasterio.errors
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        warnings.simplefilter("ignore", rasterio.errors.NotGeoreferencedWarning)
+        warnings.filterwarnings("ignore", "The 'warn' method is deprecated", DeprecationWarning)
+        yield
+
+
+def _run(product: SafeProduct, pol: str, out: Path, *, dem: Path, resolution: float | None,
+         crs: str | None, correction: str, denoise: bool, progress: bool, steps: _Steps) -> Path:
+    """The steps of :func:`stack_from_safe` once its inputs are checked."""
+    from workbench.ingest import safe_calibration as calibration
+    from workbench.ingest import safe_geocoding as geocoding
+
+    files = product.files[pol]
+    with steps.step("DEM onto the map grid"):
+        dem_raster = geocoding.open_dem(dem)
+        overlap = geocoding.check_dem_covers(dem_raster, product.footprint, dem_path=dem,
+                                             manifest=product.manifest)
+        sar = _open_measurement(product, pol)
+        pixel = float(resolution) if resolution is not None else float(
+            sar.measurement.attrs["range_pixel_spacing"])
+        grid = geocoding.target_grid(dem_raster, crs=crs, resolution=pixel)
+        dem_grid, dem_heights = geocoding.dem_on_grid(dem_raster, grid, dem_path=dem)
+    with steps.step("image window"):
+        window = geocoding.radar_window(sar, dem_grid)
+        if window is None:
+            raise _no_overlap(dem, dem_raster, product)
+    with steps.step("read pixels"):
+        crop = sar.measurement["measurement"].isel(azimuth_time=window[0],
+                                                   ground_range=window[1]).load()
+        if not bool((crop > 0).any()):
+            raise DataError(
+                f"holds no pixel data where the DEM lies: every digital number in lines "
+                f"{window[0].start}..{window[0].stop - 1}, pixels {window[1].start}.."
+                f"{window[1].stop - 1} is 0 (no data)", path=files.measurement,
+                variable="measurement",
+                expected="a complete measurement GeoTIFF (re-download the product), or a "
+                         f"DEM of an area the image covers (the DEM is {dem})")
+    with steps.step("calibrate" + (" and remove noise" if denoise else "")):
+        quantity = "sigma0" if correction == "gtc" else "beta0"
+        sar.image = calibration.calibrate(crop, files.calibration,
+                                          noise_xml=files.noise if denoise else None,
+                                          quantity=quantity)
+    with steps.step(f"terrain correction ({correction})"):
+        linear = _compute(geocoding.terrain_correct(sar, dem_grid, correction=correction),
+                          progress=progress)
+    with steps.step("write"):
+        ds = _as_stack(linear, product, pol, grid=grid, dem=dem, correction=correction,
+                       denoise=denoise, overlap=overlap, dem_heights=dem_heights)
+        if not np.isfinite(ds[SIGMA0].values).any():
+            raise _no_overlap(dem, dem_raster, product)
+        target = write_stack(ds, stack_path(out, product.product_id, pol))
     return target
 
 
