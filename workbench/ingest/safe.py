@@ -30,7 +30,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import time
 import warnings
 from collections.abc import Iterator
 from pathlib import Path
@@ -67,21 +66,17 @@ def stack_path(out: str | os.PathLike[str], product_id: str, polarisation: str) 
 
 
 class _Steps:
-    """One progress line per step of the pipeline (tqdm), with the time each took."""
+    """One progress bar over the steps of the pipeline (tqdm), naming the current step."""
 
     def __init__(self, total: int, *, enabled: bool, name: str) -> None:
         from tqdm.auto import tqdm
 
         self.bar = tqdm(total=total, desc=name, disable=not enabled, unit="step")
-        self.enabled = enabled
-        self.times: dict[str, float] = {}
 
     @contextlib.contextmanager
     def step(self, text: str) -> Iterator[None]:
         self.bar.set_postfix_str(text)
-        start = time.perf_counter()
         yield
-        self.times[text] = round(time.perf_counter() - start, 2)
         self.bar.update(1)
 
     def close(self) -> None:
@@ -89,10 +84,10 @@ class _Steps:
 
 
 def stack_from_safe(
-    safe: Path,
-    out: Path,
+    safe: str | os.PathLike[str],
+    out: str | os.PathLike[str],
     *,
-    dem: Path | None = None,
+    dem: str | os.PathLike[str] | None = None,
     polarisation: str | None = None,
     resolution: float | None = None,
     crs: str | None = None,
@@ -118,7 +113,7 @@ def stack_from_safe(
         Pixel size in metres; default the product's pixel spacing (10 m for IW GRDH).
     crs
         Output CRS (``"EPSG:32633"``); default ``"auto"``: UTM zone of the DEM centre
-        (polar stereographic EPSG:3413/3031 beyond ±84°).
+        (polar stereographic EPSG:3413 north of 84° N, EPSG:3031 south of 80° S).
     correction
         ``"gtc"``: σ0 on the map grid (geometric terrain correction); ``"rtc"``: γ0 with
         radiometric terrain flattening (sarsen ``gamma_bilinear``); the pixels within 3
@@ -191,7 +186,7 @@ def _library_noise_silenced() -> Iterator[None]:
         yield
 
 
-def _run(product: SafeProduct, pol: str, out: Path, *, dem: Path, resolution: float | None,
+def _run(product: SafeProduct, pol: str, out: str | os.PathLike[str], *, dem: Path, resolution: float | None,
          crs: str | None, correction: str, denoise: bool, progress: bool, steps: _Steps) -> Path:
     """The steps of :func:`stack_from_safe` once its inputs are checked."""
     from workbench.ingest import safe_calibration as calibration

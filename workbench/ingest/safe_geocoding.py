@@ -1,7 +1,7 @@
 """Terrain correction of a Sentinel-1 GRD product onto a map grid with sarsen.
 
 The output grid is the DEM's area on a metric CRS (UTM of the DEM centre, or polar
-stereographic beyond ±84°, unless one is given) at the chosen pixel size. The DEM is
+stereographic north of 84° N / south of 80° S, unless one is given) at the chosen pixel size. The DEM is
 resampled bilinearly onto that grid and handed to sarsen, which finds for every grid cell
 the zero-Doppler azimuth time and slant range on the product's orbit (range-Doppler
 backward geocoding) and samples the calibrated image there (nearest neighbour, as sarsen
@@ -77,7 +77,8 @@ class Grid:
 
 
 def metric_crs_for(lon: float, lat: float) -> CRS:
-    """The UTM zone (WGS 84) of a point, or polar stereographic (EPSG:3413 / 3031) beyond ±84°."""
+    """The UTM zone (WGS 84) of a point, or polar stereographic: EPSG:3413 north of 84° N,
+    EPSG:3031 south of 80° S (where UTM ends)."""
     if lat >= 84.0:
         return CRS.from_epsg(3413)
     if lat <= -80.0:
@@ -324,10 +325,13 @@ def radar_window(product: Any, dem_grid: xr.DataArray) -> tuple[slice, slice] | 
         acquisition.azimuth_time.where(xr.DataArray(valid, dims=acquisition.azimuth_time.dims)),
         acquisition.slant_range_time).values[valid]
     spacing = float(measurement.attrs["range_pixel_spacing"])
+    n_lines, n_pixels = measurement.sizes["azimuth_time"], measurement.sizes["ground_range"]
+    if (azimuth.max() < times[0] or azimuth.min() > times[-1] or ground.max() < 0
+            or ground.min() > (n_pixels - 1) * spacing):
+        return None  # the DEM lies before/after the image or beyond its near/far range
     lines = np.searchsorted(times, [azimuth.min(), azimuth.max()])
     pixels = np.array([ground.min(), ground.max()]) / spacing
     margin = _WINDOW_MARGIN + _SEED_STEP * int(np.ceil(abs(float(dem_grid.x[1] - dem_grid.x[0])) / spacing))
-    n_lines, n_pixels = measurement.sizes["azimuth_time"], measurement.sizes["ground_range"]
     first_line, last_line = max(int(lines[0]) - margin, 0), min(int(lines[1]) + margin, n_lines)
     first_pixel = max(int(np.floor(pixels[0])) - margin, 0)
     last_pixel = min(int(np.ceil(pixels[1])) + margin, n_pixels)
