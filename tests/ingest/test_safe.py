@@ -249,6 +249,20 @@ def test_stack_is_valid_north_up_utm_with_the_products_per_date_coordinates(gtc,
     assert ds.polarisation.values.tolist() == ["VV"]
     assert ds.product_id.values[0].startswith("S1B_IW_GRDH_1SDV_20211223T051122")
     assert ds.attrs["correction"] == "gtc" and ds.attrs["thermal_noise_removed"] == 1
+    # the DEM on the stack's grid, north-up, with its own heights (EGM96), NaN where σ0 is
+    assert ds.dem.dims == ("y", "x") and ds.dem.attrs["units"] == "m"
+    assert np.array_equal(np.isfinite(ds.dem.values), np.isfinite(ds.sigma0_db.values[0]))
+    from pyproj import Transformer
+
+    rows, cols = np.meshgrid(np.arange(20, ds.sizes["y"] - 20, 37), np.arange(20, ds.sizes["x"] - 20, 41))
+    rows, cols = rows.ravel(), cols.ravel()
+    keep = np.isfinite(ds.dem.values[rows, cols])
+    lon, lat = Transformer.from_crs(ds.rio.crs, "EPSG:4326", always_xy=True).transform(
+        ds.x.values[cols[keep]], ds.y.values[rows[keep]])
+    with rasterio.open(painted["dem"]) as dem:
+        expected = np.array([v[0] for v in dem.sample(list(zip(lon, lat)))], float)
+    error = np.abs(ds.dem.values[rows[keep], cols[keep]] - expected)  # bilinear vs the cell's value
+    assert keep.sum() > 50 and np.median(error) < 1.5 and error.max() < 8.0
     assert "terrain correction (gtc)" in gtc["log"] and "6/6" in gtc["log"]
 
 

@@ -132,7 +132,8 @@ def stack_from_safe(
         ``quantity`` attribute), and the per-date coordinates of ``workbench stack``:
         ``sensor`` (S1B), ``platform`` (sentinel-1b), ``orbit`` (relative orbit as text),
         ``orbit_direction``, ``relative_orbit``, ``polarisation``, ``product_id``, plus
-        ``source`` (the SAFE folder).
+        ``source`` (the SAFE folder); ``dem`` (y, x) holds the DEM on the grid (metres,
+        the file's own heights).
 
     Raises
     ------
@@ -201,9 +202,9 @@ def _run(product: SafeProduct, pol: str, out: str | os.PathLike[str], *, dem: Pa
         pixel = float(resolution) if resolution is not None else float(
             sar.measurement.attrs["range_pixel_spacing"])
         grid = geocoding.target_grid(dem_raster, crs=crs, resolution=pixel)
-        dem_grid, dem_heights = geocoding.dem_on_grid(dem_raster, grid, dem_path=dem)
+        on_grid = geocoding.dem_on_grid(dem_raster, grid, dem_path=dem)
     with steps.step("image window"):
-        window = geocoding.radar_window(sar, dem_grid)
+        window = geocoding.radar_window(sar, on_grid.ellipsoidal)
         if window is None:
             raise _no_overlap(dem, dem_raster, product)
     with steps.step("read pixels"):
@@ -223,11 +224,11 @@ def _run(product: SafeProduct, pol: str, out: str | os.PathLike[str], *, dem: Pa
                                           noise_xml=files.noise if denoise else None,
                                           quantity=quantity)
     with steps.step(f"terrain correction ({correction})"):
-        linear = _compute(geocoding.terrain_correct(sar, dem_grid, correction=correction),
+        linear = _compute(geocoding.terrain_correct(sar, on_grid.ellipsoidal, correction=correction),
                           progress=progress)
     with steps.step("write"):
         ds = _as_stack(linear, product, pol, grid=grid, dem=dem, correction=correction,
-                       denoise=denoise, overlap=overlap, dem_heights=dem_heights)
+                       denoise=denoise, overlap=overlap, dem_on_grid=on_grid)
         if not np.isfinite(ds[SIGMA0].values).any():
             raise _no_overlap(dem, dem_raster, product)
         target = write_stack(ds, stack_path(out, product.product_id, pol))
@@ -277,7 +278,7 @@ def _versions() -> str:
 
 
 def _as_stack(linear: xr.DataArray, product: SafeProduct, pol: str, *, grid: Any, dem: Path,
-              correction: str, denoise: bool, overlap: float, dem_heights: str) -> xr.Dataset:
+              correction: str, denoise: bool, overlap: float, dem_on_grid: Any) -> xr.Dataset:
     """The geocoded intensity (y ascending) as a one-date workbench stack in dB."""
     values = np.asarray(linear.values, dtype=np.float64)[::-1]  # north-up
     if correction == "rtc":
@@ -297,7 +298,10 @@ def _as_stack(linear: xr.DataArray, product: SafeProduct, pol: str, *, grid: Any
     one = lambda value: ("time", [value])  # noqa: E731  (a per-date coordinate of one date)
     ds = xr.Dataset(
         {SIGMA0: (("time", "y", "x"), db[None],
-                  {"units": "dB", "long_name": long_name, "quantity": quantity})},
+                  {"units": "dB", "long_name": long_name, "quantity": quantity}),
+         "dem": (("y", "x"), np.asarray(dem_on_grid.heights.values, np.float32)[::-1],
+                 {"units": "m", "long_name": "surface height, as in the DEM file",
+                  "source": str(dem)})},
         coords={"time": ("time", np.array([product.start], "datetime64[ns]")), "y": y, "x": x,
                 "sensor": one(product.sensor), "platform": one(f"sentinel-{product.sensor[1:].lower()}"),
                 "orbit": one(str(product.attrs["relative_orbit_number"])),
@@ -307,7 +311,8 @@ def _as_stack(linear: xr.DataArray, product: SafeProduct, pol: str, *, grid: Any
                 "source": one(str(product.path))},
         attrs={"source": "Sentinel-1 SAFE via workbench.ingest.safe", "product": product.product_id,
                "polarisation": pol, "correction": correction, "quantity": quantity,
-               "thermal_noise_removed": int(denoise), "dem": str(dem), "dem_heights": dem_heights,
+               "thermal_noise_removed": int(denoise), "dem_file": str(dem),
+               "dem_heights": dem_on_grid.note,
                "pixel_size": grid.resolution,
                "below_floor_fraction": float(below.sum() / max(finite.sum(), 1)),
                "floor_db": FLOOR_DB, "dem_scene_overlap": round(float(overlap), 4),

@@ -28,7 +28,7 @@ import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 import rasterio
@@ -43,7 +43,7 @@ from rasterio.warp import transform_bounds
 
 from workbench.errors import ConfigError, DataError, FileFormatError
 
-__all__ = ["CORRECTIONS", "RTC_EDGE_PIXELS", "Grid", "trim_rtc_edge", "balanced_chunks", "metric_crs_for", "output_crs", "check_resolution", "open_dem",
+__all__ = ["CORRECTIONS", "RTC_EDGE_PIXELS", "Grid", "DemOnGrid", "trim_rtc_edge", "balanced_chunks", "metric_crs_for", "output_crs", "check_resolution", "open_dem",
            "target_grid", "sarsen_product", "dem_on_grid",
            "check_dem_covers", "radar_window", "terrain_correct"]
 
@@ -74,6 +74,15 @@ class Grid:
         """(left, bottom, right, top) in the grid's CRS."""
         left, top = self.transform.c, self.transform.f
         return (left, top + self.height * self.transform.e, left + self.width * self.transform.a, top)
+
+
+class DemOnGrid(NamedTuple):
+    """The DEM on the output grid (y ascending): heights above the ellipsoid for sarsen, the
+    file's own heights, and how the first were obtained."""
+
+    ellipsoidal: xr.DataArray
+    heights: xr.DataArray
+    note: str
 
 
 def metric_crs_for(lon: float, lat: float) -> CRS:
@@ -157,7 +166,7 @@ def target_grid(dem: xr.DataArray, *, crs: str | None, resolution: float) -> Gri
     return Grid(target, Affine(resolution, 0.0, left, 0.0, -resolution, top), width, height)
 
 
-def dem_on_grid(dem: xr.DataArray, grid: Grid, *, dem_path: Path | None = None) -> tuple[xr.DataArray, str]:
+def dem_on_grid(dem: xr.DataArray, grid: Grid, *, dem_path: Path | None = None) -> DemOnGrid:
     """The DEM resampled bilinearly onto ``grid`` (NaN outside it), y ascending as sarsen
     expects, with heights above the ellipsoid (sarsen's geocoding needs them).
 
@@ -169,8 +178,9 @@ def dem_on_grid(dem: xr.DataArray, grid: Grid, *, dem_path: Path | None = None) 
 
     Returns
     -------
-    (xarray.DataArray, str)
-        The DEM on the grid, and a note on its heights (kept in the stack's attrs).
+    DemOnGrid
+        ``ellipsoidal`` (for sarsen), ``heights`` (as in the DEM file, for the stack's ``dem``)
+        and ``note``, how the heights were made ellipsoidal (kept in the stack's attrs).
     """
     on_grid = dem.rio.reproject(grid.crs, shape=(grid.height, grid.width), transform=grid.transform,
                                 resampling=Resampling.bilinear, nodata=np.nan)
@@ -178,7 +188,7 @@ def dem_on_grid(dem: xr.DataArray, grid: Grid, *, dem_path: Path | None = None) 
     on_grid.attrs = {}
     heights, note = _ellipsoidal_heights(on_grid, CRS.from_user_input(dem.rio.crs.to_wkt()),
                                          dem_path or Path("DEM"))
-    return on_grid.copy(data=heights), note
+    return DemOnGrid(on_grid.copy(data=heights), on_grid, note)
 
 
 def _ellipsoidal_heights(on_grid: xr.DataArray, source: CRS, dem_path: Path) -> tuple[np.ndarray, str]:
