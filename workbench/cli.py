@@ -700,9 +700,10 @@ def _add_loo(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--glaciers", default=None, metavar="A,B",
                    help="only these folds, comma-separated (default: every glacier), "
                         "e.g. --glaciers SI,JAC")
-    p.add_argument("--select", choices=("glacier", "image"), default="glacier",
-                   help="validation inside a fold: a whole unseen glacier (default) or 10 %% "
-                        "of the training images, e.g. --select image")
+    p.add_argument("--select", choices=("glacier", "image", "none"), default="glacier",
+                   help="model selection inside a fold: on a whole unseen glacier (default), "
+                        "on 10 %% of the training images, or none (train on every other "
+                        "glacier, keep the last epoch), e.g. --select none")
     p.add_argument("--no-figures", action="store_true",
                    help="skip the report figures, e.g. --no-figures")
     p.set_defaults(func=_run_loo)

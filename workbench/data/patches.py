@@ -147,6 +147,24 @@ def _to_numpy(x: Any) -> np.ndarray:
 # --------------------------------------------------------------------------- normalisation
 
 
+def _standardise_window(x: torch.Tensor | np.ndarray) -> torch.Tensor | np.ndarray:
+    """``x`` (float32, channels on axis −3) standardised per window and channel over its valid
+    pixels (finite, not exactly 0); invalid pixels 0; a constant channel is only centred."""
+    if isinstance(x, torch.Tensor):
+        valid = torch.isfinite(x) & (x != 0)
+        n = valid.sum(dim=(-2, -1), keepdim=True).clamp_min(1)
+        mean = torch.where(valid, x, 0.0).sum(dim=(-2, -1), keepdim=True) / n
+        centred = torch.where(valid, x - mean, 0.0)
+        std = (centred.square().sum(dim=(-2, -1), keepdim=True) / n).sqrt()
+        return centred / torch.where(std > 1e-6, std, torch.ones_like(std))
+    valid = np.isfinite(x) & (x != 0)
+    n = np.maximum(valid.sum(axis=(-2, -1), keepdims=True), 1)
+    mean = np.where(valid, x, 0).sum(axis=(-2, -1), keepdims=True) / n
+    centred = np.where(valid, x - mean, 0)
+    std = np.sqrt(np.square(centred).sum(axis=(-2, -1), keepdims=True) / n)
+    return (centred / np.where(std > 1e-6, std, 1)).astype(np.float32)
+
+
 @dataclasses.dataclass(frozen=True)
 class Normalization:
     """Per-channel ``(x − mean) / std``; channels are on axis −3 ((C,H,W), (T,C,H,W), (B,…)).
@@ -158,6 +176,13 @@ class Normalization:
     ----------
     mean, std
         One value per channel; every ``std`` must be > 0.
+    per_window
+        Standardise every input window (each image, patch or prediction window, each channel)
+        by the mean and standard deviation of its OWN valid pixels instead (finite and not
+        exactly 0, the no-data value of 8-bit SAR products such as CaFFe's); invalid pixels
+        become 0. The model then never sees a sensor's or a glacier's brightness level.
+        ``mean``/``std`` (the training set's) are kept for :meth:`inverse`, which
+        augmentations in physical units use.
 
     Examples
     --------
@@ -166,10 +191,18 @@ class Normalization:
     2.0
     >>> Normalization.from_dict(norm.to_dict()) == norm
     True
+    >>> window = Normalization(mean=(0.5,), std=(0.25,), per_window=True)
+    >>> window(torch.tensor([[[0.0, 2.0], [4.0, 6.0]]]))[0].tolist()   # 0: no data
+    [[0.0, -1.224744...], [0.0, 1.224744...]]
     """
 
     mean: tuple[float, ...]
     std: tuple[float, ...]
+    per_window: bool = False
+
+    def __repr__(self) -> str:
+        window = ", per_window=True" if self.per_window else ""
+        return f"Normalization(mean={self.mean}, std={self.std}{window})"
 
     def __post_init__(self) -> None:
         mean = tuple(float(v) for v in np.atleast_1d(np.asarray(self.mean, dtype=float)))
@@ -216,6 +249,8 @@ class Normalization:
         """Normalise (float32 result of the same kind as ``x``)."""
         mean, std = self._params(x)
         x = x.float() if isinstance(x, torch.Tensor) else np.asarray(x, np.float32)
+        if self.per_window:
+            return _standardise_window(x)
         return (x - mean) / std
 
     def inverse(self, x: torch.Tensor | np.ndarray) -> torch.Tensor | np.ndarray:
@@ -224,15 +259,19 @@ class Normalization:
         x = x.float() if isinstance(x, torch.Tensor) else np.asarray(x, np.float32)
         return x * std + mean
 
-    def to_dict(self) -> dict[str, list[float]]:
-        """``{"mean": [...], "std": [...]}``."""
-        return {"mean": list(self.mean), "std": list(self.std)}
+    def to_dict(self) -> dict[str, Any]:
+        """``{"mean": [...], "std": [...]}`` (and ``"per_window": True`` where set)."""
+        d: dict[str, Any] = {"mean": list(self.mean), "std": list(self.std)}
+        if self.per_window:
+            d["per_window"] = True
+        return d
 
     @classmethod
     def from_dict(cls, d: Mapping[str, Sequence[float]]) -> Normalization:
         """Rebuild from :meth:`to_dict`."""
         try:
-            return cls(mean=tuple(d["mean"]), std=tuple(d["std"]))
+            return cls(mean=tuple(d["mean"]), std=tuple(d["std"]),
+                       per_window=bool(d.get("per_window", False)))
         except KeyError as exc:
             raise ConfigError(
                 f"lacks {exc.args[0]!r}",

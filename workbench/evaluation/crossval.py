@@ -14,6 +14,10 @@ baselines, and the training time.
   generalises to an unseen glacier, not what fits the training glaciers.
 * ``"image"`` — a seeded 10 % of the training glaciers' images (CaFFe's rule); this selects
   models that fit the training glaciers.
+* ``"none"`` — no selection: every other glacier is trained on, and the model of the LAST
+  epoch is evaluated (``checkpoint.monitor=last``); a seeded 5 % of the training images are
+  held back only to draw the validation curves. Nothing is tuned inside the fold, so the
+  recipe (epochs, schedule) must be chosen by the mean over all folds.
 
 Runs are resumable: a fold whose training finished is not trained again (``fit(resume=True)``),
 and its evaluation is repeated only when missing.
@@ -42,7 +46,7 @@ from workbench.evaluation.report import markdown_table
 
 __all__ = ["SELECTIONS", "fold_overrides", "leave_one_glacier_out"]
 
-SELECTIONS = ("glacier", "image")
+SELECTIONS = ("glacier", "image", "none")
 
 COLUMNS = ("mde", "complete_mde", "n_no_front", "n_images", "zone_iou", "ece",
            "fixed_front_mde", "persistence_mde", "model_vs_fixed_front", "train_minutes")
@@ -55,6 +59,8 @@ def fold_overrides(glaciers: Sequence[str], test: str, select: str) -> tuple[lis
     (['data.split=glacier', 'data.val_glaciers=[DBE]', 'data.test_glaciers=[SI]'], 'DBE')
     >>> fold_overrides(["DBE", "JAC", "SI"], "DBE", "image")[0]
     ['data.split=image', 'data.val_glaciers=[]', 'data.test_glaciers=[DBE]']
+    >>> fold_overrides(["DBE", "JAC", "SI"], "DBE", "none")[0][-2:]
+    ['data.val_fraction=0.05', 'checkpoint.monitor=last']
     """
     if select not in SELECTIONS:
         raise ConfigError(f"is {select!r}", variable="select", expected=f"one of {SELECTIONS}")
@@ -69,7 +75,16 @@ def fold_overrides(glaciers: Sequence[str], test: str, select: str) -> tuple[lis
         val = names[(names.index(test) + 1) % len(names)]
         return (["data.split=glacier", f"data.val_glaciers=[{val}]",
                  f"data.test_glaciers=[{test}]"], val)
-    return ["data.split=image", "data.val_glaciers=[]", f"data.test_glaciers=[{test}]"], None
+    image = ["data.split=image", "data.val_glaciers=[]", f"data.test_glaciers=[{test}]"]
+    if select == "none":
+        return [*image, "data.val_fraction=0.05", "checkpoint.monitor=last"], None
+    return image, None
+
+
+def _selection_text(select: str, val: str | None) -> str:
+    if select == "none":
+        return "no model selection (the last epoch)"
+    return f"validating on {val or 'a random 10 % of their images'}"
 
 
 def _mean(values: Sequence[Any]) -> float | None:
@@ -114,7 +129,7 @@ def leave_one_glacier_out(config: str | os.PathLike[str] | Mapping[str, Any],
         timing = run / "train_time.json"
         if progress:
             print(f"fold {test}: training on {[g for g in all_glaciers if g not in (test, val)]}"
-                  f", validating on {val or 'a random 10 % of their images'}", flush=True)
+                  f", {_selection_text(select, val)}", flush=True)
         with warnings.catch_warnings():   # a first run has nothing to resume: expected
             warnings.filterwarnings("ignore", message=".*starting .* from scratch")
             result = fit(config, overrides=over, resume=True, run_dir=run)
@@ -126,7 +141,8 @@ def leave_one_glacier_out(config: str | os.PathLike[str] | Mapping[str, Any],
         seconds = json.loads(timing.read_text())["seconds"]
         s = evaluate(run / "best.pt", data, out=run / "eval", split="test", figures=figures,
                      progress=progress)
-        row = {"fold": test, "validation": val or "10 % of images",
+        row = {"fold": test, "validation": val or ("none (last epoch)" if select == "none"
+                                                   else "10 % of images"),
                "train": "+".join(g for g in all_glaciers if g not in (test, val)),
                **{k: s.get(k) for k in COLUMNS if k != "train_minutes"},
                "unit": s["unit"], "train_minutes": round(seconds / 60, 1),

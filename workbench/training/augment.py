@@ -37,6 +37,9 @@ Operations (name: default parameters; every op also takes ``p``, its probability
                    (``domain="db"``: ``x + 10·log10 G``).
 ``gamma``          ``range=(0.8, 1.2)``: per sample and channel (feature) gamma on the min–max
                    rescaled valid values.
+``contrast``       ``range=(0.6, 1.6)``: one factor per sample, uniform in ``range``, that
+                   multiplies the normalised image (with ``data.normalization: per_window``:
+                   a contrast change about the window's mean).
 ``brightness``     ``range=0.5``: one additive shift per sample, uniform in ``±range`` (in units
                    of the channel standard deviation, i.e. of the normalised image).
 ``gaussian_shift`` ``std=0.1``: an additive offset per sample and channel, ``N(0, std²)``.
@@ -49,7 +52,8 @@ Operations (name: default parameters; every op also takes ``p``, its probability
 
 Order: ``time_jitter``, ``ocean_mixup``, ``source_dropout``, then the geometric ops
 (``hflip``, ``vflip``, ``rot90``, ``crop_rescale`` + ``zoom`` resampled in one step), then
-``speckle``, ``gamma``, ``brightness``, ``gaussian_shift``, ``gaussian_noise``, ``occlusion``.
+``speckle``, ``gamma``, ``contrast``, ``brightness``, ``gaussian_shift``, ``gaussian_noise``,
+``occlusion``.
 
 **Ocean / ice-mélange mix-up (our reading of SSL4SAR).** The most confusing part of a SAR
 scene for front detection is the ocean: open water, ice mélange and icebergs of very different
@@ -100,6 +104,7 @@ OPS: dict[str, dict[str, Any]] = {
     "zoom": {"range": (0.33, 2.83)},
     "speckle": {"kind": "poisson", "scale": 255.0, "looks": 4, "domain": "linear"},
     "gamma": {"range": (0.8, 1.2)},
+    "contrast": {"range": (0.6, 1.6)},
     "brightness": {"range": 0.5},
     "gaussian_shift": {"std": 0.1},
     "gaussian_noise": {"std": 0.1},
@@ -184,7 +189,7 @@ def validate_augment_config(config: Mapping[str, Any] | None) -> dict[str, dict[
             if params["scale"][1] > 1.0:
                 raise ConfigError(f"is {params['scale']}", variable=f"{key}.scale",
                                   expected="fractions within (0, 1]")
-        elif name in ("zoom", "gamma"):
+        elif name in ("zoom", "gamma", "contrast"):
             params["range"] = _pair(params["range"], f"{key}.range", 1e-3)
         elif name == "occlusion":
             params["size"] = _pair(params["size"], f"{key}.size", 0.0)
@@ -562,6 +567,15 @@ class Augmenter:
         shift = (2 * torch.rand(b, generator=g, device=ref.device) - 1) * float(spec["range"])
         shift = torch.where(chosen, shift, torch.zeros_like(shift))
         _map_images(batch, lambda x: x + _per_sample(shift, x.ndim).to(x.dtype))
+
+    @staticmethod
+    def _contrast(batch: Batch, g: torch.Generator, chosen: torch.Tensor,
+                  spec: Mapping[str, Any]) -> None:
+        lo, hi = spec["range"]
+        ref = _first_image(batch["image"])
+        factor = lo + (hi - lo) * torch.rand(chosen.shape[0], generator=g, device=ref.device)
+        factor = torch.where(chosen, factor, torch.ones_like(factor))
+        _map_images(batch, lambda x: x * _per_sample(factor, x.ndim).to(x.dtype))
 
     @staticmethod
     def _gaussian_shift(batch: Batch, g: torch.Generator, chosen: torch.Tensor,

@@ -59,6 +59,8 @@ class ExportBestCheckpoint(L.Callback):
     monitor, mode
         The validation metric and ``"min"`` / ``"max"``. NaN never counts as an improvement
         (but the first validation is exported even if NaN, so a model file exists early).
+        ``monitor="last"``: no selection, every epoch's model is exported (the file holds the
+        last epoch's; ``best_score`` is that epoch number).
 
     Attributes
     ----------
@@ -71,6 +73,8 @@ class ExportBestCheckpoint(L.Callback):
     def __init__(self, path: str | Path, monitor: str, mode: str = "min") -> None:
         if mode not in ("min", "max"):
             raise ValueError(f"mode must be 'min' or 'max', not {mode!r}")
+        if monitor == "last":
+            mode = "max"
         self.path = Path(path)
         self.monitor = monitor
         self.mode = mode
@@ -93,7 +97,8 @@ class ExportBestCheckpoint(L.Callback):
     def on_validation_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
         if trainer.sanity_checking:
             return
-        value = trainer.callback_metrics.get(self.monitor)
+        value = (trainer.current_epoch if self.monitor == "last"
+                 else trainer.callback_metrics.get(self.monitor))
         if value is None:
             return
         value = float(value)

@@ -16,7 +16,7 @@ A configuration is a nested mapping with these sections (every key optional; def
     augment:    {op: probability or {p, …}}     (see workbench.training.augment)
     validation: {window, keep, overlap, weighting, batch_size, resolution_m, min_cluster_px}
     trainer:    {max_epochs, accelerator, devices, strategy, precision, …}
-    checkpoint: {monitor, mode, save_top_k}
+    checkpoint: {monitor, mode, save_top_k}   monitor "last": no selection, the last epoch
     init:       {model, encoder, stem}   start from a whole model, or a pretrained encoder
 
 ``data: demo`` is short for ``data: {kind: demo}`` (the synthetic world simulated in memory);
@@ -84,6 +84,7 @@ DEFAULTS: dict[str, Any] = {
         "val_batch_size": 1,
         "num_workers": 0,
         "samples_per_image": 4,
+        "normalization": "dataset",   # or per_window (see workbench.data.patches.Normalization)
         # caffe
         "split": None,
         "val_fraction": 0.1,
@@ -130,7 +131,7 @@ DEFAULTS: dict[str, Any] = {
     "scheduler": {"name": "none", "restarts": [10, 30, 70, 150], "eta_min_ratio": 0.0,
                   "factor": 0.5, "patience": 5, "monitor": "auto", "mode": "auto",
                   "base_lr": None, "max_lr": None, "step_size_up": None,
-                  "cyclic_mode": "triangular"},
+                  "cyclic_mode": "triangular", "pct_start": 0.1},
     "augment": {},
     "validation": {"window": None, "keep": None, "overlap": 0.5, "weighting": "uniform",
                    "batch_size": 8, "resolution_m": "meta", "min_cluster_px": None},
@@ -309,6 +310,7 @@ _CHECKS: dict[str, dict[str, Callable[[Any], str | None]]] = {
         "kind": _choice("caffe", "stack", "demo"), "root": _path(), "patch_size": _int(8),
         "context_size": _int(8, optional=True), "batch_size": _int(1), "val_batch_size": _int(1),
         "num_workers": _int(0), "samples_per_image": _int(1),
+        "normalization": _choice("dataset", "per_window"),
         "split": _choice(None, "image", "glacier", "random", "named"),
         "val_fraction": _num(0.0, 0.99), "val_glaciers": _glaciers, "test_glaciers": _glaciers,
         "thin_fronts": _bool, "stacks": _str_list(optional=True), "fractions": _num_list(3),
@@ -328,14 +330,16 @@ _CHECKS: dict[str, dict[str, Callable[[Any], str | None]]] = {
     "optimizer": {"name": _choice("sgd", "adam", "adamw"), "lr": _num(0.0, strict_lo=True),
                   "momentum": _num(0.0, 1.0), "weight_decay": _num(0.0), "nesterov": _bool,
                   "betas": _num_list(2)},
-    "scheduler": {"name": _choice("none", "cosine_restarts", "cosine", "plateau", "cyclic"),
+    "scheduler": {"name": _choice("none", "cosine_restarts", "cosine", "plateau", "cyclic",
+                                  "onecycle"),
                   "restarts": _num_list(), "eta_min_ratio": _num(0.0, 0.99),
                   "factor": _num(0.0, 1.0, strict_lo=True), "patience": _int(0),
                   "monitor": _str(), "mode": _choice("auto", "min", "max"),
                   "base_lr": _num(0.0, strict_lo=True, optional=True),
                   "max_lr": _num(0.0, strict_lo=True, optional=True),
                   "step_size_up": _int(1, optional=True),
-                  "cyclic_mode": _choice("triangular", "triangular2", "exp_range")},
+                  "cyclic_mode": _choice("triangular", "triangular2", "exp_range"),
+                  "pct_start": _num(0.0, 1.0, strict_lo=True)},
     "validation": {"window": _int(8, optional=True), "keep": _int(1, optional=True),
                    "overlap": _num(0.0, 0.95), "weighting": _choice("uniform", "gaussian"),
                    "batch_size": _int(1), "resolution_m": _resolution,
@@ -585,6 +589,10 @@ def _check_combinations(cfg: dict[str, Any]) -> None:
     if cfg["init"]["encoder"] is not None and model != "ssl4sar_hybrid":
         raise ConfigError(f"is set for {model!r}", variable="init.encoder",
                           expected="null (a pretrained Swin V2 encoder initialises ssl4sar_hybrid)")
+    if data["sources"] and data["normalization"] != "dataset":
+        raise ConfigError(f"is {data['normalization']!r} with data.sources",
+                          variable="data.normalization",
+                          expected="'dataset' for multi-source inputs")
     if model != "glavitu" and data["sources"]:
         raise ConfigError(f"is set for {model!r}", variable="data.sources",
                           expected="null (multi-source inputs are for glavitu)")

@@ -47,6 +47,7 @@ Examples
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import os
 from collections.abc import Iterator, Mapping, Sequence
@@ -315,8 +316,12 @@ class _WorkbenchDataModule(L.LightningDataModule):
                  variables: Sequence[str] = ("sigma0_db", "coherence"), label: str = "outline",
                  sources: Mapping[str, Sequence[str]] | None = None,
                  bands: Sequence[str] | None = None, val_windows: int = 1,
-                 normalization_items: int = 64, pin_memory: bool | None = None) -> None:
+                 normalization_items: int = 64, pin_memory: bool | None = None,
+                 normalization: str = "dataset") -> None:
         super().__init__()
+        if normalization not in ("dataset", "per_window"):
+            raise ConfigError(f"is {normalization!r}", variable="data.normalization",
+                              expected="'dataset' or 'per_window'")
         if task not in ("zones", "outlines"):
             raise ConfigError(f"is {task!r}", variable="task", expected="'zones' or 'outlines'")
         for key, value in (("data.patch_size", patch_size), ("data.batch_size", batch_size),
@@ -346,6 +351,7 @@ class _WorkbenchDataModule(L.LightningDataModule):
         self.bands = list(bands) if bands else None
         self.val_windows = int(val_windows)
         self.normalization_items = int(normalization_items)
+        self.normalization_mode = normalization
         self.pin_memory = torch.cuda.is_available() if pin_memory is None else bool(pin_memory)
         self.augmenter = Augmenter(augment, seed=seed)
         self.norm: Normalization | None = None
@@ -381,7 +387,10 @@ class _WorkbenchDataModule(L.LightningDataModule):
         if self._restored_norm is not None:
             flat = self._restored_norm.get("_flat", self._restored_norm)
             return Normalization.from_dict(flat)
-        return compute()
+        norm = compute()
+        if self.normalization_mode == "per_window":   # training-set statistics kept for inverse()
+            norm = dataclasses.replace(norm, per_window=True)
+        return norm
 
     def training_fronts(self) -> Iterator[np.ndarray]:
         """The reference front of every training image (zones task, after ``setup``): its

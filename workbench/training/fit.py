@@ -158,7 +158,8 @@ def _datamodule(cfg: Mapping[str, Any]) -> _WorkbenchDataModule:
     common = dict(patch_size=d["patch_size"], batch_size=d["batch_size"],
                   val_batch_size=d["val_batch_size"], num_workers=d["num_workers"],
                   samples_per_image=d["samples_per_image"], augment=cfg["augment"],
-                  seed=cfg["seed"], context_size=d["context_size"])
+                  seed=cfg["seed"], context_size=d["context_size"],
+                  normalization=d["normalization"])
     stack_opts = dict(time_steps=d["time_steps"], variables=d["variables"], label=d["label"],
                       sources=d["sources"], bands=d["bands"], val_windows=d["val_windows"])
     kind = d["kind"]
@@ -348,7 +349,10 @@ def run_lightning(cfg: Mapping[str, Any], run: Path, task: L.LightningModule,
     last_ckpt = ModelCheckpoint(dirpath=run / "checkpoints", filename="last", monitor=None,
                                 save_top_k=1, save_last=False, enable_version_counter=False)
     exporter = ExportBestCheckpoint(export, monitor=monitor, mode=mode)
-    all_callbacks: list[L.Callback] = [best_ckpt, last_ckpt, exporter, BatchSeed(cfg["seed"]),
+    if monitor == "last":   # no selection: the last epoch's model is the product
+        best_ckpt = last_ckpt
+    checkpoints = [last_ckpt] if best_ckpt is last_ckpt else [best_ckpt, last_ckpt]
+    all_callbacks: list[L.Callback] = [*checkpoints, exporter, BatchSeed(cfg["seed"]),
                                        LearningRateMonitor("epoch")]
     if tr["enable_progress_bar"]:
         all_callbacks.append(TQDMProgressBar())

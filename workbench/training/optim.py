@@ -153,7 +153,7 @@ def build_scheduler(optimizer: Optimizer, name: str = "none", *, max_epochs: int
                     eta_min_ratio: float = 0.0, factor: float = 0.5, patience: int = 5,
                     base_lr: float | None = None, max_lr: float | None = None,
                     step_size_up: int | None = None, cyclic_mode: str = "triangular",
-                    ) -> dict[str, Any] | None:
+                    pct_start: float = 0.1) -> dict[str, Any] | None:
     """The Lightning ``lr_scheduler`` dict for a scheduler name, or ``None`` for ``"none"``.
 
     Parameters
@@ -166,7 +166,10 @@ def build_scheduler(optimizer: Optimizer, name: str = "none", *, max_epochs: int
         (:class:`~torch.optim.lr_scheduler.ReduceLROnPlateau` on ``monitor``, factor 0.5,
         patience 5 by default); ``"cyclic"`` (:class:`~torch.optim.lr_scheduler.CyclicLR`
         between ``base_lr`` and ``max_lr``, per step, half cycle ``step_size_up`` steps —
-        default 2 epochs' worth).
+        default 2 epochs' worth); ``"onecycle"`` (:class:`~torch.optim.lr_scheduler.OneCycleLR`,
+        per step over ``max_epochs × steps_per_epoch``: a warm-up over the first ``pct_start``
+        of the steps from ``max_lr / 25`` to ``max_lr`` (default: the optimiser's lr), then a
+        cosine decay to ``max_lr / 25e4``).
     max_epochs, steps_per_epoch
         Length of training (cosine) and of an epoch in steps (cyclic default).
     monitor, mode
@@ -200,6 +203,16 @@ def build_scheduler(optimizer: Optimizer, name: str = "none", *, max_epochs: int
                                                            patience=patience)
         return {"scheduler": sched, "interval": "epoch", "frequency": 1, "monitor": monitor,
                 "strict": True}
+    if name == "onecycle":
+        if not max_epochs or max_epochs < 1 or not steps_per_epoch:
+            raise ConfigError(f"max_epochs {max_epochs!r}, steps per epoch {steps_per_epoch!r}",
+                              variable="scheduler.name",
+                              expected="a known length of training for the one-cycle schedule")
+        top = max_lr if max_lr is not None else optimizer.param_groups[0]["lr"]
+        sched = torch.optim.lr_scheduler.OneCycleLR(
+            optimizer, max_lr=top, total_steps=int(max_epochs) * int(steps_per_epoch),
+            pct_start=float(pct_start))
+        return {"scheduler": sched, "interval": "step", "frequency": 1}
     if name == "cyclic":
         lr0 = optimizer.param_groups[0]["lr"]
         base = base_lr if base_lr is not None else lr0 / 10.0

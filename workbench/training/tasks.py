@@ -240,7 +240,7 @@ class BaseTask(L.LightningModule):
         name = sched_cfg.pop("name", "none")
         steps = None
         trainer = self._trainer
-        if name == "cyclic" and trainer is not None:
+        if name in ("cyclic", "onecycle") and trainer is not None:
             total = trainer.estimated_stepping_batches
             if total not in (None, math.inf):
                 steps = max(1, int(total) // max(1, int(trainer.max_epochs or 1)))
