@@ -267,6 +267,19 @@ def test_stack_is_valid_north_up_utm_with_the_products_per_date_coordinates(gtc,
 
 
 @pytest.mark.slow
+def test_the_stack_opens_in_the_dashboard_catalogue(gtc):
+    from workbench.viz.sources import DataRoots, discover, open_series
+
+    folder = gtc["path"].parent
+    roots = DataRoots([folder])
+    entry = discover(roots)[folder.name]
+    assert entry.kind == "stacks" and entry.glaciers == (gtc["path"].name,)
+    series = open_series(entry, gtc["path"].name, roots)
+    assert len(series) == 1 and series.label(0) == "2021-12-23 · S1B · orbit 22"
+    assert series.crs.to_epsg() == 32633
+
+
+@pytest.mark.slow
 def test_stack_lies_inside_the_manifest_footprint_and_on_the_dem(gtc, painted, rome):
     from pyproj import Transformer
     from shapely.geometry import MultiPoint, Polygon, box
