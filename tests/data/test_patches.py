@@ -413,3 +413,32 @@ def test_real_caffe_patches(caffe256):
     assert item["context_image"].shape == (1, 256, 256) and item["image"].shape == (1, 128, 128)
     assert torch.equal(item["context_zones"][64:192, 64:192], item["zones"])
     assert not item["context_valid"].all()  # a 256 context around a 128 target leaves the image
+
+
+def test_per_window_normalization_ignores_brightness_and_no_data():
+    rng = np.random.default_rng(0)
+    x = rng.gamma(2.0, 0.1, size=(3, 2, 16, 16)).astype(np.float32)   # (B, C, H, W) amplitudes
+    x[0, :, :4] = 0.0          # no data (CaFFe's 0)
+    x[1, 0, 5, 5] = np.nan     # no data (NaN)
+    norm = Normalization(mean=(0.3, 0.3), std=(0.1, 0.1), per_window=True)
+    out = norm(x)
+    valid = np.isfinite(x) & (x != 0)
+    assert (out[~valid] == 0).all()
+    for b in range(3):
+        for c in range(2):
+            v = out[b, c][valid[b, c]]
+            assert abs(v.mean()) < 1e-5 and abs(v.std() - 1) < 1e-4
+    # the same image from a brighter or higher-contrast sensor gives the same input
+    brighter = np.where(valid, 3.0 * x + 0.2, x)
+    np.testing.assert_allclose(norm(brighter), out, atol=2e-5)
+    # NumPy and torch agree; the dataset statistics still undo for augmentations
+    np.testing.assert_allclose(norm(torch.from_numpy(x)).numpy(), out, atol=1e-6)
+    assert norm.inverse(torch.zeros(1, 2, 1, 1)).flatten().tolist() == pytest.approx([0.3, 0.3])
+    # stored with checkpoints; older dicts mean dataset statistics
+    assert Normalization.from_dict(norm.to_dict()) == norm and norm.to_dict()["per_window"] is True
+    assert not Normalization.from_dict({"mean": [0.3], "std": [0.1]}).per_window
+    # a window without valid pixels, or a constant one, is all zeros (no division by 0)
+    flat = np.zeros((1, 1, 4, 4), np.float32)
+    flat2 = np.full((1, 1, 4, 4), 0.7, np.float32)
+    assert (Normalization((0.0,), (1.0,), per_window=True)(flat) == 0).all()
+    assert (Normalization((0.0,), (1.0,), per_window=True)(flat2) == 0).all()

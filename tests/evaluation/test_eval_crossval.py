@@ -87,3 +87,17 @@ def test_cli_runs_one_fold(three_glaciers, tmp_path, capsys):
                  "--no-figures"]) == 0
     out = capsys.readouterr().out
     assert "| CCC |" in out and "mean complete MDE" in out
+
+
+def test_no_selection_trains_on_every_other_glacier_and_keeps_the_last_epoch(three_glaciers,
+                                                                             tmp_path):
+    over, val = fold_overrides(["AAA", "BBB", "CCC"], "AAA", "none")
+    assert val is None and "checkpoint.monitor=last" in over
+    res = leave_one_glacier_out(RECIPE, three_glaciers, tmp_path / "loo", glaciers=["AAA"],
+                                select="none", overrides=["trainer.max_epochs=2"],
+                                figures=False, progress=False)
+    row = res["folds"][0]
+    assert row["train"] == "BBB+CCC" and row["validation"] == "none (last epoch)"
+    assert row["epochs"] == 2 and row["best_epoch"] == 1   # the last epoch, whatever it scored
+    cfg = yaml.safe_load((tmp_path / "loo" / "fold_AAA" / "config.yaml").read_text())
+    assert cfg["checkpoint"]["monitor"] == "last" and cfg["data"]["test_glaciers"] == ["AAA"]

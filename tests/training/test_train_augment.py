@@ -97,8 +97,8 @@ def test_seeded_and_deterministic():
     assert torch.equal(again(batch)["image"], first["image"])
 
 
-@pytest.mark.parametrize("op", ["gamma", "brightness", "gaussian_shift", "gaussian_noise",
-                                "occlusion", "speckle"])
+@pytest.mark.parametrize("op", ["gamma", "contrast", "brightness", "gaussian_shift",
+                                "gaussian_noise", "occlusion", "speckle"])
 def test_intensity_ops_leave_labels_alone(op):
     batch = _ramp_batch()
     batch["image"] = batch["image"] / 40.0
@@ -180,3 +180,13 @@ def test_config_validation_names_the_key():
         validate_augment_config({"hflip": 1.5})
     with pytest.raises(ConfigError, match="augment.crop_rescale.scale"):
         validate_augment_config({"crop_rescale": {"p": 0.5, "scale": [0.8, 1.2]}})
+
+
+def test_contrast_scales_each_sample_within_its_range():
+    batch = _ramp_batch(b=64)
+    out = Augmenter({"contrast": {"p": 1.0, "range": [0.6, 1.6]}}, seed=1)(batch)
+    factor = out["image"][:, :, 10, 10] / batch["image"][:, :, 10, 10]
+    assert torch.allclose(factor[:, 0], factor[:, 1])            # one factor per sample
+    assert bool(((factor > 0.6) & (factor < 1.6)).all()) and factor.std() > 0.2
+    with pytest.raises(ConfigError, match="augment.contrast"):
+        validate_augment_config({"contrast": {"p": 1.0, "range": [0.0, 1.0]}})

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
 import pytest
 import torch
 
@@ -120,3 +121,19 @@ def test_cosine_and_none():
     with pytest.raises(ConfigError, match="scheduler.name"):
         build_scheduler(opt, "step")
     assert math.isclose(cosine_restart_factor(10, (10, 30)), 1.0)
+
+
+def test_one_cycle_warms_up_then_decays():
+    opt = build_optimizer(_params(), "adamw", 2e-3)
+    cfg = build_scheduler(opt, "onecycle", max_epochs=4, steps_per_epoch=25, pct_start=0.1)
+    assert cfg["interval"] == "step"
+    lrs = []
+    for _ in range(100):
+        lrs.append(opt.param_groups[0]["lr"])
+        opt.step()
+        cfg["scheduler"].step()
+    assert lrs[0] == pytest.approx(2e-3 / 25)
+    assert max(lrs) == pytest.approx(2e-3) and int(np.argmax(lrs)) in (9, 10)
+    assert lrs[-1] < 1e-6 and all(a >= b for a, b in zip(lrs[10:], lrs[11:]))
+    with pytest.raises(ConfigError, match="one-cycle"):
+        build_scheduler(opt, "onecycle", max_epochs=4)

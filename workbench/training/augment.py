@@ -151,7 +151,7 @@ def validate_augment_config(config: Mapping[str, Any] | None) -> dict[str, dict[
     >>> validate_augment_config({"blur": 0.5})
     Traceback (most recent call last):
     ...
-    workbench.errors.ConfigError: variable 'augment.blur' is not an augmentation (expected one of ['time_jitter', 'ocean_mixup', 'source_dropout', 'hflip', 'vflip', 'rot90', 'crop_rescale', 'zoom', 'speckle', 'gamma', 'brightness', 'gaussian_shift', 'gaussian_noise', 'occlusion'])
+    workbench.errors.ConfigError: variable 'augment.blur' is not an augmentation (expected one of ['time_jitter', 'ocean_mixup', 'source_dropout', 'hflip', 'vflip', 'rot90', 'crop_rescale', 'zoom', 'speckle', 'gamma', 'contrast', 'brightness', 'gaussian_shift', 'gaussian_noise', 'occlusion'])
     """
     out: dict[str, dict[str, Any]] = {}
     if config is None:
