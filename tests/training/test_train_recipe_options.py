@@ -53,3 +53,21 @@ def test_per_window_refused_for_multi_source(tmp_path):
                     "sources": {"optical": ["optical"]}}}
     with pytest.raises(ConfigError, match="data.normalization"):
         fit(cfg)
+
+
+def test_fine_tuning_without_held_out_images(caffe_folder, tmp_path):
+    # a few labels: nothing is held out, the curves are drawn on the training images
+    cfg = _cfg(caffe_folder, tmp_path, val_fraction=0.0)
+    cfg["trainer"]["max_epochs"] = 1
+    result = fit(cfg)
+    hist = result.history().dropna(subset=["val_images"])
+    assert hist["val_images"].tolist() == [8] and result.metrics["epoch"] == 0
+    from workbench.training import build_datamodule, load_config
+
+    dm = build_datamodule(load_config(cfg))
+    dm.setup("fit")
+    assert len(dm.val_dataset) == len(dm._train_base) == 8
+    # selecting a model on its own training images is refused
+    cfg["checkpoint"] = {"monitor": "val_mde_sel"}
+    with pytest.raises(ConfigError, match="data.val_fraction.*checkpoint.monitor: last"):
+        fit(cfg)

@@ -589,6 +589,13 @@ def _check_combinations(cfg: dict[str, Any]) -> None:
     if cfg["init"]["encoder"] is not None and model != "ssl4sar_hybrid":
         raise ConfigError(f"is set for {model!r}", variable="init.encoder",
                           expected="null (a pretrained Swin V2 encoder initialises ssl4sar_hybrid)")
+    if (data["kind"] == "caffe" and data["val_fraction"] == 0 and data["split"] != "glacier"
+            and cfg["checkpoint"]["monitor"] != "last"):
+        raise ConfigError("is 0 (the training images are also validated) but "
+                          f"checkpoint.monitor is {cfg['checkpoint']['monitor']!r}",
+                          variable="data.val_fraction",
+                          expected="checkpoint.monitor: last with it (nothing to select on), "
+                                   "or a fraction > 0")
     if data["sources"] and data["normalization"] != "dataset":
         raise ConfigError(f"is {data['normalization']!r} with data.sources",
                           variable="data.normalization",

@@ -652,7 +652,9 @@ class CaffeDataModule(_WorkbenchDataModule):
         (``val_glaciers`` / ``test_glaciers``, names).
     val_fraction, val_glaciers, test_glaciers
         See ``split``. With ``split="image"`` the test set is the folder's ``test`` split
-        when it has one.
+        when it has one. ``val_fraction=0``: nothing is held out, the training images are
+        also the validation images (curves only; for fine-tuning on a few labels with
+        ``checkpoint.monitor: last``).
     thin_fronts
         Skeletonise the reference fronts (for resized sets such as caffe256).
     **kwargs
@@ -709,7 +711,7 @@ class CaffeDataModule(_WorkbenchDataModule):
                 raise ConfigError(f"names no glacier of {self.root} (it has "
                                   f"{sorted({m.glacier for m in ds.metadata})})",
                                   variable="data.test_glaciers", expected="glaciers present in the data")
-            tr, va = train_val_split([ds.metadata[i] for i in rest], self.val_fraction, seed=self.seed)
+            tr, va = self._train_val([ds.metadata[i] for i in rest])
             return (Subset(ds, [rest[i] for i in tr]), Subset(ds, [rest[i] for i in va]),
                     Subset(ds, te))
         try:
@@ -721,8 +723,12 @@ class CaffeDataModule(_WorkbenchDataModule):
         except DataError:
             train_ds = CaffeDataset(self.root, **kw)  # a flat folder
             test_ds = None
-        tr, va = train_val_split(train_ds, self.val_fraction, seed=self.seed)
+        tr, va = self._train_val(train_ds)
         return Subset(train_ds, tr), Subset(train_ds, va), test_ds
+
+    def _train_val(self, items: Any) -> tuple[list[int], list[int]]:
+        tr, va = train_val_split(items, self.val_fraction, seed=self.seed)
+        return (tr, list(tr)) if self.val_fraction == 0 else (tr, va)
 
 
 # --------------------------------------------------------------------------- stacks
