@@ -42,11 +42,18 @@ from workbench.errors import DataError
 from workbench.viz.sources import (DataRoots, DatasetEntry, SceneSeries, checkpoints_in, discover,
                                    open_series)
 
-__all__ = ["ExplorerState", "OVERLAYS", "predict_series", "clear_predictions"]
+__all__ = ["ExplorerState", "OVERLAYS", "RASTERS", "LINES", "predict_series", "clear_predictions",
+           "checkpoint_applies"]
 
 OVERLAYS: tuple[str, ...] = ("front", "reference front", "zones", "outline", "reference outline",
                              "confidence", "uncertainty")
-"""Overlay names, in drawing order."""
+"""Overlay names (the values kept in the URL)."""
+
+RASTERS: tuple[str, ...] = ("zones", "confidence", "uncertainty")
+"""Model layers that cover the image: at most one is shown at a time."""
+
+LINES: tuple[str, ...] = ("reference outline", "outline", "reference front", "front")
+"""Line overlays, in drawing order (always above the rasters)."""
 
 _PRED_LOCK = threading.RLock()
 _PREDICTIONS: dict[tuple, dict[str, Any]] = {}
@@ -116,6 +123,49 @@ def predict_series(series: SceneSeries, checkpoint: str | os.PathLike[str], *, t
     return result
 
 
+_INFO_LOCK = threading.Lock()
+_INFO: dict[tuple[str, int], Any] = {}
+
+
+def _checkpoint_info(path: Path) -> Any:
+    """The checkpoint's metadata, read once per file version (None when unreadable)."""
+    from workbench.models.checkpoint import read_checkpoint_info
+
+    try:
+        key = (str(path), path.stat().st_mtime_ns)
+    except OSError:
+        return None
+    with _INFO_LOCK:
+        if key not in _INFO:
+            try:
+                _INFO[key] = read_checkpoint_info(path)
+            except Exception:  # noqa: BLE001 - a broken file is refused when it runs
+                _INFO[key] = None
+        return _INFO[key]
+
+
+def checkpoint_applies(checkpoint: Path, series: SceneSeries) -> str | None:
+    """Why ``checkpoint`` cannot predict ``series`` (None: it can).
+
+    A series without a σ0 stack (the Harald Moltke Bræ basemap) cannot be predicted; CaFFe
+    images (8-bit amplitudes in pixel coordinates) need a model trained on CaFFe data, and a
+    model trained on CaFFe does not apply to σ0 in dB on a map grid.
+
+    >>> from types import SimpleNamespace
+    >>> checkpoint_applies(Path("any.pt"), SimpleNamespace(stack=None, kind="harald"))
+    'these images have no σ0 stack to predict'
+    """
+    if series.stack is None:
+        return "these images have no σ0 stack to predict"
+    info = _checkpoint_info(Path(checkpoint))
+    trained_on = ((getattr(info, "train_config", None) or {}).get("data") or {}).get("kind")
+    if series.kind == "caffe" and trained_on != "caffe":
+        return "trained on σ0 in dB on a map grid, not on CaFFe's 8-bit images in pixel coordinates"
+    if series.kind != "caffe" and trained_on == "caffe":
+        return "trained on CaFFe's 8-bit images, not on σ0 in dB on a map grid"
+    return None
+
+
 class ExplorerState(param.Parameterized):
     """What the explorer shows and everything it computes, independent of Panel.
 
@@ -139,6 +189,9 @@ class ExplorerState(param.Parameterized):
     progress = param.Number(default=0.0, bounds=(0.0, 1.0))
     busy = param.Boolean(default=False)
     run_count = param.Integer(default=0, doc="bumped when a model run finishes")
+    point = param.Tuple(default=None, length=2, allow_None=True,
+                        doc="(x, y) of the clicked point in the series' coordinates, or None")
+    point_window = param.Integer(default=5, bounds=(1, 51), doc="side of the point's averaging window [px]")
 
     def __init__(self, roots: DataRoots, catalogue: dict[str, DatasetEntry],
                  checkpoints: dict[str, Path] | None = None, **params: Any) -> None:
@@ -154,13 +207,15 @@ class ExplorerState(param.Parameterized):
         self.param.dataset.objects = list(catalogue)
         self.param.checkpoint.objects = [None, *self.checkpoints]
         self._syncing = False
+        self.param.watch(self._one_raster, "overlays")
         self.dataset = params.get("dataset") if params.get("dataset") in catalogue else next(iter(catalogue))
         self._on_dataset()
         glacier = params.get("glacier")
         if glacier in self.param.glacier.objects:
             self.glacier = glacier
         ck = params.get("checkpoint")
-        self.checkpoint = ck if ck in self.checkpoints else (next(iter(self.checkpoints), None))
+        usable = self.usable_checkpoints()
+        self.checkpoint = ck if ck in usable else next(iter(usable), None)
         if params.get("date"):
             self.date = params["date"]
         elif params.get("date_index") is not None:
@@ -185,9 +240,26 @@ class ExplorerState(param.Parameterized):
         else:
             self._on_glacier()
 
+    def _one_raster(self, event: param.parameterized.Event) -> None:
+        """At most one of zones/confidence/uncertainty: the one just switched on wins."""
+        rasters = [o for o in event.new if o in RASTERS]
+        if len(rasters) < 2:
+            return
+        added = [o for o in rasters if o not in (event.old or [])]
+        keep = added[-1] if added else rasters[-1]
+        self.overlays = [o for o in event.new if o not in RASTERS or o == keep]
+
     @param.depends("glacier", watch=True)
     def _on_glacier(self) -> None:
         series = self.series
+        if not self.busy:
+            self.status = ""  # a finished run's line belongs to the glacier it ran on
+            self.progress = 0.0
+        self.point = None
+        usable = self.usable_checkpoints()
+        self.param.checkpoint.objects = [None, *usable]
+        if self.checkpoint not in usable:
+            self.checkpoint = next(iter(usable), None)
         self.param.date_index.bounds = (0, max(len(series) - 1, 0))
         lo, hi = series.clim
         self.param.clim.bounds = (min(lo, hi) - abs(hi - lo), max(lo, hi) + abs(hi - lo))
@@ -256,6 +328,55 @@ class ExplorerState(param.Parameterized):
     @property
     def checkpoint_path(self) -> Path | None:
         return self.checkpoints.get(self.checkpoint) if self.checkpoint else None
+
+    def usable_checkpoints(self) -> list[str]:
+        """Names of the checkpoints that apply to the current series (:func:`checkpoint_applies`)."""
+        series = self.series
+        return [k for k, p in self.checkpoints.items() if checkpoint_applies(p, series) is None]
+
+    def model_note(self) -> str:
+        """Why no model can run on the current series ("" when one can)."""
+        if self.usable_checkpoints():
+            return ""
+        if not self.checkpoints:
+            return "No model checkpoint was given to the server (workbench serve --checkpoint)."
+        by_reason: dict[str, list[str]] = {}
+        for name, path in self.checkpoints.items():
+            by_reason.setdefault(checkpoint_applies(path, self.series) or "", []).append(name)
+        parts = [f"{', '.join(names)} {'was' if len(names) == 1 else 'were'} {why}"
+                 for why, names in by_reason.items()]
+        return "No model applies to these images: " + "; ".join(parts) + "."
+
+    def layer_notes(self) -> dict[str, str]:
+        """Overlays that cannot show anything now, each with the reason (shown beside them).
+
+        >>> import tempfile, pathlib
+        >>> from workbench.data.demo import make_demo_world
+        >>> root = pathlib.Path(tempfile.mkdtemp()) / "w"
+        >>> _ = make_demo_world(root, n_glaciers=1, years=0.1, size=64, pixel_size=80)
+        >>> sorted(ExplorerState.from_paths([root]).layer_notes())  # before any model run
+        ['confidence', 'front', 'outline', 'uncertainty', 'zones']
+        """
+        notes: dict[str, str] = {}
+        series = self.series
+        if not self.usable_checkpoints() and not self.results():
+            for name in ("front", "zones", "outline", "confidence", "uncertainty"):
+                notes[name] = "no model applies to this dataset (see Model), so there are no model results"
+        else:
+            after_run = "predicted fronts, zones and confidence appear after Run model"
+            if self.result("zones") is None:
+                notes["front"] = notes["zones"] = after_run
+            if self.result("mask") is None:
+                notes["outline"] = "predicted outlines need a run of an outline model (demo_outlines.pt)"
+            if not any("confidence" in r["dataset"] for r in self.results()):
+                notes["confidence"] = after_run
+            if not any("uncertainty" in r["dataset"] for r in self.results()):
+                notes["uncertainty"] = "uncertainty needs a model run with TTA ticked"
+        if series.ref_fronts is None or len(series.ref_fronts) == 0:
+            notes["reference front"] = "this dataset has no reference fronts"
+        if series.ref_outlines is None or len(series.ref_outlines) == 0:
+            notes["reference outline"] = "this dataset has no reference outlines"
+        return notes
 
     def results(self) -> list[dict[str, Any]]:
         """Model results for the current series, newest last: products read with the dataset
@@ -404,6 +525,75 @@ class ExplorerState(param.Parameterized):
             if res["outlines"][i] is not None:
                 rows.append(res["outlines"][i])
         return gpd.GeoDataFrame(pd.concat(rows, ignore_index=True), crs=rows[0].crs) if rows else None
+
+    # ---------------------------------------------------------------- point time series
+    def point_series(self, point: tuple[float, float] | None = None, window: int | None = None) -> pd.DataFrame:
+        """The image value at ``point`` (default: :attr:`point`) on every date, averaged over a
+        ``window`` × ``window`` pixel square around it (default :attr:`point_window`).
+
+        σ0 in dB is averaged as power (``10 log10(mean(10^(dB/10)))``), the way speckle is
+        averaged; other values (a basemap, confidence) as they are. Columns ``date``, the value
+        (``sigma0_db`` or ``value``) and ``n_pixels`` (finite pixels in the window); ``attrs``
+        hold the point, its pixel row/column, longitude/latitude where the grid has a CRS, the
+        window and the units.
+
+        >>> import tempfile, pathlib
+        >>> from workbench.data.demo import make_demo_world
+        >>> root = pathlib.Path(tempfile.mkdtemp()) / "w"
+        >>> _ = make_demo_world(root, n_glaciers=1, years=0.1, size=64, pixel_size=80)
+        >>> s = ExplorerState.from_paths([root])
+        >>> x, y = float(s.series.images.x[10]), float(s.series.images.y[20])
+        >>> df = s.point_series((x, y), window=3)
+        >>> list(df.columns), len(df) == len(s.series), int(df["n_pixels"].max())
+        (['date', 'sigma0_db', 'n_pixels'], True, 9)
+        """
+        point = self.point if point is None else point
+        if point is None:
+            raise DataError("no point chosen", variable="point", expected="(x, y): click on the map")
+        window = int(self.point_window if window is None else window)
+        series = self.series
+        xs, ys = series.images["x"].values, series.images["y"].values
+        x, y = float(point[0]), float(point[1])
+        dx = abs(float(xs[1] - xs[0])) if len(xs) > 1 else 1.0
+        dy = abs(float(ys[1] - ys[0])) if len(ys) > 1 else 1.0
+        if not (xs.min() - dx / 2 <= x <= xs.max() + dx / 2 and ys.min() - dy / 2 <= y <= ys.max() + dy / 2):
+            raise DataError(f"point ({x:.1f}, {y:.1f}) lies outside the images of {self.glacier}",
+                            variable="point",
+                            expected=f"x in [{xs.min():.1f}, {xs.max():.1f}], y in [{ys.min():.1f}, {ys.max():.1f}]")
+        col, row = int(np.abs(xs - x).argmin()), int(np.abs(ys - y).argmin())
+        h = window // 2
+        block = np.asarray(series.images.values[:, max(row - h, 0):row + h + 1, max(col - h, 0):col + h + 1],
+                           dtype=np.float64)
+        finite = np.isfinite(block)
+        n = finite.sum(axis=(1, 2))
+        is_db = series.units.startswith("σ0 [dB]")
+        with np.errstate(invalid="ignore", divide="ignore"):
+            values = np.where(finite, 10.0 ** (block / 10.0) if is_db else block, 0.0).sum(axis=(1, 2)) / n
+            if is_db:
+                values = 10.0 * np.log10(values)
+        name = "sigma0_db" if is_db else "value"
+        df = pd.DataFrame({"date": series.times, name: np.where(n > 0, values, np.nan), "n_pixels": n})
+        df.attrs.update(glacier=self.glacier, x=float(xs[col]), y=float(ys[row]), row=row, col=col,
+                        window_px=window, units=series.units,
+                        averaging="power (linear), then dB" if is_db else "arithmetic mean")
+        if series.crs is not None:
+            from pyproj import CRS, Transformer
+
+            lon, lat = Transformer.from_crs(CRS.from_user_input(series.crs), "EPSG:4326",
+                                            always_xy=True).transform(float(xs[col]), float(ys[row]))
+            df.attrs.update(crs=CRS.from_user_input(series.crs).to_string(), lon=float(lon), lat=float(lat),
+                            window_m=window * dx)
+        return df
+
+    def export_point_csv(self) -> io.BytesIO:
+        """The point time series as CSV, opened by ``# key: value`` lines (point, window, CRS,
+        longitude/latitude) that ``pandas.read_csv(..., comment="#")`` skips."""
+        df = self.point_series()
+        head = "".join(f"# {k}: {v}\n" for k, v in df.attrs.items())
+        buf = io.StringIO()
+        buf.write(head)
+        df.assign(date=df["date"].dt.strftime("%Y-%m-%d")).to_csv(buf, index=False)
+        return io.BytesIO(buf.getvalue().encode())
 
     # ---------------------------------------------------------------- retreat
     def retreat(self) -> pd.DataFrame:
