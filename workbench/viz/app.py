@@ -1,7 +1,9 @@
 """The explorer's layout: widgets bound to an :class:`~workbench.viz.state.ExplorerState`.
 
 :func:`explorer_app` builds the page that ``panel serve dashboards/explorer.py`` serves, and
-the same layout inline in a notebook (``template=False``); all logic is in the state.
+the same layout inline in a notebook (``template=False``); all logic is in the state, the
+plots are :class:`~workbench.viz.mapview.MapView` (the map) and
+:class:`~workbench.viz.plots.RetreatView` / :class:`~workbench.viz.plots.PointView`.
 
 Examples
 --------
@@ -17,20 +19,27 @@ Examples
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 
-import holoviews as hv
-import numpy as np
-import pandas as pd
 import panel as pn
 
-from workbench.viz.state import OVERLAYS, ExplorerState
-from workbench.viz.views import frame_image, frame_overlay, retreat_plot
+from workbench.viz.mapview import MapView
+from workbench.viz.plots import PointView, RetreatView
+from workbench.viz.state import OVERLAYS, RASTERS, ExplorerState
 
 __all__ = ["explorer_app", "session_params"]
 
 CSS = """
-.wb-date {font-size: 1.25em; font-weight: 600; color: #0a84ff;}
+.wb-date {font-size: 1.2em; font-weight: 600; color: #0a84ff; white-space: nowrap;}
+.wb-hint {color: #6e6e73; font-size: 0.9em;}
 """
+
+PLAY_FPS = 5
+"""Frames per second of the play button."""
+
+REFERENCE = {"reference front": "reference front", "reference outline": "reference outline"}
+MODEL_LINES = {"predicted front": "front", "predicted outline": "outline"}
+LAYERS = ["none", *RASTERS]
 
 
 def session_params() -> dict:
@@ -79,85 +88,167 @@ def _serve_css_locally() -> None:
     doc._template_variables.setdefault("dist_url", f"{rel}/{LOCAL_DIST}" if rel else LOCAL_DIST)
 
 
+def _dispatcher() -> Callable[[Callable[[], None]], None]:
+    """``dispatch(fn)``: run ``fn``, which changes Bokeh models of the plots, where that is safe.
+
+    Panel runs widget callbacks without Bokeh's document lock and sends the changes of its own
+    models itself; a plain Bokeh model changed there raises ("we should have the lock when the
+    document changes"). In the session's thread ``fn`` runs inside ``pn.io.unlocked()``, which
+    collects its changes and sends them as Panel does its own; from another thread (a model run
+    reports from a worker) it is scheduled as a next-tick callback, which Bokeh runs locked.
+    """
+    from panel.io.state import set_curdoc
+
+    doc = pn.state.curdoc
+    owner = threading.get_ident()
+    if doc is None or doc.session_context is None:  # a notebook, a test without a server
+        return lambda fn: fn()
+
+    def dispatch(fn: Callable[[], None]) -> None:
+        if threading.get_ident() != owner:
+            doc.add_next_tick_callback(fn)
+            return
+        with set_curdoc(doc), pn.io.unlocked():
+            fn()
+
+    return dispatch
+
+
 def explorer_app(state: ExplorerState, *, template: bool = True) -> pn.viewable.Viewable:
     """The explorer for ``state``: a Bootstrap page (``template=True``, what the server shows)
     or a plain row of the sidebar and the main column (for a notebook)."""
-    try:
-        hv.opts.Image  # noqa: B018 - the options exist once a plotting extension is loaded
-    except AttributeError:  # a script or notebook that has not called hv.extension
-        hv.extension("bokeh", logo=False)
     _serve_css_locally()
-    checkpoints = state.checkpoints
-    # ------------------------------------------------------------ widgets
-    dataset = pn.widgets.Select.from_param(state.param.dataset, name="Dataset")
-    glacier = pn.widgets.Select.from_param(state.param.glacier, name="Glacier")
+    dispatch = _dispatcher()
+    # ------------------------------------------------------------ time bar: one slider, labelled buttons
     n = len(state.series)
-    slider = pn.widgets.IntSlider(name="Acquisition", start=0, end=max(n - 1, 1), value=state.date_index,
-                                  disabled=n < 2, css_classes=["wb-slider"])
-    player = pn.widgets.Player(start=0, end=max(n - 1, 1), value=state.date_index, interval=500,
-                               loop_policy="loop", show_loop_controls=False, width=330,
-                               sizing_mode="fixed", visible_buttons=["previous", "pause", "play", "next"])
-    date_label = pn.pane.HTML(f"<span class='wb-date'>{state.label}</span>", css_classes=["wb-date-label"],
-                              stylesheets=[CSS])
-    clim = pn.widgets.RangeSlider.from_param(state.param.clim, name=f"Contrast ({state.series.units})", step=0.5)
-    cmap = pn.widgets.Select.from_param(state.param.cmap, name="Colour map")
-    overlays = pn.widgets.CheckBoxGroup.from_param(state.param.overlays, inline=False)
-    alpha = pn.widgets.FloatSlider.from_param(state.param.zones_alpha, name="Zones opacity", step=0.05)
-    ckpt = pn.widgets.Select.from_param(state.param.checkpoint, name="Checkpoint")
-    tta = pn.widgets.Checkbox.from_param(state.param.tta, name="TTA (uncertainty)")
-    run = pn.widgets.Button(name="Run model on this glacier", button_type="primary", disabled=not checkpoints)
-    progress = pn.indicators.Progress(value=0, max=100, visible=False, bar_color="primary")
-    status = pn.pane.Markdown("", css_classes=["wb-status"])
+    slider = pn.widgets.IntSlider(name="Date", start=0, end=max(n - 1, 1), value=state.date_index,
+                                  disabled=n < 2, show_value=False, css_classes=["wb-slider"],
+                                  sizing_mode="stretch_width", min_width=200)
+    date_label = pn.pane.HTML("", css_classes=["wb-date-label"], stylesheets=[CSS], sizing_mode="fixed",
+                              width=380, height=34)
+    buttons = {
+        "first": pn.widgets.Button(name="|◀ first", description="First acquisition"),
+        "previous": pn.widgets.Button(name="◀ previous", description="Previous acquisition (← on the slider)"),
+        "play": pn.widgets.Button(name="▶ play", description=f"Play the time series ({PLAY_FPS} frames/s)",
+                                  button_type="primary", css_classes=["wb-play"]),
+        "next": pn.widgets.Button(name="next ▶", description="Next acquisition (→ on the slider)"),
+        "last": pn.widgets.Button(name="last ▶|", description="Last acquisition"),
+    }
+    for b in buttons.values():
+        b.param.update(sizing_mode="fixed", width=100 if b is not buttons["play"] else 90, height=34, margin=(5, 3))
 
+    def show_date() -> None:
+        date_label.object = (f"<span class='wb-date'>{state.label}</span> "
+                             f"<span class='wb-hint'>({state.date_index + 1} / {len(state.series)})</span>")
+
+    show_date()
     guard = {"busy": False}
 
-    def from_slider(event):  # throttled: fires when the drag ends
+    def from_slider(event) -> None:  # every value while dragging: a step takes a few tens of ms
         if not guard["busy"]:
             state.date_index = int(event.new)
 
-    def from_player(event):
-        if not guard["busy"]:
-            state.date_index = int(event.new)
+    slider.param.watch(from_slider, "value")
+    buttons["first"].on_click(lambda e: setattr(state, "date_index", 0))
+    buttons["last"].on_click(lambda e: setattr(state, "date_index", len(state.series) - 1))
+    buttons["previous"].on_click(lambda e: state.step(-1))
+    buttons["next"].on_click(lambda e: state.step(1))
 
-    slider.param.watch(from_slider, "value_throttled")
-    player.param.watch(from_player, "value")
+    playing: dict = {"cb": None}
 
-    def on_index(event=None):
+    def stop_play() -> None:
+        if playing["cb"] is not None:
+            playing["cb"].stop()
+            playing["cb"] = None
+        buttons["play"].name = "▶ play"
+
+    def tick() -> None:
+        state.date_index = (state.date_index + 1) % len(state.series)
+
+    def toggle_play(event=None) -> None:
+        if playing["cb"] is not None:
+            stop_play()
+            return
+        playing["cb"] = pn.state.add_periodic_callback(tick, period=int(1000 / PLAY_FPS))
+        buttons["play"].name = "⏸ pause"
+
+    buttons["play"].on_click(toggle_play)
+
+    # ------------------------------------------------------------ display and overlays
+    dataset = pn.widgets.Select.from_param(state.param.dataset, name="Dataset")
+    glacier = pn.widgets.Select.from_param(state.param.glacier, name="Glacier")
+    clim = pn.widgets.RangeSlider.from_param(state.param.clim, name=f"Contrast ({state.series.units})", step=0.5)
+    cmap = pn.widgets.Select.from_param(state.param.cmap, name="Colour map")
+    reference = pn.widgets.CheckBoxGroup(options=REFERENCE, inline=False, css_classes=["wb-reference"])
+    model_lines = pn.widgets.CheckBoxGroup(options=MODEL_LINES, inline=False, css_classes=["wb-model-lines"])
+    layer = pn.widgets.RadioBoxGroup(options=LAYERS, value="none", inline=True, css_classes=["wb-layer"])
+    alpha = pn.widgets.FloatSlider.from_param(state.param.zones_alpha, name="Model layer opacity", step=0.05)
+    layer_note = pn.pane.Markdown("", css_classes=["wb-layer-note", "wb-hint"], stylesheets=[CSS])
+    reference_note = pn.pane.Markdown("", css_classes=["wb-reference-note", "wb-hint"], stylesheets=[CSS])
+
+    def overlays_to_widgets() -> None:
+        on = list(state.overlays)
         guard["busy"] = True
         try:
-            slider.value = state.date_index
-            player.value = state.date_index
-            date_label.object = f"<span class='wb-date'>{state.label}</span>"
+            reference.value = [o for o in REFERENCE.values() if o in on]
+            model_lines.value = [o for o in MODEL_LINES.values() if o in on]
+            layer.value = next((o for o in on if o in RASTERS), "none")
         finally:
             guard["busy"] = False
 
-    def on_glacier(event=None):
-        m = len(state.series)
-        guard["busy"] = True
-        try:
-            slider.param.update(end=max(m - 1, 1), disabled=m < 2)
-            player.param.update(end=max(m - 1, 1))
-        finally:
-            guard["busy"] = False
-        clim.name = f"Contrast ({state.series.units})"
-        on_index()
+    def widgets_to_overlays(event=None) -> None:
+        if guard["busy"]:
+            return
+        chosen = [*reference.value, *model_lines.value] + ([layer.value] if layer.value != "none" else [])
+        state.overlays = [o for o in OVERLAYS if o in chosen]
 
-    state.param.watch(on_index, "date_index")
-    state.param.watch(on_glacier, "glacier")
+    for w in (reference, model_lines, layer):
+        w.param.watch(widgets_to_overlays, "value")
 
-    def on_progress(event=None):
+    def availability() -> None:
+        """Controls of layers that cannot show anything are disabled, with the reason."""
+        notes = state.layer_notes()
+        reference.disabled = all(o in notes for o in REFERENCE.values())
+        model_lines.disabled = all(o in notes for o in MODEL_LINES.values())
+        layer.disabled = all(o in notes for o in RASTERS)
+        alpha.disabled = layer.disabled
+        def lines(names):  # one line per reason: several layers share one
+            return "<br>".join(dict.fromkeys(why[0].upper() + why[1:] + "." for name, why in notes.items()
+                                             if name in names))
+
+        layer_note.object = lines({*MODEL_LINES.values(), *RASTERS})
+        reference_note.object = lines(REFERENCE.values())
+
+    # ------------------------------------------------------------ model
+    ckpt = pn.widgets.Select.from_param(state.param.checkpoint, name="Checkpoint")
+    tta = pn.widgets.Checkbox.from_param(state.param.tta, name="TTA (uncertainty)")
+    run = pn.widgets.Button(name="Run model on this glacier", button_type="primary",
+                            description="Predict zones (and fronts) on every date of this glacier")
+    progress = pn.indicators.Progress(value=0, max=100, visible=False, bar_color="primary")
+    status = pn.pane.Markdown("", css_classes=["wb-status"])
+    model_note = pn.pane.Markdown("", css_classes=["wb-model-note", "wb-hint"], stylesheets=[CSS])
+
+    def model_controls() -> None:
+        note = state.model_note()
+        usable = not note
+        for w in (ckpt, tta, run):
+            w.visible = usable
+        run.disabled = not usable or state.busy
+        model_note.object = note
+
+    def on_progress(event=None) -> None:
         progress.value = int(100 * state.progress)
         progress.visible = state.busy
         status.object = state.status
 
     state.param.watch(on_progress, ["progress", "busy", "status"])
 
-    def do_run(event=None):
+    def do_run(event=None) -> None:
         run.disabled = True
         progress.visible = True
         state.status = "loading model…"
 
-        def work():
+        def work() -> None:
             try:
                 state.run_model()
                 if pn.state.notifications is not None:
@@ -175,67 +266,114 @@ def explorer_app(state: ExplorerState, *, template: bool = True) -> pn.viewable.
 
     run.on_click(do_run)
 
-    # ------------------------------------------------------------ map
-    def make_map(dataset_name, glacier_name):
+    # ------------------------------------------------------------ plots
+    views: dict = {}
+    # sizing None (given, so that pn.extension's stretch_width default does not apply): the figure's
+    # frame sizes alone set its size; a stretched map was issue 15's first-load bug
+    map_pane = pn.pane.Bokeh(sizing_mode=None, css_classes=["wb-map"])
+    # shown/hidden through a Column: toggling a rendered Bokeh pane's own `visible` makes Panel 1.9 copy
+    # the figure's stylesheet objects into a list of strings and fail
+    point_pane = pn.pane.Bokeh(sizing_mode="stretch_width")
+    point_title = pn.pane.Markdown("", css_classes=["wb-point-title"], margin=(0, 10))
+    point_box = pn.Column(point_title, point_pane, visible=False, sizing_mode="stretch_width",
+                          css_classes=["wb-point"])
+    point_hint = pn.pane.Markdown("**Point time series**: click on the map to see the image value over time "
+                                  "at that point (mean over a small window).", css_classes=["wb-point-hint"])
+    window = pn.widgets.IntSlider.from_param(state.param.point_window, name="Point window [px]", step=2,
+                                             sizing_mode="stretch_width")
+    retreat_pane = pn.pane.Bokeh(sizing_mode="stretch_width")
+    retreat_box = pn.Column(retreat_pane, sizing_mode="stretch_width", css_classes=["wb-retreat"])
+    retreat_note = pn.pane.Markdown("", css_classes=["wb-retreat-note", "wb-hint"], stylesheets=[CSS],
+                                    visible=False)
+
+    def build_views() -> None:
+        views["key"] = (state.dataset, state.glacier)
+        views["map"] = MapView(state, dispatch=dispatch)
+        views["retreat"] = RetreatView(state)
+        views["point"] = PointView(state)
+        map_pane.object = views["map"].figure
+        retreat_pane.object = views["retreat"].figure
+        point_pane.object = views["point"].figure
+        show_retreat()
+        show_point()
+
+    def show_retreat() -> None:
+        ok = views["retreat"].available
+        retreat_box.visible = ok
+        retreat_note.visible = not ok
         series = state.series
+        retreat_note.object = (
+            "" if ok else "*No retreat curve for this glacier*: "
+            + ("it needs dated fronts and a retreat box on a map grid; these images are in pixel "
+               "coordinates without one." if series.crs is None else
+               "it needs a retreat box and fronts (reference fronts, or run a model)."))
 
-        def image(date_index, clim, cmap):  # decimated to ≤ 800 px a side (benchmarks/dashboard.py)
-            return frame_image(series, date_index, clim, cmap)
+    def show_point() -> None:
+        point_box.visible = views["point"].available
+        point_title.object = f"**{state.series.units} at the clicked point**: {views['point'].caption}"
+        point_hint.visible = not views["point"].available
+        point_csv.disabled = not views["point"].available
 
-        img = hv.DynamicMap(image, streams=[hv.streams.Params(state, ["date_index", "clim", "cmap"])])
+    # ------------------------------------------------------------ state → views
+    def on_date(event=None) -> None:
+        def go() -> None:
+            views["map"].update("image", "lines", "rasters")
+            views["retreat"].update_date()
+            views["point"].update_date()
+        dispatch(go)
+        guard["busy"] = True
+        try:
+            slider.value = state.date_index
+        finally:
+            guard["busy"] = False
+        show_date()
 
-        def overlays_fn(date_index, overlays, zones_alpha, run_count):
-            ov = frame_overlay(state)
-            return hv.Overlay(list(ov)[1:]) if len(ov) > 1 else hv.Overlay([hv.Path([])])
+    def on_glacier(event=None) -> None:
+        if views.get("key") == (state.dataset, state.glacier):
+            return  # a dataset switch that kept the glacier name calls this twice
+        stop_play()
+        m = len(state.series)
+        guard["busy"] = True
+        try:
+            slider.param.update(end=max(m - 1, 1), disabled=m < 2, value=state.date_index)
+        finally:
+            guard["busy"] = False
+        clim.name = f"Contrast ({state.series.units})"
+        dispatch(build_views)
+        show_date()
+        availability()
+        model_controls()
+        overlays_to_widgets()
+        notes.object = "\n".join(f"- {x}" for x in state.series.notes)
 
-        ovl = hv.DynamicMap(overlays_fn, streams=[hv.streams.Params(
-            state, ["date_index", "overlays", "zones_alpha", "run_count"])])
-        return (img * ovl).opts(
-            hv.opts.Image(data_aspect=1 if series.crs is not None else None),
-            hv.opts.Overlay(responsive=True, height=540,
-                            xlabel="x [m]" if series.crs is not None else "x [px]",
-                            ylabel="y [m]" if series.crs is not None else "y [px]",
-                            legend_position="bottom_left", active_tools=["wheel_zoom"],
-                            xformatter="%.0f", yformatter="%.0f",
-                            title=f"{glacier_name}"))
+    def on_overlays(event=None) -> None:
+        overlays_to_widgets()
+        dispatch(lambda: views["map"].update("lines", "rasters"))
 
-    map_pane = pn.panel(pn.bind(make_map, state.param.dataset, state.param.glacier))
+    def on_run(event=None) -> None:
+        def go() -> None:
+            views["map"].update("lines", "rasters")
+            views["retreat"].refresh()
+            show_retreat()
+        dispatch(go)
+        availability()
+        model_controls()
 
-    # ------------------------------------------------------------ retreat curve
-    def make_retreat(glacier_name, run_count):
-        df = state.retreat()
-        rest = hv.DynamicMap(lambda date_index: retreat_plot(df, state.series.times[date_index]),
-                             streams=[hv.streams.Params(state, ["date_index"])])
-        # the Tap source must be a single element: a Tap on an Overlay-returning DynamicMap
-        # never fires (HoloViews 1.23), so a faint curve of every date carries the stream
-        dates = pd.DataFrame({"date": state.series.times,
-                              "position": np.interp(state.series.times.asi8, df["date"].sort_values().astype("int64"),
-                                                    df.sort_values("date")["position_m"].astype(float))
-                              if len(df) else np.zeros(len(state.series))})
-        target = hv.DynamicMap(lambda: hv.Curve(dates, "date", ("position", "terminus position [m]"))
-                               .opts(line_alpha=0.0, responsive=True, height=260))
-        plot = (target * rest).opts(hv.opts.Overlay(responsive=True, height=260, show_legend=True,
-                                                    legend_position="top_left", xlabel="date",
-                                                    title="Terminus position (box method) — click to jump"))
-        tap_source = target
-        tap = hv.streams.Tap(source=tap_source, x=None, y=None)
+    def on_point(event=None) -> None:
+        def go() -> None:
+            views["point"].refresh()
+            views["map"].update("point")
+            show_point()
+        dispatch(go)
 
-        def on_tap(x=None, y=None):
-            if x is None:
-                return
-            try:
-                if isinstance(x, (int, float, np.number)):  # bokeh datetime axis: ms since epoch
-                    t = pd.Timestamp(float(x), unit="ms")
-                else:
-                    t = pd.Timestamp(x)
-            except (ValueError, TypeError):
-                return
-            state.select_date(t)
-
-        tap.add_subscriber(on_tap)
-        return plot
-
-    retreat_pane = pn.panel(pn.bind(make_retreat, state.param.glacier, state.param.run_count), height=280)
+    state.param.watch(on_date, "date_index")
+    state.param.watch(on_glacier, ["dataset", "glacier"])
+    state.param.watch(on_overlays, "overlays")
+    state.param.watch(on_run, "run_count")
+    state.param.watch(on_point, ["point", "point_window"])
+    state.param.watch(lambda e: dispatch(lambda: views["map"].update("colors")), ["clim", "cmap"])
+    state.param.watch(lambda e: dispatch(lambda: views["map"].update("alpha")), "zones_alpha")
+    state.param.watch(lambda e: model_controls(), ["busy", "checkpoint"])
 
     # ------------------------------------------------------------ exports
     def dl(what, fmt):
@@ -249,19 +387,26 @@ def explorer_app(state: ExplorerState, *, template: bool = True) -> pn.viewable.
         return pn.widgets.FileDownload(callback=cb, filename=f"{what}.{fmt}", label=f"{what} .{fmt}",
                                        button_type="light", css_classes=[f"wb-dl-{what}-{fmt}"])
 
+    point_csv = pn.widgets.FileDownload(callback=state.export_point_csv, filename="point.csv", label="point .csv",
+                                        button_type="light", css_classes=["wb-dl-point-csv"], disabled=True,
+                                        description="σ0 over time at the clicked point (CSV)")
+    def png():  # named when clicked: renaming it on every date step cost a message per step
+        png_dl.filename = f"{state.glacier}_{state.date}.png"
+        return state.export_png()
+
+    png_dl = pn.widgets.FileDownload(callback=png, filename="view.png", label="view .png", button_type="light")
+    retreat_dl = pn.widgets.FileDownload(callback=state.export_retreat_csv, filename="retreat.csv",
+                                         label="retreat .csv", button_type="light")
     downloads = [dl("fronts", "geojson"), dl("fronts", "gpkg"), dl("outlines", "geojson"), dl("outlines", "gpkg"),
-                 pn.widgets.FileDownload(callback=state.export_retreat_csv, filename="retreat.csv",
-                                         label="retreat .csv", button_type="light"),
-                 pn.widgets.FileDownload(callback=state.export_png, filename="view.png",
-                                         label="view .png", button_type="light")]
+                 retreat_dl, png_dl, point_csv]
 
     def rename(event=None):
         for d in downloads:
-            stem, ext = d.filename.rsplit(".", 1)[0].split("_")[-1], d.filename.rsplit(".", 1)[1]
-            d.filename = f"{state.glacier}_{stem}.{ext}" if stem in ("fronts", "outlines", "retreat") \
-                else f"{state.glacier}_{state.date}.{ext}"
+            if d is not png_dl:
+                stem, ext = d.filename.rsplit(".", 1)[0].split("_")[-1], d.filename.rsplit(".", 1)[1]
+                d.filename = f"{state.glacier}_{stem}.{ext}"
 
-    state.param.watch(rename, ["glacier", "date"])
+    state.param.watch(rename, "glacier")
     rename()
 
     # ------------------------------------------------------------ URL
@@ -276,26 +421,33 @@ def explorer_app(state: ExplorerState, *, template: bool = True) -> pn.viewable.
 
         pn.state.onload(write_view)
 
-    notes = pn.pane.Markdown(
-        "\n".join(f"- {x}" for x in state.series.notes) or "", css_classes=["wb-notes"])
-    state.param.watch(lambda e: setattr(notes, "object", "\n".join(f"- {x}" for x in state.series.notes)),
-                      "glacier")
+    notes = pn.pane.Markdown("\n".join(f"- {x}" for x in state.series.notes), css_classes=["wb-notes"])
+    build_views()
+    availability()
+    model_controls()
+    overlays_to_widgets()
     sidebar = [
         pn.pane.Markdown("### Data"), dataset, glacier,
         pn.pane.Markdown("### Display"), clim, cmap,
-        pn.pane.Markdown("### Overlays"), overlays, alpha,
-        pn.pane.Markdown("### Model"), ckpt, tta, run, progress, status,
+        pn.pane.Markdown("### Reference"), reference, reference_note,
+        pn.pane.Markdown("### Model results"), model_lines,
+        pn.pane.Markdown("Model layer", margin=(0, 10)), layer, alpha, layer_note,
+        pn.pane.Markdown("### Model"), ckpt, tta, run, progress, status, model_note,
         pn.pane.Markdown("### Export"), pn.FlexBox(*downloads), notes,
     ]
-    timebar = pn.Row(player, pn.Column(slider, date_label), sizing_mode="stretch_width")
-    main = [pn.Column(timebar, map_pane, retreat_pane, sizing_mode="stretch_width")]
+    timebar = pn.Row(*buttons.values(), slider, date_label, sizing_mode="stretch_width")
+    side = pn.Column(point_hint, point_box, window, sizing_mode="stretch_width", min_width=320)
+    main = [pn.Column(timebar, pn.Row(map_pane, side, sizing_mode="stretch_width"), retreat_box, retreat_note,
+                      sizing_mode="stretch_width")]
     if not template:
         return pn.Row(pn.Column(*sidebar, width=330, sizing_mode="fixed"),
                       pn.Column(*main, sizing_mode="stretch_width"), sizing_mode="stretch_width")
-    # Bootstrap: every resource is served by panel itself (the Fast templates load a web font)
-    page = pn.template.BootstrapTemplate(title="Glacier Workbench — explorer", sidebar=sidebar, main=main,
-                                         header_background="#0a5bd3", sidebar_width=340)
+    # Bootstrap: every resource is served by panel itself (the Fast templates load a web font). One
+    # root per area: the template adds each item as a document root, and every root added walks all
+    # models again (a list of 25 sidebar items took seconds per session on 2 busy cores)
+    page = pn.template.BootstrapTemplate(title="Glacier Workbench — explorer",
+                                         sidebar=[pn.Column(*sidebar, sizing_mode="stretch_width")], main=main,
+                                         header_background="#0a5bd3", sidebar_width=340,
+                                         busy_indicator=None)  # it toggled twice per date step
     page.state = state  # for tests
     return page
-
-
