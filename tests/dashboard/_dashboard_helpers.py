@@ -34,6 +34,30 @@ def world(tmp_path_factory) -> Path:
 
 
 @pytest.fixture(scope="session")
+def wide_stacks(tmp_path_factory) -> Path:
+    """A folder of scene stacks (dataset "stacks") with one stack that is not square: 96 rows ×
+    160 columns at 30 m, 4 dates, EPSG:32633."""
+    import numpy as np
+    import pandas as pd
+    import rioxarray  # noqa: F401 - the .rio accessor
+    import xarray as xr
+
+    from workbench.data.stack import write_stack
+
+    rng = np.random.default_rng(3)
+    rows, cols, px = 96, 160, 30.0
+    ds = xr.Dataset({"sigma0_db": (("time", "y", "x"), rng.normal(-12, 3, (4, rows, cols)).astype("float32"),
+                                   {"units": "dB"})},
+                    coords={"time": pd.date_range("2021-03-01", periods=4, freq="12D").values,
+                            "y": 8.75e6 - px * (np.arange(rows) + 0.5), "x": 4.9e5 + px * (np.arange(cols) + 0.5),
+                            "sensor": ("time", ["S1A"] * 4), "orbit": ("time", ["14"] * 4)})
+    root = tmp_path_factory.mktemp("wide") / "stacks"
+    root.mkdir()
+    write_stack(ds.rio.write_crs("EPSG:32633"), root / "Widebreen.zarr")
+    return root
+
+
+@pytest.fixture(scope="session")
 def tiny_checkpoint(tmp_path_factory) -> Path:
     """A random-weight small caffe_unet checkpoint (the demo models may be absent)."""
     import torch
@@ -118,10 +142,13 @@ def log_errors(log: Path) -> list[str]:
 
 
 @pytest.fixture(scope="session")
-def server(world, tiny_checkpoint, tmp_path_factory):
-    """URL of a live explorer on the small world with the tiny checkpoint (no shared data)."""
+def server(world, wide_stacks, tiny_checkpoint, tmp_path_factory):
+    """URL of a live explorer with the tiny checkpoint (no shared data) over three datasets:
+    "world" (the small demo world, the default view), "stacks" (:func:`wide_stacks`) and
+    "caffe" (the world's CaFFe-layout PNGs)."""
     log = tmp_path_factory.mktemp("server") / "panel.log"
-    proc, url = start_server([str(world), "--checkpoint", str(tiny_checkpoint), "--no-shared"], log)
+    proc, url = start_server([str(world), str(wide_stacks), str(world / "caffe"), "--checkpoint",
+                              str(tiny_checkpoint), "--no-shared"], log)
     try:
         wait_http(url, proc=proc)
         server_log[0] = log
@@ -152,3 +179,61 @@ def browser_context_args(browser_context_args):
 def artifacts() -> Path:
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     return ARTIFACTS
+
+
+# A Bokeh plot of the page by its model name ("wb-map", "wb-retreat", "wb-point"): the frame and
+# every renderer's box in screen pixels, the ranges, the visible legend labels, as the browser
+# has laid them out (Bokeh's own views, found from Bokeh.index through the view tree).
+PLOT_JS = """(name) => {
+  if (!window.Bokeh || !Bokeh.index) return null;
+  const seen = new Set(); let found = null;
+  const walk = (v) => { if (!v || seen.has(v) || found) return; seen.add(v);
+    if (v.model && v.model.name === name && v.frame) { found = v; return; }
+    const kids = v.child_views ?? (v.children ? [...v.children()] : []);
+    for (const c of kids) walk(c); };
+  for (const r of Object.values(Bokeh.index)) walk(r);
+  if (!found) return null;
+  const box = (b) => b ? {x: b.x, y: b.y, width: b.width, height: b.height} : null;
+  const views = [];
+  const rv = found.renderer_views;
+  for (const v of (rv instanceof Map ? rv.values() : Object.values(rv || {}))) {
+    const entry = {type: v.model.type, name: v.model.name, visible: v.model.visible,
+                   bbox: box(v.bbox ?? v.layout?.bbox)};
+    if (v.model.type === 'Legend') entry.labels = v.model.items.filter(i => i.visible).map(i => i.label.value);
+    if (v.model.type === 'Span') entry.location = v.model.location;
+    if (v.model.type === 'GlyphRenderer') entry.n = v.model.data_source.get_length();
+    views.push(entry);
+  }
+  const m = found.model;
+  return {frame: box(found.frame.bbox), x_range: [m.x_range.start, m.x_range.end],
+          y_range: [m.y_range.start, m.y_range.end], title: m.title ? m.title.text : null,
+          sizing_mode: m.sizing_mode, views: views, page: box(found.el.getBoundingClientRect())};
+}"""
+
+
+def plot_geometry(page, name: str = "wb-map") -> dict | None:
+    """:data:`PLOT_JS` of the plot ``name`` (None while the page has not drawn it)."""
+    return page.evaluate(PLOT_JS, name)
+
+
+def wait_plot(page, name: str = "wb-map", *, title: str | None = None, timeout: float = 60.0) -> dict:
+    """The plot's geometry once drawn (with ``title``, when given: after a dataset switch)."""
+    deadline = time.time() + timeout
+    geo = None
+    while time.time() < deadline:
+        geo = plot_geometry(page, name)
+        if geo and geo["frame"]["width"] > 0 and (title is None or geo["title"] == title):
+            return geo
+        page.wait_for_timeout(200)
+    raise AssertionError(f"plot {name} (title {title!r}) not drawn in {timeout} s: {geo}")
+
+
+def pane_text(page, selector: str) -> str:
+    """Text of the Panel pane(s) with CSS class selector ``selector``, including what they draw
+    inside their shadow root (where ``inner_text`` does not look)."""
+    return page.evaluate("""(sel) => [...document.querySelectorAll('*')].length && (() => {
+        const out = []; const walk = (n) => { if (!n) return;
+          if (n.matches && n.matches(sel)) out.push((n.shadowRoot ? n.shadowRoot.textContent : '') + n.textContent);
+          if (n.shadowRoot) walk(n.shadowRoot); for (const c of n.children || []) walk(c); };
+        walk(document.documentElement); return out.join(' ');
+    })()""", selector)

@@ -79,9 +79,7 @@ def test_front_overlay_toggle_changes_plot(page, server):
 def test_click_on_retreat_curve_moves_date(page, server):
     _open(page, server)
     before = _date(page)
-    canvases = page.locator("canvas")
-    boxes = [canvases.nth(i).bounding_box() for i in range(canvases.count())]
-    box = max((b for b in boxes if b and b["width"] > 200), key=lambda b: b["y"])  # the retreat plot
+    box = page.locator(".wb-retreat canvas").first.bounding_box()
     # click near the right end of the curve: a later date than the first one
     page.mouse.click(box["x"] + box["width"] * 0.8, box["y"] + box["height"] * 0.5)
     assert _wait_change(lambda: _date(page), before) != before
@@ -123,5 +121,16 @@ def test_run_model_shows_progress_and_results(page, server, artifacts):
     page.get_by_role("button", name="Run model on this glacier").click()
     page.wait_for_selector("text=predictions (zones)", timeout=T * 2)
     page.get_by_label("zones", exact=True).check()
-    page.wait_for_timeout(1500)
+    # the retreat curve gains the predicted positions
+    from _dashboard_helpers import plot_geometry
+
+    deadline = time.time() + 30
+    while "predicted" not in _legend(plot_geometry(page, "wb-retreat")) and time.time() < deadline:
+        page.wait_for_timeout(300)
+    assert "predicted" in _legend(plot_geometry(page, "wb-retreat"))
+    page.wait_for_timeout(1000)
     page.screenshot(path=str(artifacts / "explorer_model.png"), full_page=True)
+
+
+def _legend(geo) -> list[str]:
+    return [label for v in geo["views"] if v["type"] == "Legend" for label in v.get("labels", [])]
