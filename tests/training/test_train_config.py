@@ -14,8 +14,9 @@ from workbench.training.config import (
     load_config,
 )
 
-PACKAGED = ["caffe256_caffe_unet", "caffe256_ssl4sar_hybrid", "caffe_unet_caffe", "convlstm_unet_s1", "demo_outlines", "demo_zones", "glavitu",
-            "icemapper3d_s1", "ssl4sar_hybrid_caffe"]
+PACKAGED = ["caffe256_caffe_unet", "caffe256_ssl4sar_hybrid", "caffe256_zones_hybrid",
+            "caffe256_zones_unet", "caffe_unet_caffe", "convlstm_unet_s1", "demo_outlines",
+            "demo_zones", "glavitu", "icemapper3d_s1", "ssl4sar_hybrid_caffe"]
 
 
 def test_every_packaged_config_validates():
