@@ -24,7 +24,8 @@ from pathlib import Path
 
 from workbench.errors import CheckpointError, ConfigError
 
-__all__ = ["DEMO_KINDS", "demo_checkpoint", "demo_checkpoint_name", "resolve_checkpoint"]
+__all__ = ["DEMO_KINDS", "demo_checkpoint", "demo_checkpoint_name", "packaged_checkpoints",
+           "resolve_checkpoint"]
 
 DEMO_KINDS: tuple[str, ...] = ("zones", "outlines")
 """The packaged demo models."""
@@ -62,23 +63,35 @@ def demo_checkpoint(kind: str = "zones") -> Path:
     return path
 
 
+def packaged_checkpoints() -> dict[str, Path]:
+    """The models shipped with the package, by name: the demo models and, once built
+    (``python -m workbench.checkpoints.build_caffe256``), ``caffe256_zones`` (real SAR).
+
+    >>> sorted(packaged_checkpoints())[:2]
+    ['demo_outlines', 'demo_zones']
+    """
+    folder = Path(str(resources.files("workbench.checkpoints")))
+    return {p.stem: p for p in sorted(folder.glob("*.pt"))}
+
+
 def resolve_checkpoint(value: str | os.PathLike[str]) -> Path:
     """A checkpoint argument as a path: an existing file as it is, else a packaged model by
-    name (``demo_zones``, ``demo_outlines``, with or without ``.pt``).
+    name (``demo_zones``, ``demo_outlines``, ``caffe256_zones``; with or without ``.pt``).
 
     >>> resolve_checkpoint("demo_zones").name
     'demo_zones.pt'
     >>> resolve_checkpoint("nowhere.pt")
     Traceback (most recent call last):
     ...
-    workbench.errors.CheckpointError: nowhere.pt: does not exist (expected a checkpoint file, or a packaged model name: demo_zones, demo_outlines)
+    workbench.errors.CheckpointError: nowhere.pt: does not exist (expected a checkpoint file, or a packaged model name: ...)
     """
     path = Path(value)
     if path.exists():
         return path
     name = str(value).removesuffix(".pt")
-    if name in tuple(f"demo_{k}" for k in DEMO_KINDS):
-        return demo_checkpoint(name)
+    packaged = packaged_checkpoints()
+    if name in packaged:
+        return packaged[name]
     raise CheckpointError("does not exist", path=path,
                           expected="a checkpoint file, or a packaged model name: "
-                                   + ", ".join(f"demo_{k}" for k in DEMO_KINDS))
+                                   + ", ".join(packaged))
