@@ -125,7 +125,9 @@ def test_retreat_curve_2019_2021(hm_retreat):
     assert df.change_m.iloc[0] == 0.0
     net = df.position_m.iloc[-1] - df.position_m.iloc[0]
     assert -2100 < net < -1600                            # about 1.9 km of retreat
-    assert df.attrs["box_width_m"] == pytest.approx(5125, abs=5)
+    # ground metres (default): 5212 m wide on the ground, 5125 m in EPSG:3413's map metres
+    assert df.attrs["metres"] == "ground"
+    assert df.attrs["box_width_m"] == pytest.approx(5212, abs=5)
 
 
 def test_seasonal_cycle_is_visible(hm_retreat):

@@ -8,13 +8,13 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 import pytest
-from _geo_helpers import PX
+from _geo_helpers import PX, geod_area, geod_length
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from matplotlib.figure import Figure
 from shapely import affinity
 from shapely.geometry import LineString, MultiLineString, Point, box
-from shapely.ops import split
+from shapely.ops import split, substring
 
 from workbench.errors import DataError, FileFormatError
 from workbench.geo.retreat import (
@@ -54,7 +54,11 @@ def test_box_method_reproduces_synthetic_positions_within_a_pixel(glacier):
     assert np.abs(err - PX / 2).max() <= PX / 4
     assert (exact["flags"] == "").all() and (exact.n_parts == 2).all()
     assert np.allclose(exact.change_m, exact.position_m - exact.position_m.iloc[0])
-    assert exact.attrs["box_width_m"] == pytest.approx(glacier.box.area / exact.attrs["box_length_m"])
+    # width = area / length, both on the ground (default): the box's ellipsoidal area from
+    # pyproj.Geod on its densified outline, independent of the workbench's integration
+    ground_area = geod_area(glacier.box, 32633)
+    assert exact.attrs["box_width_m"] == pytest.approx(ground_area / exact.attrs["box_length_m"])
+    assert exact.attrs["metres"] == "ground"
     # fronts traced from the zones (ice on the right) give the same within a pixel
     traced = retreat_box(fronts_from_stack(glacier.stack), box_gs, upstream="right")
     assert np.abs(traced.position_m.to_numpy() - truth).max() <= PX
@@ -76,10 +80,16 @@ def test_box_method_with_a_geographic_box_uses_an_equal_area_crs(glacier):
 # --------------------------------------------------------------------------- constructed
 
 
+# The constructed cases below check the geometric rules of the box method in the plane, so
+# they measure in map metres (metres="map"); ground metres are tested in test_retreat_ground.py.
+
+
 def test_straight_front_in_a_rectangle_is_exact():
-    df = retreat_box(_fronts(LineString([(2500, -10), (2500, 2010)])), BOX, upstream=UP)
+    df = retreat_box(_fronts(LineString([(2500, -10), (2500, 2010)])), BOX, upstream=UP,
+                     metres="map")
     assert df.position_m.iloc[0] == pytest.approx(2500.0)
-    df = retreat_box(_fronts(LineString([(2500, -10), (2500, 2010)])), BOX, upstream=(6000, 1000))
+    df = retreat_box(_fronts(LineString([(2500, -10), (2500, 2010)])), BOX, upstream=(6000, 1000),
+                     metres="map")
     assert df.position_m.iloc[0] == pytest.approx(3500.0)   # measured from the other end
 
 
@@ -93,7 +103,7 @@ def test_rotated_box_and_wiggly_front_position(angle, d, wiggle):
     b = affinity.rotate(BOX, angle, origin=(0, 0))
     f = affinity.rotate(line, angle, origin=(0, 0))
     up = affinity.rotate(Point(UP), angle, origin=(0, 0))
-    df = retreat_box(_fronts(f), b, upstream=up)
+    df = retreat_box(_fronts(f), b, upstream=up, metres="map")
     # the analytic mean of the piecewise-linear sine over y in [0, 2000]
     ys = np.linspace(0, 2000, 20001)
     expected = np.interp(ys, y, x).mean()
@@ -118,7 +128,7 @@ def test_multipart_front_counts_each_piece_on_its_side_of_the_line():
     # folds back west of the main crossing: the small triangle is an OCEAN inlet
     ocean_inlet = LineString([(3000, -50), (3000, 1800), (3600, 2100), (2600, 2100),
                               (2700, 1900), (2780, 2060)])
-    df = retreat_box(_fronts(ice_fold, ocean_inlet), BOX, upstream=UP)
+    df = retreat_box(_fronts(ice_fold, ocean_inlet), BOX, upstream=UP, metres="map")
     for k, line in enumerate((ice_fold, ocean_inlet)):
         pieces = list(split(BOX, line).geoms)
         assert df.n_parts.iloc[k] == len(pieces) == 3
@@ -162,7 +172,7 @@ def test_fronts_crossing_the_end_edges_are_flagged():
 
 def test_multilinestring_fronts():
     two = MultiLineString([[(3000, -10), (3000, 1000)], [(3000, 1000), (3000, 2010)]])
-    df = retreat_box(_fronts(two), BOX, upstream=UP)
+    df = retreat_box(_fronts(two), BOX, upstream=UP, metres="map")
     assert df.position_m.iloc[0] == pytest.approx(3000.0) and df["flags"].iloc[0] == ""
 
 
@@ -247,13 +257,15 @@ def test_centreline_method():
     wiggle = LineString([(3000, 0), (3000, 950), (2500, 1050), (3300, 950), (3000, 1100),
                          (3000, 2000)])                # crosses y = 1000 at x = 2750, 2900, 3200
     off = LineString([(2000, 1400), (2100, 2000)])
-    df = retreat_centreline(_fronts(LineString([(3000, 0), (3000, 2000)]), wiggle, off), cl)
+    df = retreat_centreline(_fronts(LineString([(3000, 0), (3000, 2000)]), wiggle, off), cl,
+                            metres="map")
     assert df.position_m.tolist()[:2] == pytest.approx([3000.0, 2750.0])
     assert df["flags"].tolist() == ["", "multi_intersection:3", "snapped"]
     assert df.position_m.iloc[2] == pytest.approx(2050.0, abs=1.0)
     assert df.n_parts.tolist() == [1, 3, 0]
     rev = retreat_centreline(_fronts(LineString([(3000, 0), (3000, 2000)])),
-                             LineString([(6000, 1000), (0, 1000)]), upstream=(0, 1000))
+                             LineString([(6000, 1000), (0, 1000)]), upstream=(0, 1000),
+                             metres="map")
     assert rev.position_m.iloc[0] == pytest.approx(3000.0)
     beyond = retreat_centreline(_fronts(LineString([(7000, 1400), (7000, 2000)])), cl)
     assert beyond["flags"].iloc[0] == "snapped;beyond_centreline"
@@ -261,10 +273,14 @@ def test_centreline_method():
 
 def test_centreline_on_the_synthetic_glacier(glacier):
     df = retreat_centreline(glacier.fronts, glacier.centreline)
+    on_map = retreat_centreline(glacier.fronts, glacier.centreline, metres="map")
     assert (df["flags"] == "").all()
-    for g, pos in zip(glacier.fronts.geometry, df.position_m):
+    for g, pos, map_pos in zip(glacier.fronts.geometry, df.position_m, on_map.position_m):
         p = glacier.centreline.intersection(g)
-        assert glacier.centreline.project(p if p.geom_type == "Point" else p.geoms[0]) == pytest.approx(pos)
+        d = glacier.centreline.project(p if p.geom_type == "Point" else p.geoms[0])
+        assert d == pytest.approx(map_pos)
+        # by default the geodesic length of the line up to the crossing (pyproj.Geod)
+        assert geod_length(substring(glacier.centreline, 0, d), 32633) == pytest.approx(pos)
     # positions follow the box positions (same front, different definition) within ~3 px
     box_df = retreat_box(glacier.fronts, gpd.GeoSeries([glacier.box], crs=32633), upstream="right")
     assert np.abs(df.change_m - box_df.change_m).max() < 3 * PX
