@@ -20,8 +20,10 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable
+from html import escape
 
 import panel as pn
+import param
 
 from workbench.viz.mapview import MapView
 from workbench.viz.plots import PointView, RetreatView
@@ -34,7 +36,7 @@ CSS = """
 .wb-hint {color: #6e6e73; font-size: 0.9em;}
 """
 
-PLAY_FPS = 5
+PLAY_FPS = 6
 """Frames per second of the play button."""
 
 REFERENCE = {"reference front": "reference front", "reference outline": "reference outline"}
@@ -88,6 +90,17 @@ def _serve_css_locally() -> None:
     doc._template_variables.setdefault("dist_url", f"{rel}/{LOCAL_DIST}" if rel else LOCAL_DIST)
 
 
+def _text(html: str = "", *classes: str, **params) -> pn.widgets.StaticText:
+    """A block of HTML (escape what users or data supply). A Bokeh ``Div``: Panel's Markdown and
+    HTML panes make every page load MathJax (1.7 MB of JavaScript, about 0.6 s of browser CPU
+    per page on 2 busy cores) although nothing here is mathematics."""
+    return pn.widgets.StaticText(value=html, css_classes=list(classes), stylesheets=[CSS], **params)
+
+
+def _bullets(items) -> str:
+    return "<ul>" + "".join(f"<li>{escape(str(x))}</li>" for x in items) + "</ul>" if items else ""
+
+
 def _dispatcher() -> Callable[[Callable[[], None]], None]:
     """``dispatch(fn)``: run ``fn``, which changes Bokeh models of the plots, where that is safe.
 
@@ -114,6 +127,59 @@ def _dispatcher() -> Callable[[Callable[[], None]], None]:
     return dispatch
 
 
+class _UrlDate(param.Parameterized):
+    date = param.String(default="")
+
+
+URL_DELAY_MS = 400
+"""The date reaches the URL this long after the last step (each URL update cost 25-45 ms of a
+step on a busy 2-core machine)."""
+
+
+def _sync_url(state: ExplorerState) -> None:
+    """Keep dataset, glacier, date and overlays in the page's URL (a link to the view) and open
+    the view a URL names; the date follows once scrubbing rests for :data:`URL_DELAY_MS`."""
+    loc = pn.state.location
+    if loc is None:
+        return
+    import json
+
+    url = _UrlDate(date=state.date)
+    loc.sync(state, {"dataset": "dataset", "glacier": "glacier", "overlays": "overlays"},
+             on_error=lambda mapped: None)
+    loc.sync(url, {"date": "date"}, on_error=lambda mapped: None)
+    doc = pn.state.curdoc
+    pending: dict = {}
+
+    def write_date() -> None:
+        pending.pop("cb", None)
+        url.date = state.date
+
+    def later(event=None) -> None:
+        if doc is None or doc.session_context is None:
+            write_date()
+            return
+        if "cb" in pending:
+            try:
+                doc.remove_timeout_callback(pending["cb"])
+            except ValueError:  # already ran
+                pass
+        pending["cb"] = doc.add_timeout_callback(write_date, URL_DELAY_MS)
+
+    def from_url(event) -> None:
+        if event.new and event.new != state.date:
+            state.date = event.new
+
+    state.param.watch(later, "date")
+    url.param.watch(from_url, "date")
+
+    def write_view() -> None:  # a fresh page's link names its whole view, not only what changed
+        loc.update_query(dataset=state.dataset, glacier=state.glacier, date=state.date,
+                         overlays=json.dumps(list(state.overlays)))
+
+    pn.state.onload(write_view)
+
+
 def explorer_app(state: ExplorerState, *, template: bool = True) -> pn.viewable.Viewable:
     """The explorer for ``state``: a Bootstrap page (``template=True``, what the server shows)
     or a plain row of the sidebar and the main column (for a notebook)."""
@@ -124,7 +190,7 @@ def explorer_app(state: ExplorerState, *, template: bool = True) -> pn.viewable.
     slider = pn.widgets.IntSlider(name="Date", start=0, end=max(n - 1, 1), value=state.date_index,
                                   disabled=n < 2, show_value=False, css_classes=["wb-slider"],
                                   sizing_mode="stretch_width", min_width=200)
-    date_label = pn.pane.HTML("", css_classes=["wb-date-label"], stylesheets=[CSS], sizing_mode="fixed",
+    date_label = _text("", "wb-date-label", sizing_mode="fixed",
                               width=380, height=34)
     buttons = {
         "first": pn.widgets.Button(name="|◀ first", description="First acquisition"),
@@ -138,7 +204,7 @@ def explorer_app(state: ExplorerState, *, template: bool = True) -> pn.viewable.
         b.param.update(sizing_mode="fixed", width=100 if b is not buttons["play"] else 90, height=34, margin=(5, 3))
 
     def show_date() -> None:
-        date_label.object = (f"<span class='wb-date'>{state.label}</span> "
+        date_label.value = (f"<span class='wb-date'>{escape(state.label)}</span> "
                              f"<span class='wb-hint'>({state.date_index + 1} / {len(state.series)})</span>")
 
     show_date()
@@ -183,8 +249,8 @@ def explorer_app(state: ExplorerState, *, template: bool = True) -> pn.viewable.
     model_lines = pn.widgets.CheckBoxGroup(options=MODEL_LINES, inline=False, css_classes=["wb-model-lines"])
     layer = pn.widgets.RadioBoxGroup(options=LAYERS, value="none", inline=True, css_classes=["wb-layer"])
     alpha = pn.widgets.FloatSlider.from_param(state.param.zones_alpha, name="Model layer opacity", step=0.05)
-    layer_note = pn.pane.Markdown("", css_classes=["wb-layer-note", "wb-hint"], stylesheets=[CSS])
-    reference_note = pn.pane.Markdown("", css_classes=["wb-reference-note", "wb-hint"], stylesheets=[CSS])
+    layer_note = _text("", "wb-layer-note", "wb-hint")
+    reference_note = _text("", "wb-reference-note", "wb-hint")
 
     def overlays_to_widgets() -> None:
         on = list(state.overlays)
@@ -213,11 +279,13 @@ def explorer_app(state: ExplorerState, *, template: bool = True) -> pn.viewable.
         layer.disabled = all(o in notes for o in RASTERS)
         alpha.disabled = layer.disabled
         def lines(names):  # one line per reason: several layers share one
-            return "<br>".join(dict.fromkeys(why[0].upper() + why[1:] + "." for name, why in notes.items()
-                                             if name in names))
+            return "<br>".join(dict.fromkeys(escape(why[0].upper() + why[1:]) + "."
+                                             for name, why in notes.items() if name in names))
 
-        layer_note.object = lines({*MODEL_LINES.values(), *RASTERS})
-        reference_note.object = lines(REFERENCE.values())
+        layer_note.value = lines({*MODEL_LINES.values(), *RASTERS})
+        reference_note.value = lines(REFERENCE.values())
+        for note in (layer_note, reference_note):
+            note.visible = bool(note.value)
 
     # ------------------------------------------------------------ model
     ckpt = pn.widgets.Select.from_param(state.param.checkpoint, name="Checkpoint")
@@ -225,8 +293,8 @@ def explorer_app(state: ExplorerState, *, template: bool = True) -> pn.viewable.
     run = pn.widgets.Button(name="Run model on this glacier", button_type="primary",
                             description="Predict zones (and fronts) on every date of this glacier")
     progress = pn.indicators.Progress(value=0, max=100, visible=False, bar_color="primary")
-    status = pn.pane.Markdown("", css_classes=["wb-status"])
-    model_note = pn.pane.Markdown("", css_classes=["wb-model-note", "wb-hint"], stylesheets=[CSS])
+    status = _text("", "wb-status")
+    model_note = _text("", "wb-model-note", "wb-hint")
 
     def model_controls() -> None:
         note = state.model_note()
@@ -234,12 +302,13 @@ def explorer_app(state: ExplorerState, *, template: bool = True) -> pn.viewable.
         for w in (ckpt, tta, run):
             w.visible = usable
         run.disabled = not usable or state.busy
-        model_note.object = note
+        model_note.value = escape(note)
+        model_note.visible = bool(note)
 
     def on_progress(event=None) -> None:
         progress.value = int(100 * state.progress)
         progress.visible = state.busy
-        status.object = state.status
+        status.value = escape(state.status)
 
     state.param.watch(on_progress, ["progress", "busy", "status"])
 
@@ -274,26 +343,25 @@ def explorer_app(state: ExplorerState, *, template: bool = True) -> pn.viewable.
     # shown/hidden through a Column: toggling a rendered Bokeh pane's own `visible` makes Panel 1.9 copy
     # the figure's stylesheet objects into a list of strings and fail
     point_pane = pn.pane.Bokeh(sizing_mode="stretch_width")
-    point_title = pn.pane.Markdown("", css_classes=["wb-point-title"], margin=(0, 10))
+    point_title = _text("", "wb-point-title", margin=(0, 10))
     point_box = pn.Column(point_title, point_pane, visible=False, sizing_mode="stretch_width",
                           css_classes=["wb-point"])
-    point_hint = pn.pane.Markdown("**Point time series**: click on the map to see the image value over time "
-                                  "at that point (mean over a small window).", css_classes=["wb-point-hint"])
+    point_hint = _text("<b>Point time series</b>: click on the map to see the image value over time "
+                       "at that point (mean over a small window).", "wb-point-hint")
     window = pn.widgets.IntSlider.from_param(state.param.point_window, name="Point window [px]", step=2,
                                              sizing_mode="stretch_width")
     retreat_pane = pn.pane.Bokeh(sizing_mode="stretch_width")
     retreat_box = pn.Column(retreat_pane, sizing_mode="stretch_width", css_classes=["wb-retreat"])
-    retreat_note = pn.pane.Markdown("", css_classes=["wb-retreat-note", "wb-hint"], stylesheets=[CSS],
+    retreat_note = _text("", "wb-retreat-note", "wb-hint",
                                     visible=False)
 
     def build_views() -> None:
         views["key"] = (state.dataset, state.glacier)
         views["map"] = MapView(state, dispatch=dispatch)
         views["retreat"] = RetreatView(state)
-        views["point"] = PointView(state)
+        views["point"] = None  # built at the first click: a lighter first page
         map_pane.object = views["map"].figure
         retreat_pane.object = views["retreat"].figure
-        point_pane.object = views["point"].figure
         show_retreat()
         show_point()
 
@@ -302,24 +370,28 @@ def explorer_app(state: ExplorerState, *, template: bool = True) -> pn.viewable.
         retreat_box.visible = ok
         retreat_note.visible = not ok
         series = state.series
-        retreat_note.object = (
-            "" if ok else "*No retreat curve for this glacier*: "
+        retreat_note.value = (
+            "" if ok else "<i>No retreat curve for this glacier</i>: "
             + ("it needs dated fronts and a retreat box on a map grid; these images are in pixel "
                "coordinates without one." if series.crs is None else
                "it needs a retreat box and fronts (reference fronts, or run a model)."))
 
     def show_point() -> None:
-        point_box.visible = views["point"].available
-        point_title.object = f"**{state.series.units} at the clicked point**: {views['point'].caption}"
-        point_hint.visible = not views["point"].available
-        point_csv.disabled = not views["point"].available
+        available = views["point"] is not None and views["point"].available
+        point_box.visible = available
+        point_title.value = (f"<b>{escape(state.series.units)} at the clicked point</b>: "
+                             f"{escape(views['point'].caption)}"
+                              if available else "")
+        point_hint.visible = not available
+        point_csv.disabled = not available
 
     # ------------------------------------------------------------ state → views
     def on_date(event=None) -> None:
         def go() -> None:
             views["map"].update("image", "lines", "rasters")
             views["retreat"].update_date()
-            views["point"].update_date()
+            if views["point"] is not None:
+                views["point"].update_date()
         dispatch(go)
         guard["busy"] = True
         try:
@@ -344,7 +416,7 @@ def explorer_app(state: ExplorerState, *, template: bool = True) -> pn.viewable.
         availability()
         model_controls()
         overlays_to_widgets()
-        notes.object = "\n".join(f"- {x}" for x in state.series.notes)
+        notes.value = _bullets(state.series.notes)
 
     def on_overlays(event=None) -> None:
         overlays_to_widgets()
@@ -361,7 +433,11 @@ def explorer_app(state: ExplorerState, *, template: bool = True) -> pn.viewable.
 
     def on_point(event=None) -> None:
         def go() -> None:
-            views["point"].refresh()
+            if views["point"] is None and state.point is not None:
+                views["point"] = PointView(state)
+                point_pane.object = views["point"].figure
+            elif views["point"] is not None:
+                views["point"].refresh()
             views["map"].update("point")
             show_point()
         dispatch(go)
@@ -410,30 +486,21 @@ def explorer_app(state: ExplorerState, *, template: bool = True) -> pn.viewable.
     rename()
 
     # ------------------------------------------------------------ URL
-    if pn.state.location is not None:
-        pn.state.location.sync(state, {"dataset": "dataset", "glacier": "glacier", "date": "date",
-                                       "overlays": "overlays"}, on_error=lambda mapped: None)
+    _sync_url(state)
 
-        def write_view() -> None:  # a fresh page's link names its whole view, not only what changed
-            import json
-            pn.state.location.update_query(dataset=state.dataset, glacier=state.glacier, date=state.date,
-                                           overlays=json.dumps(list(state.overlays)))
-
-        pn.state.onload(write_view)
-
-    notes = pn.pane.Markdown("\n".join(f"- {x}" for x in state.series.notes), css_classes=["wb-notes"])
+    notes = _text(_bullets(state.series.notes), "wb-notes")
     build_views()
     availability()
     model_controls()
     overlays_to_widgets()
     sidebar = [
-        pn.pane.Markdown("### Data"), dataset, glacier,
-        pn.pane.Markdown("### Display"), clim, cmap,
-        pn.pane.Markdown("### Reference"), reference, reference_note,
-        pn.pane.Markdown("### Model results"), model_lines,
-        pn.pane.Markdown("Model layer", margin=(0, 10)), layer, alpha, layer_note,
-        pn.pane.Markdown("### Model"), ckpt, tta, run, progress, status, model_note,
-        pn.pane.Markdown("### Export"), pn.FlexBox(*downloads), notes,
+        _text("<h3>Data</h3>"), dataset, glacier,
+        _text("<h3>Display</h3>"), clim, cmap,
+        _text("<h3>Reference</h3>"), reference, reference_note,
+        _text("<h3>Model results</h3>"), model_lines,
+        _text("Model layer", margin=(0, 10)), layer, alpha, layer_note,
+        _text("<h3>Model</h3>"), ckpt, tta, run, progress, status, model_note,
+        _text("<h3>Export</h3>"), pn.FlexBox(*downloads), notes,
     ]
     timebar = pn.Row(*buttons.values(), slider, date_label, sizing_mode="stretch_width")
     side = pn.Column(point_hint, point_box, window, sizing_mode="stretch_width", min_width=320)
@@ -449,5 +516,9 @@ def explorer_app(state: ExplorerState, *, template: bool = True) -> pn.viewable.
                                          sidebar=[pn.Column(*sidebar, sizing_mode="stretch_width")], main=main,
                                          header_background="#0a5bd3", sidebar_width=340,
                                          busy_indicator=None)  # it toggled twice per date step
+    if "js_area" in page._render_items:
+        # the template's only other HTML pane, an empty placeholder, would still pull in MathJax
+        page._js_area = pn.Spacer(margin=0, width=0, height=0)
+        page._render_items["js_area"] = (page._js_area, [])
     page.state = state  # for tests
     return page

@@ -77,6 +77,28 @@ def _parts(geoms: Iterable[Any]) -> tuple[list[np.ndarray], list[np.ndarray]]:
     return xs, ys
 
 
+_REF_LINES: dict[tuple[int, str], tuple[Any, dict]] = {}
+
+
+def _reference_lines(series: Any, which: str) -> dict[Any, tuple[list[np.ndarray], list[np.ndarray]]]:
+    """Line coordinates of the series' reference fronts/outlines per day, built once per series
+    and shared by every session (a date step is then a dictionary look-up)."""
+    key = (id(series), which)
+    hit = _REF_LINES.get(key)
+    if hit is not None and hit[0] is series:
+        return hit[1]
+    import pandas as pd
+
+    gdf = series.ref_fronts if which == "fronts" else series.ref_outlines
+    by_day: dict[Any, tuple[list[np.ndarray], list[np.ndarray]]] = {}
+    if gdf is not None and len(gdf):
+        days = pd.to_datetime(gdf["date"]).dt.normalize()
+        for day, rows in gdf.groupby(days.values):
+            by_day[pd.Timestamp(day)] = _parts(rows.geometry)
+    _REF_LINES[key] = (series, by_day)
+    return by_day
+
+
 def _pixel_grid(coords: np.ndarray) -> tuple[float, float]:
     """(outer edge at the first coordinate, signed pixel step) of evenly spaced centres."""
     step = float(coords[1] - coords[0]) if len(coords) > 1 else 1.0
@@ -180,27 +202,10 @@ class MapView:
         fig.add_layout(ColorBar(color_mapper=self.mapper, title=series.units, width=14, name="wb-colorbar",
                                 title_text_font_size="11px", major_label_text_font_size="11px"), "right")
 
-        # model layers: one image renderer each, at most one visible
-        self.raster_mappers = {
-            "zones": LinearColorMapper(palette=[ZONE_COLORS[1], ZONE_COLORS[2], ZONE_COLORS[3]], low=0.5,
-                                       high=3.5, nan_color="rgba(0, 0, 0, 0)"),
-            "confidence": LinearColorMapper(palette=palette("kbc"), low=0.0, high=1.0,
-                                            nan_color="rgba(0, 0, 0, 0)"),
-            "uncertainty": LinearColorMapper(palette=palette("fire"), low=0.0, high=1.0,
-                                             nan_color="rgba(0, 0, 0, 0)"),
-        }
-        self.raster_sources, self.raster_renderers, self.raster_bars = {}, {}, {}
-        for name in RASTERS:
-            src = ColumnDataSource({"image": [], "x": [], "y": [], "dw": [], "dh": []})
-            r = fig.image(image="image", x="x", y="y", dw="dw", dh="dh", source=src,
-                          color_mapper=self.raster_mappers[name], global_alpha=state.zones_alpha,
-                          visible=False, name=name)
-            self.raster_sources[name], self.raster_renderers[name] = src, r
-            if name != "zones":
-                bar = ColorBar(color_mapper=self.raster_mappers[name], title=name, width=10, visible=False,
-                               title_text_font_size="11px", major_label_text_font_size="11px")
-                fig.add_layout(bar, "right")
-                self.raster_bars[name] = bar
+        # model layers (zones, confidence, uncertainty): built when first shown (_raster)
+        self.raster_sources: dict[str, Any] = {}
+        self.raster_renderers: dict[str, Any] = {}
+        self.raster_bars: dict[str, Any] = {}
 
         # lines, then the point marker, above every raster
         self.line_sources, self.line_renderers = {}, {}
@@ -219,9 +224,6 @@ class MapView:
         self.legend_items: dict[str, Any] = {}
         for name in LINES:
             self.legend_items[name] = LegendItem(label=LINE_STYLE[name][0], renderers=[self.line_renderers[name]])
-        for k, zone in ((1, "rock"), (2, "glacier"), (3, "ocean")):
-            swatch = fig.scatter(x=[], y=[], marker="square", size=12, color=ZONE_COLORS[k], visible=False)
-            self.legend_items[f"zone {zone}"] = LegendItem(label=f"zone: {zone}", renderers=[swatch])
         self.legend_items["point"] = LegendItem(label="clicked point (time series)", renderers=[self.point_renderer])
         self.legend = Legend(items=list(self.legend_items.values()), orientation="horizontal",
                              click_policy="none", label_text_font_size="12px", spacing=12, padding=4,
@@ -288,12 +290,9 @@ class MapView:
     def _lines_of(self, name: str) -> tuple[list[np.ndarray], list[np.ndarray]]:
         """x and y arrays of the lines ``name`` of the current date (each date converted once)."""
         state = self.state
-        if name.startswith("reference"):
-            key: tuple = (name, state.date_index)
-            if key not in self._line_cache:
-                gdf = state.series.ref_at("fronts" if name == "reference front" else "outlines", state.date_index)
-                self._line_cache[key] = (None, _parts(gdf.geometry) if gdf is not None else ([], []))
-            return self._line_cache[key][1]
+        if name.startswith("reference"):  # the lines of the date's day, as SceneSeries.ref_at
+            by_day = _reference_lines(state.series, "fronts" if name == "reference front" else "outlines")
+            return by_day.get(state.series.times[state.date_index].normalize(), ([], []))
         gdf = state.predicted_front() if name == "front" else state.predicted_outline()
         if gdf is None:
             return [], []
@@ -315,20 +314,58 @@ class MapView:
                 self._sent_lines[name] = xs
             self.legend_items[name].visible = shown and bool(xs)
 
+    def _raster(self, name: str) -> Any:
+        """The image renderer of model layer ``name``, made the first time it is shown (most
+        pages never show one: fewer models make a faster first page), drawn right above the image
+        and below every line; confidence and uncertainty get a colour bar, zones legend entries."""
+        if name in self.raster_renderers:
+            return self.raster_renderers[name]
+        from bokeh.models import ColorBar, ColumnDataSource, GlyphRenderer, Image, LegendItem, LinearColorMapper
+
+        fig, clear = self.figure, "rgba(0, 0, 0, 0)"
+        if name == "zones":
+            mapper = LinearColorMapper(palette=[ZONE_COLORS[1], ZONE_COLORS[2], ZONE_COLORS[3]], low=0.5, high=3.5,
+                                       nan_color=clear)
+        else:
+            mapper = LinearColorMapper(palette=palette("kbc" if name == "confidence" else "fire"), low=0.0, high=1.0,
+                                       nan_color=clear)
+        src = ColumnDataSource({"image": [], "x": [], "y": [], "dw": [], "dh": []})
+        r = GlyphRenderer(data_source=src, name=name, visible=False,
+                          glyph=Image(image="image", x="x", y="y", dw="dw", dh="dh", color_mapper=mapper,
+                                      global_alpha=float(self.state.zones_alpha)))
+        fig.renderers = [fig.renderers[0], r, *fig.renderers[1:]]  # above the image, below the lines
+        self.raster_sources[name], self.raster_renderers[name] = src, r
+        if name == "zones":
+            items = []
+            for k, zone in ((1, "rock"), (2, "glacier"), (3, "ocean")):
+                swatch = fig.scatter(x=[], y=[], marker="square", size=12, color=ZONE_COLORS[k], visible=False)
+                self.legend_items[f"zone {zone}"] = LegendItem(label=f"zone: {zone}", renderers=[swatch])
+                items.append(self.legend_items[f"zone {zone}"])
+            self.legend.items = [*self.legend.items, *items]
+        else:
+            bar = ColorBar(color_mapper=mapper, title=name, width=10, visible=False,
+                           title_text_font_size="11px", major_label_text_font_size="11px")
+            fig.add_layout(bar, "right")
+            self.raster_bars[name] = bar
+        return r
+
     def _update_rasters(self) -> None:
         state = self.state
         on = [n for n in RASTERS if n in state.overlays]
         for name in RASTERS:
             shown = name in on
             values = state.prediction(name) if shown else None
-            r = self.raster_renderers[name]
-            r.visible = values is not None
-            if name in self.raster_bars:
-                self.raster_bars[name].visible = values is not None
             if values is None:
-                if self.raster_sources[name].data["image"]:
-                    self.raster_sources[name].data = {"image": [], "x": [], "y": [], "dw": [], "dh": []}
+                if name in self.raster_renderers:
+                    self.raster_renderers[name].visible = False
+                    if name in self.raster_bars:
+                        self.raster_bars[name].visible = False
+                    if self.raster_sources[name].data["image"]:
+                        self.raster_sources[name].data = {"image": [], "x": [], "y": [], "dw": [], "dh": []}
                 continue
+            self._raster(name).visible = True
+            if name in self.raster_bars:
+                self.raster_bars[name].visible = True
             arr = np.asarray(values.transpose("y", "x").values, dtype=np.float32)
             if name == "zones":
                 arr = np.where(arr > 0, arr, np.nan).astype(np.float32)
@@ -344,8 +381,9 @@ class MapView:
                 arr = np.ascontiguousarray(arr[::-1] if dy < 0 else arr)
             self.raster_sources[name].data = {"image": [arr], "x": [x0], "y": [y0], "dw": [x1 - x0],
                                               "dh": [y1 - y0]}
-        for k, zone in ((1, "rock"), (2, "glacier"), (3, "ocean")):
-            self.legend_items[f"zone {zone}"].visible = self.raster_renderers["zones"].visible
+        if "zones" in self.raster_renderers:
+            for zone in ("rock", "glacier", "ocean"):
+                self.legend_items[f"zone {zone}"].visible = self.raster_renderers["zones"].visible
 
     def _update_point(self) -> None:
         state = self.state
