@@ -63,3 +63,16 @@ def test_point_time_series_follows_the_date_and_exports(page, server, world, tmp
     expected = 10 * np.log10(np.nanmean(10 ** (block / 10), axis=(1, 2)))
     np.testing.assert_allclose(df["sigma0_db"].to_numpy(), expected, atol=1e-4)
     assert (df["date"].dt.strftime("%Y-%m-%d") == pd.DatetimeIndex(ds["time"].values).strftime("%Y-%m-%d")).all()
+    # the link names the point: a new tab opens with the same time series
+    deadline = time.time() + 30
+    while "point=" not in page.url and time.time() < deadline:
+        page.wait_for_timeout(200)
+    from urllib.parse import parse_qs, urlparse
+
+    x, y = (float(v) for v in parse_qs(urlparse(page.url).query)["point"][0].split(","))
+    assert abs(x - float(head["x"])) <= 20 and abs(y - float(head["y"])) <= 20  # in the clicked pixel
+    other = page.context.new_page()
+    other.goto(page.url, timeout=T)
+    other.locator(".wb-point").wait_for(state="visible", timeout=T)
+    assert pane_text(other, ".wb-point-title") == title
+    other.close()

@@ -156,3 +156,15 @@ def test_retreat_view_without_a_box_is_not_available(world):
 
     s = ExplorerState.from_paths([world / "caffe"])
     assert RetreatView(s).available is False
+
+
+def test_a_shared_point_is_kept_only_inside_the_images(world):
+    from workbench.viz.app import _parse_point
+
+    s = ExplorerState.from_paths([world])
+    x, y = float(s.series.images.x[7]), float(s.series.images.y[9])
+    assert ExplorerState.from_paths([world], point=(x, y)).point == (x, y)
+    assert ExplorerState.from_paths([world], point=(0.0, 0.0)).point is None  # outside: dropped
+    assert _parse_point(f"{x},{y}") == (x, y)
+    for bad in ("", "1,2,3", "nan,1", "a,b", None):
+        assert _parse_point(bad) is None

@@ -22,6 +22,7 @@ import threading
 from collections.abc import Callable
 from html import escape
 
+import numpy as np
 import panel as pn
 import param
 
@@ -45,8 +46,8 @@ LAYERS = ["none", *RASTERS]
 
 
 def session_params() -> dict:
-    """The view a URL asks for (``?dataset=&glacier=&date=&overlays=``); names only, checked
-    later against the catalogue by :class:`ExplorerState`."""
+    """The view a URL asks for (``?dataset=&glacier=&date=&overlays=&point=x,y``); names only,
+    checked later against the catalogue by :class:`ExplorerState`."""
     args = pn.state.session_args or {}
 
     def first(k: str) -> str | None:
@@ -57,6 +58,9 @@ def session_params() -> dict:
     for k in ("dataset", "glacier", "date"):
         if first(k):
             params[k] = first(k)
+    point = _parse_point(first("point"))
+    if point is not None:
+        params["point"] = point
     ov = first("overlays")
     if ov:
         import ast
@@ -127,13 +131,37 @@ def _dispatcher() -> Callable[[Callable[[], None]], None]:
     return dispatch
 
 
-class _UrlDate(param.Parameterized):
+def _parse_point(text: str | None) -> tuple[float, float] | None:
+    """``"512340.0,8738120.0"`` → (x, y); None for anything else."""
+    try:
+        x, y = (float(v) for v in (text or "").split(","))
+    except ValueError:
+        return None
+    return (x, y) if np.isfinite([x, y]).all() else None
+
+
+class _UrlView(param.Parameterized):
+    """What the URL holds besides names: the date (written late) and the clicked point."""
+
     date = param.String(default="")
+    point = param.String(default="")
+
+
+def _point_text(point: tuple[float, float] | None) -> str:
+    return "" if point is None else f"{point[0]:.1f},{point[1]:.1f}"
 
 
 URL_DELAY_MS = 400
 """The date reaches the URL this long after the last step (each URL update cost 25-45 ms of a
 step on a busy 2-core machine)."""
+
+
+def _inside(state: ExplorerState, point: tuple[float, float]) -> bool:
+    try:
+        state.point_series(point, window=1)
+    except Exception:  # noqa: BLE001 - a crafted URL: ignored
+        return False
+    return True
 
 
 def _sync_url(state: ExplorerState) -> None:
@@ -144,10 +172,10 @@ def _sync_url(state: ExplorerState) -> None:
         return
     import json
 
-    url = _UrlDate(date=state.date)
+    url = _UrlView(date=state.date, point=_point_text(state.point))
     loc.sync(state, {"dataset": "dataset", "glacier": "glacier", "overlays": "overlays"},
              on_error=lambda mapped: None)
-    loc.sync(url, {"date": "date"}, on_error=lambda mapped: None)
+    loc.sync(url, {"date": "date", "point": "point"}, on_error=lambda mapped: None)
     doc = pn.state.curdoc
     pending: dict = {}
 
@@ -170,12 +198,19 @@ def _sync_url(state: ExplorerState) -> None:
         if event.new and event.new != state.date:
             state.date = event.new
 
+    def point_from_url(event) -> None:
+        point = _parse_point(event.new)
+        if point != state.point and (point is None or _inside(state, point)):
+            state.point = point
+
     state.param.watch(later, "date")
     url.param.watch(from_url, "date")
+    state.param.watch(lambda e: setattr(url, "point", _point_text(e.new)), "point")
+    url.param.watch(point_from_url, "point")
 
     def write_view() -> None:  # a fresh page's link names its whole view, not only what changed
         loc.update_query(dataset=state.dataset, glacier=state.glacier, date=state.date,
-                         overlays=json.dumps(list(state.overlays)))
+                         overlays=json.dumps(list(state.overlays)), point=_point_text(state.point))
 
     pn.state.onload(write_view)
 
@@ -359,9 +394,11 @@ def explorer_app(state: ExplorerState, *, template: bool = True) -> pn.viewable.
         views["key"] = (state.dataset, state.glacier)
         views["map"] = MapView(state, dispatch=dispatch)
         views["retreat"] = RetreatView(state)
-        views["point"] = None  # built at the first click: a lighter first page
+        views["point"] = PointView(state) if state.point is not None else None  # else at the first click
         map_pane.object = views["map"].figure
         retreat_pane.object = views["retreat"].figure
+        if views["point"] is not None:
+            point_pane.object = views["point"].figure
         show_retreat()
         show_point()
 

@@ -203,7 +203,7 @@ class ExplorerState(param.Parameterized):
                             expected="a demo world, a folder of scene stacks, a CaFFe folder or "
                                      "the Harald Moltke Bræ example")
         super().__init__(**{k: v for k, v in params.items() if k not in ("dataset", "glacier", "date",
-                                                                             "date_index", "checkpoint")})
+                                                                             "date_index", "checkpoint", "point")})
         self.param.dataset.objects = list(catalogue)
         self.param.checkpoint.objects = [None, *self.checkpoints]
         self._syncing = False
@@ -220,6 +220,13 @@ class ExplorerState(param.Parameterized):
             self.date = params["date"]
         elif params.get("date_index") is not None:
             self.date_index = int(params["date_index"])
+        if params.get("point") is not None:  # from a shared link: kept only inside the images
+            try:
+                x, y = (float(v) for v in params["point"])
+                self.point_series((x, y), window=1)
+                self.point = (x, y)
+            except (DataError, TypeError, ValueError):
+                pass
 
     # ---------------------------------------------------------------- construction
     @classmethod
