@@ -10,12 +10,14 @@ HM_UPSTREAM_XY = (-561932.0, -1346904.0)
 
 
 def _lonlat(geom, crs):
-    """``geom`` (in ``crs``) densified to 5 m and turned into longitude/latitude."""
+    """``geom`` (in ``crs``) densified to 5 m (5e-5° in a geographic CRS), in lon/lat."""
     import pyproj
     import shapely
 
-    to_ll = pyproj.Transformer.from_crs(crs, 4326, always_xy=True)
-    return shapely.transform(shapely.segmentize(geom, 5.0), to_ll.transform, interleaved=False)
+    c = pyproj.CRS.from_user_input(crs)
+    to_ll = pyproj.Transformer.from_crs(c, 4326, always_xy=True)
+    step = 5e-5 if c.is_geographic else 5.0
+    return shapely.transform(shapely.segmentize(geom, step), to_ll.transform, interleaved=False)
 
 
 def geod_area(polygon, crs) -> float:

@@ -66,19 +66,28 @@ def published_box_areas(lines: Sequence[Any], box: Any, crs: Any) -> np.ndarray:
     >>> round(float(area[0]) / 1e6, 1)                 # half of a 1° × 1° cell at the equator
     6154.2
     """
+    import warnings
+
     import pyproj
     import shapely.ops
     from shapely.ops import split
 
+    transform = getattr(shapely.ops, "transform", None)
+    if transform is None:  # pragma: no cover - shapely without the deprecated ops.transform
+        def transform(func: Any, geom: Any) -> Any:
+            return shapely.transform(geom, func, interleaved=False)
+
     to_wgs84 = pyproj.Transformer.from_crs(pyproj.CRS.from_user_input(crs),
                                            pyproj.CRS("EPSG:4326"), always_xy=True).transform
     area = np.zeros(len(lines))
-    for i, line in enumerate(lines):
-        pieces = split(box, line)
-        first = shapely.ops.transform(to_wgs84, pieces).geoms[0]
-        aea = pyproj.Proj(proj="aea", lat_1=first.bounds[1], lat_2=first.bounds[3])
-        to_aea = pyproj.Transformer.from_proj(pyproj.Proj("+proj=latlon"), aea)
-        area[i] = shapely.ops.transform(to_aea.transform, first).area
+    with warnings.catch_warnings():  # shapely >= 2.2 deprecates ops.transform, which it calls
+        warnings.simplefilter("ignore", DeprecationWarning)
+        for i, line in enumerate(lines):
+            pieces = split(box, line)
+            first = transform(to_wgs84, pieces).geoms[0]
+            aea = pyproj.Proj(proj="aea", lat_1=first.bounds[1], lat_2=first.bounds[3])
+            to_aea = pyproj.Transformer.from_proj(pyproj.Proj("+proj=latlon"), aea)
+            area[i] = transform(to_aea.transform, first).area
     return area
 
 
