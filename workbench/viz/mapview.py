@@ -225,7 +225,7 @@ class MapView:
         for name in LINES:
             self.legend_items[name] = LegendItem(label=LINE_STYLE[name][0], renderers=[self.line_renderers[name]])
         self.legend_items["point"] = LegendItem(label="clicked point (time series)", renderers=[self.point_renderer])
-        self.legend = Legend(items=list(self.legend_items.values()), orientation="horizontal",
+        self.legend = Legend(items=list(self.legend_items.values()), orientation="horizontal", ncols=4,
                              click_policy="none", label_text_font_size="12px", spacing=12, padding=4,
                              border_line_alpha=0, name="wb-legend")
         fig.add_layout(self.legend, "below")
@@ -338,7 +338,8 @@ class MapView:
         if name == "zones":
             items = []
             for k, zone in ((1, "rock"), (2, "glacier"), (3, "ocean")):
-                swatch = fig.scatter(x=[], y=[], marker="square", size=12, color=ZONE_COLORS[k], visible=False)
+                # one point at NaN: nothing on the map, but a square in the legend (which needs data)
+                swatch = fig.scatter(x=[np.nan], y=[np.nan], marker="square", size=12, color=ZONE_COLORS[k])
                 self.legend_items[f"zone {zone}"] = LegendItem(label=f"zone: {zone}", renderers=[swatch])
                 items.append(self.legend_items[f"zone {zone}"])
             self.legend.items = [*self.legend.items, *items]
