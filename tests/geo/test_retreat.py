@@ -142,6 +142,40 @@ def test_multipart_front_counts_each_piece_on_its_side_of_the_line():
     assert df.position_m.iloc[0] == pytest.approx((5_942_500 + 5_000) / 2000)
 
 
+def test_self_crossing_fronts_are_coloured_by_ray_parity():
+    """Zigzags that cross themselves (some at shallow angles) cut the box into up to 9 pieces;
+    every piece of every consistently coloured line is on the side ray parity says."""
+    from workbench.geo.retreat_split import split_box
+
+    rng = np.random.default_rng(1)
+    lines = []
+    for _ in range(90):
+        n = int(rng.integers(3, 9))
+        y = rng.uniform(-100, 2100, n)
+        y[0], y[-1] = -100, 2100
+        lines.append(LineString(np.column_stack([3000 + rng.normal(0, 700, n), y])))
+    s = split_box(np.array(lines, dtype=object), box_frame(BOX, upstream=UP, crs=32633))
+    checked = 0
+    for i, line in enumerate(lines):
+        if s.separates[i] and not s.ambiguous[i] and s.n_parts[i] > 2:
+            mine = np.flatnonzero(s.line == i)
+            assert s.ice[mine].tolist() == [_ice_by_parity(s.pieces[j], line) for j in mine], i
+            checked += 1
+    assert checked >= 20 and s.n_parts.max() >= 8
+    # crossing is not retracing: none is ambiguous (the previous buffered adjacency test took
+    # pieces meeting at a shallow crossing for neighbours and flagged 3 of these 90)
+    assert not s.ambiguous.any()
+
+
+def test_a_front_that_retraces_itself_is_flagged_ambiguous():
+    # up x = 3000, back down to y = 1000, east, up again: the stretch it runs twice borders
+    # two pieces that parity puts on the same side, so the colouring cannot be consistent
+    retrace = LineString([(3000, -50), (3000, 2050), (3000, 1000), (3500, 1000), (3500, 2050)])
+    df = retreat_box(_fronts(retrace), BOX, upstream=UP, metres="map")
+    assert df["flags"].iloc[0] == "multipart:3;ambiguous_sides"
+    assert df.position_m.iloc[0] == pytest.approx(3000.0)   # the pieces touching the upstream edge
+
+
 def test_short_lines_are_extended_and_flagged():
     short = LineString([(2000, 300), (2100, 1000), (2000, 1700)])     # ends inside the box
     df = retreat_box(_fronts(short), BOX, upstream=UP)

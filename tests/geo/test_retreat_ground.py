@@ -138,7 +138,8 @@ def test_cli_writes_ground_metres_and_says_so(tmp_path, capsys):
                                 "∫ 1/areal scale of EPSG:3413")
     assert main([*args, "--metres", "map", "--out", str(tmp_path / "map")]) == 0
     on_map = read_retreat_table(tmp_path / "map" / "retreat_box.csv")
-    assert on_map.attrs["metres"] == "map" and on_map.position_m.tolist() == pytest.approx([3500, 2500])
+    assert on_map.attrs["metres"] == "map"
+    assert on_map.position_m.tolist() == pytest.approx([3500, 2500])
     assert ground.change_m.iloc[1] == pytest.approx(-1000 / 0.9832, rel=2e-4)
     with pytest.raises(SystemExit) as exit_:
         main([*args, "--metres", "feet"])

@@ -25,7 +25,8 @@ def test_csv_header_names_method_and_crs(tmp_path):
     assert lines[3].startswith("# distances: ground metres on the WGS 84 ellipsoid")
     back = read_retreat_table(path)
     assert back.attrs["method"] == "box" and "32633" in back.attrs["crs"]
-    assert back.attrs["metres"] == "ground" and float(back.attrs["box_width_m"]) == df.attrs["box_width_m"]
+    assert back.attrs["metres"] == "ground"
+    assert float(back.attrs["box_width_m"]) == df.attrs["box_width_m"]
     pd.testing.assert_series_equal(back["position_m"], df["position_m"])
     # 500 m of map between the fronts; on the ground (pyproj.Geod, independently): the strip's
     # share of the box's ellipsoidal area times the geodesic box length = 498.67 m, because

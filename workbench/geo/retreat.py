@@ -111,6 +111,8 @@ import pandas as pd
 
 from workbench._io import atomic_path
 from workbench.errors import DataError, FileFormatError
+from workbench.geo.retreat_ground import GroundMetres
+from workbench.geo.retreat_split import split_box
 
 if TYPE_CHECKING:  # pragma: no cover
     import geopandas as gpd
@@ -942,8 +944,6 @@ def _split_all(lines: np.ndarray, frame: BoxFrame, extend: bool) -> dict[str, An
     """
     import shapely
 
-    from workbench.geo.retreat_split import split_box
-
     n = len(lines)
     present = np.zeros(n, bool)
     if n:
@@ -1136,8 +1136,6 @@ def retreat_box(
             for e in (frame.upstream_edge, frame.downstream_edge)]
     ground = None
     if mode == "ground":
-        from workbench.geo.retreat_ground import GroundMetres
-
         ground = GroundMetres.around(frame.crs, frame.polygon)
         areas = ground.areas(np.concatenate([res["ice_pieces"], [frame.polygon]]))
         piece_areas, box_area = areas[:-1], float(areas[-1])
@@ -1237,8 +1235,6 @@ def retreat_centreline(
     scale = _scale_factor(work, cl)
     ground, to_ground = None, (lambda d: np.asarray(d, dtype=float))
     if mode == "ground":
-        from workbench.geo.retreat_ground import GroundMetres
-
         ground = GroundMetres.around(work, cl)
         to_ground = ground.along_converter(cl)
     positions, flags, parts = [], [], []

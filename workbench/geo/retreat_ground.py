@@ -217,7 +217,7 @@ class GroundMetres:
         return self.along_converter(line, step_m=step_m)(distances)
 
     def along_converter(self, line: Any, *, step_m: float = 25.0) -> Callable[[Any], np.ndarray]:
-        """A function turning map distances along ``line`` into ground distances (see :meth:`along`).
+        """A function turning map distances along ``line`` into ground distances (:meth:`along`).
 
         Examples
         --------
@@ -251,8 +251,9 @@ class GroundMetres:
         --------
         >>> from shapely.geometry import box
         >>> g = GroundMetres.around(3413, box(-566000, -1346800, -562000, -1342800))
-        >>> print(g.describe())  # doctest: +ELLIPSIS
-        ground metres on the WGS 84 ellipsoid: areas = ∫ 1/areal scale of EPSG:3413 (quadratic fit, error ...e-12), lengths geodesic (pyproj.Geod)
+        >>> print(g.describe())  # doctest: +ELLIPSIS +NORMALIZE_WHITESPACE
+        ground metres on the WGS 84 ellipsoid: areas = ∫ 1/areal scale of EPSG:3413
+        (quadratic fit, error ...e-12), lengths geodesic (pyproj.Geod)
         """
         name = self.crs.geodetic_crs.ellipsoid.name if self.crs.geodetic_crs else "WGS 84"
         if self._fit is not None:
@@ -260,4 +261,5 @@ class GroundMetres:
                    f"{self.fit_error:.0e})")
         else:
             how = "densified polygons in " + " ".join(self.equal_area.split()[:3])
-        return f"ground metres on the {name} ellipsoid: areas = {how}, lengths geodesic (pyproj.Geod)"
+        return (f"ground metres on the {name} ellipsoid: areas = {how}, lengths geodesic "
+                "(pyproj.Geod)")
