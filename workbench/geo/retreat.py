@@ -46,7 +46,7 @@ Rectilinear box (Moon & Joughin 2008), :func:`retreat_box`
    side convention of the lines (or a point) decides.
 3. Each line splits the box into pieces — exactly ``shapely.ops.split``'s pieces, for all
    lines at once with vectorised shapely 2 calls (:mod:`workbench.geo.retreat_split`;
-   ≈ 8 × faster than the published per-line loop on the 159 Harald Moltke fronts, see
+   6.6–8.5 × faster than the published per-line loop on the 159 Harald Moltke fronts, see
    ``benchmarks/retreat_box.py``). The pieces are 2-coloured
    across the line (two pieces sharing a stretch of the line lie on opposite sides of it),
    starting with ice for the piece with the longest contact with the upstream edge. The
@@ -64,8 +64,9 @@ Rectilinear box (Moon & Joughin 2008), :func:`retreat_box`
 
 Centre line, :func:`retreat_centreline`
 ---------------------------------------
-Position = distance along the centre line (from its start, which must be upstream; give
-``upstream`` to orient it) to its first intersection with the front walking down flow,
+Position = distance along the centre line (ground metres by default, like the box method;
+from its start, which must be upstream; give ``upstream`` to orient it) to its first
+intersection with the front walking down flow,
 i.e. where the centre line first leaves the ice. Without an intersection: the mean of the
 distances of the front's points (resampled evenly along the front, so the mean is length-
 weighted) projected onto the centre line — flagged ``snapped``.
