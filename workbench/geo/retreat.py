@@ -46,7 +46,7 @@ Rectilinear box (Moon & Joughin 2008), :func:`retreat_box`
    side convention of the lines (or a point) decides.
 3. Each line splits the box into pieces — exactly ``shapely.ops.split``'s pieces, for all
    lines at once with vectorised shapely 2 calls (:mod:`workbench.geo.retreat_split`;
-   6.6–8.5 × faster than the published per-line loop on the 159 Harald Moltke fronts, see
+   6.3–8.5 × faster than the published per-line loop on the 159 Harald Moltke fronts, see
    ``benchmarks/retreat_box.py``). The pieces are 2-coloured
    across the line (two pieces sharing a stretch of the line lie on opposite sides of it),
    starting with ice for the piece with the longest contact with the upstream edge. The
