@@ -135,7 +135,7 @@ def test_cli_writes_ground_metres_and_says_so(tmp_path, capsys):
     header = (tmp_path / "ground" / "retreat_box.csv").read_text().splitlines()[:4]
     assert header[:3] == ["# method: box", "# crs: EPSG:3413", "# metres: ground"]
     assert header[3].startswith("# distances: ground metres on the WGS 84 ellipsoid: areas = "
-                                "∫ 1/areal scale of EPSG:3413")
+                                "integral of 1/areal scale of EPSG:3413")
     assert main([*args, "--metres", "map", "--out", str(tmp_path / "map")]) == 0
     on_map = read_retreat_table(tmp_path / "map" / "retreat_box.csv")
     assert on_map.attrs["metres"] == "map"

@@ -1523,7 +1523,7 @@ def write_retreat_table(df: pd.DataFrame, path: str | os.PathLike[str]) -> Path:
     midnight = bool((out["date"].dropna() == out["date"].dropna().dt.normalize()).all())
     header = [f"# {k}: {df.attrs[k]}" for k in _HEADER_KEYS if k in df.attrs]
     with atomic_path(path) as tmp:
-        with open(tmp, "w", newline="") as f:
+        with open(tmp, "w", newline="", encoding="utf-8") as f:
             if header:   # how the positions were measured, for whoever reads the table
                 f.write("\n".join(header) + "\n")
             out.to_csv(f, index=False,

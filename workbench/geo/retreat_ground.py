@@ -252,12 +252,12 @@ class GroundMetres:
         >>> from shapely.geometry import box
         >>> g = GroundMetres.around(3413, box(-566000, -1346800, -562000, -1342800))
         >>> print(g.describe())  # doctest: +ELLIPSIS +NORMALIZE_WHITESPACE
-        ground metres on the WGS 84 ellipsoid: areas = ∫ 1/areal scale of EPSG:3413
+        ground metres on the WGS 84 ellipsoid: areas = integral of 1/areal scale of EPSG:3413
         (quadratic fit, error ...e-12), lengths geodesic (pyproj.Geod)
         """
         name = self.crs.geodetic_crs.ellipsoid.name if self.crs.geodetic_crs else "WGS 84"
         if self._fit is not None:
-            how = (f"∫ 1/areal scale of {self.crs.to_string()} (quadratic fit, error "
+            how = (f"integral of 1/areal scale of {self.crs.to_string()} (quadratic fit, error "
                    f"{self.fit_error:.0e})")
         else:
             how = "densified polygons in " + " ".join(self.equal_area.split()[:3])
