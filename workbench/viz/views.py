@@ -1,9 +1,9 @@
-"""HoloViews views of the explorer state (image, overlays, retreat curve), notebook-ready.
+"""HoloViews views of the explorer state (image, overlays, retreat curve) for notebooks.
 
 Each function takes an :class:`~workbench.viz.state.ExplorerState` (or plain data) and returns
-a HoloViews element; the dashboard wraps them in ``DynamicMap`` s that depend on the state's
-parameters, so a date change re-renders only the image and the date-dependent overlays.
-Large images are rasterized server side with datashader (:func:`rasterize_image`).
+a HoloViews element to compose, e.g. in a ``HoloMap`` over the dates. The served explorer
+draws the same layers with Bokeh directly (:mod:`workbench.viz.mapview`), updating its glyphs
+in place on a date step. Large images are rasterized with datashader (:func:`rasterize_image`).
 
 Examples
 --------
