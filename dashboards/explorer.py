@@ -5,8 +5,8 @@ Serve it with ``workbench serve [DATA ...] [--checkpoint CKPT ...]`` or directly
     panel serve dashboards/explorer.py --args demo_data ../shared/data --checkpoint model.pt
 
 Arguments after ``--args``: data roots (folders; default: ./demo_data and, when present,
-$WORKBENCH_SHARED_DATA or ../shared/data) and ``--checkpoint`` files or folders (default: the
-packaged demo models). The server reads only inside the data roots. All logic lives in
+$WORKBENCH_SHARED_DATA or ../shared/data) and ``--checkpoint`` files or folders (default: every
+packaged model; each dataset offers those that apply). The server reads only inside the data roots. All logic lives in
 :mod:`workbench.viz` (the layout in :mod:`workbench.viz.app`); this file only reads its arguments.
 """
 
@@ -41,16 +41,10 @@ def _parse_args(argv: list[str]) -> argparse.Namespace:
         args.data = [d for d in (REPO / "demo_data",) if d.is_dir()]
     if not args.no_shared and shared.is_dir():  # the real examples, when this machine has them
         args.data.append(shared)
-    if not args.checkpoint:
-        try:
-            from workbench.checkpoints import DEMO_KINDS, demo_checkpoint
-            for kind in DEMO_KINDS:
-                try:
-                    args.checkpoint.append(demo_checkpoint(kind))
-                except Exception:  # noqa: BLE001 - a checkout without the demo models
-                    pass
-        except ImportError:
-            pass
+    if not args.checkpoint:   # every packaged model (demo_zones, demo_outlines, caffe256_zones);
+        from workbench.checkpoints import packaged_checkpoints   # each dataset offers those that apply
+
+        args.checkpoint.extend(packaged_checkpoints().values())
     return args
 
 
