@@ -168,3 +168,30 @@ def test_a_shared_point_is_kept_only_inside_the_images(world):
     assert _parse_point(f"{x},{y}") == (x, y)
     for bad in ("", "1,2,3", "nan,1", "a,b", None):
         assert _parse_point(bad) is None
+
+
+def test_harald_basemap_has_no_point_series_and_no_model(harald_moltke):
+    """One optical basemap under 159 dated front lines: the same image every date."""
+    from types import SimpleNamespace
+
+    from workbench.viz.mapview import MapView
+
+    s = ExplorerState.from_paths([harald_moltke])
+    assert s.static_images and s.model_note() == "No model applies: these images have no σ0 stack to predict."
+    view = MapView(s)
+    x0, y0, x1, y1 = view.extent()
+    view._on_tap(SimpleNamespace(x=(x0 + x1) / 2, y=(y0 + y1) / 2))  # a click on the map
+    assert s.point is None
+    assert view.figure.frame_width / view.figure.frame_height == pytest.approx((x1 - x0) / (y1 - y0), rel=0.01)
+
+
+@pytest.mark.slow  # reads 159 PNGs (~6 s on 2 busy cores)
+def test_caffe256_jac_square_pixels_and_point_series(caffe256):
+    from workbench.viz.mapview import MapView
+
+    s = ExplorerState.from_paths([caffe256], glacier="JAC")
+    assert not s.static_images and s.usable_checkpoints() == []
+    view = MapView(s)
+    assert (view.figure.frame_width, view.figure.frame_height) == (560, 560)  # 256 × 256 px
+    df = s.point_series((100.5, -120.5), window=3)
+    assert len(df) == len(s.series) == 159 and df.attrs["col"] == 100 and df.attrs["row"] == 120

@@ -40,6 +40,11 @@ CSS = """
 PLAY_FPS = 6
 """Frames per second of the play button."""
 
+POINT_HINT = ("<b>Point time series</b>: click on the map to see the image value over time at that point "
+              "(mean over a small window).")
+POINT_HINT_STATIC = ("<b>Point time series</b>: none here, every date shows the same image (a basemap under "
+                     "the dated front lines).")
+
 REFERENCE = {"reference front": "reference front", "reference outline": "reference outline"}
 MODEL_LINES = {"predicted front": "front", "predicted outline": "outline"}
 LAYERS = ["none", *RASTERS]
@@ -381,8 +386,7 @@ def explorer_app(state: ExplorerState, *, template: bool = True) -> pn.viewable.
     point_title = _text("", "wb-point-title", margin=(0, 10))
     point_box = pn.Column(point_title, point_pane, visible=False, sizing_mode="stretch_width",
                           css_classes=["wb-point"])
-    point_hint = _text("<b>Point time series</b>: click on the map to see the image value over time "
-                       "at that point (mean over a small window).", "wb-point-hint")
+    point_hint = _text(POINT_HINT, "wb-point-hint")
     window = pn.widgets.IntSlider.from_param(state.param.point_window, name="Point window [px]", step=2,
                                              sizing_mode="stretch_width")
     retreat_pane = pn.pane.Bokeh(sizing_mode="stretch_width")
@@ -420,6 +424,7 @@ def explorer_app(state: ExplorerState, *, template: bool = True) -> pn.viewable.
                              f"{escape(views['point'].caption)}"
                               if available else "")
         point_hint.visible = not available
+        point_hint.value = (POINT_HINT_STATIC if state.static_images else POINT_HINT)
         point_csv.disabled = not available
 
     # ------------------------------------------------------------ state → views

@@ -266,7 +266,7 @@ class MapView:
         if event.x is None or event.y is None:
             return
         x0, y0, x1, y1 = self.extent()
-        if x0 <= event.x <= x1 and y0 <= event.y <= y1:
+        if x0 <= event.x <= x1 and y0 <= event.y <= y1 and not self.state.static_images:
             self.state.point = (float(event.x), float(event.y))
 
     def update(self, *parts: str) -> None:

@@ -345,6 +345,8 @@ class ExplorerState(param.Parameterized):
         """Why no model can run on the current series ("" when one can)."""
         if self.usable_checkpoints():
             return ""
+        if self.series.stack is None:
+            return "No model applies: these images have no σ0 stack to predict."
         if not self.checkpoints:
             return "No model checkpoint was given to the server (workbench serve --checkpoint)."
         by_reason: dict[str, list[str]] = {}
@@ -534,6 +536,13 @@ class ExplorerState(param.Parameterized):
         return gpd.GeoDataFrame(pd.concat(rows, ignore_index=True), crs=rows[0].crs) if rows else None
 
     # ---------------------------------------------------------------- point time series
+    @property
+    def static_images(self) -> bool:
+        """True when every date shows the same image (the Harald Moltke Bræ basemap under dated
+        front lines): a time series at a point says nothing there."""
+        values = self.series.images.values
+        return len(self.series) > 1 and getattr(values, "strides", (1,))[0] == 0
+
     def point_series(self, point: tuple[float, float] | None = None, window: int | None = None) -> pd.DataFrame:
         """The image value at ``point`` (default: :attr:`point`) on every date, averaged over a
         ``window`` × ``window`` pixel square around it (default :attr:`point_window`).
