@@ -110,7 +110,7 @@ def _bullets(items) -> str:
     return "<ul>" + "".join(f"<li>{escape(str(x))}</li>" for x in items) + "</ul>" if items else ""
 
 
-def _dispatcher() -> Callable[[Callable[[], None]], None]:
+def _dispatcher(panes: list) -> Callable[[Callable[[], None]], None]:
     """``dispatch(fn)``: run ``fn``, which changes Bokeh models of the plots, where that is safe.
 
     Panel runs widget callbacks without Bokeh's document lock and sends the changes of its own
@@ -118,13 +118,18 @@ def _dispatcher() -> Callable[[Callable[[], None]], None]:
     document changes"). In the session's thread ``fn`` runs inside ``pn.io.unlocked()``, which
     collects its changes and sends them as Panel does its own; from another thread (a model run
     reports from a worker) it is scheduled as a next-tick callback, which Bokeh runs locked.
+    In a notebook the changed figures of ``panes`` are pushed through Panel's comms.
     """
     from panel.io.state import set_curdoc
 
     doc = pn.state.curdoc
     owner = threading.get_ident()
     if doc is None or doc.session_context is None:  # a notebook, a test without a server
-        return lambda fn: fn()
+        def direct(fn: Callable[[], None]) -> None:
+            fn()
+            pn.io.push_notebook(*panes)  # nothing to do where the panes are not shown
+
+        return direct
 
     def dispatch(fn: Callable[[], None]) -> None:
         if threading.get_ident() != owner:
@@ -224,7 +229,8 @@ def explorer_app(state: ExplorerState, *, template: bool = True) -> pn.viewable.
     """The explorer for ``state``: a Bootstrap page (``template=True``, what the server shows)
     or a plain row of the sidebar and the main column (for a notebook)."""
     _serve_css_locally()
-    dispatch = _dispatcher()
+    panes: list = []  # the Bokeh panes, filled below
+    dispatch = _dispatcher(panes)
     # ------------------------------------------------------------ time bar: one slider, labelled buttons
     n = len(state.series)
     slider = pn.widgets.IntSlider(name="Date", start=0, end=max(n - 1, 1), value=state.date_index,
@@ -391,6 +397,7 @@ def explorer_app(state: ExplorerState, *, template: bool = True) -> pn.viewable.
                                              sizing_mode="stretch_width")
     retreat_pane = pn.pane.Bokeh(sizing_mode="stretch_width")
     retreat_box = pn.Column(retreat_pane, sizing_mode="stretch_width", css_classes=["wb-retreat"])
+    panes += [map_pane, point_pane, retreat_pane]
     retreat_note = _text("", "wb-retreat-note", "wb-hint",
                                     visible=False)
 
