@@ -34,6 +34,12 @@ def caffe256() -> Path:
 
 
 @pytest.fixture(scope="session")
+def sentinel1_rome() -> Path:
+    """The real Sentinel-1 GRD product (SAFE) over Rome with its 30 m DEM."""
+    return require_shared("sentinel1-grd-rome")
+
+
+@pytest.fixture(scope="session")
 def harald_moltke() -> Path:
     """The real Harald Moltke Bræ front series with its box and basemap."""
     return require_shared("harald-moltke-brae")

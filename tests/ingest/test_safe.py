@@ -26,7 +26,6 @@ import pytest
 import rasterio
 from rasterio.windows import Window
 
-from conftest import require_shared
 from workbench.data.stack import open_stack
 from workbench.errors import ConfigError, DataError, FileFormatError
 
@@ -51,8 +50,8 @@ DEM_CELLS = 150  # the DEM crop used for terrain correction: 150 × 150 cells of
 
 # ------------------------------------------------------------------ the product, read raw
 @pytest.fixture(scope="session")
-def rome() -> tuple[Path, Path]:
-    folder = require_shared("sentinel1-grd-rome")
+def rome(sentinel1_rome) -> tuple[Path, Path]:
+    folder = sentinel1_rome
     return next(folder.glob("*.SAFE")), folder / "Rome-30m-DEM.tif"
 
 
