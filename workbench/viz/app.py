@@ -333,6 +333,59 @@ def explorer_app(state: ExplorerState, *, template: bool = True) -> pn.viewable.
         for note in (layer_note, reference_note):
             note.visible = bool(note.value)
 
+    # ------------------------------------------------------------ correct a front by hand
+    if state.editor is None and pn.state.user and pn.state.user != "default_user":
+        state.editor = pn.state.user  # the signed-in user (workbench serve --basic-auth)
+    edit_btn = pn.widgets.Button(name="✎ Edit front", css_classes=["wb-edit"],
+                                 description="Correct the front of this date by hand")
+    save_btn = pn.widgets.Button(name="Save correction", button_type="success", disabled=True,
+                                 css_classes=["wb-save-front"])
+    cancel_btn = pn.widgets.Button(name="Cancel", disabled=True, css_classes=["wb-cancel-edit"])
+    edit_note = _text("", "wb-edit-note", "wb-hint")
+
+    def edit_controls(editing: bool = False) -> None:
+        can = state.corrections is not None and state.series.crs is not None
+        edit_btn.disabled = not can or editing
+        save_btn.disabled = cancel_btn.disabled = not editing
+        if state.corrections is None:
+            edit_note.value = "To correct fronts by hand, start the server with <code>--edits DIR</code>."
+        elif state.series.crs is None:
+            edit_note.value = "Fronts can be corrected on georeferenced images only."
+        elif not editing:
+            edit_note.value = f"Corrected fronts are saved in {escape(str(state.corrections.path))}."
+
+    def start_edit(event=None) -> None:
+        stop_play()
+
+        def go() -> None:
+            origin = views["map"].start_edit()
+            edit_note.value = (
+                f"Editing the front of {escape(state.date)} (from {escape(origin)}): press the orange line "
+                "to show its points and drag them; tap a point, then tap elsewhere to add one; Backspace "
+                "deletes a selected point; the draw tool (toolbar) draws a new line. Then Save.")
+        dispatch(go)
+        edit_controls(editing=True)
+
+    def stop_edit() -> None:
+        if views.get("map") is not None and getattr(views["map"], "editing", False):
+            dispatch(views["map"].stop_edit)
+        edit_controls(editing=False)
+
+    def save_edit(event=None) -> None:
+        try:
+            row = state.save_corrected_front(views["map"].edited_lines())
+        except Exception as err:  # noqa: BLE001 - shown to the user
+            edit_note.value = f"Not saved: {escape(str(err))}"
+            return
+        stop_edit()
+        edit_note.value = (f"Saved the corrected front of {escape(state.date)} "
+                           f"(from {escape(str(row['edited_from'].iloc[0]))}) in "
+                           f"{escape(str(state.corrections.path))}.")
+
+    edit_btn.on_click(start_edit)
+    save_btn.on_click(save_edit)
+    cancel_btn.on_click(lambda e: stop_edit())
+
     # ------------------------------------------------------------ model
     ckpt = pn.widgets.Select.from_param(state.param.checkpoint, name="Checkpoint")
     tta = pn.widgets.Checkbox.from_param(state.param.tta, name="TTA (uncertainty)")
@@ -436,6 +489,9 @@ def explorer_app(state: ExplorerState, *, template: bool = True) -> pn.viewable.
 
     # ------------------------------------------------------------ state → views
     def on_date(event=None) -> None:
+        if getattr(views.get("map"), "editing", False):
+            stop_edit()  # an edit belongs to its date: leaving it discards the edit
+
         def go() -> None:
             views["map"].update("image", "lines", "rasters")
             views["retreat"].update_date()
@@ -453,6 +509,7 @@ def explorer_app(state: ExplorerState, *, template: bool = True) -> pn.viewable.
         if views.get("key") == (state.dataset, state.glacier):
             return  # a dataset switch that kept the glacier name calls this twice
         stop_play()
+        edit_controls(editing=False)  # the new map is not in edit mode
         m = len(state.series)
         guard["busy"] = True
         try:
@@ -496,6 +553,15 @@ def explorer_app(state: ExplorerState, *, template: bool = True) -> pn.viewable.
     state.param.watch(on_overlays, "overlays")
     state.param.watch(on_run, "run_count")
     state.param.watch(on_point, ["point", "point_window"])
+
+    def on_corrections(event=None) -> None:
+        def go() -> None:
+            views["map"].update("lines")
+            views["retreat"].refresh()
+            show_retreat()
+        dispatch(go)
+
+    state.param.watch(on_corrections, "corrections_count")
     state.param.watch(lambda e: dispatch(lambda: views["map"].update("colors")), ["clim", "cmap"])
     state.param.watch(lambda e: dispatch(lambda: views["map"].update("alpha")), "zones_alpha")
     state.param.watch(lambda e: model_controls(), ["busy", "checkpoint"])
@@ -524,10 +590,14 @@ def explorer_app(state: ExplorerState, *, template: bool = True) -> pn.viewable.
                                          label="retreat .csv", button_type="light")
     downloads = [dl("fronts", "geojson"), dl("fronts", "gpkg"), dl("outlines", "geojson"), dl("outlines", "gpkg"),
                  retreat_dl, png_dl, point_csv]
+    if state.corrections is not None:
+        downloads.append(pn.widgets.FileDownload(callback=state.export_corrections, filename="corrected_fronts.gpkg",
+                                                 label="corrected fronts .gpkg", button_type="light",
+                                                 css_classes=["wb-dl-corrected"]))
 
     def rename(event=None):
         for d in downloads:
-            if d is not png_dl:
+            if d is not png_dl and d.filename != "corrected_fronts.gpkg":
                 stem, ext = d.filename.rsplit(".", 1)[0].split("_")[-1], d.filename.rsplit(".", 1)[1]
                 d.filename = f"{state.glacier}_{stem}.{ext}"
 
@@ -541,6 +611,7 @@ def explorer_app(state: ExplorerState, *, template: bool = True) -> pn.viewable.
     build_views()
     availability()
     model_controls()
+    edit_controls()
     overlays_to_widgets()
     sidebar = [
         _text("<h3>Data</h3>"), dataset, glacier,
@@ -548,6 +619,7 @@ def explorer_app(state: ExplorerState, *, template: bool = True) -> pn.viewable.
         _text("<h3>Reference</h3>"), reference, reference_note,
         _text("<h3>Model results</h3>"), model_lines,
         _text("Model layer", margin=(0, 10)), layer, alpha, layer_note,
+        _text("<h3>Correct the front</h3>"), pn.Row(edit_btn, save_btn, cancel_btn), edit_note,
         _text("<h3>Model</h3>"), ckpt, tta, run, progress, status, model_note,
         _text("<h3>Export</h3>"), pn.FlexBox(*downloads), notes,
     ]

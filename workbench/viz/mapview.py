@@ -49,6 +49,8 @@ LINE_STYLE = {  # overlay name -> (legend label, colour, width, dash)
     "front": ("predicted front", "#ff2d55", 3.0, "solid"),
 }
 POINT_COLOR = "#0a84ff"
+CORRECTED_COLOR = "#34c759"
+EDIT_COLOR = "#ff9f0a"
 
 
 def palette(name: str) -> list[str]:
@@ -215,6 +217,13 @@ class MapView:
             r = fig.multi_line(xs="xs", ys="ys", source=src, line_color=color, line_width=width, line_dash=dash,
                                name=name)
             self.line_sources[name], self.line_renderers[name] = src, r
+        # a front corrected by hand (with "front" on) and, in edit mode, the line being edited
+        self.corrected_source = ColumnDataSource({"xs": [], "ys": []})
+        self.corrected_renderer = fig.multi_line(xs="xs", ys="ys", source=self.corrected_source,
+                                                 line_color=CORRECTED_COLOR, line_width=3, name="corrected front")
+        self.edit_tools: list[Any] = []
+        if state.corrections is not None and geo:
+            self._add_edit_tools(fig)
         self.point_source = ColumnDataSource({"x": [], "y": [], "w": [], "h": []})
         self.point_renderer = fig.rect(x="x", y="y", width="w", height="h", source=self.point_source,
                                        fill_alpha=0.0, line_color=POINT_COLOR, line_width=2.5, name="point")
@@ -224,6 +233,11 @@ class MapView:
         self.legend_items: dict[str, Any] = {}
         for name in LINES:
             self.legend_items[name] = LegendItem(label=LINE_STYLE[name][0], renderers=[self.line_renderers[name]])
+        self.legend_items["corrected front"] = LegendItem(label="corrected front (by hand)",
+                                                          renderers=[self.corrected_renderer])
+        if self.edit_tools:
+            self.legend_items["editing"] = LegendItem(label="front being edited", renderers=[self.edit_renderer],
+                                                      visible=False)
         self.legend_items["point"] = LegendItem(label="clicked point (time series)", renderers=[self.point_renderer])
         self.legend = Legend(items=list(self.legend_items.values()), orientation="horizontal", ncols=4,
                              click_policy="none", label_text_font_size="12px", spacing=12, padding=4,
@@ -261,9 +275,59 @@ class MapView:
         self.update("lines", "rasters", "point")
         return fig
 
+    # ------------------------------------------------------------------ editing a front
+    def _add_edit_tools(self, fig: Any) -> None:
+        """An editable line (PolyEditTool: press the line to show its points, drag them; tap a
+        point then tap elsewhere to add one; Backspace deletes a selected point) and PolyDrawTool
+        (double-tap to start a new line, double-tap to end it)."""
+        from bokeh.models import ColumnDataSource, PolyDrawTool, PolyEditTool
+
+        self.edit_source = ColumnDataSource({"xs": [], "ys": []})
+        self.edit_renderer = fig.multi_line(xs="xs", ys="ys", source=self.edit_source, line_color=EDIT_COLOR,
+                                            line_width=3, line_dash="dashed", name="editing")
+        self.vertex_source = ColumnDataSource({"x": [], "y": []})
+        vertices = fig.scatter(x="x", y="y", source=self.vertex_source, size=9, color=EDIT_COLOR,
+                               line_color="black", name="vertices")
+        edit = PolyEditTool(renderers=[self.edit_renderer], vertex_renderer=vertices, name="wb-edit",
+                            description="Edit the front: press it to show its points, drag them")
+        draw = PolyDrawTool(renderers=[self.edit_renderer], name="wb-draw", num_objects=0,
+                            description="Draw a new front line: double-click to start and to end")
+        fig.add_tools(edit, draw)
+        self.edit_tools = [edit, draw]
+        self.editing = False
+
+    def start_edit(self) -> str:
+        """Copy the front to edit into the editable line and activate the edit tool; returns
+        where it came from (:meth:`ExplorerState.front_to_edit`)."""
+        gdf, origin = self.state.front_to_edit()
+        # traced fronts have a point per pixel: thinned to what differs by more than half a pixel
+        img = self.state.series.images
+        half_px = 0.5 * abs(float(img["x"].values[1] - img["x"].values[0])) if img.sizes["x"] > 1 else 0.0
+        xs, ys = _parts(gdf.geometry.simplify(half_px)) if gdf is not None else ([], [])
+        self.edit_source.data = {"xs": [list(map(float, x)) for x in xs], "ys": [list(map(float, y)) for y in ys]}
+        self.vertex_source.data = {"x": [], "y": []}
+        self.figure.toolbar.active_drag = self.edit_tools[0]
+        self.figure.toolbar.active_tap = self.edit_tools[0]
+        self.legend_items["editing"].visible = True
+        self.editing = True
+        return origin
+
+    def edited_lines(self) -> list[np.ndarray]:
+        """The edited line(s) as arrays of (x, y) rows (what the browser sent back)."""
+        data = self.edit_source.data
+        return [np.column_stack([np.asarray(x, float), np.asarray(y, float)]) for x, y in zip(data["xs"], data["ys"])]
+
+    def stop_edit(self) -> None:
+        self.edit_source.data = {"xs": [], "ys": []}
+        self.vertex_source.data = {"x": [], "y": []}
+        self.figure.toolbar.active_drag = next(t for t in self.figure.tools if type(t).__name__ == "PanTool")
+        self.figure.toolbar.active_tap = "auto"
+        self.legend_items["editing"].visible = False
+        self.editing = False
+
     # ------------------------------------------------------------------ updates
     def _on_tap(self, event: Any) -> None:
-        if event.x is None or event.y is None:
+        if event.x is None or event.y is None or getattr(self, "editing", False):
             return
         x0, y0, x1, y1 = self.extent()
         if x0 <= event.x <= x1 and y0 <= event.y <= y1 and not self.state.static_images:
@@ -313,6 +377,11 @@ class MapView:
                 self.line_sources[name].data = {"xs": xs, "ys": ys}
                 self._sent_lines[name] = xs
             self.legend_items[name].visible = shown and bool(xs)
+        corrected = self.state.corrected_front() if "front" in on else None
+        cx, cy = _parts(corrected.geometry) if corrected is not None else ([], [])
+        if cx or self.corrected_source.data["xs"]:
+            self.corrected_source.data = {"xs": cx, "ys": cy}
+        self.legend_items["corrected front"].visible = bool(cx)
 
     def _raster(self, name: str) -> Any:
         """The image renderer of model layer ``name``, made the first time it is shown (most

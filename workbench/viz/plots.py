@@ -90,6 +90,9 @@ class RetreatView:
         self.flagged = ColumnDataSource({"date": [], "position": [], "change": [], "flags": []})
         hover_renderers.append(fig.scatter("date", "position", source=self.flagged, marker="x", size=12,
                                            line_width=2.5, color="#ff9f0a", legend_label="flagged (see hover)"))
+        self.corrected = ColumnDataSource({"date": [], "position": [], "change": [], "flags": []})
+        hover_renderers.append(fig.scatter("date", "position", source=self.corrected, marker="diamond", size=13,
+                                           color="#34c759", line_color="black", legend_label="corrected by hand"))
         self.legend_items = {item.label.value: item for item in fig.legend[0].items}
         fig.add_tools(HoverTool(renderers=hover_renderers, tooltips=[
             ("date", "@date{%F}"), ("position", "@position{0} m"), ("change", "@change{0} m"), ("flags", "@flags")],
@@ -113,7 +116,7 @@ class RetreatView:
         """Reload the retreat table (a model run adds the predicted curve)."""
         df = self.state.retreat()
         self.available = len(df) > 0
-        flagged = []
+        flagged, corrected = [], []
         for source, src in self.sources.items():
             sub = df[df["source"] == source].sort_values("date") if len(df) else df
             flags = sub["flags"].fillna("").astype(str) if "flags" in sub else pd.Series([""] * len(sub))
@@ -126,11 +129,17 @@ class RetreatView:
             mask = np.array([bool(f) for f in data["flags"]], bool)
             if mask.any():
                 flagged.append({k: v[mask] for k, v in data.items()})
-        self.flagged.data = ({k: np.concatenate([f[k] for f in flagged]) for k in flagged[0]} if flagged else
-                             {"date": np.array([], "datetime64[ns]"), "position": [], "change": [], "flags": []})
+            hand = sub["corrected"].to_numpy(bool) if "corrected" in sub and len(sub) else np.zeros(len(sub), bool)
+            if hand.any():
+                corrected.append({k: v[hand] for k, v in data.items()})
+        empty = {"date": np.array([], "datetime64[ns]"), "position": [], "change": [], "flags": []}
+        self.flagged.data = ({k: np.concatenate([f[k] for f in flagged]) for k in flagged[0]} if flagged else empty)
+        self.corrected.data = ({k: np.concatenate([f[k] for f in corrected]) for k in corrected[0]} if corrected
+                               else dict(empty))
         _fit_range(self.figure.y_range, df["position_m"].to_numpy(float) if len(df) else np.array([]))
         for label, item in self.legend_items.items():  # only what the plot holds
-            src = self.flagged if label.startswith("flagged") else self.sources[label]
+            src = (self.flagged if label.startswith("flagged") else self.corrected if label.startswith("corrected")
+                   else self.sources[label])
             item.visible = len(src.data["date"]) > 0
 
     def update_date(self) -> None:

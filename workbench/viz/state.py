@@ -192,12 +192,18 @@ class ExplorerState(param.Parameterized):
     point = param.Tuple(default=None, length=2, allow_None=True,
                         doc="(x, y) of the clicked point in the series' coordinates, or None")
     point_window = param.Integer(default=5, bounds=(1, 51), doc="side of the point's averaging window [px]")
+    corrections_count = param.Integer(default=0, doc="bumped when a corrected front is saved")
 
     def __init__(self, roots: DataRoots, catalogue: dict[str, DatasetEntry],
-                 checkpoints: dict[str, Path] | None = None, **params: Any) -> None:
+                 checkpoints: dict[str, Path] | None = None, *, corrections: Any = None,
+                 editor: str | None = None, **params: Any) -> None:
         self.roots = roots
         self.catalogue = catalogue
         self.checkpoints = dict(checkpoints or {})
+        self.corrections = corrections
+        """A :class:`~workbench.viz.edits.FrontCorrections` (``workbench serve --edits DIR``) or None."""
+        self.editor = editor
+        """Who saves corrections (the signed-in user), or None."""
         if not catalogue:
             raise DataError("holds no dataset", path=str(roots),
                             expected="a demo world, a folder of scene stacks, a CaFFe folder or "
@@ -231,11 +237,16 @@ class ExplorerState(param.Parameterized):
     # ---------------------------------------------------------------- construction
     @classmethod
     def from_paths(cls, data: Sequence[str | os.PathLike[str]], *,
-                   checkpoints: Sequence[str | os.PathLike[str]] = (), **params: Any) -> ExplorerState:
-        """State over the data roots ``data`` (folders) and checkpoint files/folders."""
+                   checkpoints: Sequence[str | os.PathLike[str]] = (),
+                   edits: str | os.PathLike[str] | None = None, **params: Any) -> ExplorerState:
+        """State over the data roots ``data`` (folders) and checkpoint files/folders; corrected
+        fronts are saved in ``edits`` (a writable folder outside the data roots) when given."""
+        from workbench.viz.edits import FrontCorrections
+
         roots = DataRoots(data)
         cks = checkpoints_in(checkpoints)
-        return cls(roots, discover(roots), cks, **params)
+        corrections = FrontCorrections(edits, roots) if edits is not None else None
+        return cls(roots, discover(roots), cks, corrections=corrections, **params)
 
     # ---------------------------------------------------------------- parameter logic
     @param.depends("dataset", watch=True)
@@ -611,17 +622,93 @@ class ExplorerState(param.Parameterized):
         df.assign(date=df["date"].dt.strftime("%Y-%m-%d")).to_csv(buf, index=False)
         return io.BytesIO(buf.getvalue().encode())
 
+    # ---------------------------------------------------------------- corrected fronts
+    def corrected_fronts(self) -> Any:
+        """Every corrected front of the glacier (GeoDataFrame in the grid's CRS), or None."""
+        if self.corrections is None or self.series.crs is None:
+            return None
+        return self.corrections.for_glacier(self.glacier, crs=self.series.crs)
+
+    def corrected_front(self, i: int | None = None) -> Any:
+        """The corrected front of date ``i`` (default: the current date), or None."""
+        gdf = self.corrected_fronts()
+        if gdf is None:
+            return None
+        day = self.series.times[self.date_index if i is None else int(i)].normalize()
+        rows = gdf[gdf["date"].dt.normalize() == day]
+        return rows.reset_index(drop=True) if len(rows) else None
+
+    def front_to_edit(self) -> tuple[Any, str]:
+        """The front an edit of the current date starts from and its origin: the saved
+        correction, else the predicted front (``edited_from`` = the model), else the reference
+        front, else nothing (a new line is drawn)."""
+        corrected = self.corrected_front()
+        if corrected is not None:
+            return corrected, str(corrected["edited_from"].iloc[0])
+        predicted = self.predicted_front()
+        if predicted is not None and len(predicted):
+            return predicted, str(self.result("zones")["model"])
+        reference = self.series.ref_at("fronts", self.date_index)
+        if reference is not None:
+            return reference, "reference"
+        return None, "none"
+
+    def save_corrected_front(self, lines: Sequence[Any]) -> Any:
+        """Save ``lines`` (sequences of (x, y) in the grid's CRS; several make a
+        MultiLineString) as the front of the current date; returns the saved row."""
+        from shapely.geometry import LineString, MultiLineString
+
+        if self.corrections is None:
+            raise DataError("no folder for corrected fronts", variable="--edits",
+                            expected="workbench serve DATA --edits DIR")
+        parts = [LineString(np.asarray(xy, float)) for xy in lines
+                 if len(xy) >= 2 and np.isfinite(np.asarray(xy, float)).all()]
+        if not parts:
+            raise DataError("has no line with two or more points", variable="front",
+                            expected="the corrected front of this date")
+        geometry = parts[0] if len(parts) == 1 else MultiLineString(parts)
+        _, origin = self.front_to_edit()
+        row = self.corrections.save(self.glacier, self.series.times[self.date_index], geometry,
+                                    crs=self.series.crs, edited_from=origin, editor=self.editor)
+        self.corrections_count += 1
+        return row
+
+    def export_corrections(self) -> io.BytesIO:
+        """The GeoPackage of every corrected front (all glaciers) as saved."""
+        if self.corrections is None or not self.corrections.path.is_file():
+            raise DataError("no corrected front saved yet", expected="a front corrected with Edit front, then Save")
+        return io.BytesIO(self.corrections.path.read_bytes())
+
+    def fronts_with_corrections(self) -> Any:
+        """The predicted fronts of every date with the corrected ones in their place (and on
+        dates without a prediction), a ``corrected`` column saying which; None without either."""
+        import geopandas as gpd
+
+        predicted = self.all_predicted_fronts()
+        corrected = self.corrected_fronts()
+        if corrected is None:
+            return None if predicted is None else predicted.assign(corrected=False)
+        corrected = corrected.assign(corrected=True, model="manual")
+        if predicted is None:
+            return corrected
+        days = set(corrected["date"].dt.normalize())
+        keep = predicted[~pd.to_datetime(predicted["date"]).dt.normalize().isin(days)].assign(corrected=False)
+        return gpd.GeoDataFrame(pd.concat([keep, corrected], ignore_index=True), geometry="geometry",
+                                crs=predicted.crs).sort_values("date").reset_index(drop=True)
+
     # ---------------------------------------------------------------- retreat
     def retreat(self) -> pd.DataFrame:
         """Retreat table of the glacier: ``date``, ``position_m``, ``change_m``, ``source``
-        (``predicted`` / ``reference``) by the box method (:func:`workbench.geo.retreat_box`)."""
+        (``predicted`` / ``reference``), ``corrected`` (a front corrected by hand took the
+        prediction's place) by the box method (:func:`workbench.geo.retreat_box`)."""
         from workbench.geo import retreat_box
 
         series = self.series
         frames = []
         if series.box is None:
-            return pd.DataFrame(columns=["date", "position_m", "change_m", "source", "flags"])
-        for source, fronts in (("reference", series.ref_fronts), ("predicted", self.all_predicted_fronts())):
+            return pd.DataFrame(columns=["date", "position_m", "change_m", "source", "flags", "corrected"])
+        predicted = self.fronts_with_corrections()
+        for source, fronts in (("reference", series.ref_fronts), ("predicted", predicted)):
             if fronts is None or len(fronts) == 0:
                 continue
             key = ("retreat", source, id(fronts) if source == "predicted" else None)
@@ -636,9 +723,13 @@ class ExplorerState(param.Parameterized):
                     series._retreat_cache = cache  # type: ignore[attr-defined]
             df = df.copy()
             df["source"] = source
+            df["corrected"] = False
+            if source == "predicted" and "corrected" in fronts:
+                days = set(pd.to_datetime(fronts.loc[fronts["corrected"], "date"]).dt.normalize())
+                df["corrected"] = pd.to_datetime(df["date"]).dt.normalize().isin(days).to_numpy()
             frames.append(df)
         if not frames:
-            return pd.DataFrame(columns=["date", "position_m", "change_m", "source", "flags"])
+            return pd.DataFrame(columns=["date", "position_m", "change_m", "source", "flags", "corrected"])
         out = pd.concat(frames, ignore_index=True)
         out["date"] = pd.to_datetime(out["date"])
         if "flags" in out:
@@ -648,8 +739,8 @@ class ExplorerState(param.Parameterized):
     # ---------------------------------------------------------------- exports
     def _vectors(self, what: str) -> Any:
         series = self.series
-        if what == "fronts":
-            gdf = self.all_predicted_fronts()
+        if what == "fronts":  # corrected by hand where a scientist did, else predicted
+            gdf = self.fronts_with_corrections()
             ref = series.ref_fronts
         else:
             gdf = self.all_predicted_outlines()
