@@ -21,6 +21,7 @@ import holoviews as hv
 import panel as pn
 
 from workbench.viz.app import explorer_app, session_params
+from workbench.viz.edits import FrontCorrections
 from workbench.viz.sources import DataRoots, checkpoints_in, discover
 from workbench.viz.state import ExplorerState
 
@@ -35,6 +36,7 @@ def _parse_args(argv: list[str]) -> argparse.Namespace:
     p.add_argument("data", nargs="*", type=Path)
     p.add_argument("--checkpoint", action="append", default=[], type=Path)
     p.add_argument("--no-shared", action="store_true", help="leave out ../shared/data")
+    p.add_argument("--edits", type=Path, default=None, help="writable folder for fronts corrected by hand")
     args, _ = p.parse_known_args(argv)
     shared = Path(os.environ.get("WORKBENCH_SHARED_DATA", REPO.parent / "shared" / "data"))
     if not args.data:
@@ -49,21 +51,22 @@ def _parse_args(argv: list[str]) -> argparse.Namespace:
 
 
 @pn.cache
-def _setup(argv: tuple[str, ...]) -> tuple[DataRoots, dict, dict]:
-    """Roots, catalogue and checkpoints: computed once per server process (pn.cache)."""
+def _setup(argv: tuple[str, ...]) -> tuple[DataRoots, dict, dict, FrontCorrections | None]:
+    """Roots, catalogue, checkpoints and the corrected-fronts folder: once per server process."""
     args = _parse_args(list(argv))
     roots = DataRoots([d for d in args.data if Path(d).exists()])
-    return roots, discover(roots), checkpoints_in(args.checkpoint)
+    corrections = FrontCorrections(args.edits, roots) if args.edits is not None else None
+    return roots, discover(roots), checkpoints_in(args.checkpoint), corrections
 
 
 def create_app(state: ExplorerState | None = None) -> pn.template.BaseTemplate:
     """The page of one session: the view its URL asks for (else the default view)."""
     if state is None:
-        roots, catalogue, checkpoints = _setup(tuple(sys.argv[1:]))
+        roots, catalogue, checkpoints, corrections = _setup(tuple(sys.argv[1:]))
         try:
-            state = ExplorerState(roots, catalogue, checkpoints, **session_params())
+            state = ExplorerState(roots, catalogue, checkpoints, corrections=corrections, **session_params())
         except Exception:  # noqa: BLE001 - a crafted URL falls back to the default view
-            state = ExplorerState(roots, catalogue, checkpoints)
+            state = ExplorerState(roots, catalogue, checkpoints, corrections=corrections)
     return explorer_app(state)
 
 

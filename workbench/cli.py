@@ -583,7 +583,8 @@ def _add_serve(sub: argparse._SubParsersAction) -> None:
             "  workbench serve demo_data\n"
             "  workbench serve demo_data ../shared/data --checkpoint runs/best.pt --port 5007\n"
             "  workbench serve demo_data --address 0.0.0.0 --allow-websocket-origin=host:5006 \\\n"
-            "      --basic-auth users.json --cookie-secret-file ~/.workbench_secret"
+            "      --basic-auth users.json --cookie-secret-file ~/.workbench_secret\n"
+            "  workbench serve demo_data --edits outputs/corrected_fronts"
         ),
     )
     p.add_argument("data", nargs="*", type=Path, metavar="DATA",
@@ -607,6 +608,9 @@ def _add_serve(sub: argparse._SubParsersAction) -> None:
                    help="any other panel serve argument, e.g. --panel-arg=--num-procs=2; repeatable")
     p.add_argument("--no-shared", action="store_true",
                    help="leave out the real examples in $WORKBENCH_SHARED_DATA or ../shared/data")
+    p.add_argument("--edits", default=None, type=Path, metavar="DIR",
+                   help="writable folder (outside DATA) where fronts corrected by hand are saved "
+                        "(DIR/corrected_fronts.gpkg); without it the explorer cannot edit fronts")
     p.add_argument("--dry-run", action="store_true", help="print the panel serve command and exit")
     p.set_defaults(func=_run_serve)
 
@@ -668,6 +672,12 @@ def _run_serve(args: argparse.Namespace) -> int:
         app_args += ["--checkpoint", str(c.resolve())]
     if args.no_shared:
         app_args.append("--no-shared")
+    if args.edits is not None:  # checked here: a folder inside DATA or not writable fails now
+        from workbench.viz.edits import FrontCorrections
+        from workbench.viz.sources import DataRoots
+
+        roots = DataRoots(args.data) if args.data else None
+        app_args += ["--edits", str(FrontCorrections(args.edits, roots).folder)]
     if app_args:
         cmd += ["--args", *app_args]
     print("$ " + " ".join(cmd), flush=True)
