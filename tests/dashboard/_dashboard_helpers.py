@@ -142,13 +142,19 @@ def log_errors(log: Path) -> list[str]:
 
 
 @pytest.fixture(scope="session")
-def server(world, wide_stacks, tiny_checkpoint, tmp_path_factory):
+def edits_dir(tmp_path_factory) -> Path:
+    """Where the test server saves fronts corrected by hand (``--edits``)."""
+    return tmp_path_factory.mktemp("edits")
+
+
+@pytest.fixture(scope="session")
+def server(world, wide_stacks, tiny_checkpoint, edits_dir, tmp_path_factory):
     """URL of a live explorer with the tiny checkpoint (no shared data) over three datasets:
     "world" (the small demo world, the default view), "stacks" (:func:`wide_stacks`) and
-    "caffe" (the world's CaFFe-layout PNGs)."""
+    "caffe" (the world's CaFFe-layout PNGs); corrected fronts go to :func:`edits_dir`."""
     log = tmp_path_factory.mktemp("server") / "panel.log"
     proc, url = start_server([str(world), str(wide_stacks), str(world / "caffe"), "--checkpoint",
-                              str(tiny_checkpoint), "--no-shared"], log)
+                              str(tiny_checkpoint), "--no-shared", "--edits", str(edits_dir)], log)
     try:
         wait_http(url, proc=proc)
         server_log[0] = log
@@ -209,6 +215,36 @@ PLOT_JS = """(name) => {
           y_range: [m.y_range.start, m.y_range.end], title: m.title ? m.title.text : null,
           sizing_mode: m.sizing_mode, views: views, page: box(found.el.getBoundingClientRect())};
 }"""
+
+
+RENDERER_DATA_JS = """([plot, name]) => {
+  const seen = new Set(); let found = null;
+  const walk = (v) => { if (!v || seen.has(v) || found) return; seen.add(v);
+    if (v.model && v.model.name === plot && v.frame) { found = v; return; }
+    const kids = v.child_views ?? (v.children ? [...v.children()] : []);
+    for (const c of kids) walk(c); };
+  for (const r of Object.values(Bokeh.index)) walk(r);
+  if (!found) return null;
+  const r = found.model.renderers.find((r) => r.name === name);
+  if (!r) return null;
+  const out = {};
+  const data = r.data_source.data;
+  const entries = data instanceof Map ? [...data.entries()] : Object.entries(data);
+  for (const [k, v] of entries) out[k] = Array.from(v, (e) => (e && e.length !== undefined) ? Array.from(e) : e);
+  return out;
+}"""
+
+
+def renderer_data(page, name: str, plot: str = "wb-map") -> dict | None:
+    """The data source columns of the renderer ``name`` of plot ``plot``, as the browser has them."""
+    return page.evaluate(RENDERER_DATA_JS, [plot, name])
+
+
+def to_screen(geo: dict, x: float, y: float) -> tuple[float, float]:
+    """Page pixel position of map coordinates (x, y) in a plot's :data:`PLOT_JS` geometry."""
+    f, (x0, x1), (y0, y1) = geo["frame"], geo["x_range"], geo["y_range"]
+    return (geo["page"]["x"] + f["x"] + (x - x0) / (x1 - x0) * f["width"],
+            geo["page"]["y"] + f["y"] + (y1 - y) / (y1 - y0) * f["height"])
 
 
 def plot_geometry(page, name: str = "wb-map") -> dict | None:
