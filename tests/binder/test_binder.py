@@ -173,7 +173,7 @@ def test_root_environment_installs_through_the_lock():
     env = yaml.safe_load((REPO / "environment.yml").read_text())
     (pip_section,) = [d["pip"] for d in env["dependencies"] if isinstance(d, dict)]
     assert "-c constraints.txt" in pip_section
-    assert "-e .[train,lab,dev]" in pip_section
+    assert "-e .[train,lab,dev,s1]" in pip_section
 
 
 def test_postbuild_is_strict_and_executable():

@@ -67,8 +67,8 @@ def packaged_checkpoints() -> dict[str, Path]:
     """The models shipped with the package, by name: the demo models and, once built
     (``python -m workbench.checkpoints.build_caffe256``), ``caffe256_zones`` (real SAR).
 
-    >>> sorted(packaged_checkpoints())[:2]
-    ['demo_outlines', 'demo_zones']
+    >>> sorted(packaged_checkpoints())
+    ['caffe256_zones', 'demo_outlines', 'demo_zones']
     """
     folder = Path(str(resources.files("workbench.checkpoints")))
     return {p.stem: p for p in sorted(folder.glob("*.pt"))}
