@@ -57,7 +57,7 @@ def test_drag_a_vertex_save_and_reload(page, server, world, edits_dir, artifacts
                    and d)
     assert moved and moved["xs"][0][k] == pytest.approx(x + 40 * metres_per_px, abs=3 * metres_per_px)
     page.screenshot(path=str(artifacts / "edit_front.png"))
-    page.get_by_role("button", name="Save correction").click()
+    page.get_by_role("button", name="Save").click()
     assert _until(lambda: "Saved the corrected front" in pane_text(page, ".wb-edit-note"))
     # on disk: one row for this glacier and day, the moved vertex in it
     saved = gpd.read_file(edits_dir / "corrected_fronts.gpkg", layer="fronts")

@@ -338,7 +338,7 @@ def explorer_app(state: ExplorerState, *, template: bool = True) -> pn.viewable.
         state.editor = pn.state.user  # the signed-in user (workbench serve --basic-auth)
     edit_btn = pn.widgets.Button(name="✎ Edit front", css_classes=["wb-edit"],
                                  description="Correct the front of this date by hand")
-    save_btn = pn.widgets.Button(name="Save correction", button_type="success", disabled=True,
+    save_btn = pn.widgets.Button(name="Save", button_type="success", disabled=True,
                                  css_classes=["wb-save-front"])
     cancel_btn = pn.widgets.Button(name="Cancel", disabled=True, css_classes=["wb-cancel-edit"])
     edit_note = _text("", "wb-edit-note", "wb-hint")

@@ -348,9 +348,16 @@ class ExplorerState(param.Parameterized):
         return self.checkpoints.get(self.checkpoint) if self.checkpoint else None
 
     def usable_checkpoints(self) -> list[str]:
-        """Names of the checkpoints that apply to the current series (:func:`checkpoint_applies`)."""
+        """Names of the checkpoints that apply to the current series (:func:`checkpoint_applies`),
+        zone models first (what a run is mostly for: fronts)."""
         series = self.series
-        return [k for k, p in self.checkpoints.items() if checkpoint_applies(p, series) is None]
+        usable = [k for k, p in self.checkpoints.items() if checkpoint_applies(p, series) is None]
+
+        def task(name: str) -> str:
+            info = _checkpoint_info(self.checkpoints[name])
+            return str((getattr(info, "train_config", None) or {}).get("task") or "")
+
+        return sorted(usable, key=lambda name: task(name) != "zones")
 
     def model_note(self) -> str:
         """Why no model can run on the current series ("" when one can)."""
