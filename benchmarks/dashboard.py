@@ -104,8 +104,9 @@ COMPLETE = """() => {
   const idle = window.Bokeh && Bokeh.documents.length > 0 && Bokeh.documents.every(d => d.is_idle);
   if (!idle) return false;
   const h = window.__wbHash && window.__wbHash();
-  const label = document.querySelector('.wb-date') || (function () {
-    const walk = (n) => { if (!n) return null; if (n.classList && n.classList.contains('wb-date')) return n;
+  const label = document.querySelector('.wb-date') || (function () {  // the date text (before: .wb-date)
+    const walk = (n) => { if (!n) return null;
+      if (n.classList && (n.classList.contains('wb-date') || n.classList.contains('bk-slider-value'))) return n;
       if (n.shadowRoot) { const r = walk(n.shadowRoot); if (r) return r; }
       for (const c of n.children || []) { const r = walk(c); if (r) return r; } return null; };
     return walk(document.documentElement); })();

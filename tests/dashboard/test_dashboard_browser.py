@@ -11,6 +11,8 @@ import pytest
 
 pytestmark = [pytest.mark.browser]
 
+DATE = ".wb-slider .bk-slider-value"  # the time slider's value text: date · sensor · orbit (i / n)
+
 T = 60_000  # ms
 
 
@@ -20,14 +22,14 @@ def _open(page, url):
     page.on("pageerror", lambda e: errors.append(str(e)))
     page.set_default_timeout(T)
     page.goto(url, timeout=T)
-    page.wait_for_selector(".wb-date", timeout=T)
+    page.wait_for_selector(DATE, timeout=T)
     page.wait_for_selector("canvas", timeout=T)
     page.wait_for_timeout(1500)
     return errors
 
 
 def _date(page) -> str:
-    return page.locator(".wb-date").first.inner_text()
+    return page.locator(DATE).first.inner_text()
 
 
 def _map_png(page) -> bytes:

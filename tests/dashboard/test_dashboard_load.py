@@ -16,6 +16,8 @@ from _dashboard_helpers import log_errors, start_server, stop_server, wait_http
 
 pytestmark = [pytest.mark.browser]
 
+DATE = ".wb-slider .bk-slider-value"  # the time slider's value text: date · sensor · orbit (i / n)
+
 SESSIONS = 10
 T = 120_000  # ms: ten sessions are built one after the other on a busy 2-core machine
 
@@ -60,9 +62,9 @@ def test_ten_concurrent_sessions(browser, load_world, tmp_path, artifacts):
             pages.append(page)
         labels = []
         for page in pages:
-            page.wait_for_selector(".wb-date", timeout=T)
+            page.wait_for_selector(DATE, timeout=T)
             page.wait_for_selector("canvas", timeout=T)
-            labels.append(page.locator(".wb-date").first.inner_text())
+            labels.append(page.locator(DATE).first.inner_text())
         all_rendered_s = time.perf_counter() - t0
         # every session moves its own slider; the others are unaffected
         for k, page in enumerate(pages):
@@ -72,10 +74,10 @@ def test_ten_concurrent_sessions(browser, load_world, tmp_path, artifacts):
         moved = []
         for page, before in zip(pages, labels, strict=True):
             deadline = time.time() + 60
-            now = page.locator(".wb-date").first.inner_text()
+            now = page.locator(DATE).first.inner_text()
             while now == before and time.time() < deadline:
                 page.wait_for_timeout(300)
-                now = page.locator(".wb-date").first.inner_text()
+                now = page.locator(DATE).first.inner_text()
             moved.append(now != before)
         rss_all = _rss_mb(proc)
         pages[-1].screenshot(path=str(artifacts / "explorer_load_session10.png"))

@@ -16,6 +16,8 @@ from _dashboard_helpers import log_errors, pane_text, plot_geometry, server_log,
 
 pytestmark = [pytest.mark.browser]
 
+DATE = ".wb-slider .bk-slider-value"  # the time slider's value text: date · sensor · orbit (i / n)
+
 T = 60_000  # ms
 
 
@@ -26,7 +28,7 @@ def _open(page, url):
     page.on("pageerror", lambda e: errors.append(str(e)))
     page.set_default_timeout(T)
     page.goto(url, timeout=T)
-    page.wait_for_selector(".wb-date", timeout=T)
+    page.wait_for_selector(DATE, timeout=T)
     return errors
 
 
@@ -104,7 +106,7 @@ def test_one_time_slider_with_labelled_buttons(page, server):
     tooltip.wait_for(state="visible", timeout=10_000)
     page.mouse.move(5, 5)  # away: the tooltip goes
     tooltip.wait_for(state="hidden", timeout=10_000)
-    date = page.locator(".wb-date").first
+    date = page.locator(DATE).first
     first = date.inner_text()
     page.get_by_role("button", name="next ▶").click()
     assert _wait(lambda: date.inner_text() != first)
