@@ -252,6 +252,17 @@ def plot_geometry(page, name: str = "wb-map") -> dict | None:
     return page.evaluate(PLOT_JS, name)
 
 
+def wait_until(fn, timeout: float = 30.0):
+    """Poll ``fn`` every 0.2 s until it returns something truthy (or ``timeout`` s pass);
+    return its last value."""
+    deadline = time.time() + timeout
+    value = fn()
+    while not value and time.time() < deadline:
+        time.sleep(0.2)
+        value = fn()
+    return value
+
+
 def wait_plot(page, name: str = "wb-map", *, title: str | None = None, timeout: float = 60.0) -> dict:
     """The plot's geometry once drawn (with ``title``, when given: after a dataset switch)."""
     deadline = time.time() + timeout

@@ -3,26 +3,16 @@ save, the GeoPackage on disk holds the moved line, a reloaded page draws it."""
 
 from __future__ import annotations
 
-import time
 
 import geopandas as gpd
 import numpy as np
 import pandas as pd
 import pytest
-from _dashboard_helpers import pane_text, plot_geometry, renderer_data, to_screen, wait_plot
+from _dashboard_helpers import pane_text, plot_geometry, renderer_data, to_screen, wait_plot, wait_until
 
 pytestmark = [pytest.mark.browser]
 
 T = 60_000  # ms
-
-
-def _until(fn, timeout=30.0):
-    deadline = time.time() + timeout
-    value = fn()
-    while not value and time.time() < deadline:
-        time.sleep(0.2)
-        value = fn()
-    return value
 
 
 def test_drag_a_vertex_save_and_reload(page, server, world, edits_dir, artifacts):
@@ -34,7 +24,7 @@ def test_drag_a_vertex_save_and_reload(page, server, world, edits_dir, artifacts
     page.goto(url, timeout=T)
     geo = wait_plot(page, "wb-map", title=g1)
     page.get_by_role("button", name="✎ Edit front").click()
-    line = _until(lambda: (d := renderer_data(page, "editing")) and d["xs"] and d)
+    line = wait_until(lambda: (d := renderer_data(page, "editing")) and d["xs"] and d)
     xs, ys = np.asarray(line["xs"][0]), np.asarray(line["ys"][0])
     k = len(xs) // 2
     x, y = xs[k], ys[k]
@@ -44,7 +34,7 @@ def test_drag_a_vertex_save_and_reload(page, server, world, edits_dir, artifacts
     page.mouse.down()
     page.wait_for_timeout(700)
     page.mouse.up()
-    assert _until(lambda: len((renderer_data(page, "vertices") or {}).get("x", [])) == len(xs))
+    assert wait_until(lambda: len((renderer_data(page, "vertices") or {}).get("x", [])) == len(xs))
     # drag that point 40 px to the right
     page.mouse.move(sx, sy)
     page.mouse.down()
@@ -53,12 +43,12 @@ def test_drag_a_vertex_save_and_reload(page, server, world, edits_dir, artifacts
         page.wait_for_timeout(30)
     page.mouse.up()
     metres_per_px = (geo["x_range"][1] - geo["x_range"][0]) / geo["frame"]["width"]
-    moved = _until(lambda: (d := renderer_data(page, "editing")) and abs(d["xs"][0][k] - x) > 20 * metres_per_px
+    moved = wait_until(lambda: (d := renderer_data(page, "editing")) and abs(d["xs"][0][k] - x) > 20 * metres_per_px
                    and d)
     assert moved and moved["xs"][0][k] == pytest.approx(x + 40 * metres_per_px, abs=3 * metres_per_px)
     page.screenshot(path=str(artifacts / "edit_front.png"))
     page.get_by_role("button", name="Save").click()
-    assert _until(lambda: "Saved the corrected front" in pane_text(page, ".wb-edit-note"))
+    assert wait_until(lambda: "Saved the corrected front" in pane_text(page, ".wb-edit-note"))
     # on disk: one row for this glacier and day, the moved vertex in it
     saved = gpd.read_file(edits_dir / "corrected_fronts.gpkg", layer="fronts")
     row = saved[(saved["glacier"] == g1) & (pd.to_datetime(saved["date"]).dt.strftime("%Y-%m-%d") == "2019-02-18")]
@@ -69,7 +59,7 @@ def test_drag_a_vertex_save_and_reload(page, server, world, edits_dir, artifacts
     other = page.context.new_page()
     other.goto(url, timeout=T)
     wait_plot(other, "wb-map", title=g1)
-    drawn = _until(lambda: (d := renderer_data(other, "corrected front")) and d["xs"] and d)
+    drawn = wait_until(lambda: (d := renderer_data(other, "corrected front")) and d["xs"] and d)
     assert drawn["xs"][0][k] == pytest.approx(coords[k, 0], abs=1e-6)
     labels = [l for v in plot_geometry(other)["views"] if v["type"] == "Legend" for l in v.get("labels", [])]
     assert "corrected front (by hand)" in labels

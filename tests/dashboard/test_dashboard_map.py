@@ -12,7 +12,7 @@ import time
 
 import numpy as np
 import pytest
-from _dashboard_helpers import log_errors, pane_text, plot_geometry, server_log, wait_plot
+from _dashboard_helpers import log_errors, pane_text, plot_geometry, server_log, wait_plot, wait_until
 
 pytestmark = [pytest.mark.browser]
 
@@ -30,15 +30,6 @@ def _open(page, url):
     page.goto(url, timeout=T)
     page.wait_for_selector(DATE, timeout=T)
     return errors
-
-
-def _wait(fn, timeout=30.0):
-    deadline = time.time() + timeout
-    value = fn()
-    while not value and time.time() < deadline:
-        time.sleep(0.2)
-        value = fn()
-    return value
 
 
 def _view(geo, type_, name=None):
@@ -109,7 +100,7 @@ def test_one_time_slider_with_labelled_buttons(page, server):
     date = page.locator(DATE).first
     first = date.inner_text()
     page.get_by_role("button", name="next ▶").click()
-    assert _wait(lambda: date.inner_text() != first)
+    assert wait_until(lambda: date.inner_text() != first)
     second = date.inner_text()
     page.get_by_role("button", name="▶ play").click()
     seen = {second}
@@ -137,25 +128,25 @@ def test_model_layers_wait_for_a_run_and_status_clears(page, server, world, arti
     page.locator("select").nth(1).select_option(index=0)
     page.get_by_role("button", name="Run model on this glacier").click()
     page.wait_for_selector("text=predictions (zones)", timeout=2 * T)
-    assert _wait(lambda: page.locator(".wb-layer input").first.is_enabled())
+    assert wait_until(lambda: page.locator(".wb-layer input").first.is_enabled())
     image = np.asarray(_gray(page.locator(".wb-map canvas").first.screenshot()))
     page.get_by_label("zones", exact=True).check()
-    geo = _wait(lambda: (g := plot_geometry(page)) and [v for v in _view(g, "GlyphRenderer", "zones")
+    geo = wait_until(lambda: (g := plot_geometry(page)) and [v for v in _view(g, "GlyphRenderer", "zones")
                                                         if v["visible"] and v["n"]] and g)
     assert "zone: glacier" in _view(geo, "Legend", "wb-legend")[0]["labels"]
     with_zones = np.asarray(_gray(page.locator(".wb-map canvas").first.screenshot()))
     # the image still shows through the zones (speckle texture stays), it is not a flat wash
     assert _texture(with_zones) > 0.5 * _texture(image)
     page.get_by_label("confidence", exact=True).check()
-    assert _wait(lambda: not page.get_by_label("zones", exact=True).is_checked())
-    geo = _wait(lambda: (g := plot_geometry(page)) and not _view(g, "GlyphRenderer", "zones")[0]["visible"] and g)
+    assert wait_until(lambda: not page.get_by_label("zones", exact=True).is_checked())
+    geo = wait_until(lambda: (g := plot_geometry(page)) and not _view(g, "GlyphRenderer", "zones")[0]["visible"] and g)
     assert [v for v in _view(geo, "GlyphRenderer", "confidence") if v["visible"]]
     page.screenshot(path=str(artifacts / "map_confidence.png"))
     # another glacier: no status line of this run, layers disabled again
     page.locator("select").nth(1).select_option(g1)
     wait_plot(page, "wb-map", title=g1)
-    assert _wait(lambda: "predictions" not in pane_text(page, ".wb-status"))
-    assert _wait(lambda: page.locator(".wb-layer input").first.is_disabled())
+    assert wait_until(lambda: "predictions" not in pane_text(page, ".wb-status"))
+    assert wait_until(lambda: page.locator(".wb-layer input").first.is_disabled())
 
 
 def _gray(png: bytes):
