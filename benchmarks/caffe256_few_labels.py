@@ -2,8 +2,8 @@
 
 For each glacier G and k in (1, 3, 5, 10):
 
-1. the k labelled images of G are spread evenly over its dates (the first, the last and
-   evenly in between); every other image of G is the test set;
+1. the k labelled images of G are spread evenly over its dates (k = 1: the middle date;
+   k > 1: the first, the last and evenly in between); every other image of G is the test set;
 2. the leave-one-glacier-out model of G (trained on the two OTHER glaciers, ``workbench loo
    caffe256_zones_unet --select none``; it has never seen G) is fine-tuned on those k images
    with ``workbench train``'s ``init.model`` (``data.val_fraction=0``: nothing held out,
