@@ -61,11 +61,18 @@ def link_folder(root: Path, out: Path, stems: list[str], train: set[str]) -> Pat
 
 
 def summary_row(s: dict, glacier: str, k: int, minutes: float | None) -> dict:
-    return {"glacier": glacier, "k": k, "test images": s["n_images"], "MDE": s["mde"],
-            "complete MDE": s["complete_mde"], "no front": s["n_no_front"],
-            "fixed front (same labels)": s["fixed_front_mde"],
-            "complete / fixed": s["model_vs_fixed_front"], "persistence": s["persistence_mde"],
-            "fine-tune min": minutes}
+    return {
+        "glacier": glacier,
+        "k": k,
+        "test images": s["n_images"],
+        "MDE": s["mde"],
+        "complete MDE": s["complete_mde"],
+        "no front": s["n_no_front"],
+        "fixed front (same labels)": s["fixed_front_mde"],
+        "complete / fixed": s["model_vs_fixed_front"],
+        "persistence": s["persistence_mde"],
+        "fine-tune min": minutes,
+    }
 
 
 def main() -> None:
@@ -87,21 +94,44 @@ def main() -> None:
             train = {stems[i] for i in chosen(len(stems), k)}
             folder = link_folder(args.data, args.out / g / f"k{k}" / "data", stems, train)
             run = args.out / g / f"k{k}" / "run"
-            if k == KS[0]:   # the fold model before any label of G, on the test images of k=1
-                s0 = evaluate(source, folder, out=args.out / g / "k0_eval", split="test",
-                              figures=False, progress=False)
+            if k == KS[0]:  # the fold model before any label of G, on the test images of k=1
+                s0 = evaluate(
+                    source,
+                    folder,
+                    out=args.out / g / "k0_eval",
+                    split="test",
+                    figures=False,
+                    progress=False,
+                )
                 rows.append(summary_row(s0, g, 0, None))
             t0 = time.perf_counter()
             if not (run / "best.pt").exists():
-                fit(args.config, overrides=[
-                    f"data.root={folder}", "data.split=image", "data.val_fraction=0",
-                    f"data.samples_per_image={max(1, SAMPLES_PER_EPOCH // k)}",
-                    f"trainer.max_epochs={EPOCHS}", "optimizer.lr=5e-4",
-                    f"init.model={source}", "checkpoint.monitor=last", "test=false",
-                    f"name=k{k}", f"output_dir={run.parent}"], run_dir=run)
+                fit(
+                    args.config,
+                    overrides=[
+                        f"data.root={folder}",
+                        "data.split=image",
+                        "data.val_fraction=0",
+                        f"data.samples_per_image={max(1, SAMPLES_PER_EPOCH // k)}",
+                        f"trainer.max_epochs={EPOCHS}",
+                        "optimizer.lr=5e-4",
+                        f"init.model={source}",
+                        "checkpoint.monitor=last",
+                        "test=false",
+                        f"name=k{k}",
+                        f"output_dir={run.parent}",
+                    ],
+                    run_dir=run,
+                )
             minutes = (time.perf_counter() - t0) / 60
-            s = evaluate(run / "best.pt", folder, out=run / "eval", split="test", figures=False,
-                         progress=False)
+            s = evaluate(
+                run / "best.pt",
+                folder,
+                out=run / "eval",
+                split="test",
+                figures=False,
+                progress=False,
+            )
             rows.append(summary_row(s, g, k, round(minutes, 2)))
             print(rows[-1], flush=True)
             (args.out / "results.json").write_text(json.dumps(rows, indent=1, default=str))

@@ -106,8 +106,9 @@ def prepare_split(data: Path, out: Path, test_glaciers: list[str]) -> dict[str, 
 # --------------------------------------------------------------------------- training
 
 
-def train(model: str, out: Path, split_root: Path, threads: int, epochs: int | None,
-          extra: list[str]) -> dict[str, Any]:
+def train(
+    model: str, out: Path, split_root: Path, threads: int, epochs: int | None, extra: list[str]
+) -> dict[str, Any]:
     overrides = [f"data.root={split_root}", f"trainer.num_threads={threads}"]
     if epochs is not None:
         overrides.append(f"trainer.max_epochs={epochs}")
@@ -124,25 +125,44 @@ def train(model: str, out: Path, split_root: Path, threads: int, epochs: int | N
     if "val_mde" in hist:
         v = hist.dropna(subset=["val_mde"])
         for _, row in v.iterrows():
-            curve.append({k: (None if not math.isfinite(float(row[k])) else float(row[k]))
-                          for k in ("epoch", "val_mde", "val_no_front", "val_miou",
-                                    "val_mde_sel") if k in row})
+            curve.append(
+                {
+                    k: (None if not math.isfinite(float(row[k])) else float(row[k]))
+                    for k in ("epoch", "val_mde", "val_no_front", "val_miou", "val_mde_sel")
+                    if k in row
+                }
+            )
     train_loss = []
     if "train_loss_epoch" in hist:
         t = hist.dropna(subset=["train_loss_epoch"])
-        train_loss = [{"epoch": int(r["epoch"]), "train_loss": float(r["train_loss_epoch"])}
-                      for _, r in t.iterrows()]
-    info = {"model": model, "config": MODELS[model], "overrides": overrides,
-            "fit_seconds": result.seconds, "wall_seconds": wall, "epochs": result.epochs,
-            "best_val_score": result.best_score, "monitor": result.monitor,
-            "fit_metrics": {k: float(v) for k, v in result.metrics.items()
-                            if isinstance(v, (int, float))},
-            "val_curve": curve, "train_loss": train_loss,
-            "parameters": int(sum(p.numel() for p in load_model(result.best_checkpoint,
-                                                                 device="cpu").parameters()))}
+        train_loss = [
+            {"epoch": int(r["epoch"]), "train_loss": float(r["train_loss_epoch"])}
+            for _, r in t.iterrows()
+        ]
+    info = {
+        "model": model,
+        "config": MODELS[model],
+        "overrides": overrides,
+        "fit_seconds": result.seconds,
+        "wall_seconds": wall,
+        "epochs": result.epochs,
+        "best_val_score": result.best_score,
+        "monitor": result.monitor,
+        "fit_metrics": {
+            k: float(v) for k, v in result.metrics.items() if isinstance(v, (int, float))
+        },
+        "val_curve": curve,
+        "train_loss": train_loss,
+        "parameters": int(
+            sum(p.numel() for p in load_model(result.best_checkpoint, device="cpu").parameters())
+        ),
+    }
     (run / "train_info.json").write_text(json.dumps(info, indent=1))
-    print(f"[{time.strftime('%H:%M:%S')}] {model}: {wall / 60:.1f} min, "
-          f"{result.epochs} epochs, best {result.monitor} = {result.best_score}", flush=True)
+    print(
+        f"[{time.strftime('%H:%M:%S')}] {model}: {wall / 60:.1f} min, "
+        f"{result.epochs} epochs, best {result.monitor} = {result.best_score}",
+        flush=True,
+    )
     return info
 
 
@@ -163,17 +183,29 @@ def predict(model_path: Path, split_root: Path, threads: int) -> dict[str, Any]:
     t0 = time.perf_counter()
     for i in range(len(items)):
         s = items[i]
-        out = predict_tiled(model, s["image"][None], window=int(val.get("window") or 256),
-                            keep=val.get("keep"), overlap=float(val.get("overlap", 0.5)))
+        out = predict_tiled(
+            model,
+            s["image"][None],
+            window=int(val.get("window") or 256),
+            keep=val.get("keep"),
+            overlap=float(val.get("overlap", 0.5)),
+        )
         preds.append(out["logits"][0].argmax(0).numpy())
         refs.append(s["front"].numpy())
         zones.append(s["mask"].numpy())
         metas.append(ds.metadata[i])
         images.append(ds.load(i)["image"][0].numpy())
     seconds = time.perf_counter() - t0
-    return {"preds": preds, "refs": refs, "zones": zones, "metas": metas, "images": images,
-            "seconds": seconds, "train_config": cfg,
-            "checkpoint_metrics": dict(info.metrics or {})}
+    return {
+        "preds": preds,
+        "refs": refs,
+        "zones": zones,
+        "metas": metas,
+        "images": images,
+        "seconds": seconds,
+        "train_config": cfg,
+        "checkpoint_metrics": dict(info.metrics or {}),
+    }
 
 
 def _f(v: Any) -> Any:
@@ -184,39 +216,76 @@ def _f(v: Any) -> Any:
     return v
 
 
-def evaluate(p: dict[str, Any], min_cluster_px: float,
-             sensitivity: list[float]) -> dict[str, Any]:
-    res = mean_distance_error(p["preds"], p["refs"], p["metas"], from_zones=True,
-                              resolution_m=None, min_cluster_px=min_cluster_px)
-    zm = aggregate_zone_metrics(zone_metrics(pr, z, 4, class_names=CLASSES)
-                                for pr, z in zip(p["preds"], p["zones"]))
-    groups = {by: [{k: _f(v) for k, v in g.to_dict().items() if not k.endswith("_m")}
-                   for g in gs] for by, gs in res.groups.items()}
+def evaluate(p: dict[str, Any], min_cluster_px: float, sensitivity: list[float]) -> dict[str, Any]:
+    res = mean_distance_error(
+        p["preds"],
+        p["refs"],
+        p["metas"],
+        from_zones=True,
+        resolution_m=None,
+        min_cluster_px=min_cluster_px,
+    )
+    zm = aggregate_zone_metrics(
+        zone_metrics(pr, z, 4, class_names=CLASSES)
+        for pr, z in zip(p["preds"], p["zones"], strict=False)
+    )
+    groups = {
+        by: [{k: _f(v) for k, v in g.to_dict().items() if not k.endswith("_m")} for g in gs]
+        for by, gs in res.groups.items()
+    }
     sens = []
     for k in sensitivity:
-        r = mean_distance_error(p["preds"], p["refs"], p["metas"], from_zones=True,
-                                resolution_m=None, min_cluster_px=k)
+        r = mean_distance_error(
+            p["preds"], p["refs"], p["metas"], from_zones=True, resolution_m=None, min_cluster_px=k
+        )
         sens.append({"min_cluster_px": k, "mde_px": _f(r.mde_px), "n_no_front": r.n_no_front})
     # floor: fronts extracted from the REFERENCE zones against the thinned reference fronts
-    floor = mean_distance_error(p["zones"], p["refs"], p["metas"], from_zones=True,
-                                resolution_m=None, min_cluster_px=min_cluster_px)
+    floor = mean_distance_error(
+        p["zones"],
+        p["refs"],
+        p["metas"],
+        from_zones=True,
+        resolution_m=None,
+        min_cluster_px=min_cluster_px,
+    )
     pred_px = np.bincount(np.concatenate([z.ravel() for z in p["preds"]]), minlength=4)
     ref_px = np.bincount(np.concatenate([z.ravel() for z in p["zones"]]), minlength=4)
-    fractions = {c: {"pred": _f(a / pred_px.sum()), "ref": _f(b / ref_px.sum())}
-                 for c, a, b in zip(CLASSES, pred_px, ref_px)}
-    per_image = [{"stem": r.name, "status": r.status, "mde_px": _f(r.mde_px),
-                  "n_pred": r.n_pred, "n_ref": r.n_ref} for r in res.per_image]
-    return {"mde_px": _f(res.mde_px), "std_px": _f(res.std_px), "n_images": res.n_images,
-            "n_evaluated": res.n_evaluated, "n_no_front": res.n_no_front,
-            "n_distances": res.n_distances,
-            "median_image_mde_px": _f(np.median([r.mde_px for r in res.per_image
-                                                 if r.status == "ok"]) if res.n_evaluated
-                                      else math.nan),
-            "miou": _f(zm.mean["iou"]),
-            "iou_per_class": {c: _f(v) for c, v in zip(CLASSES, zm.per_class["iou"])},
-            "f1_mean": _f(zm.mean["f1"]), "class_fractions": fractions, "groups": groups, "sensitivity": sens,
-            "reference_zone_floor_mde_px": _f(floor.mde_px),
-            "predict_seconds": round(p["seconds"], 1), "per_image": per_image}
+    fractions = {
+        c: {"pred": _f(a / pred_px.sum()), "ref": _f(b / ref_px.sum())}
+        for c, a, b in zip(CLASSES, pred_px, ref_px, strict=False)
+    }
+    per_image = [
+        {
+            "stem": r.name,
+            "status": r.status,
+            "mde_px": _f(r.mde_px),
+            "n_pred": r.n_pred,
+            "n_ref": r.n_ref,
+        }
+        for r in res.per_image
+    ]
+    return {
+        "mde_px": _f(res.mde_px),
+        "std_px": _f(res.std_px),
+        "n_images": res.n_images,
+        "n_evaluated": res.n_evaluated,
+        "n_no_front": res.n_no_front,
+        "n_distances": res.n_distances,
+        "median_image_mde_px": _f(
+            np.median([r.mde_px for r in res.per_image if r.status == "ok"])
+            if res.n_evaluated
+            else math.nan
+        ),
+        "miou": _f(zm.mean["iou"]),
+        "iou_per_class": {c: _f(v) for c, v in zip(CLASSES, zm.per_class["iou"], strict=False)},
+        "f1_mean": _f(zm.mean["f1"]),
+        "class_fractions": fractions,
+        "groups": groups,
+        "sensitivity": sens,
+        "reference_zone_floor_mde_px": _f(floor.mde_px),
+        "predict_seconds": round(p["seconds"], 1),
+        "per_image": per_image,
+    }
 
 
 # --------------------------------------------------------------------------- figures
@@ -228,8 +297,13 @@ def _thick(mask: np.ndarray, it: int = 1) -> np.ndarray:
     return ndimage.binary_dilation(mask, iterations=it) if it else mask
 
 
-def plot_examples(preds: dict[str, dict[str, Any]], evals: dict[str, dict[str, Any]],
-                  path: Path, min_cluster_px: float, n: int = 4) -> None:
+def plot_examples(
+    preds: dict[str, dict[str, Any]],
+    evals: dict[str, dict[str, Any]],
+    path: Path,
+    min_cluster_px: float,
+    n: int = 4,
+) -> None:
     """A few SI images: SAR with reference / predicted fronts, and the predicted zones."""
     from matplotlib.colors import ListedColormap
     from matplotlib.figure import Figure
@@ -268,16 +342,20 @@ def plot_examples(preds: dict[str, dict[str, Any]], evals: dict[str, dict[str, A
         rgb = np.repeat(first["images"][i][..., None], 3, axis=2).astype(np.float32)
         layers = [("ref", first["refs"][i])] + [
             (m, zones_to_front(preds[m]["preds"][i], None, min_cluster_px=min_cluster_px))
-            for m in models]
+            for m in models
+        ]
         for name, front in layers:
             rgb[_thick(front)] = colors[name]
         ax.imshow(rgb, interpolation="nearest")
-        errs = ", ".join(f"{LABELS[m].split()[0]} {_num(evals[m]['per_image'][i]['mde_px'], 1)}"
-                         for m in models)
-        ax.set_title(f"{meta.sensor} {meta.date.isoformat()} ({meta.season})\nMDE px: {errs}",
-                     fontsize=8)
-        panels = [("reference", first["zones"][i])] + [(LABELS[m], preds[m]["preds"][i])
-                                                        for m in models]
+        errs = ", ".join(
+            f"{LABELS[m].split()[0]} {_num(evals[m]['per_image'][i]['mde_px'], 1)}" for m in models
+        )
+        ax.set_title(
+            f"{meta.sensor} {meta.date.isoformat()} ({meta.season})\nMDE px: {errs}", fontsize=8
+        )
+        panels = [("reference", first["zones"][i])] + [
+            (LABELS[m], preds[m]["preds"][i]) for m in models
+        ]
         for r, (label, zmap) in enumerate(panels, start=1):
             a = axes[r, c]
             a.imshow(zmap, cmap=cmap, vmin=-0.5, vmax=3.5, interpolation="nearest")
@@ -288,13 +366,17 @@ def plot_examples(preds: dict[str, dict[str, Any]], evals: dict[str, dict[str, A
             a.set_axis_off()
     from matplotlib.patches import Patch
 
-    handles = [Patch(facecolor=col, edgecolor="0.5", label=f"zone: {name}")
-               for col, name in zip(ZONE_COLORS, CLASSES)]
+    handles = [
+        Patch(facecolor=col, edgecolor="0.5", label=f"zone: {name}")
+        for col, name in zip(ZONE_COLORS, CLASSES, strict=False)
+    ]
     handles += [Line2D([], [], color=colors["ref"], lw=3, label="reference front (thinned)")] + [
-        Line2D([], [], color=colors[m], lw=3, label=f"{LABELS[m]} front") for m in models]
+        Line2D([], [], color=colors[m], lw=3, label=f"{LABELS[m]} front") for m in models
+    ]
     fig.legend(handles=handles, loc="outside lower center", ncol=4, fontsize=8)
-    fig.suptitle("caffe256, test glacier SI (trained on JAC + DBE): zones and fronts, 256 px",
-                 fontsize=10)
+    fig.suptitle(
+        "caffe256, test glacier SI (trained on JAC + DBE): zones and fronts, 256 px", fontsize=10
+    )
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, dpi=110)
 
@@ -308,12 +390,18 @@ def plot_curves(infos: dict[str, dict[str, Any]], path: Path) -> None:
     for m, info in infos.items():
         c = [r for r in info.get("val_curve", []) if r.get("val_mde") is not None]
         if c:
-            a1.plot([r["epoch"] + 1 for r in c], [r["val_mde"] for r in c], "o-", ms=3,
-                    label=LABELS[m])
+            a1.plot(
+                [r["epoch"] + 1 for r in c], [r["val_mde"] for r in c], "o-", ms=3, label=LABELS[m]
+            )
         t = info.get("train_loss", [])
         if t:
-            a2.plot([r["epoch"] + 1 for r in t], [r["train_loss"] for r in t], "o-", ms=3,
-                    label=LABELS[m])
+            a2.plot(
+                [r["epoch"] + 1 for r in t],
+                [r["train_loss"] for r in t],
+                "o-",
+                ms=3,
+                label=LABELS[m],
+            )
     a1.set(xlabel="epoch", ylabel="validation MDE (px)", title="validation (JAC + DBE, 10 %)")
     a2.set(xlabel="epoch", ylabel="training loss (CE + Dice)", title="training loss")
     for a in (a1, a2):
@@ -330,30 +418,41 @@ def _num(v: Any, digits: int = 2) -> str:
     return "–" if v is None or not math.isfinite(float(v)) else f"{float(v):.{digits}f}"
 
 
-def markdown(evals: dict[str, dict[str, Any]], infos: dict[str, dict[str, Any]],
-             min_cluster_px: float) -> str:
+def markdown(
+    evals: dict[str, dict[str, Any]], infos: dict[str, dict[str, Any]], min_cluster_px: float
+) -> str:
     models = list(evals)
-    lines = [f"MDE in pixels of the 256 × 256 images, front clusters ≤ {min_cluster_px:g} px "
-             "removed; mIoU over the 4 zone classes.", "",
-             "| model | params | train time | epochs (best) | MDE px (no front / images) "
-             "| median image MDE px | mIoU | IoU NA | IoU rock | IoU glacier | IoU ocean |",
-             "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
+    lines = [
+        f"MDE in pixels of the 256 × 256 images, front clusters ≤ {min_cluster_px:g} px "
+        "removed; mIoU over the 4 zone classes.",
+        "",
+        "| model | params | train time | epochs (best) | MDE px (no front / images) "
+        "| median image MDE px | mIoU | IoU NA | IoU rock | IoU glacier | IoU ocean |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
+    ]
     for m in models:
         e, i = evals[m], infos.get(m, {})
         best_epoch = i.get("fit_metrics", {}).get("epoch")
-        ep = f"{i.get('epochs', '?')}" + (f" ({int(best_epoch) + 1})" if best_epoch is not None
-                                          else "")
+        ep = f"{i.get('epochs', '?')}" + (
+            f" ({int(best_epoch) + 1})" if best_epoch is not None else ""
+        )
         t = f"{i['wall_seconds'] / 60:.1f} min" if "wall_seconds" in i else "?"
         pc = e["iou_per_class"]
         lines.append(
             f"| {LABELS[m]} | {i.get('parameters', 0) / 1e6:.2f} M | {t} | {ep} | "
             f"{_num(e['mde_px'])} ({e['n_no_front']} / {e['n_images']}) | "
             f"{_num(e['median_image_mde_px'])} | {_num(e['miou'], 3)} | "
-            + " | ".join(_num(pc[c], 3) for c in CLASSES) + " |")
+            + " | ".join(_num(pc[c], 3) for c in CLASSES)
+            + " |"
+        )
     for by in ("season", "sensor", "resolution"):
-        lines += ["", f"By {by} (MDE px, no-front count / images):", "",
-                  f"| {by} | " + " | ".join(LABELS[m] for m in models) + " |",
-                  "| --- |" + " --- |" * len(models)]
+        lines += [
+            "",
+            f"By {by} (MDE px, no-front count / images):",
+            "",
+            f"| {by} | " + " | ".join(LABELS[m] for m in models) + " |",
+            "| --- |" + " --- |" * len(models),
+        ]
         values = [g["value"] for g in evals[models[0]]["groups"][by]]
         for v in values:
             cells = []
@@ -362,9 +461,13 @@ def markdown(evals: dict[str, dict[str, Any]], infos: dict[str, dict[str, Any]],
                 mde = _num(g["mde_px"])
                 cells.append(f"{mde} ({g['n_no_front']} / {g['n_images']})")
             lines.append(f"| {v} | " + " | ".join(cells) + " |")
-    lines += ["", "Sensitivity to the front-cluster threshold (MDE px, no-front count):", "",
-              "| min_cluster_px | " + " | ".join(LABELS[m] for m in models) + " |",
-              "| --- |" + " --- |" * len(models)]
+    lines += [
+        "",
+        "Sensitivity to the front-cluster threshold (MDE px, no-front count):",
+        "",
+        "| min_cluster_px | " + " | ".join(LABELS[m] for m in models) + " |",
+        "| --- |" + " --- |" * len(models),
+    ]
     for k, row in enumerate(evals[models[0]]["sensitivity"]):
         cells = []
         for m in models:
@@ -372,44 +475,67 @@ def markdown(evals: dict[str, dict[str, Any]], infos: dict[str, dict[str, Any]],
             mde = _num(s["mde_px"])
             cells.append(f"{mde} ({s['n_no_front']})")
         lines.append(f"| {row['min_cluster_px']:g} | " + " | ".join(cells) + " |")
-    lines += ["", "Share of the SI pixels per zone class (reference vs predicted):", "",
-              "| class | reference | " + " | ".join(LABELS[m] for m in models) + " |",
-              "| --- | --- |" + " --- |" * len(models)]
+    lines += [
+        "",
+        "Share of the SI pixels per zone class (reference vs predicted):",
+        "",
+        "| class | reference | " + " | ".join(LABELS[m] for m in models) + " |",
+        "| --- | --- |" + " --- |" * len(models),
+    ]
     for c in CLASSES:
         ref = evals[models[0]]["class_fractions"][c]["ref"]
-        lines.append(f"| {c} | {_num(ref, 3)} | " + " | ".join(
-            _num(evals[m]["class_fractions"][c]["pred"], 3) for m in models) + " |")
+        lines.append(
+            f"| {c} | {_num(ref, 3)} | "
+            + " | ".join(_num(evals[m]["class_fractions"][c]["pred"], 3) for m in models)
+            + " |"
+        )
     floor = evals[models[0]]["reference_zone_floor_mde_px"]
-    lines += ["", f"Floor: fronts extracted from the REFERENCE zones of SI give an MDE of "
-              f"{_num(floor)} px against the thinned reference fronts."]
+    lines += [
+        "",
+        f"Floor: fronts extracted from the REFERENCE zones of SI give an MDE of "
+        f"{_num(floor)} px against the thinned reference fronts.",
+    ]
     return "\n".join(lines) + "\n"
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
-                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap = argparse.ArgumentParser(
+        description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     ap.add_argument("--data", type=Path, default=default_data(), help="caffe256 folder")
-    ap.add_argument("--out", type=Path, default=REPO / "outputs" / "caffe256_loo",
-                    help="work folder (split links, runs, results)")
+    ap.add_argument(
+        "--out",
+        type=Path,
+        default=REPO / "outputs" / "caffe256_loo",
+        help="work folder (split links, runs, results)",
+    )
     ap.add_argument("--models", nargs="+", choices=list(MODELS), default=list(MODELS))
     ap.add_argument("--test-glaciers", nargs="+", default=["SI"])
     ap.add_argument("--threads", type=int, default=1, help="torch threads (trainer.num_threads)")
     ap.add_argument("--epochs", type=int, default=None, help="override trainer.max_epochs")
     ap.add_argument("--eval-only", action="store_true", help="evaluate existing runs")
-    ap.add_argument("--min-cluster-px", type=float, default=20.0,
-                    help="front clusters of at most this many pixels are removed")
+    ap.add_argument(
+        "--min-cluster-px",
+        type=float,
+        default=20.0,
+        help="front clusters of at most this many pixels are removed",
+    )
     ap.add_argument("--sensitivity", type=float, nargs="*", default=[0, 5, 10, 20, 40])
     ap.add_argument("--figure", type=Path, default=REPO / "docs" / "caffe256_examples.png")
     ap.add_argument("--curves", type=Path, default=REPO / "docs" / "caffe256_curves.png")
-    ap.add_argument("--override", action="append", default=[],
-                    help="extra fit override KEY=VALUE (repeatable)")
+    ap.add_argument(
+        "--override", action="append", default=[], help="extra fit override KEY=VALUE (repeatable)"
+    )
     args = ap.parse_args(argv)
 
     out = args.out.resolve()
     split_root = out / "data"
     counts = prepare_split(args.data.resolve(), split_root, args.test_glaciers)
-    print(f"split: {counts['train']} training-glacier images (10 % of them for validation), "
-          f"{counts['test']} test images of {args.test_glaciers}", flush=True)
+    print(
+        f"split: {counts['train']} training-glacier images (10 % of them for validation), "
+        f"{counts['test']} test images of {args.test_glaciers}",
+        flush=True,
+    )
 
     infos: dict[str, dict[str, Any]] = {}
     for m in args.models:
@@ -426,15 +552,26 @@ def main(argv: list[str] | None = None) -> int:
         preds[m] = predict(out / m / "best.pt", split_root, args.threads)
         evals[m] = evaluate(preds[m], args.min_cluster_px, args.sensitivity)
         e = evals[m]
-        print(f"{m}: SI MDE {_num(e['mde_px'])} px ({e['n_no_front']} of {e['n_images']} without "
-              f"front), mIoU {_num(e['miou'], 3)}; fit's test_mde "
-              f"{infos[m].get('fit_metrics', {}).get('test_mde')}", flush=True)
+        print(
+            f"{m}: SI MDE {_num(e['mde_px'])} px ({e['n_no_front']} of {e['n_images']} without "
+            f"front), mIoU {_num(e['miou'], 3)}; fit's test_mde "
+            f"{infos[m].get('fit_metrics', {}).get('test_mde')}",
+            flush=True,
+        )
 
-    results = {"data": str(args.data), "test_glaciers": args.test_glaciers,
-               "split": counts, "min_cluster_px": args.min_cluster_px,
-               "threads": args.threads, "torch": torch.__version__,
-               "python": platform.python_version(), "machine": platform.machine(),
-               "cpus": os.cpu_count(), "train": infos, "test": evals}
+    results = {
+        "data": str(args.data),
+        "test_glaciers": args.test_glaciers,
+        "split": counts,
+        "min_cluster_px": args.min_cluster_px,
+        "threads": args.threads,
+        "torch": torch.__version__,
+        "python": platform.python_version(),
+        "machine": platform.machine(),
+        "cpus": os.cpu_count(),
+        "train": infos,
+        "test": evals,
+    }
     (out / "results.json").write_text(json.dumps(results, indent=1))
     md = markdown(evals, infos, args.min_cluster_px)
     (out / "results.md").write_text(md)

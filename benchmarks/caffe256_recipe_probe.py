@@ -91,16 +91,25 @@ def load(root: Path, variant: str) -> dict[str, list[dict[str, np.ndarray]]]:
         for j, x in enumerate(images):
             channels = [standardise(x)]
             if variant == "ncc":
-                near = sorted((k for k in range(len(idx)) if k != j), key=lambda k: (abs(k - j), k))[:2]
+                near = sorted(
+                    (k for k in range(len(idx)) if k != j), key=lambda k: (abs(k - j), k)
+                )[:2]
                 c = np.mean([local_ncc(x, images[k]) for k in near], 0)
                 channels.append(np.where(x > 0, c, 0))
-            items.append({"x": np.stack(channels).astype(np.float32),
-                          "z": samples[j]["zones"].numpy(), "f": samples[j]["front"].numpy()})
+            items.append(
+                {
+                    "x": np.stack(channels).astype(np.float32),
+                    "z": samples[j]["zones"].numpy(),
+                    "f": samples[j]["front"].numpy(),
+                }
+            )
         data[g] = items
     return data
 
 
-def augment(x: np.ndarray, z: np.ndarray, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+def augment(
+    x: np.ndarray, z: np.ndarray, rng: np.random.Generator
+) -> tuple[np.ndarray, np.ndarray]:
     k = rng.integers(4)
     x, z = np.rot90(x, k, (1, 2)), np.rot90(z, k)
     if rng.random() < 0.5:
@@ -127,15 +136,25 @@ def run_fold(data: dict, test: str, epochs: int, batch: int = 4) -> dict[str, fl
     model = CaFFeUNet(in_chans=train[0]["x"].shape[0], num_classes=4, channels=(8, 16, 32, 64, 128))
     opt = torch.optim.AdamW(model.parameters(), 1e-3, weight_decay=1e-4)
     steps = len(train) // batch
-    sched = torch.optim.lr_scheduler.OneCycleLR(opt, 2e-3, total_steps=epochs * steps, pct_start=0.1)
+    sched = torch.optim.lr_scheduler.OneCycleLR(
+        opt, 2e-3, total_steps=epochs * steps, pct_start=0.1
+    )
     model.train()
     for epoch in range(epochs):
         order, total = rng.permutation(len(train)), 0.0
         for b in range(steps):
-            xs, zs = zip(*[augment(train[i]["x"], train[i]["z"], rng) for i in order[b * batch:(b + 1) * batch]])
+            xs, zs = zip(
+                *[
+                    augment(train[i]["x"], train[i]["z"], rng)
+                    for i in order[b * batch : (b + 1) * batch]
+                ],
+                strict=False,
+            )
             x, z = torch.from_numpy(np.stack(xs)), torch.from_numpy(np.stack(zs)).long()
             logits = model(x).logits
-            loss = 0.5 * F.cross_entropy(logits, z, label_smoothing=0.1) + 0.5 * soft_dice(logits, z)
+            loss = 0.5 * F.cross_entropy(logits, z, label_smoothing=0.1) + 0.5 * soft_dice(
+                logits, z
+            )
             opt.zero_grad()
             loss.backward()
             opt.step()
@@ -151,11 +170,18 @@ def run_fold(data: dict, test: str, epochs: int, batch: int = 4) -> dict[str, fl
             refs.append(it["f"])
     fixed = FixedFront.from_fronts([it["f"] for it in train]).mask((256, 256))
     model_mde = mean_distance_error(preds, refs, None, resolution_m=None)
-    complete = mean_distance_error([p if p.any() else fixed for p in preds], refs, None, resolution_m=None)
+    complete = mean_distance_error(
+        [p if p.any() else fixed for p in preds], refs, None, resolution_m=None
+    )
     guess = mean_distance_error([fixed] * len(refs), refs, None, resolution_m=None)
-    return {"mde": model_mde.mde_px, "no_front": model_mde.n_no_front, "complete": complete.mde_px,
-            "fixed": guess.mde_px, "ratio": complete.mde_px / guess.mde_px,
-            "minutes": (time.time() - t0) / 60}
+    return {
+        "mde": model_mde.mde_px,
+        "no_front": model_mde.n_no_front,
+        "complete": complete.mde_px,
+        "fixed": guess.mde_px,
+        "ratio": complete.mde_px / guess.mde_px,
+        "minutes": (time.time() - t0) / 60,
+    }
 
 
 def main() -> None:

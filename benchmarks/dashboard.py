@@ -44,8 +44,15 @@ import pandas as pd
 
 REPO = Path(__file__).resolve().parents[1]
 CHROMIUM = "/usr/bin/chromium"
-ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-        "--disable-component-update", "--no-first-run", "--disable-sync"]
+ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--no-first-run",
+    "--disable-sync",
+]
 
 # Every canvas of the page, through Panel's shadow roots; the map is the largest one in the
 # upper part of the page (or the one inside .wb-map).
@@ -134,12 +141,22 @@ def big_stacks(folder: Path, size: int = 4096, n: int = 6) -> Path:
     px = 20.0
     yy, xx = np.mgrid[0:size, 0:size] / size
     base = (-18 + 10 * np.sin(6 * xx) * np.cos(4 * yy)).astype("float32")
-    data = np.stack([base + rng.gamma(4.4, 1 / 4.4, (size, size)).astype("float32") * 3 - 3 + k
-                     for k in range(n)])
-    ds = xr.Dataset({"sigma0_db": (("time", "y", "x"), data, {"units": "dB"})},
-                    coords={"time": pd.date_range("2020-01-01", periods=n, freq="12D").values,
-                            "y": 8.7e6 - px * (np.arange(size) + 0.5), "x": 5e5 + px * (np.arange(size) + 0.5),
-                            "sensor": ("time", ["S1A"] * n), "orbit": ("time", ["160"] * n)})
+    data = np.stack(
+        [
+            base + rng.gamma(4.4, 1 / 4.4, (size, size)).astype("float32") * 3 - 3 + k
+            for k in range(n)
+        ]
+    )
+    ds = xr.Dataset(
+        {"sigma0_db": (("time", "y", "x"), data, {"units": "dB"})},
+        coords={
+            "time": pd.date_range("2020-01-01", periods=n, freq="12D").values,
+            "y": 8.7e6 - px * (np.arange(size) + 0.5),
+            "x": 5e5 + px * (np.arange(size) + 0.5),
+            "sensor": ("time", ["S1A"] * n),
+            "orbit": ("time", ["160"] * n),
+        },
+    )
     root = folder / f"stacks{size}"
     root.mkdir(parents=True, exist_ok=True)
     write_stack(ds.rio.write_crs("EPSG:32633"), root / f"big{size}.zarr")
@@ -150,10 +167,27 @@ def serve(data: Path, port: int, repo: Path = REPO) -> subprocess.Popen:
     env = dict(os.environ)
     if repo != REPO:  # another checkout's explorer and package (before/after comparisons)
         env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(repo), env.get("PYTHONPATH")]))
-    proc = subprocess.Popen([sys.executable, "-m", "panel", "serve", str(repo / "dashboards" / "explorer.py"),
-                             "--port", str(port), "--address", "127.0.0.1", "--args", str(data), "--no-shared"],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
-                            cwd=repo, env=env)
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "panel",
+            "serve",
+            str(repo / "dashboards" / "explorer.py"),
+            "--port",
+            str(port),
+            "--address",
+            "127.0.0.1",
+            "--args",
+            str(data),
+            "--no-shared",
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+        cwd=repo,
+        env=env,
+    )
     t0 = time.perf_counter()
     while True:  # the first request builds (and drops) one session: the server is warm afterwards
         try:
@@ -185,8 +219,11 @@ def slider_steps(page, steps: int) -> list[float | None]:
         handle.focus()
         page.wait_for_timeout(250)  # the previous frame is settled
         before = page.evaluate("() => window.__wbHash().hash")
-        page.evaluate("(b) => { window.__wbT0 = null; window.__wbR = undefined;"
-                      " window.__wbWaitChange(b, 5000).then((v) => { window.__wbR = v; }); }", before)
+        page.evaluate(
+            "(b) => { window.__wbT0 = null; window.__wbR = undefined;"
+            " window.__wbWaitChange(b, 5000).then((v) => { window.__wbR = v; }); }",
+            before,
+        )
         page.keyboard.press(key)
         page.wait_for_function("() => window.__wbR !== undefined", timeout=10_000, polling=50)
         dt = page.evaluate("() => window.__wbR")
@@ -206,11 +243,14 @@ def play_rate(page, seconds: float = 5.0) -> float | None:
         button.click()
     elif not page.evaluate(player, 5):
         return None
-    frames = page.evaluate("""(ms) => new Promise((resolve) => {
+    frames = page.evaluate(
+        """(ms) => new Promise((resolve) => {
       let last = window.__wbHash().hash, n = 0; const t0 = performance.now();
       const tick = () => { const h = window.__wbHash().hash; if (h !== last) { n++; last = h; }
         if (performance.now() - t0 < ms) requestAnimationFrame(tick); else resolve(n); };
-      requestAnimationFrame(tick); })""", seconds * 1000)
+      requestAnimationFrame(tick); })""",
+        seconds * 1000,
+    )
     if button.count():
         button.click()  # pause
     else:
@@ -249,13 +289,20 @@ def run(data: Path, label: str, port: int, steps: int, loads: int, repo: Path = 
         proc.terminate()
         proc.wait(30)
     got = [t for t in times if t is not None]
-    return {"data": label, "first_render_s": statistics.median(firsts), "first_render_all_s": firsts,
-            "first_render_server_cpu_s": statistics.median(server_cpu),
-            "first_render_browser_cpu_s": statistics.median(browser_cpu),
-            "step_ms_median": statistics.median(got) if got else None,
-            "step_ms_p90": float(np.percentile(got, 90)) if got else None,
-            "steps": len(times), "steps_without_change": len(times) - len(got), "play_fps": fps,
-            "server_cpu_ms_per_step": 1e3 * cpu_per_step, "load_average": load0}
+    return {
+        "data": label,
+        "first_render_s": statistics.median(firsts),
+        "first_render_all_s": firsts,
+        "first_render_server_cpu_s": statistics.median(server_cpu),
+        "first_render_browser_cpu_s": statistics.median(browser_cpu),
+        "step_ms_median": statistics.median(got) if got else None,
+        "step_ms_p90": float(np.percentile(got, 90)) if got else None,
+        "steps": len(times),
+        "steps_without_change": len(times) - len(got),
+        "play_fps": fps,
+        "server_cpu_ms_per_step": 1e3 * cpu_per_step,
+        "load_average": load0,
+    }
 
 
 def _browser_cpu_seconds(server: subprocess.Popen) -> float:
@@ -287,11 +334,17 @@ def main() -> None:
     ap.add_argument("--sizes", type=int, nargs="*", default=[512, 4096], choices=[512, 4096])
     ap.add_argument("--steps", type=int, default=24, help="slider steps per size (median of these)")
     ap.add_argument("--loads", type=int, default=3, help="fresh page loads for the first render")
-    ap.add_argument("--data", type=Path, help="folder to keep the generated data in (default: a temp folder)")
+    ap.add_argument(
+        "--data", type=Path, help="folder to keep the generated data in (default: a temp folder)"
+    )
     ap.add_argument("--json", type=Path, help="write the results here")
-    ap.add_argument("--repo", type=Path, default=REPO,
-                    help="serve the explorer of another checkout (its package first on PYTHONPATH), e.g. "
-                         "`mkdir /tmp/old && git archive COMMIT | tar -x -C /tmp/old`, for before/after numbers")
+    ap.add_argument(
+        "--repo",
+        type=Path,
+        default=REPO,
+        help="serve the explorer of another checkout (its package first on PYTHONPATH), e.g. "
+        "`mkdir /tmp/old && git archive COMMIT | tar -x -C /tmp/old`, for before/after numbers",
+    )
     args = ap.parse_args()
     if not Path(CHROMIUM).exists():
         sys.exit(f"needs Debian's chromium at {CHROMIUM} (make chromium)")
@@ -305,13 +358,16 @@ def main() -> None:
             r = run(data, f"{size}²", 5391 + k, args.steps, args.loads, args.repo.resolve())
             results.append(r)
             fps = f"{r['play_fps']:.1f} frames/s" if r["play_fps"] is not None else "no play button"
-            print(f"{r['data']}: first render {r['first_render_s']:.2f} s (median of {args.loads}; CPU "
-                  f"{r['first_render_server_cpu_s']:.2f} s server + {r['first_render_browser_cpu_s']:.2f} s "
-                  f"browser); "
-                  f"slider step {r['step_ms_median']:.0f} ms median, {r['step_ms_p90']:.0f} ms p90 "
-                  f"({r['steps']} steps, {r['steps_without_change']} without a new image; server CPU "
-                  f"{r['server_cpu_ms_per_step']:.0f} ms per step); play {fps}; load average "
-                  f"{r['load_average']:.1f} on {os.cpu_count()} cores", flush=True)
+            print(
+                f"{r['data']}: first render {r['first_render_s']:.2f} s (median of {args.loads}; CPU "
+                f"{r['first_render_server_cpu_s']:.2f} s server + {r['first_render_browser_cpu_s']:.2f} s "
+                f"browser); "
+                f"slider step {r['step_ms_median']:.0f} ms median, {r['step_ms_p90']:.0f} ms p90 "
+                f"({r['steps']} steps, {r['steps_without_change']} without a new image; server CPU "
+                f"{r['server_cpu_ms_per_step']:.0f} ms per step); play {fps}; load average "
+                f"{r['load_average']:.1f} on {os.cpu_count()} cores",
+                flush=True,
+            )
     if args.json:
         args.json.write_text(json.dumps(results, indent=2))
 

@@ -37,7 +37,9 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 
-def measure(world: Path, checkpoint: Path, glaciers: list[str] | None = None) -> list[dict[str, Any]]:
+def measure(
+    world: Path, checkpoint: Path, glaciers: list[str] | None = None
+) -> list[dict[str, Any]]:
     """One row per glacier: MDE, no-front count, flagged retreat positions, position error."""
     from workbench.evaluation.evaluate import evaluate
     from workbench.viz.state import ExplorerState, clear_predictions
@@ -60,18 +62,33 @@ def measure(world: Path, checkpoint: Path, glaciers: list[str] | None = None) ->
         both = clean.index.intersection(ref.index)
         err = (clean.loc[both, "position_m"] - ref.loc[both, "position_m"]).abs()
         g = per_glacier.get(name, {})
-        rows.append({"checkpoint": checkpoint.name, "glacier": name, "dates": len(state.series),
-                     "mde_m": g.get("mde_m"), "no_front": g.get("n_no_front"),
-                     "flagged": flagged, "positions": len(pred),
-                     "position_mae_m": float(err.mean()) if len(err) else float("nan"),
-                     "run_s": run_s})
+        rows.append(
+            {
+                "checkpoint": checkpoint.name,
+                "glacier": name,
+                "dates": len(state.series),
+                "mde_m": g.get("mde_m"),
+                "no_front": g.get("n_no_front"),
+                "flagged": flagged,
+                "positions": len(pred),
+                "position_mae_m": float(err.mean()) if len(err) else float("nan"),
+                "run_s": run_s,
+            }
+        )
         clear_predictions()
-    rows.append({"checkpoint": checkpoint.name, "glacier": "all", "dates": None,
-                 "mde_m": summary.get("mde_m"), "no_front": summary.get("n_no_front"),
-                 "flagged": sum(r["flagged"] for r in rows),
-                 "positions": sum(r["positions"] for r in rows),
-                 "position_mae_m": float(np.nanmean([r["position_mae_m"] for r in rows])),
-                 "run_s": sum(r["run_s"] for r in rows)})
+    rows.append(
+        {
+            "checkpoint": checkpoint.name,
+            "glacier": "all",
+            "dates": None,
+            "mde_m": summary.get("mde_m"),
+            "no_front": summary.get("n_no_front"),
+            "flagged": sum(r["flagged"] for r in rows),
+            "positions": sum(r["positions"] for r in rows),
+            "position_mae_m": float(np.nanmean([r["position_mae_m"] for r in rows])),
+            "run_s": sum(r["run_s"] for r in rows),
+        }
+    )
     return rows
 
 
@@ -86,19 +103,29 @@ def main(argv: list[str] | None = None) -> int:
 
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("world", type=Path, help="a folder written by `workbench demo`, e.g. demo_data")
-    p.add_argument("--checkpoints", type=Path, nargs="+", default=None,
-                   help="zone checkpoints (default: the packaged demo_zones)")
+    p.add_argument(
+        "--checkpoints",
+        type=Path,
+        nargs="+",
+        default=None,
+        help="zone checkpoints (default: the packaged demo_zones)",
+    )
     p.add_argument("--glaciers", nargs="+", default=None, help="default: every glacier")
     a = p.parse_args(argv)
     cks = a.checkpoints or [Path(demo_checkpoint("zones"))]
-    print("| checkpoint | glacier | dates | MDE (m) | no front | flagged positions | "
-          "position error (m, unflagged) | model run (s) |")
+    print(
+        "| checkpoint | glacier | dates | MDE (m) | no front | flagged positions | "
+        "position error (m, unflagged) | model run (s) |"
+    )
     print("| --- | --- | --- | --- | --- | --- | --- | --- |")
     for ck in cks:
         for r in measure(a.world, ck, a.glaciers):
-            print(f"| {r['checkpoint']} | {r['glacier']} | {_fmt(r['dates'])} | "
-                  f"{_fmt(r['mde_m'])} | {_fmt(r['no_front'])} | {r['flagged']}/{r['positions']} | "
-                  f"{_fmt(r['position_mae_m'])} | {_fmt(r['run_s'], 1)} |", flush=True)
+            print(
+                f"| {r['checkpoint']} | {r['glacier']} | {_fmt(r['dates'])} | "
+                f"{_fmt(r['mde_m'])} | {_fmt(r['no_front'])} | {r['flagged']}/{r['positions']} | "
+                f"{_fmt(r['position_mae_m'])} | {_fmt(r['run_s'], 1)} |",
+                flush=True,
+            )
     return 0
 
 

@@ -72,10 +72,16 @@ def make_scene(px: int, n_dates: int, pixel: float = 20.0, seed: int = 0) -> xr.
     coh = rng.uniform(0.2, 0.9, sigma.shape)
     days = np.linspace(0, 330, n_dates).astype(int)
     ds = xr.Dataset(
-        {"sigma0_db": (("time", "y", "x"), sigma.astype(np.float32)),
-         "coherence": (("time", "y", "x"), coh.astype(np.float32))},
-        coords={"time": np.datetime64("2020-01-01", "ns") + days.astype("timedelta64[D]"),
-                "y": 8.7e6 - pixel / 2 - pixel * np.arange(px), "x": 5e5 + pixel / 2 + pixel * np.arange(px)})
+        {
+            "sigma0_db": (("time", "y", "x"), sigma.astype(np.float32)),
+            "coherence": (("time", "y", "x"), coh.astype(np.float32)),
+        },
+        coords={
+            "time": np.datetime64("2020-01-01", "ns") + days.astype("timedelta64[D]"),
+            "y": 8.7e6 - pixel / 2 - pixel * np.arange(px),
+            "x": 5e5 + pixel / 2 + pixel * np.arange(px),
+        },
+    )
     return ds.rio.write_crs("EPSG:32633")
 
 
@@ -89,17 +95,23 @@ def lazy_scene(px: int, chunk: int = 1024, pixel: float = 10.0) -> xr.Dataset:
         return (-15 + 5 * np.sin(yy / 50.0) * np.cos(xx / 70.0))[None].astype(np.float32)
 
     sigma = da.zeros((1, px, px), chunks=(1, chunk, chunk), dtype=np.float32).map_blocks(
-        block, dtype=np.float32)
-    ds = xr.Dataset({"sigma0_db": (("time", "y", "x"), sigma)},
-                    coords={"time": np.array(["2020-07-01"], "datetime64[ns]"),
-                            "y": 8.7e6 - pixel / 2 - pixel * np.arange(px),
-                            "x": 5e5 + pixel / 2 + pixel * np.arange(px)})
+        block, dtype=np.float32
+    )
+    ds = xr.Dataset(
+        {"sigma0_db": (("time", "y", "x"), sigma)},
+        coords={
+            "time": np.array(["2020-07-01"], "datetime64[ns]"),
+            "y": 8.7e6 - pixel / 2 - pixel * np.arange(px),
+            "x": 5e5 + pixel / 2 + pixel * np.arange(px),
+        },
+    )
     return ds.rio.write_crs("EPSG:32633")
 
 
 # ------------------------------------------------------------------------- naive loop
-def naive_predict(stack: xr.Dataset, model: torch.nn.Module, window: int, overlap: float,
-                  device: torch.device) -> np.ndarray:
+def naive_predict(
+    stack: xr.Dataset, model: torch.nn.Module, window: int, overlap: float, device: torch.device
+) -> np.ndarray:
     """One window at a time, batch 1, read from the stack, NumPy blending (the reference)."""
     spec = Predictor(model).spec
     layout = _layout(stack, spec)
@@ -116,7 +128,7 @@ def naive_predict(stack: xr.Dataset, model: torch.nn.Module, window: int, overla
     wsum = np.zeros((h, w), np.float64)
     for y in window_starts(h, wy, overlap):
         for x in window_starts(w, wx, overlap):
-            wsum[y:y + wy, x:x + wx] += weights
+            wsum[y : y + wy, x : x + wx] += weights
     model = model.to(device).eval()
     for g, dates in enumerate(groups):
         for y in window_starts(h, wy, overlap):
@@ -128,7 +140,7 @@ def naive_predict(stack: xr.Dataset, model: torch.nn.Module, window: int, overla
                 xb = torch.from_numpy(region if spec.temporal else region[0])[None].to(device)
                 with torch.inference_mode():
                     p = torch.softmax(model(xb).logits.float(), dim=1)[0].cpu().numpy()
-                out[g, :, y:y + wy, x:x + wx] += p * weights
+                out[g, :, y : y + wy, x : x + wx] += p * weights
     return (out / wsum).astype(np.float32)
 
 
@@ -137,8 +149,16 @@ def _sync(device: torch.device) -> None:
         torch.cuda.synchronize()
 
 
-def throughput(models: list[str], px: int, n_dates: int, window: int, overlap: float,
-               batch: int, device: torch.device, reps: int) -> list[dict[str, Any]]:
+def throughput(
+    models: list[str],
+    px: int,
+    n_dates: int,
+    window: int,
+    overlap: float,
+    batch: int,
+    device: torch.device,
+    reps: int,
+) -> list[dict[str, Any]]:
     stack = make_scene(px, n_dates)
     area_km2 = (px * 20.0 / 1000.0) ** 2
     rows = []
@@ -146,8 +166,10 @@ def throughput(models: list[str], px: int, n_dates: int, window: int, overlap: f
         torch.manual_seed(0)
         model = create_model(name, preset="small").to(device).eval()
         predictor = Predictor(model)
-        run = lambda: predict(stack, predictor, window=window, overlap=overlap,  # noqa: E731
-                              batch_size=batch)
+
+        def run(predictor: Predictor = predictor) -> Any:
+            return predict(stack, predictor, window=window, overlap=overlap, batch_size=batch)
+
         res = run()  # warm-up
         times = []
         for _ in range(reps):
@@ -166,10 +188,19 @@ def throughput(models: list[str], px: int, n_dates: int, window: int, overlap: f
         slow = min(slow_times)
         n_out = res.sizes["time"]
         diff = float(np.nanmax(np.abs(res.probabilities.values - ref)))
-        rows.append({"model": name, "outputs": n_out,
-                     "inputs": f"{int(res.n_acquisitions.max())} acq." if predictor.spec.temporal else "1 date",
-                     "engine": area_km2 * n_out / fast, "naive": area_km2 * n_out / slow,
-                     "ratio": slow / fast, "diff": diff})
+        rows.append(
+            {
+                "model": name,
+                "outputs": n_out,
+                "inputs": f"{int(res.n_acquisitions.max())} acq."
+                if predictor.spec.temporal
+                else "1 date",
+                "engine": area_km2 * n_out / fast,
+                "naive": area_km2 * n_out / slow,
+                "ratio": slow / fast,
+                "diff": diff,
+            }
+        )
         print(f"  {name}: engine {fast:.2f} s, naive {slow:.2f} s", file=sys.stderr)
     return rows
 
@@ -190,8 +221,15 @@ def _rss_mb() -> float:
     return float("nan")
 
 
-def memory_child(px: int, model_name: str, window: int, overlap: float, max_memory_mb: float,
-                 batch: int, outputs: list[str]) -> None:
+def memory_child(
+    px: int,
+    model_name: str,
+    window: int,
+    overlap: float,
+    max_memory_mb: float,
+    batch: int,
+    outputs: list[str],
+) -> None:
     """Run in a fresh process: stream a lazy px² scene; print peak RSS as JSON."""
     import shutil
 
@@ -205,23 +243,57 @@ def memory_child(px: int, model_name: str, window: int, overlap: float, max_memo
     before = _rss_mb()
     out = Path(tempfile.mkdtemp()) / "pred.zarr"
     t = time.perf_counter()
-    predict_to_file(stack, predictor, out, window=window, overlap=overlap, batch_size=batch,
-                    validate=False, max_memory_mb=max_memory_mb, outputs=outputs)
+    predict_to_file(
+        stack,
+        predictor,
+        out,
+        window=window,
+        overlap=overlap,
+        batch_size=batch,
+        validate=False,
+        max_memory_mb=max_memory_mb,
+        outputs=outputs,
+    )
     seconds = time.perf_counter() - t
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     size = sum(p.stat().st_size for p in out.rglob("*") if p.is_file()) / 2**20
     shutil.rmtree(out.parent, ignore_errors=True)
-    print(json.dumps({"px": px, "before_mb": before, "peak_mb": peak, "seconds": seconds,
-                      "store_mb": size}))
+    print(
+        json.dumps(
+            {"px": px, "before_mb": before, "peak_mb": peak, "seconds": seconds, "store_mb": size}
+        )
+    )
 
 
-def memory(sizes: list[int], model_name: str, window: int, overlap: float, max_memory_mb: float,
-           batch: int, outputs: list[str]) -> list[dict[str, Any]]:
+def memory(
+    sizes: list[int],
+    model_name: str,
+    window: int,
+    overlap: float,
+    max_memory_mb: float,
+    batch: int,
+    outputs: list[str],
+) -> list[dict[str, Any]]:
     rows = []
     for px in sizes:
-        cmd = [sys.executable, __file__, "--_memory-child", str(px), "--memory-model", model_name,
-               "--window", str(window), "--overlap", str(overlap), "--max-memory-mb", str(max_memory_mb), "--batch", str(batch),
-               "--memory-outputs", *outputs]
+        cmd = [
+            sys.executable,
+            __file__,
+            "--_memory-child",
+            str(px),
+            "--memory-model",
+            model_name,
+            "--window",
+            str(window),
+            "--overlap",
+            str(overlap),
+            "--max-memory-mb",
+            str(max_memory_mb),
+            "--batch",
+            str(batch),
+            "--memory-outputs",
+            *outputs,
+        ]
         done = subprocess.run(cmd, capture_output=True, text=True, check=False)
         if done.returncode != 0:
             print(done.stderr[-2000:], file=sys.stderr)
@@ -232,8 +304,9 @@ def memory(sizes: list[int], model_name: str, window: int, overlap: float, max_m
 
 
 # ----------------------------------------------------------------------------- products
-def make_prediction_store(px: int, n_dates: int, path: Path, chunk: int = 2048,
-                          pixel: float = 10.0) -> Path:
+def make_prediction_store(
+    px: int, n_dates: int, path: Path, chunk: int = 2048, pixel: float = 10.0
+) -> Path:
     """A ``px``² prediction store shaped like :func:`predict_to_file`'s (``zones`` uint8 class
     ids, ``confidence`` float32, chunks of one date × ``chunk``²), computed chunk by chunk."""
     import dask.array as da
@@ -259,10 +332,15 @@ def make_prediction_store(px: int, n_dates: int, path: Path, chunk: int = 2048,
     zones = da.zeros(shape, chunks=chunks, dtype=np.uint8).map_blocks(zones_block, dtype=np.uint8)
     conf = zones.map_blocks(conf_block, dtype=np.float32)
     times = np.datetime64("2020-06-01", "ns") + np.arange(n_dates) * np.timedelta64(12, "D")
-    ds = xr.Dataset({"zones": (("time", "y", "x"), zones), "confidence": (("time", "y", "x"), conf)},
-                    coords={"time": times, "y": 8.7e6 - pixel / 2 - pixel * np.arange(px),
-                            "x": 5e5 + pixel / 2 + pixel * np.arange(px)},
-                    attrs={"label_variable": "zones"}).rio.write_crs("EPSG:32633")
+    ds = xr.Dataset(
+        {"zones": (("time", "y", "x"), zones), "confidence": (("time", "y", "x"), conf)},
+        coords={
+            "time": times,
+            "y": 8.7e6 - pixel / 2 - pixel * np.arange(px),
+            "x": 5e5 + pixel / 2 + pixel * np.arange(px),
+        },
+        attrs={"label_variable": "zones"},
+    ).rio.write_crs("EPSG:32633")
     ds.to_zarr(path, mode="w", zarr_format=2, consolidated=True)
     return path
 
@@ -274,8 +352,11 @@ def product_child(store: str, mode: str, out_dir: str, max_memory_mb: float) -> 
 
     res = open_prediction(store)
     zones, conf = res["zones"], res["confidence"]
-    geo = dict(crs=res.rio.crs, transform=res.rio.transform(),
-               band_descriptions=[str(t)[:10] for t in res["time"].values])
+    geo = dict(
+        crs=res.rio.crs,
+        transform=res.rio.transform(),
+        band_descriptions=[str(t)[:10] for t in res["time"].values],
+    )
     before = _rss_mb()
     t = time.perf_counter()
     if mode == "memory":  # the path of small scenes: the products loaded, then written
@@ -288,8 +369,19 @@ def product_child(store: str, mode: str, out_dir: str, max_memory_mb: float) -> 
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     errors = validate_cog(out / "zones.tif")[0] + validate_cog(out / "confidence.tif")[0]
     size = sum(p.stat().st_size for p in out.glob("*.tif")) / 2**20
-    print(json.dumps({"mode": mode, "before_mb": before, "peak_zones_mb": peak_zones,
-                      "peak_mb": peak, "seconds": seconds, "cog_mb": size, "cog_errors": errors}))
+    print(
+        json.dumps(
+            {
+                "mode": mode,
+                "before_mb": before,
+                "peak_zones_mb": peak_zones,
+                "peak_mb": peak,
+                "seconds": seconds,
+                "cog_mb": size,
+                "cog_errors": errors,
+            }
+        )
+    )
 
 
 def _same_pixels(a: Path, b: Path) -> bool:
@@ -305,8 +397,9 @@ def _same_pixels(a: Path, b: Path) -> bool:
     return True
 
 
-def products(sizes: list[int], n_dates: int, memory_max: int, max_memory_mb: float,
-             workdir: str | None) -> list[dict[str, Any]]:
+def products(
+    sizes: list[int], n_dates: int, memory_max: int, max_memory_mb: float, workdir: str | None
+) -> list[dict[str, Any]]:
     import shutil
 
     rows = []
@@ -321,20 +414,32 @@ def products(sizes: list[int], n_dates: int, memory_max: int, max_memory_mb: flo
             for mode in modes:
                 out = root / mode
                 out.mkdir()
-                cmd = [sys.executable, __file__, "--_product-child", str(store), mode, str(out),
-                       "--product-max-memory-mb", str(max_memory_mb)]
+                cmd = [
+                    sys.executable,
+                    __file__,
+                    "--_product-child",
+                    str(store),
+                    mode,
+                    str(out),
+                    "--product-max-memory-mb",
+                    str(max_memory_mb),
+                ]
                 done = subprocess.run(cmd, capture_output=True, text=True, check=False)
                 if done.returncode != 0:
                     print(done.stderr[-2000:], file=sys.stderr)
                     continue
                 row[mode] = json.loads(done.stdout.strip().splitlines()[-1])
-                print(f"  {px}² {mode}: {row[mode]['seconds']:.0f} s, peak "
-                      f"{row[mode]['peak_mb']:.0f} MiB", file=sys.stderr)
+                print(
+                    f"  {px}² {mode}: {row[mode]['seconds']:.0f} s, peak "
+                    f"{row[mode]['peak_mb']:.0f} MiB",
+                    file=sys.stderr,
+                )
             if "streamed" in row and "memory" in row:
                 row["identical"] = all(
                     (root / "streamed" / n).read_bytes() == (root / "memory" / n).read_bytes()
                     or _same_pixels(root / "streamed" / n, root / "memory" / n)
-                    for n in ("zones.tif", "confidence.tif"))
+                    for n in ("zones.tif", "confidence.tif")
+                )
             rows.append(row)
         finally:
             shutil.rmtree(root, ignore_errors=True)
@@ -343,10 +448,15 @@ def products(sizes: list[int], n_dates: int, memory_max: int, max_memory_mb: flo
 
 # -------------------------------------------------------------------------------- main
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--models", nargs="+", default=list(SCENE_MODELS),
-                        help="scene models to time (default: %(default)s)")
+    parser = argparse.ArgumentParser(
+        description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument(
+        "--models",
+        nargs="+",
+        default=list(SCENE_MODELS),
+        help="scene models to time (default: %(default)s)",
+    )
     parser.add_argument("--px", type=int, default=256, help="throughput scene side (default: 256)")
     parser.add_argument("--dates", type=int, default=4, help="acquisitions (default: 4)")
     parser.add_argument("--window", type=int, default=128, help="window in model px (default: 128)")
@@ -354,31 +464,68 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--batch", type=int, default=8, help="windows per forward (default: 8)")
     parser.add_argument("--reps", type=int, default=2, help="timed repetitions (default: 2)")
     parser.add_argument("--device", default="auto", help="auto, cpu, cuda, mps (default: auto)")
-    parser.add_argument("--memory-sizes", type=int, nargs="+", default=[4096, 16384],
-                        help="streamed scene sides (default: 4096 16384)")
-    parser.add_argument("--memory-model", default="pointwise",
-                        help="model of the memory runs: pointwise or a zoo name (default: pointwise)")
-    parser.add_argument("--memory-window", type=int, default=384,
-                        help="window of the memory runs (default: 384)")
-    parser.add_argument("--memory-overlap", type=float, default=0.0,
-                        help="window overlap of the memory runs (default: 0, a quarter of the "
-                             "work of 0.5; the working set is the same)")
-    parser.add_argument("--memory-outputs", nargs="+", default=["labels", "confidence"],
-                        help="variables the memory runs store (default: labels confidence; add "
-                             "probabilities for the full store: the same memory, more disk time)")
-    parser.add_argument("--max-memory-mb", type=float, default=1024.0,
-                        help="tile working-set budget of the memory runs (default: 1024)")
-    parser.add_argument("--product-sizes", type=int, nargs="+", default=[4096, 16384],
-                        help="prediction store sides of the product-writing runs "
-                             "(default: 4096 16384)")
-    parser.add_argument("--product-dates", type=int, default=1,
-                        help="dates in the product stores (default: 1)")
-    parser.add_argument("--product-memory-max", type=int, default=16384,
-                        help="largest side also written by the in-memory path (default: 16384)")
-    parser.add_argument("--product-max-memory-mb", type=float, default=256.0,
-                        help="budget of the streamed COG writes (default: 256)")
-    parser.add_argument("--product-dir", default=None,
-                        help="where the temporary stores go (default: the system temp folder)")
+    parser.add_argument(
+        "--memory-sizes",
+        type=int,
+        nargs="+",
+        default=[4096, 16384],
+        help="streamed scene sides (default: 4096 16384)",
+    )
+    parser.add_argument(
+        "--memory-model",
+        default="pointwise",
+        help="model of the memory runs: pointwise or a zoo name (default: pointwise)",
+    )
+    parser.add_argument(
+        "--memory-window", type=int, default=384, help="window of the memory runs (default: 384)"
+    )
+    parser.add_argument(
+        "--memory-overlap",
+        type=float,
+        default=0.0,
+        help="window overlap of the memory runs (default: 0, a quarter of the "
+        "work of 0.5; the working set is the same)",
+    )
+    parser.add_argument(
+        "--memory-outputs",
+        nargs="+",
+        default=["labels", "confidence"],
+        help="variables the memory runs store (default: labels confidence; add "
+        "probabilities for the full store: the same memory, more disk time)",
+    )
+    parser.add_argument(
+        "--max-memory-mb",
+        type=float,
+        default=1024.0,
+        help="tile working-set budget of the memory runs (default: 1024)",
+    )
+    parser.add_argument(
+        "--product-sizes",
+        type=int,
+        nargs="+",
+        default=[4096, 16384],
+        help="prediction store sides of the product-writing runs (default: 4096 16384)",
+    )
+    parser.add_argument(
+        "--product-dates", type=int, default=1, help="dates in the product stores (default: 1)"
+    )
+    parser.add_argument(
+        "--product-memory-max",
+        type=int,
+        default=16384,
+        help="largest side also written by the in-memory path (default: 16384)",
+    )
+    parser.add_argument(
+        "--product-max-memory-mb",
+        type=float,
+        default=256.0,
+        help="budget of the streamed COG writes (default: 256)",
+    )
+    parser.add_argument(
+        "--product-dir",
+        default=None,
+        help="where the temporary stores go (default: the system temp folder)",
+    )
     parser.add_argument("--skip-throughput", action="store_true")
     parser.add_argument("--skip-memory", action="store_true")
     parser.add_argument("--skip-products", action="store_true")
@@ -386,51 +533,96 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--_product-child", nargs=3, default=None, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args._memory_child is not None:
-        memory_child(args._memory_child, args.memory_model, args.window, args.overlap,
-                     args.max_memory_mb, args.batch, args.memory_outputs)
+        memory_child(
+            args._memory_child,
+            args.memory_model,
+            args.window,
+            args.overlap,
+            args.max_memory_mb,
+            args.batch,
+            args.memory_outputs,
+        )
         return
     if args._product_child is not None:
         product_child(*args._product_child, max_memory_mb=args.product_max_memory_mb)
         return
     device = resolve_device(args.device)
-    name = torch.cuda.get_device_name(device) if device.type == "cuda" else f"{device.type} ({torch.get_num_threads()} threads)"
+    name = (
+        torch.cuda.get_device_name(device)
+        if device.type == "cuda"
+        else f"{device.type} ({torch.get_num_threads()} threads)"
+    )
     print(f"# Scene inference on {name}, torch {torch.__version__}\n")
     if not args.skip_throughput:
-        rows = throughput(args.models, args.px, args.dates, args.window, args.overlap,
-                          args.batch, device, args.reps)
-        print(f"Throughput: {args.px}² px at 20 m ({(args.px * 0.02) ** 2:.1f} km²), {args.dates} "
-              f"acquisitions, window {args.window}, overlap {args.overlap}, batch {args.batch}; "
-              f"km² per second per output date (best of {args.reps} runs each); naive = one "
-              "window per forward, no batching.\n")
+        rows = throughput(
+            args.models,
+            args.px,
+            args.dates,
+            args.window,
+            args.overlap,
+            args.batch,
+            device,
+            args.reps,
+        )
+        print(
+            f"Throughput: {args.px}² px at 20 m ({(args.px * 0.02) ** 2:.1f} km²), {args.dates} "
+            f"acquisitions, window {args.window}, overlap {args.overlap}, batch {args.batch}; "
+            f"km² per second per output date (best of {args.reps} runs each); naive = one "
+            "window per forward, no batching.\n"
+        )
         print("| model | input per output | engine km²/s | naive km²/s | speed-up | max abs Δp |")
         print("| --- | --- | ---: | ---: | ---: | ---: |")
         for r in rows:
-            print(f"| {r['model']} | {r['inputs']} | {r['engine']:.1f} | {r['naive']:.1f} | "
-                  f"{r['ratio']:.2f}× | {r['diff']:.1e} |")
+            print(
+                f"| {r['model']} | {r['inputs']} | {r['engine']:.1f} | {r['naive']:.1f} | "
+                f"{r['ratio']:.2f}× | {r['diff']:.1e} |"
+            )
         print()
     if not args.skip_memory:
-        rows = memory(args.memory_sizes, args.memory_model, args.memory_window,
-                      args.memory_overlap, args.max_memory_mb, args.batch, args.memory_outputs)
-        print(f"Streaming memory: predict_to_file of a lazy single-date scene, model "
-              f"{args.memory_model}, window {args.memory_window}, overlap {args.memory_overlap:g}, "
-              f"outputs {'+'.join(args.memory_outputs)}, budget {args.max_memory_mb:g} MiB; "
-              "peak RSS of a fresh process.\n")
-        print("| scene | pixels | RSS before (MiB) | peak RSS (MiB) | peak − before | time (s) | store (MiB) |")
+        rows = memory(
+            args.memory_sizes,
+            args.memory_model,
+            args.memory_window,
+            args.memory_overlap,
+            args.max_memory_mb,
+            args.batch,
+            args.memory_outputs,
+        )
+        print(
+            f"Streaming memory: predict_to_file of a lazy single-date scene, model "
+            f"{args.memory_model}, window {args.memory_window}, overlap {args.memory_overlap:g}, "
+            f"outputs {'+'.join(args.memory_outputs)}, budget {args.max_memory_mb:g} MiB; "
+            "peak RSS of a fresh process.\n"
+        )
+        print(
+            "| scene | pixels | RSS before (MiB) | peak RSS (MiB) | peak − before | time (s) | store (MiB) |"
+        )
         print("| --- | ---: | ---: | ---: | ---: | ---: | ---: |")
         for r in rows:
-            print(f"| {r['px']}² | {r['px'] ** 2 / 1e6:.0f} M | {r['before_mb']:.0f} | "
-                  f"{r['peak_mb']:.0f} | {r['peak_mb'] - r['before_mb']:.0f} | {r['seconds']:.1f} | "
-                  f"{r['store_mb']:.0f} |")
+            print(
+                f"| {r['px']}² | {r['px'] ** 2 / 1e6:.0f} M | {r['before_mb']:.0f} | "
+                f"{r['peak_mb']:.0f} | {r['peak_mb'] - r['before_mb']:.0f} | {r['seconds']:.1f} | "
+                f"{r['store_mb']:.0f} |"
+            )
 
         print()
     if not args.skip_products:
-        rows = products(args.product_sizes, args.product_dates, args.product_memory_max,
-                        args.product_max_memory_mb, args.product_dir)
-        print(f"Product memory: zones + confidence COGs of a {args.product_dates}-date "
-              f"prediction store (Zarr, 2048² chunks), peak RSS of a fresh process; streamed "
-              f"budget {args.product_max_memory_mb:g} MiB.\n")
-        print("| scene | path | RSS before (MiB) | peak after zones (MiB) | peak RSS (MiB) | "
-              "peak − before | time (s) | COGs (MiB) | COG layout | identical |")
+        rows = products(
+            args.product_sizes,
+            args.product_dates,
+            args.product_memory_max,
+            args.product_max_memory_mb,
+            args.product_dir,
+        )
+        print(
+            f"Product memory: zones + confidence COGs of a {args.product_dates}-date "
+            f"prediction store (Zarr, 2048² chunks), peak RSS of a fresh process; streamed "
+            f"budget {args.product_max_memory_mb:g} MiB.\n"
+        )
+        print(
+            "| scene | path | RSS before (MiB) | peak after zones (MiB) | peak RSS (MiB) | "
+            "peak − before | time (s) | COGs (MiB) | COG layout | identical |"
+        )
         print("| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | --- | --- |")
         for r in rows:
             for mode, label in (("streamed", "streamed"), ("memory", "in memory")):
@@ -438,11 +630,13 @@ def main(argv: list[str] | None = None) -> None:
                     continue
                 m = r[mode]
                 same = {True: "yes", False: "NO"}.get(r.get("identical"), "–")
-                print(f"| {r['px']}² | {label} | {m['before_mb']:.0f} | "
-                      f"{m['peak_zones_mb']:.0f} | {m['peak_mb']:.0f} | "
-                      f"{m['peak_mb'] - m['before_mb']:.0f} | {m['seconds']:.1f} | "
-                      f"{m['cog_mb']:.0f} | {'valid' if not m['cog_errors'] else m['cog_errors']} "
-                      f"| {same} |")
+                print(
+                    f"| {r['px']}² | {label} | {m['before_mb']:.0f} | "
+                    f"{m['peak_zones_mb']:.0f} | {m['peak_mb']:.0f} | "
+                    f"{m['peak_mb'] - m['before_mb']:.0f} | {m['seconds']:.1f} | "
+                    f"{m['cog_mb']:.0f} | {'valid' if not m['cog_errors'] else m['cog_errors']} "
+                    f"| {same} |"
+                )
 
 
 if __name__ == "__main__":

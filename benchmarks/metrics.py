@@ -99,8 +99,8 @@ def brute_force_squared(p: np.ndarray, r: np.ndarray, shape: tuple[int, int]) ->
     d_pr = np.empty(len(pc))
     d_rp = np.full(len(rc), np.inf)
     for start in range(0, len(pc), rows):
-        d = cdist(pc[start:start + rows], rc, "sqeuclidean")
-        d_pr[start:start + rows] = d.min(axis=1)
+        d = cdist(pc[start : start + rows], rc, "sqeuclidean")
+        d_pr[start : start + rows] = d.min(axis=1)
         np.minimum(d_rp, d.min(axis=0), out=d_rp)
     return np.sqrt(np.concatenate([d_pr, d_rp]))
 
@@ -149,8 +149,9 @@ def _smooth_noise(rng: np.random.Generator, n: int, scale: float, amplitude: flo
     return np.interp(np.linspace(0, k - 1, n), np.arange(k), knots)
 
 
-def caffe_like_scene(rng: np.random.Generator, front_px: float,
-                     side: tuple[int, int] = (1000, 6000)) -> tuple[np.ndarray, np.ndarray, float]:
+def caffe_like_scene(
+    rng: np.random.Generator, front_px: float, side: tuple[int, int] = (1000, 6000)
+) -> tuple[np.ndarray, np.ndarray, float]:
     """A reference and a predicted zone map (class ids) of one CaFFe-like image."""
     h = int(np.exp(rng.uniform(np.log(side[0]), np.log(side[1]))))
     w = int(np.clip(h * np.exp(rng.uniform(-0.4, 0.4)), side[0], side[1]))
@@ -160,12 +161,16 @@ def caffe_like_scene(rng: np.random.Generator, front_px: float,
     y0 = rng.uniform(0.4, 0.6) * h
     # a front of about front_px pixels: the ocean pixels 4-adjacent to glacier number about
     # the fjord width plus half the total variation (4 · amp · periods) of the front line
-    rise = max(0.8 * front_px - fjord, 0.0) / 2         # = amp · periods (noise adds ~20 %)
+    rise = max(0.8 * front_px - fjord, 0.0) / 2  # = amp · periods (noise adds ~20 %)
     periods = max(rng.uniform(1.0, 4.0), rise / (0.3 * h))
     amp = rise / periods
     phase = rng.uniform(0, 2 * np.pi)
-    front = (y0 + amp * np.sin(2 * np.pi * periods * (x - left) / fjord + phase)
-             + _smooth_noise(rng, w, 40, 6) + _smooth_noise(rng, w, 8, 1.5))
+    front = (
+        y0
+        + amp * np.sin(2 * np.pi * periods * (x - left) / fjord + phase)
+        + _smooth_noise(rng, w, 40, 6)
+        + _smooth_noise(rng, w, 8, 1.5)
+    )
     walls_l = left + _smooth_noise(rng, h, h / 6, 0.04 * fjord)
     walls_r = left + fjord + _smooth_noise(rng, h, h / 6, 0.04 * fjord)
     # prediction: the front displaced (tens of pixels, like a 300 m MDE at 7 m) and wobbled
@@ -176,11 +181,12 @@ def caffe_like_scene(rng: np.random.Generator, front_px: float,
         rows = np.arange(h, dtype=np.int32)[:, None]
         z = np.where(rows < front_line.astype(np.int32)[None, :], GLACIER, OCEAN).astype(np.uint8)
         cols = x[None, :]
-        rock = ((cols < walls_l.astype(np.int32)[:, None])
-                | (cols > walls_r.astype(np.int32)[:, None]))
+        rock = (cols < walls_l.astype(np.int32)[:, None]) | (
+            cols > walls_r.astype(np.int32)[:, None]
+        )
         z[rock] = ROCK
         c = int(0.15 * min(h, w))
-        z[:c, :c][np.add.outer(np.arange(c), np.arange(c)) < c] = NA   # a no-data corner
+        z[:c, :c][np.add.outer(np.arange(c), np.arange(c)) < c] = NA  # a no-data corner
         for _ in range(blobs):  # misclassified blobs: lakes in the glacier, icebergs
             cy, cx = rng.integers(0, h), rng.integers(left, left + fjord)
             rad = int(rng.integers(3, 40))
@@ -199,8 +205,9 @@ class Timer:
         self.now = time.process_time if clock == "cpu" else time.perf_counter
 
 
-def caffe_like_set(n: int, lo: int, hi: int, seed: int, timer: Timer,
-                   progress: bool = True) -> tuple[list[Pair], dict[str, list[float]]]:
+def caffe_like_set(
+    n: int, lo: int, hi: int, seed: int, timer: Timer, progress: bool = True
+) -> tuple[list[Pair], dict[str, list[float]]]:
     """Fronts of ``n`` CaFFe-like images through the real post-processing, and the time
     per image of each part of :meth:`MDEAccumulator.add` (kernel loaded)."""
     rng = np.random.default_rng(seed)
@@ -237,8 +244,9 @@ def caffe_like_set(n: int, lo: int, hi: int, seed: int, timer: Timer,
             parts["add"].append(float(np.median(t)))
             pairs.append((p, r, pred.shape, res))
         if progress:
-            print(f"\r  generated {i + 1}/{n} CaFFe-like images", end="", file=sys.stderr,
-                  flush=True)
+            print(
+                f"\r  generated {i + 1}/{n} CaFFe-like images", end="", file=sys.stderr, flush=True
+            )
     if progress:
         print(file=sys.stderr)
     return pairs, parts
@@ -259,7 +267,7 @@ def caffe256_pairs(root: Path, n: int) -> list[Pair]:
     for items in by_glacier.values():
         items.sort()
         for (_, a), (_, b) in zip(items, items[1:], strict=False):
-            fa = thin_front(np.asarray(Image.open(b)) > 0)   # "prediction": the next date
+            fa = thin_front(np.asarray(Image.open(b)) > 0)  # "prediction": the next date
             fb = thin_front(np.asarray(Image.open(a)) > 0)
             p, r = np.flatnonzero(fa), np.flatnonzero(fb)
             if p.size and r.size:
@@ -291,7 +299,7 @@ def sweep_pairs(length: int, n: int, size: int, rng: np.random.Generator) -> lis
             ys = np.clip(np.round(y * (size - 1)), 0, size - 1).astype(int)
             m = np.zeros((size, size), bool)
             count, rep = 0, 0
-            while count < length and rep < 60:   # fold back and forth like a fjord coast
+            while count < length and rep < 60:  # fold back and forth like a fjord coast
                 order = range(len(t) - 1) if rep % 2 == 0 else range(len(t) - 2, -1, -1)
                 for i in order:
                     rr, cc = line(ys[i], xs[i], ys[i + 1], xs[i + 1])
@@ -310,9 +318,9 @@ def sweep_pairs(length: int, n: int, size: int, rng: np.random.Generator) -> lis
 # --------------------------------------------------------------------------- timing
 
 
-def time_methods(pairs: Sequence[Pair], methods: dict[str, Callable], repeats: int,
-                 timer: Timer) -> tuple[dict[str, np.ndarray], dict[str, float],
-                                        dict[str, bool]]:
+def time_methods(
+    pairs: Sequence[Pair], methods: dict[str, Callable], repeats: int, timer: Timer
+) -> tuple[dict[str, np.ndarray], dict[str, float], dict[str, bool]]:
     """Per-image times (median over interleaved repeats; one extra last entry: the pooled
     mean), pooled MDE (m) and whether each method's values are identical to the first's.
 
@@ -321,11 +329,11 @@ def time_methods(pairs: Sequence[Pair], methods: dict[str, Callable], repeats: i
     now = timer.now
     names = list(methods)
     n = len(pairs)
-    times = {k: np.zeros((repeats, n + 1)) for k in names}   # last column: the pooled mean
+    times = {k: np.zeros((repeats, n + 1)) for k in names}  # last column: the pooled mean
     pooled: dict[str, float] = {}
     results: dict[str, list[np.ndarray]] = {}
     for rep in range(repeats):
-        for k in (names if rep % 2 == 0 else names[::-1]):
+        for k in names if rep % 2 == 0 else names[::-1]:
             f = methods[k]
             out = []
             for i, (p, r, shape, res) in enumerate(pairs):
@@ -337,9 +345,11 @@ def time_methods(pairs: Sequence[Pair], methods: dict[str, Callable], repeats: i
             times[k][rep, n] = now() - t0
             pooled[k], results[k] = mde, out
     ref = names[0]
-    same = {k: pooled[k] == pooled[ref] and all(
-        np.array_equal(a, b) for a, b in zip(results[k], results[ref], strict=True))
-        for k in names}
+    same = {
+        k: pooled[k] == pooled[ref]
+        and all(np.array_equal(a, b) for a, b in zip(results[k], results[ref], strict=True))
+        for k in names
+    }
     return {k: np.median(v, axis=0) for k, v in times.items()}, pooled, same
 
 
@@ -347,44 +357,68 @@ def sizes_line(pairs: Sequence[Pair]) -> str:
     n_p = np.array([p.size for p, _, _, _ in pairs])
     n_r = np.array([r.size for _, r, _, _ in pairs])
     sides = np.array([max(s) for _, _, s, _ in pairs])
-    return (f"{len(pairs)} images, {sides.min()}–{sides.max()} px on the long side (median "
-            f"{np.median(sides):.0f}); front pixels per image: prediction {n_p.min()}–{n_p.max()}"
-            f" (median {np.median(n_p):.0f}), reference {n_r.min()}–{n_r.max()} (median "
-            f"{np.median(n_r):.0f})")
+    return (
+        f"{len(pairs)} images, {sides.min()}–{sides.max()} px on the long side (median "
+        f"{np.median(sides):.0f}); front pixels per image: prediction {n_p.min()}–{n_p.max()}"
+        f" (median {np.median(n_p):.0f}), reference {n_r.min()}–{n_r.max()} (median "
+        f"{np.median(n_r):.0f})"
+    )
 
 
-def print_table(title: str, pairs: Sequence[Pair], per_image: dict[str, np.ndarray],
-                pooled: dict[str, float], same: dict[str, bool], clock: str) -> None:
+def print_table(
+    title: str,
+    pairs: Sequence[Pair],
+    per_image: dict[str, np.ndarray],
+    pooled: dict[str, float],
+    same: dict[str, bool],
+    clock: str,
+) -> None:
     ref = next(iter(per_image))
     n = len(pairs)
     t_ref = per_image[ref].sum()
     print(f"### {title}\n\n{sizes_line(pairs)}.\n")
-    print(f"| implementation | per image (ms, {clock}) | per 100 images (s) | speed-up vs brute "
-          "force | identical distances and MDE |")
+    print(
+        f"| implementation | per image (ms, {clock}) | per 100 images (s) | speed-up vs brute "
+        "force | identical distances and MDE |"
+    )
     print("| --- | --- | --- | --- | --- |")
     for k, t in per_image.items():
         tot = t.sum()
-        print(f"| {k} | {1e3 * tot / n:.3f} | {100 * tot / n:.3f} | {t_ref / tot:.1f}× | "
-              f"{'yes' if same[k] else '**NO**'} |")
-    print(f"\nPooled MDE: {pooled[ref]!r} (brute force), {pooled[list(pooled)[-1]]!r} (kernel)"
-          f" — {'identical' if len(set(pooled.values())) == 1 else 'DIFFERENT'}.\n")
+        print(
+            f"| {k} | {1e3 * tot / n:.3f} | {100 * tot / n:.3f} | {t_ref / tot:.1f}× | "
+            f"{'yes' if same[k] else '**NO**'} |"
+        )
+    print(
+        f"\nPooled MDE: {pooled[ref]!r} (brute force), {pooled[list(pooled)[-1]]!r} (kernel)"
+        f" — {'identical' if len(set(pooled.values())) == 1 else 'DIFFERENT'}.\n"
+    )
 
 
 def print_bins(pairs: Sequence[Pair], per_image: dict[str, np.ndarray]) -> None:
     ref, fast = list(per_image)[0], list(per_image)[-1]
     size = np.array([(p.size + r.size) / 2 for p, r, _, _ in pairs])
     per_image = {k: v[: len(pairs)] for k, v in per_image.items()}
-    print("| front px per image (mean of pred, ref) | images | brute force (ms/image) | "
-          "kernel (ms/image) | speed-up |")
+    print(
+        "| front px per image (mean of pred, ref) | images | brute force (ms/image) | "
+        "kernel (ms/image) | speed-up |"
+    )
     print("| --- | --- | --- | --- | --- |")
-    for lo, hi in ((0, 500), (500, 1000), (1000, 2000), (2000, 4000), (4000, 8000),
-                   (8000, math.inf)):
+    for lo, hi in (
+        (0, 500),
+        (500, 1000),
+        (1000, 2000),
+        (2000, 4000),
+        (4000, 8000),
+        (8000, math.inf),
+    ):
         sel = (size >= lo) & (size < hi)
         if sel.any():
             tb, tk = per_image[ref][sel].sum(), per_image[fast][sel].sum()
             label = f"{lo}–{hi}" if math.isfinite(hi) else f"≥ {lo}"
-            print(f"| {label} | {int(sel.sum())} | {1e3 * tb / sel.sum():.2f} | "
-                  f"{1e3 * tk / sel.sum():.3f} | {tb / tk:.1f}× |")
+            print(
+                f"| {label} | {int(sel.sum())} | {1e3 * tb / sel.sum():.2f} | "
+                f"{1e3 * tk / sel.sum():.3f} | {tb / tk:.1f}× |"
+            )
     print()
 
 
@@ -400,13 +434,21 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--clock", choices=("cpu", "wall"), default="cpu")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--cache", type=Path, help="store / reuse the CaFFe-like fronts here")
-    ap.add_argument("--caffe256", type=int, default=100,
-                    help="real caffe256 pairs (0: skip)")
-    ap.add_argument("--edt-images", type=int, default=5,
-                    help="CaFFe-like images on which the EDT variant is also timed (0: skip)")
-    ap.add_argument("--sweep", type=int, nargs="*", default=None,
-                    help="front lengths for the speed-up-vs-length table (2048² images); "
-                    "no value: 500 1000 2000 4000 8000")
+    ap.add_argument("--caffe256", type=int, default=100, help="real caffe256 pairs (0: skip)")
+    ap.add_argument(
+        "--edt-images",
+        type=int,
+        default=5,
+        help="CaFFe-like images on which the EDT variant is also timed (0: skip)",
+    )
+    ap.add_argument(
+        "--sweep",
+        type=int,
+        nargs="*",
+        default=None,
+        help="front lengths for the speed-up-vs-length table (2048² images); "
+        "no value: 500 1000 2000 4000 8000",
+    )
     args = ap.parse_args(argv)
     timer = Timer(args.clock)
     failures: list[str] = []
@@ -414,67 +456,97 @@ def main(argv: list[str] | None = None) -> None:
     t0 = time.perf_counter()
     ok = _nn_kernel() is not None
     load_s = time.perf_counter() - t0
-    print(f"# MDE distance step: exact kernel vs brute force ({platform.machine()}, "
-          f"{os.cpu_count()} CPUs, Python {platform.python_version()}, numpy {np.__version__},"
-          f" scipy {scipy.__version__})\n")
+    print(
+        f"# MDE distance step: exact kernel vs brute force ({platform.machine()}, "
+        f"{os.cpu_count()} CPUs, Python {platform.python_version()}, numpy {np.__version__},"
+        f" scipy {scipy.__version__})\n"
+    )
     if not ok:
-        print("numba is not importable: `front_distances` uses the KD-tree (kernel row = "
-              "KD-tree).\n")
-    print(f"Kernel load (numba import + compile or cache load): {load_s:.2f} s wall, once per "
-          f"process. Times: median of {args.repeats} interleaved passes, "
-          f"{'process CPU' if args.clock == 'cpu' else 'wall-clock'} time.\n")
+        print(
+            "numba is not importable: `front_distances` uses the KD-tree (kernel row = KD-tree).\n"
+        )
+    print(
+        f"Kernel load (numba import + compile or cache load): {load_s:.2f} s wall, once per "
+        f"process. Times: median of {args.repeats} interleaved passes, "
+        f"{'process CPU' if args.clock == 'cpu' else 'wall-clock'} time.\n"
+    )
 
     # 1. CaFFe-like
     if args.cache is not None and args.cache.is_file():
         z = np.load(args.cache, allow_pickle=False)
-        pairs = [(z[f"p{i}"], z[f"r{i}"], tuple(int(v) for v in z[f"s{i}"]), float(z[f"m{i}"]))
-                 for i in range(int(z["n"]))]
+        pairs = [
+            (z[f"p{i}"], z[f"r{i}"], tuple(int(v) for v in z[f"s{i}"]), float(z[f"m{i}"]))
+            for i in range(int(z["n"]))
+        ]
         parts = {k: list(z[f"part_{k}"]) for k in ("post", "extract", "distances", "add")}
         print(f"(CaFFe-like fronts read from {args.cache})\n")
     else:
-        pairs, parts = caffe_like_set(args.n_images, args.front_min, args.front_max,
-                                      args.seed, timer)
+        pairs, parts = caffe_like_set(
+            args.n_images, args.front_min, args.front_max, args.seed, timer
+        )
         if args.cache is not None:
             arrays: dict[str, np.ndarray] = {"n": np.array(len(pairs))}
             for i, (p, r, s, m) in enumerate(pairs):
-                arrays.update({f"p{i}": p, f"r{i}": r, f"s{i}": np.array(s),
-                               f"m{i}": np.array(m)})
+                arrays.update({f"p{i}": p, f"r{i}": r, f"s{i}": np.array(s), f"m{i}": np.array(m)})
             arrays.update({f"part_{k}": np.array(v) for k, v in parts.items()})
             np.savez(args.cache, **arrays)
     per_image, pooled, same = time_methods(pairs, METHODS, args.repeats, timer)
-    print_table("CaFFe-like images (fronts from zone maps through the post-processing)",
-                pairs, per_image, pooled, same, args.clock)
+    print_table(
+        "CaFFe-like images (fronts from zone maps through the post-processing)",
+        pairs,
+        per_image,
+        pooled,
+        same,
+        args.clock,
+    )
     print_bins(pairs, per_image)
     failures += [f"CaFFe-like: {k}" for k, v in same.items() if not v]
     if args.edt_images:
         sub = pairs[: args.edt_images]
-        t_sub, _, s_sub = time_methods(sub, {"brute": brute_force, "edt": edt_crop,
-                                             "kernel": kernel}, 1, timer)
-        print(f"EDT on the union box of both fronts, first {len(sub)} images (one pass): "
-              f"{1e3 * t_sub['edt'].sum() / len(sub):.1f} ms/image against "
-              f"{1e3 * t_sub['brute'].sum() / len(sub):.1f} (brute force) and "
-              f"{1e3 * t_sub['kernel'].sum() / len(sub):.2f} (kernel); identical: "
-              f"{'yes' if s_sub['edt'] else 'NO'}. Its cost follows the box area, not the "
-              "front length.\n")
+        t_sub, _, s_sub = time_methods(
+            sub, {"brute": brute_force, "edt": edt_crop, "kernel": kernel}, 1, timer
+        )
+        print(
+            f"EDT on the union box of both fronts, first {len(sub)} images (one pass): "
+            f"{1e3 * t_sub['edt'].sum() / len(sub):.1f} ms/image against "
+            f"{1e3 * t_sub['brute'].sum() / len(sub):.1f} (brute force) and "
+            f"{1e3 * t_sub['kernel'].sum() / len(sub):.2f} (kernel); identical: "
+            f"{'yes' if s_sub['edt'] else 'NO'}. Its cost follows the box area, not the "
+            "front length.\n"
+        )
         failures += ["EDT"] if not s_sub["edt"] else []
     med = {k: 1e3 * float(np.median(v)) for k, v in parts.items()}
     print("Where the time of one image goes (CaFFe-like, medians, ms):\n")
-    print("| post-processing of one zone map (`zones_to_front`) | front pixels from the two "
-          "masks (`np.flatnonzero`) | distance step (kernel) | rest of "
-          "`MDEAccumulator.add` (checks, bookkeeping) |")
+    print(
+        "| post-processing of one zone map (`zones_to_front`) | front pixels from the two "
+        "masks (`np.flatnonzero`) | distance step (kernel) | rest of "
+        "`MDEAccumulator.add` (checks, bookkeeping) |"
+    )
     print("| --- | --- | --- | --- |")
     rest = med["add"] - med["extract"] - med["distances"]
-    print(f"| {med['post']:.0f} | {med['extract']:.2f} | {med['distances']:.2f} | "
-          f"{max(rest, 0.0):.2f} |\n")
+    print(
+        f"| {med['post']:.0f} | {med['extract']:.2f} | {med['distances']:.2f} | "
+        f"{max(rest, 0.0):.2f} |\n"
+    )
 
     # 2. real caffe256
-    root = Path(os.environ.get("WORKBENCH_SHARED_DATA",
-                               Path(__file__).resolve().parents[1] / ".." / "shared" / "data"))
+    root = Path(
+        os.environ.get(
+            "WORKBENCH_SHARED_DATA", Path(__file__).resolve().parents[1] / ".." / "shared" / "data"
+        )
+    )
     if args.caffe256 and (root / "caffe256" / "fronts").is_dir():
         real = caffe256_pairs(root / "caffe256", args.caffe256)
         per_image, pooled, same = time_methods(real, METHODS, args.repeats, timer)
-        print_table("Real caffe256 fronts (256², thinned; next date of the same glacier as "
-                    "the prediction; pixels)", real, per_image, pooled, same, args.clock)
+        print_table(
+            "Real caffe256 fronts (256², thinned; next date of the same glacier as "
+            "the prediction; pixels)",
+            real,
+            per_image,
+            pooled,
+            same,
+            args.clock,
+        )
         failures += [f"caffe256: {k}" for k, v in same.items() if not v]
     elif args.caffe256:
         print(f"(caffe256 not found under {root}: skipped)\n")
@@ -484,8 +556,10 @@ def main(argv: list[str] | None = None) -> None:
         lengths = args.sweep or [500, 1000, 2000, 4000, 8000]
         rng = np.random.default_rng(args.seed + 1)
         print("### Speed-up vs front length (meandering lines, 2048², 5 images each)\n")
-        print("| front px (pred ≈ ref) | dense matrix (MB) | brute force (ms/image) | "
-              "KD-tree (ms/image) | kernel (ms/image) | speed-up | identical |")
+        print(
+            "| front px (pred ≈ ref) | dense matrix (MB) | brute force (ms/image) | "
+            "KD-tree (ms/image) | kernel (ms/image) | speed-up | identical |"
+        )
         print("| --- | --- | --- | --- | --- | --- | --- |")
         sub_methods = {list(METHODS)[0]: brute_force, "kd": kd_tree, "kernel": kernel}
         for length in lengths:
@@ -493,8 +567,10 @@ def main(argv: list[str] | None = None) -> None:
             t, _, s = time_methods(sp, sub_methods, max(1, min(args.repeats, 3)), timer)
             tb, tk, tn = (v.sum() / len(sp) for v in t.values())
             mb = np.mean([p.size * r.size * 8 / 2**20 for p, r, _, _ in sp])
-            print(f"| {length} | {mb:.0f} | {1e3 * tb:.1f} | {1e3 * tk:.2f} | {1e3 * tn:.3f} | "
-                  f"{tb / tn:.1f}× | {'yes' if all(s.values()) else '**NO**'} |")
+            print(
+                f"| {length} | {mb:.0f} | {1e3 * tb:.1f} | {1e3 * tk:.2f} | {1e3 * tn:.3f} | "
+                f"{tb / tn:.1f}× | {'yes' if all(s.values()) else '**NO**'} |"
+            )
             failures += [f"sweep {length}"] if not all(s.values()) else []
         print()
     if failures:

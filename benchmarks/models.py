@@ -39,14 +39,16 @@ from workbench.models import (
 SOURCES = {"optical": 6, "dem": 2, "sar": 4, "coherence": 1}
 
 
-def make_inputs(name: str, batch: int, px: int, frames: int, device: torch.device
-                ) -> tuple[tuple[Any, ...], str]:
+def make_inputs(
+    name: str, batch: int, px: int, frames: int, device: torch.device
+) -> tuple[tuple[Any, ...], str]:
     """Inputs for ``name`` and a short description of them."""
     if name in ("icemapper3d", "convlstm_unet"):
         return (torch.randn(batch, frames, 2, px, px, device=device),), f"{frames}×2×{px}²"
     if name == "glavitu":
-        return ({k: torch.randn(batch, c, px, px, device=device) for k, c in SOURCES.items()},), \
-            f"13×{px}² (4 sources)"
+        return (
+            {k: torch.randn(batch, c, px, px, device=device) for k, c in SOURCES.items()},
+        ), f"13×{px}² (4 sources)"
     return (torch.randn(batch, 1, px, px, device=device),), f"1×{px}²"
 
 
@@ -78,8 +80,14 @@ def _loss(out: Any) -> torch.Tensor:
     return sum(t.float().square().mean() for t in tensors)
 
 
-def bench_model(model: torch.nn.Module, args: tuple[Any, ...], reps: int, device: torch.device,
-                amp: bool, train: bool) -> tuple[float, float | None]:
+def bench_model(
+    model: torch.nn.Module,
+    args: tuple[Any, ...],
+    reps: int,
+    device: torch.device,
+    amp: bool,
+    train: bool,
+) -> tuple[float, float | None]:
     model.eval()
 
     def forward() -> None:
@@ -102,8 +110,9 @@ def bench_model(model: torch.nn.Module, args: tuple[Any, ...], reps: int, device
     return fwd, time_call(step, reps, device)
 
 
-def hf_ratio(model: torch.nn.Module, x: torch.Tensor, reps: int, device: torch.device,
-             amp: bool) -> str:
+def hf_ratio(
+    model: torch.nn.Module, x: torch.Tensor, reps: int, device: torch.device, amp: bool
+) -> str:
     """Forward time of our Swin V2 / transformers' Swinv2Model (same config and weights)."""
     try:
         import transformers
@@ -111,11 +120,18 @@ def hf_ratio(model: torch.nn.Module, x: torch.Tensor, reps: int, device: torch.d
         return "transformers not installed"
     c = model.config
     cfg = transformers.Swinv2Config(
-        image_size=c["img_size"] or x.shape[-1], patch_size=c["patch_size"],
-        num_channels=c["in_chans"], embed_dim=c["embed_dim"], depths=c["depths"],
-        num_heads=c["num_heads"], window_size=c["window_size"], mlp_ratio=c["mlp_ratio"],
-        qkv_bias=c["qkv_bias"], drop_path_rate=0.0,
-        pretrained_window_sizes=c["pretrained_window_sizes"] or [0] * len(c["depths"]))
+        image_size=c["img_size"] or x.shape[-1],
+        patch_size=c["patch_size"],
+        num_channels=c["in_chans"],
+        embed_dim=c["embed_dim"],
+        depths=c["depths"],
+        num_heads=c["num_heads"],
+        window_size=c["window_size"],
+        mlp_ratio=c["mlp_ratio"],
+        qkv_bias=c["qkv_bias"],
+        drop_path_rate=0.0,
+        pretrained_window_sizes=c["pretrained_window_sizes"] or [0] * len(c["depths"]),
+    )
     hf = transformers.Swinv2Model(cfg, add_pooling_layer=False).to(device).eval()
     model.load_state_dict(convert_hf_swinv2_state_dict(hf.state_dict()))
     model.eval()
@@ -145,8 +161,9 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--models", nargs="+", default=list_models(), choices=list_models())
     parser.add_argument("--presets", nargs="+", default=["small", "published"])
-    parser.add_argument("--px", type=int, default=None,
-                        help="input size (default: 64 for small, 128 for published)")
+    parser.add_argument(
+        "--px", type=int, default=None, help="input size (default: 64 for small, 128 for published)"
+    )
     parser.add_argument("--frames", type=int, default=15, help="acquisitions for time series")
     parser.add_argument("--batch", type=int, default=1)
     parser.add_argument("--reps", type=int, default=3)
@@ -161,12 +178,18 @@ def main(argv: list[str] | None = None) -> int:
     if opts.threads:
         torch.set_num_threads(opts.threads)
     torch.manual_seed(0)
-    name_dev = torch.cuda.get_device_name(device) if device.type == "cuda" else \
-        f"{device.type}, {torch.get_num_threads()} threads"
-    print(f"# models benchmark on {name_dev}; torch {torch.__version__}; batch {opts.batch}; "
-          f"fastest of {opts.reps} after 1 warm-up; amp={opts.amp and device.type != 'cpu'}\n")
-    print("| model | preset | parameters | input | forward ms/sample "
-          "| train step ms/sample | note |")
+    name_dev = (
+        torch.cuda.get_device_name(device)
+        if device.type == "cuda"
+        else f"{device.type}, {torch.get_num_threads()} threads"
+    )
+    print(
+        f"# models benchmark on {name_dev}; torch {torch.__version__}; batch {opts.batch}; "
+        f"fastest of {opts.reps} after 1 warm-up; amp={opts.amp and device.type != 'cpu'}\n"
+    )
+    print(
+        "| model | preset | parameters | input | forward ms/sample | train step ms/sample | note |"
+    )
     print("| --- | --- | ---: | --- | ---: | ---: | --- |")
     for name in opts.models:
         for preset in opts.presets:
@@ -178,9 +201,11 @@ def main(argv: list[str] | None = None) -> int:
             note = ""
             if name == "swinv2" and not opts.no_hf:
                 note = hf_ratio(model, args[0], opts.reps, device, opts.amp)
-            print(f"| `{name}` | {preset} | {count_parameters(model) / 1e6:.2f} M | {desc} | "
-                  f"{_per_sample(fwd, opts.batch)} | {_per_sample(step, opts.batch)} | {note} |",
-                  flush=True)
+            print(
+                f"| `{name}` | {preset} | {count_parameters(model) / 1e6:.2f} M | {desc} | "
+                f"{_per_sample(fwd, opts.batch)} | {_per_sample(step, opts.batch)} | {note} |",
+                flush=True,
+            )
             print(f"<!-- {name}/{preset}: {time.perf_counter() - t0:.1f} s -->", file=sys.stderr)
             del model
     return 0

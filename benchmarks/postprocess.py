@@ -76,8 +76,9 @@ def kernels(z: np.ndarray, res: float, conn: int) -> np.ndarray:
 
 def scipy_fallback(z: np.ndarray, res: float, conn: int) -> np.ndarray:
     """The installed function's path without numba (what it does before loading)."""
-    return _zones_to_front_ndimage(_as_zones(z), CAFFE_MIN_FRONT_M / res,
-                                   _structure(conn, "nonocean_connectivity"))
+    return _zones_to_front_ndimage(
+        _as_zones(z), CAFFE_MIN_FRONT_M / res, _structure(conn, "nonocean_connectivity")
+    )
 
 
 def reference(z: np.ndarray, res: float, conn: int) -> np.ndarray:
@@ -94,8 +95,16 @@ METHODS: dict[str, Callable[[np.ndarray, float, int], np.ndarray]] = {
 # --------------------------------------------------------------------------- inputs
 
 
-def _discs(z: np.ndarray, rng: np.random.Generator, n: int, rows: tuple[int, int],
-           cols: tuple[int, int], radius: tuple[int, int], where: int, value: int) -> None:
+def _discs(
+    z: np.ndarray,
+    rng: np.random.Generator,
+    n: int,
+    rows: tuple[int, int],
+    cols: tuple[int, int],
+    radius: tuple[int, int],
+    where: int,
+    value: int,
+) -> None:
     """Paint ``n`` random discs with ``value`` over the pixels of class ``where``."""
     h, w = z.shape
     for _ in range(n):
@@ -105,7 +114,7 @@ def _discs(z: np.ndarray, rng: np.random.Generator, n: int, rows: tuple[int, int
         c0, c1 = max(cx - rad, 0), min(cx + rad + 1, w)
         if r0 >= r1 or c0 >= c1:
             continue
-        yy, xx = np.ogrid[r0 - cy:r1 - cy, c0 - cx:c1 - cx]
+        yy, xx = np.ogrid[r0 - cy : r1 - cy, c0 - cx : c1 - cx]
         sub = z[r0:r1, c0:c1]
         sub[(yy * yy + xx * xx <= rad * rad) & (sub == where)] = value
 
@@ -114,28 +123,48 @@ def caffe_like_prediction(rng: np.random.Generator, side: int) -> tuple[np.ndarr
     """A prediction-like zone map (class ids) of a CaFFe scene about ``side`` px a side."""
     h = side
     w = int(side * np.exp(rng.uniform(-0.15, 0.15)))
-    s = side / 1000.0                                  # features scale with the image
+    s = side / 1000.0  # features scale with the image
     rows = np.arange(h)
     cols = np.arange(w)
     # fjord: centre line and half width meander down the image
     centre = w * (0.5 + rng.uniform(-0.1, 0.1)) + _smooth_noise(rng, h, h / 4, 0.08 * w)
     half = w * rng.uniform(0.15, 0.3) * (1 + _smooth_noise(rng, h, h / 6, 0.12))
-    half += _smooth_noise(rng, h, 15 * s, 4 * s)       # rough walls
+    half += _smooth_noise(rng, h, 15 * s, 4 * s)  # rough walls
     dist = np.abs(cols[None, :] - centre[:, None]) - half[:, None]
     # glacier tongue from the top down to a wobbly front; ocean below it
-    front = (h * rng.uniform(0.35, 0.6) + _smooth_noise(rng, w, w / 3, 0.08 * h)
-             + _smooth_noise(rng, w, 40 * s, 10 * s) + _smooth_noise(rng, w, 6, 1.5))
+    front = (
+        h * rng.uniform(0.35, 0.6)
+        + _smooth_noise(rng, w, w / 3, 0.08 * h)
+        + _smooth_noise(rng, w, 40 * s, 10 * s)
+        + _smooth_noise(rng, w, 6, 1.5)
+    )
     z = np.where(rows[:, None] < front[None, :].astype(np.int64), GLACIER, OCEAN).astype(np.uint8)
     z[dist > 0] = ROCK
     # glacier also flows over the upper rock (tributaries), rock shows through (nunataks)
     upper = rows[:, None] < (0.25 * h + _smooth_noise(rng, w, w / 5, 0.08 * h))[None, :]
     z[upper & (dist > 0) & (dist < 0.2 * w)] = GLACIER
-    _discs(z, rng, int(rng.integers(3, 10)), (0, int(0.4 * h)), (0, w), (int(5 * s) + 1,
-           int(40 * s) + 2), GLACIER, ROCK)
+    _discs(
+        z,
+        rng,
+        int(rng.integers(3, 10)),
+        (0, int(0.4 * h)),
+        (0, w),
+        (int(5 * s) + 1, int(40 * s) + 2),
+        GLACIER,
+        ROCK,
+    )
     # ice mélange floes and icebergs in the ocean, melt lakes on the glacier
     fmax = int(front.max())
-    _discs(z, rng, int(150 * s * s), (fmax, min(fmax + int(0.15 * h), h)), (0, w), (1, 12),
-           OCEAN, GLACIER)
+    _discs(
+        z,
+        rng,
+        int(150 * s * s),
+        (fmax, min(fmax + int(0.15 * h), h)),
+        (0, w),
+        (1, 12),
+        OCEAN,
+        GLACIER,
+    )
     _discs(z, rng, int(150 * s * s), (0, h), (0, w), (1, 4), OCEAN, GLACIER)
     _discs(z, rng, int(60 * s * s), (0, fmax), (0, w), (2, 15), GLACIER, OCEAN)
     # a no-data corner and NA speckles (shadow / layover)
@@ -158,8 +187,9 @@ def caffe_like_prediction(rng: np.random.Generator, side: int) -> tuple[np.ndarr
 # --------------------------------------------------------------------------- timing
 
 
-def time_image(z: np.ndarray, res: float, conn: int, repeats: int,
-               timer: Timer) -> tuple[dict[str, float], dict[str, bool], int]:
+def time_image(
+    z: np.ndarray, res: float, conn: int, repeats: int, timer: Timer
+) -> tuple[dict[str, float], dict[str, bool], int]:
     """Median time per method over interleaved repeats, equality with the reference, and
     the number of front pixels."""
     names = list(METHODS)
@@ -167,7 +197,7 @@ def time_image(z: np.ndarray, res: float, conn: int, repeats: int,
     outputs: dict[str, np.ndarray] = {}
     now = timer.now
     for rep in range(repeats):
-        for k in (names if rep % 2 == 0 else names[::-1]):
+        for k in names if rep % 2 == 0 else names[::-1]:
             t0 = now()
             out = METHODS[k](z, res, conn)
             times[k].append(now() - t0)
@@ -183,12 +213,22 @@ def time_image(z: np.ndarray, res: float, conn: int, repeats: int,
 
 def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--sizes", type=int, nargs="+", default=[1000, 2000, 4000, 6000],
-                    help="image sides in pixels")
+    ap.add_argument(
+        "--sizes",
+        type=int,
+        nargs="+",
+        default=[1000, 2000, 4000, 6000],
+        help="image sides in pixels",
+    )
     ap.add_argument("--images", type=int, default=2, help="scenes per size")
     ap.add_argument("--repeats", type=int, default=3, help="interleaved repeats (median)")
-    ap.add_argument("--connectivity", type=int, choices=(4, 8), default=8,
-                    help="nonocean_connectivity (CaFFe: 8)")
+    ap.add_argument(
+        "--connectivity",
+        type=int,
+        choices=(4, 8),
+        default=8,
+        help="nonocean_connectivity (CaFFe: 8)",
+    )
     ap.add_argument("--clock", choices=("cpu", "wall"), default="cpu")
     ap.add_argument("--seed", type=int, default=0)
     args = ap.parse_args(argv)
@@ -197,16 +237,22 @@ def main(argv: list[str] | None = None) -> None:
     t0 = time.perf_counter()
     ok = _zf_kernels() is not None
     load_s = time.perf_counter() - t0
-    print(f"# Zones → front post-processing: run-length kernels vs the previous implementation "
-          f"({platform.machine()}, {os.cpu_count()} CPUs, Python {platform.python_version()}, "
-          f"numpy {np.__version__}, scipy {scipy.__version__})\n")
+    print(
+        f"# Zones → front post-processing: run-length kernels vs the previous implementation "
+        f"({platform.machine()}, {os.cpu_count()} CPUs, Python {platform.python_version()}, "
+        f"numpy {np.__version__}, scipy {scipy.__version__})\n"
+    )
     if not ok:
-        print("numba kernels unavailable: `zones_to_front` uses the scipy fallback (kernels "
-              "row = scipy fallback).\n")
-    print(f"Kernel load (numba import + compile or cache load): {load_s:.2f} s wall, once per "
-          f"process. Times: median of {args.repeats} interleaved passes per image, "
-          f"{'process CPU' if args.clock == 'cpu' else 'wall-clock'} time, one thread; "
-          f"nonocean_connectivity={args.connectivity}; threshold 750 m / pixel size.\n")
+        print(
+            "numba kernels unavailable: `zones_to_front` uses the scipy fallback (kernels "
+            "row = scipy fallback).\n"
+        )
+    print(
+        f"Kernel load (numba import + compile or cache load): {load_s:.2f} s wall, once per "
+        f"process. Times: median of {args.repeats} interleaved passes per image, "
+        f"{'process CPU' if args.clock == 'cpu' else 'wall-clock'} time, one thread; "
+        f"nonocean_connectivity={args.connectivity}; threshold 750 m / pixel size.\n"
+    )
 
     rng = np.random.default_rng(args.seed)
     rows: list[str] = []
@@ -232,10 +278,13 @@ def main(argv: list[str] | None = None) -> None:
         rows.append(
             f"| {side}² ({shape}) | {len(shapes)} | {int(np.median(fronts_px))} | {ref:.0f} | "
             f"{new:.1f} | **{ref / new:.1f}×** | {fb:.0f} | {ref / fb:.1f}× | "
-            f"{'yes' if all(same_all.values()) else '**NO**'} |")
-    print("| image size (first image) | images | front px (median) | reference (ms/image) | "
-          "kernels (ms/image) | speed-up | scipy fallback (ms/image) | speed-up | "
-          "identical to reference |")
+            f"{'yes' if all(same_all.values()) else '**NO**'} |"
+        )
+    print(
+        "| image size (first image) | images | front px (median) | reference (ms/image) | "
+        "kernels (ms/image) | speed-up | scipy fallback (ms/image) | speed-up | "
+        "identical to reference |"
+    )
     print("| --- | --- | --- | --- | --- | --- | --- | --- | --- |")
     print("\n".join(rows))
     print()

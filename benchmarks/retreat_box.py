@@ -44,8 +44,8 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import subprocess
 import platform
+import subprocess
 import sys
 import time
 from collections.abc import Callable
@@ -54,14 +54,14 @@ from pathlib import Path
 import numpy as np
 
 REPO = Path(__file__).resolve().parents[1]
-UPSTREAM_XY = (-561932.0, -1346904.0)        # the upstream edge's midpoint (basemap: ice)
+UPSTREAM_XY = (-561932.0, -1346904.0)  # the upstream edge's midpoint (basemap: ice)
 
 
 def _time(funcs: dict[str, Callable[[], object]], repeats: int) -> dict[str, dict[str, float]]:
     """Median CPU and wall seconds per function, the functions interleaved."""
     cpu: dict[str, list[float]] = {k: [] for k in funcs}
     wall: dict[str, list[float]] = {k: [] for k in funcs}
-    for k, f in funcs.items():          # warm up (imports, PROJ database, first GEOS calls)
+    for f in funcs.values():  # warm up (imports, PROJ database, first GEOS calls)
         f()
     for i in range(repeats):
         print(f"  round {i + 1}/{repeats}", end="\r", file=sys.stderr, flush=True)
@@ -85,8 +85,9 @@ def _load(data: Path) -> tuple[object, object, list]:
     return fronts, box_series, list(fronts.geometry)
 
 
-def _implementations(fronts: object, box_series: object,
-                     lines: list) -> dict[str, Callable[[], object]]:
+def _implementations(
+    fronts: object, box_series: object, lines: list
+) -> dict[str, Callable[[], object]]:
     from workbench.geo import retreat_box
     from workbench.geo.retreat_reference import published_box_areas
 
@@ -111,14 +112,21 @@ def _cold(data: Path, names: list[str], n: int) -> dict[str, dict[str, float]]:
     runs: dict[str, list[dict[str, float]]] = {k: [] for k in names}
     for i in range(n):
         for k in names:
-            print(f"  fresh process {i + 1}/{n}: {k}", " " * 10, end="\r", file=sys.stderr,
-                  flush=True)
-            out = subprocess.run([sys.executable, __file__, "--first-call", k, "--data", str(data)],
-                                 check=True, capture_output=True, text=True).stdout
+            print(
+                f"  fresh process {i + 1}/{n}: {k}", " " * 10, end="\r", file=sys.stderr, flush=True
+            )
+            out = subprocess.run(
+                [sys.executable, __file__, "--first-call", k, "--data", str(data)],
+                check=True,
+                capture_output=True,
+                text=True,
+            ).stdout
             runs[k].append(json.loads(out.strip().splitlines()[-1]))
     print(" " * 70, end="\r", file=sys.stderr)
-    return {k: {c: float(np.median([r[c] for r in v])) for c in ("cpu", "wall")}
-            for k, v in runs.items()}
+    return {
+        k: {c: float(np.median([r[c] for r in v])) for c in ("cpu", "wall")}
+        for k, v in runs.items()
+    }
 
 
 def _table(title: str, t: dict[str, dict[str, float]]) -> None:
@@ -127,8 +135,10 @@ def _table(title: str, t: dict[str, dict[str, float]]) -> None:
     print("| implementation | CPU (ms) | × faster (CPU) | wall (ms) | × faster (wall) |")
     print("| --- | ---: | ---: | ---: | ---: |")
     for k, v in t.items():
-        print(f"| {k} | {v['cpu'] * 1e3:.0f} | {ref['cpu'] / v['cpu']:.1f} | "
-              f"{v['wall'] * 1e3:.0f} | {ref['wall'] / v['wall']:.1f} |")
+        print(
+            f"| {k} | {v['cpu'] * 1e3:.0f} | {ref['cpu'] / v['cpu']:.1f} | "
+            f"{v['wall'] * 1e3:.0f} | {ref['wall'] / v['wall']:.1f} |"
+        )
 
 
 def _compare(lines: list, box: object, densify: float) -> dict[str, float]:
@@ -144,29 +154,39 @@ def _compare(lines: list, box: object, densify: float) -> dict[str, float]:
     if densify > 0:
         box = shapely.segmentize(box, densify)
         lines = [shapely.segmentize(g, densify) for g in lines]
-    fronts = gpd.GeoDataFrame({"date": pd.date_range("2019-01-01", periods=len(lines))},
-                              geometry=lines, crs=3413)
+    fronts = gpd.GeoDataFrame(
+        {"date": pd.date_range("2019-01-01", periods=len(lines))}, geometry=lines, crs=3413
+    )
     df = retreat_box(fronts, gpd.GeoSeries([box], crs=3413), upstream="right")
     ice = df.position_m.to_numpy() * df.attrs["box_width_m"]
     first = published_box_areas(lines, box, 3413)
     change = published_area_change(first)
     box_area = GroundMetres.around(3413, box).areas([box])[0]
     width = df.attrs["box_width_m"]
-    return {"change_m2": float(np.abs((ice - ice[0]) - change).max()),
-            "position_m": float(np.abs(df.change_m.to_numpy() - change / width).max()),
-            "first_plus_ice_m2": float(np.abs(first + ice - box_area).max()),
-            "net_workbench_m": float(df.change_m.iloc[-1]),
-            "net_published_m": float(change[-1] / width)}
+    return {
+        "change_m2": float(np.abs((ice - ice[0]) - change).max()),
+        "position_m": float(np.abs(df.change_m.to_numpy() - change / width).max()),
+        "first_plus_ice_m2": float(np.abs(first + ice - box_area).max()),
+        "net_workbench_m": float(df.change_m.iloc[-1]),
+        "net_published_m": float(change[-1] / width),
+    }
 
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--repeats", type=int, default=9, help="timed rounds (default 9)")
-    ap.add_argument("--cold", type=int, default=3,
-                    help="fresh processes per implementation for the first-call times (default "
-                         "3; 0: skip)")
-    ap.add_argument("--densify", type=float, default=10.0,
-                    help="also compare with edges densified to this many metres (0: skip)")
+    ap.add_argument(
+        "--cold",
+        type=int,
+        default=3,
+        help="fresh processes per implementation for the first-call times (default 3; 0: skip)",
+    )
+    ap.add_argument(
+        "--densify",
+        type=float,
+        default=10.0,
+        help="also compare with edges densified to this many metres (0: skip)",
+    )
     ap.add_argument("--data", type=Path, default=None, help=argparse.SUPPRESS)
     ap.add_argument("--first-call", default=None, help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
@@ -177,8 +197,10 @@ def main(argv: list[str] | None = None) -> int:
         _first_call(data, args.first_call)
         return 0
     if not (data / "lines").is_dir():
-        print(f"{data}: the Harald Moltke Bræ data is absent (set WORKBENCH_SHARED_DATA)",
-              file=sys.stderr)
+        print(
+            f"{data}: the Harald Moltke Bræ data is absent (set WORKBENCH_SHARED_DATA)",
+            file=sys.stderr,
+        )
         return 2
 
     import shapely
@@ -192,35 +214,46 @@ def main(argv: list[str] | None = None) -> int:
     read_cpu, read_wall = time.process_time() - c0, time.perf_counter() - w0
     fronts, box_series, lines = _load(data)
     box = box_series.iloc[0]
-    print(f"{len(lines)} fronts {fronts.date.min():%Y-%m-%d}..{fronts.date.max():%Y-%m-%d}, "
-          f"{int(np.median(shapely.get_num_coordinates(np.array(lines))))} vertices per line "
-          f"(median); box {box.area / 1e6:.2f} km² of EPSG:3413")
-    print(f"python {platform.python_version()}, shapely {shapely.__version__} (GEOS "
-          f"{shapely.geos_version_string}), {os.cpu_count()} CPUs; reading the {len(lines)} "
-          f"files (read_front_lines, not timed below): {read_cpu * 1e3:.0f} ms CPU, "
-          f"{read_wall * 1e3:.0f} ms wall")
+    print(
+        f"{len(lines)} fronts {fronts.date.min():%Y-%m-%d}..{fronts.date.max():%Y-%m-%d}, "
+        f"{int(np.median(shapely.get_num_coordinates(np.array(lines))))} vertices per line "
+        f"(median); box {box.area / 1e6:.2f} km² of EPSG:3413"
+    )
+    print(
+        f"python {platform.python_version()}, shapely {shapely.__version__} (GEOS "
+        f"{shapely.geos_version_string}), {os.cpu_count()} CPUs; reading the {len(lines)} "
+        f"files (read_front_lines, not timed below): {read_cpu * 1e3:.0f} ms CPU, "
+        f"{read_wall * 1e3:.0f} ms wall"
+    )
 
     funcs = _implementations(fronts, box_series, lines)
     _table(f"median of {args.repeats} rounds (warm)", _time(funcs, args.repeats))
     if args.cold > 0:
-        _table(f"first call in a fresh process, median of {args.cold} processes",
-               _cold(data, list(funcs), args.cold))
+        _table(
+            f"first call in a fresh process, median of {args.cold} processes",
+            _cold(data, list(funcs), args.cold),
+        )
 
     ok = True
     pieces, owner = split_pieces(np.array(lines, dtype=object), box)
     areas = shapely.area(pieces)
-    same = all(areas[owner == i].tolist() == [p.area for p in split(box, g).geoms]
-               for i, g in enumerate(lines))
+    same = all(
+        areas[owner == i].tolist() == [p.area for p in split(box, g).geoms]
+        for i, g in enumerate(lines)
+    )
     ok &= same
-    print(f"\npieces identical to shapely.ops.split (areas bit for bit, {len(lines)} lines): "
-          f"{same}")
-    for d in ([0.0] + ([args.densify] if args.densify > 0 else [])):
+    print(
+        f"\npieces identical to shapely.ops.split (areas bit for bit, {len(lines)} lines): {same}"
+    )
+    for d in [0.0] + ([args.densify] if args.densify > 0 else []):
         c = _compare(lines, box, d)
         label = f"edges densified to {d:g} m" if d else "as drawn"
-        print(f"published vs workbench, {label}: area change max |Δ| {c['change_m2']:.4f} m² "
-              f"({c['position_m']:.4f} m of position); first piece + ice vs box max |Δ| "
-              f"{c['first_plus_ice_m2']:.4f} m²; net change {c['net_workbench_m']:.3f} m "
-              f"(workbench) vs {c['net_published_m']:.3f} m (published)")
+        print(
+            f"published vs workbench, {label}: area change max |Δ| {c['change_m2']:.4f} m² "
+            f"({c['position_m']:.4f} m of position); first piece + ice vs box max |Δ| "
+            f"{c['first_plus_ice_m2']:.4f} m²; net change {c['net_workbench_m']:.3f} m "
+            f"(workbench) vs {c['net_published_m']:.3f} m (published)"
+        )
         ok &= c["change_m2"] < (0.01 if d else 50.0)
     if not ok:
         print("DIFFERENCE: the workbench does not reproduce the published areas", file=sys.stderr)

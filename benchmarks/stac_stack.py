@@ -43,9 +43,15 @@ def catalogue(root: Path, dates: int, size: int) -> tuple[Path, str]:
         when = dt.datetime(2019, 1, 1, 7, 12) + dt.timedelta(days=12 * i)
         power = (10 ** (rng.normal(-14, 4, (size, size)) / 10)).astype(np.float32)
         for part, (c0, c1) in enumerate(((0, half + overlap), (half - overlap, size))):
-            scenes.append(Scene(id=f"S1A_{when:%Y%m%dT%H%M%S}_{part}", datetime=when + dt.timedelta(seconds=20 * part),
-                                crs="EPSG:32633", transform=Affine(PX, 0, X0 + c0 * PX, 0, -PX, Y0),
-                                bands={"vv": power[:, c0:c1]}))
+            scenes.append(
+                Scene(
+                    id=f"S1A_{when:%Y%m%dT%H%M%S}_{part}",
+                    datetime=when + dt.timedelta(seconds=20 * part),
+                    crs="EPSG:32633",
+                    transform=Affine(PX, 0, X0 + c0 * PX, 0, -PX, Y0),
+                    bands={"vv": power[:, c0:c1]},
+                )
+            )
     root = write_catalogue(root, scenes)
     # the AOI: the lon/lat box just inside the size² px square
     t = pyproj.Transformer.from_crs("EPSG:32633", "EPSG:4326", always_xy=True)
@@ -63,19 +69,30 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         t0 = time.perf_counter()
         root, aoi = catalogue(Path(tmp) / "cat", args.dates, args.size)
-        print(f"catalogue: {args.dates} dates x 2 items of {args.size}x{args.size // 2 + 16} px, "
-              f"written in {time.perf_counter() - t0:.1f} s (not timed below)")
+        print(
+            f"catalogue: {args.dates} dates x 2 items of {args.size}x{args.size // 2 + 16} px, "
+            f"written in {time.perf_counter() - t0:.1f} s (not timed below)"
+        )
         times = []
         for r in range(args.repeat):
             t0 = time.perf_counter()
-            result = build_stack(str(root), Path(tmp) / f"out{r}", aoi=aoi,
-                                 datetime="2019-01-01/2021-12-31", progress=False)
+            result = build_stack(
+                str(root),
+                Path(tmp) / f"out{r}",
+                aoi=aoi,
+                datetime="2019-01-01/2021-12-31",
+                progress=False,
+            )
             times.append(time.perf_counter() - t0)
         mb = len(result.dates) * result.shape[0] * result.shape[1] * 4 / 1e6
-        print(f"stack: {len(result.dates)} dates, {result.shape[0]} x {result.shape[1]} px, "
-              f"{mb:.0f} MB float32")
-        print(f"build_stack: best {min(times):.2f} s, median {statistics.median(times):.2f} s "
-              f"over {args.repeat} runs ({mb / min(times):.0f} MB/s)")
+        print(
+            f"stack: {len(result.dates)} dates, {result.shape[0]} x {result.shape[1]} px, "
+            f"{mb:.0f} MB float32"
+        )
+        print(
+            f"build_stack: best {min(times):.2f} s, median {statistics.median(times):.2f} s "
+            f"over {args.repeat} runs ({mb / min(times):.0f} MB/s)"
+        )
 
 
 if __name__ == "__main__":

@@ -22,8 +22,9 @@ from workbench.data.synthetic import GlacierParams, simulate_glacier
 def _run(n_dates: int, size: int, pixel_size: float, seed: int) -> float:
     years = ((n_dates - 1) * 12 + 0.5) / 365.25
     t = time.perf_counter()
-    g = simulate_glacier(GlacierParams(), seed=seed, years=years, size=(size, size),
-                         pixel_size=pixel_size)
+    g = simulate_glacier(
+        GlacierParams(), seed=seed, years=years, size=(size, size), pixel_size=pixel_size
+    )
     elapsed = time.perf_counter() - t
     assert g.stack.sizes["time"] == n_dates
     return elapsed

@@ -33,12 +33,14 @@ def render(repository: str = REPOSITORY, ref: str = REF) -> str:
     """The badge block, markers included."""
     lab = binder_url(LAB_PATH, repository, ref)
     dash = binder_url(DASHBOARD_PATH, repository, ref)
-    return "\n".join([
-        START,
-        f"[![Open in JupyterLab](https://img.shields.io/badge/Binder-open%20in%20JupyterLab-579ACA?logo=jupyter)]({lab})",
-        f"[![Open the dashboard](https://img.shields.io/badge/Binder-open%20the%20dashboard-E66581?logo=jupyter)]({dash})",
-        END,
-    ])
+    return "\n".join(
+        [
+            START,
+            f"[![Open in JupyterLab](https://img.shields.io/badge/Binder-open%20in%20JupyterLab-579ACA?logo=jupyter)]({lab})",
+            f"[![Open the dashboard](https://img.shields.io/badge/Binder-open%20the%20dashboard-E66581?logo=jupyter)]({dash})",
+            END,
+        ]
+    )
 
 
 def current_block(readme: str) -> str | None:
@@ -46,7 +48,7 @@ def current_block(readme: str) -> str | None:
     i, j = readme.find(START), readme.find(END)
     if i < 0 or j < i:
         return None
-    return readme[i:j + len(END)]
+    return readme[i : j + len(END)]
 
 
 def main(argv: list[str]) -> int:
@@ -58,8 +60,10 @@ def main(argv: list[str]) -> int:
     readme = readme_path.read_text()
     old = current_block(readme)
     if old is None:
-        print(f"{readme_path}: markers not found; paste this block under the title:\n{block}",
-              file=sys.stderr)
+        print(
+            f"{readme_path}: markers not found; paste this block under the title:\n{block}",
+            file=sys.stderr,
+        )
         return 1
     readme_path.write_text(readme.replace(old, block))
     print(f"{readme_path}: badges point at {REPOSITORY}@{REF}")

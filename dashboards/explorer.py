@@ -36,15 +36,19 @@ def _parse_args(argv: list[str]) -> argparse.Namespace:
     p.add_argument("data", nargs="*", type=Path)
     p.add_argument("--checkpoint", action="append", default=[], type=Path)
     p.add_argument("--no-shared", action="store_true", help="leave out ../shared/data")
-    p.add_argument("--edits", type=Path, default=None, help="writable folder for fronts corrected by hand")
+    p.add_argument(
+        "--edits", type=Path, default=None, help="writable folder for fronts corrected by hand"
+    )
     args, _ = p.parse_known_args(argv)
     shared = Path(os.environ.get("WORKBENCH_SHARED_DATA", REPO.parent / "shared" / "data"))
     if not args.data:
         args.data = [d for d in (REPO / "demo_data",) if d.is_dir()]
     if not args.no_shared and shared.is_dir():  # the real examples, when this machine has them
         args.data.append(shared)
-    if not args.checkpoint:   # every packaged model (demo_zones, demo_outlines, caffe256_zones);
-        from workbench.checkpoints import packaged_checkpoints   # each dataset offers those that apply
+    if not args.checkpoint:  # every packaged model (demo_zones, demo_outlines, caffe256_zones);
+        from workbench.checkpoints import (
+            packaged_checkpoints,
+        )  # each dataset offers those that apply
 
         args.checkpoint.extend(packaged_checkpoints().values())
     return args
@@ -64,7 +68,9 @@ def create_app(state: ExplorerState | None = None) -> pn.template.BaseTemplate:
     if state is None:
         roots, catalogue, checkpoints, corrections = _setup(tuple(sys.argv[1:]))
         try:
-            state = ExplorerState(roots, catalogue, checkpoints, corrections=corrections, **session_params())
+            state = ExplorerState(
+                roots, catalogue, checkpoints, corrections=corrections, **session_params()
+            )
         except Exception:  # noqa: BLE001 - a crafted URL falls back to the default view
             state = ExplorerState(roots, catalogue, checkpoints, corrections=corrections)
     return explorer_app(state)

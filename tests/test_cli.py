@@ -16,7 +16,6 @@ from workbench.data.demo import caffe_stem, db_to_uint8, make_demo_world
 from workbench.data.stack import open_stack
 from workbench.errors import DataError
 
-
 SUBCOMMANDS = sorted(build_parser()._subparsers._group_actions[0].choices)
 
 
@@ -38,8 +37,9 @@ def test_every_subcommand_is_covered():
 
 
 def test_console_script_runs():
-    out = subprocess.run([sys.executable, "-m", "workbench.cli", "info"], capture_output=True,
-                         text=True, check=True).stdout
+    out = subprocess.run(
+        [sys.executable, "-m", "workbench.cli", "info"], capture_output=True, text=True, check=True
+    ).stdout
     assert "glacier-workbench" in out and "torch" in out and "device" in out
 
 
@@ -52,8 +52,26 @@ def test_info_on_missing_path_is_a_clean_error(capsys, tmp_path):
 @pytest.fixture(scope="module")
 def world(tmp_path_factory):
     root = tmp_path_factory.mktemp("demo") / "world"
-    assert main(["demo", "--out", str(root), "--glaciers", "2", "--years", "0.1",
-                 "--size", "96", "--pixel-size", "60", "--seed", "3"]) == 0
+    assert (
+        main(
+            [
+                "demo",
+                "--out",
+                str(root),
+                "--glaciers",
+                "2",
+                "--years",
+                "0.1",
+                "--size",
+                "96",
+                "--pixel-size",
+                "60",
+                "--seed",
+                "3",
+            ]
+        )
+        == 0
+    )
     return root
 
 
@@ -115,5 +133,8 @@ def test_demo_interrupted_leaves_nothing(tmp_path, monkeypatch):
 
 
 def test_caffe_stem_and_db_mapping():
-    assert caffe_stem("Kongsbreen", "2019-01-13", "S1B", 20.0, 7) == "Kongsbreen_2019-01-13_S1_20_1_007"
+    assert (
+        caffe_stem("Kongsbreen", "2019-01-13", "S1B", 20.0, 7)
+        == "Kongsbreen_2019-01-13_S1_20_1_007"
+    )
     assert db_to_uint8(__import__("numpy").array([-30.0, 5.0])).tolist() == [1, 255]

@@ -36,6 +36,6 @@ def test_every_subcommand_has_examples():
 @pytest.mark.parametrize("sub, example", CASES, ids=[e for _, e in CASES])
 def test_help_example_parses(sub, example):
     argv = shlex.split(example)[1:]
-    assert argv[0] in SUBPARSERS   # a help may show another subcommand (pretrain → train)
+    assert argv[0] in SUBPARSERS  # a help may show another subcommand (pretrain → train)
     args = PARSER.parse_args(argv)
     assert args.func.__name__ == f"_run_{argv[0]}"

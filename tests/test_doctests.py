@@ -14,7 +14,8 @@ import workbench
 matplotlib.use("Agg")
 
 MODULES = sorted(
-    info.name for info in pkgutil.walk_packages(workbench.__path__, prefix="workbench.")
+    info.name
+    for info in pkgutil.walk_packages(workbench.__path__, prefix="workbench.")
     if not info.name.split(".")[-1].startswith("__")
 )
 
@@ -23,8 +24,12 @@ MODULES = sorted(
 def test_docstring_examples(name, tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)  # examples that write files write them here
     module = importlib.import_module(name)
-    result = doctest.testmod(module, optionflags=doctest.ELLIPSIS | doctest.NORMALIZE_WHITESPACE,
-                             report=True, verbose=False)
+    result = doctest.testmod(
+        module,
+        optionflags=doctest.ELLIPSIS | doctest.NORMALIZE_WHITESPACE,
+        report=True,
+        verbose=False,
+    )
     assert result.failed == 0, f"{result.failed} of {result.attempted} examples in {name} failed"
 
 

@@ -33,15 +33,19 @@ def ensure_dir(path: str | os.PathLike[str]) -> Path:
     for p in (path, *path.parents):
         if p.exists():
             if not p.is_dir():
-                raise ConfigError("is a file", path=p, expected="a folder for the output, or a "
-                                                                "path that does not exist yet")
+                raise ConfigError(
+                    "is a file",
+                    path=p,
+                    expected="a folder for the output, or a path that does not exist yet",
+                )
             break
     path.mkdir(parents=True, exist_ok=True)
     return path
 
 
-def safe_torch_load(path: str | os.PathLike[str], *, expected: str,
-                    map_location: Any = "cpu") -> Any:
+def safe_torch_load(
+    path: str | os.PathLike[str], *, expected: str, map_location: Any = "cpu"
+) -> Any:
     """``torch.load(path, weights_only=True)`` with every failure a :class:`CheckpointError`
     naming the file.
 
@@ -68,22 +72,33 @@ def safe_torch_load(path: str | os.PathLike[str], *, expected: str,
     # torch.save writes zip archives (torch ≥ 1.6); older files and plain pickles start with
     # the pickle protocol marker 0x80; anything else is not a torch file at all
     if not zipfile.is_zipfile(path) and not head.startswith(b"\x80"):
-        raise CheckpointError("cannot be read; it is truncated or not a torch file (neither a "
-                              "zip archive nor a pickle)", path=path, expected=expected)
+        raise CheckpointError(
+            "cannot be read; it is truncated or not a torch file (neither a "
+            "zip archive nor a pickle)",
+            path=path,
+            expected=expected,
+        )
     try:
         return torch.load(path, map_location=map_location, weights_only=True)
     except pickle.UnpicklingError as exc:
         lines = [ln.strip() for ln in str(exc).splitlines() if ln.strip()]
-        first = next((ln for ln in lines if "Unsupported global" in ln or "error:" in ln),
-                     lines[0] if lines else "")
+        first = next(
+            (ln for ln in lines if "Unsupported global" in ln or "error:" in ln),
+            lines[0] if lines else "",
+        )
         raise CheckpointError(
             "was refused by safe loading (weights_only=True): it holds Python objects other "
             f"than tensors and plain data, which could run code, so it was not loaded ({first})",
-            path=path, expected=expected) from None
+            path=path,
+            expected=expected,
+        ) from None
     except Exception as exc:  # truncated zip, random bytes, empty file, ...
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise CheckpointError(f"cannot be read; it is truncated or not a torch file ({first})",
-                              path=path, expected=expected) from None
+        raise CheckpointError(
+            f"cannot be read; it is truncated or not a torch file ({first})",
+            path=path,
+            expected=expected,
+        ) from None
 
 
 @contextlib.contextmanager
@@ -105,7 +120,9 @@ def atomic_path(target: str | os.PathLike[str]) -> Iterator[Path]:
     """
     target = Path(target)
     ensure_dir(target.parent)
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp" + "".join(target.suffixes[-1:]), dir=target.parent)
+    fd, tmp_name = tempfile.mkstemp(
+        prefix=f".{target.name}.", suffix=".tmp" + "".join(target.suffixes[-1:]), dir=target.parent
+    )
     os.close(fd)
     tmp = Path(tmp_name)
     tmp.unlink()  # the writer creates it (file or directory)

@@ -37,15 +37,33 @@ def _add_demo(sub: argparse._SubParsersAction) -> None:
             "  workbench demo --size 256 --pixel-size 40   # smaller, faster world"
         ),
     )
-    p.add_argument("--out", type=Path, default=Path("demo_data"),
-                   help="output folder (default: ./demo_data); replaced atomically if --force")
-    p.add_argument("--glaciers", type=int, default=3, help="number of distinct glaciers (default: 3)")
-    p.add_argument("--years", type=float, default=2.0,
-                   help="length of each time series in years, 12-day repeat (default: 2)")
-    p.add_argument("--seed", type=int, default=0, help="random seed; same seed, same world (default: 0)")
-    p.add_argument("--size", type=int, default=512, help="scene size in pixels, square (default: 512)")
-    p.add_argument("--pixel-size", type=float, default=20.0, help="pixel size in metres (default: 20)")
-    p.add_argument("--start", default="2019-01-01", help="first acquisition date (default: 2019-01-01)")
+    p.add_argument(
+        "--out",
+        type=Path,
+        default=Path("demo_data"),
+        help="output folder (default: ./demo_data); replaced atomically if --force",
+    )
+    p.add_argument(
+        "--glaciers", type=int, default=3, help="number of distinct glaciers (default: 3)"
+    )
+    p.add_argument(
+        "--years",
+        type=float,
+        default=2.0,
+        help="length of each time series in years, 12-day repeat (default: 2)",
+    )
+    p.add_argument(
+        "--seed", type=int, default=0, help="random seed; same seed, same world (default: 0)"
+    )
+    p.add_argument(
+        "--size", type=int, default=512, help="scene size in pixels, square (default: 512)"
+    )
+    p.add_argument(
+        "--pixel-size", type=float, default=20.0, help="pixel size in metres (default: 20)"
+    )
+    p.add_argument(
+        "--start", default="2019-01-01", help="first acquisition date (default: 2019-01-01)"
+    )
     p.add_argument("--force", action="store_true", help="overwrite an existing demo world")
     p.set_defaults(func=_run_demo)
 
@@ -54,12 +72,21 @@ def _run_demo(args: argparse.Namespace) -> int:
     from workbench.data.demo import make_demo_world
 
     manifest = make_demo_world(
-        args.out, n_glaciers=args.glaciers, years=args.years, seed=args.seed, size=args.size,
-        pixel_size=args.pixel_size, start=args.start, overwrite=args.force, progress=True,
+        args.out,
+        n_glaciers=args.glaciers,
+        years=args.years,
+        seed=args.seed,
+        size=args.size,
+        pixel_size=args.pixel_size,
+        start=args.start,
+        overwrite=args.force,
+        progress=True,
     )
-    print(f"demo world written to {args.out}: {len(manifest['glaciers'])} glaciers, "
-          f"{sum(g['n_dates'] for g in manifest['glaciers'])} dates "
-          f"in {manifest['seconds']:.1f} s")
+    print(
+        f"demo world written to {args.out}: {len(manifest['glaciers'])} glaciers, "
+        f"{sum(g['n_dates'] for g in manifest['glaciers'])} dates "
+        f"in {manifest['seconds']:.1f} s"
+    )
     return 0
 
 
@@ -121,24 +148,46 @@ def _add_train(sub: argparse._SubParsersAction) -> None:
             "  workbench train --list                                  # the packaged configs"
         ),
     )
-    p.add_argument("config", nargs="?",
-                   help="YAML config file or packaged config name, e.g. demo_zones or run.yaml")
-    p.add_argument("overrides", nargs=argparse.REMAINDER, metavar="KEY=VALUE",
-                   help="dotted overrides, e.g. trainer.max_epochs=3 data.root=/data/CaFFe "
-                        "optimizer.lr=1e-3 name=run2 (options may follow them)")
-    p.add_argument("--resume", action="store_true",
-                   help="continue from OUTPUT_DIR/NAME/checkpoints/last.ckpt (starts from scratch "
-                        "if there is none), e.g. workbench train demo_zones --resume")
-    p.add_argument("--overwrite", action="store_true",
-                   help="delete an existing run folder first, e.g. workbench train demo_zones "
-                        "--overwrite")
-    p.add_argument("--run-dir", type=Path, default=None,
-                   help="run folder instead of OUTPUT_DIR/NAME, e.g. --run-dir runs/exp1")
-    p.add_argument("--print-config", action="store_true",
-                   help="print the resolved config (every option) and exit, e.g. "
-                        "workbench train demo_zones --print-config")
-    p.add_argument("--list", action="store_true",
-                   help="list the packaged configs and exit, e.g. workbench train --list")
+    p.add_argument(
+        "config",
+        nargs="?",
+        help="YAML config file or packaged config name, e.g. demo_zones or run.yaml",
+    )
+    p.add_argument(
+        "overrides",
+        nargs=argparse.REMAINDER,
+        metavar="KEY=VALUE",
+        help="dotted overrides, e.g. trainer.max_epochs=3 data.root=/data/CaFFe "
+        "optimizer.lr=1e-3 name=run2 (options may follow them)",
+    )
+    p.add_argument(
+        "--resume",
+        action="store_true",
+        help="continue from OUTPUT_DIR/NAME/checkpoints/last.ckpt (starts from scratch "
+        "if there is none), e.g. workbench train demo_zones --resume",
+    )
+    p.add_argument(
+        "--overwrite",
+        action="store_true",
+        help="delete an existing run folder first, e.g. workbench train demo_zones --overwrite",
+    )
+    p.add_argument(
+        "--run-dir",
+        type=Path,
+        default=None,
+        help="run folder instead of OUTPUT_DIR/NAME, e.g. --run-dir runs/exp1",
+    )
+    p.add_argument(
+        "--print-config",
+        action="store_true",
+        help="print the resolved config (every option) and exit, e.g. "
+        "workbench train demo_zones --print-config",
+    )
+    p.add_argument(
+        "--list",
+        action="store_true",
+        help="list the packaged configs and exit, e.g. workbench train --list",
+    )
     p.set_defaults(func=_run_train, _train_parser=p)
 
 
@@ -174,21 +223,32 @@ def _run_train(args: argparse.Namespace) -> int:
         print("\n".join(list_configs()))
         return 0
     if args.config is None:
-        raise ConfigError("is missing", variable="CONFIG",
-                          expected=f"a YAML file or one of {list_configs()}")
+        raise ConfigError(
+            "is missing", variable="CONFIG", expected=f"a YAML file or one of {list_configs()}"
+        )
     if "=" in args.config:
-        raise ConfigError(f"is {args.config!r}, an override", variable="CONFIG",
-                          expected="the config first, then KEY=VALUE overrides")
+        raise ConfigError(
+            f"is {args.config!r}, an override",
+            variable="CONFIG",
+            expected="the config first, then KEY=VALUE overrides",
+        )
     if args.print_config:
         print(dump_config(load_config(args.config, args.overrides)), end="")
         return 0
     from workbench.training.fit import fit
 
-    result = fit(args.config, overrides=args.overrides, resume=args.resume,
-                 overwrite=args.overwrite, run_dir=args.run_dir)
+    result = fit(
+        args.config,
+        overrides=args.overrides,
+        resume=args.resume,
+        overwrite=args.overwrite,
+        run_dir=args.run_dir,
+    )
     score = "n/a" if result.best_score is None else f"{result.best_score:.4g}"
-    print(f"{'interrupted' if result.interrupted else 'done'}: {result.epochs} epoch(s) in "
-          f"{result.seconds:.0f} s; best {result.monitor} = {score}; model: {result.best_checkpoint}")
+    print(
+        f"{'interrupted' if result.interrupted else 'done'}: {result.epochs} epoch(s) in "
+        f"{result.seconds:.0f} s; best {result.monitor} = {score}; model: {result.best_checkpoint}"
+    )
     if result.interrupted:
         print("resume with: workbench train ... --resume", file=sys.stderr)
         return 130
@@ -199,7 +259,7 @@ def _add_pretrain(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
         "pretrain",
         help="SSL4SAR self-supervised pretraining of the Swin V2 encoder (OptSimMIM, "
-             "OptTranslator)",
+        "OptTranslator)",
         formatter_class=_Formatter,
         description=(
             "Pretrain the encoder of ssl4sar_hybrid without labels, as SSL4SAR does: every SAR\n"
@@ -227,54 +287,92 @@ def _add_pretrain(sub: argparse._SubParsersAction) -> None:
             "      'model.kwargs={}' init.encoder=runs/demo_pretrain/encoder.pt   # fine-tune"
         ),
     )
-    p.add_argument("config", nargs="?",
-                   help="YAML config file or packaged pretraining config, e.g. demo_pretrain")
-    p.add_argument("overrides", nargs=argparse.REMAINDER, metavar="KEY=VALUE",
-                   help="dotted overrides, e.g. method=opttranslator trainer.max_epochs=3 "
-                        "data.root=/data/stacks name=run2 (options may follow them)")
-    p.add_argument("--resume", action="store_true",
-                   help="continue from OUTPUT_DIR/NAME/checkpoints/last.ckpt, e.g. "
-                        "workbench pretrain demo_pretrain --resume")
-    p.add_argument("--overwrite", action="store_true",
-                   help="delete an existing run folder first, e.g. workbench pretrain "
-                        "demo_pretrain --overwrite")
-    p.add_argument("--run-dir", type=Path, default=None,
-                   help="run folder instead of OUTPUT_DIR/NAME, e.g. --run-dir runs/ssl1")
-    p.add_argument("--print-config", action="store_true",
-                   help="print the resolved config (every option) and exit, e.g. "
-                        "workbench pretrain demo_pretrain --print-config")
-    p.add_argument("--list", action="store_true",
-                   help="list the packaged pretraining configs and exit, e.g. "
-                        "workbench pretrain --list")
+    p.add_argument(
+        "config",
+        nargs="?",
+        help="YAML config file or packaged pretraining config, e.g. demo_pretrain",
+    )
+    p.add_argument(
+        "overrides",
+        nargs=argparse.REMAINDER,
+        metavar="KEY=VALUE",
+        help="dotted overrides, e.g. method=opttranslator trainer.max_epochs=3 "
+        "data.root=/data/stacks name=run2 (options may follow them)",
+    )
+    p.add_argument(
+        "--resume",
+        action="store_true",
+        help="continue from OUTPUT_DIR/NAME/checkpoints/last.ckpt, e.g. "
+        "workbench pretrain demo_pretrain --resume",
+    )
+    p.add_argument(
+        "--overwrite",
+        action="store_true",
+        help="delete an existing run folder first, e.g. workbench pretrain "
+        "demo_pretrain --overwrite",
+    )
+    p.add_argument(
+        "--run-dir",
+        type=Path,
+        default=None,
+        help="run folder instead of OUTPUT_DIR/NAME, e.g. --run-dir runs/ssl1",
+    )
+    p.add_argument(
+        "--print-config",
+        action="store_true",
+        help="print the resolved config (every option) and exit, e.g. "
+        "workbench pretrain demo_pretrain --print-config",
+    )
+    p.add_argument(
+        "--list",
+        action="store_true",
+        help="list the packaged pretraining configs and exit, e.g. workbench pretrain --list",
+    )
     p.set_defaults(func=_run_pretrain, _train_parser=p)
 
 
 def _run_pretrain(args: argparse.Namespace) -> int:
     from workbench.errors import ConfigError
-    from workbench.training.pretrain import (dump_pretrain_config, list_pretrain_configs,
-                                             load_pretrain_config)
+    from workbench.training.pretrain import (
+        dump_pretrain_config,
+        list_pretrain_configs,
+        load_pretrain_config,
+    )
 
     _train_options_after_overrides(args)
     if args.list:
         print("\n".join(list_pretrain_configs()))
         return 0
     if args.config is None:
-        raise ConfigError("is missing", variable="CONFIG",
-                          expected=f"a YAML file or one of {list_pretrain_configs()}")
+        raise ConfigError(
+            "is missing",
+            variable="CONFIG",
+            expected=f"a YAML file or one of {list_pretrain_configs()}",
+        )
     if "=" in args.config:
-        raise ConfigError(f"is {args.config!r}, an override", variable="CONFIG",
-                          expected="the config first, then KEY=VALUE overrides")
+        raise ConfigError(
+            f"is {args.config!r}, an override",
+            variable="CONFIG",
+            expected="the config first, then KEY=VALUE overrides",
+        )
     if args.print_config:
         print(dump_pretrain_config(load_pretrain_config(args.config, args.overrides)), end="")
         return 0
     from workbench.training.pretrain import pretrain
 
-    result = pretrain(args.config, overrides=args.overrides, resume=args.resume,
-                      overwrite=args.overwrite, run_dir=args.run_dir)
+    result = pretrain(
+        args.config,
+        overrides=args.overrides,
+        resume=args.resume,
+        overwrite=args.overwrite,
+        run_dir=args.run_dir,
+    )
     score = "n/a" if result.best_score is None else f"{result.best_score:.4g}"
-    print(f"{'interrupted' if result.interrupted else 'done'}: {result.epochs} epoch(s) in "
-          f"{result.seconds:.0f} s; best {result.monitor} = {score}; encoder: "
-          f"{result.best_checkpoint}")
+    print(
+        f"{'interrupted' if result.interrupted else 'done'}: {result.epochs} epoch(s) in "
+        f"{result.seconds:.0f} s; best {result.monitor} = {score}; encoder: "
+        f"{result.best_checkpoint}"
+    )
     print(f"fine-tune with: workbench train CONFIG init.encoder={result.best_checkpoint}")
     if result.interrupted:
         print("resume with: workbench pretrain ... --resume", file=sys.stderr)
@@ -310,60 +408,136 @@ def _add_predict(sub: argparse._SubParsersAction) -> None:
             "  workbench predict tiles/ --checkpoint best.pt --out preds --window 384 --overlap 0.5"
         ),
     )
-    p.add_argument("inputs", nargs="+", metavar="INPUTS",
-                   help="scene stacks, folders of stacks or glob patterns, e.g. demo_data/stacks "
-                        "or '/data/*.zarr'")
-    p.add_argument("--checkpoint", action="append", required=True, type=Path, metavar="CKPT",
-                   help="model checkpoint (save_checkpoint / best.pt); repeat for an ensemble, "
-                        "e.g. --checkpoint m1.pt --checkpoint m2.pt")
-    p.add_argument("--out", type=Path, required=True, metavar="DIR",
-                   help="output folder, one sub-folder per scene, e.g. --out preds")
-    p.add_argument("--scheduler", default=None, metavar="ADDRESS",
-                   help="address of a running Dask scheduler instead of a local cluster, "
-                        "e.g. --scheduler tcp://10.0.0.5:8786")
-    p.add_argument("--workers", type=int, default=2, metavar="N",
-                   help="workers of the local cluster, each with its own model copy "
-                        "(default: 2), e.g. --workers 4")
-    p.add_argument("--threads-per-worker", type=int, default=1, metavar="N",
-                   help="threads per local worker (default: 1), e.g. --threads-per-worker 2")
-    p.add_argument("--in-process", action="store_true",
-                   help="run the local workers as threads of this process (lighter start, one "
-                        "model copy), e.g. --in-process --workers 2")
-    p.add_argument("--tta", action="store_true",
-                   help="test-time augmentation with the 4 rotations; adds uncertainty.tif, "
-                        "e.g. --tta")
-    p.add_argument("--window", type=int, default=None, metavar="PX",
-                   help="window side in model pixels (default: the checkpoint's validation "
-                        "window, else 384), e.g. --window 384")
-    p.add_argument("--overlap", type=float, default=0.5,
-                   help="overlap of neighbouring windows, 0 ≤ overlap < 1 (default: 0.5, "
-                        "stride = half a window), e.g. --overlap 0.5")
-    p.add_argument("--weighting", choices=("gaussian", "cosine", "uniform"), default="gaussian",
-                   help="blending weights of overlapping windows (default: gaussian), "
-                        "e.g. --weighting cosine")
-    p.add_argument("--batch-size", type=int, default=8, metavar="N",
-                   help="windows per forward pass (default: 8), e.g. --batch-size 32 on a GPU")
-    p.add_argument("--temporal", choices=("year", "window", "all"), default="year",
-                   help="time-series models: one map per calendar year (default), per date from "
-                        "the last --steps acquisitions, or one from all; e.g. --temporal window")
-    p.add_argument("--steps", type=int, default=None, metavar="N",
-                   help="acquisitions per time-series prediction (default: the checkpoint's "
-                        "time_steps), e.g. --steps 15")
-    p.add_argument("--device", default="auto",
-                   help="device of each worker: auto (its GPU if any), cpu, cuda, cuda:1 "
-                        "(default: auto), e.g. --device cpu")
-    p.add_argument("--products", default="labels,confidence,uncertainty,fronts,outlines",
-                   metavar="LIST",
-                   help="comma-separated products: labels, confidence, uncertainty, fronts, "
-                        "outlines, probabilities (keeps prediction.zarr); e.g. "
-                        "--products labels,confidence")
-    p.add_argument("--max-memory-mb", type=float, default=1024.0, metavar="MB",
-                   help="working-memory budget per scene tile (default: 1024), e.g. "
-                        "--max-memory-mb 4096")
-    p.add_argument("--overwrite", action="store_true",
-                   help="predict complete scenes again instead of skipping them, e.g. --overwrite")
-    p.add_argument("--no-progress", action="store_true",
-                   help="no progress bar (e.g. in batch jobs), e.g. --no-progress")
+    p.add_argument(
+        "inputs",
+        nargs="+",
+        metavar="INPUTS",
+        help="scene stacks, folders of stacks or glob patterns, e.g. demo_data/stacks "
+        "or '/data/*.zarr'",
+    )
+    p.add_argument(
+        "--checkpoint",
+        action="append",
+        required=True,
+        type=Path,
+        metavar="CKPT",
+        help="model checkpoint (save_checkpoint / best.pt); repeat for an ensemble, "
+        "e.g. --checkpoint m1.pt --checkpoint m2.pt",
+    )
+    p.add_argument(
+        "--out",
+        type=Path,
+        required=True,
+        metavar="DIR",
+        help="output folder, one sub-folder per scene, e.g. --out preds",
+    )
+    p.add_argument(
+        "--scheduler",
+        default=None,
+        metavar="ADDRESS",
+        help="address of a running Dask scheduler instead of a local cluster, "
+        "e.g. --scheduler tcp://10.0.0.5:8786",
+    )
+    p.add_argument(
+        "--workers",
+        type=int,
+        default=2,
+        metavar="N",
+        help="workers of the local cluster, each with its own model copy "
+        "(default: 2), e.g. --workers 4",
+    )
+    p.add_argument(
+        "--threads-per-worker",
+        type=int,
+        default=1,
+        metavar="N",
+        help="threads per local worker (default: 1), e.g. --threads-per-worker 2",
+    )
+    p.add_argument(
+        "--in-process",
+        action="store_true",
+        help="run the local workers as threads of this process (lighter start, one "
+        "model copy), e.g. --in-process --workers 2",
+    )
+    p.add_argument(
+        "--tta",
+        action="store_true",
+        help="test-time augmentation with the 4 rotations; adds uncertainty.tif, e.g. --tta",
+    )
+    p.add_argument(
+        "--window",
+        type=int,
+        default=None,
+        metavar="PX",
+        help="window side in model pixels (default: the checkpoint's validation "
+        "window, else 384), e.g. --window 384",
+    )
+    p.add_argument(
+        "--overlap",
+        type=float,
+        default=0.5,
+        help="overlap of neighbouring windows, 0 ≤ overlap < 1 (default: 0.5, "
+        "stride = half a window), e.g. --overlap 0.5",
+    )
+    p.add_argument(
+        "--weighting",
+        choices=("gaussian", "cosine", "uniform"),
+        default="gaussian",
+        help="blending weights of overlapping windows (default: gaussian), e.g. --weighting cosine",
+    )
+    p.add_argument(
+        "--batch-size",
+        type=int,
+        default=8,
+        metavar="N",
+        help="windows per forward pass (default: 8), e.g. --batch-size 32 on a GPU",
+    )
+    p.add_argument(
+        "--temporal",
+        choices=("year", "window", "all"),
+        default="year",
+        help="time-series models: one map per calendar year (default), per date from "
+        "the last --steps acquisitions, or one from all; e.g. --temporal window",
+    )
+    p.add_argument(
+        "--steps",
+        type=int,
+        default=None,
+        metavar="N",
+        help="acquisitions per time-series prediction (default: the checkpoint's "
+        "time_steps), e.g. --steps 15",
+    )
+    p.add_argument(
+        "--device",
+        default="auto",
+        help="device of each worker: auto (its GPU if any), cpu, cuda, cuda:1 "
+        "(default: auto), e.g. --device cpu",
+    )
+    p.add_argument(
+        "--products",
+        default="labels,confidence,uncertainty,fronts,outlines",
+        metavar="LIST",
+        help="comma-separated products: labels, confidence, uncertainty, fronts, "
+        "outlines, probabilities (keeps prediction.zarr); e.g. "
+        "--products labels,confidence",
+    )
+    p.add_argument(
+        "--max-memory-mb",
+        type=float,
+        default=1024.0,
+        metavar="MB",
+        help="working-memory budget per scene tile (default: 1024), e.g. --max-memory-mb 4096",
+    )
+    p.add_argument(
+        "--overwrite",
+        action="store_true",
+        help="predict complete scenes again instead of skipping them, e.g. --overwrite",
+    )
+    p.add_argument(
+        "--no-progress",
+        action="store_true",
+        help="no progress bar (e.g. in batch jobs), e.g. --no-progress",
+    )
     p.set_defaults(func=_run_predict)
 
 
@@ -371,12 +545,26 @@ def _run_predict(args: argparse.Namespace) -> int:
     from workbench.inference import predict_archive
 
     summary = predict_archive(
-        args.inputs, args.checkpoint, args.out, scheduler=args.scheduler, n_workers=args.workers,
-        threads_per_worker=args.threads_per_worker, processes=not args.in_process, tta=args.tta,
-        window=args.window, overlap=args.overlap, weighting=args.weighting,
-        batch_size=args.batch_size, temporal=args.temporal, steps=args.steps, device=args.device,
+        args.inputs,
+        args.checkpoint,
+        args.out,
+        scheduler=args.scheduler,
+        n_workers=args.workers,
+        threads_per_worker=args.threads_per_worker,
+        processes=not args.in_process,
+        tta=args.tta,
+        window=args.window,
+        overlap=args.overlap,
+        weighting=args.weighting,
+        batch_size=args.batch_size,
+        temporal=args.temporal,
+        steps=args.steps,
+        device=args.device,
         products=[s.strip() for s in args.products.split(",") if s.strip()],
-        max_memory_mb=args.max_memory_mb, overwrite=args.overwrite, progress=not args.no_progress)
+        max_memory_mb=args.max_memory_mb,
+        overwrite=args.overwrite,
+        progress=not args.no_progress,
+    )
     print(summary.report())
     return 0 if summary.ok else 1
 
@@ -410,44 +598,81 @@ def _add_retreat(sub: argparse._SubParsersAction) -> None:
             "  workbench retreat fronts.gpkg --box box.gpkg --upstream right --metres map"
         ),
     )
-    p.add_argument("fronts", type=Path, metavar="FRONTS",
-                   help="folder of dated front-line files or one vector file with a date "
-                        "column, e.g. ../shared/data/harald-moltke-brae/lines or fronts.gpkg")
+    p.add_argument(
+        "fronts",
+        type=Path,
+        metavar="FRONTS",
+        help="folder of dated front-line files or one vector file with a date "
+        "column, e.g. ../shared/data/harald-moltke-brae/lines or fronts.gpkg",
+    )
     method = p.add_mutually_exclusive_group(required=True)
-    method.add_argument("--box", type=Path, default=None,
-                        help="box polygon file (one four-cornered polygon), "
-                             "e.g. --box box/harald_moltke_brae.shp")
-    method.add_argument("--centerline", "--centreline", dest="centreline", type=Path, default=None,
-                        help="centre-line file (one line drawn from upstream), "
-                             "e.g. --centerline centreline.gpkg")
-    p.add_argument("--out", type=Path, default=Path("retreat"),
-                   help="output folder (default: ./retreat), e.g. --out results/hmb")
-    p.add_argument("--upstream", default=None, metavar="X,Y|right|left|convex|EDGE",
-                   help="upstream end of the box: a point X,Y near the upstream edge in the "
-                        "box's CRS (--upstream=-561932,-1346904; use '=' for negative numbers), "
-                        "'right'/'left' (the ice lies on that side of the lines; workbench "
-                        "fronts: right), an edge index 0..3, or 'convex' (heuristic). Required "
-                        "with --box (left out, the error names the values that fit the box); "
-                        "with --centerline an optional X,Y that orients the line")
-    p.add_argument("--crs", default=None,
-                   help="working CRS the box is split and drawn in (default: the box's or "
-                        "line's CRS if projected in metres, else a local equal-area one); it "
-                        "does not change the units, e.g. --crs EPSG:3413 or --crs laea")
-    p.add_argument("--metres", choices=("ground", "map"), default="ground",
-                   help="units of the distances: 'ground' metres on the ellipsoid (default) or "
-                        "'map' metres of the working CRS (EPSG:3413's are 1.7 %% short of "
-                        "ground metres at 76.6° N), e.g. --metres map")
-    p.add_argument("--title", default=None,
-                   help="figure title (default: the glacier name), e.g. --title 'Harald Moltke Bræ'")
+    method.add_argument(
+        "--box",
+        type=Path,
+        default=None,
+        help="box polygon file (one four-cornered polygon), e.g. --box box/harald_moltke_brae.shp",
+    )
+    method.add_argument(
+        "--centerline",
+        "--centreline",
+        dest="centreline",
+        type=Path,
+        default=None,
+        help="centre-line file (one line drawn from upstream), e.g. --centerline centreline.gpkg",
+    )
+    p.add_argument(
+        "--out",
+        type=Path,
+        default=Path("retreat"),
+        help="output folder (default: ./retreat), e.g. --out results/hmb",
+    )
+    p.add_argument(
+        "--upstream",
+        default=None,
+        metavar="X,Y|right|left|convex|EDGE",
+        help="upstream end of the box: a point X,Y near the upstream edge in the "
+        "box's CRS (--upstream=-561932,-1346904; use '=' for negative numbers), "
+        "'right'/'left' (the ice lies on that side of the lines; workbench "
+        "fronts: right), an edge index 0..3, or 'convex' (heuristic). Required "
+        "with --box (left out, the error names the values that fit the box); "
+        "with --centerline an optional X,Y that orients the line",
+    )
+    p.add_argument(
+        "--crs",
+        default=None,
+        help="working CRS the box is split and drawn in (default: the box's or "
+        "line's CRS if projected in metres, else a local equal-area one); it "
+        "does not change the units, e.g. --crs EPSG:3413 or --crs laea",
+    )
+    p.add_argument(
+        "--metres",
+        choices=("ground", "map"),
+        default="ground",
+        help="units of the distances: 'ground' metres on the ellipsoid (default) or "
+        "'map' metres of the working CRS (EPSG:3413's are 1.7 %% short of "
+        "ground metres at 76.6° N), e.g. --metres map",
+    )
+    p.add_argument(
+        "--title",
+        default=None,
+        help="figure title (default: the glacier name), e.g. --title 'Harald Moltke Bræ'",
+    )
     p.set_defaults(func=_run_retreat)
 
 
 def _run_retreat(args: argparse.Namespace) -> int:
     from workbench.geo.retreat import retreat_products
 
-    res = retreat_products(args.fronts, args.out, box=args.box, centreline=args.centreline,
-                           upstream=args.upstream, crs=args.crs, title=args.title,
-                           metres=args.metres)
+    res = retreat_products(
+        args.fronts,
+        args.out,
+        box=args.box,
+        centreline=args.centreline,
+        upstream=args.upstream,
+        crs=args.crs,
+        title=args.title,
+        metres=args.metres,
+    )
     print(res["summary"])
     print(f"wrote {res['table']} and {res['figure']}")
     return 0
@@ -483,52 +708,113 @@ def _add_evaluate(sub: argparse._SubParsersAction) -> None:
             "  workbench evaluate best.pt demo_data/stacks/Isbjornkloa.zarr --resolution 20"
         ),
     )
-    p.add_argument("checkpoint", metavar="CHECKPOINT",
-                   help="workbench checkpoint (best.pt), or demo_zones / demo_outlines for the "
-                        "packaged demo models, e.g. runs/demo_zones/best.pt")
-    p.add_argument("data", metavar="DATA",
-                   help="'demo', a demo world folder, a CaFFe-layout folder, a scene stack or a "
-                        "folder of stacks, e.g. demo_data or /data/CaFFe")
-    p.add_argument("--out", type=Path, default=None, metavar="DIR",
-                   help="report folder (default: outputs/evaluate/<checkpoint>_<split>), "
-                        "e.g. --out reports/zones")
-    p.add_argument("--split", choices=("test", "val", "train", "all"), default="test",
-                   help="which part of DATA (default: test = the held-out glaciers/images of "
-                        "the training run, or the folder's test split), e.g. --split all")
-    p.add_argument("--tta", action="store_true",
-                   help="test-time augmentation: 4 rotations, probabilities averaged, e.g. --tta")
-    p.add_argument("--resolution", default="auto", metavar="M",
-                   help="pixel size for the MDE: auto (default: as in training, else each "
-                        "image's own), meta, a number of metres, or none (unknown: pixels "
-                        "only), e.g. --resolution 7 or --resolution none")
-    p.add_argument("--min-cluster-px", type=float, default=None, metavar="N",
-                   help="drop predicted front clusters of at most N pixels (default: CaFFe's "
-                        "750 m in pixels; needed with --resolution none), e.g. --min-cluster-px 10")
-    p.add_argument("--bbox-mode", choices=("auto", "caffe", "polygon", "box"), default="auto",
-                   help="how bounding boxes mask predicted fronts: auto (CaFFe folders: caffe, "
-                        "exactly the benchmark's code), caffe, polygon or box, "
-                        "e.g. --bbox-mode polygon")
-    p.add_argument("--thin-fronts", action="store_true", default=None,
-                   help="skeletonise wide reference fronts (resized sets such as caffe256), "
-                        "e.g. --thin-fronts")
-    p.add_argument("--steps", default=None, metavar="N|all",
-                   help="outline models: the last N acquisitions of each year as input "
-                        "(default: as trained), or all, e.g. --steps all")
-    p.add_argument("--ablation", default=None, metavar="LIST",
-                   help="outline models: also evaluate these --steps settings with the same "
-                        "model, e.g. --ablation 1,3,5,all")
-    p.add_argument("--device", default="auto",
-                   help="auto (default), cpu, cuda, cuda:1, mps, e.g. --device cpu")
-    p.add_argument("--window", type=int, default=None, metavar="PX",
-                   help="sliding-window size (default: the checkpoint's), e.g. --window 256")
-    p.add_argument("--max-images", type=int, default=None, metavar="N",
-                   help="evaluate at most N images / yearly inputs (a quick look), "
-                        "e.g. --max-images 20")
-    p.add_argument("--demo-years", type=float, default=None, metavar="Y",
-                   help="DATA demo: simulate Y years of the checkpoint's world (default: as "
-                        "trained; the first years are the same), e.g. --demo-years 3")
-    p.add_argument("--no-figures", action="store_true",
-                   help="write the tables only, no PNG figures, e.g. --no-figures")
+    p.add_argument(
+        "checkpoint",
+        metavar="CHECKPOINT",
+        help="workbench checkpoint (best.pt), or demo_zones / demo_outlines for the "
+        "packaged demo models, e.g. runs/demo_zones/best.pt",
+    )
+    p.add_argument(
+        "data",
+        metavar="DATA",
+        help="'demo', a demo world folder, a CaFFe-layout folder, a scene stack or a "
+        "folder of stacks, e.g. demo_data or /data/CaFFe",
+    )
+    p.add_argument(
+        "--out",
+        type=Path,
+        default=None,
+        metavar="DIR",
+        help="report folder (default: outputs/evaluate/<checkpoint>_<split>), "
+        "e.g. --out reports/zones",
+    )
+    p.add_argument(
+        "--split",
+        choices=("test", "val", "train", "all"),
+        default="test",
+        help="which part of DATA (default: test = the held-out glaciers/images of "
+        "the training run, or the folder's test split), e.g. --split all",
+    )
+    p.add_argument(
+        "--tta",
+        action="store_true",
+        help="test-time augmentation: 4 rotations, probabilities averaged, e.g. --tta",
+    )
+    p.add_argument(
+        "--resolution",
+        default="auto",
+        metavar="M",
+        help="pixel size for the MDE: auto (default: as in training, else each "
+        "image's own), meta, a number of metres, or none (unknown: pixels "
+        "only), e.g. --resolution 7 or --resolution none",
+    )
+    p.add_argument(
+        "--min-cluster-px",
+        type=float,
+        default=None,
+        metavar="N",
+        help="drop predicted front clusters of at most N pixels (default: CaFFe's "
+        "750 m in pixels; needed with --resolution none), e.g. --min-cluster-px 10",
+    )
+    p.add_argument(
+        "--bbox-mode",
+        choices=("auto", "caffe", "polygon", "box"),
+        default="auto",
+        help="how bounding boxes mask predicted fronts: auto (CaFFe folders: caffe, "
+        "exactly the benchmark's code), caffe, polygon or box, "
+        "e.g. --bbox-mode polygon",
+    )
+    p.add_argument(
+        "--thin-fronts",
+        action="store_true",
+        default=None,
+        help="skeletonise wide reference fronts (resized sets such as caffe256), "
+        "e.g. --thin-fronts",
+    )
+    p.add_argument(
+        "--steps",
+        default=None,
+        metavar="N|all",
+        help="outline models: the last N acquisitions of each year as input "
+        "(default: as trained), or all, e.g. --steps all",
+    )
+    p.add_argument(
+        "--ablation",
+        default=None,
+        metavar="LIST",
+        help="outline models: also evaluate these --steps settings with the same "
+        "model, e.g. --ablation 1,3,5,all",
+    )
+    p.add_argument(
+        "--device", default="auto", help="auto (default), cpu, cuda, cuda:1, mps, e.g. --device cpu"
+    )
+    p.add_argument(
+        "--window",
+        type=int,
+        default=None,
+        metavar="PX",
+        help="sliding-window size (default: the checkpoint's), e.g. --window 256",
+    )
+    p.add_argument(
+        "--max-images",
+        type=int,
+        default=None,
+        metavar="N",
+        help="evaluate at most N images / yearly inputs (a quick look), e.g. --max-images 20",
+    )
+    p.add_argument(
+        "--demo-years",
+        type=float,
+        default=None,
+        metavar="Y",
+        help="DATA demo: simulate Y years of the checkpoint's world (default: as "
+        "trained; the first years are the same), e.g. --demo-years 3",
+    )
+    p.add_argument(
+        "--no-figures",
+        action="store_true",
+        help="write the tables only, no PNG figures, e.g. --no-figures",
+    )
     p.set_defaults(func=_run_evaluate)
 
 
@@ -537,26 +823,48 @@ def _run_evaluate(args: argparse.Namespace) -> int:
 
     out = args.out or Path("outputs") / "evaluate" / f"{Path(args.checkpoint).stem}_{args.split}"
     ablation = [s.strip() for s in args.ablation.split(",") if s.strip()] if args.ablation else None
-    s = evaluate(args.checkpoint, args.data, out=out, split=args.split, tta=args.tta,
-                 resolution=args.resolution, min_cluster_px=args.min_cluster_px,
-                 thin_fronts=args.thin_fronts, steps=args.steps, ablation=ablation,
-                 device=args.device, window=args.window, max_images=args.max_images,
-                 demo_options={"years": args.demo_years} if args.demo_years else None,
-                 figures=not args.no_figures, progress=True, bbox_mode=args.bbox_mode)
+    s = evaluate(
+        args.checkpoint,
+        args.data,
+        out=out,
+        split=args.split,
+        tta=args.tta,
+        resolution=args.resolution,
+        min_cluster_px=args.min_cluster_px,
+        thin_fronts=args.thin_fronts,
+        steps=args.steps,
+        ablation=ablation,
+        device=args.device,
+        window=args.window,
+        max_images=args.max_images,
+        demo_options={"years": args.demo_years} if args.demo_years else None,
+        figures=not args.no_figures,
+        progress=True,
+        bbox_mode=args.bbox_mode,
+    )
     if s["task"] == "zones":
-        mde = f"{s['mde_m']:.1f} m ({s['mde_px']:.2f} px)" if s["mde_m"] is not None else (
-            f"{s['mde_px']:.2f} px" if s["mde_px"] is not None else "n/a")
-        print(f"MDE {mde} over {s['n_evaluated']} of {s['n_images']} images, "
-              f"{s['n_no_front']} without a predicted front; zone IoU {s['zone_iou']:.3f}")
+        mde = (
+            f"{s['mde_m']:.1f} m ({s['mde_px']:.2f} px)"
+            if s["mde_m"] is not None
+            else (f"{s['mde_px']:.2f} px" if s["mde_px"] is not None else "n/a")
+        )
+        print(
+            f"MDE {mde} over {s['n_evaluated']} of {s['n_images']} images, "
+            f"{s['n_no_front']} without a predicted front; zone IoU {s['zone_iou']:.3f}"
+        )
         if s.get("fixed_front_mde") is not None:
             u = s["unit"]
-            print(f"complete MDE {s['complete_mde']:.2f} {u} against the fixed-front baseline's "
-                  f"{s['fixed_front_mde']:.2f} {u} (ratio {s['model_vs_fixed_front']:.2f}; "
-                  "below 1 beats the model-free guess)")
+            print(
+                f"complete MDE {s['complete_mde']:.2f} {u} against the fixed-front baseline's "
+                f"{s['fixed_front_mde']:.2f} {u} (ratio {s['model_vs_fixed_front']:.2f}; "
+                "below 1 beats the model-free guess)"
+            )
     else:
-        print(f"{s['n_images']} yearly input(s) of {s['steps']} acquisitions: precision "
-              f"{s['precision']:.3f}, recall {s['recall']:.3f}, F1 {s['f1']:.3f}, "
-              f"IoU {s['iou']:.3f}")
+        print(
+            f"{s['n_images']} yearly input(s) of {s['steps']} acquisitions: precision "
+            f"{s['precision']:.3f}, recall {s['recall']:.3f}, F1 {s['f1']:.3f}, "
+            f"IoU {s['iou']:.3f}"
+        )
         for row in s.get("ablation", []):
             print(f"  steps {row['steps']}: IoU {row['iou']:.3f}, F1 {row['f1']:.3f}")
     cal = f", calibrated {s['ece_calibrated']:.4f}" if s["ece_calibrated"] is not None else ""
@@ -587,30 +895,68 @@ def _add_serve(sub: argparse._SubParsersAction) -> None:
             "  workbench serve demo_data --edits outputs/corrected_fronts"
         ),
     )
-    p.add_argument("data", nargs="*", type=Path, metavar="DATA",
-                   help="data roots: a demo world, folders of scene stacks, CaFFe-layout folders or "
-                        "../shared/data (default: ./demo_data and ../shared/data when present)")
-    p.add_argument("--checkpoint", action="append", default=[], type=Path,
-                   help="checkpoint file or folder of .pt files; repeatable (default: the demo models)")
+    p.add_argument(
+        "data",
+        nargs="*",
+        type=Path,
+        metavar="DATA",
+        help="data roots: a demo world, folders of scene stacks, CaFFe-layout folders or "
+        "../shared/data (default: ./demo_data and ../shared/data when present)",
+    )
+    p.add_argument(
+        "--checkpoint",
+        action="append",
+        default=[],
+        type=Path,
+        help="checkpoint file or folder of .pt files; repeatable (default: the demo models)",
+    )
     p.add_argument("--port", type=int, default=5006, help="port (default: 5006)")
     p.add_argument("--address", default=None, help="address to listen on (default: localhost)")
     p.add_argument("--show", action="store_true", help="open a browser tab")
-    p.add_argument("--basic-auth", default=None, type=Path, metavar="USERS.json",
-                   help="password protection: a JSON file of user names and passwords (a path is "
-                        "safe on the command line; a password is not: put a single password in "
-                        "$WORKBENCH_BASIC_AUTH instead), e.g. --basic-auth users.json")
-    p.add_argument("--cookie-secret-file", default=None, type=Path, metavar="FILE",
-                   help="file holding the cookie secret (or set $WORKBENCH_COOKIE_SECRET; never "
-                        "on the command line), e.g. --cookie-secret-file ~/.workbench_secret")
-    p.add_argument("--allow-websocket-origin", action="append", default=[], metavar="HOST[:PORT]",
-                   help="panel serve --allow-websocket-origin; repeatable")
-    p.add_argument("--panel-arg", action="append", default=[], metavar="ARG",
-                   help="any other panel serve argument, e.g. --panel-arg=--num-procs=2; repeatable")
-    p.add_argument("--no-shared", action="store_true",
-                   help="leave out the real examples in $WORKBENCH_SHARED_DATA or ../shared/data")
-    p.add_argument("--edits", default=None, type=Path, metavar="DIR",
-                   help="writable folder (outside DATA) where fronts corrected by hand are saved "
-                        "(DIR/corrected_fronts.gpkg); without it the explorer cannot edit fronts")
+    p.add_argument(
+        "--basic-auth",
+        default=None,
+        type=Path,
+        metavar="USERS.json",
+        help="password protection: a JSON file of user names and passwords (a path is "
+        "safe on the command line; a password is not: put a single password in "
+        "$WORKBENCH_BASIC_AUTH instead), e.g. --basic-auth users.json",
+    )
+    p.add_argument(
+        "--cookie-secret-file",
+        default=None,
+        type=Path,
+        metavar="FILE",
+        help="file holding the cookie secret (or set $WORKBENCH_COOKIE_SECRET; never "
+        "on the command line), e.g. --cookie-secret-file ~/.workbench_secret",
+    )
+    p.add_argument(
+        "--allow-websocket-origin",
+        action="append",
+        default=[],
+        metavar="HOST[:PORT]",
+        help="panel serve --allow-websocket-origin; repeatable",
+    )
+    p.add_argument(
+        "--panel-arg",
+        action="append",
+        default=[],
+        metavar="ARG",
+        help="any other panel serve argument, e.g. --panel-arg=--num-procs=2; repeatable",
+    )
+    p.add_argument(
+        "--no-shared",
+        action="store_true",
+        help="leave out the real examples in $WORKBENCH_SHARED_DATA or ../shared/data",
+    )
+    p.add_argument(
+        "--edits",
+        default=None,
+        type=Path,
+        metavar="DIR",
+        help="writable folder (outside DATA) where fronts corrected by hand are saved "
+        "(DIR/corrected_fronts.gpkg); without it the explorer cannot edit fronts",
+    )
     p.add_argument("--dry-run", action="store_true", help="print the panel serve command and exit")
     p.set_defaults(func=_run_serve)
 
@@ -636,20 +982,25 @@ def _run_serve(args: argparse.Namespace) -> int:
         cmd.append("--show")
     env = dict(os.environ)
     for var in ("PANEL_BASIC_AUTH", "PANEL_COOKIE_SECRET", "BOKEH_COOKIE_SECRET"):
-        env.pop(var, None)   # only what is given here reaches panel
+        env.pop(var, None)  # only what is given here reaches panel
     password = os.environ.get("WORKBENCH_BASIC_AUTH")
     if args.basic_auth is not None and password:
-        raise ConfigError("and $WORKBENCH_BASIC_AUTH are both set", variable="--basic-auth",
-                          expected="one of them")
+        raise ConfigError(
+            "and $WORKBENCH_BASIC_AUTH are both set",
+            variable="--basic-auth",
+            expected="one of them",
+        )
     if args.basic_auth is not None:
         if not args.basic_auth.is_file():
-            raise ConfigError("is not a file (the value is not repeated here: if it is a "
-                              "password, every user of this machine can read it with ps)",
-                              variable="--basic-auth",
-                              expected='a JSON file {"user": "password", ...}; a single password '
-                                       "goes in $WORKBENCH_BASIC_AUTH, not on the command line")
+            raise ConfigError(
+                "is not a file (the value is not repeated here: if it is a "
+                "password, every user of this machine can read it with ps)",
+                variable="--basic-auth",
+                expected='a JSON file {"user": "password", ...}; a single password '
+                "goes in $WORKBENCH_BASIC_AUTH, not on the command line",
+            )
         cmd += ["--basic-auth", str(args.basic_auth.resolve())]
-    elif password:   # a private file (0600) that panel reads; the password never reaches argv
+    elif password:  # a private file (0600) that panel reads; the password never reaches argv
         users = Path(tempfile.mkdtemp(prefix="workbench-auth-")) / "users.json"
         fd = os.open(users, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         with os.fdopen(fd, "w") as f:
@@ -660,10 +1011,13 @@ def _run_serve(args: argparse.Namespace) -> int:
         try:
             secret = args.cookie_secret_file.read_text().strip()
         except OSError as err:
-            raise ConfigError(f"cannot be read ({err.strerror})", path=args.cookie_secret_file,
-                              variable="--cookie-secret-file") from None
+            raise ConfigError(
+                f"cannot be read ({err.strerror})",
+                path=args.cookie_secret_file,
+                variable="--cookie-secret-file",
+            ) from None
     if secret:
-        env["PANEL_COOKIE_SECRET"] = secret   # by environment, not argv
+        env["PANEL_COOKIE_SECRET"] = secret  # by environment, not argv
     for origin in args.allow_websocket_origin:
         cmd += ["--allow-websocket-origin", origin]
     cmd += list(args.panel_arg)
@@ -695,9 +1049,9 @@ def _add_loo(sub: argparse._SubParsersAction) -> None:
         help="leave-one-glacier-out: train and evaluate a recipe once per held-out glacier",
         formatter_class=_Formatter,
         description="Train CONFIG once per glacier of a CaFFe-layout folder with that glacier "
-                    "held out, evaluate each fold against the model-free baselines "
-                    "(fixed front, persistence; complete MDE) and write OUT/results.{md,json}. "
-                    "Resumable: finished folds are not trained again.",
+        "held out, evaluate each fold against the model-free baselines "
+        "(fixed front, persistence; complete MDE) and write OUT/results.{md,json}. "
+        "Resumable: finished folds are not trained again.",
         epilog=(
             "examples:\n"
             "  workbench loo caffe256_caffe_unet --data ../shared/data/caffe256 --out outputs/loo\n"
@@ -706,24 +1060,44 @@ def _add_loo(sub: argparse._SubParsersAction) -> None:
             "  workbench loo my_recipe.yaml --data CaFFe_flat --out outputs/loo --select image"
         ),
     )
-    p.add_argument("config", help="zones training config (packaged name or YAML), "
-                                  "e.g. caffe256_caffe_unet")
-    p.add_argument("overrides", nargs="*", metavar="KEY=VALUE",
-                   help="dotted config overrides, right after CONFIG, e.g. "
-                        "trainer.max_epochs=20")
-    p.add_argument("--data", type=Path, required=True,
-                   help="flat CaFFe-layout folder, e.g. --data ../shared/data/caffe256")
-    p.add_argument("--out", type=Path, required=True,
-                   help="output folder (runs, reports, results table), e.g. --out outputs/loo")
-    p.add_argument("--glaciers", default=None, metavar="A,B",
-                   help="only these folds, comma-separated (default: every glacier), "
-                        "e.g. --glaciers SI,JAC")
-    p.add_argument("--select", choices=("glacier", "image", "none"), default="glacier",
-                   help="model selection inside a fold: on a whole unseen glacier (default), "
-                        "on 10 %% of the training images, or none (train on every other "
-                        "glacier, keep the last epoch), e.g. --select none")
-    p.add_argument("--no-figures", action="store_true",
-                   help="skip the report figures, e.g. --no-figures")
+    p.add_argument(
+        "config", help="zones training config (packaged name or YAML), e.g. caffe256_caffe_unet"
+    )
+    p.add_argument(
+        "overrides",
+        nargs="*",
+        metavar="KEY=VALUE",
+        help="dotted config overrides, right after CONFIG, e.g. trainer.max_epochs=20",
+    )
+    p.add_argument(
+        "--data",
+        type=Path,
+        required=True,
+        help="flat CaFFe-layout folder, e.g. --data ../shared/data/caffe256",
+    )
+    p.add_argument(
+        "--out",
+        type=Path,
+        required=True,
+        help="output folder (runs, reports, results table), e.g. --out outputs/loo",
+    )
+    p.add_argument(
+        "--glaciers",
+        default=None,
+        metavar="A,B",
+        help="only these folds, comma-separated (default: every glacier), e.g. --glaciers SI,JAC",
+    )
+    p.add_argument(
+        "--select",
+        choices=("glacier", "image", "none"),
+        default="glacier",
+        help="model selection inside a fold: on a whole unseen glacier (default), "
+        "on 10 %% of the training images, or none (train on every other "
+        "glacier, keep the last epoch), e.g. --select none",
+    )
+    p.add_argument(
+        "--no-figures", action="store_true", help="skip the report figures, e.g. --no-figures"
+    )
     p.set_defaults(func=_run_loo)
 
 
@@ -731,13 +1105,21 @@ def _run_loo(args: argparse.Namespace) -> int:
     from workbench.evaluation.crossval import leave_one_glacier_out
 
     glaciers = [g.strip() for g in args.glaciers.split(",") if g.strip()] if args.glaciers else None
-    res = leave_one_glacier_out(args.config, args.data, args.out, glaciers=glaciers,
-                                select=args.select, overrides=args.overrides,
-                                figures=not args.no_figures)
+    res = leave_one_glacier_out(
+        args.config,
+        args.data,
+        args.out,
+        glaciers=glaciers,
+        select=args.select,
+        overrides=args.overrides,
+        figures=not args.no_figures,
+    )
     print((args.out / "results.md").read_text())
     m = res["mean"]
-    print(f"mean complete MDE {m['complete_mde']} vs fixed-front baseline "
-          f"{m['fixed_front_mde']}; table: {args.out / 'results.md'}")
+    print(
+        f"mean complete MDE {m['complete_mde']} vs fixed-front baseline "
+        f"{m['fixed_front_mde']}; table: {args.out / 'results.md'}"
+    )
     return 0
 
 
@@ -775,53 +1157,117 @@ def _add_stack(sub: argparse._SubParsersAction) -> None:
             "  workbench stack --safe S1B_IW_GRDH_1SDV_20190412T051502.SAFE --dem dem.tif --out stacks"
         ),
     )
-    p.add_argument("source", nargs="?", metavar="SOURCE",
-                   help="STAC API URL or a static catalog.json / collection.json / ItemCollection "
-                        "file, e.g. https://planetarycomputer.microsoft.com/api/stac/v1")
-    p.add_argument("--aoi", metavar="AOI",
-                   help="W,S,E,N in degrees, LON,LAT,KM (a circle), or a polygon file "
-                        "(GeoPackage/GeoJSON/shapefile), e.g. --aoi 11.9,78.8,12.6,79.0; write "
-                        "--aoi=-50.1,69.1,-49.5,69.3 when it starts with a minus")
-    p.add_argument("--where", metavar="SQL", default=None,
-                   help="pick outlines of a polygon --aoi file, e.g. "
-                        "--where \"glac_name = 'Kronebreen'\"")
-    p.add_argument("--datetime", metavar="START/END",
-                   help="date range, END inclusive, e.g. --datetime 2019-01-01/2019-12-31")
-    p.add_argument("--out", type=Path, required=True, metavar="DIR",
-                   help="output folder; the stack is DIR/NAME.zarr, e.g. --out stacks")
-    p.add_argument("--name", default=None,
-                   help="stack name (default: the outline's name, the AOI file's stem, or 'aoi'), "
-                        "e.g. --name kronebreen")
-    p.add_argument("--collection", default=None, metavar="ID",
-                   help="collection to search, e.g. --collection sentinel-1-rtc")
-    p.add_argument("--polarisation", "--polarization", dest="polarisation", default=None,
-                   metavar="POL",
-                   help="HH, VV, HV or VH (default: the co-polarisation all items have), "
-                        "e.g. --polarisation HH")
-    p.add_argument("--orbit", default=None, metavar="ascending|descending|N",
-                   help="keep one orbit direction or relative orbit, e.g. --orbit descending")
-    p.add_argument("--resolution", type=float, default=None, metavar="M",
-                   help="pixel size in metres (default: the collection's native), "
-                        "e.g. --resolution 20")
-    p.add_argument("--crs", default="auto",
-                   help="grid CRS: auto (UTM / polar stereographic from the AOI centre) or a "
-                        "metric EPSG code, e.g. --crs EPSG:3413")
-    p.add_argument("--min-coverage", type=float, default=0.8, metavar="F",
-                   help="skip dates whose valid pixels cover less than this fraction of the AOI "
-                        "(default: 0.8), e.g. --min-coverage 0.9")
-    p.add_argument("--asset", default=None, metavar="KEY",
-                   help="asset key to read (default: the polarisation's asset in the collection's "
-                        "convention), e.g. --asset vv")
-    p.add_argument("--scale", default=None, choices=("power", "amplitude", "dB"),
-                   help="what the asset values are when the catalogue does not say "
-                        "(default: from the collection / asset metadata), e.g. --scale power")
-    p.add_argument("--safe", type=Path, default=None, metavar="SAFE_DIR",
-                   help="a raw Sentinel-1 SAFE product instead of SOURCE, e.g. "
-                        "--safe S1B_IW_GRDH_1SDV_20190412T051502.SAFE")
-    p.add_argument("--dem", type=Path, default=None,
-                   help="with --safe: DEM GeoTIFF for terrain correction, e.g. --dem dem.tif")
-    p.add_argument("--no-progress", action="store_true",
-                   help="no progress messages or bar, e.g. --no-progress")
+    p.add_argument(
+        "source",
+        nargs="?",
+        metavar="SOURCE",
+        help="STAC API URL or a static catalog.json / collection.json / ItemCollection "
+        "file, e.g. https://planetarycomputer.microsoft.com/api/stac/v1",
+    )
+    p.add_argument(
+        "--aoi",
+        metavar="AOI",
+        help="W,S,E,N in degrees, LON,LAT,KM (a circle), or a polygon file "
+        "(GeoPackage/GeoJSON/shapefile), e.g. --aoi 11.9,78.8,12.6,79.0; write "
+        "--aoi=-50.1,69.1,-49.5,69.3 when it starts with a minus",
+    )
+    p.add_argument(
+        "--where",
+        metavar="SQL",
+        default=None,
+        help="pick outlines of a polygon --aoi file, e.g. --where \"glac_name = 'Kronebreen'\"",
+    )
+    p.add_argument(
+        "--datetime",
+        metavar="START/END",
+        help="date range, END inclusive, e.g. --datetime 2019-01-01/2019-12-31",
+    )
+    p.add_argument(
+        "--out",
+        type=Path,
+        required=True,
+        metavar="DIR",
+        help="output folder; the stack is DIR/NAME.zarr, e.g. --out stacks",
+    )
+    p.add_argument(
+        "--name",
+        default=None,
+        help="stack name (default: the outline's name, the AOI file's stem, or 'aoi'), "
+        "e.g. --name kronebreen",
+    )
+    p.add_argument(
+        "--collection",
+        default=None,
+        metavar="ID",
+        help="collection to search, e.g. --collection sentinel-1-rtc",
+    )
+    p.add_argument(
+        "--polarisation",
+        "--polarization",
+        dest="polarisation",
+        default=None,
+        metavar="POL",
+        help="HH, VV, HV or VH (default: the co-polarisation all items have), "
+        "e.g. --polarisation HH",
+    )
+    p.add_argument(
+        "--orbit",
+        default=None,
+        metavar="ascending|descending|N",
+        help="keep one orbit direction or relative orbit, e.g. --orbit descending",
+    )
+    p.add_argument(
+        "--resolution",
+        type=float,
+        default=None,
+        metavar="M",
+        help="pixel size in metres (default: the collection's native), e.g. --resolution 20",
+    )
+    p.add_argument(
+        "--crs",
+        default="auto",
+        help="grid CRS: auto (UTM / polar stereographic from the AOI centre) or a "
+        "metric EPSG code, e.g. --crs EPSG:3413",
+    )
+    p.add_argument(
+        "--min-coverage",
+        type=float,
+        default=0.8,
+        metavar="F",
+        help="skip dates whose valid pixels cover less than this fraction of the AOI "
+        "(default: 0.8), e.g. --min-coverage 0.9",
+    )
+    p.add_argument(
+        "--asset",
+        default=None,
+        metavar="KEY",
+        help="asset key to read (default: the polarisation's asset in the collection's "
+        "convention), e.g. --asset vv",
+    )
+    p.add_argument(
+        "--scale",
+        default=None,
+        choices=("power", "amplitude", "dB"),
+        help="what the asset values are when the catalogue does not say "
+        "(default: from the collection / asset metadata), e.g. --scale power",
+    )
+    p.add_argument(
+        "--safe",
+        type=Path,
+        default=None,
+        metavar="SAFE_DIR",
+        help="a raw Sentinel-1 SAFE product instead of SOURCE, e.g. "
+        "--safe S1B_IW_GRDH_1SDV_20190412T051502.SAFE",
+    )
+    p.add_argument(
+        "--dem",
+        type=Path,
+        default=None,
+        help="with --safe: DEM GeoTIFF for terrain correction, e.g. --dem dem.tif",
+    )
+    p.add_argument(
+        "--no-progress", action="store_true", help="no progress messages or bar, e.g. --no-progress"
+    )
     p.set_defaults(func=_run_stack)
 
 
@@ -833,36 +1279,72 @@ def _run_stack(args: argparse.Namespace) -> int:
 
     if args.safe is not None:
         if args.source is not None or args.aoi is not None or args.datetime is not None:
-            raise ConfigError("is given with SOURCE/--aoi/--datetime", variable="--safe",
-                              expected="either --safe SAFE_DIR [--dem DEM] or SOURCE --aoi --datetime")
+            raise ConfigError(
+                "is given with SOURCE/--aoi/--datetime",
+                variable="--safe",
+                expected="either --safe SAFE_DIR [--dem DEM] or SOURCE --aoi --datetime",
+            )
         try:
             from workbench.ingest.safe import stack_from_safe
         except ImportError as err:
-            raise ConfigError(f"needs a module that cannot be imported ({err})", variable="--safe",
-                              expected=f"{_S1_EXTRA} (xarray-sentinel, sarsen)") from None
+            raise ConfigError(
+                f"needs a module that cannot be imported ({err})",
+                variable="--safe",
+                expected=f"{_S1_EXTRA} (xarray-sentinel, sarsen)",
+            ) from None
         crs = None if str(args.crs).lower() == "auto" else args.crs
-        path = stack_from_safe(args.safe, args.out, dem=args.dem, polarisation=args.polarisation,
-                               resolution=args.resolution, crs=crs)
+        path = stack_from_safe(
+            args.safe,
+            args.out,
+            dem=args.dem,
+            polarisation=args.polarisation,
+            resolution=args.resolution,
+            crs=crs,
+        )
         print(f"wrote {path}")
         return 0
-    missing = [name for name, value in (("SOURCE", args.source), ("--aoi", args.aoi),
-                                        ("--datetime", args.datetime)) if value is None]
+    missing = [
+        name
+        for name, value in (
+            ("SOURCE", args.source),
+            ("--aoi", args.aoi),
+            ("--datetime", args.datetime),
+        )
+        if value is None
+    ]
     if missing:
-        raise ConfigError(f"{', '.join(missing)} missing", variable="stack",
-                          expected="SOURCE --aoi AOI --datetime START/END --out DIR (or --safe)")
+        raise ConfigError(
+            f"{', '.join(missing)} missing",
+            variable="stack",
+            expected="SOURCE --aoi AOI --datetime START/END --out DIR (or --safe)",
+        )
     if args.dem is not None:
-        raise ConfigError("applies only to --safe", variable="--dem",
-                          expected="--safe SAFE_DIR --dem DEM")
+        raise ConfigError(
+            "applies only to --safe", variable="--dem", expected="--safe SAFE_DIR --dem DEM"
+        )
     try:
         from workbench.ingest.stac import build_stack
     except ImportError as err:
-        raise ConfigError(f"needs a module that cannot be imported ({err})", variable="stack",
-                          expected=_S1_EXTRA) from None
-    result = build_stack(args.source, args.out, aoi=args.aoi, datetime=args.datetime,
-                         collection=args.collection, polarisation=args.polarisation,
-                         orbit=args.orbit, resolution=args.resolution, crs=args.crs,
-                         min_coverage=args.min_coverage, where=args.where, asset=args.asset,
-                         scale=args.scale, name=args.name, progress=not args.no_progress)
+        raise ConfigError(
+            f"needs a module that cannot be imported ({err})", variable="stack", expected=_S1_EXTRA
+        ) from None
+    result = build_stack(
+        args.source,
+        args.out,
+        aoi=args.aoi,
+        datetime=args.datetime,
+        collection=args.collection,
+        polarisation=args.polarisation,
+        orbit=args.orbit,
+        resolution=args.resolution,
+        crs=args.crs,
+        min_coverage=args.min_coverage,
+        where=args.where,
+        asset=args.asset,
+        scale=args.scale,
+        name=args.name,
+        progress=not args.no_progress,
+    )
     print(result.report())
     return 0
 
@@ -890,14 +1372,28 @@ def _add_datasets(sub: argparse._SubParsersAction) -> None:
         ),
     )
     p.add_argument("action", choices=("list", "fetch"), help="list the datasets, or fetch one")
-    p.add_argument("name", nargs="?", metavar="NAME", help="with fetch: caffe or ssl4sar, e.g. caffe")
-    p.add_argument("--dest", type=Path, default=None, metavar="DIR",
-                   help="with fetch: the folder to unpack into (as DIR/NAME), e.g. --dest data")
-    p.add_argument("--archive", type=Path, default=None, metavar="FILE",
-                   help="an archive downloaded by hand instead of the download, e.g. "
-                        "--archive data_raw.zip")
-    p.add_argument("--keep-archive", action="store_true",
-                   help="keep DIR/.downloads after unpacking, e.g. --keep-archive")
+    p.add_argument(
+        "name", nargs="?", metavar="NAME", help="with fetch: caffe or ssl4sar, e.g. caffe"
+    )
+    p.add_argument(
+        "--dest",
+        type=Path,
+        default=None,
+        metavar="DIR",
+        help="with fetch: the folder to unpack into (as DIR/NAME), e.g. --dest data",
+    )
+    p.add_argument(
+        "--archive",
+        type=Path,
+        default=None,
+        metavar="FILE",
+        help="an archive downloaded by hand instead of the download, e.g. --archive data_raw.zip",
+    )
+    p.add_argument(
+        "--keep-archive",
+        action="store_true",
+        help="keep DIR/.downloads after unpacking, e.g. --keep-archive",
+    )
     p.add_argument("--no-progress", action="store_true", help="no progress bar, e.g. --no-progress")
     p.set_defaults(func=_run_datasets)
 
@@ -908,22 +1404,42 @@ def _run_datasets(args: argparse.Namespace) -> int:
 
     if args.action == "list":
         for d in list_datasets():
-            print(f"{d.name:9s} {d.title}\n          doi:{d.doi} ({d.licence}); {d.citation}\n"
-                  f"          layout: {d.layout}")
+            print(
+                f"{d.name:9s} {d.title}\n          doi:{d.doi} ({d.licence}); {d.citation}\n"
+                f"          layout: {d.layout}"
+            )
         return 0
     if args.name is None or args.dest is None:
-        raise ConfigError("needs NAME and --dest", variable="fetch",
-                          expected="workbench datasets fetch caffe --dest data")
+        raise ConfigError(
+            "needs NAME and --dest",
+            variable="fetch",
+            expected="workbench datasets fetch caffe --dest data",
+        )
     get_dataset(args.name)
-    folder, summary = fetch(args.name, args.dest, archive=args.archive,
-                            keep_archive=args.keep_archive, progress=not args.no_progress)
+    folder, summary = fetch(
+        args.name,
+        args.dest,
+        archive=args.archive,
+        keep_archive=args.keep_archive,
+        progress=not args.no_progress,
+    )
     print(f"{args.name} in {folder}: {summary}")
     return 0
 
 
 _SUBCOMMANDS: tuple[Callable[[argparse._SubParsersAction], None], ...] = (
-    _add_demo, _add_info, _add_train, _add_pretrain, _add_predict, _add_retreat, _add_evaluate,
-    _add_loo, _add_serve, _add_stack, _add_datasets)
+    _add_demo,
+    _add_info,
+    _add_train,
+    _add_pretrain,
+    _add_predict,
+    _add_retreat,
+    _add_evaluate,
+    _add_loo,
+    _add_serve,
+    _add_stack,
+    _add_datasets,
+)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -949,7 +1465,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return int(args.func(args) or 0)
     except WorkbenchError as err:
-        print(f"workbench {args.func.__name__.removeprefix('_run_')}: error: {err}", file=sys.stderr)
+        print(
+            f"workbench {args.func.__name__.removeprefix('_run_')}: error: {err}", file=sys.stderr
+        )
         return 2
     except KeyboardInterrupt:
         print("interrupted; nothing half-written was left behind", file=sys.stderr)

@@ -48,24 +48,37 @@ def resolve_device(device: str | torch.device | None = "auto") -> torch.device:
         dev = torch.device(device)
     except (RuntimeError, TypeError) as exc:
         raise ConfigError(
-            f"is not a device ({exc})", variable="device",
-            expected="'auto', 'cpu', 'cuda', 'cuda:N', 'mps' or a torch.device") from None
+            f"is not a device ({exc})",
+            variable="device",
+            expected="'auto', 'cpu', 'cuda', 'cuda:N', 'mps' or a torch.device",
+        ) from None
     if dev.type == "cuda":
         if not torch.cuda.is_available():
-            raise ConfigError("asks for CUDA, which is not available here", variable="device",
-                              expected="'auto' or 'cpu' on this machine")
+            raise ConfigError(
+                "asks for CUDA, which is not available here",
+                variable="device",
+                expected="'auto' or 'cpu' on this machine",
+            )
         if dev.index is not None and dev.index >= torch.cuda.device_count():
-            raise ConfigError(f"asks for GPU {dev.index}; this machine has "
-                              f"{torch.cuda.device_count()}", variable="device")
+            raise ConfigError(
+                f"asks for GPU {dev.index}; this machine has {torch.cuda.device_count()}",
+                variable="device",
+            )
     elif dev.type == "mps" and not mps_available():
-        raise ConfigError("asks for MPS, which is not available here", variable="device",
-                          expected="'auto' or 'cpu' on this machine")
+        raise ConfigError(
+            "asks for MPS, which is not available here",
+            variable="device",
+            expected="'auto' or 'cpu' on this machine",
+        )
     return dev
 
 
 @contextlib.contextmanager
-def autocast_context(device: str | torch.device | None = "auto", enabled: bool = True,
-                     dtype: torch.dtype = torch.bfloat16) -> Iterator[None]:
+def autocast_context(
+    device: str | torch.device | None = "auto",
+    enabled: bool = True,
+    dtype: torch.dtype = torch.bfloat16,
+) -> Iterator[None]:
     """Mixed-precision autocast on a GPU (CUDA or MPS), a no-op on the CPU.
 
     Parameters

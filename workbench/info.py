@@ -14,15 +14,30 @@ from workbench.errors import DataError
 
 __all__ = ["describe_environment", "describe_path"]
 
-_LIBRARIES = ("torch", "numpy", "xarray", "rioxarray", "rasterio", "geopandas", "dask",
-              "zarr", "panel", "holoviews", "geoviews", "lightning", "papermill")
+_LIBRARIES = (
+    "torch",
+    "numpy",
+    "xarray",
+    "rioxarray",
+    "rasterio",
+    "geopandas",
+    "dask",
+    "zarr",
+    "panel",
+    "holoviews",
+    "geoviews",
+    "lightning",
+    "papermill",
+)
 
 
 def describe_environment() -> str:
     """Versions of the workbench and its key libraries, and the device ``auto`` picks."""
     from workbench import __version__
 
-    lines = [f"glacier-workbench {__version__} (Python {platform.python_version()}, {platform.system()})"]
+    lines = [
+        f"glacier-workbench {__version__} (Python {platform.python_version()}, {platform.system()})"
+    ]
     for name in _LIBRARIES:
         try:
             lines.append(f"  {name:<10} {version(name)}")
@@ -52,8 +67,11 @@ def describe_path(path: str | Path) -> str:
     """
     path = Path(path)
     if not path.exists():
-        raise DataError("does not exist", path=path,
-                        expected="a demo world, a CaFFe-layout folder or a scene stack")
+        raise DataError(
+            "does not exist",
+            path=path,
+            expected="a demo world, a CaFFe-layout folder or a scene stack",
+        )
     if (path / "manifest.json").is_file():
         return _describe_demo(path)
     if (path / "sar_images").is_dir() or (path / "train" / "sar_images").is_dir():
@@ -69,9 +87,13 @@ def _describe_demo(path: Path) -> str:
         f"{manifest['size']}x{manifest['size']} px at {manifest['pixel_size']:g} m, {manifest['crs']}",
     ]
     for g in manifest["glaciers"]:
-        lines.append(f"  {g['name']:<16} {g['n_dates']:>3} dates {g['start']} .. {g['end']}  "
-                     f"net front change {g['net_front_change_m']:+.0f} m (+ = advance)  -> {g['zarr']}")
-    lines.append(f"  CaFFe-layout export: {path / manifest['caffe']}   preview: {path / 'preview.png'}")
+        lines.append(
+            f"  {g['name']:<16} {g['n_dates']:>3} dates {g['start']} .. {g['end']}  "
+            f"net front change {g['net_front_change_m']:+.0f} m (+ = advance)  -> {g['zarr']}"
+        )
+    lines.append(
+        f"  CaFFe-layout export: {path / manifest['caffe']}   preview: {path / 'preview.png'}"
+    )
     lines.append(f"  ground truth: {path / manifest['fronts']}, {path / manifest['outlines']}")
     return "\n".join(lines)
 
@@ -83,8 +105,10 @@ def _describe_caffe(path: Path) -> str:
     frame = ds.to_frame()
     lines = [f"CaFFe-layout dataset at {path.resolve()}: {len(ds)} images"]
     for glacier, group in frame.groupby("glacier"):
-        lines.append(f"  {glacier:<10} {len(group):>4} images {str(group['date'].min())[:10]} .. {str(group['date'].max())[:10]}  "
-                     f"sensors {', '.join(sorted(group['sensor'].unique()))}")
+        lines.append(
+            f"  {glacier:<10} {len(group):>4} images {str(group['date'].min())[:10]} .. {str(group['date'].max())[:10]}  "
+            f"sensors {', '.join(sorted(group['sensor'].unique()))}"
+        )
     return "\n".join(lines)
 
 

@@ -46,11 +46,22 @@ def wide_stacks(tmp_path_factory) -> Path:
 
     rng = np.random.default_rng(3)
     rows, cols, px = 96, 160, 30.0
-    ds = xr.Dataset({"sigma0_db": (("time", "y", "x"), rng.normal(-12, 3, (4, rows, cols)).astype("float32"),
-                                   {"units": "dB"})},
-                    coords={"time": pd.date_range("2021-03-01", periods=4, freq="12D").values,
-                            "y": 8.75e6 - px * (np.arange(rows) + 0.5), "x": 4.9e5 + px * (np.arange(cols) + 0.5),
-                            "sensor": ("time", ["S1A"] * 4), "orbit": ("time", ["14"] * 4)})
+    ds = xr.Dataset(
+        {
+            "sigma0_db": (
+                ("time", "y", "x"),
+                rng.normal(-12, 3, (4, rows, cols)).astype("float32"),
+                {"units": "dB"},
+            )
+        },
+        coords={
+            "time": pd.date_range("2021-03-01", periods=4, freq="12D").values,
+            "y": 8.75e6 - px * (np.arange(rows) + 0.5),
+            "x": 4.9e5 + px * (np.arange(cols) + 0.5),
+            "sensor": ("time", ["S1A"] * 4),
+            "orbit": ("time", ["14"] * 4),
+        },
+    )
     root = tmp_path_factory.mktemp("wide") / "stacks"
     root.mkdir()
     write_stack(ds.rio.write_crs("EPSG:32633"), root / "Widebreen.zarr")
@@ -93,11 +104,25 @@ def wait_http(url: str, timeout: float = 90.0, proc: subprocess.Popen | None = N
 
 def start_server(args: list[str], log: Path) -> tuple[subprocess.Popen, str]:
     port = free_port()
-    cmd = [sys.executable, "-m", "panel", "serve", str(REPO / "dashboards" / "explorer.py"),
-           "--port", str(port), "--address", "127.0.0.1", "--allow-websocket-origin", f"127.0.0.1:{port}",
-           "--args", *args]
+    cmd = [
+        sys.executable,
+        "-m",
+        "panel",
+        "serve",
+        str(REPO / "dashboards" / "explorer.py"),
+        "--port",
+        str(port),
+        "--address",
+        "127.0.0.1",
+        "--allow-websocket-origin",
+        f"127.0.0.1:{port}",
+        "--args",
+        *args,
+    ]
     fh = open(log, "wb")  # noqa: SIM115 - closed at teardown
-    proc = subprocess.Popen(cmd, stdout=fh, stderr=subprocess.STDOUT, cwd=REPO, start_new_session=True)
+    proc = subprocess.Popen(
+        cmd, stdout=fh, stderr=subprocess.STDOUT, cwd=REPO, start_new_session=True
+    )
     proc._log = fh  # type: ignore[attr-defined]
     return proc, f"http://127.0.0.1:{port}/explorer"
 
@@ -132,7 +157,7 @@ def log_errors(log: Path) -> list[str]:
             errors.append(ln)
         elif "Traceback" in ln and not (i and "Traceback" in lines[i - 1]):
             block = [ln]
-            for nxt in lines[i + 1:]:
+            for nxt in lines[i + 1 :]:
                 if nxt[:4].isdigit() or nxt.startswith("WARNING:"):  # the next log record
                     break
                 block.append(nxt)
@@ -153,8 +178,19 @@ def server(world, wide_stacks, tiny_checkpoint, edits_dir, tmp_path_factory):
     "world" (the small demo world, the default view), "stacks" (:func:`wide_stacks`) and
     "caffe" (the world's CaFFe-layout PNGs); corrected fronts go to :func:`edits_dir`."""
     log = tmp_path_factory.mktemp("server") / "panel.log"
-    proc, url = start_server([str(world), str(wide_stacks), str(world / "caffe"), "--checkpoint",
-                              str(tiny_checkpoint), "--no-shared", "--edits", str(edits_dir)], log)
+    proc, url = start_server(
+        [
+            str(world),
+            str(wide_stacks),
+            str(world / "caffe"),
+            "--checkpoint",
+            str(tiny_checkpoint),
+            "--no-shared",
+            "--edits",
+            str(edits_dir),
+        ],
+        log,
+    )
     try:
         wait_http(url, proc=proc)
         server_log[0] = log
@@ -170,15 +206,26 @@ def browser_type_launch_args(browser_type_launch_args):
     return {
         **browser_type_launch_args,
         "executable_path": str(CHROMIUM),
-        "args": ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--no-first-run", "--disable-sync"],
+        "args": [
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--no-first-run",
+            "--disable-sync",
+        ],
         "timeout": 60_000,
     }
 
 
 @pytest.fixture(scope="session")
 def browser_context_args(browser_context_args):
-    return {**browser_context_args, "viewport": {"width": 1500, "height": 1100}, "accept_downloads": True}
+    return {
+        **browser_context_args,
+        "viewport": {"width": 1500, "height": 1100},
+        "accept_downloads": True,
+    }
 
 
 @pytest.fixture(scope="session")
@@ -243,8 +290,10 @@ def renderer_data(page, name: str, plot: str = "wb-map") -> dict | None:
 def to_screen(geo: dict, x: float, y: float) -> tuple[float, float]:
     """Page pixel position of map coordinates (x, y) in a plot's :data:`PLOT_JS` geometry."""
     f, (x0, x1), (y0, y1) = geo["frame"], geo["x_range"], geo["y_range"]
-    return (geo["page"]["x"] + f["x"] + (x - x0) / (x1 - x0) * f["width"],
-            geo["page"]["y"] + f["y"] + (y1 - y) / (y1 - y0) * f["height"])
+    return (
+        geo["page"]["x"] + f["x"] + (x - x0) / (x1 - x0) * f["width"],
+        geo["page"]["y"] + f["y"] + (y1 - y) / (y1 - y0) * f["height"],
+    )
 
 
 def plot_geometry(page, name: str = "wb-map") -> dict | None:
@@ -263,7 +312,9 @@ def wait_until(fn, timeout: float = 30.0):
     return value
 
 
-def wait_plot(page, name: str = "wb-map", *, title: str | None = None, timeout: float = 60.0) -> dict:
+def wait_plot(
+    page, name: str = "wb-map", *, title: str | None = None, timeout: float = 60.0
+) -> dict:
     """The plot's geometry once drawn (with ``title``, when given: after a dataset switch)."""
     deadline = time.time() + timeout
     geo = None
@@ -278,9 +329,12 @@ def wait_plot(page, name: str = "wb-map", *, title: str | None = None, timeout: 
 def pane_text(page, selector: str) -> str:
     """Text of the Panel pane(s) with CSS class selector ``selector``, including what they draw
     inside their shadow root (where ``inner_text`` does not look)."""
-    return page.evaluate("""(sel) => [...document.querySelectorAll('*')].length && (() => {
+    return page.evaluate(
+        """(sel) => [...document.querySelectorAll('*')].length && (() => {
         const out = []; const walk = (n) => { if (!n) return;
           if (n.matches && n.matches(sel)) out.push((n.shadowRoot ? n.shadowRoot.textContent : '') + n.textContent);
           if (n.shadowRoot) walk(n.shadowRoot); for (const c of n.children || []) walk(c); };
         walk(document.documentElement); return out.join(' ');
-    })()""", selector)
+    })()""",
+        selector,
+    )

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import re
-import shutil
 import time
 
 import pytest
@@ -101,7 +100,9 @@ def test_url_restores_view(page, server, world):
     from workbench.data.demo import load_manifest
 
     g = load_manifest(world)["glaciers"][1]["name"]
-    errors = _open(page, f"{server}?glacier={g}&date=2019-02-07&overlays=%5B%22reference+front%22%5D")
+    errors = _open(
+        page, f"{server}?glacier={g}&date=2019-02-07&overlays=%5B%22reference+front%22%5D"
+    )
     assert _date(page).startswith("2019-02-06")
     assert page.get_by_label("reference front").is_checked()
     assert not page.get_by_label("reference outline").is_checked()
@@ -113,7 +114,10 @@ def test_url_restores_view(page, server, world):
     # ... and that link opens the same view in a new tab
     other = page.context.new_page()
     _open(other, href)
-    assert _date(other).startswith("2019-02-06") and other.get_by_label("reference outline").is_checked()
+    assert (
+        _date(other).startswith("2019-02-06")
+        and other.get_by_label("reference outline").is_checked()
+    )
     other.close()
     assert errors == []
 

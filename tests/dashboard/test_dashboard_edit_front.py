@@ -3,12 +3,18 @@ save, the GeoPackage on disk holds the moved line, a reloaded page draws it."""
 
 from __future__ import annotations
 
-
 import geopandas as gpd
 import numpy as np
 import pandas as pd
 import pytest
-from _dashboard_helpers import pane_text, plot_geometry, renderer_data, to_screen, wait_plot, wait_until
+from _dashboard_helpers import (
+    pane_text,
+    plot_geometry,
+    renderer_data,
+    to_screen,
+    wait_plot,
+    wait_until,
+)
 
 pytestmark = [pytest.mark.browser]
 
@@ -43,24 +49,41 @@ def test_drag_a_vertex_save_and_reload(page, server, world, edits_dir, artifacts
         page.wait_for_timeout(30)
     page.mouse.up()
     metres_per_px = (geo["x_range"][1] - geo["x_range"][0]) / geo["frame"]["width"]
-    moved = wait_until(lambda: (d := renderer_data(page, "editing")) and abs(d["xs"][0][k] - x) > 20 * metres_per_px
-                   and d)
-    assert moved and moved["xs"][0][k] == pytest.approx(x + 40 * metres_per_px, abs=3 * metres_per_px)
+    moved = wait_until(
+        lambda: (
+            (d := renderer_data(page, "editing"))
+            and abs(d["xs"][0][k] - x) > 20 * metres_per_px
+            and d
+        )
+    )
+    assert moved and moved["xs"][0][k] == pytest.approx(
+        x + 40 * metres_per_px, abs=3 * metres_per_px
+    )
     page.screenshot(path=str(artifacts / "edit_front.png"))
     page.get_by_role("button", name="Save").click()
     assert wait_until(lambda: "Saved the corrected front" in pane_text(page, ".wb-edit-note"))
     # on disk: one row for this glacier and day, the moved vertex in it
     saved = gpd.read_file(edits_dir / "corrected_fronts.gpkg", layer="fronts")
-    row = saved[(saved["glacier"] == g1) & (pd.to_datetime(saved["date"]).dt.strftime("%Y-%m-%d") == "2019-02-18")]
+    row = saved[
+        (saved["glacier"] == g1)
+        & (pd.to_datetime(saved["date"]).dt.strftime("%Y-%m-%d") == "2019-02-18")
+    ]
     assert len(row) == 1 and row["source"].iloc[0] == "manual"
     coords = np.asarray(row.geometry.iloc[0].coords)
-    assert coords[k, 0] == pytest.approx(moved["xs"][0][k], abs=1e-6) and coords[k, 1] == pytest.approx(y)
+    assert coords[k, 0] == pytest.approx(moved["xs"][0][k], abs=1e-6) and coords[
+        k, 1
+    ] == pytest.approx(y)
     # a new page on the same link draws the corrected front of that date
     other = page.context.new_page()
     other.goto(url, timeout=T)
     wait_plot(other, "wb-map", title=g1)
     drawn = wait_until(lambda: (d := renderer_data(other, "corrected front")) and d["xs"] and d)
     assert drawn["xs"][0][k] == pytest.approx(coords[k, 0], abs=1e-6)
-    labels = [l for v in plot_geometry(other)["views"] if v["type"] == "Legend" for l in v.get("labels", [])]
+    labels = [
+        label
+        for v in plot_geometry(other)["views"]
+        if v["type"] == "Legend"
+        for label in v.get("labels", [])
+    ]
     assert "corrected front (by hand)" in labels
     other.close()

@@ -23,7 +23,10 @@ def test_corrections_folder_must_be_writable_and_outside_the_data(world, tmp_pat
     (tmp_path / "a_file").write_text("x")
     with pytest.raises(ConfigError):
         FrontCorrections(tmp_path / "a_file" / "edits")
-    assert FrontCorrections(tmp_path / "edits", DataRoots([world])).folder == (tmp_path / "edits").resolve()
+    assert (
+        FrontCorrections(tmp_path / "edits", DataRoots([world])).folder
+        == (tmp_path / "edits").resolve()
+    )
 
 
 def test_a_day_has_one_correction_and_bad_lines_leave_the_file_alone(tmp_path):
@@ -40,7 +43,9 @@ def test_a_day_has_one_correction_and_bad_lines_leave_the_file_alone(tmp_path):
     assert sorted(back["glacier"]) == ["G", "H"] and back.crs.to_epsg() == 32633
     g = back[back["glacier"] == "G"].iloc[0]
     assert g["editor"] == "" and g["edited_from"] == "m.pt" and g["source"] == "manual"
-    assert g.geometry.equals_exact(line.parallel_offset(50), 1e-6)  # the second save replaced the first
+    assert g.geometry.equals_exact(
+        line.parallel_offset(50), 1e-6
+    )  # the second save replaced the first
     assert pd.Timestamp(g["edited_at"]).tzinfo is not None
 
 
@@ -53,12 +58,16 @@ def test_corrected_fronts_take_precedence_in_retreat_and_export(world, tmp_path)
     s.save_corrected_front([moved])
     assert s.corrections_count == 1 and s.front_to_edit()[1] == "reference"
     corrected = s.corrected_front()
-    assert corrected is not None and np.allclose(np.asarray(corrected.geometry.iloc[0].coords), moved)
+    assert corrected is not None and np.allclose(
+        np.asarray(corrected.geometry.iloc[0].coords), moved
+    )
     df = s.retreat()
     manual = df[df["corrected"]]
     assert len(manual) == 1 and manual["source"].iloc[0] == "predicted"
     ref = df[(df["source"] == "reference") & (df["date"] == manual["date"].iloc[0])]
-    assert abs(manual["position_m"].iloc[0] - ref["position_m"].iloc[0]) > 100  # the moved line counts
+    assert (
+        abs(manual["position_m"].iloc[0] - ref["position_m"].iloc[0]) > 100
+    )  # the moved line counts
     fronts = s._vectors("fronts")
     assert fronts["corrected"].tolist() == [True] and fronts["model"].tolist() == ["manual"]
     raw = s.export_corrections().getvalue()
@@ -71,12 +80,23 @@ def test_workbench_retreat_reads_the_corrections(world, tmp_path, capsys):
     s = ExplorerState.from_paths([world], edits=tmp_path / "edits")
     for i in (2, 5):
         s.date_index = i
-        s.save_corrected_front([np.asarray(s.series.ref_at("fronts", i).geometry.iloc[0].coords)[:, :2]])
+        s.save_corrected_front(
+            [np.asarray(s.series.ref_at("fronts", i).geometry.iloc[0].coords)[:, :2]]
+        )
     box = tmp_path / "box.gpkg"
     gpd.GeoDataFrame(geometry=[s.series.box], crs=s.series.crs).to_file(box)
     x, y = s.series.upstream
-    rc = main(["retreat", str(tmp_path / "edits" / "corrected_fronts.gpkg"), "--box", str(box),
-               f"--upstream={x},{y}", "--out", str(tmp_path / "out")])
+    rc = main(
+        [
+            "retreat",
+            str(tmp_path / "edits" / "corrected_fronts.gpkg"),
+            "--box",
+            str(box),
+            f"--upstream={x},{y}",
+            "--out",
+            str(tmp_path / "out"),
+        ]
+    )
     assert rc == 0
     table = pd.read_csv(tmp_path / "out" / "retreat_box.csv", comment="#")
     assert len(table) == 2 and table["position_m"].notna().all()

@@ -82,16 +82,22 @@ def test_ten_concurrent_sessions(browser, load_world, tmp_path, artifacts):
         rss_all = _rss_mb(proc)
         pages[-1].screenshot(path=str(artifacts / "explorer_load_session10.png"))
         growth = (rss_all - rss_one) / (SESSIONS - 1)
-        print(f"\n{SESSIONS} sessions rendered in {all_rendered_s:.1f} s; server RSS {rss_one:.0f} MB "
-              f"with one session, {rss_all:.0f} MB with {SESSIONS} ({growth:.1f} MB per session; "
-              f"one copy of the images: {series_mb:.1f} MB)")
+        print(
+            f"\n{SESSIONS} sessions rendered in {all_rendered_s:.1f} s; server RSS {rss_one:.0f} MB "
+            f"with one session, {rss_all:.0f} MB with {SESSIONS} ({growth:.1f} MB per session; "
+            f"one copy of the images: {series_mb:.1f} MB)"
+        )
     finally:
         for ctx in contexts:
             ctx.close()
         stop_server(proc)
-    assert all(moved), f"sessions whose date did not move: {[i for i, m in enumerate(moved) if not m]}"
+    assert all(moved), (
+        f"sessions whose date did not move: {[i for i, m in enumerate(moved) if not m]}"
+    )
     assert len(set(labels)) == 1  # every session opened on the same default view
     assert errors == []
     assert log_errors(log) == []
     # bounded memory: a session costs its Bokeh document, not a copy of the data
-    assert growth < series_mb, f"{growth:.1f} MB per session ≥ one copy of the images ({series_mb:.1f} MB)"
+    assert growth < series_mb, (
+        f"{growth:.1f} MB per session ≥ one copy of the images ({series_mb:.1f} MB)"
+    )

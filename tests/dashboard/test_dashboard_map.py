@@ -12,7 +12,14 @@ import time
 
 import numpy as np
 import pytest
-from _dashboard_helpers import log_errors, pane_text, plot_geometry, server_log, wait_plot, wait_until
+from _dashboard_helpers import (
+    log_errors,
+    pane_text,
+    plot_geometry,
+    server_log,
+    wait_plot,
+    wait_until,
+)
 
 pytestmark = [pytest.mark.browser]
 
@@ -23,8 +30,14 @@ T = 60_000  # ms
 
 def _open(page, url):
     errors = []
-    page.on("console", lambda m: errors.append(m.text) if m.type in ("error", "warning")
-            and "GL Driver" not in m.text else None)
+    page.on(
+        "console",
+        lambda m: (
+            errors.append(m.text)
+            if m.type in ("error", "warning") and "GL Driver" not in m.text
+            else None
+        ),
+    )
     page.on("pageerror", lambda e: errors.append(str(e)))
     page.set_default_timeout(T)
     page.goto(url, timeout=T)
@@ -52,9 +65,15 @@ def _assert_map_right(geo, series):
     assert geo["y_range"][1] - geo["y_range"][0] == pytest.approx(h, rel=1e-6)
     assert geo["sizing_mode"] != "stretch_width"
     bar = _view(geo, "ColorBar", "wb-colorbar")[0]
-    assert bar["visible"] and bar["bbox"]["width"] > 20 and bar["bbox"]["height"] > 0.8 * frame["height"]
+    assert (
+        bar["visible"]
+        and bar["bbox"]["width"] > 20
+        and bar["bbox"]["height"] > 0.8 * frame["height"]
+    )
     assert bar["bbox"]["x"] >= frame["x"] + frame["width"] - 1  # beside the frame, not over it
-    assert geo["page"]["x"] + bar["bbox"]["x"] + bar["bbox"]["width"] <= 1500  # on screen (viewport 1500)
+    assert (
+        geo["page"]["x"] + bar["bbox"]["x"] + bar["bbox"]["width"] <= 1500
+    )  # on screen (viewport 1500)
 
 
 def _series(world_or_root, glacier):
@@ -65,7 +84,9 @@ def _series(world_or_root, glacier):
     return open_series(entry, glacier, roots)
 
 
-def test_first_load_and_dataset_switch_draw_the_map_right(page, server, world, wide_stacks, artifacts):
+def test_first_load_and_dataset_switch_draw_the_map_right(
+    page, server, world, wide_stacks, artifacts
+):
     """Issue 15 §1.1: no stretched map without colour bar on a fresh page or after a switch."""
     from workbench.data.demo import load_manifest
 
@@ -89,7 +110,9 @@ def test_one_time_slider_with_labelled_buttons(page, server):
     _open(page, server)
     assert page.locator(".wb-slider").count() == 1
     assert page.get_by_text("Acquisition").count() == 0  # the second slider of before is gone
-    assert page.locator("input[type=range]").count() == 0  # so is Panel's Player with its own slider
+    assert (
+        page.locator("input[type=range]").count() == 0
+    )  # so is Panel's Player with its own slider
     for label in ("|◀ first", "◀ previous", "▶ play", "next ▶", "last ▶|"):
         assert page.get_by_role("button", name=label).count() == 1, label
     page.get_by_role("button", name="▶ play").hover()
@@ -131,15 +154,26 @@ def test_model_layers_wait_for_a_run_and_status_clears(page, server, world, arti
     assert wait_until(lambda: page.locator(".wb-layer input").first.is_enabled())
     image = np.asarray(_gray(page.locator(".wb-map canvas").first.screenshot()))
     page.get_by_label("zones", exact=True).check()
-    geo = wait_until(lambda: (g := plot_geometry(page)) and [v for v in _view(g, "GlyphRenderer", "zones")
-                                                        if v["visible"] and v["n"]] and g)
+    geo = wait_until(
+        lambda: (
+            (g := plot_geometry(page))
+            and [v for v in _view(g, "GlyphRenderer", "zones") if v["visible"] and v["n"]]
+            and g
+        )
+    )
     assert "zone: glacier" in _view(geo, "Legend", "wb-legend")[0]["labels"]
     with_zones = np.asarray(_gray(page.locator(".wb-map canvas").first.screenshot()))
     # the image still shows through the zones (speckle texture stays), it is not a flat wash
     assert _texture(with_zones) > 0.5 * _texture(image)
     page.get_by_label("confidence", exact=True).check()
     assert wait_until(lambda: not page.get_by_label("zones", exact=True).is_checked())
-    geo = wait_until(lambda: (g := plot_geometry(page)) and not _view(g, "GlyphRenderer", "zones")[0]["visible"] and g)
+    geo = wait_until(
+        lambda: (
+            (g := plot_geometry(page))
+            and not _view(g, "GlyphRenderer", "zones")[0]["visible"]
+            and g
+        )
+    )
     assert [v for v in _view(geo, "GlyphRenderer", "confidence") if v["visible"]]
     page.screenshot(path=str(artifacts / "map_confidence.png"))
     # another glacier: no status line of this run, layers disabled again
@@ -160,7 +194,7 @@ def _gray(png: bytes):
 def _texture(a: np.ndarray) -> float:
     """Mean absolute difference of neighbouring pixels in the middle of the map (speckle)."""
     h, w = a.shape
-    mid = a[h // 4: 3 * h // 4, w // 4: w // 2].astype(float)
+    mid = a[h // 4 : 3 * h // 4, w // 4 : w // 2].astype(float)
     return float(np.abs(np.diff(mid, axis=1)).mean())
 
 
@@ -184,7 +218,9 @@ def test_legend_and_hover_in_metres_and_degrees(page, server, world):
     xy = re.search(r"(\d{5,7}) m, (\d{6,8}) m", text)
     ll = re.search(r"(\d+\.\d{5})° ([NS]), (\d+\.\d{5})° ([EW])", text)
     assert xy and ll and "σ0 [dB]" in text, text
-    lon, lat = Transformer.from_crs(32633, 4326, always_xy=True).transform(float(xy[1]), float(xy[2]))
+    lon, lat = Transformer.from_crs(32633, 4326, always_xy=True).transform(
+        float(xy[1]), float(xy[2])
+    )
     # the hover rounds x, y to a metre: compare at 1e-4° (~10 m in latitude)
     assert float(ll[1]) * (1 if ll[2] == "N" else -1) == pytest.approx(lat, abs=1e-4)
     assert float(ll[3]) * (1 if ll[4] == "E" else -1) == pytest.approx(lon, abs=1e-4)
@@ -198,8 +234,10 @@ def test_caffe_dataset_square_pixels_no_retreat_no_model(page, server, world, ar
     series = _series(world / "caffe", geo["title"])
     rows, cols = series.images.shape[1:]
     assert geo["frame"]["width"] / geo["frame"]["height"] == pytest.approx(cols / rows, rel=0.02)
-    assert page.get_by_role("button", name="Run model on this glacier").count() == 0 or \
-        not page.get_by_role("button", name="Run model on this glacier").is_visible()
+    assert (
+        page.get_by_role("button", name="Run model on this glacier").count() == 0
+        or not page.get_by_role("button", name="Run model on this glacier").is_visible()
+    )
     assert "No model applies to these images" in pane_text(page, ".wb-model-note")
     assert not page.locator(".wb-retreat").is_visible()
     assert "No retreat curve" in pane_text(page, ".wb-retreat-note")
@@ -215,7 +253,11 @@ def test_no_layout_warnings_in_the_server_log(page, server):
     page.locator("select").first.select_option("stacks")
     wait_plot(page, "wb-map", title="Widebreen.zarr")
     text = server_log[0].read_text(errors="replace")
-    for warning in ("Due to internal constraints", "responsive mode could not be enabled", "W-1005",
-                    "FIXED_SIZING_MODE"):
+    for warning in (
+        "Due to internal constraints",
+        "responsive mode could not be enabled",
+        "W-1005",
+        "FIXED_SIZING_MODE",
+    ):
         assert warning not in text
     assert log_errors(server_log[0]) == []

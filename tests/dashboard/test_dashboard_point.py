@@ -30,8 +30,10 @@ def test_point_time_series_follows_the_date_and_exports(page, server, world, tmp
     assert not page.locator(".wb-point").is_visible()
     assert page.locator(".wb-dl-point-csv button").is_disabled()
     frame = geo["frame"]
-    page.mouse.click(geo["page"]["x"] + frame["x"] + frame["width"] * 0.3,
-                     geo["page"]["y"] + frame["y"] + frame["height"] * 0.7)
+    page.mouse.click(
+        geo["page"]["x"] + frame["x"] + frame["width"] * 0.3,
+        geo["page"]["y"] + frame["y"] + frame["height"] * 0.7,
+    )
     page.locator(".wb-point").wait_for(state="visible", timeout=T)
     point = wait_plot(page, "wb-point")
     title = pane_text(page, ".wb-point-title")
@@ -59,10 +61,13 @@ def test_point_time_series_follows_the_date_and_exports(page, server, world, tmp
     col = int(np.abs(ds["x"].values - float(head["x"])).argmin())
     row = int(np.abs(ds["y"].values - float(head["y"])).argmin())
     assert int(head["window_px"]) == 5 and head["crs"] == "EPSG:32633"
-    block = ds["sigma0_db"].values[:, row - 2:row + 3, col - 2:col + 3].astype(float)
+    block = ds["sigma0_db"].values[:, row - 2 : row + 3, col - 2 : col + 3].astype(float)
     expected = 10 * np.log10(np.nanmean(10 ** (block / 10), axis=(1, 2)))
     np.testing.assert_allclose(df["sigma0_db"].to_numpy(), expected, atol=1e-4)
-    assert (df["date"].dt.strftime("%Y-%m-%d") == pd.DatetimeIndex(ds["time"].values).strftime("%Y-%m-%d")).all()
+    assert (
+        df["date"].dt.strftime("%Y-%m-%d")
+        == pd.DatetimeIndex(ds["time"].values).strftime("%Y-%m-%d")
+    ).all()
     # the link names the point: a new tab opens with the same time series
     deadline = time.time() + 30
     while "point=" not in page.url and time.time() < deadline:
@@ -70,7 +75,9 @@ def test_point_time_series_follows_the_date_and_exports(page, server, world, tmp
     from urllib.parse import parse_qs, urlparse
 
     x, y = (float(v) for v in parse_qs(urlparse(page.url).query)["point"][0].split(","))
-    assert abs(x - float(head["x"])) <= 20 and abs(y - float(head["y"])) <= 20  # in the clicked pixel
+    assert (
+        abs(x - float(head["x"])) <= 20 and abs(y - float(head["y"])) <= 20
+    )  # in the clicked pixel
     other = page.context.new_page()
     other.goto(page.url, timeout=T)
     other.locator(".wb-point").wait_for(state="visible", timeout=T)

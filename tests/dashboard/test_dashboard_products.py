@@ -24,8 +24,15 @@ def products_root(world, tmp_path_factory):
     root = tmp_path_factory.mktemp("products_root")
     shutil.copytree(world, root / "world")
     g = load_manifest(root / "world")["glaciers"][0]
-    summary = predict_archive([root / "world" / g["zarr"]], demo_checkpoint("zones"), root / "predicted",
-                              processes=False, n_workers=1, window=64, progress=False)
+    summary = predict_archive(
+        [root / "world" / g["zarr"]],
+        demo_checkpoint("zones"),
+        root / "predicted",
+        processes=False,
+        n_workers=1,
+        window=64,
+        progress=False,
+    )
     assert summary.ok and len(summary.done) == 1
     return root, g["name"], summary.done[0]
 

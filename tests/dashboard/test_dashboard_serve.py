@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
-
 import urllib.request
+from pathlib import Path
 
 from workbench.cli import main
 
@@ -19,7 +18,12 @@ def test_panel_serve_smoke(server):
     status, html = _get(server)
     assert status == 200
     assert "Bokeh" in html or "bokeh" in html
-    assert "docs_json" in html or "render_items" in html or "session-id" in html.lower() or "token" in html
+    assert (
+        "docs_json" in html
+        or "render_items" in html
+        or "session-id" in html.lower()
+        or "token" in html
+    )
     assert "googleapis" not in html  # works offline: no web fonts or CDN resources
     from _dashboard_helpers import log_errors, server_log
 
@@ -34,9 +38,21 @@ def test_crafted_url_gets_the_default_view(server):
 def test_workbench_serve_dry_run(world, tiny_checkpoint, capsys, tmp_path):
     users = tmp_path / "users.json"
     users.write_text('{"ana": "s3cr3t-Pw"}')
-    rc = main(["serve", str(world), "--checkpoint", str(tiny_checkpoint), "--port", "5999",
-               "--basic-auth", str(users), "--allow-websocket-origin", "example.org:5999",
-               "--dry-run"])
+    rc = main(
+        [
+            "serve",
+            str(world),
+            "--checkpoint",
+            str(tiny_checkpoint),
+            "--port",
+            "5999",
+            "--basic-auth",
+            str(users),
+            "--allow-websocket-origin",
+            "example.org:5999",
+            "--dry-run",
+        ]
+    )
     out = capsys.readouterr().out
     assert rc == 0
     assert "panel serve" in out and "dashboards/explorer.py" in out and "--port 5999" in out

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import io
 import json
 import os
 
@@ -57,20 +56,28 @@ def test_a_broken_stack_is_skipped_with_a_visible_note(world, tmp_path):
     stacks = tmp_path / "stacks"
     shutil.copytree(world / "stacks", stacks)
     first = sorted(p.name for p in stacks.glob("*.zarr"))[0]
-    (stacks / "Aaa_broken.zarr").mkdir()           # sorts first: the default glacier
+    (stacks / "Aaa_broken.zarr").mkdir()  # sorts first: the default glacier
     (stacks / "Aaa_broken.zarr" / "zarr.json").write_text("{not json")
     state = ExplorerState.from_paths([stacks])
     entry = state.entry
     assert "Aaa_broken.zarr" not in entry.glaciers and first in entry.glaciers
     assert state.glacier != "Aaa_broken.zarr" and len(state.series) > 0
-    assert any(n.startswith("skipped Aaa_broken.zarr: it cannot be opened")
-               for n in state.series.notes)
+    assert any(
+        n.startswith("skipped Aaa_broken.zarr: it cannot be opened") for n in state.series.notes
+    )
 
 
 def test_crafted_names_never_open_paths(world, tiny_checkpoint):
-    s = ExplorerState.from_paths([world], checkpoints=[tiny_checkpoint],
-                                 dataset="../../etc", glacier="../../../etc/passwd", checkpoint="/etc/passwd")
-    assert s.dataset == "world" and s.glacier in s.entry.glaciers and s.checkpoint == "tiny_zones.pt"
+    s = ExplorerState.from_paths(
+        [world],
+        checkpoints=[tiny_checkpoint],
+        dataset="../../etc",
+        glacier="../../../etc/passwd",
+        checkpoint="/etc/passwd",
+    )
+    assert (
+        s.dataset == "world" and s.glacier in s.entry.glaciers and s.checkpoint == "tiny_zones.pt"
+    )
     with pytest.raises(ValueError):
         s.dataset = "/etc"
     with pytest.raises(ValueError):
@@ -125,9 +132,15 @@ def test_rasterize_large_frames():
 
     from workbench.viz.views import frame_image
 
-    arr = xr.DataArray(np.random.default_rng(0).normal(-12, 3, (1, 1200, 1200)).astype("float32"),
-                       dims=("time", "y", "x"), coords={"time": [np.datetime64("2020-01-01")],
-                                                       "y": np.arange(1200.0)[::-1], "x": np.arange(1200.0)})
+    arr = xr.DataArray(
+        np.random.default_rng(0).normal(-12, 3, (1, 1200, 1200)).astype("float32"),
+        dims=("time", "y", "x"),
+        coords={
+            "time": [np.datetime64("2020-01-01")],
+            "y": np.arange(1200.0)[::-1],
+            "x": np.arange(1200.0),
+        },
+    )
     series = SimpleNamespace(image=lambda i: arr[i], units="dB")
     el = frame_image(series, 0, (-20, 0), size=400)  # decimated: real pixel values
     assert el.dimension_values(2, flat=False).shape == (400, 400)

@@ -19,11 +19,14 @@ def state(world, tiny_checkpoint):
     return ExplorerState.from_paths([world], checkpoints=[tiny_checkpoint])
 
 
-@pytest.mark.parametrize("crs, bounds", [
-    ("EPSG:32633", (512640.0, 8735520.0, 517760.0, 8740640.0)),        # the demo world, 5 km
-    ("EPSG:32633", (400000.0, 8600000.0, 482000.0, 8682000.0)),        # 4096 px of 20 m
-    ("EPSG:3413", (-300000.0, -1200000.0, -250000.0, -1150000.0)),     # polar stereographic
-])
+@pytest.mark.parametrize(
+    "crs, bounds",
+    [
+        ("EPSG:32633", (512640.0, 8735520.0, 517760.0, 8740640.0)),  # the demo world, 5 km
+        ("EPSG:32633", (400000.0, 8600000.0, 482000.0, 8682000.0)),  # 4096 px of 20 m
+        ("EPSG:3413", (-300000.0, -1200000.0, -250000.0, -1150000.0)),  # polar stereographic
+    ],
+)
 def test_lonlat_fit_matches_pyproj(crs, bounds):
     from pyproj import Transformer
 
@@ -54,7 +57,11 @@ def test_point_series_averages_power_in_a_window(state):
     expected = 10 * np.log10((10 ** (block / 10)).mean(axis=(1, 2)))
     np.testing.assert_allclose(df["sigma0_db"], expected, rtol=0, atol=1e-9)
     assert (df["n_pixels"] == 25).all() and df.attrs["row"] == 50 and df.attrs["col"] == 40
-    assert df.attrs["window_m"] == 200.0 and df.attrs["crs"] == "EPSG:32633" and 78 < df.attrs["lat"] < 79
+    assert (
+        df.attrs["window_m"] == 200.0
+        and df.attrs["crs"] == "EPSG:32633"
+        and 78 < df.attrs["lat"] < 79
+    )
     # at the corner the window is cut by the image edge
     corner = state.point_series((float(s.images.x[0]), float(s.images.y[0])), window=5)
     assert (corner["n_pixels"] == 9).all()
@@ -79,7 +86,11 @@ def test_point_csv_reads_back(state):
 def test_one_model_layer_at_a_time(state):
     state.overlays = ["front", "zones"]
     state.overlays = [*state.overlays, "confidence"]
-    assert "confidence" in state.overlays and "zones" not in state.overlays and "front" in state.overlays
+    assert (
+        "confidence" in state.overlays
+        and "zones" not in state.overlays
+        and "front" in state.overlays
+    )
     state.overlays = ["uncertainty", "zones", "confidence"]  # several at once (a URL): one is kept
     assert len([o for o in state.overlays if o in ("zones", "confidence", "uncertainty")]) == 1
 
@@ -116,16 +127,24 @@ def test_models_apply_by_what_they_were_trained_on(world, tmp_path):
 
     torch.manual_seed(0)
     model = create_model("caffe_unet", preset="small")
-    caffe_ck = save_checkpoint(model, tmp_path / "caffe.pt", train_config={"data": {"kind": "caffe"}})
+    caffe_ck = save_checkpoint(
+        model, tmp_path / "caffe.pt", train_config={"data": {"kind": "caffe"}}
+    )
     demo_ck = save_checkpoint(model, tmp_path / "demo.pt", train_config={"data": {"kind": "demo"}})
     s = ExplorerState.from_paths([world, world / "caffe"], checkpoints=[caffe_ck, demo_ck])
-    assert checkpoint_applies(demo_ck, s.series) is None and "CaFFe's 8-bit" in checkpoint_applies(caffe_ck, s.series)
-    assert s.usable_checkpoints() == ["demo.pt"] and s.checkpoint == "demo.pt" and s.model_note() == ""
+    assert checkpoint_applies(demo_ck, s.series) is None and "CaFFe's 8-bit" in checkpoint_applies(
+        caffe_ck, s.series
+    )
+    assert (
+        s.usable_checkpoints() == ["demo.pt"] and s.checkpoint == "demo.pt" and s.model_note() == ""
+    )
     s.dataset = "caffe"
     assert s.usable_checkpoints() == ["caffe.pt"] and s.checkpoint == "caffe.pt"
     only_demo = ExplorerState.from_paths([world / "caffe"], checkpoints=[demo_ck])
     assert only_demo.checkpoint is None
-    assert only_demo.model_note().startswith("No model applies to these images: demo.pt was trained on σ0 in dB")
+    assert only_demo.model_note().startswith(
+        "No model applies to these images: demo.pt was trained on σ0 in dB"
+    )
 
 
 def test_map_frame_follows_the_data_and_north_is_up(wide_stacks):
@@ -134,7 +153,9 @@ def test_map_frame_follows_the_data_and_north_is_up(wide_stacks):
     s = ExplorerState.from_paths([wide_stacks])
     view = MapView(s, max_frame=(600, 560))
     fw, fh = view.frame_size()
-    assert (view.figure.frame_width, view.figure.frame_height) == (fw, fh) == (600, 360)  # 160 × 96 px
+    assert (
+        (view.figure.frame_width, view.figure.frame_height) == (fw, fh) == (600, 360)
+    )  # 160 × 96 px
     arr = view.image_source.data["image"][0]
     # Bokeh draws row 0 at the bottom: the southernmost image row comes first
     np.testing.assert_array_equal(arr[0], s.series.images.values[0, -1])
@@ -177,12 +198,17 @@ def test_harald_basemap_has_no_point_series_and_no_model(harald_moltke):
     from workbench.viz.mapview import MapView
 
     s = ExplorerState.from_paths([harald_moltke])
-    assert s.static_images and s.model_note() == "No model applies: these images have no σ0 stack to predict."
+    assert (
+        s.static_images
+        and s.model_note() == "No model applies: these images have no σ0 stack to predict."
+    )
     view = MapView(s)
     x0, y0, x1, y1 = view.extent()
     view._on_tap(SimpleNamespace(x=(x0 + x1) / 2, y=(y0 + y1) / 2))  # a click on the map
     assert s.point is None
-    assert view.figure.frame_width / view.figure.frame_height == pytest.approx((x1 - x0) / (y1 - y0), rel=0.01)
+    assert view.figure.frame_width / view.figure.frame_height == pytest.approx(
+        (x1 - x0) / (y1 - y0), rel=0.01
+    )
 
 
 @pytest.mark.slow  # reads 159 PNGs (~6 s on 2 busy cores)

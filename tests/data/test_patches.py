@@ -417,9 +417,9 @@ def test_real_caffe_patches(caffe256):
 
 def test_per_window_normalization_ignores_brightness_and_no_data():
     rng = np.random.default_rng(0)
-    x = rng.gamma(2.0, 0.1, size=(3, 2, 16, 16)).astype(np.float32)   # (B, C, H, W) amplitudes
-    x[0, :, :4] = 0.0          # no data (CaFFe's 0)
-    x[1, 0, 5, 5] = np.nan     # no data (NaN)
+    x = rng.gamma(2.0, 0.1, size=(3, 2, 16, 16)).astype(np.float32)  # (B, C, H, W) amplitudes
+    x[0, :, :4] = 0.0  # no data (CaFFe's 0)
+    x[1, 0, 5, 5] = np.nan  # no data (NaN)
     norm = Normalization(mean=(0.3, 0.3), std=(0.1, 0.1), per_window=True)
     out = norm(x)
     valid = np.isfinite(x) & (x != 0)

@@ -35,8 +35,9 @@ def year() -> SyntheticGlacier:
 @pytest.fixture(scope="module")
 def fine() -> SyntheticGlacier:
     """A random glacier at 40 m over four dates."""
-    return simulate_glacier(GlacierParams.random(11, 1), seed=11, years=0.1,
-                            size=(256, 256), pixel_size=40.0)
+    return simulate_glacier(
+        GlacierParams.random(11, 1), seed=11, years=0.1, size=(256, 256), pixel_size=40.0
+    )
 
 
 @pytest.fixture(scope="module")
@@ -75,7 +76,9 @@ def _pixel_of(ds, xy: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     px = ds.attrs["pixel_size"]
     cols = (xy[:, 0] - ds.x.values[0]) / px
     rows = (ds.y.values[0] - xy[:, 1]) / px
-    assert np.allclose(cols, np.round(cols), atol=1e-6) and np.allclose(rows, np.round(rows), atol=1e-6)
+    assert np.allclose(cols, np.round(cols), atol=1e-6) and np.allclose(
+        rows, np.round(rows), atol=1e-6
+    )
     return np.round(rows).astype(int), np.round(cols).astype(int)
 
 
@@ -97,7 +100,7 @@ def test_stack_follows_the_conventions(year):
         assert ds[name].dims == ("time", "y", "x") and ds[name].dtype == np.uint8
     assert set(np.unique(ds.zones.values)) <= {NA, ROCK, GLACIER, OCEAN}
     assert set(np.unique(ds.front.values)) == {0, 1}
-    assert set(ds.sensor.values) == {"S1A", "S1B"}           # 2019: both satellites flew
+    assert set(ds.sensor.values) == {"S1A", "S1B"}  # 2019: both satellites flew
     assert list(ds.sensor.values[:2]) == ["S1A", "S1B"]
     assert (ds.orbit.values == year.params.relative_orbit).all()
     for key in ("glacier", "seed", "pixel_size", "enl"):
@@ -115,7 +118,9 @@ def test_crs_and_transform(year):
     assert (t.a, t.e) == (px, -px) and t.b == t.d == 0
     assert ds.rio.resolution() == (px, -px)
     # coordinates are pixel centres of that transform
-    assert ds.x.values[0] == pytest.approx(t.c + px / 2) and ds.y.values[0] == pytest.approx(t.f - px / 2)
+    assert ds.x.values[0] == pytest.approx(t.c + px / 2) and ds.y.values[0] == pytest.approx(
+        t.f - px / 2
+    )
     assert np.allclose(np.diff(ds.x.values), px) and np.allclose(np.diff(ds.y.values), -px)
     # Svalbard-like UTM 33N coordinates
     assert 440_000 < ds.x.values.mean() < 560_000 and 8_640_000 < ds.y.values.mean() < 8_760_000
@@ -127,7 +132,9 @@ def test_vector_products(year):
     assert list(f.columns) == ["date", "glacier", "length_m", "geometry"]
     assert list(o.columns) == ["date", "glacier", "area_km2", "geometry"]
     times = pd.DatetimeIndex(year.stack.time.values)
-    assert (pd.DatetimeIndex(f["date"]) == times).all() and (pd.DatetimeIndex(o["date"]) == times).all()
+    assert (pd.DatetimeIndex(f["date"]) == times).all() and (
+        pd.DatetimeIndex(o["date"]) == times
+    ).all()
     assert (f.glacier == year.name).all()
     assert np.allclose(f.length_m, f.geometry.length)
     assert isinstance(year.front_position_m, pd.Series)
@@ -160,7 +167,7 @@ def test_zones_front_raster_and_line_agree_exactly(which, request):
         mask[rows, cols] = True
         assert np.array_equal(mask, front)
         steps = np.abs(np.diff(np.stack([rows, cols], 1), axis=0)).max(axis=1)
-        assert steps.max() == 1                      # consecutive vertices are 8-neighbours
+        assert steps.max() == 1  # consecutive vertices are 8-neighbours
         # no NA pixel next to the front
         assert not (ndimage.binary_dilation(front, np.ones((3, 3))) & (zones == NA)).any()
 
@@ -188,7 +195,9 @@ def test_outline_mask_and_polygon(year):
         assert poly.is_valid
         assert poly.area == pytest.approx(mask.sum() * px * px)
         assert year.outlines.area_km2.iloc[i] == pytest.approx(mask.sum() * px * px / 1e6)
-        burnt = rasterize([(poly, 1)], out_shape=mask.shape, transform=t, dtype="uint8").astype(bool)
+        burnt = rasterize([(poly, 1)], out_shape=mask.shape, transform=t, dtype="uint8").astype(
+            bool
+        )
         assert np.array_equal(burnt, mask)
 
 
@@ -252,11 +261,11 @@ def test_coherence_in_range_and_class_dependent(year):
     coh = ds.coherence.values
     assert coh.min() >= 0.0 and coh.max() <= 1.0
     z = ds.zones.values
-    winter = 3                            # early February
+    winter = 3  # early February
     rock, ocean, glacier = (z[winter] == c for c in (ROCK, OCEAN, GLACIER))
     assert coh[winter][rock].mean() > coh[winter][glacier].mean() > coh[winter][ocean].mean() - 0.1
     assert coh[winter][rock].mean() > coh[winter][ocean].mean() + 0.3
-    summer = 16                           # mid-July
+    summer = 16  # mid-July
     assert coh[summer][z[summer] == ROCK].mean() < coh[winter][rock].mean()
 
 
@@ -292,7 +301,10 @@ def test_winter_melange_in_front_of_the_terminus():
     winter = [i for i in range(len(months)) if months[i] in (2, 3)]
     summer = [i for i in range(len(months)) if months[i] in (8,)]
     assert np.mean([near_front_contrast(i) for i in winter]) > 3.0
-    assert np.mean([near_front_contrast(i) for i in winter]) > np.mean([near_front_contrast(i) for i in summer]) + 2.0
+    assert (
+        np.mean([near_front_contrast(i) for i in winter])
+        > np.mean([near_front_contrast(i) for i in summer]) + 2.0
+    )
 
 
 def test_shadow_and_layover_are_na_on_steep_terrain(year):
@@ -300,7 +312,9 @@ def test_shadow_and_layover_are_na_on_steep_terrain(year):
     z = ds.zones.values
     na = z[0] == NA
     assert na.any()
-    assert (z == NA).sum(axis=0).max() == ds.sizes["time"] and np.array_equal(z[0] == NA, z[-1] == NA)
+    assert (z == NA).sum(axis=0).max() == ds.sizes["time"] and np.array_equal(
+        z[0] == NA, z[-1] == NA
+    )
     gy, gx = np.gradient(ds.dem.values.astype(float), ds.attrs["pixel_size"])
     slope = np.degrees(np.arctan(np.hypot(gx, gy)))
     assert slope[na].mean() > slope[z[0] == ROCK].mean() + 5.0
@@ -328,16 +342,17 @@ def test_optical_is_consistent_with_the_classes(year):
     z = ds.zones.values[k]
     b3, b11, ndsi = (opt.sel(band=b).values for b in ("B3", "B11", "NDSI"))
     ice, water, rock = z == GLACIER, z == OCEAN, z == ROCK
-    assert b3[ice].mean() > b3[rock].mean() > b3[water].mean()      # ice bright in the visible
-    assert b11[ice].mean() < b11[rock].mean()                        # and dark in the SWIR
+    assert b3[ice].mean() > b3[rock].mean() > b3[water].mean()  # ice bright in the visible
+    assert b11[ice].mean() < b11[rock].mean()  # and dark in the SWIR
     assert b11[water].mean() < 0.02
     assert ndsi[ice].mean() > 0.5 > ndsi[rock].mean()
     assert 0 <= opt.sel(band="B2").values.min() and opt.sel(band="B2").values.max() <= 1.6
 
 
 def test_optical_band_selection():
-    g = simulate_glacier(seed=1, years=0.02, optical_bands=("B2", "B3", "B4", "B8", "B11", "B12"),
-                         **SMALL)
+    g = simulate_glacier(
+        seed=1, years=0.02, optical_bands=("B2", "B3", "B4", "B8", "B11", "B12"), **SMALL
+    )
     assert tuple(g.stack.band.values) == ("B2", "B3", "B4", "B8", "B11", "B12")
     assert g.stack.optical.shape == (6, 128, 128)
 
@@ -357,8 +372,8 @@ def test_seasonal_cycle_trend_and_calving():
     amplitude = np.hypot(coef[2], coef[3])
     peak_doy = (np.degrees(np.arctan2(coef[3], coef[2])) % 360) / 360 * 365.25
     assert amplitude > 0.25 * p.seasonal_amplitude_m
-    assert 60 < peak_doy < 200                              # most advanced in spring
-    assert coef[1] < 0                                      # long-term retreat
+    assert 60 < peak_doy < 200  # most advanced in spring
+    assert coef[1] < 0  # long-term retreat
     for year in (2019, 2020):
         spring = pos[(pos.index.year == year) & pos.index.month.isin([4, 5])].mean()
         autumn = pos[(pos.index.year == year) & pos.index.month.isin([9, 10])].mean()
@@ -382,7 +397,7 @@ def test_front_is_irregular(which, request):
         resid = along - np.polyval(np.polyfit(across, along, 2), across)
         spread.append(resid.std())
         smooth = np.convolve(resid, np.ones(3) / 3, mode="valid")
-        assert (np.diff(np.sign(smooth)) != 0).sum() >= 3   # wiggles, not one smooth curve
+        assert (np.diff(np.sign(smooth)) != 0).sum() >= 3  # wiggles, not one smooth curve
     # metres; quantising a straight line to pixels alone gives ≈ 0.29 px
     assert np.mean(spread) > 0.29 * g.stack.attrs["pixel_size"] + 15.0
 
@@ -401,8 +416,9 @@ def test_world_glaciers_differ(world):
     assert len({g.stack.attrs["seed"] for g in world}) == 3
     assert not np.array_equal(world[0].stack.zones.values[0], world[1].stack.zones.values[0])
     # each glacier is reproducible on its own
-    again = simulate_glacier(GlacierParams.random(1, 2), seed=world[2].stack.attrs["seed"],
-                             years=0.1, **SMALL)
+    again = simulate_glacier(
+        GlacierParams.random(1, 2), seed=world[2].stack.attrs["seed"], years=0.1, **SMALL
+    )
     assert np.array_equal(again.stack.sigma0_db.values, world[2].stack.sigma0_db.values)
 
 
@@ -417,17 +433,20 @@ def test_params_random_is_deterministic_and_valid():
 # ----------------------------------------------------------------------------------------
 # errors, preview, docs
 # ----------------------------------------------------------------------------------------
-@pytest.mark.parametrize("kwargs, variable", [
-    ({"seed": -1}, "seed"),
-    ({"years": 0}, "years"),
-    ({"repeat_days": 0}, "repeat_days"),
-    ({"size": (8, 8)}, "size"),
-    ({"pixel_size": -20.0}, "pixel_size"),
-    ({"enl": 0}, "enl"),
-    ({"optical_bands": ("B2", "B99")}, "optical_bands"),
-    ({"params": GlacierParams(fjord_width_m=0.0)}, "fjord_width_m"),
-    ({"start": "not a date"}, "start"),
-])
+@pytest.mark.parametrize(
+    "kwargs, variable",
+    [
+        ({"seed": -1}, "seed"),
+        ({"years": 0}, "years"),
+        ({"repeat_days": 0}, "repeat_days"),
+        ({"size": (8, 8)}, "size"),
+        ({"pixel_size": -20.0}, "pixel_size"),
+        ({"enl": 0}, "enl"),
+        ({"optical_bands": ("B2", "B99")}, "optical_bands"),
+        ({"params": GlacierParams(fjord_width_m=0.0)}, "fjord_width_m"),
+        ({"start": "not a date"}, "start"),
+    ],
+)
 def test_bad_arguments_raise_config_error(kwargs, variable):
     with pytest.raises(ConfigError) as err:
         simulate_glacier(**{"years": 0.02, **SMALL, **kwargs})
@@ -452,4 +471,3 @@ def test_preview_figure_renders(year, world):
 def test_progress_bar(capsys):
     simulate_glacier(seed=0, years=0.05, progress=True, **SMALL)
     assert "date" in capsys.readouterr().err
-

@@ -39,10 +39,10 @@ def _reference_fixed_front(fronts: list[np.ndarray]) -> np.ndarray:
 
 def test_fixed_front_hand_computed():
     a, b, c = (np.zeros((5, 5), bool) for _ in range(3))
-    a[:, 1] = True                 # 5 px at column 1
-    b[:3, 1] = True                # 3 px at column 1
-    b[3:, 2] = True                # 2 px at column 2  → length 5
-    c[1:4, 3] = True               # 3 px at column 3  → lengths 5, 5, 3: median 5
+    a[:, 1] = True  # 5 px at column 1
+    b[:3, 1] = True  # 3 px at column 1
+    b[3:, 2] = True  # 2 px at column 2  → length 5
+    c[1:4, 3] = True  # 3 px at column 3  → lengths 5, 5, 3: median 5
     base = FixedFront.from_fronts([a, b, c, np.zeros((5, 5), bool)])
     assert base.length == 5 and base.n_images == 3
     m = base.mask((5, 5))
@@ -74,15 +74,22 @@ def test_fixed_front_round_trips_through_a_checkpoint(tmp_path):
     f = np.zeros((16, 16), bool)
     f[2:14, 7] = True
     base = FixedFront.from_fronts([f, np.roll(f, 1, axis=1)])
-    path = save_checkpoint(create_model("caffe_unet", preset="small"), tmp_path / "m.pt",
-                           baselines={"fixed_front": base.to_dict()})
+    path = save_checkpoint(
+        create_model("caffe_unet", preset="small"),
+        tmp_path / "m.pt",
+        baselines={"fixed_front": base.to_dict()},
+    )
     info = read_checkpoint_info(path)
     assert FixedFront.from_dict(info.baselines["fixed_front"]) == base
 
 
 def test_persistence_pairs_follow_dates_per_glacier_and_size():
-    metas = [{"glacier": "A", "date": "2020-03-01"}, {"glacier": "A", "date": "2020-01-01"},
-             {"glacier": "A", "date": "2020-02-01"}, {"glacier": "B", "date": "2020-01-01"}]
+    metas = [
+        {"glacier": "A", "date": "2020-03-01"},
+        {"glacier": "A", "date": "2020-01-01"},
+        {"glacier": "A", "date": "2020-02-01"},
+        {"glacier": "B", "date": "2020-01-01"},
+    ]
     assert previous_acquisition(metas, [(8, 8)] * 4) == [2, None, 1, None]
     # an image of another size is another crop: no persistence across it
     assert previous_acquisition(metas, [(8, 8), (8, 8), (9, 9), (8, 8)]) == [1, None, None, None]
@@ -106,8 +113,13 @@ def split_folder(tmp_path_factory):
         for k, col in enumerate(cols):
             z = _zones(col)
             stem = f"{glacier}_2010-0{k + 1}-01_TSX_7_1_005"
-            write_caffe_sample(root / split, stem, (z * 80).astype(np.uint8), z,
-                               zones_to_front(z, 7.0, min_cluster_px=0))
+            write_caffe_sample(
+                root / split,
+                stem,
+                (z * 80).astype(np.uint8),
+                z,
+                zones_to_front(z, 7.0, min_cluster_px=0),
+            )
     return root
 
 
@@ -127,8 +139,17 @@ class Oracle(torch.nn.Module):
 
 
 def test_a_model_that_finds_no_front_scores_exactly_the_baseline(split_folder, tmp_path):
-    s = evaluate(AllGlacier(), split_folder, out=tmp_path, split="test", resolution="meta",
-                 min_cluster_px=0, device="cpu", window=32, figures=False)
+    s = evaluate(
+        AllGlacier(),
+        split_folder,
+        out=tmp_path,
+        split="test",
+        resolution="meta",
+        min_cluster_px=0,
+        device="cpu",
+        window=32,
+        figures=False,
+    )
     assert s["n_no_front"] == 3 and s["mde"] is None
     assert s["fixed_front_source"] == "the data's training split"
     # by hand: training fronts at column 20 → the fixed front is column 20 (40 rows);
@@ -145,8 +166,17 @@ def test_a_model_that_finds_no_front_scores_exactly_the_baseline(split_folder, t
 
 
 def test_a_perfect_model_beats_the_baseline_and_says_so(split_folder, tmp_path):
-    s = evaluate(Oracle(), split_folder, out=tmp_path, split="test", resolution="meta",
-                 min_cluster_px=0, device="cpu", window=32, figures=False)
+    s = evaluate(
+        Oracle(),
+        split_folder,
+        out=tmp_path,
+        split="test",
+        resolution="meta",
+        min_cluster_px=0,
+        device="cpu",
+        window=32,
+        figures=False,
+    )
     assert s["mde"] == 0.0 and s["complete_mde"] == 0.0 and s["fixed_front_mde"] > 50
     assert s["model_vs_fixed_front"] == 0.0
     assert "better than the model-free guess" in (tmp_path / "metrics.md").read_text()
@@ -155,20 +185,30 @@ def test_a_perfect_model_beats_the_baseline_and_says_so(split_folder, tmp_path):
 def test_complete_mde_mixes_model_and_baseline_distances(split_folder):
     """Pooled by hand: model distances where it found a front, baseline distances elsewhere."""
 
-    class FirstOnly(torch.nn.Module):   # the oracle on the first test image, nothing after
+    class FirstOnly(torch.nn.Module):  # the oracle on the first test image, nothing after
         calls = 0
 
         def forward(self, x):
             FirstOnly.calls += 1
             return (Oracle() if FirstOnly.calls == 1 else AllGlacier())(x)
 
-    s = evaluate(FirstOnly(), split_folder, split="test", resolution="meta", min_cluster_px=0,
-                 device="cpu", window=48, overlap=0.0, figures=False)
+    s = evaluate(
+        FirstOnly(),
+        split_folder,
+        split="test",
+        resolution="meta",
+        min_cluster_px=0,
+        device="cpu",
+        window=48,
+        overlap=0.0,
+        figures=False,
+    )
     assert s["n_no_front"] == 2 and s["mde"] == 0.0
     base = np.zeros((48, 48), bool)
     base[8:, 20] = True
-    d = [np.zeros(80)] + [front_distances(base, zones_to_front(_zones(c), 7.0, min_cluster_px=0))
-                          for c in (32, 34)]
+    d = [np.zeros(80)] + [
+        front_distances(base, zones_to_front(_zones(c), 7.0, min_cluster_px=0)) for c in (32, 34)
+    ]
     assert s["complete_mde"] == pytest.approx(np.concatenate(d).mean() * 7.0)
 
 

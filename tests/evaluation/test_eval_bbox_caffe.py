@@ -49,7 +49,7 @@ def test_masking_is_identical_to_the_published_code_on_random_boxes(tmp_path):
         h, w = (int(v) for v in rng.integers(20, 90, 2))
         x0, x1 = np.sort(rng.uniform(-15, w + 15, 2))
         y0, y1 = np.sort(rng.uniform(-15, h + 15, 2))
-        if k % 5 == 0:   # half-integers: Python's round-half-to-even
+        if k % 5 == 0:  # half-integers: Python's round-half-to-even
             x0, y1 = np.floor(x0) + 0.5, np.floor(y1) + 0.5
         # CaFFe's corner order; image y grows downwards: the "upper" corners have the larger y
         corners = [(x0, y1), (x0, y0), (x1, y0), (x1, y1)]
@@ -60,15 +60,16 @@ def test_masking_is_identical_to_the_published_code_on_random_boxes(tmp_path):
         expected = _published_masking(pred, lines)
         got = pred & bbox_mask((h, w), read_bbox(path), mode="caffe")
         np.testing.assert_array_equal(got, expected, err_msg=f"box {k}: {lines}")
-        differ += not np.array_equal(bbox_mask((h, w), read_bbox(path)), bbox_mask(
-            (h, w), read_bbox(path), mode="caffe"))
-    assert differ > 100   # the polygon mode is NOT the benchmark's rule: it must not be default
+        differ += not np.array_equal(
+            bbox_mask((h, w), read_bbox(path)), bbox_mask((h, w), read_bbox(path), mode="caffe")
+        )
+    assert differ > 100  # the polygon mode is NOT the benchmark's rule: it must not be default
 
 
 def test_read_bbox_with_and_without_the_header(tmp_path):
     p = tmp_path / "box.txt"
     p.write_text("some header\n1.5,2.5\n1,30\n40.49,30\n40,2\n")
-    assert read_bbox(p).tolist() == [[2, 2], [1, 30], [40, 30], [40, 2]]   # round half even
+    assert read_bbox(p).tolist() == [[2, 2], [1, 30], [40, 30], [40, 2]]  # round half even
     p.write_text("3,4\n1,30\n40,30\n40,2\n")
     assert read_bbox(p).tolist() == [[3, 4], [1, 30], [40, 30], [40, 2]]
     p.write_text("header\n1,2\n3\n4,5\n6,7\n")

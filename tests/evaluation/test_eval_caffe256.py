@@ -36,18 +36,22 @@ def test_fronts_from_reference_zones_match_reference_fronts(caffe256, zones_fron
     ds = CaffeDataset(caffe256, thin_fronts=True)
     idx = sorted(np.random.default_rng(0).choice(len(ds), N_IMAGES, replace=False))
     samples = [ds.load(int(i)) for i in idx]
-    preds = [zones_to_front(s["zones"].numpy(), None, min_cluster_px=MIN_CLUSTER_PX)
-             for s in samples]
+    preds = [
+        zones_to_front(s["zones"].numpy(), None, min_cluster_px=MIN_CLUSTER_PX) for s in samples
+    ]
     refs = [s["front"].numpy() for s in samples]
     res = mean_distance_error(preds, refs, [s["meta"] for s in samples], resolution_m=None)
-    ref_to_zone = np.concatenate([front_distances(p, r)[int(p.sum()):]
-                                  for p, r in zip(preds, refs, strict=True)])
+    ref_to_zone = np.concatenate(
+        [front_distances(p, r)[int(p.sum()) :] for p, r in zip(preds, refs, strict=True)]
+    )
     jac = res.group("glacier", "JAC").mde_px
-    print(f"\ncaffe256 ({N_IMAGES} images): front from reference zones vs thinned reference "
-          f"front: MDE {res.mde_px:.2f} px (std {res.std_px:.2f}, median "
-          f"{np.median(res.distances_px):.1f}), no front {res.n_no_front}; "
-          f"reference→zone front mean {ref_to_zone.mean():.2f} px, "
-          f"{(ref_to_zone <= 2).mean():.1%} within 2 px; JAC {jac:.2f} px")
+    print(
+        f"\ncaffe256 ({N_IMAGES} images): front from reference zones vs thinned reference "
+        f"front: MDE {res.mde_px:.2f} px (std {res.std_px:.2f}, median "
+        f"{np.median(res.distances_px):.1f}), no front {res.n_no_front}; "
+        f"reference→zone front mean {ref_to_zone.mean():.2f} px, "
+        f"{(ref_to_zone <= 2).mean():.1%} within 2 px; JAC {jac:.2f} px"
+    )
     print(res.to_frame()[["by", "value", "mde_px", "n_images", "n_no_front"]].to_string())
     assert res.n_images == N_IMAGES and res.n_no_front == 0 and res.n_evaluated == N_IMAGES
     assert np.isnan(res.mde_m) and not res.resolution_known
@@ -58,5 +62,7 @@ def test_fronts_from_reference_zones_match_reference_fronts(caffe256, zones_fron
     # on real zone maps the fast extraction equals the literal loop-based reference
     for s in samples[:4]:
         z = s["zones"].numpy()
-        assert np.array_equal(zones_to_front(z, None, min_cluster_px=MIN_CLUSTER_PX),
-                              zones_front_reference(z, MIN_CLUSTER_PX))
+        assert np.array_equal(
+            zones_to_front(z, None, min_cluster_px=MIN_CLUSTER_PX),
+            zones_front_reference(z, MIN_CLUSTER_PX),
+        )

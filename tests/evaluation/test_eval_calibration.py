@@ -29,7 +29,7 @@ def _h2(p):
 
 def test_entropy_confidence_two_classes_is_one_minus_h2():
     p = np.linspace(0, 1, 101)
-    probs = np.stack([p, 1 - p], axis=1)             # (N, 2)
+    probs = np.stack([p, 1 - p], axis=1)  # (N, 2)
     conf = entropy_confidence(probs, axis=1)
     assert np.allclose(conf, 1 - _h2(p), atol=1e-12)
     assert conf[0] == 1.0 and conf[50] == pytest.approx(0.0, abs=1e-12)
@@ -39,11 +39,12 @@ def test_entropy_confidence_two_classes_is_one_minus_h2():
 
 
 def test_entropy_confidence_more_classes_normalised():
-    uniform = np.full((4, 3, 3), 0.25)               # (K, H, W)
+    uniform = np.full((4, 3, 3), 0.25)  # (K, H, W)
     assert np.allclose(entropy_confidence(uniform, axis=0), 0.0)
-    onehot = np.zeros((4, 2)); onehot[2] = 1
+    onehot = np.zeros((4, 2))
+    onehot[2] = 1
     assert np.allclose(entropy_confidence(onehot, axis=0), 1.0)
-    p = np.array([0.5, 0.5, 0.0, 0.0])               # 1 bit of 2 possible
+    p = np.array([0.5, 0.5, 0.0, 0.0])  # 1 bit of 2 possible
     assert float(entropy_confidence(p, axis=0)) == pytest.approx(0.5)
     with pytest.raises(DataError):
         entropy_confidence(np.ones((1, 3)), axis=0)
@@ -65,9 +66,11 @@ def test_ece_hand_computed():
     # pooled over a list of images == concatenated; valid mask drops pixels
     parts = expected_calibration_error([conf[:3], conf[3:]], [correct[:3], correct[3:]], n_bins=4)
     assert parts == pytest.approx(expected)
-    valid = np.ones(8, bool); valid[0] = False
+    valid = np.ones(8, bool)
+    valid[0] = False
     assert expected_calibration_error(conf, correct, n_bins=4, valid=valid) == pytest.approx(
-        (0.25 * 2 + 0.16 * 5) / 7)
+        (0.25 * 2 + 0.16 * 5) / 7
+    )
     # accumulating image by image
     acc = ReliabilityCurve(4).update(conf[:5], correct[:5]).update(conf[5:], correct[5:])
     assert acc.ece == pytest.approx(expected)
@@ -91,7 +94,7 @@ def _synthetic(n, seed, acc_of_conf):
 def test_perfectly_calibrated_gives_small_ece_and_identity_map():
     conf, correct = _synthetic(400_000, 1, lambda c: c)
     assert expected_calibration_error(conf, correct, n_bins=20) < 0.005
-    assert expected_calibration_error(conf, correct) < 0.01          # 100 bins: more noise
+    assert expected_calibration_error(conf, correct) < 0.01  # 100 bins: more noise
     cmap = CalibrationMap.fit(conf, correct)
     xs = np.linspace(0, 1, 201)
     assert np.max(np.abs(cmap(xs) - xs)) < 0.03
@@ -100,15 +103,15 @@ def test_perfectly_calibrated_gives_small_ece_and_identity_map():
 
 
 def test_map_fixes_over_confidence_on_held_out_data():
-    val_c, val_k = _synthetic(200_000, 2, lambda c: c ** 2)
-    test_c, test_k = _synthetic(200_000, 3, lambda c: c ** 2)
+    val_c, val_k = _synthetic(200_000, 2, lambda c: c**2)
+    test_c, test_k = _synthetic(200_000, 3, lambda c: c**2)
     raw = expected_calibration_error(test_c, test_k)
-    assert raw == pytest.approx(1 / 6, abs=0.01)                     # E|c − c²| = 1/6
+    assert raw == pytest.approx(1 / 6, abs=0.01)  # E|c − c²| = 1/6
     cmap = CalibrationMap.fit(val_c, val_k)
     fixed = expected_calibration_error(cmap(test_c), test_k)
     assert fixed < raw / 5
     xs = np.linspace(0, 1, 101)
-    assert np.max(np.abs(cmap(xs) - xs ** 2)) < 0.05
+    assert np.max(np.abs(cmap(xs) - xs**2)) < 0.05
     assert np.all(np.diff(cmap(xs)) >= 0)
 
 
@@ -123,8 +126,11 @@ def test_map_is_monotone_for_non_monotone_data_and_serialises():
     again = CalibrationMap.from_dict(d)
     assert np.array_equal(again(xs), ys)
     # from an accumulated curve gives the same map
-    curve = ReliabilityCurve(100).update(conf[:50_000], correct[:50_000]).update(
-        conf[50_000:], correct[50_000:])
+    curve = (
+        ReliabilityCurve(100)
+        .update(conf[:50_000], correct[:50_000])
+        .update(conf[50_000:], correct[50_000:])
+    )
     assert np.allclose(CalibrationMap.fit(curve, None)(xs), ys)
     # checkpoint-safe: plain types load with torch weights_only=True
     buf = io.BytesIO()
@@ -134,9 +140,12 @@ def test_map_is_monotone_for_non_monotone_data_and_serialises():
     assert np.array_equal(CalibrationMap.from_dict(loaded["calibration"])(xs), ys)
     assert np.isnan(cmap(np.array([np.nan]))[0])
     assert np.array_equal(CalibrationMap.identity()(xs), xs)
-    for bad in ({"kind": "x"}, {"kind": "CalibrationMap", "x": [0, 1], "y": [1, 0]},
-                {"kind": "CalibrationMap", "x": [0, 0.5], "y": [0, 1]},
-                {"kind": "CalibrationMap", "version": 99, "x": [0, 1], "y": [0, 1]}):
+    for bad in (
+        {"kind": "x"},
+        {"kind": "CalibrationMap", "x": [0, 1], "y": [1, 0]},
+        {"kind": "CalibrationMap", "x": [0, 0.5], "y": [0, 1]},
+        {"kind": "CalibrationMap", "version": 99, "x": [0, 1], "y": [0, 1]},
+    ):
         with pytest.raises(ConfigError):
             CalibrationMap.from_dict(bad)
     with pytest.raises(DataError):
@@ -158,14 +167,16 @@ def test_temperature_scaling_recovers_known_temperature():
     assert ts.temperature == pytest.approx(2.0, abs=0.1)
     cold_logits, cold_labels = _tempered_labels(30_000, 4, 1.0, seed=6)
     assert TemperatureScaling.fit(cold_logits, cold_labels).temperature == pytest.approx(
-        1.0, abs=0.07)
+        1.0, abs=0.07
+    )
     # image layout (N, K, H, W) with a valid mask and subsampling
     img = logits.reshape(30, 1000, 4).transpose(0, 2, 1).reshape(30, 4, 25, 40)
     lab = labels.reshape(30, 25, 40)
     valid = np.ones_like(lab, bool)
     valid[:, :2] = False
-    ts2 = TemperatureScaling.fit(torch.from_numpy(img), lab, axis=1, valid=valid,
-                                 max_samples=20_000)
+    ts2 = TemperatureScaling.fit(
+        torch.from_numpy(img), lab, axis=1, valid=valid, max_samples=20_000
+    )
     assert ts2.temperature == pytest.approx(2.0, abs=0.12)
     probs = ts(img, axis=1)
     assert probs.shape == img.shape and np.allclose(probs.sum(1), 1)

@@ -39,7 +39,7 @@ def test_transforms_are_the_8_distinct_dihedral_maps_and_invert():
 
 def test_identity_model_outputs_align_after_inversion():
     # a wrong inversion (e.g. rotating the same way twice) would leave them misaligned
-    x = np.random.default_rng(0).uniform(size=(2, 3, 5, 7))        # non-square
+    x = np.random.default_rng(0).uniform(size=(2, 3, 5, 7))  # non-square
     outs = tta_predict(lambda im: im * 1.0, x, ALL8)
     assert len(outs) == 8
     for o in outs:
@@ -65,7 +65,7 @@ def test_model_with_fixed_pattern_in_its_own_frame():
 
 def test_non_equivariant_torch_model_matches_manual_tta():
     torch.manual_seed(0)
-    conv = torch.nn.Conv2d(1, 3, kernel_size=3, padding=1)     # random weights: not equivariant
+    conv = torch.nn.Conv2d(1, 3, kernel_size=3, padding=1)  # random weights: not equivariant
 
     def model(t):
         return conv(t).softmax(dim=1)
@@ -73,17 +73,19 @@ def test_non_equivariant_torch_model_matches_manual_tta():
     x = torch.rand(2, 1, 6, 8)
     outs = tta_predict(model, x, ("rot0", "rot90", "hflip"))
     with torch.no_grad():
-        manual = [model(x),
-                  torch.rot90(model(torch.rot90(x, 1, (-2, -1))), -1, (-2, -1)),
-                  torch.flip(model(torch.flip(x, (-1,))), (-1,))]
+        manual = [
+            model(x),
+            torch.rot90(model(torch.rot90(x, 1, (-2, -1))), -1, (-2, -1)),
+            torch.flip(model(torch.flip(x, (-1,))), (-1,)),
+        ]
     for o, m in zip(outs, manual, strict=True):
         assert o.shape == (2, 3, 6, 8)
         assert torch.allclose(o, m)
-    assert not torch.allclose(outs[0], outs[1])                # the model is not equivariant
+    assert not torch.allclose(outs[0], outs[1])  # the model is not equivariant
     mean, std = ensemble_mean_std(outs)
     assert torch.allclose(mean.sum(1), torch.ones(2, 6, 8))
     assert std.shape == (2, 6, 8) and bool((std > 0).any())
-    assert not outs[0].requires_grad                           # ran under inference_mode
+    assert not outs[0].requires_grad  # ran under inference_mode
 
 
 def test_model_output_on_a_different_grid_is_an_error():
@@ -100,13 +102,13 @@ def test_ensemble_mean_std_hand_computed():
     m3 = np.array([[[0.8, 0.0]], [[0.2, 1.0]]])
     mean, std = ensemble_mean_std([m1, m2, m3], class_axis=0)
     assert np.allclose(mean, [[[0.8, 0.2]], [[0.2, 0.8]]])
-    sd = np.sqrt(2 / 3 * 0.01)                                   # values ±0.1 around the mean
+    sd = np.sqrt(2 / 3 * 0.01)  # values ±0.1 around the mean
     sd2 = np.sqrt((0.0 + 0.04 + 0.04) / 3)
-    assert np.allclose(std, [[sd, sd2]])                         # predicted class: 0, then 1
+    assert np.allclose(std, [[sd, sd2]])  # predicted class: 0, then 1
     _, per_class = ensemble_mean_std([m1, m2, m3], class_axis=0, uncertainty="none")
     assert per_class.shape == (2, 1, 2)
     _, avg = ensemble_mean_std([m1, m2, m3], class_axis=0, uncertainty="mean")
-    assert np.allclose(avg, [[sd, sd2]])                         # 2 classes: stds are equal
+    assert np.allclose(avg, [[sd, sd2]])  # 2 classes: stds are equal
     # torch gives the same numbers
     tm, ts = ensemble_mean_std([torch.tensor(m) for m in (m1, m2, m3)], class_axis=0)
     assert np.allclose(tm.numpy(), mean) and np.allclose(ts.numpy(), std, atol=1e-6)

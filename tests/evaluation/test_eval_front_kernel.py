@@ -57,7 +57,7 @@ def _int_bruteforce(p: np.ndarray, r: np.ndarray) -> np.ndarray:
 def _check(p: np.ndarray, r: np.ndarray) -> np.ndarray:
     d = front_distances(p, r)
     assert d.dtype == np.float64
-    assert np.array_equal(d, _front_distances_bruteforce(p, r))          # bit-identical
+    assert np.array_equal(d, _front_distances_bruteforce(p, r))  # bit-identical
     assert np.array_equal(d, _int_bruteforce(p, r))
     assert np.array_equal(d, _kdtree_distances(_front_coords(p), _front_coords(r)))
     return d
@@ -76,11 +76,11 @@ def _points_mask(shape, points) -> np.ndarray:
 def test_single_pixel_fronts():
     a = _points_mask((7, 9), [(2, 3)])
     b = _points_mask((7, 9), [(5, 7)])
-    assert _check(a, b).tolist() == [5.0, 5.0]                           # 3-4-5 triangle
+    assert _check(a, b).tolist() == [5.0, 5.0]  # 3-4-5 triangle
     assert _check(a, a).tolist() == [0.0, 0.0]
     line = np.zeros((7, 9), bool)
     line[0, :] = True
-    d = _check(a, line)                                                  # pred first, then ref
+    d = _check(a, line)  # pred first, then ref
     assert d[0] == 2.0 and d.size == 10
     assert np.allclose(d[1:], [math.hypot(2, c - 3) for c in range(9)], rtol=0, atol=1e-15)
 
@@ -94,7 +94,7 @@ def test_fronts_on_the_image_border_and_corners():
     right[:, -1] = True
     assert np.all(_check(top, bottom) == h - 1)
     assert np.all(_check(left, right) == w - 1)
-    d = _check(top, left)                                   # they share the corner pixel
+    d = _check(top, left)  # they share the corner pixel
     assert d.min() == 0.0 and d.max() == max(h, w) - 1
     corners = _points_mask((h, w), [(0, 0), (0, w - 1), (h - 1, 0), (h - 1, w - 1)])
     centre = _points_mask((h, w), [(h // 2, w // 2)])
@@ -111,8 +111,13 @@ def test_one_row_and_one_column_images():
             _check(a, b)
 
 
-@pytest.mark.parametrize("n", sorted({1, 2, 3} | {k * m + d for m in (_NN_LEAF, _NN_BLOCK)
-                                                   for k in (1, 2, 5) for d in (-1, 0, 1)}))
+@pytest.mark.parametrize(
+    "n",
+    sorted(
+        {1, 2, 3}
+        | {k * m + d for m in (_NN_LEAF, _NN_BLOCK) for k in (1, 2, 5) for d in (-1, 0, 1)}
+    ),
+)
 def test_leaf_and_block_boundaries(n):
     """Front lengths around multiples of the leaf and block sizes (padding, last block)."""
     rng = np.random.default_rng(n)
@@ -131,26 +136,26 @@ def test_far_apart_and_nested_fronts():
     h, w = 3000, 2500
     a = np.zeros((h, w), bool)
     b = np.zeros((h, w), bool)
-    a[5, 10:900] = True                                 # a long line near the top
-    b[2990, 1600:2490] = True                           # another near the bottom right
-    b[1500, 1200] = True                                # and a lone pixel in the middle
+    a[5, 10:900] = True  # a long line near the top
+    b[2990, 1600:2490] = True  # another near the bottom right
+    b[1500, 1200] = True  # and a lone pixel in the middle
     _check(a, b)
-    ring = np.zeros((201, 201), bool)                   # a square ring around a centre pixel
+    ring = np.zeros((201, 201), bool)  # a square ring around a centre pixel
     ring[0, :] = ring[-1, :] = ring[:, 0] = ring[:, -1] = True
     d = _check(_points_mask((201, 201), [(100, 100)]), ring)
     assert d[0] == 100.0 and d.max() == math.sqrt(2 * 100**2)
 
 
 def test_int32_limit_and_the_fallback_beyond_it():
-    side = _NN_MAX_SIDE                                  # 32,768 rows / columns: still the kernel
-    p = np.array([0])                                   # (0, 0)
-    r = np.array([(side - 1) * side + side - 1, 3 * side + side - 1])   # (32767, 32767), (3, 32767)
+    side = _NN_MAX_SIDE  # 32,768 rows / columns: still the kernel
+    p = np.array([0])  # (0, 0)
+    r = np.array([(side - 1) * side + side - 1, 3 * side + side - 1])  # (32767, 32767), (3, 32767)
     d = _flat_distances(p, r, (side, side))
     pc = np.column_stack(np.divmod(p, side))
     rc = np.column_stack(np.divmod(r, side))
     assert np.array_equal(d, _pixel_distances_bruteforce(pc, rc))
     far, near = math.sqrt(2 * (side - 1) ** 2), math.sqrt(9 + (side - 1) ** 2)
-    assert d.tolist() == [near, far, near]              # far: the largest d², 2 · 32767² < 2**31
+    assert d.tolist() == [near, far, near]  # far: the largest d², 2 · 32767² < 2**31
     # one more row: outside the int32-exact range → KD-tree, same definition
     tall = _flat_distances(p, r, (side + 1, side))
     assert np.array_equal(tall, d)
@@ -158,8 +163,11 @@ def test_int32_limit_and_the_fallback_beyond_it():
 
 @settings(max_examples=200, deadline=None)
 @given(
-    arrays(bool, st.tuples(st.integers(1, 48), st.integers(1, 48)),
-           elements=st.sampled_from([False, False, False, True])),
+    arrays(
+        bool,
+        st.tuples(st.integers(1, 48), st.integers(1, 48)),
+        elements=st.sampled_from([False, False, False, True]),
+    ),
     st.data(),
 )
 def test_kernel_equals_bruteforce_random_masks(pred, data):
@@ -173,7 +181,8 @@ def test_kernel_equals_bruteforce_random_masks(pred, data):
 
 @settings(max_examples=60, deadline=None)
 @given(
-    st.integers(1, 4000), st.integers(1, 4000),
+    st.integers(1, 4000),
+    st.integers(1, 4000),
     st.lists(st.tuples(st.floats(0, 1), st.floats(0, 1)), min_size=1, max_size=300),
     st.lists(st.tuples(st.floats(0, 1), st.floats(0, 1)), min_size=1, max_size=300),
 )
@@ -181,6 +190,7 @@ def test_kernel_equals_bruteforce_sparse_points_in_large_images(h, w, pa, pb):
     def flat(pts):
         rc = np.unique([(int(y * (h - 1)), int(x * (w - 1))) for y, x in pts], axis=0)
         return rc[:, 0] * w + rc[:, 1], rc
+
     fa, ca = flat(pa)
     fb, cb = flat(pb)
     d = _flat_distances(fa, fb, (h, w))
@@ -209,26 +219,31 @@ def test_meandering_fronts_like_the_benchmark():
 def _scene(rng, shape, col):
     z = np.full(shape, GLACIER)
     z[:, col:] = OCEAN
-    z[rng.integers(0, shape[0]), : col // 2] = OCEAN    # a lake: filled, never a front
+    z[rng.integers(0, shape[0]), : col // 2] = OCEAN  # a lake: filled, never a front
     return z
 
 
 def test_accumulator_equals_mean_distance_error_bit_for_bit():
     rng = np.random.default_rng(1)
-    stems = ["JAC_2009-01-05_TSX_6_1_005", "SI_2010-06-01_ERS_20_1_125",
-             "DBE_2010-01-01_ENVISAT_20_1_110", "COL_2011-06-30_S1_7_1_000",
-             "JAC_2009-06-05_TDX_6_1_005", "Mapple_2012-02-01_PALSAR_17_1_000"]
+    stems = [
+        "JAC_2009-01-05_TSX_6_1_005",
+        "SI_2010-06-01_ERS_20_1_125",
+        "DBE_2010-01-01_ENVISAT_20_1_110",
+        "COL_2011-06-30_S1_7_1_000",
+        "JAC_2009-06-05_TDX_6_1_005",
+        "Mapple_2012-02-01_PALSAR_17_1_000",
+    ]
     shape = (60, 80)
     preds, refs, boxes = [], [], []
     for i in range(len(stems)):
         preds.append(_scene(rng, shape, 30 + 3 * i))
         ref = np.zeros(shape, bool)
         ref[:, 32 + i] = True
-        ref[10 + i, 32 + i:50] = True
+        ref[10 + i, 32 + i : 50] = True
         refs.append(ref)
         boxes.append(None if i % 2 else [(5, 0), (70, 0), (70, 50), (5, 50)])
-    preds[3] = np.full(shape, GLACIER)                  # no front at all → counted
-    refs[4] = np.zeros(shape, bool)                     # no reference → counted
+    preds[3] = np.full(shape, GLACIER)  # no front at all → counted
+    refs[4] = np.zeros(shape, bool)  # no reference → counted
     for kw in ({}, {"resolution_m": None}, {"resolution_m": 5.0}, {"merge_tsx_tdx": False}):
         kw = {"from_zones": True, "min_cluster_px": 0, **kw}
         whole = mean_distance_error(preds, refs, stems, bboxes=boxes, **kw)
@@ -236,17 +251,17 @@ def test_accumulator_equals_mean_distance_error_bit_for_bit():
         for i, (p, r, s, b) in enumerate(zip(preds, refs, stems, boxes, strict=True)):
             rec = acc.add(p, r, parse_caffe_name(s), bbox=b)
             assert rec.to_dict() == whole.per_image[i].to_dict() and len(acc) == i + 1
-            part = mean_distance_error(preds[:i + 1], refs[:i + 1], stems[:i + 1],
-                                       bboxes=boxes[:i + 1], **kw)
-            assert acc.result().to_dict() == part.to_dict()       # every prefix, too
+            part = mean_distance_error(
+                preds[: i + 1], refs[: i + 1], stems[: i + 1], bboxes=boxes[: i + 1], **kw
+            )
+            assert acc.result().to_dict() == part.to_dict()  # every prefix, too
         res = acc.result()
         assert res.to_dict() == whole.to_dict()
         assert np.array_equal(res.distances_px, whole.distances_px)
         assert np.array_equal(res.distances_m, whole.distances_m, equal_nan=True)
         assert res.n_no_front == 1 and res.n_no_reference == 1 and res.n_evaluated == 4
         for by in ("glacier", "season", "sensor", "resolution"):
-            assert [g.to_dict() for g in res.groups[by]] == \
-                [g.to_dict() for g in whole.groups[by]]
+            assert [g.to_dict() for g in res.groups[by]] == [g.to_dict() for g in whole.groups[by]]
 
 
 def test_accumulator_pooled_mean_matches_bruteforce_and_checks_inputs():

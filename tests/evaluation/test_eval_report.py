@@ -24,8 +24,11 @@ from workbench.evaluation import (
     zone_metrics,
 )
 
-STEMS = ["JAC_2009-01-05_TSX_6_1_005", "SI_2010-06-01_ERS_20_1_125",
-         "DBE_2010-01-01_ENVISAT_20_1_110"]
+STEMS = [
+    "JAC_2009-01-05_TSX_6_1_005",
+    "SI_2010-06-01_ERS_20_1_125",
+    "DBE_2010-01-01_ENVISAT_20_1_110",
+]
 
 
 def _case():
@@ -54,19 +57,37 @@ def test_write_full_report(tmp_path):
     outlines = OutlineCounts().update(np.array([1, 0, 1]), np.array([1, 1, 0]), group="A")
     rng = np.random.default_rng(1)
     conf = rng.uniform(size=5000)
-    correct = rng.uniform(size=5000) < conf ** 2
+    correct = rng.uniform(size=5000) < conf**2
     curve = reliability_curve(conf, correct)
     cmap = CalibrationMap.fit(conf, correct)
-    paths = write_report(res, tmp_path / "out", title="Test run", zones=zones,
-                         outlines=outlines, reliability=curve, calibration_map=cmap,
-                         images=images, pred_fronts=preds, ref_fronts=refs, n_worst=2,
-                         extra={"model": "unet", "epoch": 3})
-    assert set(paths) == {"json", "markdown", "csv", "per_image_csv", "error_histogram",
-                          "mde_breakdown", "reliability", "worst_cases"}
+    paths = write_report(
+        res,
+        tmp_path / "out",
+        title="Test run",
+        zones=zones,
+        outlines=outlines,
+        reliability=curve,
+        calibration_map=cmap,
+        images=images,
+        pred_fronts=preds,
+        ref_fronts=refs,
+        n_worst=2,
+        extra={"model": "unet", "epoch": 3},
+    )
+    assert set(paths) == {
+        "json",
+        "markdown",
+        "csv",
+        "per_image_csv",
+        "error_histogram",
+        "mde_breakdown",
+        "reliability",
+        "worst_cases",
+    }
     for key in ("error_histogram", "mde_breakdown", "reliability", "worst_cases"):
         assert _png(paths[key]) and paths[key].parent.name == "figures"
     text = paths["json"].read_text()
-    data = json.loads(text)                                     # strict JSON: no NaN
+    data = json.loads(text)  # strict JSON: no NaN
     assert "NaN" not in text
     assert data["mde"]["n_no_front"] == 1 and data["mde"]["mde_m"] == pytest.approx(res.mde_m)
     assert data["mde"]["groups"]["glacier"]["DBE"]["mde_m"] is None
@@ -106,11 +127,12 @@ def test_failed_report_leaves_no_json(tmp_path):
 
 def test_figure_functions_return_figures():
     images, preds, refs, res = _case()
-    for fig in (plot_error_histogram(res), plot_mde_breakdown(res, ("glacier", "season",
-                                                                    "sensor")),
-                plot_reliability_diagram(reliability_curve(np.array([0.2, 0.9]),
-                                                           np.array([0, 1]))),
-                plot_worst_cases(images, preds, refs)):
+    for fig in (
+        plot_error_histogram(res),
+        plot_mde_breakdown(res, ("glacier", "season", "sensor")),
+        plot_reliability_diagram(reliability_curve(np.array([0.2, 0.9]), np.array([0, 1]))),
+        plot_worst_cases(images, preds, refs),
+    ):
         assert isinstance(fig, Figure)
     fig = Figure()
     ax = fig.add_subplot()

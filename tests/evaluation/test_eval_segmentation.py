@@ -25,12 +25,8 @@ def _eq(a, b):
 
 
 def test_zone_metrics_hand_computed():
-    ref = np.array([[0, 0, 1],
-                    [2, 2, 2],
-                    [3, 3, 3]])
-    pred = np.array([[0, 1, 1],
-                     [2, 2, 3],
-                     [3, 3, 2]])
+    ref = np.array([[0, 0, 1], [2, 2, 2], [3, 3, 3]])
+    pred = np.array([[0, 1, 1], [2, 2, 3], [3, 3, 2]])
     m = zone_metrics(pred, ref)
     # NA: TP1 FN1 FP0; rock: TP1 FP1; glacier: TP2 FP1 FN1; ocean: TP2 FP1 FN1
     assert m.confusion.tolist() == [[1, 1, 0, 0], [0, 1, 0, 0], [0, 0, 2, 1], [0, 0, 1, 2]]
@@ -46,14 +42,14 @@ def test_zone_metrics_hand_computed():
 
 def test_absent_and_one_sided_classes():
     ref = np.array([[2, 2, 3, 3]])
-    pred = np.array([[2, 1, 3, 3]])        # rock predicted but absent from ref; NA absent
+    pred = np.array([[2, 1, 3, 3]])  # rock predicted but absent from ref; NA absent
     m = zone_metrics(pred, ref)
     assert m.present.tolist() == [False, True, True, True]
     assert math.isnan(m.iou[0]) and math.isnan(m.precision[0]) and math.isnan(m.f1[0])
     assert (m.iou[1], m.precision[1], m.recall[1], m.f1[1]) == (0, 0, 0, 0)
     assert _eq(m.iou[2:], [1 / 2, 1])
-    assert m.mean_iou == pytest.approx((0 + 0.5 + 1) / 3)       # NA ignored
-    missed = zone_metrics(np.array([[3, 3]]), np.array([[2, 3]]))   # glacier never predicted
+    assert m.mean_iou == pytest.approx((0 + 0.5 + 1) / 3)  # NA ignored
+    missed = zone_metrics(np.array([[3, 3]]), np.array([[2, 3]]))  # glacier never predicted
     assert (missed.precision[2], missed.recall[2], missed.iou[2]) == (0, 0, 0)
     json.dumps(m.to_dict(), allow_nan=False)
 
@@ -64,9 +60,10 @@ def test_zone_metrics_valid_mask_torch_and_errors():
     valid = np.array([[True, False], [True, True]])
     m = zone_metrics(pred, ref, valid=valid)
     assert _eq(m.iou, [NAN, NAN, 1, 1])
-    m2 = zone_metrics(np.array([0, 1, 1]), np.array([1, 1, 0]), n_classes=2,
-                      class_names=["bg", "glacier"])
-    assert _eq(m2.iou, [0, 1 / 3])                      # glacier: TP 1, FP 1, FN 1
+    m2 = zone_metrics(
+        np.array([0, 1, 1]), np.array([1, 1, 0]), n_classes=2, class_names=["bg", "glacier"]
+    )
+    assert _eq(m2.iou, [0, 1 / 3])  # glacier: TP 1, FP 1, FN 1
     with pytest.raises(LabelEncodingError):
         zone_metrics(np.array([[4]]), np.array([[3]]))
     with pytest.raises(LabelEncodingError):
@@ -78,9 +75,9 @@ def test_zone_metrics_valid_mask_torch_and_errors():
 
 
 def test_aggregate_ignores_absent_classes():
-    a = zone_metrics(np.array([[2, 2, 3, 3]]), np.array([[2, 2, 3, 3]]))   # glacier 1, ocean 1
-    b = zone_metrics(np.array([[1, 3, 3, 3]]), np.array([[1, 1, 3, 3]]))   # rock .5, ocean 2/3
-    c = zone_metrics(np.array([[0, 0]]), np.array([[0, 3]]))              # NA .5, ocean 0
+    a = zone_metrics(np.array([[2, 2, 3, 3]]), np.array([[2, 2, 3, 3]]))  # glacier 1, ocean 1
+    b = zone_metrics(np.array([[1, 3, 3, 3]]), np.array([[1, 1, 3, 3]]))  # rock .5, ocean 2/3
+    c = zone_metrics(np.array([[0, 0]]), np.array([[0, 3]]))  # NA .5, ocean 0
     s = aggregate_zone_metrics([a, b, c])
     assert s.n_images == 3 and s.n_present.tolist() == [1, 1, 1, 3]
     assert _eq(s.per_class["iou"], [0.5, 0.5, 1.0, (1 + 2 / 3 + 0) / 3])
@@ -102,11 +99,18 @@ def test_outline_counts_pooled_hand_computed():
     # tile 1: TP 2, FP 1, FN 1, TN 0
     c.update(np.array([[1, 1], [1, 0]]), np.array([[1, 1], [0, 1]]), group="svalbard")
     # tile 2 with a valid mask: only the first row counts → TP 0, FP 0, FN 1, TN 1
-    c.update(np.array([[0, 0], [1, 1]]), np.array([[1, 0], [1, 1]]),
-             valid=np.array([[True, True], [False, False]]), group="alps")
+    c.update(
+        np.array([[0, 0], [1, 1]]),
+        np.array([[1, 0], [1, 1]]),
+        valid=np.array([[True, True], [False, False]]),
+        group="alps",
+    )
     # tile 3: all correct, 3 TP, 1 TN (bool, torch)
-    c.update(torch.tensor([True, True, True, False]), torch.tensor([True, True, True, False]),
-             group="svalbard")
+    c.update(
+        torch.tensor([True, True, True, False]),
+        torch.tensor([True, True, True, False]),
+        group="svalbard",
+    )
     assert (c.tp, c.fp, c.fn, c.tn) == (5, 1, 2, 2)
     assert c.precision == pytest.approx(5 / 6)
     assert c.recall == pytest.approx(5 / 7)
@@ -132,7 +136,7 @@ def test_outline_counts_edge_cases_and_errors():
     assert all(math.isnan(v) for v in empty.metrics().values())
     assert empty.to_dict()["iou"] is None
     with pytest.raises(LabelEncodingError):
-        OutlineCounts().update(np.array([0.3, 0.9]), np.array([0, 1]))   # probabilities
+        OutlineCounts().update(np.array([0.3, 0.9]), np.array([0, 1]))  # probabilities
     with pytest.raises(DataError):
         OutlineCounts().update(np.zeros(3), np.zeros(4))
     with pytest.raises(DataError):

@@ -33,10 +33,31 @@ from workbench.evaluation.evaluate import (
 from workbench.models import SegmentationOutput, create_model, read_checkpoint_info, save_checkpoint
 
 REPO = Path(__file__).resolve().parents[2]
-WORLD = {"kind": "demo", "n_glaciers": 3, "years": 0.12, "size": 48, "pixel_size": 200.0,
-         "world_seed": 3, "val_glaciers": 1, "test_glaciers": 1, "patch_size": 32}
-SUMMARY_KEYS = {"task", "model", "checkpoint", "data", "split", "n_images", "ece",
-                "ece_calibrated", "calibrated", "notes", "seconds", "paths"}
+WORLD = {
+    "kind": "demo",
+    "n_glaciers": 3,
+    "years": 0.12,
+    "size": 48,
+    "pixel_size": 200.0,
+    "world_seed": 3,
+    "val_glaciers": 1,
+    "test_glaciers": 1,
+    "patch_size": 32,
+}
+SUMMARY_KEYS = {
+    "task",
+    "model",
+    "checkpoint",
+    "data",
+    "split",
+    "n_images",
+    "ece",
+    "ece_calibrated",
+    "calibrated",
+    "notes",
+    "seconds",
+    "paths",
+}
 
 
 @pytest.fixture(autouse=True, scope="module")
@@ -48,10 +69,10 @@ def _single_thread():
 
 
 def _zones(h: int, w: int, col: int) -> np.ndarray:
-    z = np.full((h, w), 2, np.int64)   # glacier
-    z[:, col:] = 3                     # ocean on the right
-    z[:8, :] = 1                       # rock on top
-    z[:3, :4] = 0                      # a little no-data corner
+    z = np.full((h, w), 2, np.int64)  # glacier
+    z[:, col:] = 3  # ocean on the right
+    z[:8, :] = 1  # rock on top
+    z[:3, :4] = 0  # a little no-data corner
     return z
 
 
@@ -72,23 +93,37 @@ def caffe_folder(tmp_path_factory) -> Path:
 def zone_ckpt(tmp_path_factory) -> Path:
     """A random-weight small CaFFe U-Net whose training config names the tiny demo world."""
     torch.manual_seed(0)
-    cfg = {"task": "zones", "seed": 0, "data": WORLD,
-           "validation": {"window": 32, "overlap": 0.5, "resolution_m": "meta"}}
+    cfg = {
+        "task": "zones",
+        "seed": 0,
+        "data": WORLD,
+        "validation": {"window": 32, "overlap": 0.5, "resolution_m": "meta"},
+    }
     path = tmp_path_factory.mktemp("ckpt") / "zones.pt"
-    return save_checkpoint(create_model("caffe_unet", preset="small"), path,
-                           normalization={"mean": [0.45], "std": [0.2]}, train_config=cfg)
+    return save_checkpoint(
+        create_model("caffe_unet", preset="small"),
+        path,
+        normalization={"mean": [0.45], "std": [0.2]},
+        train_config=cfg,
+    )
 
 
 @pytest.fixture(scope="module")
 def outline_ckpt(tmp_path_factory) -> Path:
     torch.manual_seed(0)
-    cfg = {"task": "outlines", "seed": 0,
-           "data": {**WORLD, "time_steps": 2, "variables": ["sigma0_db", "coherence"]},
-           "validation": {"window": 32, "overlap": 0.5, "weighting": "gaussian"}}
+    cfg = {
+        "task": "outlines",
+        "seed": 0,
+        "data": {**WORLD, "time_steps": 2, "variables": ["sigma0_db", "coherence"]},
+        "validation": {"window": 32, "overlap": 0.5, "weighting": "gaussian"},
+    }
     path = tmp_path_factory.mktemp("ckpt") / "outlines.pt"
-    return save_checkpoint(create_model("icemapper3d", preset="small"), path,
-                           normalization={"mean": [-10.0, 0.5], "std": [5.0, 0.2]},
-                           train_config=cfg)
+    return save_checkpoint(
+        create_model("icemapper3d", preset="small"),
+        path,
+        normalization={"mean": [-10.0, 0.5], "std": [5.0, 0.2]},
+        train_config=cfg,
+    )
 
 
 class ZoneOracle(torch.nn.Module):
@@ -116,18 +151,35 @@ class OutlineOracle(torch.nn.Module):
 
 def _outline_stack(name: str = "Oracle") -> xr.Dataset:
     """Two calendar years (2019: 6 dates, 2020: 4 dates), 24 × 20 px, outline growing."""
-    times = np.array(["2019-03-01", "2019-05-01", "2019-07-01", "2019-09-01", "2019-11-01",
-                      "2019-12-20", "2020-02-01", "2020-05-01", "2020-08-01", "2020-12-01"],
-                     dtype="datetime64[ns]")
+    times = np.array(
+        [
+            "2019-03-01",
+            "2019-05-01",
+            "2019-07-01",
+            "2019-09-01",
+            "2019-11-01",
+            "2019-12-20",
+            "2020-02-01",
+            "2020-05-01",
+            "2020-08-01",
+            "2020-12-01",
+        ],
+        dtype="datetime64[ns]",
+    )
     outline = np.zeros((len(times), 24, 20), np.uint8)
     for t in range(len(times)):
-        outline[t, 4:16, 3:10 + t] = 1
+        outline[t, 4:16, 3 : 10 + t] = 1
     sigma = np.where(outline == 1, 10.0, 0.0).astype(np.float32)
     coh = np.full(sigma.shape, 0.5, np.float32)
-    return xr.Dataset({"sigma0_db": (("time", "y", "x"), sigma),
-                       "coherence": (("time", "y", "x"), coh),
-                       "outline": (("time", "y", "x"), outline)},
-                      coords={"time": times}, attrs={"glacier": name, "pixel_size": 10.0})
+    return xr.Dataset(
+        {
+            "sigma0_db": (("time", "y", "x"), sigma),
+            "coherence": (("time", "y", "x"), coh),
+            "outline": (("time", "y", "x"), outline),
+        },
+        coords={"time": times},
+        attrs={"glacier": name, "pixel_size": 10.0},
+    )
 
 
 def _metrics(out: Path) -> dict:
@@ -139,8 +191,16 @@ def _metrics(out: Path) -> dict:
 
 def test_perfect_zone_model_on_a_caffe_folder_gives_mde_zero(caffe_folder, tmp_path):
     out = tmp_path / "rep"
-    s = evaluate(ZoneOracle(), caffe_folder, out=out, split="all", resolution="meta",
-                 min_cluster_px=0, device="cpu", window=32)
+    s = evaluate(
+        ZoneOracle(),
+        caffe_folder,
+        out=out,
+        split="all",
+        resolution="meta",
+        min_cluster_px=0,
+        device="cpu",
+        window=32,
+    )
     assert s["task"] == "zones" and s["n_images"] == 6 and s["n_evaluated"] == 6
     assert s["mde_m"] == 0.0 and s["mde_px"] == 0.0 and s["n_no_front"] == 0 and s["unit"] == "m"
     assert s["zone_iou"] == pytest.approx(1.0)
@@ -151,7 +211,7 @@ def test_perfect_zone_model_on_a_caffe_folder_gives_mde_zero(caffe_folder, tmp_p
     assert set(m["mde"]["groups"]) == {"glacier", "season", "sensor", "resolution"}
     assert m["zones"]["iou"]["mean"] == pytest.approx(1.0)
     assert SUMMARY_KEYS <= set(m["extra"]["summary"])
-    assert 0.0 <= m["calibration"]["ece"] < 0.05          # right and confident: calibrated
+    assert 0.0 <= m["calibration"]["ece"] < 0.05  # right and confident: calibrated
     for f in ("error_histogram", "mde_breakdown", "reliability", "worst_cases"):
         assert Path(s["paths"][f]).is_file(), f
     md = (out / "metrics.md").read_text()
@@ -159,15 +219,24 @@ def test_perfect_zone_model_on_a_caffe_folder_gives_mde_zero(caffe_folder, tmp_p
     assert len((out / "metrics_per_image.csv").read_text().strip().splitlines()) == 7
 
 
-def test_random_zone_checkpoint_on_caffe_folder_and_unknown_resolution(zone_ckpt, caffe_folder,
-                                                                        tmp_path):
+def test_random_zone_checkpoint_on_caffe_folder_and_unknown_resolution(
+    zone_ckpt, caffe_folder, tmp_path
+):
     with pytest.raises(ConfigError, match="min_cluster_px"):
         evaluate(zone_ckpt, caffe_folder, split="all", resolution=None)
-    s = evaluate(zone_ckpt, caffe_folder, out=tmp_path, split="test", resolution="none",
-                 min_cluster_px=0, device="cpu", figures=False)
-    assert "no test split" in " ".join(s["notes"])        # a flat folder: every image
+    s = evaluate(
+        zone_ckpt,
+        caffe_folder,
+        out=tmp_path,
+        split="test",
+        resolution="none",
+        min_cluster_px=0,
+        device="cpu",
+        figures=False,
+    )
+    assert "no test split" in " ".join(s["notes"])  # a flat folder: every image
     assert s["n_images"] == 6 and s["n_evaluated"] + s["n_no_front"] == 6
-    assert s["mde_m"] is None and s["unit"] == "px"       # pixel size unknown: pixels only
+    assert s["mde_m"] is None and s["unit"] == "px"  # pixel size unknown: pixels only
     assert s["mde_px"] is None or s["mde_px"] >= 0
     assert 0.0 <= s["zone_iou"] <= 1.0 and 0.0 <= s["ece"] <= 1.0
     assert not (tmp_path / "figures").exists()
@@ -175,33 +244,56 @@ def test_random_zone_checkpoint_on_caffe_folder_and_unknown_resolution(zone_ckpt
 
 def test_caffe_split_follows_the_training_run(caffe_folder, tmp_path):
     """A model trained with JAC held out is tested on JAC only, validated on part of SI."""
-    cfg = {"task": "zones", "seed": 0, "validation": {"window": 32, "resolution_m": "meta"},
-           "data": {"kind": "caffe", "root": str(caffe_folder), "split": "image",
-                    "val_fraction": 0.34, "test_glaciers": ["JAC"]}}
-    ckpt = save_checkpoint(create_model("caffe_unet", preset="small"), tmp_path / "m.pt",
-                           normalization={"mean": [0.45], "std": [0.2]}, train_config=cfg)
+    cfg = {
+        "task": "zones",
+        "seed": 0,
+        "validation": {"window": 32, "resolution_m": "meta"},
+        "data": {
+            "kind": "caffe",
+            "root": str(caffe_folder),
+            "split": "image",
+            "val_fraction": 0.34,
+            "test_glaciers": ["JAC"],
+        },
+    }
+    ckpt = save_checkpoint(
+        create_model("caffe_unet", preset="small"),
+        tmp_path / "m.pt",
+        normalization={"mean": [0.45], "std": [0.2]},
+        train_config=cfg,
+    )
     test = evaluate(ckpt, caffe_folder, split="test", figures=False, min_cluster_px=0)
     assert test["n_images"] == 3 and set(test["mde_by_glacier"]) == {"JAC"}
     val = evaluate(ckpt, caffe_folder, split="val", figures=False, min_cluster_px=0)
     assert set(val["mde_by_glacier"]) == {"SI"} and 1 <= val["n_images"] < 3
 
 
-def test_zone_evaluation_accumulates_distances_and_keeps_compact_fronts(zone_ckpt,
-                                                                        caffe_folder):
+def test_zone_evaluation_accumulates_distances_and_keeps_compact_fronts(zone_ckpt, caffe_folder):
     """The MDE is accumulated image by image (no list of full-size masks); the fronts kept for
     the worst-case figure come back as masks and give exactly mean_distance_error's result."""
     from workbench.evaluation import mean_distance_error
     from workbench.evaluation.evaluate import _eval_zones, _Evaluator
 
-    class Shifted(ZoneOracle):                          # right, but 3 px to the side
+    class Shifted(ZoneOracle):  # right, but 3 px to the side
         def forward(self, x: torch.Tensor) -> SegmentationOutput:
             return super().forward(torch.roll(x, shifts=3, dims=-1))
 
     for model in (ZoneOracle(), Shifted(), zone_ckpt):
         e = _Evaluator(model, device="cpu", window=32)
-        r = _eval_zones(e, "caffe", caffe_folder, split="all", resolution="meta",
-                        min_cluster_px=0, thin=False, max_images=None, demo_options=None,
-                        n_bins=10, progress=False, notes=[])
+        r = _eval_zones(
+            e,
+            "caffe",
+            caffe_folder,
+            split="all",
+            resolution="meta",
+            min_cluster_px=0,
+            thin=False,
+            max_images=None,
+            demo_options=None,
+            n_bins=10,
+            progress=False,
+            notes=[],
+        )
         preds, refs, res = r["preds"], r["refs"], r["mde"]
         assert not isinstance(preds, list) and len(preds) == len(refs) == res.n_images == 6
         p = [preds[i] for i in range(6)]
@@ -211,8 +303,9 @@ def test_zone_evaluation_accumulates_distances_and_keeps_compact_fronts(zone_ckp
         again = mean_distance_error(p, q, [rec.name for rec in res.per_image])
         assert np.array_equal(again.distances_px, res.distances_px)
         assert again.mde_m == res.mde_m or (math.isnan(again.mde_m) and math.isnan(res.mde_m))
-        assert [g.to_dict() for g in again.groups["glacier"]] == \
-            [g.to_dict() for g in res.groups["glacier"]]
+        assert [g.to_dict() for g in again.groups["glacier"]] == [
+            g.to_dict() for g in res.groups["glacier"]
+        ]
         assert again.n_no_front == res.n_no_front
         if model is not zone_ckpt:
             assert res.n_evaluated == 6 and (res.mde_px == 0.0) == (type(model) is ZoneOracle)
@@ -221,7 +314,7 @@ def test_zone_evaluation_accumulates_distances_and_keeps_compact_fronts(zone_ckp
 def test_random_zone_checkpoint_on_the_demo_world_test_glacier(zone_ckpt, tmp_path):
     s = evaluate(zone_ckpt, "demo", out=tmp_path, device="cpu", max_images=3, figures=False)
     assert s["data_kind"] == "demo" and s["split"] == "test" and s["n_images"] == 3
-    assert len(s["mde_by_glacier"]) == 1                   # the one held-out glacier
+    assert len(s["mde_by_glacier"]) == 1  # the one held-out glacier
     assert s["resolution"] == "meta" and s["model_pixel_size_m"] == 200.0
     assert 0.0 <= s["zone_iou"] <= 1.0 and s["calibrated"] is False
     if s["n_evaluated"]:
@@ -235,10 +328,11 @@ def test_calibration_is_fitted_stored_and_used(zone_ckpt, tmp_path):
     info = read_checkpoint_info(target)
     assert info.metrics[CALIBRATION_KEY]["kind"] == "CalibrationMap" and info.metrics["note"] == 1
     assert checkpoint_calibration(info)[0](0.5) == pytest.approx(cmap(0.5))
-    s = evaluate(target, "demo", out=tmp_path / "rep", split="val", max_images=2, n_bins=20,
-                 device="cpu")
+    s = evaluate(
+        target, "demo", out=tmp_path / "rep", split="val", max_images=2, n_bins=20, device="cpu"
+    )
     assert s["calibrated"] is True and 0.0 <= s["ece_calibrated"] <= 1.0
-    assert s["ece_calibrated"] <= s["ece"] + 1e-9          # fitted on these very pixels
+    assert s["ece_calibrated"] <= s["ece"] + 1e-9  # fitted on these very pixels
     assert Path(s["paths"]["reliability_calibrated"]).is_file()
     assert _metrics(tmp_path / "rep")["calibration"]["map"]["kind"] == "CalibrationMap"
     # the inference engine reads the same key
@@ -253,13 +347,21 @@ def test_calibration_is_fitted_stored_and_used(zone_ckpt, tmp_path):
 
 def test_perfect_outline_model_per_year_with_ablation(tmp_path):
     stack = _outline_stack()
-    s = evaluate(OutlineOracle(), stack, out=tmp_path, split="test", steps=3,
-                 ablation=[1, 5, "all"], device="cpu", window=16)
+    s = evaluate(
+        OutlineOracle(),
+        stack,
+        out=tmp_path,
+        split="test",
+        steps=3,
+        ablation=[1, 5, "all"],
+        device="cpu",
+        window=16,
+    )
     assert s["task"] == "outlines" and s["steps"] == 3 and s["n_images"] == 2  # 2019, 2020
     assert s["precision"] == s["recall"] == s["f1"] == s["iou"] == 1.0
     rows = {r["steps"]: r for r in s["ablation"]}
     assert list(rows) == [1, 3, 5, "all"]
-    assert rows[5]["n_windows"] == 1                       # 2020 has only 4 dates
+    assert rows[5]["n_windows"] == 1  # 2020 has only 4 dates
     assert rows["all"]["dates"] == "4,6" and rows["all"]["iou"] == 1.0
     assert any("steps=5: skipped 1 year" in n for n in s["notes"])
     m = _metrics(tmp_path)
@@ -270,8 +372,7 @@ def test_perfect_outline_model_per_year_with_ablation(tmp_path):
 
 
 def test_random_outline_checkpoint_on_the_demo_world(outline_ckpt, tmp_path):
-    s = evaluate(outline_ckpt, "demo", out=tmp_path, ablation=["all"], device="cpu",
-                 figures=False)
+    s = evaluate(outline_ckpt, "demo", out=tmp_path, ablation=["all"], device="cpu", figures=False)
     assert s["steps"] == 2 and s["trained_steps"] == 2 and s["n_images"] == 1
     for k in ("precision", "recall", "f1", "iou"):
         assert s[k] is None or 0.0 <= s[k] <= 1.0
@@ -315,9 +416,27 @@ def test_evaluate_help_has_examples_and_every_option_is_explained(capsys):
 
 def test_cli_writes_the_report(zone_ckpt, caffe_folder, tmp_path, capsys):
     out = tmp_path / "cli"
-    assert main(["evaluate", str(zone_ckpt), str(caffe_folder), "--out", str(out),
-                 "--split", "all", "--resolution", "7", "--no-figures", "--device", "cpu",
-                 "--max-images", "4"]) == 0
+    assert (
+        main(
+            [
+                "evaluate",
+                str(zone_ckpt),
+                str(caffe_folder),
+                "--out",
+                str(out),
+                "--split",
+                "all",
+                "--resolution",
+                "7",
+                "--no-figures",
+                "--device",
+                "cpu",
+                "--max-images",
+                "4",
+            ]
+        )
+        == 0
+    )
     text = capsys.readouterr().out
     assert "zone IoU" in text and "ECE" in text and str(out / "metrics.md") in text
     m = _metrics(out)
@@ -373,37 +492,69 @@ def test_build_demo_models_end_to_end_tiny(tmp_path):
     """The build on a tiny world (1 epoch each): checkpoints, calibration, reports, tables."""
     from workbench.checkpoints.build import build_demo_models
 
-    tiny = ["data.n_glaciers=3", "data.years=0.12", "data.size=48", "data.pixel_size=200",
-            "data.patch_size=32", "data.batch_size=4", "data.samples_per_image=1",
-            "data.world_seed=3", "data.val_glaciers=1", "data.test_glaciers=1",
-            "validation.window=32", "trainer.max_epochs=1",
-            "trainer.num_sanity_val_steps=0", "trainer.log_every_n_steps=1", "test=false",
-            "trainer.check_val_every_n_epoch=1",
-            "model.preset=small", "model.kwargs={}", "data.time_steps=2", "data.val_windows=1"]
-    res = build_demo_models(tmp_path / "work", tmp_path / "dest",
-                            jobs=["outlines_t1", "zones", "outlines"], overrides=tiny,
-                            workers=1, figures=False, eval_years=None)
+    tiny = [
+        "data.n_glaciers=3",
+        "data.years=0.12",
+        "data.size=48",
+        "data.pixel_size=200",
+        "data.patch_size=32",
+        "data.batch_size=4",
+        "data.samples_per_image=1",
+        "data.world_seed=3",
+        "data.val_glaciers=1",
+        "data.test_glaciers=1",
+        "validation.window=32",
+        "trainer.max_epochs=1",
+        "trainer.num_sanity_val_steps=0",
+        "trainer.log_every_n_steps=1",
+        "test=false",
+        "trainer.check_val_every_n_epoch=1",
+        "model.preset=small",
+        "model.kwargs={}",
+        "data.time_steps=2",
+        "data.val_windows=1",
+    ]
+    res = build_demo_models(
+        tmp_path / "work",
+        tmp_path / "dest",
+        jobs=["outlines_t1", "zones", "outlines"],
+        overrides=tiny,
+        workers=1,
+        figures=False,
+        eval_years=None,
+    )
     for kind in ("zones", "outlines"):
         info = read_checkpoint_info(tmp_path / "dest" / f"demo_{kind}.pt")
         assert info.metrics[CALIBRATION_KEY]["kind"] == "CalibrationMap"
         assert info.metrics["evaluation"]["split"] == "test"
         assert (tmp_path / "work" / kind / "report" / "metrics.json").is_file()
         assert res[kind]["bytes"] < 10 * 2**20
-    assert res["outlines_t1"]["summary"]["steps"] == 1          # retrained with 1 date
-    assert read_checkpoint_info(res["outlines_t1"]["checkpoint"]).train_config["data"][
-        "time_steps"] == 1
-    assert not (tmp_path / "dest" / "demo_outlines_t1.pt").exists()   # not packaged
+    assert res["outlines_t1"]["summary"]["steps"] == 1  # retrained with 1 date
+    assert (
+        read_checkpoint_info(res["outlines_t1"]["checkpoint"]).train_config["data"]["time_steps"]
+        == 1
+    )
+    assert not (tmp_path / "dest" / "demo_outlines_t1.pt").exists()  # not packaged
     md = (tmp_path / "work" / "demo_models.md").read_text()
     assert "MDE (m)" in md and "| 1 | trained with 1 |" in md and "| all | packaged" in md
     assert not math.isnan(res["zones"]["train_s"])
     # --resume continues the finished run instead of retraining it: same weights, same numbers
-    before = torch.load(tmp_path / "dest" / "demo_zones.pt", map_location="cpu",
-                        weights_only=False)["state_dict"]
-    again = build_demo_models(tmp_path / "work", tmp_path / "dest", jobs=["zones"],
-                              overrides=tiny, workers=1, figures=False, eval_years=None,
-                              resume=True)
-    after = torch.load(tmp_path / "dest" / "demo_zones.pt", map_location="cpu",
-                       weights_only=False)["state_dict"]
+    before = torch.load(
+        tmp_path / "dest" / "demo_zones.pt", map_location="cpu", weights_only=False
+    )["state_dict"]
+    again = build_demo_models(
+        tmp_path / "work",
+        tmp_path / "dest",
+        jobs=["zones"],
+        overrides=tiny,
+        workers=1,
+        figures=False,
+        eval_years=None,
+        resume=True,
+    )
+    after = torch.load(tmp_path / "dest" / "demo_zones.pt", map_location="cpu", weights_only=False)[
+        "state_dict"
+    ]
     assert before.keys() == after.keys()
     assert all(torch.equal(before[k], after[k]) for k in before)
     assert again["zones"]["summary"]["mde_px"] == res["zones"]["summary"]["mde_px"]

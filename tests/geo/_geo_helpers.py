@@ -43,5 +43,6 @@ def geod_distance(a, b, crs) -> float:
     import pyproj
 
     (x0, x1), (y0, y1) = pyproj.Transformer.from_crs(crs, 4326, always_xy=True).transform(
-        [a[0], b[0]], [a[1], b[1]])
+        [a[0], b[0]], [a[1], b[1]]
+    )
     return pyproj.Geod(ellps="WGS84").inv(x0, y0, x1, y1)[2]

@@ -5,7 +5,6 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-
 from _geo_helpers import HM_UPSTREAM_XY, PX
 
 

@@ -6,8 +6,13 @@ import importlib
 
 import pytest
 
-MODULES = ["workbench.geo", "workbench.geo.crs", "workbench.geo.rasters", "workbench.geo.vectors",
-           "workbench.geo.retreat"]
+MODULES = [
+    "workbench.geo",
+    "workbench.geo.crs",
+    "workbench.geo.rasters",
+    "workbench.geo.vectors",
+    "workbench.geo.retreat",
+]
 
 
 @pytest.mark.parametrize("name", MODULES)
@@ -16,5 +21,6 @@ def test_public_api_is_exported_and_documented(name):
     for attr in module.__all__:
         obj = getattr(module, attr)
         if callable(obj) and not isinstance(obj, type | dict):
-            assert obj.__doc__ and "Examples" in obj.__doc__ or attr in {
-                "BoxFrame", "AnnualCycle"}, f"{name}.{attr} has no example"
+            assert (
+                obj.__doc__ and "Examples" in obj.__doc__ or attr in {"BoxFrame", "AnnualCycle"}
+            ), f"{name}.{attr} has no example"

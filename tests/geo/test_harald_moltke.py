@@ -19,7 +19,6 @@ from workbench.geo.retreat import (
     box_frame,
     fit_annual_cycle,
     read_retreat_table,
-    retreat_box,
     retreat_centreline,
     seasonal_summary,
 )
@@ -37,8 +36,9 @@ def test_all_159_lines_are_read(hm_fronts):
     assert (hm_fronts.geometry.geom_type == "LineString").all()
 
 
-def test_upstream_edge_agrees_with_the_basemap_and_the_line_convention(harald_moltke, hm_box,
-                                                                      hm_fronts):
+def test_upstream_edge_agrees_with_the_basemap_and_the_line_convention(
+    harald_moltke, hm_box, hm_fronts
+):
     given = box_frame(hm_box, hm_fronts, upstream=HM_UPSTREAM_XY)
     by_lines = box_frame(hm_box, hm_fronts, upstream="right")
     assert by_lines.upstream_index == given.upstream_index
@@ -53,7 +53,7 @@ def test_upstream_edge_agrees_with_the_basemap_and_the_line_convention(harald_mo
             for q in np.linspace(0.1, 0.9, 9):
                 p = edge.interpolate(q, normalized=True)
                 r, c = src.index(*to_utm.transform(p.x, p.y))
-                vals.append(np.median(img[r - 2:r + 3, c - 2:c + 3]))
+                vals.append(np.median(img[r - 2 : r + 3, c - 2 : c + 3]))
             return np.median(vals)
 
         assert brightness(given.upstream_edge) > 1.3 * brightness(given.downstream_edge)
@@ -108,7 +108,7 @@ def test_every_multipart_line_is_flagged(hm_fronts, hm_box, hm_retreat):
     flagged = hm_retreat["flags"].str.contains("multipart").to_numpy()
     assert flagged.sum() == n_multi == 12
     assert (hm_retreat.n_parts.to_numpy() == independent).all()
-    for n, f in zip(independent[independent > 2], hm_retreat["flags"][flagged]):
+    for n, f in zip(independent[independent > 2], hm_retreat["flags"][flagged], strict=False):
         assert f"multipart:{n}" in f.split(";")
     # multipart slivers are tiny: their positions stay on the curve
     smooth = hm_retreat.position_m.rolling(7, center=True, min_periods=1).median()
@@ -120,11 +120,11 @@ def test_retreat_curve_2019_2021(hm_retreat):
     assert len(df) == 159 and df.columns.tolist()[:3] == ["date", "glacier", "position_m"]
     clean = df["flags"] == ""
     assert np.isfinite(df.position_m[clean]).all() and clean.sum() == 147
-    assert np.isfinite(df.position_m).all()          # multipart positions are measured too
+    assert np.isfinite(df.position_m).all()  # multipart positions are measured too
     assert (df.position_m > 0).all() and (df.position_m < df.attrs["box_length_m"]).all()
     assert df.change_m.iloc[0] == 0.0
     net = df.position_m.iloc[-1] - df.position_m.iloc[0]
-    assert -2100 < net < -1600                            # about 1.9 km of retreat
+    assert -2100 < net < -1600  # about 1.9 km of retreat
     # ground metres (default): 5212 m wide on the ground, 5125 m in EPSG:3413's map metres
     assert df.attrs["metres"] == "ground"
     assert df.attrs["box_width_m"] == pytest.approx(5212, abs=5)
@@ -144,14 +144,18 @@ def test_seasonal_cycle_is_visible(hm_retreat):
     assert (s.amplitude_m > 400).all()
     fit = fit_annual_cycle(df)
     assert fit.amplitude_m > 3 * fit.amplitude_se_m and fit.amplitude_m > 100
-    assert 60 < fit.peak_doy < 200                         # most advanced in spring
+    assert 60 < fit.peak_doy < 200  # most advanced in spring
     assert fit.trend_m_per_yr < -500
 
 
 def test_centreline_along_the_box_axis_agrees(hm_fronts, hm_box, hm_retreat):
     frame = box_frame(hm_box, upstream=HM_UPSTREAM_XY)
-    axis = LineString([frame.upstream_edge.interpolate(0.5, normalized=True),
-                       frame.downstream_edge.interpolate(0.5, normalized=True)])
+    axis = LineString(
+        [
+            frame.upstream_edge.interpolate(0.5, normalized=True),
+            frame.downstream_edge.interpolate(0.5, normalized=True),
+        ]
+    )
     import geopandas as gpd
 
     cl = retreat_centreline(hm_fronts, gpd.GeoSeries([axis], crs=3413))
@@ -167,8 +171,21 @@ def test_centreline_along_the_box_axis_agrees(hm_fronts, hm_box, hm_retreat):
 
 def test_cli_writes_the_curve_and_figure(tmp_path, harald_moltke, hm_box, hm_retreat, capsys):
     out = tmp_path / "cli"
-    assert main(["retreat", str(harald_moltke / "lines"), "--box", str(hm_box),
-                 "--upstream", "right", "--out", str(out)]) == 0
+    assert (
+        main(
+            [
+                "retreat",
+                str(harald_moltke / "lines"),
+                "--box",
+                str(hm_box),
+                "--upstream",
+                "right",
+                "--out",
+                str(out),
+            ]
+        )
+        == 0
+    )
     text = capsys.readouterr().out
     assert "159 dates 2019-02-28..2021-09-27" in text and "multipart: 12" in text
     table = read_retreat_table(out / "retreat_box.csv")

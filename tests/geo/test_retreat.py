@@ -31,7 +31,7 @@ from workbench.geo.retreat import (
 )
 from workbench.geo.vectors import fronts_from_stack
 
-BOX = box(0, 0, 6000, 2000)          # flow towards +x, upstream edge at x = 0
+BOX = box(0, 0, 6000, 2000)  # flow towards +x, upstream edge at x = 0
 UP = (0, 1000)
 
 
@@ -85,12 +85,14 @@ def test_box_method_with_a_geographic_box_uses_an_equal_area_crs(glacier):
 
 
 def test_straight_front_in_a_rectangle_is_exact():
-    df = retreat_box(_fronts(LineString([(2500, -10), (2500, 2010)])), BOX, upstream=UP,
-                     metres="map")
+    df = retreat_box(
+        _fronts(LineString([(2500, -10), (2500, 2010)])), BOX, upstream=UP, metres="map"
+    )
     assert df.position_m.iloc[0] == pytest.approx(2500.0)
-    df = retreat_box(_fronts(LineString([(2500, -10), (2500, 2010)])), BOX, upstream=(6000, 1000),
-                     metres="map")
-    assert df.position_m.iloc[0] == pytest.approx(3500.0)   # measured from the other end
+    df = retreat_box(
+        _fronts(LineString([(2500, -10), (2500, 2010)])), BOX, upstream=(6000, 1000), metres="map"
+    )
+    assert df.position_m.iloc[0] == pytest.approx(3500.0)  # measured from the other end
 
 
 @settings(max_examples=25, deadline=None)
@@ -123,11 +125,13 @@ def _ice_by_parity(piece, line) -> bool:
 def test_multipart_front_counts_each_piece_on_its_side_of_the_line():
     # leaves the box through the side y = 2000 and comes back east of the main crossing:
     # the small triangle cut off lies on the ICE side (its ice reaches it around the fold)
-    ice_fold = LineString([(3000, -50), (3000, 1800), (2600, 1900), (2700, 2100),
-                           (2800, 1900), (2900, 2100)])
+    ice_fold = LineString(
+        [(3000, -50), (3000, 1800), (2600, 1900), (2700, 2100), (2800, 1900), (2900, 2100)]
+    )
     # folds back west of the main crossing: the small triangle is an OCEAN inlet
-    ocean_inlet = LineString([(3000, -50), (3000, 1800), (3600, 2100), (2600, 2100),
-                              (2700, 1900), (2780, 2060)])
+    ocean_inlet = LineString(
+        [(3000, -50), (3000, 1800), (3600, 2100), (2600, 2100), (2700, 1900), (2780, 2060)]
+    )
     df = retreat_box(_fronts(ice_fold, ocean_inlet), BOX, upstream=UP, metres="map")
     for k, line in enumerate((ice_fold, ocean_inlet)):
         pieces = list(split(BOX, line).geoms)
@@ -135,10 +139,14 @@ def test_multipart_front_counts_each_piece_on_its_side_of_the_line():
         assert df["flags"].iloc[k] == "multipart:3"
         ice = sum(p.area for p in pieces if _ice_by_parity(p, line))
         assert df.position_m.iloc[k] == pytest.approx(ice / 2000)
-        touching = sum(p.area for p in pieces if p.intersection(LineString([(0, 0), (0, 2000)])).length)
+        touching = sum(
+            p.area for p in pieces if p.intersection(LineString([(0, 0), (0, 2000)])).length
+        )
         small = min(p.area for p in pieces)
         # "pieces touching the upstream edge" would miss the ice triangle of the first line
-        assert (touching == pytest.approx(ice - small)) if k == 0 else (touching == pytest.approx(ice))
+        assert (
+            (touching == pytest.approx(ice - small)) if k == 0 else (touching == pytest.approx(ice))
+        )
     assert df.position_m.iloc[0] == pytest.approx((5_942_500 + 5_000) / 2000)
 
 
@@ -173,11 +181,11 @@ def test_a_front_that_retraces_itself_is_flagged_ambiguous():
     retrace = LineString([(3000, -50), (3000, 2050), (3000, 1000), (3500, 1000), (3500, 2050)])
     df = retreat_box(_fronts(retrace), BOX, upstream=UP, metres="map")
     assert df["flags"].iloc[0] == "multipart:3;ambiguous_sides"
-    assert df.position_m.iloc[0] == pytest.approx(3000.0)   # the pieces touching the upstream edge
+    assert df.position_m.iloc[0] == pytest.approx(3000.0)  # the pieces touching the upstream edge
 
 
 def test_short_lines_are_extended_and_flagged():
-    short = LineString([(2000, 300), (2100, 1000), (2000, 1700)])     # ends inside the box
+    short = LineString([(2000, 300), (2100, 1000), (2000, 1700)])  # ends inside the box
     df = retreat_box(_fronts(short), BOX, upstream=UP)
     assert df["flags"].iloc[0] == "extended"
     assert 1900 < df.position_m.iloc[0] < 2100
@@ -187,9 +195,10 @@ def test_short_lines_are_extended_and_flagged():
 
 def test_lines_missing_the_box_or_empty_are_nan_and_flagged():
     miss = LineString([(7000, -10), (7000, 2010)])
-    corner = LineString([(-10, 1500), (500, 2010)])                  # cuts a corner only
-    df = retreat_box(_fronts(LineString([(2500, -10), (2500, 2010)]), miss, corner, None),
-                     BOX, upstream=UP)
+    corner = LineString([(-10, 1500), (500, 2010)])  # cuts a corner only
+    df = retreat_box(
+        _fronts(LineString([(2500, -10), (2500, 2010)]), miss, corner, None), BOX, upstream=UP
+    )
     # the corner cut does not separate the upstream from the downstream edge
     assert df["flags"].tolist() == ["", "no_intersection", "no_separation", "no_front"]
     assert np.isnan(df.position_m.iloc[1:]).all()
@@ -198,9 +207,12 @@ def test_lines_missing_the_box_or_empty_are_nan_and_flagged():
 
 
 def test_fronts_crossing_the_end_edges_are_flagged():
-    diagonal = LineString([(-100, 500), (6100, 1500)])     # crosses x = 0 and x = 6000
+    diagonal = LineString([(-100, 500), (6100, 1500)])  # crosses x = 0 and x = 6000
     df = retreat_box(_fronts(diagonal), BOX, upstream=UP)
-    assert set(df["flags"].iloc[0].split(";")) >= {"crosses_upstream_edge", "crosses_downstream_edge"}
+    assert set(df["flags"].iloc[0].split(";")) >= {
+        "crosses_upstream_edge",
+        "crosses_downstream_edge",
+    }
     assert df.position_m.iloc[0] == pytest.approx(3000.0, rel=0.02)
 
 
@@ -211,8 +223,10 @@ def test_multilinestring_fronts():
 
 
 def test_upstream_must_be_given_and_is_decided_geometrically():
-    fronts = _fronts(LineString([(3000, -10), (3200, 1000), (3000, 2010)]),
-                     LineString([(2900, 2010), (3100, 1000), (2900, -10)]))
+    fronts = _fronts(
+        LineString([(3000, -10), (3200, 1000), (3000, 2010)]),
+        LineString([(2900, 2010), (3100, 1000), (2900, -10)]),
+    )
     with pytest.raises(DataError, match="upstream"):
         retreat_box(fronts, BOX, upstream=None)
     with pytest.raises(DataError, match="corner"):
@@ -224,7 +238,7 @@ def test_upstream_must_be_given_and_is_decided_geometrically():
     # line orientation: the two lines run in opposite directions -> no majority
     with pytest.raises(DataError, match="cannot tell"):
         retreat_box(fronts, BOX, upstream="right")
-    one_way = _fronts(LineString([(3000, -10), (3000, 2010)]))          # runs north
+    one_way = _fronts(LineString([(3000, -10), (3000, 2010)]))  # runs north
     assert box_frame(BOX, one_way, upstream="right").upstream_edge.bounds[0] == 6000
     assert box_frame(BOX, one_way, upstream="left").upstream_edge.bounds[0] == 0
     # edge index in the box's own corner order
@@ -238,7 +252,8 @@ def _turned(glacier, turn: float, reverse: bool):
 
     c = glacier.box.centroid
     fronts = glacier.fronts.set_geometry(
-        glacier.fronts.geometry.apply(lambda g: affinity.rotate(g, turn, origin=c)))
+        glacier.fronts.geometry.apply(lambda g: affinity.rotate(g, turn, origin=c))
+    )
     b = affinity.rotate(glacier.box, turn, origin=c)
     b = orient(b, sign=-1.0 if reverse else 1.0)
     up = affinity.rotate(Point(glacier.centreline.coords[0]), turn, origin=c)
@@ -253,15 +268,15 @@ def test_without_upstream_the_error_says_exactly_what_to_pass(glacier, turn, rev
         retreat_box(fronts, box_gs)
     text = str(err.value)
     n = len(fronts)
-    assert f"'right' if the ice lies on the right of the lines" in text
+    assert "'right' if the ice lies on the right of the lines" in text
     assert f"picks edge {truth.upstream_index} here: {n} of {n} lines agree" in text
     down = (truth.upstream_index + 2) % 4
     assert f"'left' if on their left (edge {down})" in text
     point = re.search(rf"'(-?[\d.]+,-?[\d.]+)' \(edge {truth.upstream_index}\)", text).group(1)
     assert f"--upstream={point}" in text
     # either suggestion gives the known positions (within a pixel: CaFFe's front definition)
-    for given in ("right", point):
-        df = retreat_box(fronts, box_gs, upstream=given)
+    for upstream in ("right", point):
+        df = retreat_box(fronts, box_gs, upstream=upstream)
         assert np.abs(df.position_m.to_numpy() - glacier.front_position_m.to_numpy()).max() <= PX
 
 
@@ -273,8 +288,11 @@ def test_without_upstream_or_fronts_every_edge_midpoint_is_offered():
     assert box_frame(BOX, upstream="0,1000", crs=32633).upstream_index == 2
     # lines running both ways cannot decide 'right'/'left': the midpoints still can
     both = _fronts(LineString([(3000, -10), (3000, 2010)]), LineString([(2900, 2010), (2900, -10)]))
-    with pytest.raises(DataError, match=r"run both ways .*'6000,1000' \(edge 0\) or '0,1000' "
-                                        r"\(edge 2\)"):
+    with pytest.raises(
+        DataError,
+        match=r"run both ways .*'6000,1000' \(edge 0\) or '0,1000' "
+        r"\(edge 2\)",
+    ):
         retreat_box(both, BOX)
 
 
@@ -282,24 +300,31 @@ def test_box_must_have_four_corners():
     with pytest.raises(DataError, match="corners"):
         retreat_box(_fronts(LineString([(0, 0), (1, 1)])), Point(0, 0).buffer(100), upstream=UP)
     # collinear extra vertices are fine
-    b = gpd.GeoSeries.from_wkt(["POLYGON((0 0, 3000 0, 6000 0, 6000 2000, 0 2000, 0 0))"], crs=32633)
+    b = gpd.GeoSeries.from_wkt(
+        ["POLYGON((0 0, 3000 0, 6000 0, 6000 2000, 0 2000, 0 0))"], crs=32633
+    )
     assert box_frame(b, upstream=UP).length_m == pytest.approx(6000)
 
 
 def test_centreline_method():
     cl = LineString([(0, 1000), (6000, 1000)])
-    wiggle = LineString([(3000, 0), (3000, 950), (2500, 1050), (3300, 950), (3000, 1100),
-                         (3000, 2000)])                # crosses y = 1000 at x = 2750, 2900, 3200
+    wiggle = LineString(
+        [(3000, 0), (3000, 950), (2500, 1050), (3300, 950), (3000, 1100), (3000, 2000)]
+    )  # crosses y = 1000 at x = 2750, 2900, 3200
     off = LineString([(2000, 1400), (2100, 2000)])
-    df = retreat_centreline(_fronts(LineString([(3000, 0), (3000, 2000)]), wiggle, off), cl,
-                            metres="map")
+    df = retreat_centreline(
+        _fronts(LineString([(3000, 0), (3000, 2000)]), wiggle, off), cl, metres="map"
+    )
     assert df.position_m.tolist()[:2] == pytest.approx([3000.0, 2750.0])
     assert df["flags"].tolist() == ["", "multi_intersection:3", "snapped"]
     assert df.position_m.iloc[2] == pytest.approx(2050.0, abs=1.0)
     assert df.n_parts.tolist() == [1, 3, 0]
-    rev = retreat_centreline(_fronts(LineString([(3000, 0), (3000, 2000)])),
-                             LineString([(6000, 1000), (0, 1000)]), upstream=(0, 1000),
-                             metres="map")
+    rev = retreat_centreline(
+        _fronts(LineString([(3000, 0), (3000, 2000)])),
+        LineString([(6000, 1000), (0, 1000)]),
+        upstream=(0, 1000),
+        metres="map",
+    )
     assert rev.position_m.iloc[0] == pytest.approx(3000.0)
     beyond = retreat_centreline(_fronts(LineString([(7000, 1400), (7000, 2000)])), cl)
     assert beyond["flags"].iloc[0] == "snapped;beyond_centreline"
@@ -309,7 +334,9 @@ def test_centreline_on_the_synthetic_glacier(glacier):
     df = retreat_centreline(glacier.fronts, glacier.centreline)
     on_map = retreat_centreline(glacier.fronts, glacier.centreline, metres="map")
     assert (df["flags"] == "").all()
-    for g, pos, map_pos in zip(glacier.fronts.geometry, df.position_m, on_map.position_m):
+    for g, pos, map_pos in zip(
+        glacier.fronts.geometry, df.position_m, on_map.position_m, strict=False
+    ):
         p = glacier.centreline.intersection(g)
         d = glacier.centreline.project(p if p.geom_type == "Point" else p.geoms[0])
         assert d == pytest.approx(map_pos)
@@ -324,8 +351,9 @@ def test_bad_front_input():
     with pytest.raises(DataError, match="no CRS"):
         retreat_box(_fronts(LineString([(0, 0), (1, 1)]), crs=None), BOX, upstream=UP)
     with pytest.raises(DataError, match="date"):
-        retreat_box(gpd.GeoDataFrame(geometry=[LineString([(0, 0), (1, 1)])], crs=32633), BOX,
-                    upstream=UP)
+        retreat_box(
+            gpd.GeoDataFrame(geometry=[LineString([(0, 0), (1, 1)])], crs=32633), BOX, upstream=UP
+        )
     with pytest.raises(DataError, match="glaciers"):
         f = _fronts(LineString([(0, 0), (1, 1)]), LineString([(0, 0), (1, 1)]))
         retreat_box(f.assign(glacier=["a", "b"]), BOX, upstream=UP)
@@ -338,12 +366,13 @@ def test_bad_front_input():
 
 def _write_layout(root, glacier):
     name = "kvitravn"
-    for date, geom in zip(glacier.fronts.date, glacier.fronts.geometry):
+    for date, geom in zip(glacier.fronts.date, glacier.fronts.geometry, strict=False):
         d = f"{date:%Y%m%d}"
         folder = root / "lines" / name / d
         folder.mkdir(parents=True)
         gpd.GeoDataFrame({"ID": [1]}, geometry=[geom], crs=32633).to_file(
-            folder / f"{name}_{d}.shp", engine="pyogrio")
+            folder / f"{name}_{d}.shp", engine="pyogrio"
+        )
     return root / "lines"
 
 
@@ -353,7 +382,7 @@ def test_read_front_lines_folder_layout_and_single_file(tmp_path, glacier):
     assert len(fronts) == len(glacier.fronts)
     assert (fronts.date.values == glacier.fronts.date.values).all()
     assert (fronts.glacier == "kvitravn").all() and fronts.crs.to_epsg() == 32633
-    assert all(a.equals(b) for a, b in zip(fronts.geometry, glacier.fronts.geometry))
+    assert all(a.equals(b) for a, b in zip(fronts.geometry, glacier.fronts.geometry, strict=False))
     # one GeoPackage with a date column, in another CRS: same positions
     gpkg = tmp_path / "fronts.gpkg"
     glacier.fronts.to_crs(4326).to_file(gpkg, engine="pyogrio")
@@ -366,9 +395,15 @@ def test_read_front_lines_folder_layout_and_single_file(tmp_path, glacier):
 
 def test_read_front_lines_merges_features_of_one_date(tmp_path):
     path = tmp_path / "f.geojson"
-    gpd.GeoDataFrame({"date": ["2020-05-01", "2020-05-01", "2020-06-01"], "glacier": "g"},
-                     geometry=[LineString([(0, 0), (1, 0)]), LineString([(1, 0), (2, 0)]),
-                               LineString([(0, 1), (2, 1)])], crs=32633).to_file(path)
+    gpd.GeoDataFrame(
+        {"date": ["2020-05-01", "2020-05-01", "2020-06-01"], "glacier": "g"},
+        geometry=[
+            LineString([(0, 0), (1, 0)]),
+            LineString([(1, 0), (2, 0)]),
+            LineString([(0, 1), (2, 1)]),
+        ],
+        crs=32633,
+    ).to_file(path)
     fronts = read_front_lines(path)
     assert len(fronts) == 2 and fronts.geometry.iloc[0].equals(LineString([(0, 0), (1, 0), (2, 0)]))
 
@@ -384,8 +419,9 @@ def test_read_front_lines_errors_name_the_file(tmp_path):
     with pytest.raises(DataError, match=r"front\.gpkg: has no date"):
         read_front_lines(undated.parent)
     bad_date = tmp_path / "bad.gpkg"
-    gpd.GeoDataFrame({"date": ["soon"]}, geometry=[LineString([(0, 0), (1, 1)])],
-                     crs=32633).to_file(bad_date)
+    gpd.GeoDataFrame(
+        {"date": ["soon"]}, geometry=[LineString([(0, 0), (1, 1)])], crs=32633
+    ).to_file(bad_date)
     with pytest.raises(DataError, match=r"bad\.gpkg: variable 'date' holds a date that cannot"):
         read_front_lines(bad_date)
     poly = tmp_path / "poly_20200101.gpkg"
@@ -394,10 +430,12 @@ def test_read_front_lines_errors_name_the_file(tmp_path):
         read_front_lines(poly)
     nocrs = tmp_path / "nocrs" / "x_20200101.geojson"
     nocrs.parent.mkdir()
-    nocrs.write_text('{"type": "FeatureCollection", "features": [{"type": "Feature", '
-                     '"properties": {}, "geometry": {"type": "LineString", '
-                     '"coordinates": [[0, 0], [1, 1]]}}]}')
-    fronts = read_front_lines(nocrs)          # GeoJSON without crs member is WGS 84 by spec
+    nocrs.write_text(
+        '{"type": "FeatureCollection", "features": [{"type": "Feature", '
+        '"properties": {}, "geometry": {"type": "LineString", '
+        '"coordinates": [[0, 0], [1, 1]]}}]}'
+    )
+    fronts = read_front_lines(nocrs)  # GeoJSON without crs member is WGS 84 by spec
     assert fronts.crs.to_epsg() == 4326
     garbage = tmp_path / "g" / "x_20200101.shp"
     garbage.parent.mkdir()
@@ -414,8 +452,16 @@ def _seasonal_table():
     dates = dates[(dates.month >= 3) & (dates.month <= 10)]
     doy = dates.day_of_year.to_numpy()
     pos = 4000.0 - 0.5 * (dates - dates[0]).days + 300 * np.cos(2 * np.pi * (doy - 130) / 365.25)
-    return pd.DataFrame({"date": dates, "position_m": pos, "change_m": pos - pos[0],
-                         "method": "box", "flags": "", "n_parts": 2})
+    return pd.DataFrame(
+        {
+            "date": dates,
+            "position_m": pos,
+            "change_m": pos - pos[0],
+            "method": "box",
+            "flags": "",
+            "n_parts": 2,
+        }
+    )
 
 
 def test_seasonal_summary_and_annual_fit():
@@ -434,8 +480,11 @@ def test_seasonal_summary_and_annual_fit():
 
 
 def test_table_round_trip_and_parquet_without_pyarrow(tmp_path, monkeypatch):
-    df = retreat_box(_fronts(LineString([(2500, -10), (2500, 2010)]),
-                             LineString([(7000, -10), (7000, 2010)])), BOX, upstream=UP)
+    df = retreat_box(
+        _fronts(LineString([(2500, -10), (2500, 2010)]), LineString([(7000, -10), (7000, 2010)])),
+        BOX,
+        upstream=UP,
+    )
     back = read_retreat_table(write_retreat_table(df, tmp_path / "r.csv"))
     assert back.columns.tolist() == ["date", "position_m", "change_m", "method", "flags", "n_parts"]
     assert back["flags"].tolist() == ["", "no_intersection"] and np.isnan(back.position_m.iloc[1])
@@ -443,8 +492,11 @@ def test_table_round_trip_and_parquet_without_pyarrow(tmp_path, monkeypatch):
     import importlib.util
 
     real = importlib.util.find_spec
-    monkeypatch.setattr(importlib.util, "find_spec",
-                        lambda name, *a: None if name in ("pyarrow", "fastparquet") else real(name, *a))
+    monkeypatch.setattr(
+        importlib.util,
+        "find_spec",
+        lambda name, *a: None if name in ("pyarrow", "fastparquet") else real(name, *a),
+    )
     with pytest.raises(DataError, match="pyarrow"):
         write_retreat_table(df, tmp_path / "r.parquet")
     with pytest.raises(DataError, match="extension"):
@@ -461,7 +513,7 @@ def test_plot_is_a_figure_with_the_seasonal_panels(tmp_path):
     top = fig.axes[0]
     labels = [t.get_text() for t in top.get_legend().get_texts()]
     assert any("flagged" in t for t in labels) and any("without a position" in t for t in labels)
-    assert any("2019: −" in t.get_text() for t in top.texts)         # seasonal retreat brackets
+    assert any("2019: −" in t.get_text() for t in top.texts)  # seasonal retreat brackets
     out = tmp_path / "r.png"
     fig.savefig(out, dpi=40)
     assert out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"

@@ -7,7 +7,6 @@ Expected ground values are computed independently of ``workbench.geo.retreat_gro
 from __future__ import annotations
 
 import geopandas as gpd
-import numpy as np
 import pandas as pd
 import pytest
 import shapely
@@ -33,26 +32,34 @@ UP = (X0, Y0 + 1000)
 
 def _fronts(*xs, crs=3413):
     lines = [LineString([(X0 + x, Y0 - 50), (X0 + x, Y0 + 2050)]) for x in xs]
-    return gpd.GeoDataFrame({"date": pd.date_range("2020-03-01", periods=len(xs), freq="30D")},
-                            geometry=lines, crs=crs)
+    return gpd.GeoDataFrame(
+        {"date": pd.date_range("2020-03-01", periods=len(xs), freq="30D")}, geometry=lines, crs=crs
+    )
 
 
-@pytest.mark.parametrize(("crs", "polygon"), [
-    (3413, BOX),                                                       # polar stereographic
-    (3413, box(X0, Y0, X0 + 4000, Y0 + 4000).difference(box(X0 + 1000, Y0 + 1000,
-                                                             X0 + 2000, Y0 + 3000))),  # a hole
-    (32633, box(440000, 8690000, 452000, 8702000)),                     # UTM, 60 km off centre
-    (4326, box(-67.9, 76.55, -67.6, 76.65)),                            # degrees: equal-area path
-])
+@pytest.mark.parametrize(
+    ("crs", "polygon"),
+    [
+        (3413, BOX),  # polar stereographic
+        (
+            3413,
+            box(X0, Y0, X0 + 4000, Y0 + 4000).difference(
+                box(X0 + 1000, Y0 + 1000, X0 + 2000, Y0 + 3000)
+            ),
+        ),  # a hole
+        (32633, box(440000, 8690000, 452000, 8702000)),  # UTM, 60 km off centre
+        (4326, box(-67.9, 76.55, -67.6, 76.65)),  # degrees: equal-area path
+    ],
+)
 def test_ground_areas_are_pyproj_geod_areas(crs, polygon):
     g = GroundMetres.around(crs, polygon)
     assert g.areas([polygon])[0] == pytest.approx(geod_area(polygon, crs), rel=1e-9)
     if crs != 4326:
-        assert g.fit_error < 1e-9                      # the exact integration was used
+        assert g.fit_error < 1e-9  # the exact integration was used
 
 
 def test_a_very_large_box_falls_back_to_the_equal_area_projection():
-    huge = box(-1_500_000, -2_000_000, 500_000, 0)               # 2000 km of Greenland
+    huge = box(-1_500_000, -2_000_000, 500_000, 0)  # 2000 km of Greenland
     g = GroundMetres.around(3413, huge)
     assert not g.fit_error < 1e-9 and "densified polygons in +proj=laea" in g.describe()
     inner = box(-600_000, -1_400_000, -500_000, -1_300_000)
@@ -65,7 +72,7 @@ def test_box_positions_are_ground_metres_by_default():
     assert df.attrs["metres"] == "ground" and df.attrs["crs"] == "EPSG:3413"
     # independent: the ice strip's share of the box's ellipsoidal area × the geodesic length
     length = geod_distance(UP, (X0 + 6000, Y0 + 1000), 3413)
-    for x, pos in zip((3500, 2500), df.position_m):
+    for x, pos in zip((3500, 2500), df.position_m, strict=False):
         share = geod_area(box(X0, Y0, X0 + x, Y0 + 2000), 3413) / geod_area(BOX, 3413)
         assert pos == pytest.approx(share * length, rel=1e-8)
     assert df.attrs["box_length_m"] == pytest.approx(length, rel=1e-12)
@@ -75,17 +82,17 @@ def test_box_positions_are_ground_metres_by_default():
     k = df.attrs["scale_factor"]
     assert k == pytest.approx(0.9832, abs=1e-4)
     assert (on_map.position_m / df.position_m).to_numpy() == pytest.approx(k, abs=2e-4)
-    assert df.change_m.iloc[1] == pytest.approx(-1000 / k, rel=2e-4)            # -1017 m
+    assert df.change_m.iloc[1] == pytest.approx(-1000 / k, rel=2e-4)  # -1017 m
 
 
 def test_the_box_frame_stays_in_the_box_crs():
     """Only the measuring is on the ground: the edges (what is drawn, the upstream logic) stay
     in EPSG:3413, so plots over the basemap do not move."""
-    fronts = _fronts(3500)                          # runs north: its right (ice) is the east
+    fronts = _fronts(3500)  # runs north: its right (ice) is the east
     frame = box_frame(gpd.GeoSeries([BOX], crs=3413), fronts, upstream="right")
     east = (X0 + 6000, Y0, X0 + 6000, Y0 + 2000)
     assert frame.crs.to_epsg() == 3413 and frame.upstream_edge.bounds == east
-    assert frame.length_m == pytest.approx(6000.0)            # map metres, as drawn
+    assert frame.length_m == pytest.approx(6000.0)  # map metres, as drawn
     df = retreat_box(fronts, gpd.GeoSeries([BOX], crs=3413), upstream="right")
     assert df.attrs["upstream_edge"] == frame.upstream_edge.wkt
     assert df.attrs["box_length_m"] == pytest.approx(6000.0 / 0.9832, rel=2e-4)  # on the ground
@@ -110,8 +117,9 @@ def test_centreline_positions_are_ground_metres_by_default():
 def test_units_are_said_in_the_summary():
     df = retreat_box(_fronts(3500, 2500), gpd.GeoSeries([BOX], crs=3413), upstream=UP)
     assert "distances in ground metres" in summarize_retreat(df)
-    on_map = retreat_box(_fronts(3500, 2500), gpd.GeoSeries([BOX], crs=3413), upstream=UP,
-                         metres="map")
+    on_map = retreat_box(
+        _fronts(3500, 2500), gpd.GeoSeries([BOX], crs=3413), upstream=UP, metres="map"
+    )
     last = summarize_retreat(on_map).splitlines()[-1]
     assert last.startswith("note: distances are map metres of EPSG:3413") and "1.7 %" in last
 
@@ -120,22 +128,30 @@ def test_bad_metres_is_a_clear_error():
     with pytest.raises(DataError, match=r"variable 'metres' is 'feet' \(expected 'ground'"):
         retreat_box(_fronts(3500), gpd.GeoSeries([BOX], crs=3413), upstream=UP, metres="feet")
     with pytest.raises(DataError, match="variable 'metres'"):
-        retreat_centreline(_fronts(3500), gpd.GeoSeries([LineString([UP, (X0 + 6000, Y0)])],
-                                                        crs=3413), metres=None)
+        retreat_centreline(
+            _fronts(3500), gpd.GeoSeries([LineString([UP, (X0 + 6000, Y0)])], crs=3413), metres=None
+        )
 
 
 def test_cli_writes_ground_metres_and_says_so(tmp_path, capsys):
     _fronts(3500, 2500).to_file(tmp_path / "fronts.gpkg")
     gpd.GeoDataFrame(geometry=[BOX], crs=3413).to_file(tmp_path / "box.gpkg")
-    args = ["retreat", str(tmp_path / "fronts.gpkg"), "--box", str(tmp_path / "box.gpkg"),
-            f"--upstream={UP[0]},{UP[1]}"]
+    args = [
+        "retreat",
+        str(tmp_path / "fronts.gpkg"),
+        "--box",
+        str(tmp_path / "box.gpkg"),
+        f"--upstream={UP[0]},{UP[1]}",
+    ]
     assert main([*args, "--out", str(tmp_path / "ground")]) == 0
     assert "distances in ground metres" in capsys.readouterr().out
     ground = read_retreat_table(tmp_path / "ground" / "retreat_box.csv")
     header = (tmp_path / "ground" / "retreat_box.csv").read_text().splitlines()[:4]
     assert header[:3] == ["# method: box", "# crs: EPSG:3413", "# metres: ground"]
-    assert header[3].startswith("# distances: ground metres on the WGS 84 ellipsoid: areas = "
-                                "integral of 1/areal scale of EPSG:3413")
+    assert header[3].startswith(
+        "# distances: ground metres on the WGS 84 ellipsoid: areas = "
+        "integral of 1/areal scale of EPSG:3413"
+    )
     assert main([*args, "--metres", "map", "--out", str(tmp_path / "map")]) == 0
     on_map = read_retreat_table(tmp_path / "map" / "retreat_box.csv")
     assert on_map.attrs["metres"] == "map"
@@ -150,4 +166,4 @@ def test_ground_point_distance_is_geodesic():
     g = GroundMetres.around(3413, BOX)
     a, b = (X0, Y0), (X0 + 6000, Y0 + 2000)
     assert g.distance(a, b) == pytest.approx(geod_distance(a, b, 3413), rel=1e-12)
-    assert g.distance(a, b) > Point(a).distance(Point(b)) * 1.016     # 1.7 % longer than map
+    assert g.distance(a, b) > Point(a).distance(Point(b)) * 1.016  # 1.7 % longer than map

@@ -31,7 +31,7 @@ from workbench.geo.retreat_split import split_pieces
 # a 6 km × 2 km box at Harald Moltke Bræ (EPSG:3413, 76.6° N: map metres 1.7 % short)
 X0, Y0 = -566000.0, -1346000.0
 BOX = box(X0, Y0, X0 + 6000, Y0 + 2000)
-UPSTREAM = (X0, Y0 + 1000)                       # the ice is at the western edge
+UPSTREAM = (X0, Y0 + 1000)  # the ice is at the western edge
 
 
 def _line(*xy):
@@ -42,25 +42,32 @@ def _line(*xy):
 #: a line that cuts off two ice pockets along the southern side (4 pieces)
 FRONTS = {
     "straight": _line((3500, -50), (3500, 2050)),
-    "wiggle": _line(*[(3200 + 250 * np.sin(2 * np.pi * y / 2000), y)
-                      for y in np.linspace(-200, 2200, 241)]),
-    "ice fold": _line((3000, -50), (3000, 1800), (2600, 1900), (2700, 2100), (2800, 1900),
-                      (2900, 2100)),
-    "four pieces": _line((2800, -50), (2800, 500), (2600, -100), (2500, 100), (2400, -100),
-                         (2300, 2050)),
+    "wiggle": _line(
+        *[(3200 + 250 * np.sin(2 * np.pi * y / 2000), y) for y in np.linspace(-200, 2200, 241)]
+    ),
+    "ice fold": _line(
+        (3000, -50), (3000, 1800), (2600, 1900), (2700, 2100), (2800, 1900), (2900, 2100)
+    ),
+    "four pieces": _line(
+        (2800, -50), (2800, 500), (2600, -100), (2500, 100), (2400, -100), (2300, 2050)
+    ),
 }
 #: a fold that cuts off an OCEAN inlet: the published loop counts everything but the first
 #: piece as ice, so it counts the inlet as ice
 INLET = _line((3000, -50), (3000, 1800), (3600, 2100), (2600, 2100), (2700, 1900), (2780, 2060))
-INLET_TRIANGLE = shapely.Polygon([(X0 + 2700, Y0 + 1900), (X0 + 2750, Y0 + 2000),
-                                  (X0 + 2650, Y0 + 2000)])
+INLET_TRIANGLE = shapely.Polygon(
+    [(X0 + 2700, Y0 + 1900), (X0 + 2750, Y0 + 2000), (X0 + 2650, Y0 + 2000)]
+)
 
 
 def _fronts(lines):
     import geopandas as gpd
 
-    return gpd.GeoDataFrame({"date": pd.date_range("2020-03-01", periods=len(lines), freq="30D")},
-                            geometry=list(lines), crs=3413)
+    return gpd.GeoDataFrame(
+        {"date": pd.date_range("2020-03-01", periods=len(lines), freq="30D")},
+        geometry=list(lines),
+        crs=3413,
+    )
 
 
 def _ice_areas(lines, box_polygon, **kwargs):
@@ -80,19 +87,25 @@ def test_the_reference_is_the_published_pyproj_transform_call():
     import shapely.ops
 
     if not hasattr(pyproj, "transform"):
-        pytest.skip(f"pyproj {pyproj.__version__} no longer has the deprecated pyproj.transform "
-                    "the published code calls")
-    to_wgs84 = pyproj.Transformer.from_crs(pyproj.CRS("EPSG:3413"), pyproj.CRS("EPSG:4326"),
-                                           always_xy=True).transform
+        pytest.skip(
+            f"pyproj {pyproj.__version__} no longer has the deprecated pyproj.transform "
+            "the published code calls"
+        )
+    to_wgs84 = pyproj.Transformer.from_crs(
+        pyproj.CRS("EPSG:3413"), pyproj.CRS("EPSG:4326"), always_xy=True
+    ).transform
     lines = list(FRONTS.values()) + [INLET]
     published = []
-    with warnings.catch_warnings():         # pyproj.transform and shapely.ops.transform
+    with warnings.catch_warnings():  # pyproj.transform and shapely.ops.transform
         warnings.simplefilter("ignore", FutureWarning)
         warnings.simplefilter("ignore", DeprecationWarning)
-        for line in lines:                    # the published loop body, call for call
+        for line in lines:  # the published loop body, call for call
             first = shapely.ops.transform(to_wgs84, split(BOX, line)).geoms[0]
-            aea = partial(pyproj.transform, pyproj.Proj("+proj=latlon"),
-                          pyproj.Proj(proj="aea", lat_1=first.bounds[1], lat_2=first.bounds[3]))
+            aea = partial(
+                pyproj.transform,
+                pyproj.Proj("+proj=latlon"),
+                pyproj.Proj(proj="aea", lat_1=first.bounds[1], lat_2=first.bounds[3]),
+            )
             published.append(shapely.ops.transform(aea, first).area)
     assert published_box_areas(lines, BOX, 3413).tolist() == published
 
@@ -102,7 +115,7 @@ def test_split_pieces_are_the_pieces_of_shapely_split():
     pieces, owner = split_pieces(lines, BOX)
     for i, line in enumerate(lines):
         expected = [p.area for p in split(BOX, line).geoms]
-        assert shapely.area(pieces[owner == i]).tolist() == expected       # bit for bit
+        assert shapely.area(pieces[owner == i]).tolist() == expected  # bit for bit
     assert np.bincount(owner).tolist() == [2, 2, 3, 4, 3]
 
 
@@ -113,7 +126,7 @@ def test_constructed_fronts_give_the_published_areas():
     assert df["flags"].tolist() == ["", "", "multipart:3", "multipart:4"]
     first = published_box_areas(lines, dense_box, 3413)
     box_area = GroundMetres.around(3413, dense_box).areas([dense_box])[0]
-    assert box_area == pytest.approx(geod_area(BOX, 3413), rel=1e-9)   # pyproj.Geod, independent
+    assert box_area == pytest.approx(geod_area(BOX, 3413), rel=1e-9)  # pyproj.Geod, independent
     # the first piece is the ocean here: first piece + ice pieces = the box, to 0.01 m²
     assert np.abs(first + ice - box_area).max() < 0.01
     assert np.abs((ice - ice[0]) - published_area_change(first)).max() < 0.01
@@ -130,7 +143,7 @@ def test_the_published_loop_counts_an_ocean_inlet_as_ice():
     assert df["flags"].tolist() == ["", "multipart:3"]
     first = published_box_areas(lines, dense_box, 3413)
     box_area = GroundMetres.around(3413, dense_box).areas([dense_box])[0]
-    inlet = geod_area(INLET_TRIANGLE, 3413)           # 5000 m² of map, 5172 m² of ground
+    inlet = geod_area(INLET_TRIANGLE, 3413)  # 5000 m² of map, 5172 m² of ground
     assert inlet == pytest.approx(5172.04, abs=0.01)
     assert first[0] + ice[0] == pytest.approx(box_area, abs=0.01)
     assert box_area - first[1] - ice[1] == pytest.approx(inlet, abs=0.01)
@@ -151,9 +164,9 @@ def test_harald_moltke_gives_the_published_areas(hm_fronts, hm_box):
     width = df.attrs["box_width_m"]
     assert np.abs((ice - ice[0]) - change).max() < 50
     assert np.abs(df.change_m.to_numpy() - change / width).max() < 0.01
-    assert df.change_m.iloc[-1] == pytest.approx(change[-1] / width, abs=0.01)   # -1918.3 m
+    assert df.change_m.iloc[-1] == pytest.approx(change[-1] / width, abs=0.01)  # -1918.3 m
     on_map = retreat_box(hm_fronts, hm_box, upstream="right", metres="map")
-    assert np.abs(on_map.change_m.to_numpy() - change / width).max() > 30          # 32.1 m
+    assert np.abs(on_map.change_m.to_numpy() - change / width).max() > 30  # 32.1 m
 
 
 @pytest.mark.slow

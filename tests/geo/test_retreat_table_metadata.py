@@ -13,9 +13,11 @@ from workbench.geo.retreat import read_retreat_table, retreat_box, write_retreat
 
 
 def test_csv_header_names_method_and_crs(tmp_path):
-    fronts = gpd.GeoDataFrame({"date": ["2020-03-01", "2020-06-01"]}, crs=32633,
-                              geometry=[LineString([(3000, -50), (3000, 2050)]),
-                                        LineString([(2500, -50), (2500, 2050)])])
+    fronts = gpd.GeoDataFrame(
+        {"date": ["2020-03-01", "2020-06-01"]},
+        crs=32633,
+        geometry=[LineString([(3000, -50), (3000, 2050)]), LineString([(2500, -50), (2500, 2050)])],
+    )
     df = retreat_box(fronts, box(0, 0, 6000, 2000), upstream=(0, 1000))
     path = write_retreat_table(df, tmp_path / "retreat.csv")
     lines = path.read_text().splitlines()
@@ -39,9 +41,11 @@ def test_csv_header_names_method_and_crs(tmp_path):
 
 
 def test_csv_header_of_map_metres(tmp_path):
-    fronts = gpd.GeoDataFrame({"date": ["2020-03-01", "2020-06-01"]}, crs=32633,
-                              geometry=[LineString([(3000, -50), (3000, 2050)]),
-                                        LineString([(2500, -50), (2500, 2050)])])
+    fronts = gpd.GeoDataFrame(
+        {"date": ["2020-03-01", "2020-06-01"]},
+        crs=32633,
+        geometry=[LineString([(3000, -50), (3000, 2050)]), LineString([(2500, -50), (2500, 2050)])],
+    )
     df = retreat_box(fronts, box(0, 0, 6000, 2000), upstream=(0, 1000), metres="map")
     back = read_retreat_table(write_retreat_table(df, tmp_path / "retreat.csv"))
     assert back.attrs["metres"] == "map"

@@ -16,9 +16,15 @@ if _HERE not in sys.path:
     sys.path.insert(0, _HERE)
 
 
-def make_stack(height: int = 48, width: int = 40, dates=("2020-03-01", "2020-03-13"),
-               pixel: float = 20.0, seed: int = 0, coherence: bool = False,
-               values: np.ndarray | None = None) -> xr.Dataset:
+def make_stack(
+    height: int = 48,
+    width: int = 40,
+    dates=("2020-03-01", "2020-03-13"),
+    pixel: float = 20.0,
+    seed: int = 0,
+    coherence: bool = False,
+    values: np.ndarray | None = None,
+) -> xr.Dataset:
     """A georeferenced (EPSG:32633) scene stack with smooth σ0 in dB (and coherence)."""
     rng = np.random.default_rng(seed)
     n = len(dates)
@@ -28,13 +34,17 @@ def make_stack(height: int = 48, width: int = 40, dates=("2020-03-01", "2020-03-
         values = np.stack([base + rng.normal(0, 0.5, base.shape) for _ in range(n)])
     data = {"sigma0_db": (("time", "y", "x"), np.asarray(values, np.float32), {"units": "dB"})}
     if coherence:
-        data["coherence"] = (("time", "y", "x"),
-                             rng.uniform(0.2, 0.9, (n, height, width)).astype(np.float32))
+        data["coherence"] = (
+            ("time", "y", "x"),
+            rng.uniform(0.2, 0.9, (n, height, width)).astype(np.float32),
+        )
     ds = xr.Dataset(
         data,
-        coords={"time": np.array(dates, "datetime64[ns]"),
-                "y": 8.7e6 - pixel / 2 - pixel * np.arange(height),
-                "x": 5.0e5 + pixel / 2 + pixel * np.arange(width)},
+        coords={
+            "time": np.array(dates, "datetime64[ns]"),
+            "y": 8.7e6 - pixel / 2 - pixel * np.arange(height),
+            "x": 5.0e5 + pixel / 2 + pixel * np.arange(width),
+        },
         attrs={"glacier": "testbreen"},
     )
     return ds.rio.write_crs("EPSG:32633")
@@ -90,8 +100,11 @@ def unet_checkpoint(tmp_path_factory) -> Path:
 
     torch.manual_seed(0)
     model = create_model("caffe_unet", preset="small")
-    return save_checkpoint(model, tmp_path_factory.mktemp("ckpt") / "unet.pt",
-                           normalization={"mean": [0.5], "std": [0.25]})
+    return save_checkpoint(
+        model,
+        tmp_path_factory.mktemp("ckpt") / "unet.pt",
+        normalization={"mean": [0.5], "std": [0.25]},
+    )
 
 
 @pytest.fixture(scope="session")
@@ -100,8 +113,11 @@ def unet_checkpoint_2(tmp_path_factory) -> Path:
 
     torch.manual_seed(1)
     model = create_model("caffe_unet", preset="small")
-    return save_checkpoint(model, tmp_path_factory.mktemp("ckpt2") / "unet2.pt",
-                           normalization={"mean": [0.5], "std": [0.25]})
+    return save_checkpoint(
+        model,
+        tmp_path_factory.mktemp("ckpt2") / "unet2.pt",
+        normalization={"mean": [0.5], "std": [0.25]},
+    )
 
 
 @pytest.fixture(scope="session")

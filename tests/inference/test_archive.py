@@ -42,8 +42,11 @@ def _leftovers(root: Path) -> list[Path]:
 
 @pytest.fixture
 def checkpoint(tmp_path) -> Path:
-    return save_checkpoint(create_model("caffe_unet", preset="small"), tmp_path / "model.pt",
-                           normalization={"mean": [0.5], "std": [0.25]})
+    return save_checkpoint(
+        create_model("caffe_unet", preset="small"),
+        tmp_path / "model.pt",
+        normalization={"mean": [0.5], "std": [0.25]},
+    )
 
 
 def test_find_scenes(tmp_path):
@@ -71,8 +74,9 @@ def test_archive_on_a_two_worker_local_cluster(tmp_path, checkpoint):
     (folder / "broken.zarr" / "junk").write_text("not zarr")
     out = tmp_path / "out"
     loads = archive_module._LOADS["count"]
-    summary = predict_archive(folder, checkpoint, out, n_workers=2, processes=False, window=16,
-                              progress=False)
+    summary = predict_archive(
+        folder, checkpoint, out, n_workers=2, processes=False, window=16, progress=False
+    )
     assert summary.done == ["scene0", "scene1", "scene2"] and summary.skipped == []
     assert list(summary.failed) == ["broken"] and "FileFormatError" in summary.failed["broken"]
     assert archive_module._LOADS["count"] - loads == 1  # one model copy for this process
@@ -80,8 +84,15 @@ def test_archive_on_a_two_worker_local_cluster(tmp_path, checkpoint):
     for i in range(3):
         scene = out / f"scene{i}"
         manifest = json.loads((scene / SUCCESS).read_text())
-        assert manifest["products"] == ["zones.tif", "confidence.tif", "fronts.gpkg", "outlines.gpkg"]
-        assert manifest["dates"] == ["2020-03-01", "2020-03-13"] and manifest["model"] == "caffe_unet"
+        assert manifest["products"] == [
+            "zones.tif",
+            "confidence.tif",
+            "fronts.gpkg",
+            "outlines.gpkg",
+        ]
+        assert (
+            manifest["dates"] == ["2020-03-01", "2020-03-13"] and manifest["model"] == "caffe_unet"
+        )
         with rasterio.open(scene / "zones.tif") as src:
             assert src.count == 2 and src.transform == stack.rio.transform()
             assert src.crs.to_epsg() == 32633 and src.descriptions == ("2020-03-01", "2020-03-13")
@@ -94,28 +105,47 @@ def test_archive_on_a_two_worker_local_cluster(tmp_path, checkpoint):
     recorded = json.loads((out / "_summary.json").read_text())
     assert recorded["done"] == summary.done and "broken" in recorded["failed"]
     # complete scenes are skipped; other options redo them
-    again = predict_archive(folder, checkpoint, out, n_workers=2, processes=False, window=16,
-                            progress=False)
+    again = predict_archive(
+        folder, checkpoint, out, n_workers=2, processes=False, window=16, progress=False
+    )
     assert again.skipped == ["scene0", "scene1", "scene2"] and again.done == []
     assert "done, 3 skipped, 1 failed" in again.report()
-    redo = predict_archive([folder / "scene0.zarr"], checkpoint, out, n_workers=1,
-                           processes=False, window=16, tta=True, progress=False,
-                           products=["labels", "uncertainty"])
+    redo = predict_archive(
+        [folder / "scene0.zarr"],
+        checkpoint,
+        out,
+        n_workers=1,
+        processes=False,
+        window=16,
+        tta=True,
+        progress=False,
+        products=["labels", "uncertainty"],
+    )
     assert redo.done == ["scene0"]
-    assert sorted(p.name for p in (out / "scene0").iterdir()) == [SUCCESS, "uncertainty.tif",
-                                                                  "zones.tif"]
+    assert sorted(p.name for p in (out / "scene0").iterdir()) == [
+        SUCCESS,
+        "uncertainty.tif",
+        "zones.tif",
+    ]
 
 
 def _products(folder: Path) -> dict:
     out = {}
     for name in ("zones.tif", "confidence.tif"):
         with rasterio.open(folder / name) as src:
-            out[name] = (src.read().tobytes(), src.descriptions, src.transform, src.crs.to_wkt(),
-                         src.tags())
+            out[name] = (
+                src.read().tobytes(),
+                src.descriptions,
+                src.transform,
+                src.crs.to_wkt(),
+                src.tags(),
+            )
     for name in ("fronts.gpkg", "outlines.gpkg"):
         frame = gpd.read_file(folder / name)
-        out[name] = (frame.drop(columns="geometry").to_json(date_format="iso"),
-                     [None if g is None else g.wkb for g in frame.geometry])
+        out[name] = (
+            frame.drop(columns="geometry").to_json(date_format="iso"),
+            [None if g is None else g.wkb for g in frame.geometry],
+        )
     return out
 
 
@@ -123,8 +153,15 @@ def test_archive_on_two_separate_worker_processes(tmp_path, checkpoint):
     """A LocalCluster of 2 worker processes: one model copy per worker, however many scenes
     it runs, and the same products as a run inside this process."""
     folder = _scenes(tmp_path, 3, size=16, dates=("2020-03-01",))
-    summary = predict_archive(folder, checkpoint, tmp_path / "procs", n_workers=2,
-                              processes=True, window=16, progress=False)
+    summary = predict_archive(
+        folder,
+        checkpoint,
+        tmp_path / "procs",
+        n_workers=2,
+        processes=True,
+        window=16,
+        progress=False,
+    )
     assert summary.done == ["scene0", "scene1", "scene2"] and summary.ok
     loads: dict[int, list[int]] = {}
     for i in range(3):
@@ -133,28 +170,50 @@ def test_archive_on_two_separate_worker_processes(tmp_path, checkpoint):
     assert os.getpid() not in loads and 1 <= len(loads) <= 2  # separate processes
     assert all(n == [1] * len(n) for n in loads.values()), loads  # one copy each
     assert max(len(n) for n in loads.values()) >= 2  # (3 scenes on 2 workers: one ran two)
-    in_process = predict_archive(folder, checkpoint, tmp_path / "threads", n_workers=1,
-                                 processes=False, window=16, progress=False)
+    in_process = predict_archive(
+        folder,
+        checkpoint,
+        tmp_path / "threads",
+        n_workers=1,
+        processes=False,
+        window=16,
+        progress=False,
+    )
     assert in_process.done == summary.done
     for i in range(3):
         assert _products(tmp_path / "procs" / f"scene{i}") == _products(
-            tmp_path / "threads" / f"scene{i}")
+            tmp_path / "threads" / f"scene{i}"
+        )
 
 
 def test_archive_on_an_existing_scheduler(tmp_path, checkpoint):
     from distributed import Client, LocalCluster
 
     folder = _scenes(tmp_path, 2, size=16, dates=("2020-03-01",))
-    with LocalCluster(n_workers=1, threads_per_worker=1, processes=False,
-                      dashboard_address=None) as cluster:
-        summary = predict_archive(folder, checkpoint, tmp_path / "out",
-                                  scheduler=cluster.scheduler_address, window=16, progress=False,
-                                  products=["labels"])
+    with LocalCluster(
+        n_workers=1, threads_per_worker=1, processes=False, dashboard_address=None
+    ) as cluster:
+        summary = predict_archive(
+            folder,
+            checkpoint,
+            tmp_path / "out",
+            scheduler=cluster.scheduler_address,
+            window=16,
+            progress=False,
+            products=["labels"],
+        )
         assert summary.done == ["scene0", "scene1"]
         with Client(cluster) as client:  # the cluster is the caller's: still running
             assert len(client.scheduler_info()["workers"]) == 1
-            again = predict_archive(folder, checkpoint, tmp_path / "out", scheduler=client,
-                                    window=16, progress=False, products=["labels"])
+            again = predict_archive(
+                folder,
+                checkpoint,
+                tmp_path / "out",
+                scheduler=client,
+                window=16,
+                progress=False,
+                products=["labels"],
+            )
             assert again.skipped == ["scene0", "scene1"]
     with pytest.raises(ConfigError, match="scheduler"):
         predict_archive(folder, checkpoint, tmp_path / "o2", scheduler=3, progress=False)
@@ -163,9 +222,23 @@ def test_archive_on_an_existing_scheduler(tmp_path, checkpoint):
 def test_a_killed_run_resumes_without_partial_products(tmp_path, checkpoint):
     folder = _scenes(tmp_path, 3)
     out = tmp_path / "out"
-    argv = [sys.executable, str(HELPER), "1.0", "predict", str(folder), "--checkpoint",
-            str(checkpoint), "--out", str(out), "--in-process", "--workers", "1",
-            "--window", "16", "--no-progress"]
+    argv = [
+        sys.executable,
+        str(HELPER),
+        "1.0",
+        "predict",
+        str(folder),
+        "--checkpoint",
+        str(checkpoint),
+        "--out",
+        str(out),
+        "--in-process",
+        "--workers",
+        "1",
+        "--window",
+        "16",
+        "--no-progress",
+    ]
     env = {**os.environ, "PYTHONPATH": str(REPO), "OMP_NUM_THREADS": "1"}
     proc = subprocess.Popen(argv, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
     partial_seen = False
@@ -187,8 +260,9 @@ def test_a_killed_run_resumes_without_partial_products(tmp_path, checkpoint):
     finished = sorted(p.parent.name for p in out.glob(f"*/{SUCCESS}"))
     assert 1 <= len(finished) < 3
     assert sorted(p.name for p in out.iterdir() if not p.name.startswith(".")) == finished
-    summary = predict_archive(folder, checkpoint, out, n_workers=1, processes=False, window=16,
-                              progress=False)
+    summary = predict_archive(
+        folder, checkpoint, out, n_workers=1, processes=False, window=16, progress=False
+    )
     assert summary.skipped == finished
     assert summary.done == sorted(set(f"scene{i}" for i in range(3)) - set(finished))
     assert summary.ok and not _leftovers(out)
@@ -200,13 +274,29 @@ def test_a_killed_run_resumes_without_partial_products(tmp_path, checkpoint):
 def test_predict_command(tmp_path, checkpoint, capsys):
     folder = _scenes(tmp_path, 2, size=24)
     out = tmp_path / "cli"
-    args = ["predict", str(folder / "*.zarr"), "--checkpoint", str(checkpoint), "--out", str(out),
-            "--in-process", "--workers", "1", "--window", "16", "--no-progress",
-            "--products", "labels,confidence"]
+    args = [
+        "predict",
+        str(folder / "*.zarr"),
+        "--checkpoint",
+        str(checkpoint),
+        "--out",
+        str(out),
+        "--in-process",
+        "--workers",
+        "1",
+        "--window",
+        "16",
+        "--no-progress",
+        "--products",
+        "labels,confidence",
+    ]
     assert main(args) == 0
     assert "2 scenes done, 0 skipped, 0 failed" in capsys.readouterr().out
-    assert sorted(p.name for p in (out / "scene1").iterdir()) == [SUCCESS, "confidence.tif",
-                                                                 "zones.tif"]
+    assert sorted(p.name for p in (out / "scene1").iterdir()) == [
+        SUCCESS,
+        "confidence.tif",
+        "zones.tif",
+    ]
     (folder / "bad.nc").write_text("not netcdf")
     assert main(args[:1] + [str(folder)] + args[2:]) == 1
     text = capsys.readouterr().out
@@ -237,13 +327,14 @@ def test_resume_notices_a_changed_input_and_damaged_products(tmp_path, checkpoin
     manifest = json.loads((out / "scene0" / SUCCESS).read_text())
     assert manifest["input_identity"]["size"] > 0
     assert set(manifest["product_checksums"]) == set(manifest["products"])
-    assert predict_archive(folder, checkpoint, out, **kw).skipped == ["scene0", "scene1",
-                                                                      "scene2"]
+    assert predict_archive(folder, checkpoint, out, **kw).skipped == ["scene0", "scene1", "scene2"]
     # scene0: the stack now has more dates; scene1: a product truncated after _SUCCESS;
     # scene2: a product altered in place with the same size
     shutil.rmtree(folder / "scene0.zarr")
-    write_stack(make_stack(24, 24, dates=("2020-03-01", "2020-03-13", "2020-03-25"), seed=0),
-                folder / "scene0.zarr")
+    write_stack(
+        make_stack(24, 24, dates=("2020-03-01", "2020-03-13", "2020-03-25"), seed=0),
+        folder / "scene0.zarr",
+    )
     zones = out / "scene1" / "zones.tif"
     zones.write_bytes(zones.read_bytes()[:-100])
     conf = out / "scene2" / "confidence.tif"
@@ -257,12 +348,12 @@ def test_resume_notices_a_changed_input_and_damaged_products(tmp_path, checkpoin
     assert "confidence.tif is damaged" in again.redone["scene2"]
     assert "predicted again scene1: product zones.tif is damaged" in again.report()
     with rasterio.open(out / "scene0" / "zones.tif") as src:
-        assert src.count == 3                               # the new dates are predicted
-    assert predict_archive(folder, checkpoint, out, **kw).skipped == ["scene0", "scene1",
-                                                                      "scene2"]
+        assert src.count == 3  # the new dates are predicted
+    assert predict_archive(folder, checkpoint, out, **kw).skipped == ["scene0", "scene1", "scene2"]
     # another execution mode (worker processes, other torch threads) is never mixed in
-    other = predict_archive(folder, checkpoint, out, n_workers=1, processes=True, window=16,
-                            progress=False)
+    other = predict_archive(
+        folder, checkpoint, out, n_workers=1, processes=True, window=16, progress=False
+    )
     assert other.done == ["scene0", "scene1", "scene2"]
     assert set(other.redone.values()) == {"other checkpoints or options"}
 
@@ -277,10 +368,35 @@ def test_the_help_example_works_on_a_demo_world(tmp_path, capsys):
     make_demo_world(world, n_glaciers=2, years=0.05, size=48, pixel_size=200.0)
     scenes = find_scenes(world / "stacks")
     assert [s.path.suffix for s in scenes] == [".zarr", ".zarr"]
-    assert main(["predict", str(world / "stacks"), "--checkpoint", "demo_zones", "--out",
-                 str(tmp_path / "preds"), "--in-process", "--workers", "1",
-                 "--no-progress"]) == 0
+    assert (
+        main(
+            [
+                "predict",
+                str(world / "stacks"),
+                "--checkpoint",
+                "demo_zones",
+                "--out",
+                str(tmp_path / "preds"),
+                "--in-process",
+                "--workers",
+                "1",
+                "--no-progress",
+            ]
+        )
+        == 0
+    )
     assert "2 scenes done" in capsys.readouterr().out
-    assert main(["predict", str(world / "stacks"), "--checkpoint", "no_such_model", "--out",
-                 str(tmp_path / "p2")]) == 2
+    assert (
+        main(
+            [
+                "predict",
+                str(world / "stacks"),
+                "--checkpoint",
+                "no_such_model",
+                "--out",
+                str(tmp_path / "p2"),
+            ]
+        )
+        == 2
+    )
     assert "packaged model name" in capsys.readouterr().err

@@ -18,13 +18,15 @@ from workbench.inference import (
 )
 
 
-@pytest.mark.parametrize("length,window,overlap", [(10, 4, 0.5), (11, 4, 0.5), (384, 384, 0.5),
-                                                   (1000, 384, 0.5), (5, 8, 0.5), (50, 16, 0.75)])
+@pytest.mark.parametrize(
+    "length,window,overlap",
+    [(10, 4, 0.5), (11, 4, 0.5), (384, 384, 0.5), (1000, 384, 0.5), (5, 8, 0.5), (50, 16, 0.75)],
+)
 def test_window_starts_cover_every_pixel(length, window, overlap):
     starts = window_starts(length, window, overlap)
     covered = np.zeros(max(length, window), int)
     for s in starts:
-        covered[s:s + window] += 1
+        covered[s : s + window] += 1
     assert covered[:length].min() >= 1
     assert starts[0] == 0 and starts[-1] == max(0, length - window)
     if length > window:
@@ -51,12 +53,13 @@ def test_weights_reject_bad_arguments():
 @pytest.mark.parametrize("kind", ["gaussian", "cosine", "uniform"])
 @pytest.mark.parametrize("shape,window", [((37, 53), 16), ((20, 20), 32), ((9, 70), (8, 24))])
 def test_blend_windows_reconstructs_coordinates(kind, shape, window):
-    yy, xx = np.mgrid[0:shape[0], 0:shape[1]].astype(np.float32)
+    yy, xx = np.mgrid[0 : shape[0], 0 : shape[1]].astype(np.float32)
     coords = np.stack([yy, xx])
     out = blend_windows(lambda b: b, coords, window=window, overlap=0.5, weighting=kind)
     np.testing.assert_allclose(out, coords, atol=1e-4)
-    const = blend_windows(lambda b: np.ones_like(b[:, :1]) * 0.25, coords, window=window,
-                          weighting=kind, batch_size=3)
+    const = blend_windows(
+        lambda b: np.ones_like(b[:, :1]) * 0.25, coords, window=window, weighting=kind, batch_size=3
+    )
     np.testing.assert_allclose(const, 0.25, rtol=1e-6)
 
 
@@ -70,7 +73,9 @@ def test_blend_windows_torch_in_numpy_out():
 def _coordinate_stack(h: int, w: int):
     yy, xx = np.mgrid[0:h, 0:w]
     v = ((yy * w + xx + 0.5) / (h * w)).astype(np.float32)
-    return make_stack(h, w, dates=("2020-01-01", "2020-02-01"), values=np.stack([v, v])), yy * w + xx
+    return make_stack(
+        h, w, dates=("2020-01-01", "2020-02-01"), values=np.stack([v, v])
+    ), yy * w + xx
 
 
 @pytest.mark.parametrize("weighting", ["gaussian", "cosine"])
@@ -80,8 +85,15 @@ def test_engine_reconstructs_pixel_coordinates(weighting, tile):
     image exactly after blending, tiled or not: windows are placed and weighted right."""
     h, w = 45, 58
     stack, index = _coordinate_stack(h, w)
-    out = predict(stack, PointwiseModel(), window=16, overlap=0.5, weighting=weighting, tile=tile,
-                  batch_size=5)
+    out = predict(
+        stack,
+        PointwiseModel(),
+        window=16,
+        overlap=0.5,
+        weighting=weighting,
+        tile=tile,
+        batch_size=5,
+    )
     back = out.probabilities.values[:, 0] * (h * w) - 0.5
     np.testing.assert_allclose(back, np.broadcast_to(index, back.shape), atol=5e-3)
 
@@ -90,13 +102,23 @@ def test_constant_model_gives_a_constant_mosaic(tmp_path):
     stack = make_stack(70, 45)
     model = ConstantModel()
     expected = torch.softmax(model.logits, 0).numpy()
-    for kwargs in ({"window": 16}, {"window": 16, "overlap": 0.75, "tile": 24},
-                   {"window": 100}, {"window": 16, "weighting": "uniform", "tta": True}):
+    for kwargs in (
+        {"window": 16},
+        {"window": 16, "overlap": 0.75, "tile": 24},
+        {"window": 100},
+        {"window": 16, "weighting": "uniform", "tta": True},
+    ):
         out = predict(stack, model, **kwargs)
         p = out.probabilities.values
-        np.testing.assert_allclose(p, np.broadcast_to(expected[None, :, None, None], p.shape),
-                                   rtol=1e-5, atol=1e-6)
+        np.testing.assert_allclose(
+            p, np.broadcast_to(expected[None, :, None, None], p.shape), rtol=1e-5, atol=1e-6
+        )
         assert float(out.confidence.std()) < 1e-6
-    streamed = open_prediction(predict_to_file(stack, model, tmp_path / "c.zarr", window=16, tile=32))
-    np.testing.assert_allclose(streamed.probabilities.values,
-                               np.broadcast_to(expected[None, :, None, None], p.shape), rtol=1e-5)
+    streamed = open_prediction(
+        predict_to_file(stack, model, tmp_path / "c.zarr", window=16, tile=32)
+    )
+    np.testing.assert_allclose(
+        streamed.probabilities.values,
+        np.broadcast_to(expected[None, :, None, None], p.shape),
+        rtol=1e-5,
+    )

@@ -18,8 +18,18 @@ from workbench.models import CheckpointInfo, create_model, load_model, save_chec
 
 
 def _info(**kw) -> CheckpointInfo:
-    base = dict(path="", model_name="", model_kwargs={}, normalization=None, classes=None,
-                train_config=None, metrics=None, format_version=1, created=None, versions={})
+    base = dict(
+        path="",
+        model_name="",
+        model_kwargs={},
+        normalization=None,
+        classes=None,
+        train_config=None,
+        metrics=None,
+        format_version=1,
+        created=None,
+        versions={},
+    )
     base.update(kw)
     return CheckpointInfo(**base)
 
@@ -44,7 +54,9 @@ def test_caffe_unet_checkpoint_end_to_end(simulated_stack, unet_checkpoint, tmp_
     np.testing.assert_array_equal(out.zones.values, out.probabilities.argmax("class").values)
     conf = out.confidence.values
     assert 0.0 <= conf.min() and conf.max() <= 1.0
-    np.testing.assert_allclose(conf, entropy_confidence(out.probabilities.values, axis=1), atol=1e-6)
+    np.testing.assert_allclose(
+        conf, entropy_confidence(out.probabilities.values, axis=1), atol=1e-6
+    )
     assert "uncertainty" not in out
     np.testing.assert_array_equal(out.time.values, simulated_stack.time.values)
     np.testing.assert_array_equal(out.sensor.values, simulated_stack.sensor.values)
@@ -68,10 +80,12 @@ def test_input_comes_from_the_checkpoint(unet_checkpoint):
 
 def test_time_series_variables_from_train_config(tmp_path):
     model = create_model("icemapper3d", preset="small", in_features=2)
-    ckpt = save_checkpoint(model, tmp_path / "ice.pt",
-                           normalization={"mean": [0.5, -15.0], "std": [0.2, 5.0]},
-                           train_config={"task": "outlines",
-                                         "data": {"variables": ["coherence", "sigma0_db"]}})
+    ckpt = save_checkpoint(
+        model,
+        tmp_path / "ice.pt",
+        normalization={"mean": [0.5, -15.0], "std": [0.2, 5.0]},
+        train_config={"task": "outlines", "data": {"variables": ["coherence", "sigma0_db"]}},
+    )
     stack = make_stack(24, 24, dates=("2020-01-01", "2020-02-01"), coherence=True)
     rec = Recorder(load_model(ckpt, device="cpu"))
     out = predict(stack, rec, window=24)
@@ -188,8 +202,11 @@ def _series_stack():
 
 
 def test_time_series_model_predicts_one_map_per_year(tmp_path):
-    ckpt = save_checkpoint(create_model("icemapper3d", preset="small"), tmp_path / "ts.pt",
-                           train_config={"task": "outlines", "data": {"time_steps": 3}})
+    ckpt = save_checkpoint(
+        create_model("icemapper3d", preset="small"),
+        tmp_path / "ts.pt",
+        train_config={"task": "outlines", "data": {"time_steps": 3}},
+    )
     stack = _series_stack()
     rec = Recorder(load_model(ckpt, device="cpu"))
     out = predict(stack, rec, window=24)
@@ -221,15 +238,18 @@ def test_streaming_a_zarr_scene_window_by_window(tmp_path, unet_checkpoint, monk
         return real(ds, layout, spec, dates, y0, y1, x0, x1)
 
     monkeypatch.setattr(scene_module, "_read_region", spy)
-    out = predict_to_file(source, unet_checkpoint, tmp_path / "pred.zarr", window=16, tile=32,
-                          batch_size=16)
+    out = predict_to_file(
+        source, unet_checkpoint, tmp_path / "pred.zarr", window=16, tile=32, batch_size=16
+    )
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]  # no temp left
     assert len(regions) == 2 * 2 and {n for n, _, _ in regions} == {2}  # 2 × 2 tiles
     assert max(max(h, w) for _, h, w in regions) <= 32 + 2 * 16
     streamed = open_prediction(out)
     assert streamed.probabilities.chunks[2][0] == 32 and streamed.zones.chunks[1][0] == 32
     direct = predict(stack, unet_checkpoint, window=16)
-    np.testing.assert_allclose(streamed.probabilities.values, direct.probabilities.values, atol=1e-5)
+    np.testing.assert_allclose(
+        streamed.probabilities.values, direct.probabilities.values, atol=1e-5
+    )
     np.testing.assert_array_equal(streamed.zones.values, direct.zones.values)
     _same_grid(streamed, stack)
     with pytest.raises(DataError, match="exists"):
@@ -244,8 +264,9 @@ def test_outputs_subset(tmp_path, unet_checkpoint):
     stack = make_stack(24, 24, dates=("2020-01-01",))
     out = predict(stack, unet_checkpoint, window=16, outputs=["labels", "confidence"])
     assert sorted(out.data_vars) == ["confidence", "zones"]
-    store = predict_to_file(stack, unet_checkpoint, tmp_path / "o.zarr", window=16, tta=True,
-                            outputs=["uncertainty"])
+    store = predict_to_file(
+        stack, unet_checkpoint, tmp_path / "o.zarr", window=16, tta=True, outputs=["uncertainty"]
+    )
     assert sorted(open_prediction(store).data_vars) == ["uncertainty"]
     with pytest.raises(ConfigError, match="outputs"):
         predict(stack, unet_checkpoint, outputs=["colour"])
@@ -254,13 +275,39 @@ def test_outputs_subset(tmp_path, unet_checkpoint):
 def test_memory_budget_chooses_tiles():
     stack = make_stack(64, 64)
     p = Predictor(ConstantModel())
-    job = scene_module._prepare(stack, p, window=16, overlap=0.5, weighting="gaussian", tta=False,
-                                temporal="year", steps=None, device=None, calibration=None,
-                                tile=None, max_memory_mb=1024, validate=False, streaming=False)
+    job = scene_module._prepare(
+        stack,
+        p,
+        window=16,
+        overlap=0.5,
+        weighting="gaussian",
+        tta=False,
+        temporal="year",
+        steps=None,
+        device=None,
+        calibration=None,
+        tile=None,
+        max_memory_mb=1024,
+        validate=False,
+        streaming=False,
+    )
     assert job.tile == 64 and job.group == 2  # small scene: one tile, all dates at once
-    job = scene_module._prepare(stack, p, window=16, overlap=0.5, weighting="gaussian", tta=False,
-                                temporal="year", steps=None, device=None, calibration=None,
-                                tile=None, max_memory_mb=0.001, validate=False, streaming=True)
+    job = scene_module._prepare(
+        stack,
+        p,
+        window=16,
+        overlap=0.5,
+        weighting="gaussian",
+        tta=False,
+        temporal="year",
+        steps=None,
+        device=None,
+        calibration=None,
+        tile=None,
+        max_memory_mb=0.001,
+        validate=False,
+        streaming=True,
+    )
     assert job.tile == 256 and job.group == 1
 
 
@@ -280,8 +327,12 @@ def test_bad_inputs_are_refused_clearly(unet_checkpoint):
     with pytest.raises(DataError):
         predict(42, unet_checkpoint)
     with pytest.raises(ConfigError, match="member 1"):
-        Predictor([create_model("caffe_unet", preset="small"),
-                   create_model("icemapper3d", preset="small")])
+        Predictor(
+            [
+                create_model("caffe_unet", preset="small"),
+                create_model("icemapper3d", preset="small"),
+            ]
+        )
 
 
 def test_inference_mode_and_no_grad_state():

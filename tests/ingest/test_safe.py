@@ -91,9 +91,16 @@ def _geolocation(annotation: Path):
     """ESA's geolocation grid: (line, pixel) → (lon, lat, height), bilinear."""
     from scipy.interpolate import RegularGridInterpolator
 
-    points = [(int(p.findtext("line")), int(p.findtext("pixel")), float(p.findtext("longitude")),
-               float(p.findtext("latitude")), float(p.findtext("height")))
-              for p in ElementTree.parse(annotation).getroot().iter("geolocationGridPoint")]
+    points = [
+        (
+            int(p.findtext("line")),
+            int(p.findtext("pixel")),
+            float(p.findtext("longitude")),
+            float(p.findtext("latitude")),
+            float(p.findtext("height")),
+        )
+        for p in ElementTree.parse(annotation).getroot().iter("geolocationGridPoint")
+    ]
     table = np.array(points)
     lines, pixels = np.unique(table[:, 0]), np.unique(table[:, 1])
     grid = np.full((lines.size, pixels.size, 3), np.nan)
@@ -111,15 +118,21 @@ def small_dem(rome, tmp_path_factory) -> Path:
     with rasterio.open(dem) as src:
         off = (src.height - DEM_CELLS) // 2
         window = Window(off, off, DEM_CELLS, DEM_CELLS)
-        profile = src.profile | {"width": DEM_CELLS, "height": DEM_CELLS,
-                                 "transform": src.window_transform(window), "blockxsize": 128,
-                                 "blockysize": 128}
+        profile = src.profile | {
+            "width": DEM_CELLS,
+            "height": DEM_CELLS,
+            "transform": src.window_transform(window),
+            "blockxsize": 128,
+            "blockysize": 128,
+        }
         with rasterio.open(out, "w", **profile) as dst:
             dst.write(src.read(1, window=window), 1)
     return out
 
 
-def _copy_safe(safe: Path, target: Path, *, skip: tuple[str, ...] = (), measurement: bool = True) -> Path:
+def _copy_safe(
+    safe: Path, target: Path, *, skip: tuple[str, ...] = (), measurement: bool = True
+) -> Path:
     """A copy of a SAFE folder: small XML files symlinked, the measurement symlinked too
     unless ``measurement=False``; paths containing any of ``skip`` are left out."""
     for path in safe.rglob("*"):
@@ -155,8 +168,10 @@ def painted(rome, small_dem, tmp_path_factory) -> dict:
     lonlat = gcps[:, [2, 3]]
 
     def to_radar(lon, lat):
-        return (float(griddata(lonlat, gcps[:, 0], [(lon, lat)], "linear")[0]),
-                float(griddata(lonlat, gcps[:, 1], [(lon, lat)], "linear")[0]))
+        return (
+            float(griddata(lonlat, gcps[:, 0], [(lon, lat)], "linear")[0]),
+            float(griddata(lonlat, gcps[:, 1], [(lon, lat)], "linear")[0]),
+        )
 
     corners = np.array([to_radar(x, y) for x, y in ((w, s), (w, n), (e, s), (e, n))])
     l0, p0 = (corners.min(0) - 300).astype(int)
@@ -164,14 +179,17 @@ def painted(rome, small_dem, tmp_path_factory) -> dict:
     lines, pixels = np.arange(l0, l1), np.arange(p0, p1)
     grid = tuple(np.meshgrid(lines, pixels, indexing="ij"))
     a = _lut(files.calibration, "calibrationVector", "sigmaNought")(grid)
-    eta = (_lut(files.noise, "noiseRangeVector", "noiseRangeLut")(grid)
-           * _azimuth_noise(files.noise, lines, pixels))
+    eta = _lut(files.noise, "noiseRangeVector", "noiseRangeLut")(grid) * _azimuth_noise(
+        files.noise, lines, pixels
+    )
     sigma0 = np.full(a.shape, 10 ** (BACKGROUND_DB / 10))
     targets = []
     for fx, fy in ((0.5, 0.5), (0.25, 0.7), (0.75, 0.3)):
         line, pixel = (int(round(v)) for v in to_radar(w + fx * (e - w), s + fy * (n - s)))
-        sigma0[line - l0 - TARGET_HALF:line - l0 + TARGET_HALF + 1,
-               pixel - p0 - TARGET_HALF:pixel - p0 + TARGET_HALF + 1] = 10 ** (TARGET_DB / 10)
+        sigma0[
+            line - l0 - TARGET_HALF : line - l0 + TARGET_HALF + 1,
+            pixel - p0 - TARGET_HALF : pixel - p0 + TARGET_HALF + 1,
+        ] = 10 ** (TARGET_DB / 10)
         lon, lat, height = forward([(line, pixel)])[0]
         targets.append({"line": line, "pixel": pixel, "lon": lon, "lat": lat, "gcp_height": height})
     dn = np.clip(np.round(np.sqrt(sigma0 * a**2 + eta)), 1, 65534).astype(np.uint16)
@@ -179,9 +197,20 @@ def painted(rome, small_dem, tmp_path_factory) -> dict:
     measurement.parent.mkdir(parents=True, exist_ok=True)
     with rasterio.open(files.measurement) as src:
         height, width = src.height, src.width
-    with rasterio.open(measurement, "w", driver="GTiff", width=width, height=height, count=1,
-                       dtype="uint16", tiled=True, blockxsize=512, blockysize=512,
-                       compress="deflate", sparse_ok=True) as dst:
+    with rasterio.open(
+        measurement,
+        "w",
+        driver="GTiff",
+        width=width,
+        height=height,
+        count=1,
+        dtype="uint16",
+        tiled=True,
+        blockxsize=512,
+        blockysize=512,
+        compress="deflate",
+        sparse_ok=True,
+    ) as dst:
         dst.write(dn, 1, window=Window(p0, l0, p1 - p0, l1 - l0))
     return {"safe": copy, "dn": dn, "origin": (l0, p0), "targets": targets, "dem": small_dem}
 
@@ -192,8 +221,12 @@ def _run(painted, out: Path, **options) -> dict:
     with contextlib.redirect_stderr(log), warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", UserWarning)
         path = stack_from_safe(painted["safe"], out, dem=painted["dem"], **options)
-    return {"path": path, "seconds": time.perf_counter() - start, "log": log.getvalue(),
-            "warnings": [str(w.message) for w in caught if issubclass(w.category, UserWarning)]}
+    return {
+        "path": path,
+        "seconds": time.perf_counter() - start,
+        "log": log.getvalue(),
+        "warnings": [str(w.message) for w in caught if issubclass(w.category, UserWarning)],
+    }
 
 
 @pytest.fixture(scope="session")
@@ -210,9 +243,17 @@ def gtc_geoid(painted, tmp_path_factory) -> dict:
     import pyproj
 
     folder = tmp_path_factory.mktemp("proj")
-    with rasterio.open(folder / "us_nga_egm96_15.tif", "w", driver="GTiff", width=361, height=181,
-                       count=1, dtype="float32", crs="EPSG:4326",
-                       transform=rasterio.transform.from_origin(-180.5, 90.5, 1.0, 1.0)) as dst:
+    with rasterio.open(
+        folder / "us_nga_egm96_15.tif",
+        "w",
+        driver="GTiff",
+        width=361,
+        height=181,
+        count=1,
+        dtype="float32",
+        crs="EPSG:4326",
+        transform=rasterio.transform.from_origin(-180.5, 90.5, 1.0, 1.0),
+    ) as dst:
         dst.write(np.full((1, 181, 361), 48.0, np.float32))
         dst.update_tags(TYPE="VERTICAL_OFFSET_GEOGRAPHIC_TO_VERTICAL")
     before = pyproj.datadir.get_data_dir()
@@ -225,10 +266,16 @@ def gtc_geoid(painted, tmp_path_factory) -> dict:
 
 # ------------------------------------------------------------------------------ the tests
 @pytest.mark.slow
-@pytest.mark.filterwarnings("ignore:.*us_nga_egm96_15.tif is not installed:UserWarning")  # tested elsewhere
-def test_the_real_product_has_no_pixel_data_and_is_refused_naming_the_measurement(rome, small_dem, tmp_path):
+@pytest.mark.filterwarnings(
+    "ignore:.*us_nga_egm96_15.tif is not installed:UserWarning"
+)  # tested elsewhere
+def test_the_real_product_has_no_pixel_data_and_is_refused_naming_the_measurement(
+    rome, small_dem, tmp_path
+):
     safe, _ = rome
-    with pytest.raises(DataError, match=r"holds no pixel data where the DEM lies.*is 0 \(no data\)") as err:
+    with pytest.raises(
+        DataError, match=r"holds no pixel data where the DEM lies.*is 0 \(no data\)"
+    ) as err:
         stack_from_safe(safe, tmp_path / "rome.zarr", dem=small_dem, progress=False)
     assert "measurement/s1b-iw-grd-vv" in str(err.value)
     assert not (tmp_path / "rome.zarr").exists()
@@ -253,13 +300,16 @@ def test_stack_is_valid_north_up_utm_with_the_products_per_date_coordinates(gtc,
     assert np.array_equal(np.isfinite(ds.dem.values), np.isfinite(ds.sigma0_db.values[0]))
     from pyproj import Transformer
 
-    rows, cols = np.meshgrid(np.arange(20, ds.sizes["y"] - 20, 37), np.arange(20, ds.sizes["x"] - 20, 41))
+    rows, cols = np.meshgrid(
+        np.arange(20, ds.sizes["y"] - 20, 37), np.arange(20, ds.sizes["x"] - 20, 41)
+    )
     rows, cols = rows.ravel(), cols.ravel()
     keep = np.isfinite(ds.dem.values[rows, cols])
     lon, lat = Transformer.from_crs(ds.rio.crs, "EPSG:4326", always_xy=True).transform(
-        ds.x.values[cols[keep]], ds.y.values[rows[keep]])
+        ds.x.values[cols[keep]], ds.y.values[rows[keep]]
+    )
     with rasterio.open(painted["dem"]) as dem:
-        expected = np.array([v[0] for v in dem.sample(list(zip(lon, lat)))], float)
+        expected = np.array([v[0] for v in dem.sample(list(zip(lon, lat, strict=False)))], float)
     error = np.abs(ds.dem.values[rows[keep], cols[keep]] - expected)  # bilinear vs the cell's value
     assert keep.sum() > 50 and np.median(error) < 1.5 and error.max() < 8.0
     assert "terrain correction (gtc)" in gtc["log"] and "6/6" in gtc["log"]
@@ -327,8 +377,13 @@ def _target_errors(path: Path, painted: dict) -> list[float]:
     assert count == 3
     to_map = Transformer.from_crs("EPSG:4326", ds.rio.crs, always_xy=True)
     found = [ndimage.center_of_mass(labels == i) for i in range(1, count + 1)]
-    found_xy = [(float(np.interp(c, np.arange(ds.x.size), ds.x)), float(np.interp(r, np.arange(ds.y.size), ds.y)))
-                for r, c in found]
+    found_xy = [
+        (
+            float(np.interp(c, np.arange(ds.x.size), ds.x)),
+            float(np.interp(r, np.arange(ds.y.size), ds.y)),
+        )
+        for r, c in found
+    ]
     errors = []
     for target in painted["targets"]:
         x, y = to_map.transform(target["lon"], target["lat"])
@@ -344,25 +399,38 @@ def test_targets_land_where_the_products_geolocation_grid_puts_them(gtc, gtc_geo
     With heights above the ellipsoid (the geoid grid installed) each square lands within
     30 m. Without it the DEM's EGM96 heights are ~48 m too low for the ellipsoid and the
     squares move by ~48 m / tan(44°) ≈ 50 m in ground range; the run warns about it."""
-    with_geoid, without = _target_errors(gtc_geoid["path"], painted), _target_errors(gtc["path"], painted)
+    with_geoid, without = (
+        _target_errors(gtc_geoid["path"], painted),
+        _target_errors(gtc["path"], painted),
+    )
     assert max(with_geoid) < 30.0, with_geoid
     assert np.mean(without) - np.mean(with_geoid) > 20.0, (without, with_geoid)
-    assert open_stack(gtc_geoid["path"]).attrs["dem_heights"].startswith(
-        "EGM96 height converted to ellipsoidal heights by PROJ")
+    assert (
+        open_stack(gtc_geoid["path"])
+        .attrs["dem_heights"]
+        .startswith("EGM96 height converted to ellipsoidal heights by PROJ")
+    )
     assert not gtc_geoid["warnings"]
     assert open_stack(gtc["path"]).attrs["dem_heights"] == (
-        "EGM96 height used as ellipsoidal heights (PROJ geoid grid us_nga_egm96_15.tif not installed)")
-    assert any("us_nga_egm96_15.tif is not installed" in w and "rome_small_dem.tif" in w
-               for w in gtc["warnings"])
+        "EGM96 height used as ellipsoidal heights (PROJ geoid grid us_nga_egm96_15.tif not installed)"
+    )
+    assert any(
+        "us_nga_egm96_15.tif is not installed" in w and "rome_small_dem.tif" in w
+        for w in gtc["warnings"]
+    )
 
 
 def _crop(painted, size: int = 64):
     import xarray as xr
 
     product = open_safe(painted["safe"])
-    measurement = xr.open_dataset(str(product.path), engine="sentinel-1", group="IW/VV")["measurement"]
+    measurement = xr.open_dataset(str(product.path), engine="sentinel-1", group="IW/VV")[
+        "measurement"
+    ]
     l0, p0 = painted["origin"]
-    return product, measurement.isel(azimuth_time=slice(l0, l0 + size), ground_range=slice(p0, p0 + size)).load()
+    return product, measurement.isel(
+        azimuth_time=slice(l0, l0 + size), ground_range=slice(p0, p0 + size)
+    ).load()
 
 
 @pytest.mark.slow
@@ -381,7 +449,9 @@ def test_calibration_matches_xarray_sentinel_and_the_raw_luts_to_float_precision
     column = pixels[(pixels >= crop.pixel.values[0]) & (pixels <= crop.pixel.values[-1])][0]
     j = int(np.flatnonzero(crop.pixel.values == column)[0])
     a = np.interp(crop.line.values, lines, table[:, np.flatnonzero(pixels == column)[0]])
-    np.testing.assert_allclose(ours.values[:, j], crop.values[:, j].astype(float) ** 2 / a**2, rtol=1e-5)
+    np.testing.assert_allclose(
+        ours.values[:, j], crop.values[:, j].astype(float) ** 2 / a**2, rtol=1e-5
+    )
 
 
 @pytest.mark.slow
@@ -395,8 +465,10 @@ def test_noise_removal_subtracts_the_products_noise_luts(painted):
     j = int(np.flatnonzero(crop.pixel.values == column)[0])
     points = np.c_[crop.line.values, np.full(crop.line.size, column)]
     a = _lut(files.calibration, "calibrationVector", "sigmaNought")(points)
-    eta = (np.interp(crop.line.values, lines, noise[:, np.flatnonzero(pixels == column)[0]])
-           * _azimuth_noise(files.noise, crop.line.values, np.array([column]))[:, 0])
+    eta = (
+        np.interp(crop.line.values, lines, noise[:, np.flatnonzero(pixels == column)[0]])
+        * _azimuth_noise(files.noise, crop.line.values, np.array([column]))[:, 0]
+    )
     np.testing.assert_allclose(raw[:, j] - clean[:, j], eta / a**2, rtol=1e-4)
     nesz = 10 * np.log10(eta / a**2)
     # the product's noise-equivalent σ0 here (in IW3): about −30 dB; IW spans −35..−20 dB
@@ -404,13 +476,18 @@ def test_noise_removal_subtracts_the_products_noise_luts(painted):
 
 
 @pytest.mark.slow
-@pytest.mark.filterwarnings("ignore:.*us_nga_egm96_15.tif is not installed:UserWarning")  # tested elsewhere
-def test_rtc_gives_gamma0_above_sigma0_by_the_incidence_angle_on_gentle_terrain(painted, gtc, tmp_path):
+@pytest.mark.filterwarnings(
+    "ignore:.*us_nga_egm96_15.tif is not installed:UserWarning"
+)  # tested elsewhere
+def test_rtc_gives_gamma0_above_sigma0_by_the_incidence_angle_on_gentle_terrain(
+    painted, gtc, tmp_path
+):
     """γ0 (terrain-flattened) vs σ0 over the gentle Roman terrain: γ0 ≈ σ0 / cos θ, i.e.
     about +1.1 dB at θ ≈ 39° (the annotation's incidenceAngleMidSwath is 38.9°; Rome lies in
     IW3, ~44°, so +1.0..+1.5 dB)."""
-    path = stack_from_safe(painted["safe"], tmp_path / "rtc.zarr", dem=painted["dem"],
-                           correction="rtc", progress=False)
+    path = stack_from_safe(
+        painted["safe"], tmp_path / "rtc.zarr", dem=painted["dem"], correction="rtc", progress=False
+    )
     gamma0 = open_stack(path).sigma0_db.values[0]
     sigma0 = open_stack(gtc["path"]).sigma0_db.values[0]
     both = np.isfinite(gamma0) & np.isfinite(sigma0) & (sigma0 < 0)
@@ -427,10 +504,26 @@ def test_rtc_gives_gamma0_above_sigma0_by_the_incidence_angle_on_gentle_terrain(
 def test_workbench_stack_safe_on_the_command_line(painted, tmp_path, capsys):
     from workbench.cli import main
 
-    with pytest.warns(UserWarning, match=r"rome_small_dem.tif: heights are EGM96 heights, but PROJ's "
-                                         r"geoid grid us_nga_egm96_15.tif is not installed"):
-        code = main(["stack", "--safe", str(painted["safe"]), "--dem", str(painted["dem"]),
-                     "--resolution", "30", "--crs", "EPSG:32633", "--out", str(tmp_path / "stacks")])
+    with pytest.warns(
+        UserWarning,
+        match=r"rome_small_dem.tif: heights are EGM96 heights, but PROJ's "
+        r"geoid grid us_nga_egm96_15.tif is not installed",
+    ):
+        code = main(
+            [
+                "stack",
+                "--safe",
+                str(painted["safe"]),
+                "--dem",
+                str(painted["dem"]),
+                "--resolution",
+                "30",
+                "--crs",
+                "EPSG:32633",
+                "--out",
+                str(tmp_path / "stacks"),
+            ]
+        )
     assert code == 0
     written = tmp_path / "stacks" / f"{painted['safe'].name.removesuffix('.SAFE')}_VV.zarr"
     assert f"wrote {written}" in capsys.readouterr().out
@@ -448,7 +541,9 @@ def test_a_missing_extra_names_the_extra_to_install(monkeypatch, rome, tmp_path)
 
 def test_a_safe_folder_without_its_annotation_names_the_missing_file(rome, tmp_path):
     copy = _copy_safe(rome[0], tmp_path / rome[0].name, skip=("annotation/s1b-iw-grd-vv",))
-    with pytest.raises(DataError, match=r"the VV files are missing: annotation annotation/s1b-iw-grd-vv"):
+    with pytest.raises(
+        DataError, match=r"the VV files are missing: annotation annotation/s1b-iw-grd-vv"
+    ):
         stack_from_safe(copy, tmp_path / "x.zarr", dem=rome[1])
     assert not (tmp_path / "x.zarr").exists()
 
@@ -460,21 +555,38 @@ def test_a_safe_folder_without_its_measurement_names_the_missing_file(rome, tmp_
 
 
 def test_a_polarisation_the_product_lacks_is_refused_with_the_ones_it_has(rome, tmp_path):
-    with pytest.raises(DataError, match=r"has no HH polarisation \(manifest.safe lists VH, VV\).*expected one of VV"):
+    with pytest.raises(
+        DataError,
+        match=r"has no HH polarisation \(manifest.safe lists VH, VV\).*expected one of VV",
+    ):
         stack_from_safe(rome[0], tmp_path / "x.zarr", dem=rome[1], polarisation="hh")
     # VH is listed in the manifest, but its files were not shipped with this copy
-    with pytest.raises(DataError, match=r"the VH files are missing: annotation .*measurement.*or polarisation VV"):
+    with pytest.raises(
+        DataError, match=r"the VH files are missing: annotation .*measurement.*or polarisation VV"
+    ):
         stack_from_safe(rome[0], tmp_path / "x.zarr", dem=rome[1], polarisation="VH")
 
 
 def test_a_dem_that_does_not_cover_the_scene_names_both_extents(rome, tmp_path):
     dem = tmp_path / "alps.tif"
-    with rasterio.open(dem, "w", driver="GTiff", width=10, height=10, count=1, dtype="float32",
-                       crs="EPSG:4326", transform=rasterio.transform.from_origin(7.0, 46.5, 0.01, 0.01)) as dst:
+    with rasterio.open(
+        dem,
+        "w",
+        driver="GTiff",
+        width=10,
+        height=10,
+        count=1,
+        dtype="float32",
+        crs="EPSG:4326",
+        transform=rasterio.transform.from_origin(7.0, 46.5, 0.01, 0.01),
+    ) as dst:
         dst.write(np.full((1, 10, 10), 1500.0, np.float32))
-    with pytest.raises(DataError, match=r"alps.tif: variable '--dem' does not cover the scene: the DEM "
-                                        r"spans lon 7.0000..7.1000, lat 46.4000..46.5000; the product "
-                                        r"footprint in manifest.safe spans lon 11.8657..15.3219, lat 40.8767..42.7804"):
+    with pytest.raises(
+        DataError,
+        match=r"alps.tif: variable '--dem' does not cover the scene: the DEM "
+        r"spans lon 7.0000..7.1000, lat 46.4000..46.5000; the product "
+        r"footprint in manifest.safe spans lon 11.8657..15.3219, lat 40.8767..42.7804",
+    ):
         stack_from_safe(rome[0], tmp_path / "x.zarr", dem=dem)
     assert not (tmp_path / "x.zarr").exists()
 
@@ -483,7 +595,9 @@ def test_other_bad_inputs_get_clear_errors(rome, tmp_path):
     safe, dem = rome
     with pytest.raises(ConfigError, match=r"'--dem' no DEM was given \(expected a DEM GeoTIFF"):
         stack_from_safe(safe, tmp_path / "x.zarr")
-    with pytest.raises(DataError, match=r"nowhere.SAFE: does not exist \(expected a Sentinel-1 product folder"):
+    with pytest.raises(
+        DataError, match=r"nowhere.SAFE: does not exist \(expected a Sentinel-1 product folder"
+    ):
         stack_from_safe(tmp_path / "nowhere.SAFE", tmp_path / "x.zarr", dem=dem)
     (tmp_path / "empty.SAFE").mkdir()
     with pytest.raises(DataError, match=r"empty.SAFE: has no manifest.safe"):
@@ -494,7 +608,9 @@ def test_other_bad_inputs_get_clear_errors(rome, tmp_path):
         stack_from_safe(safe, tmp_path / "x.zarr", dem=dem, correction="sar")
     with pytest.raises(ConfigError, match=r"'crs' is 'EPSG:4326', which is not a projected CRS"):
         stack_from_safe(safe, tmp_path / "x.zarr", dem=dem, crs="EPSG:4326")
-    with pytest.raises(ConfigError, match=r"'resolution' is -10 \(expected a pixel size in metres > 0"):
+    with pytest.raises(
+        ConfigError, match=r"'resolution' is -10 \(expected a pixel size in metres > 0"
+    ):
         stack_from_safe(safe, tmp_path / "x.zarr", dem=dem, resolution=-10)
 
 
@@ -502,11 +618,18 @@ def test_an_slc_product_and_a_broken_annotation_are_refused(rome, tmp_path):
     safe, dem = rome
     slc = _copy_safe(safe, tmp_path / "slc" / safe.name, skip=("manifest.safe",))
     text = (safe / "manifest.safe").read_text()
-    (slc / "manifest.safe").write_text(text.replace("<s1sarl1:productType>GRD<", "<s1sarl1:productType>SLC<"))
-    with pytest.raises(DataError, match=r"variable 'product type' is a SLC product \(expected a Level-1 GRD"):
+    (slc / "manifest.safe").write_text(
+        text.replace("<s1sarl1:productType>GRD<", "<s1sarl1:productType>SLC<")
+    )
+    with pytest.raises(
+        DataError, match=r"variable 'product type' is a SLC product \(expected a Level-1 GRD"
+    ):
         stack_from_safe(slc, tmp_path / "x.zarr", dem=dem)
     broken = _copy_safe(safe, tmp_path / "broken" / safe.name, skip=("annotation/s1b-iw-grd-vv",))
     annotation = next((safe / "annotation").glob("s1b-iw-grd-vv*.xml"))
     (broken / "annotation" / annotation.name).write_text(annotation.read_text()[:5000])
-    with pytest.raises(FileFormatError, match=r"s1b-iw-grd-vv-.*\.xml: cannot be read as a Sentinel-1 product annotation"):
+    with pytest.raises(
+        FileFormatError,
+        match=r"s1b-iw-grd-vv-.*\.xml: cannot be read as a Sentinel-1 product annotation",
+    ):
         stack_from_safe(broken, tmp_path / "x.zarr", dem=dem)

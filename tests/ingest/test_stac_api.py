@@ -28,9 +28,21 @@ def served(tmp_path_factory):
 def test_api_search_builds_the_same_stack_as_the_static_catalogue(served, tmp_path, capsys):
     catalogue, url = served
     common = ["--aoi", aoi_box(), "--datetime", DATES, "--no-progress"]
-    assert main(["stack", url, "--collection", "sentinel-1-rtc", *common,
-                 "--out", str(tmp_path / "api")]) == 0
-    assert f"from sentinel-1-rtc" in capsys.readouterr().out
+    assert (
+        main(
+            [
+                "stack",
+                url,
+                "--collection",
+                "sentinel-1-rtc",
+                *common,
+                "--out",
+                str(tmp_path / "api"),
+            ]
+        )
+        == 0
+    )
+    assert "from sentinel-1-rtc" in capsys.readouterr().out
     assert main(["stack", str(catalogue), *common, "--out", str(tmp_path / "static")]) == 0
     api = open_stack(tmp_path / "api" / "aoi.zarr")
     static = open_stack(tmp_path / "static" / "aoi.zarr")
@@ -43,8 +55,24 @@ def test_api_search_builds_the_same_stack_as_the_static_catalogue(served, tmp_pa
 
 def test_api_search_without_collection_and_with_orbit(served, tmp_path):
     _, url = served
-    assert main(["stack", url, "--aoi", aoi_box(), "--datetime", DATES, "--orbit", "15",
-                 "--out", str(tmp_path), "--no-progress"]) == 0
+    assert (
+        main(
+            [
+                "stack",
+                url,
+                "--aoi",
+                aoi_box(),
+                "--datetime",
+                DATES,
+                "--orbit",
+                "15",
+                "--out",
+                str(tmp_path),
+                "--no-progress",
+            ]
+        )
+        == 0
+    )
     stack = open_stack(tmp_path / "aoi.zarr")
     assert [str(t)[:10] for t in stack.time.values] == ["2019-04-01", "2019-04-13", "2019-04-25"]
     np.testing.assert_allclose(stack.sigma0_db.isel(time=2).values, 10 * np.log10(0.2), atol=1e-4)
@@ -52,14 +80,41 @@ def test_api_search_without_collection_and_with_orbit(served, tmp_path):
 
 def test_api_empty_search_and_aoi_outside(served, tmp_path, capsys):
     _, url = served
-    code = main(["stack", url, "--collection", "sentinel-1-rtc", "--aoi", aoi_box(),
-                 "--datetime", "2020-01-01/2020-03-01", "--out", str(tmp_path), "--no-progress"])
+    code = main(
+        [
+            "stack",
+            url,
+            "--collection",
+            "sentinel-1-rtc",
+            "--aoi",
+            aoi_box(),
+            "--datetime",
+            "2020-01-01/2020-03-01",
+            "--out",
+            str(tmp_path),
+            "--no-progress",
+        ]
+    )
     err = capsys.readouterr().err
     assert code == 2
-    assert (f"{url}: has no items of collection 'sentinel-1-rtc' between 2020-01-01 and 2020-03-01: "
-            "the search is empty (items found span 2019-04-01..2019-05-07)") in err
-    code = main(["stack", url, "--collection", "sentinel-1-rtc", "--aoi=-20.0,64.0,-19.9,64.1",
-                 "--datetime", DATES, "--out", str(tmp_path), "--no-progress"])
+    assert (
+        f"{url}: has no items of collection 'sentinel-1-rtc' between 2020-01-01 and 2020-03-01: "
+        "the search is empty (items found span 2019-04-01..2019-05-07)"
+    ) in err
+    code = main(
+        [
+            "stack",
+            url,
+            "--collection",
+            "sentinel-1-rtc",
+            "--aoi=-20.0,64.0,-19.9,64.1",
+            "--datetime",
+            DATES,
+            "--out",
+            str(tmp_path),
+            "--no-progress",
+        ]
+    )
     err = capsys.readouterr().err
     assert code == 2 and "the AOI -20.0,64.0,-19.9,64.1 lies outside all items of collection" in err
     assert list(tmp_path.iterdir()) == []
@@ -69,7 +124,18 @@ def test_unreachable_api_is_a_clear_error(tmp_path, capsys):
     from _stac_helpers import free_port
 
     url = f"http://127.0.0.1:{free_port()}/stac"
-    code = main(["stack", url, "--aoi", aoi_box(), "--datetime", DATES, "--out", str(tmp_path),
-                 "--no-progress"])
+    code = main(
+        [
+            "stack",
+            url,
+            "--aoi",
+            aoi_box(),
+            "--datetime",
+            DATES,
+            "--out",
+            str(tmp_path),
+            "--no-progress",
+        ]
+    )
     err = capsys.readouterr().err
     assert code == 2 and f"{url}: cannot be opened as a STAC API or catalogue" in err

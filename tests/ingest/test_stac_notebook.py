@@ -24,9 +24,21 @@ def _kernel() -> str:
     from jupyter_client.kernelspec import KernelSpecManager
 
     if KERNEL not in KernelSpecManager().find_kernel_specs():
-        subprocess.run([sys.executable, "-m", "ipykernel", "install", "--sys-prefix", "--name",
-                        KERNEL, "--display-name", "Glacier Workbench"], check=True,
-                       capture_output=True)
+        subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "ipykernel",
+                "install",
+                "--sys-prefix",
+                "--name",
+                KERNEL,
+                "--display-name",
+                "Glacier Workbench",
+            ],
+            check=True,
+            capture_output=True,
+        )
     return KERNEL
 
 
@@ -47,19 +59,27 @@ def test_notebook_runs_on_a_local_catalogue(tmp_path):
     import papermill as pm
 
     out, out_dir = tmp_path / "your_glacier.ipynb", tmp_path / "outputs"
-    pm.execute_notebook(str(NOTEBOOK), str(out), parameters={**TINY, "output_dir": str(out_dir)},
-                        kernel_name=_kernel(), cwd=str(tmp_path), progress_bar=False,
-                        execution_timeout=300)
+    pm.execute_notebook(
+        str(NOTEBOOK),
+        str(out),
+        parameters={**TINY, "output_dir": str(out_dir)},
+        kernel_name=_kernel(),
+        cwd=str(tmp_path),
+        progress_bar=False,
+        execution_timeout=300,
+    )
     nb = nbformat.read(out, as_version=4)
     code = [c for c in nb.cells if c.cell_type == "code"]
     assert not [o for c in code for o in c.outputs if o.output_type == "error"]
     images = sum("image/png" in o.get("data", {}) for c in code for o in c.outputs)
-    assert images >= 4, images          # footprints, the dates, fronts and outlines, the retreat curve
+    assert images >= 4, images  # footprints, the dates, fronts and outlines, the retreat curve
     explorer = next(c for c in code if "explorer_app(" in c.source)
-    assert any("application/vnd.holoviews_exec.v0+json" in o.get("data", {}) for o in explorer.outputs)
+    assert any(
+        "application/vnd.holoviews_exec.v0+json" in o.get("data", {}) for o in explorer.outputs
+    )
 
     metrics = json.loads((out_dir / "metrics.json").read_text())
-    assert metrics["n_items"] == 2 * TINY["n_dates"]          # two strips per date, mosaicked
+    assert metrics["n_items"] == 2 * TINY["n_dates"]  # two strips per date, mosaicked
     assert metrics["n_dates"] == TINY["n_dates"] and metrics["skipped"] == []
     assert metrics["crs"] == "EPSG:32633" and metrics["resolution_m"] == TINY["pixel_size"]
     assert metrics["polarisation"] == "VV"

@@ -60,8 +60,9 @@ class ModelTester:
     def build(self, **overrides: Any) -> torch.nn.Module:
         return create_model(self.name, preset=self.preset, **{**self.kwargs, **overrides})
 
-    def make_inputs(self, batch: int, h: int, w: int, seed: int = 0
-                    ) -> tuple[tuple[Any, ...], dict[str, Any]]:
+    def make_inputs(
+        self, batch: int, h: int, w: int, seed: int = 0
+    ) -> tuple[tuple[Any, ...], dict[str, Any]]:
         g = torch.Generator().manual_seed(seed)
         return (torch.randn(batch, 1, h, w, generator=g),), {}
 
@@ -94,8 +95,9 @@ class ModelTester:
         out = self.run(model, self.batch, *self.size)
         loss = sum(t.float().square().mean() for t in outputs_by_name(out).values())
         loss.backward()
-        active = [(n, p) for n, p in model.named_parameters()
-                  if not n.startswith(self.expect_no_grad)]
+        active = [
+            (n, p) for n, p in model.named_parameters() if not n.startswith(self.expect_no_grad)
+        ]
         missing = [n for n, p in active if p.grad is None]
         assert not missing, f"parameters without gradient: {missing}"
         zero = [n for n, p in active if not p.grad.abs().sum() > 0]
@@ -134,11 +136,16 @@ class ModelTester:
             c = outputs_by_name(self.run(model, self.batch, *self.size))
         has_bn = any(isinstance(m, torch.nn.modules.batchnorm._BatchNorm) for m in model.modules())
         if has_bn:  # train mode uses batch statistics and updates the running ones
-            changed = [k for k, v in model.state_dict().items()
-                       if k.endswith("running_mean") and not torch.equal(v, before[k])]
+            changed = [
+                k
+                for k, v in model.state_dict().items()
+                if k.endswith("running_mean") and not torch.equal(v, before[k])
+            ]
             assert changed
-            assert not torch.allclose(a["logits" if "logits" in a else next(iter(a))],
-                                      c["logits" if "logits" in c else next(iter(c))])
+            assert not torch.allclose(
+                a["logits" if "logits" in a else next(iter(a))],
+                c["logits" if "logits" in c else next(iter(c))],
+            )
 
     @pytest.mark.parametrize("mode", ["train", "eval"])
     def test_batch_of_one(self, mode: str) -> None:
@@ -174,8 +181,10 @@ class ModelTester:
         2 CPU cores and is exercised by the GPU tests instead.
         """
         if not (self.compile_test or os.environ.get("WORKBENCH_ALL_COMPILE_TESTS")):
-            pytest.skip("torch.compile smoke test runs on caffe_unet and ssl4sar_hybrid only on "
-                        "CPU (1-3 s each); set WORKBENCH_ALL_COMPILE_TESTS=1 for every model")
+            pytest.skip(
+                "torch.compile smoke test runs on caffe_unet and ssl4sar_hybrid only on "
+                "CPU (1-3 s each); set WORKBENCH_ALL_COMPILE_TESTS=1 for every model"
+            )
         model = self.build().eval()
         compiled = torch.compile(model, backend="eager", fullgraph=True)
         with torch.no_grad():
@@ -188,8 +197,12 @@ class ModelTester:
         model = self.build()
         perturb_batchnorm(model)
         model.eval()
-        path = save_checkpoint(model, tmp_path / f"{self.name}.pt",
-                               train_config={"preset": self.preset}, metrics={"iou": 0.5})
+        path = save_checkpoint(
+            model,
+            tmp_path / f"{self.name}.pt",
+            train_config={"preset": self.preset},
+            metrics={"iou": 0.5},
+        )
         loaded = load_model(path, device="cpu")
         assert type(loaded) is type(model)
         assert loaded.config == model.config
@@ -205,8 +218,9 @@ class ModelTester:
         model = self.build()
         clone = type(model)(**model.config)
         assert clone.config == model.config
-        assert {k: v.shape for k, v in clone.state_dict().items()} == \
-               {k: v.shape for k, v in model.state_dict().items()}
+        assert {k: v.shape for k, v in clone.state_dict().items()} == {
+            k: v.shape for k, v in model.state_dict().items()
+        }
 
     def test_parameter_budget(self) -> None:
         n = sum(p.numel() for p in self.build().parameters())

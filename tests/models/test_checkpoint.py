@@ -23,10 +23,13 @@ from workbench.models import (
 @pytest.fixture()
 def saved(tmp_path: Path) -> tuple[torch.nn.Module, Path]:
     model = create_model("caffe_unet", preset="small", front_head=True).eval()
-    path = save_checkpoint(model, tmp_path / "model.pt",
-                           normalization={"mean": [-12.5], "std": [4.0]},
-                           train_config={"lr": 0.01, "epochs": np.int64(150), "loss": "ce+dice"},
-                           metrics={"mde_m": np.float32(293.0), "iou": torch.tensor(0.81)})
+    path = save_checkpoint(
+        model,
+        tmp_path / "model.pt",
+        normalization={"mean": [-12.5], "std": [4.0]},
+        train_config={"lr": 0.01, "epochs": np.int64(150), "loss": "ce+dice"},
+        metrics={"mde_m": np.float32(293.0), "iou": torch.tensor(0.81)},
+    )
     return model, path
 
 
@@ -36,8 +39,10 @@ def test_metadata_round_trip(saved) -> None:
     assert info.model_name == "caffe_unet"
     assert info.model_kwargs == model.config
     assert info.normalization == {"mean": [-12.5], "std": [4.0]}
-    assert info.classes == {"names": ["na", "rock", "glacier", "ocean"],
-                            "values": [0, 64, 127, 254]}
+    assert info.classes == {
+        "names": ["na", "rock", "glacier", "ocean"],
+        "values": [0, 64, 127, 254],
+    }
     assert info.train_config == {"lr": 0.01, "epochs": 150, "loss": "ce+dice"}
     assert info.metrics == pytest.approx({"mde_m": 293.0, "iou": 0.81})
     assert info.format_version == CHECKPOINT_VERSION
@@ -59,10 +64,15 @@ def test_load_model_rebuilds_with_nothing_else(saved) -> None:
 
 def test_glacier_models_default_to_binary_classes(tmp_path) -> None:
     path = save_checkpoint(create_model("icemapper3d", preset="small"), tmp_path / "m.pt")
-    assert read_checkpoint_info(path).classes == {"names": ["not_glacier", "glacier"],
-                                                  "values": [0, 1]}
-    path = save_checkpoint(create_model("caffe_unet", preset="small", num_classes=3),
-                           tmp_path / "m3.pt", classes=["a", "b", "c"])
+    assert read_checkpoint_info(path).classes == {
+        "names": ["not_glacier", "glacier"],
+        "values": [0, 1],
+    }
+    path = save_checkpoint(
+        create_model("caffe_unet", preset="small", num_classes=3),
+        tmp_path / "m3.pt",
+        classes=["a", "b", "c"],
+    )
     assert read_checkpoint_info(path).classes == {"names": ["a", "b", "c"], "values": None}
 
 
@@ -149,8 +159,17 @@ class _Exploit:
 def test_malicious_pickle_is_never_executed(tmp_path) -> None:
     marker = tmp_path / "pwned"
     path = tmp_path / "evil.pt"
-    torch.save({"format": CHECKPOINT_FORMAT, "format_version": 1, "model_name": "caffe_unet",
-                "model_kwargs": {}, "state_dict": {}, "payload": _Exploit(marker)}, path)
+    torch.save(
+        {
+            "format": CHECKPOINT_FORMAT,
+            "format_version": 1,
+            "model_name": "caffe_unet",
+            "model_kwargs": {},
+            "state_dict": {},
+            "payload": _Exploit(marker),
+        },
+        path,
+    )
     with pytest.raises(CheckpointError, match="refused by safe loading"):
         load_model(path)
     with pytest.raises(CheckpointError, match="refused by safe loading"):

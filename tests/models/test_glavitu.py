@@ -120,8 +120,10 @@ def test_coordinate_encoding() -> None:
     with pytest.raises(ModelInputError, match="coords"):
         model(x)
     # longitude wraps: -180 and 180 encode the same place
-    torch.testing.assert_close(coordinate_features(torch.tensor([[10.0, -180.0]])),
-                               coordinate_features(torch.tensor([[10.0, 180.0]])))
+    torch.testing.assert_close(
+        coordinate_features(torch.tensor([[10.0, -180.0]])),
+        coordinate_features(torch.tensor([[10.0, 180.0]])),
+    )
 
 
 def test_positions_interpolate_for_other_sizes() -> None:

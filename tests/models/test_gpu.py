@@ -21,13 +21,18 @@ def _inputs(name: str, b: int, size: int, frames: int = 3, device: str = "cuda")
     if name in ("icemapper3d", "convlstm_unet"):
         return (torch.randn(b, frames, 2, size, size, device=device),), {}
     if name == "glavitu":
-        return ({k: torch.randn(b, c, size, size, device=device)
-                 for k, c in {"optical": 6, "dem": 2, "sar": 4, "coherence": 1}.items()},), {}
+        return (
+            {
+                k: torch.randn(b, c, size, size, device=device)
+                for k, c in {"optical": 6, "dem": 2, "sar": 4, "coherence": 1}.items()
+            },
+        ), {}
     return (torch.randn(b, 1, size, size, device=device),), {}
 
 
-@pytest.mark.parametrize("name", ["swinv2", "ssl4sar_hybrid", "caffe_unet", "icemapper3d",
-                                  "convlstm_unet", "glavitu"])
+@pytest.mark.parametrize(
+    "name", ["swinv2", "ssl4sar_hybrid", "caffe_unet", "icemapper3d", "convlstm_unet", "glavitu"]
+)
 @pytest.mark.parametrize("preset", ["small", "published"])
 def test_bf16_forward_backward(name: str, preset: str) -> None:
     model = create_model(name, preset=preset).cuda().train()
@@ -73,8 +78,10 @@ def test_throughput_ssl4sar_hybrid_512() -> None:
     batch = 8
     args, kwargs = _inputs("ssl4sar_hybrid", batch, 512)
     infer, train = _throughput(model, args, kwargs, batch)
-    print(f"\nssl4sar_hybrid 512 px bf16 on {torch.cuda.get_device_name()}: "
-          f"{infer:.1f} images/s inference, {train:.1f} images/s training")
+    print(
+        f"\nssl4sar_hybrid 512 px bf16 on {torch.cuda.get_device_name()}: "
+        f"{infer:.1f} images/s inference, {train:.1f} images/s training"
+    )
 
 
 def test_throughput_icemapper3d_15x384() -> None:
@@ -82,8 +89,10 @@ def test_throughput_icemapper3d_15x384() -> None:
     batch = 8
     args, kwargs = _inputs("icemapper3d", batch, 384, frames=15)
     infer, train = _throughput(model, args, kwargs, batch)
-    print(f"\nicemapper3d 15×384² bf16 on {torch.cuda.get_device_name()}: "
-          f"{infer:.1f} stacks/s inference, {train:.1f} stacks/s training")
+    print(
+        f"\nicemapper3d 15×384² bf16 on {torch.cuda.get_device_name()}: "
+        f"{infer:.1f} stacks/s inference, {train:.1f} stacks/s training"
+    )
 
 
 def test_inductor_compile_matches_eager() -> None:

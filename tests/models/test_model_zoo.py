@@ -71,8 +71,10 @@ class TestGlaViTU(ModelTester):
 
     def make_inputs(self, batch: int, h: int, w: int, seed: int = 0):
         g = torch.Generator().manual_seed(seed)
-        sources = {name: torch.randn(batch, c, h, w, generator=g)
-                   for name, c in {"optical": 6, "dem": 2, "sar": 4, "coherence": 1}.items()}
+        sources = {
+            name: torch.randn(batch, c, h, w, generator=g)
+            for name, c in {"optical": 6, "dem": 2, "sar": 4, "coherence": 1}.items()
+        }
         region = torch.arange(batch) % 4 - 1  # includes -1 = unknown
         coords = torch.stack([torch.linspace(-60, 80, batch), torch.linspace(-170, 170, batch)], 1)
         return (sources,), {"region": region, "coords": coords}

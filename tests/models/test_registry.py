@@ -46,8 +46,13 @@ def test_unknown_names_are_clear() -> None:
 @pytest.mark.parametrize("name", ALL)
 def test_docstring_documents_the_model(name: str) -> None:
     doc = get_model_class(name).__doc__
-    for section in ("**For**", "**Input**", "**Paper**", "**Parameters at the published",
-                    "Parameters\n    ----------"):
+    for section in (
+        "**For**",
+        "**Input**",
+        "**Paper**",
+        "**Parameters at the published",
+        "Parameters\n    ----------",
+    ):
         assert section in doc, f"{name} docstring lacks {section}"
     n = count_parameters(_meta(name))
     assert f"{n / 1e6:.2f} M" in doc, f"{name} docstring should state its count {n / 1e6:.2f} M"
@@ -68,8 +73,14 @@ def test_published_parameter_counts_within_5_percent(name: str) -> None:
 def test_parameter_counts_pinned() -> None:
     """Exact counts, so an accidental architecture change is noticed (update docs/models.md)."""
     counts = {r["model"]: r["params"] for r in parameter_rows(("published",))}
-    assert counts == {"caffe_unet": 5_665_412, "convlstm_unet": 5_930_306, "glavitu": 10_110_980,
-                      "icemapper3d": 4_397_634, "ssl4sar_hybrid": 31_420_334, "swinv2": 27_575_082}
+    assert counts == {
+        "caffe_unet": 5_665_412,
+        "convlstm_unet": 5_930_306,
+        "glavitu": 10_110_980,
+        "icemapper3d": 4_397_634,
+        "ssl4sar_hybrid": 31_420_334,
+        "swinv2": 27_575_082,
+    }
 
 
 def test_parameter_table_is_markdown() -> None:

@@ -56,11 +56,20 @@ def test_published_configuration() -> None:
     with torch.device("meta"):
         model = create_model("ssl4sar_hybrid")
     cfg = model.config
-    keys = ["patch_size", "embed_dim", "depths", "num_heads", "window_size", "mlp_ratio",
-            "in_chans", "num_classes"]
-    assert tuple(cfg[k] for k in keys) == \
-           (4, 96, [2, 2, 6, 2], [3, 6, 12, 24], 16, 4.0, 1, 4)
+    keys = [
+        "patch_size",
+        "embed_dim",
+        "depths",
+        "num_heads",
+        "window_size",
+        "mlp_ratio",
+        "in_chans",
+        "num_classes",
+    ]
+    assert tuple(cfg[k] for k in keys) == (4, 96, [2, 2, 6, 2], [3, 6, 12, 24], 16, 4.0, 1, 4)
     assert model.encoder.strides == [4, 8, 16, 32]
     # a 512 px context gives feature maps of 128, 64, 32, 16 px
-    assert model.default_classes() == {"names": ["na", "rock", "glacier", "ocean"],
-                                       "values": [0, 64, 127, 254]}
+    assert model.default_classes() == {
+        "names": ["na", "rock", "glacier", "ocean"],
+        "values": [0, 64, 127, 254],
+    }

@@ -22,16 +22,37 @@ TOLERANCE = 1e-4
 
 CONFIGS = {
     # the issue's tiny configuration: 2 stages, window 4, 32 px
-    "tiny-2stage": dict(image_size=32, patch_size=4, num_channels=1, embed_dim=24, depths=[2, 2],
-                        num_heads=[2, 4], window_size=4),
+    "tiny-2stage": dict(
+        image_size=32,
+        patch_size=4,
+        num_channels=1,
+        embed_dim=24,
+        depths=[2, 2],
+        num_heads=[2, 4],
+        window_size=4,
+    ),
     # 4 stages, RGB, window clamped in the last two stages, pretrained-window normalisation
-    "4stage-rgb": dict(image_size=64, patch_size=4, num_channels=3, embed_dim=16,
-                       depths=[2, 2, 2, 2], num_heads=[2, 2, 4, 4], window_size=4,
-                       pretrained_window_sizes=[3, 3, 0, 0]),
+    "4stage-rgb": dict(
+        image_size=64,
+        patch_size=4,
+        num_channels=3,
+        embed_dim=16,
+        depths=[2, 2, 2, 2],
+        num_heads=[2, 2, 4, 4],
+        window_size=4,
+        pretrained_window_sizes=[3, 3, 0, 0],
+    ),
     # odd window (shift 1), patch 2, no q/v bias
-    "odd-window-nobias": dict(image_size=36, patch_size=2, num_channels=2, embed_dim=12,
-                              depths=[2, 2, 2], num_heads=[1, 2, 4], window_size=3,
-                              qkv_bias=False),
+    "odd-window-nobias": dict(
+        image_size=36,
+        patch_size=2,
+        num_channels=2,
+        embed_dim=12,
+        depths=[2, 2, 2],
+        num_heads=[1, 2, 4],
+        window_size=3,
+        qkv_bias=False,
+    ),
 }
 SIZES = {
     "tiny-2stage": [(32, 32), (50, 46)],
@@ -52,25 +73,35 @@ def hf_model(name: str, seed: int = 0):
 
 def our_encoder(name: str) -> SwinV2Encoder:
     c = CONFIGS[name]
-    return SwinV2Encoder(in_chans=c["num_channels"], patch_size=c["patch_size"],
-                         embed_dim=c["embed_dim"], depths=c["depths"], num_heads=c["num_heads"],
-                         window_size=c["window_size"], qkv_bias=c.get("qkv_bias", True),
-                         img_size=c["image_size"],
-                         pretrained_window_sizes=c.get("pretrained_window_sizes")).eval()
+    return SwinV2Encoder(
+        in_chans=c["num_channels"],
+        patch_size=c["patch_size"],
+        embed_dim=c["embed_dim"],
+        depths=c["depths"],
+        num_heads=c["num_heads"],
+        window_size=c["window_size"],
+        qkv_bias=c.get("qkv_bias", True),
+        img_size=c["image_size"],
+        pretrained_window_sizes=c.get("pretrained_window_sizes"),
+    ).eval()
 
 
 def hf_stage_outputs(hf, x: torch.Tensor):
     """HF's stage outputs before merging, after merging, and the final normed output."""
     with torch.no_grad():
         emb, dims = hf.embeddings(x)
-        before = hf.encoder(emb, dims, output_hidden_states=True,
-                            output_hidden_states_before_downsampling=True).reshaped_hidden_states[1:]
+        before = hf.encoder(
+            emb, dims, output_hidden_states=True, output_hidden_states_before_downsampling=True
+        ).reshaped_hidden_states[1:]
         full = hf(x, output_hidden_states=True)
     return before, full.reshaped_hidden_states[1:], full.last_hidden_state
 
 
-@pytest.mark.parametrize("name,size", [(n, s) for n in CONFIGS for s in SIZES[n]],
-                         ids=lambda v: v if isinstance(v, str) else f"{v[0]}x{v[1]}")
+@pytest.mark.parametrize(
+    "name,size",
+    [(n, s) for n in CONFIGS for s in SIZES[n]],
+    ids=lambda v: v if isinstance(v, str) else f"{v[0]}x{v[1]}",
+)
 def test_matches_transformers(name: str, size: tuple[int, int]) -> None:
     hf = hf_model(name)
     ours = our_encoder(name)
@@ -103,30 +134,37 @@ def test_training_mode_matches_without_stochastic_depth() -> None:
     hf.config.drop_path_rate = 0.0
     ours = our_encoder("tiny-2stage")
     ours.load_state_dict(convert_hf_swinv2_state_dict(hf.state_dict()))
-    hf2 = transformers.Swinv2Model(transformers.Swinv2Config(**CONFIGS["tiny-2stage"],
-                                                             drop_path_rate=0.0))
+    hf2 = transformers.Swinv2Model(
+        transformers.Swinv2Config(**CONFIGS["tiny-2stage"], drop_path_rate=0.0)
+    )
     hf2.load_state_dict(hf.state_dict())
     hf2.train()
     ours.train()
     x = torch.randn(1, 1, 32, 32)
-    torch.testing.assert_close(ours(x)[-1].flatten(2).transpose(1, 2), hf2(x).last_hidden_state,
-                               atol=TOLERANCE, rtol=0)
+    torch.testing.assert_close(
+        ours(x)[-1].flatten(2).transpose(1, 2), hf2(x).last_hidden_state, atol=TOLERANCE, rtol=0
+    )
 
 
 def test_window_clamped_by_img_size() -> None:
-    enc = SwinV2Encoder(embed_dim=8, depths=[2, 2, 2], num_heads=[1, 2, 2], window_size=8,
-                        img_size=64)  # stage grids 16, 8, 4
+    enc = SwinV2Encoder(
+        embed_dim=8, depths=[2, 2, 2], num_heads=[1, 2, 2], window_size=8, img_size=64
+    )  # stage grids 16, 8, 4
     assert enc.window_sizes == [8, 8, 4]
     shifts = [[b.shift_size for b in stage.blocks] for stage in enc.layers]
     assert shifts == [[0, 4], [0, 0], [0, 0]]
-    free = SwinV2Encoder(embed_dim=8, depths=[2, 2, 2], num_heads=[1, 2, 2], window_size=8,
-                         img_size=None)
+    free = SwinV2Encoder(
+        embed_dim=8, depths=[2, 2, 2], num_heads=[1, 2, 2], window_size=8, img_size=None
+    )
     assert free.window_sizes == [8, 8, 8]
     assert [[b.shift_size for b in s.blocks] for s in free.layers] == [[0, 4]] * 3
     # both accept any input size (padding to the window inside every block)
     for e in (enc, free):
-        assert [f.shape[-2:] for f in e(torch.zeros(1, 1, 40, 24))] == \
-               [torch.Size([10, 6]), torch.Size([5, 3]), torch.Size([3, 2])]
+        assert [f.shape[-2:] for f in e(torch.zeros(1, 1, 40, 24))] == [
+            torch.Size([10, 6]),
+            torch.Size([5, 3]),
+            torch.Size([3, 2]),
+        ]
 
 
 def test_published_tiny_configuration_on_meta() -> None:
@@ -143,7 +181,8 @@ def test_published_tiny_configuration_on_meta() -> None:
 def _hf_classifier(name: str = "4stage-rgb"):
     torch.manual_seed(1)
     model = transformers.Swinv2ForImageClassification(
-        transformers.Swinv2Config(**CONFIGS[name], num_labels=5)).eval()
+        transformers.Swinv2Config(**CONFIGS[name], num_labels=5)
+    ).eval()
     with torch.no_grad():
         for p in model.parameters():
             p.add_(torch.randn_like(p) * 0.05)
@@ -152,8 +191,11 @@ def _hf_classifier(name: str = "4stage-rgb"):
 
 def _kwargs(name: str) -> dict:
     c = CONFIGS[name]
-    return dict(window_size=c["window_size"], img_size=c["image_size"],
-                pretrained_window_sizes=c.get("pretrained_window_sizes"))
+    return dict(
+        window_size=c["window_size"],
+        img_size=c["image_size"],
+        pretrained_window_sizes=c.get("pretrained_window_sizes"),
+    )
 
 
 def _assert_same_as_hf(enc: SwinV2Encoder, hf_swinv2, x: torch.Tensor, x_hf: torch.Tensor) -> None:
@@ -189,8 +231,9 @@ def _timm_layout(sd: dict, new: bool) -> dict:
     out = {}
     for k, v in sd.items():
         if new:
-            k = re.sub(r"^layers\.(\d+)\.downsample\.",
-                       lambda m: f"layers.{int(m[1]) + 1}.downsample.", k)
+            k = re.sub(
+                r"^layers\.(\d+)\.downsample\.", lambda m: f"layers.{int(m[1]) + 1}.downsample.", k
+            )
         out[k] = v
         if k.endswith("attn.logit_scale"):
             prefix = k[: -len("logit_scale")]
@@ -243,9 +286,17 @@ def test_load_into_existing_encoder(tmp_path) -> None:
     hf = hf_model("tiny-2stage")
     path = tmp_path / "w.pth"
     torch.save(hf.state_dict(), path)
-    hybrid = create_model("ssl4sar_hybrid", preset=None, embed_dim=24, depths=[2, 2],
-                          num_heads=[2, 4], window_size=4, img_size=32,
-                          decoder_channels=[16, 8], final_channels=8)
+    hybrid = create_model(
+        "ssl4sar_hybrid",
+        preset=None,
+        embed_dim=24,
+        depths=[2, 2],
+        num_heads=[2, 4],
+        window_size=4,
+        img_size=32,
+        decoder_channels=[16, 8],
+        final_channels=8,
+    )
     load_pretrained_swinv2(path, in_chans=1, model=hybrid.encoder)
     x = torch.randn(1, 1, 32, 32)
     _assert_same_as_hf(hybrid.encoder, hf, x, x)

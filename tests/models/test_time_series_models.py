@@ -61,8 +61,9 @@ def test_attention_variant_differs_from_max() -> None:
 
 @pytest.mark.parametrize("name", MODELS)
 def test_order_of_acquisitions_matters(name: str) -> None:
-    model = create_model(name, preset="small", **({"temporal_pooling": "attention"}
-                                                  if name == "icemapper3d" else {})).eval()
+    model = create_model(
+        name, preset="small", **({"temporal_pooling": "attention"} if name == "icemapper3d" else {})
+    ).eval()
     x = torch.randn(1, 6, 2, 32, 32)
     with torch.no_grad():
         assert not torch.allclose(model(x).logits, model(x.flip(1)).logits)

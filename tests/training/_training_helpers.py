@@ -9,7 +9,9 @@ from torch import nn
 from workbench.models import SegmentationOutput
 
 
-def caffe_zones(h: int, w: int, front_col: int, rock_rows: int = 6) -> tuple[np.ndarray, np.ndarray]:
+def caffe_zones(
+    h: int, w: int, front_col: int, rock_rows: int = 6
+) -> tuple[np.ndarray, np.ndarray]:
     """Zones with glacier left of ``front_col``, ocean right, rock on top; and their front."""
     z = np.full((h, w), 2, np.int64)
     z[:, front_col:] = 3
@@ -40,4 +42,6 @@ class OutlineOracle(nn.Module):
 
     def forward(self, x: torch.Tensor) -> SegmentationOutput:
         m = x[:, -1, 0:1]
-        return SegmentationOutput(torch.cat([-10 * m, 10 * m], dim=1) + torch.tensor([5.0, -5.0]).view(1, 2, 1, 1))
+        return SegmentationOutput(
+            torch.cat([-10 * m, 10 * m], dim=1) + torch.tensor([5.0, -5.0]).view(1, 2, 1, 1)
+        )

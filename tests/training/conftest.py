@@ -9,8 +9,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
-
 from _training_helpers import caffe_zones, image_from_zones
+
 from workbench.data.caffe import write_caffe_sample
 
 
@@ -23,7 +23,7 @@ def _single_thread():
 
 
 @pytest.fixture(scope="session")
-def caffe_folder(tmp_path_factory) -> "Path":  # noqa: F821
+def caffe_folder(tmp_path_factory) -> Path:  # noqa: F821
     """A flat CaFFe-layout folder: 8 images of 48×48 px, two glaciers (SI, JAC)."""
     root = tmp_path_factory.mktemp("caffe")
     rng = np.random.default_rng(0)

@@ -21,8 +21,17 @@ SIZE, PX, YEARS = 32, 200.0, 0.05  # 2 dates
 
 
 def _module(task: str = "zones", factors=(1, 4), **kw) -> DemoWorldDataModule:
-    opts = dict(n_glaciers=3, years=YEARS, size=SIZE, pixel_size=PX, world_seed=3,
-                patch_size=16, batch_size=2, samples_per_image=1, resample_factors=factors)
+    opts = dict(
+        n_glaciers=3,
+        years=YEARS,
+        size=SIZE,
+        pixel_size=PX,
+        world_seed=3,
+        patch_size=16,
+        batch_size=2,
+        samples_per_image=1,
+        resample_factors=factors,
+    )
     if task == "outlines":
         opts.update(time_steps=2)
     opts.update(kw)
@@ -50,9 +59,9 @@ def _enl(stack, b: int = 4) -> float:
     for t in range(lin.shape[0]):
         for i in range(0, SIZE - b + 1, b):
             for j in range(0, SIZE - b + 1, b):
-                z = zones[t, i:i + b, j:j + b]
+                z = zones[t, i : i + b, j : j + b]
                 if (z == z[0, 0]).all() and z[0, 0] > 0:
-                    v = lin[t, i:i + b, j:j + b]
+                    v = lin[t, i : i + b, j : j + b]
                     out.append(v.mean() ** 2 / v.var())
     assert len(out) > 20
     return float(np.median(out))
@@ -60,15 +69,17 @@ def _enl(stack, b: int = 4) -> float:
 
 def test_train_and_val_glaciers_come_native_and_resampled(zones_dm):
     tr, va, te = zones_dm._split_stacks()
-    assert len(tr) == 2 and len(va) == 2 and len(te) == 1   # 1 train, 1 val glacier × 2 factors
-    names = [st.attrs["glacier"] for st in zones_dm.stacks()]      # native world: 3 glaciers
+    assert len(tr) == 2 and len(va) == 2 and len(te) == 1  # 1 train, 1 val glacier × 2 factors
+    names = [st.attrs["glacier"] for st in zones_dm.stacks()]  # native world: 3 glaciers
     native, fine = tr
     assert native.attrs["glacier"] == fine.attrs["glacier"] == names[0]
     assert "simulated_pixel_size" not in native.attrs and CAFFE8_VARIABLE not in native
     assert fine.attrs["simulated_pixel_size"] == PX / 4 and fine.attrs["pixel_size"] == PX
     # on the model's grid: same shape and spacing, same extent as the native glacier
     assert fine.sizes["y"] == fine.sizes["x"] == SIZE
-    assert np.allclose(np.diff(fine["x"].values), PX) and np.allclose(np.diff(fine["y"].values), -PX)
+    assert np.allclose(np.diff(fine["x"].values), PX) and np.allclose(
+        np.diff(fine["y"].values), -PX
+    )
     assert abs(float(fine["x"][0] - native["x"][0])) < PX / 2
     assert fine.rio.resolution() == (PX, -PX) and fine.rio.crs == native.rio.crs
     # the held-out test glacier stays native: the test protocol does not change
@@ -121,13 +132,13 @@ def test_outline_versions_and_normalisation():
     tr, va, _ = dm._split_stacks()
     assert [s.attrs.get("simulated_pixel_size") for s in tr] == [None, PX / 2]
     fine = tr[1]
-    assert CAFFE8_VARIABLE not in fine                      # outline models take σ0 in dB
+    assert CAFFE8_VARIABLE not in fine  # outline models take σ0 in dB
     assert np.array_equal(fine["outline"].values, (fine["zones"].values == 2).astype(np.uint8))
     coh = fine["coherence"].values
     assert np.isfinite(coh).all() and coh.min() >= 0 and coh.max() <= 1
     batch = next(iter(dm.train_dataloader()))
     assert tuple(batch["image"].shape) == (2, 2, 2, 16, 16)
-    assert len(dm.val_dataset) == 2                         # one window per val version
+    assert len(dm.val_dataset) == 2  # one window per val version
 
 
 def test_native_only_by_default_and_with_a_root(tmp_path):
@@ -151,8 +162,10 @@ def test_config_key_is_validated_and_the_zone_demo_config_uses_it():
     assert d["pixel_size"] == 80.0 and d["test_glaciers"] == ["Morkfjordbreen"]
     # the outline model transfers to 20 m worlds as it is (docs/demo_models.md): native only
     assert load_config("demo_outlines")["data"]["resample_factors"] is None
-    assert load_config("demo_zones", ["data.resample_factors=null"])["data"][
-        "resample_factors"] is None
+    assert (
+        load_config("demo_zones", ["data.resample_factors=null"])["data"]["resample_factors"]
+        is None
+    )
     with pytest.raises(ConfigError, match="data.resample_factors"):
         load_config("demo_zones", ["data.resample_factors=fine"])
     with pytest.raises(ConfigError, match="data.resample_mode"):

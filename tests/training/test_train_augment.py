@@ -14,13 +14,20 @@ GEOMETRIC = ["hflip", "vflip", "rot90", "crop_rescale", "zoom"]
 
 def _ramp_batch(b: int = 6, size: int = 40, cell: int = 8) -> dict:
     """image = (x, y) coordinate ramps; mask = the 8×8 cell id of each pixel: mask = f(image)."""
-    yy, xx = torch.meshgrid(torch.arange(size, dtype=torch.float32),
-                            torch.arange(size, dtype=torch.float32), indexing="ij")
+    yy, xx = torch.meshgrid(
+        torch.arange(size, dtype=torch.float32),
+        torch.arange(size, dtype=torch.float32),
+        indexing="ij",
+    )
     image = torch.stack([xx, yy])[None].repeat(b, 1, 1, 1)
     mask = ((yy // cell) * 10 + xx // cell).long()[None].repeat(b, 1, 1)
     front = (xx.long() % cell == 0)[None].repeat(b, 1, 1)
-    return {"image": image, "mask": mask, "front": front,
-            "valid": torch.ones(b, size, size, dtype=torch.bool)}
+    return {
+        "image": image,
+        "mask": mask,
+        "front": front,
+        "valid": torch.ones(b, size, size, dtype=torch.bool),
+    }
 
 
 def _relation_holds(batch: dict, cell: int = 8) -> torch.Tensor:
@@ -69,8 +76,10 @@ def test_probability_zero_is_identity():
 
 def test_probability_is_per_sample():
     b = 400
-    batch = {"image": torch.arange(4.0).view(1, 1, 1, 4).repeat(b, 1, 1, 1),
-             "mask": torch.arange(4).view(1, 1, 4).repeat(b, 1, 1)}
+    batch = {
+        "image": torch.arange(4.0).view(1, 1, 1, 4).repeat(b, 1, 1, 1),
+        "mask": torch.arange(4).view(1, 1, 4).repeat(b, 1, 1),
+    }
     out = Augmenter({"hflip": 0.3}, seed=5)(batch)
     flipped = (out["image"][:, 0, 0, 0] == 3).float().mean().item()
     assert 0.22 < flipped < 0.38
@@ -78,8 +87,16 @@ def test_probability_is_per_sample():
 
 
 def test_seeded_and_deterministic():
-    cfg = {"hflip": 0.5, "rot90": 0.5, "zoom": 0.5, "crop_rescale": 0.5, "gamma": 0.5,
-           "gaussian_noise": 0.5, "occlusion": 0.5, "brightness": 0.5}
+    cfg = {
+        "hflip": 0.5,
+        "rot90": 0.5,
+        "zoom": 0.5,
+        "crop_rescale": 0.5,
+        "gamma": 0.5,
+        "gaussian_noise": 0.5,
+        "occlusion": 0.5,
+        "brightness": 0.5,
+    }
     batch = _ramp_batch()
     a = Augmenter(cfg, seed=7)(batch)
     b = Augmenter(cfg, seed=7)(batch)
@@ -97,8 +114,10 @@ def test_seeded_and_deterministic():
     assert torch.equal(again(batch)["image"], first["image"])
 
 
-@pytest.mark.parametrize("op", ["gamma", "contrast", "brightness", "gaussian_shift",
-                                "gaussian_noise", "occlusion", "speckle"])
+@pytest.mark.parametrize(
+    "op",
+    ["gamma", "contrast", "brightness", "gaussian_shift", "gaussian_noise", "occlusion", "speckle"],
+)
 def test_intensity_ops_leave_labels_alone(op):
     batch = _ramp_batch()
     batch["image"] = batch["image"] / 40.0
@@ -165,7 +184,9 @@ def test_multi_source_dict_images():
     assert out["image"]["dem"] is None
     assert torch.equal(out["image"]["sar"], out["image"]["optical"][:, :1])
     assert bool(_relation_holds({**out, "image": out["image"]["optical"]}).all())
-    dropped = Augmenter({"source_dropout": {"p": 1.0, "sources": ["sar"]}})({**base, "image": image})
+    dropped = Augmenter({"source_dropout": {"p": 1.0, "sources": ["sar"]}})(
+        {**base, "image": image}
+    )
     assert dropped["image"]["sar"] is None and dropped["image"]["optical"] is not None
 
 
@@ -186,7 +207,7 @@ def test_contrast_scales_each_sample_within_its_range():
     batch = _ramp_batch(b=64)
     out = Augmenter({"contrast": {"p": 1.0, "range": [0.6, 1.6]}}, seed=1)(batch)
     factor = out["image"][:, :, 10, 10] / batch["image"][:, :, 10, 10]
-    assert torch.allclose(factor[:, 0], factor[:, 1])            # one factor per sample
+    assert torch.allclose(factor[:, 0], factor[:, 1])  # one factor per sample
     assert bool(((factor > 0.6) & (factor < 1.6)).all()) and factor.std() > 0.2
     with pytest.raises(ConfigError, match="augment.contrast"):
         validate_augment_config({"contrast": {"p": 1.0, "range": [0.0, 1.0]}})

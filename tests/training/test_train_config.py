@@ -14,9 +14,19 @@ from workbench.training.config import (
     load_config,
 )
 
-PACKAGED = ["caffe256_caffe_unet", "caffe256_ssl4sar_hybrid", "caffe256_zones_hybrid",
-            "caffe256_zones_unet", "caffe_unet_caffe", "convlstm_unet_s1", "demo_outlines",
-            "demo_zones", "glavitu", "icemapper3d_s1", "ssl4sar_hybrid_caffe"]
+PACKAGED = [
+    "caffe256_caffe_unet",
+    "caffe256_ssl4sar_hybrid",
+    "caffe256_zones_hybrid",
+    "caffe256_zones_unet",
+    "caffe_unet_caffe",
+    "convlstm_unet_s1",
+    "demo_outlines",
+    "demo_zones",
+    "glavitu",
+    "icemapper3d_s1",
+    "ssl4sar_hybrid_caffe",
+]
 
 
 def test_every_packaged_config_validates():
@@ -49,8 +59,11 @@ def test_time_series_configs_have_the_published_recipe(name):
     assert c["data"]["batch_size"] == 8 and c["data"]["patch_size"] == 384
     assert c["loss"]["kind"] == "focal" and c["loss"]["gamma"] == 2.0
     assert c["loss"]["label_smoothing"] == 0.1
-    assert c["scheduler"] == {**c["scheduler"], "name": "cosine_restarts",
-                              "restarts": [10, 30, 70, 150]}
+    assert c["scheduler"] == {
+        **c["scheduler"],
+        "name": "cosine_restarts",
+        "restarts": [10, 30, 70, 150],
+    }
     assert c["data"]["fractions"] == [0.6, 0.2, 0.2] and c["data"]["time_steps"] == 15
     assert c["checkpoint"]["monitor"] == "val_iou" and c["checkpoint"]["mode"] == "max"
     assert c["augment"]["time_jitter"]["max_shift"] == 1
@@ -58,9 +71,17 @@ def test_time_series_configs_have_the_published_recipe(name):
 
 
 def test_overrides_are_dotted_and_typed(tmp_path):
-    cfg = load_config("demo_zones", ["trainer.max_epochs=3", "optimizer.lr=1e-3",
-                                     "model.kwargs.front_head=true", "data.context_size=null",
-                                     "augment.zoom={p: 0.5}", "name=quick"])
+    cfg = load_config(
+        "demo_zones",
+        [
+            "trainer.max_epochs=3",
+            "optimizer.lr=1e-3",
+            "model.kwargs.front_head=true",
+            "data.context_size=null",
+            "augment.zoom={p: 0.5}",
+            "name=quick",
+        ],
+    )
     assert cfg["trainer"]["max_epochs"] == 3 and cfg["optimizer"]["lr"] == 1e-3
     assert cfg["model"]["kwargs"] == {"channels": [8, 16, 32, 64, 128], "front_head": True}
     assert cfg["augment"]["zoom"] == {"p": 0.5} and cfg["name"] == "quick"
@@ -73,23 +94,26 @@ def test_overrides_are_dotted_and_typed(tmp_path):
     assert load_config(path)["name"] == "mine"
 
 
-@pytest.mark.parametrize(("override", "key", "expected"), [
-    ("trainer.max_epoch=3", "trainer.max_epoch", "max_epochs"),
-    ("trainer.max_epochs=0", "trainer.max_epochs", "integer ≥ 1"),
-    ("optimizer.name=lamb", "optimizer.name", "'sgd'"),
-    ("optimizer.lr=-1", "optimizer.lr", "number > 0"),
-    ("loss.label_smoothing=1.5", "loss.label_smoothing", "≤ 0.99"),
-    ("data.kind=csv", "data.kind", "'caffe'"),
-    ("model.name=unet", "model.name", "caffe_unet"),
-    ("model.preset=tiny", "model.preset", "small"),
-    ("augment.blur=0.3", "augment.blur", "hflip"),
-    ("scheduler.restarts=[10, 5]", "scheduler.restarts", "increasing"),
-    ("task=outlines", "task", "zone model"),
-    ("validation.resolution_m=null", "validation.resolution_m", "min_cluster_px"),
-    ("trainer.precision=8-bit", "trainer.precision", "bf16-mixed"),
-    ("colour=blue", "colour", "one of"),
-    ("trainer", "overrides", "KEY=VALUE"),
-])
+@pytest.mark.parametrize(
+    ("override", "key", "expected"),
+    [
+        ("trainer.max_epoch=3", "trainer.max_epoch", "max_epochs"),
+        ("trainer.max_epochs=0", "trainer.max_epochs", "integer ≥ 1"),
+        ("optimizer.name=lamb", "optimizer.name", "'sgd'"),
+        ("optimizer.lr=-1", "optimizer.lr", "number > 0"),
+        ("loss.label_smoothing=1.5", "loss.label_smoothing", "≤ 0.99"),
+        ("data.kind=csv", "data.kind", "'caffe'"),
+        ("model.name=unet", "model.name", "caffe_unet"),
+        ("model.preset=tiny", "model.preset", "small"),
+        ("augment.blur=0.3", "augment.blur", "hflip"),
+        ("scheduler.restarts=[10, 5]", "scheduler.restarts", "increasing"),
+        ("task=outlines", "task", "zone model"),
+        ("validation.resolution_m=null", "validation.resolution_m", "min_cluster_px"),
+        ("trainer.precision=8-bit", "trainer.precision", "bf16-mixed"),
+        ("colour=blue", "colour", "one of"),
+        ("trainer", "overrides", "KEY=VALUE"),
+    ],
+)
 def test_validation_errors_name_key_and_expectation(override, key, expected):
     with pytest.raises(ConfigError) as err:
         load_config("demo_zones", [override])

@@ -40,8 +40,14 @@ def test_caffe_image_split_and_normalisation(caffe_folder):
 
 
 def test_caffe_glacier_split_and_context(caffe_folder):
-    dm = CaffeDataModule(caffe_folder, split="glacier", val_glaciers=["jac"], patch_size=16,
-                         context_size=32, batch_size=2)
+    dm = CaffeDataModule(
+        caffe_folder,
+        split="glacier",
+        val_glaciers=["jac"],
+        patch_size=16,
+        context_size=32,
+        batch_size=2,
+    )
     dm.setup("fit")
     assert all(m["glacier"] == "JAC" for m in (dm.val_dataset[i]["meta"] for i in range(4)))
     batch = next(iter(dm.train_dataloader()))
@@ -66,8 +72,9 @@ def test_state_dict_restores_the_normalisation(caffe_folder):
     dm = CaffeDataModule(caffe_folder, patch_size=32, batch_size=2, augment={"hflip": 0.5})
     dm.setup("fit")
     state = dm.state_dict()
-    other = CaffeDataModule(caffe_folder, patch_size=32, batch_size=2, val_fraction=0.5,
-                            augment={"hflip": 0.5})
+    other = CaffeDataModule(
+        caffe_folder, patch_size=32, batch_size=2, val_fraction=0.5, augment={"hflip": 0.5}
+    )
     other.load_state_dict(state)
     other.setup("fit")
     assert other.normalization_dict() == dm.normalization_dict()
@@ -78,8 +85,12 @@ def test_demo_world_zones_in_memory_by_glacier(tiny_world):
     dm._stacks = tiny_world
     dm.setup("fit")
     names = [s.attrs["glacier"] for s in tiny_world]
-    assert {m["glacier"] for m in (dm.val_dataset[i]["meta"] for i in range(len(dm.val_dataset)))} == {names[1]}
-    assert {dm.test_dataset[i]["meta"]["glacier"] for i in range(len(dm.test_dataset))} == {names[2]}
+    assert {
+        m["glacier"] for m in (dm.val_dataset[i]["meta"] for i in range(len(dm.val_dataset)))
+    } == {names[1]}
+    assert {dm.test_dataset[i]["meta"]["glacier"] for i in range(len(dm.test_dataset))} == {
+        names[2]
+    }
     assert len(dm.val_dataset) == tiny_world[1].sizes["time"]
     item = dm.val_dataset[0]
     assert item["meta"]["resolution_m"] == 200.0 and item["front"].any()
@@ -107,8 +118,15 @@ def test_demo_frames_match_the_caffe_export(tmp_path):
 
 
 def test_stack_module_time_series_and_named_split(tiny_world):
-    dm = StackDataModule(tiny_world, split="named", val_tiles=[tiny_world[0].attrs["glacier"]],
-                         patch_size=32, batch_size=2, time_steps=3, val_windows=2)
+    dm = StackDataModule(
+        tiny_world,
+        split="named",
+        val_tiles=[tiny_world[0].attrs["glacier"]],
+        patch_size=32,
+        batch_size=2,
+        time_steps=3,
+        val_windows=2,
+    )
     dm.setup("fit")
     batch = next(iter(dm.train_dataloader()))
     assert tuple(batch["image"].shape) == (2, 3, 2, 32, 32)
@@ -124,13 +142,23 @@ def test_stack_module_time_series_and_named_split(tiny_world):
 
 def test_stack_module_multi_source(tiny_world):
     sources = {"optical": ["optical"], "dem": ["dem", "slope"], "sar": ["sigma0_db"]}
-    dm = StackDataModule(tiny_world, split="named", val_tiles=[tiny_world[0].attrs["glacier"]],
-                         test_tiles=[tiny_world[1].attrs["glacier"]], patch_size=32,
-                         batch_size=2, sources=sources, bands=["B2", "B3", "B4", "B8", "B11", "B12"])
+    dm = StackDataModule(
+        tiny_world,
+        split="named",
+        val_tiles=[tiny_world[0].attrs["glacier"]],
+        test_tiles=[tiny_world[1].attrs["glacier"]],
+        patch_size=32,
+        batch_size=2,
+        sources=sources,
+        bands=["B2", "B3", "B4", "B8", "B11", "B12"],
+    )
     dm.setup("fit")
     batch = next(iter(dm.train_dataloader()))
     assert {k: tuple(v.shape) for k, v in batch["image"].items()} == {
-        "optical": (2, 6, 32, 32), "dem": (2, 2, 32, 32), "sar": (2, 1, 32, 32)}
+        "optical": (2, 6, 32, 32),
+        "dem": (2, 2, 32, 32),
+        "sar": (2, 1, 32, 32),
+    }
     assert dm.input_kwargs() == {"sources": {"optical": 6, "dem": 2, "sar": 1}}
     norm = dm.normalization_dict()
     assert set(norm) == {"optical", "dem", "sar"} and len(norm["dem"]["mean"]) == 2
@@ -138,8 +166,9 @@ def test_stack_module_multi_source(tiny_world):
 
 def test_caffe_split_by_image_holds_out_test_glaciers(caffe_folder):
     """split='image' with test_glaciers: validation drawn from the other glaciers, test held out."""
-    dm = CaffeDataModule(caffe_folder, split="image", test_glaciers=["SI"], val_fraction=0.25,
-                         patch_size=16, seed=0)
+    dm = CaffeDataModule(
+        caffe_folder, split="image", test_glaciers=["SI"], val_fraction=0.25, patch_size=16, seed=0
+    )
     dm.setup("fit")
     assert len(dm.test_dataset) == 4
     train, val, test = dm._zone_splits()
@@ -148,4 +177,6 @@ def test_caffe_split_by_image_holds_out_test_glaciers(caffe_folder):
     assert seen == {"JAC"} and len(val) >= 1
     assert not set(train.indices) & set(val.indices)
     with pytest.raises(ConfigError, match="data.test_glaciers"):
-        CaffeDataModule(caffe_folder, split="image", test_glaciers=["Mapple"], patch_size=16)._zone_splits()
+        CaffeDataModule(
+            caffe_folder, split="image", test_glaciers=["Mapple"], patch_size=16
+        )._zone_splits()

@@ -53,8 +53,9 @@ def test_focal_with_gamma_zero_is_cross_entropy(smoothing, weights):
     ref = F.cross_entropy(logits, target, weight=w, label_smoothing=smoothing, ignore_index=-100)
     got = focal_loss(logits, target, gamma=0.0, label_smoothing=smoothing, class_weights=weights)
     assert got.item() == pytest.approx(ref.item(), rel=1e-5)
-    assert cross_entropy(logits, target, label_smoothing=smoothing,
-                         class_weights=weights).item() == pytest.approx(ref.item(), rel=1e-5)
+    assert cross_entropy(
+        logits, target, label_smoothing=smoothing, class_weights=weights
+    ).item() == pytest.approx(ref.item(), rel=1e-5)
 
 
 def test_focal_by_hand():
@@ -63,12 +64,15 @@ def test_focal_by_hand():
     target = torch.ones(1, 3, 3, dtype=torch.long)
     for eps in (0.0, 0.1):
         assert focal_loss(logits, target, gamma=2.0, label_smoothing=eps).item() == pytest.approx(
-            0.25 * math.log(2), rel=1e-6)
+            0.25 * math.log(2), rel=1e-6
+        )
     # a confident correct pixel is down-weighted much more than a wrong one
     good = torch.tensor([[[[-3.0]], [[3.0]]]])
     t = torch.ones(1, 1, 1, dtype=torch.long)
     p = torch.sigmoid(torch.tensor(6.0)).item()
-    assert focal_loss(good, t, gamma=2.0).item() == pytest.approx(-(1 - p) ** 2 * math.log(p), rel=1e-5)
+    assert focal_loss(good, t, gamma=2.0).item() == pytest.approx(
+        -((1 - p) ** 2) * math.log(p), rel=1e-5
+    )
 
 
 def test_valid_mask_ignores_pixels():
@@ -94,11 +98,14 @@ def test_combined_weights_and_kinds():
     ce = cross_entropy(logits, target, label_smoothing=0.1)
     dice = dice_loss(logits, target)
     mixed = SegmentationLoss("ce_dice", ce_weight=0.3, dice_weight=0.7, label_smoothing=0.1)
-    assert mixed(logits, target).item() == pytest.approx(0.3 * ce.item() + 0.7 * dice.item(), rel=1e-6)
+    assert mixed(logits, target).item() == pytest.approx(
+        0.3 * ce.item() + 0.7 * dice.item(), rel=1e-6
+    )
     assert SegmentationLoss("dice")(logits, target).item() == pytest.approx(dice.item(), rel=1e-6)
     fd = SegmentationLoss("focal_dice", gamma=2.0)(logits, target)
-    assert fd.item() == pytest.approx(0.5 * focal_loss(logits, target).item() + 0.5 * dice.item(),
-                                      rel=1e-6)
+    assert fd.item() == pytest.approx(
+        0.5 * focal_loss(logits, target).item() + 0.5 * dice.item(), rel=1e-6
+    )
 
 
 def test_loss_errors_name_the_key():
@@ -107,7 +114,9 @@ def test_loss_errors_name_the_key():
     with pytest.raises(ConfigError, match="loss.class_weights"):
         SegmentationLoss(num_classes=4, class_weights=[1.0, 2.0])
     with pytest.raises(ConfigError, match="num_classes"):
-        SegmentationLoss(num_classes=4)(torch.zeros(1, 2, 3, 3), torch.zeros(1, 3, 3, dtype=torch.long))
+        SegmentationLoss(num_classes=4)(
+            torch.zeros(1, 2, 3, 3), torch.zeros(1, 3, 3, dtype=torch.long)
+        )
 
 
 def test_front_loss_pos_weight():
@@ -115,7 +124,9 @@ def test_front_loss_pos_weight():
     target = torch.tensor([[[True, False], [False, False]]])
     # BCE at p = 0.5 is log 2 per pixel; the positive pixel counts pos_weight times
     assert binary_front_loss(logits, target, pos_weight=5.0).item() == pytest.approx(
-        (5 + 3) / 4 * math.log(2), rel=1e-6)
+        (5 + 3) / 4 * math.log(2), rel=1e-6
+    )
     valid = torch.tensor([[[True, True], [False, False]]])
     assert binary_front_loss(logits, target, pos_weight=5.0, valid=valid).item() == pytest.approx(
-        (5 + 1) / 2 * math.log(2), rel=1e-6)
+        (5 + 1) / 2 * math.log(2), rel=1e-6
+    )

@@ -37,9 +37,9 @@ def test_cosine_restarts_at_10_30_70_150():
     for e in restarts:
         assert lrs[e] == pytest.approx(5e-4, rel=1e-12), e
     # strictly decreasing inside every cycle, jumping back up exactly at the restarts
-    for a, b in zip(restarts, restarts[1:]):
+    for a, b in zip(restarts, restarts[1:], strict=False):
         cycle = lrs[a:b]
-        assert all(x > y for x, y in zip(cycle, cycle[1:])), (a, b)
+        assert all(x > y for x, y in zip(cycle, cycle[1:], strict=False)), (a, b)
         assert lrs[b - 1] < 0.03 * 5e-4 and lrs[b] > lrs[b - 1]
         assert lrs[a + (b - a) // 2] == pytest.approx(0.5 * 5e-4, rel=1e-9)  # half way
     increases = [e for e in range(1, 160) if lrs[e] > lrs[e - 1]]
@@ -134,6 +134,6 @@ def test_one_cycle_warms_up_then_decays():
         cfg["scheduler"].step()
     assert lrs[0] == pytest.approx(2e-3 / 25)
     assert max(lrs) == pytest.approx(2e-3) and int(np.argmax(lrs)) in (9, 10)
-    assert lrs[-1] < 1e-6 and all(a >= b for a, b in zip(lrs[10:], lrs[11:]))
+    assert lrs[-1] < 1e-6 and all(a >= b for a, b in zip(lrs[10:], lrs[11:], strict=False))
     with pytest.raises(ConfigError, match="one-cycle"):
         build_scheduler(opt, "onecycle", max_epochs=4)

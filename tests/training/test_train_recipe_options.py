@@ -16,16 +16,27 @@ QUIET = {"enable_progress_bar": False, "num_sanity_val_steps": 0, "log_every_n_s
 
 
 def _cfg(caffe_folder, tmp_path, **data):
-    return {"task": "zones", "output_dir": str(tmp_path), "name": "recipe",
-            "model": {"name": "caffe_unet", "preset": "small"},
-            "data": {"kind": "caffe", "root": str(caffe_folder), "patch_size": 32,
-                     "batch_size": 4, "samples_per_image": 1, "val_fraction": 0.25, **data},
-            "optimizer": {"name": "adamw", "lr": 2e-3},
-            "scheduler": {"name": "onecycle", "pct_start": 0.2},
-            "augment": {"rot90": 0.75, "hflip": 0.5, "contrast": {"p": 0.8, "range": [0.6, 1.6]}},
-            "validation": {"window": 48, "min_cluster_px": 0},
-            "checkpoint": {"monitor": "last"},
-            "trainer": {"max_epochs": 3, **QUIET}}
+    return {
+        "task": "zones",
+        "output_dir": str(tmp_path),
+        "name": "recipe",
+        "model": {"name": "caffe_unet", "preset": "small"},
+        "data": {
+            "kind": "caffe",
+            "root": str(caffe_folder),
+            "patch_size": 32,
+            "batch_size": 4,
+            "samples_per_image": 1,
+            "val_fraction": 0.25,
+            **data,
+        },
+        "optimizer": {"name": "adamw", "lr": 2e-3},
+        "scheduler": {"name": "onecycle", "pct_start": 0.2},
+        "augment": {"rot90": 0.75, "hflip": 0.5, "contrast": {"p": 0.8, "range": [0.6, 1.6]}},
+        "validation": {"window": 48, "min_cluster_px": 0},
+        "checkpoint": {"monitor": "last"},
+        "trainer": {"max_epochs": 3, **QUIET},
+    }
 
 
 def test_last_epoch_per_window_one_cycle(caffe_folder, tmp_path):
@@ -42,15 +53,27 @@ def test_last_epoch_per_window_one_cycle(caffe_folder, tmp_path):
     lrs = result.history().dropna(subset=["lr-AdamW"])["lr-AdamW"].tolist()
     assert lrs[0] < 2e-3 and lrs[-1] < lrs[0]
     # evaluate normalises each image by itself, as the training did
-    s = evaluate(result.best_checkpoint, caffe_folder, out=tmp_path / "eval", figures=False,
-                 progress=False, min_cluster_px=0)
+    s = evaluate(
+        result.best_checkpoint,
+        caffe_folder,
+        out=tmp_path / "eval",
+        figures=False,
+        progress=False,
+        min_cluster_px=0,
+    )
     assert s["n_images"] == 8
 
 
 def test_per_window_refused_for_multi_source(tmp_path):
-    cfg = {"task": "outlines", "model": {"name": "glavitu", "preset": "small"},
-           "data": {"kind": "demo", "normalization": "per_window",
-                    "sources": {"optical": ["optical"]}}}
+    cfg = {
+        "task": "outlines",
+        "model": {"name": "glavitu", "preset": "small"},
+        "data": {
+            "kind": "demo",
+            "normalization": "per_window",
+            "sources": {"optical": ["optical"]},
+        },
+    }
     with pytest.raises(ConfigError, match="data.normalization"):
         fit(cfg)
 

@@ -33,20 +33,45 @@ KILLER = textwrap.dedent("""
 
 def test_kill_and_resume_reaches_all_epochs(tmp_path):
     config = tmp_path / "tiny.yaml"
-    config.write_text(yaml.safe_dump({
-        "task": "zones", "output_dir": str(tmp_path / "runs"), "name": "killed",
-        "model": {"name": "caffe_unet", "preset": "small"},
-        "data": {"kind": "demo", "n_glaciers": 3, "years": 0.15, "size": 48,
-                 "pixel_size": 200.0, "patch_size": 32, "batch_size": 2, "samples_per_image": 1},
-        "augment": {"hflip": 0.5},
-        "scheduler": {"name": "cosine_restarts", "restarts": [2, 4]},
-        "trainer": {"max_epochs": 3, "enable_progress_bar": False, "num_sanity_val_steps": 0,
-                    "log_every_n_steps": 1, "num_threads": 1}}))
+    config.write_text(
+        yaml.safe_dump(
+            {
+                "task": "zones",
+                "output_dir": str(tmp_path / "runs"),
+                "name": "killed",
+                "model": {"name": "caffe_unet", "preset": "small"},
+                "data": {
+                    "kind": "demo",
+                    "n_glaciers": 3,
+                    "years": 0.15,
+                    "size": 48,
+                    "pixel_size": 200.0,
+                    "patch_size": 32,
+                    "batch_size": 2,
+                    "samples_per_image": 1,
+                },
+                "augment": {"hflip": 0.5},
+                "scheduler": {"name": "cosine_restarts", "restarts": [2, 4]},
+                "trainer": {
+                    "max_epochs": 3,
+                    "enable_progress_bar": False,
+                    "num_sanity_val_steps": 0,
+                    "log_every_n_steps": 1,
+                    "num_threads": 1,
+                },
+            }
+        )
+    )
     script = tmp_path / "killer.py"
     script.write_text(KILLER)
     env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONWARNINGS": "ignore"}
-    proc = subprocess.run([sys.executable, str(script), str(config)], capture_output=True,
-                          text=True, env=env, timeout=300)
+    proc = subprocess.run(
+        [sys.executable, str(script), str(config)],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=300,
+    )
     assert proc.returncode == -signal.SIGKILL, proc.stdout + proc.stderr
     assert "NOT KILLED" not in proc.stdout
     run = tmp_path / "runs" / "killed"
@@ -87,13 +112,30 @@ def test_resuming_a_moved_finished_run_tests_and_keeps_the_best_weights(tmp_path
     import shutil
 
     base = {
-        "task": "zones", "output_dir": str(tmp_path / "runs"), "name": "first", "test": True,
+        "task": "zones",
+        "output_dir": str(tmp_path / "runs"),
+        "name": "first",
+        "test": True,
         "model": {"name": "caffe_unet", "preset": "small"},
-        "data": {"kind": "demo", "n_glaciers": 3, "years": 0.12, "size": 48,
-                 "pixel_size": 200.0, "patch_size": 32, "batch_size": 2, "samples_per_image": 1},
-        "optimizer": {"name": "adam", "lr": 0.05},   # large steps: epochs differ clearly
-        "trainer": {"max_epochs": 4, "enable_progress_bar": False, "num_sanity_val_steps": 0,
-                    "log_every_n_steps": 1, "num_threads": 1}}
+        "data": {
+            "kind": "demo",
+            "n_glaciers": 3,
+            "years": 0.12,
+            "size": 48,
+            "pixel_size": 200.0,
+            "patch_size": 32,
+            "batch_size": 2,
+            "samples_per_image": 1,
+        },
+        "optimizer": {"name": "adam", "lr": 0.05},  # large steps: epochs differ clearly
+        "trainer": {
+            "max_epochs": 4,
+            "enable_progress_bar": False,
+            "num_sanity_val_steps": 0,
+            "log_every_n_steps": 1,
+            "num_threads": 1,
+        },
+    }
     first = fit(base)
     best_epoch = load_model(first.best_checkpoint, device="cpu").checkpoint_info.metrics["epoch"]
     before = load_model(first.best_checkpoint, device="cpu").state_dict()
@@ -105,7 +147,11 @@ def test_resuming_a_moved_finished_run_tests_and_keeps_the_best_weights(tmp_path
     assert all(torch.equal(before[k], after.state_dict()[k]) for k in before)
     for key in ("test_loss", "test_miou", "test_mde_px"):
         assert again.metrics[key] == pytest.approx(first.metrics[key], nan_ok=True)
-    assert first.metrics["test_loss"] == first.metrics["test_loss"]   # a number, not NaN
+    assert first.metrics["test_loss"] == first.metrics["test_loss"]  # a number, not NaN
     # last.ckpt is the last epoch, whatever the best was
-    assert torch.load(moved / "checkpoints" / "last.ckpt", map_location="cpu",
-                      weights_only=True)["epoch"] == 3
+    assert (
+        torch.load(moved / "checkpoints" / "last.ckpt", map_location="cpu", weights_only=True)[
+            "epoch"
+        ]
+        == 3
+    )

@@ -24,8 +24,13 @@ from pathlib import Path
 
 from workbench.errors import CheckpointError, ConfigError
 
-__all__ = ["DEMO_KINDS", "demo_checkpoint", "demo_checkpoint_name", "packaged_checkpoints",
-           "resolve_checkpoint"]
+__all__ = [
+    "DEMO_KINDS",
+    "demo_checkpoint",
+    "demo_checkpoint_name",
+    "packaged_checkpoints",
+    "resolve_checkpoint",
+]
 
 DEMO_KINDS: tuple[str, ...] = ("zones", "outlines")
 """The packaged demo models."""
@@ -35,8 +40,11 @@ def demo_checkpoint_name(kind: str) -> str:
     """``"zones"`` / ``"demo_zones"`` → ``"demo_zones.pt"`` (and the same for outlines)."""
     k = str(kind).removesuffix(".pt").removeprefix("demo_")
     if k not in DEMO_KINDS:
-        raise ConfigError(f"is {kind!r}", variable="kind",
-                          expected=f"one of {list(DEMO_KINDS)} (or demo_zones / demo_outlines)")
+        raise ConfigError(
+            f"is {kind!r}",
+            variable="kind",
+            expected=f"one of {list(DEMO_KINDS)} (or demo_zones / demo_outlines)",
+        )
     return f"demo_{k}.pt"
 
 
@@ -57,9 +65,12 @@ def demo_checkpoint(kind: str = "zones") -> Path:
     name = demo_checkpoint_name(kind)
     path = Path(str(resources.files("workbench.checkpoints") / name))
     if not path.is_file():
-        raise CheckpointError("is missing", path=path,
-                              expected="the packaged demo model; rebuild it with "
-                                       "`python -m workbench.checkpoints.build`")
+        raise CheckpointError(
+            "is missing",
+            path=path,
+            expected="the packaged demo model; rebuild it with "
+            "`python -m workbench.checkpoints.build`",
+        )
     return path
 
 
@@ -92,6 +103,8 @@ def resolve_checkpoint(value: str | os.PathLike[str]) -> Path:
     packaged = packaged_checkpoints()
     if name in packaged:
         return packaged[name]
-    raise CheckpointError("does not exist", path=path,
-                          expected="a checkpoint file, or a packaged model name: "
-                                   + ", ".join(packaged))
+    raise CheckpointError(
+        "does not exist",
+        path=path,
+        expected="a checkpoint file, or a packaged model name: " + ", ".join(packaged),
+    )

@@ -333,15 +333,21 @@ def read_bbox(path: str | os.PathLike[str]) -> np.ndarray:
         except ValueError:
             row = []
         if k == 0 and len(lines) == 5:
-            continue   # the benchmark's header line (its code skips line 1 unread too)
+            continue  # the benchmark's header line (its code skips line 1 unread too)
         if len(row) != 2:
-            raise FileFormatError(f"has a line {line!r} that is not 'x,y'", path=path,
-                                  expected="an optional header line, then 4 corner lines 'x,y'")
+            raise FileFormatError(
+                f"has a line {line!r} that is not 'x,y'",
+                path=path,
+                expected="an optional header line, then 4 corner lines 'x,y'",
+            )
         rows.append(row)
     if len(rows) != 4:
-        raise FileFormatError(f"has {len(rows)} corner lines", path=path,
-                              expected="an optional header line, then 4 corner lines 'x,y' "
-                                       "(upper-left, lower-left, lower-right, upper-right)")
+        raise FileFormatError(
+            f"has {len(rows)} corner lines",
+            path=path,
+            expected="an optional header line, then 4 corner lines 'x,y' "
+            "(upper-left, lower-left, lower-right, upper-right)",
+        )
     return np.asarray(rows, dtype=np.int64)
 
 

@@ -51,7 +51,9 @@ def db_to_uint8(sigma0_db: np.ndarray, db_range: tuple[float, float] = DB_RANGE)
     return np.where(np.isfinite(sigma0_db), np.rint(scaled), 0).astype(np.uint8)
 
 
-def caffe_stem(glacier: str, date: Any, sensor: str, pixel_size: float, orbit: Any, quality: int = 1) -> str:
+def caffe_stem(
+    glacier: str, date: Any, sensor: str, pixel_size: float, orbit: Any, quality: int = 1
+) -> str:
     """The CaFFe file stem ``Glacier_Date_Sensor_Resolution_Quality_Orbit`` of one date.
 
     Examples
@@ -76,7 +78,9 @@ def _write_glacier(g: SyntheticGlacier, root: Path, bar: tqdm) -> dict[str, Any]
     front = ds["front"].values
     for i, t in enumerate(ds["time"].values):
         stem = caffe_stem(name, t, ds["sensor"].values[i], px, ds["orbit"].values[i])
-        write_caffe_sample(root / "caffe", stem, db_to_uint8(sigma[i]), zones[i], front[i].astype(bool))
+        write_caffe_sample(
+            root / "caffe", stem, db_to_uint8(sigma[i]), zones[i], front[i].astype(bool)
+        )
         bar.update(1)
     position = g.front_position_m
     return {
@@ -129,30 +133,54 @@ def make_demo_world(
     """
     out = Path(out)
     if out.exists() and not overwrite:
-        raise DataError("already exists", path=out,
-                        expected="a new folder, or overwrite=True (workbench demo --force)")
+        raise DataError(
+            "already exists",
+            path=out,
+            expected="a new folder, or overwrite=True (workbench demo --force)",
+        )
     if n_glaciers < 1 or years <= 0 or size < 32 or pixel_size <= 0:
-        raise DataError(f"got glaciers={n_glaciers}, years={years}, size={size}, pixel_size={pixel_size}",
-                        expected="glaciers ≥ 1, years > 0, size ≥ 32, pixel_size > 0")
+        raise DataError(
+            f"got glaciers={n_glaciers}, years={years}, size={size}, pixel_size={pixel_size}",
+            expected="glaciers ≥ 1, years > 0, size ≥ 32, pixel_size > 0",
+        )
     t0 = time.perf_counter()
-    glaciers = simulate_world(n_glaciers, seed=seed, years=years, size=(size, size),
-                              pixel_size=pixel_size, start=start, progress=progress)
+    glaciers = simulate_world(
+        n_glaciers,
+        seed=seed,
+        years=years,
+        size=(size, size),
+        pixel_size=pixel_size,
+        start=start,
+        progress=progress,
+    )
     with atomic_path(out) as tmp:
         tmp.mkdir()
         n_dates = sum(g.stack.sizes["time"] for g in glaciers)
-        with tqdm(total=n_dates, desc="writing demo world", unit="date", disable=not progress) as bar:
+        with tqdm(
+            total=n_dates, desc="writing demo world", unit="date", disable=not progress
+        ) as bar:
             entries = [_write_glacier(g, tmp, bar) for g in glaciers]
         fronts = pd.concat([g.fronts for g in glaciers], ignore_index=True)
         outlines = pd.concat([g.outlines for g in glaciers], ignore_index=True)
-        gpd.GeoDataFrame(fronts, crs=glaciers[0].fronts.crs).to_file(tmp / "fronts.gpkg", driver="GPKG")
-        gpd.GeoDataFrame(outlines, crs=glaciers[0].outlines.crs).to_file(tmp / "outlines.gpkg", driver="GPKG")
+        gpd.GeoDataFrame(fronts, crs=glaciers[0].fronts.crs).to_file(
+            tmp / "fronts.gpkg", driver="GPKG"
+        )
+        gpd.GeoDataFrame(outlines, crs=glaciers[0].outlines.crs).to_file(
+            tmp / "outlines.gpkg", driver="GPKG"
+        )
         fig = preview_figure(glaciers)
         fig.savefig(tmp / "preview.png", dpi=80)
         manifest = {
             "format": "glacier-workbench demo world 1",
-            "seed": seed, "years": years, "size": size, "pixel_size": pixel_size, "start": start,
+            "seed": seed,
+            "years": years,
+            "size": size,
+            "pixel_size": pixel_size,
+            "start": start,
             "crs": str(glaciers[0].stack.rio.crs),
-            "caffe": "caffe", "fronts": "fronts.gpkg", "outlines": "outlines.gpkg",
+            "caffe": "caffe",
+            "fronts": "fronts.gpkg",
+            "outlines": "outlines.gpkg",
             "db_range": list(DB_RANGE),
             "glaciers": entries,
             "seconds": round(time.perf_counter() - t0, 2),
@@ -165,6 +193,7 @@ def load_manifest(root: str | Path) -> dict[str, Any]:
     """Read a demo world's manifest, with a clear error when ``root`` is not one."""
     path = Path(root) / MANIFEST
     if not path.is_file():
-        raise DataError("has no manifest.json", path=root,
-                        expected="a demo world written by `workbench demo`")
+        raise DataError(
+            "has no manifest.json", path=root, expected="a demo world written by `workbench demo`"
+        )
     return json.loads(path.read_text())

@@ -46,14 +46,20 @@ def zones_to_classes(zones: np.ndarray, *, path: str | None = None) -> np.ndarra
         if zones.size and (zones.min() < 0 or zones.max() > 255):
             raise LabelEncodingError(
                 f"holds values outside 0..255 (min {zones.min()}, max {zones.max()})",
-                path=path, variable="zones", expected="CaFFe zone values 0, 64, 127, 254")
+                path=path,
+                variable="zones",
+                expected="CaFFe zone values 0, 64, 127, 254",
+            )
         zones = zones.astype(np.uint8)
     out = lut[zones]
     if (out == 255).any():
         bad = np.unique(zones[out == 255])
         raise LabelEncodingError(
             f"holds values {bad[:10].tolist()} that are not CaFFe zones",
-            path=path, variable="zones", expected="only 0 (NA), 64 or 63 (rock), 127 (glacier), 254 (ocean)")
+            path=path,
+            variable="zones",
+            expected="only 0 (NA), 64 or 63 (rock), 127 (glacier), 254 (ocean)",
+        )
     return out
 
 
@@ -67,8 +73,11 @@ def classes_to_zones(classes: np.ndarray) -> np.ndarray:
     """
     classes = np.asarray(classes)
     if classes.size and (classes.min() < 0 or classes.max() > 3):
-        raise LabelEncodingError(f"holds class ids outside 0..3 (min {classes.min()}, max {classes.max()})",
-                                 variable="zones", expected="class ids 0..3")
+        raise LabelEncodingError(
+            f"holds class ids outside 0..3 (min {classes.min()}, max {classes.max()})",
+            variable="zones",
+            expected="class ids 0..3",
+        )
     return np.asarray(ZONE_VALUES, dtype=np.uint8)[classes]
 
 
@@ -80,6 +89,10 @@ def fronts_to_mask(front: np.ndarray, *, path: str | None = None) -> np.ndarray:
     """
     front = np.asarray(front)
     if front.dtype != np.uint8 and front.dtype != bool:
-        raise LabelEncodingError(f"has dtype {front.dtype}", path=path, variable="front",
-                                 expected="an 8-bit raster with 0 = background, 255 = front")
+        raise LabelEncodingError(
+            f"has dtype {front.dtype}",
+            path=path,
+            variable="front",
+            expected="an 8-bit raster with 0 = background, 255 = front",
+        )
     return front >= 128 if front.dtype == np.uint8 else front

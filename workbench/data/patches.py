@@ -270,8 +270,11 @@ class Normalization:
     def from_dict(cls, d: Mapping[str, Sequence[float]]) -> Normalization:
         """Rebuild from :meth:`to_dict`."""
         try:
-            return cls(mean=tuple(d["mean"]), std=tuple(d["std"]),
-                       per_window=bool(d.get("per_window", False)))
+            return cls(
+                mean=tuple(d["mean"]),
+                std=tuple(d["std"]),
+                per_window=bool(d.get("per_window", False)),
+            )
         except KeyError as exc:
             raise ConfigError(
                 f"lacks {exc.args[0]!r}",

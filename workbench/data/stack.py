@@ -74,15 +74,19 @@ DATE_PATTERNS: tuple[str, ...] = (
 )
 """How the folder reader finds the date of a per-date GeoTIFF, in order of precedence."""
 
-_SOURCES = ("a folder of per-date GeoTIFFs, a multi-band GeoTIFF (.tif) with per-band dates, "
-            "a Zarr store (.zarr) or a NetCDF file (.nc)")
+_SOURCES = (
+    "a folder of per-date GeoTIFFs, a multi-band GeoTIFF (.tif) with per-band dates, "
+    "a Zarr store (.zarr) or a NetCDF file (.nc)"
+)
 _TIFF_SUFFIXES = (".tif", ".tiff")
 _NETCDF_SUFFIXES = (".nc", ".nc4", ".netcdf")
 _UNITS = ("dB", "linear")
 _UNIT_NAMES = {"dB": {"db", "decibel", "decibels"}, "linear": {"1", "linear", "intensity", ""}}
 _METRES = {"m", "metre", "metres", "meter", "meters"}
 _LABEL_MAX = {"zones": 3, "front": 1, "outline": 1}
-_EXPECTED_DB = "dB values, typically -35..+15 dB (open_stack(..., units='linear') converts linear intensity)"
+_EXPECTED_DB = (
+    "dB values, typically -35..+15 dB (open_stack(..., units='linear') converts linear intensity)"
+)
 
 _DATE_TOKEN = re.compile(
     r"(?<!\d)(?:(?P<y>\d{4})(?P<m>\d{2})(?P<d>\d{2})(?:T(?P<H>\d{2})(?P<M>\d{2})(?P<S>\d{2}))?"
@@ -90,7 +94,8 @@ _DATE_TOKEN = re.compile(
 )
 _TIFF_DATETIME = re.compile(r"(\d{4}):(\d{2}):(\d{2})[ T](\d{2}):(\d{2}):(\d{2})")
 _ISO_DATETIME = re.compile(
-    r"\d{4}-\d{2}-\d{2}(?:[T ]\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?)?(?:Z|[+-]\d{2}:?\d{2})?")
+    r"\d{4}-\d{2}-\d{2}(?:[T ]\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?)?(?:Z|[+-]\d{2}:?\d{2})?"
+)
 
 
 # --------------------------------------------------------------------------------------- dates
@@ -124,7 +129,11 @@ def parse_date_from_name(name: str | os.PathLike[str]) -> np.datetime64 | None:
     """
     for match in _DATE_TOKEN.finditer(os.path.basename(os.fspath(name))):
         g = match.groupdict()
-        parts = (g["y"], g["m"], g["d"], g["H"], g["M"], g["S"]) if g["y"] else (g["y2"], g["m2"], g["d2"])
+        parts = (
+            (g["y"], g["m"], g["d"], g["H"], g["M"], g["S"])
+            if g["y"]
+            else (g["y2"], g["m2"], g["d2"])
+        )
         numbers = [int(p) for p in parts if p is not None]
         if not 1900 <= numbers[0] <= 2099:
             continue
@@ -277,17 +286,20 @@ def _check_size(ds: xr.Dataset, path: Path) -> None:
     h, w = int(ds.sizes.get("y", 0)), int(ds.sizes.get("x", 0))
     if h * w > MAX_PIXELS_PER_DATE:
         raise StackValidationError(
-            f"declares {h:,} × {w:,} px per date ({h * w / 1e9:.1f} Gpx)", path=path,
+            f"declares {h:,} × {w:,} px per date ({h * w / 1e9:.1f} Gpx)",
+            path=path,
             variable="sigma0_db",
             expected=f"at most {MAX_PIXELS_PER_DATE:,} px per date (about 46,341²): split the "
-                     "scene into tiles first, e.g. gdal_retile.py -ps 20000 20000")
+            "scene into tiles first, e.g. gdal_retile.py -ps 20000 20000",
+        )
 
 
 def _source_kind(path: Path) -> str:
     """'folder', 'geotiff', 'zarr' or 'netcdf' for an existing path."""
     if path.is_dir():
         is_zarr = path.suffix.lower() == ".zarr" or any(
-            (path / marker).exists() for marker in ("zarr.json", ".zgroup", ".zmetadata"))
+            (path / marker).exists() for marker in ("zarr.json", ".zgroup", ".zmetadata")
+        )
         return "zarr" if is_zarr else "folder"
     suffix = path.suffix.lower()
     if suffix in _TIFF_SUFFIXES:
@@ -312,8 +324,11 @@ def _read_tiff(path: Path, chunks: Any) -> tuple[xr.DataArray, _TiffInfo]:
             chunk_spec = _tiff_chunks(src, chunks)
         array = rioxarray.open_rasterio(path, masked=True, chunks=chunk_spec)
     except (rasterio.errors.RasterioError, OSError) as exc:
-        raise FileFormatError(f"cannot be read as a GeoTIFF ({exc})", path=path,
-                              expected="a complete, readable GeoTIFF") from exc
+        raise FileFormatError(
+            f"cannot be read as a GeoTIFF ({exc})",
+            path=path,
+            expected="a complete, readable GeoTIFF",
+        ) from exc
     array = array.astype(np.float32)
     array.attrs = {}
     return array, info
@@ -340,7 +355,9 @@ def _check_complete(src: rasterio.io.DatasetReader, path: Path) -> None:
                     raise FileFormatError(
                         f"is truncated: band {band} block ({row}, {col}) ends at byte "
                         f"{int(offset) + int(length)} but the file has {size} bytes",
-                        path=path, expected="a complete GeoTIFF (re-download or re-export it)")
+                        path=path,
+                        expected="a complete GeoTIFF (re-download or re-export it)",
+                    )
 
 
 def _tiff_chunks(src: rasterio.io.DatasetReader, chunks: Any) -> Any:
@@ -349,9 +366,13 @@ def _tiff_chunks(src: rasterio.io.DatasetReader, chunks: Any) -> Any:
         return chunks
     from dask.array.core import normalize_chunks
 
-    sizes = normalize_chunks((1, "auto", "auto"), shape=(src.count, src.height, src.width),
-                             dtype=np.float32, previous_chunks=(1, *src.block_shapes[0]))
-    return dict(zip(("band", "y", "x"), sizes))
+    sizes = normalize_chunks(
+        (1, "auto", "auto"),
+        shape=(src.count, src.height, src.width),
+        dtype=np.float32,
+        previous_chunks=(1, *src.block_shapes[0]),
+    )
+    return dict(zip(("band", "y", "x"), sizes, strict=False))
 
 
 def _file_date(path: Path, info: _TiffInfo) -> np.datetime64 | None:
@@ -365,30 +386,50 @@ def _file_date(path: Path, info: _TiffInfo) -> np.datetime64 | None:
 
 def _open_folder(folder: Path, *, chunks: Any, align: bool) -> xr.Dataset:
     """Read a folder of per-date GeoTIFFs as one lazy stack, sorted by date."""
-    files = sorted(p for p in folder.iterdir()
-                   if p.is_file() and p.suffix.lower() in _TIFF_SUFFIXES and not p.name.startswith("."))
+    files = sorted(
+        p
+        for p in folder.iterdir()
+        if p.is_file() and p.suffix.lower() in _TIFF_SUFFIXES and not p.name.startswith(".")
+    )
     if not files:
         others = sorted(p.name for p in folder.iterdir())[:5]
-        raise DataError(f"holds no GeoTIFF files (found {others or 'nothing'})", path=folder,
-                        expected="one GeoTIFF (*.tif, *.tiff) per date")
+        raise DataError(
+            f"holds no GeoTIFF files (found {others or 'nothing'})",
+            path=folder,
+            expected="one GeoTIFF (*.tif, *.tiff) per date",
+        )
     dated = []
     for file in files:
         array, info = _read_tiff(file, chunks)
         if array.sizes["band"] != 1:
-            raise FileFormatError(f"has {array.sizes['band']} bands", path=file,
-                                  expected="one band per file in a folder stack (one file per date)")
+            raise FileFormatError(
+                f"has {array.sizes['band']} bands",
+                path=file,
+                expected="one band per file in a folder stack (one file per date)",
+            )
         date = _file_date(file, info)
         if date is None:
-            raise DataError("has no date in its name or tags", path=file,
-                            expected="one of: " + "; ".join(DATE_PATTERNS))
+            raise DataError(
+                "has no date in its name or tags",
+                path=file,
+                expected="one of: " + "; ".join(DATE_PATTERNS),
+            )
         dated.append((date, file, array.isel(band=0, drop=True)))
     dated.sort(key=lambda item: item[0])
-    dates, files, arrays = zip(*dated)
+    dates, files, arrays = zip(*dated, strict=False)
     arrays = _on_first_grid(list(arrays), list(files), align=align)
-    stacked = xr.concat(arrays, dim="time", coords="minimal", compat="override", join="override",
-                        combine_attrs="drop_conflicts")
-    stacked = stacked.assign_coords(time=("time", np.array(dates, dtype="datetime64[ns]")),
-                                    source=("time", np.array([str(f) for f in files])))
+    stacked = xr.concat(
+        arrays,
+        dim="time",
+        coords="minimal",
+        compat="override",
+        join="override",
+        combine_attrs="drop_conflicts",
+    )
+    stacked = stacked.assign_coords(
+        time=("time", np.array(dates, dtype="datetime64[ns]")),
+        source=("time", np.array([str(f) for f in files])),
+    )
     ds = stacked.to_dataset(name=SIGMA0)
     crs = arrays[0].rio.crs
     return ds.rio.write_crs(crs) if crs is not None else ds
@@ -402,25 +443,32 @@ def _grid_differences(array: xr.DataArray, reference: xr.DataArray) -> list[str]
     if array.shape != reference.shape:
         problems.append(f"shape {array.shape} instead of {reference.shape}")
     elif not array.rio.transform().almost_equals(reference.rio.transform()):
-        problems.append(f"transform {tuple(array.rio.transform())[:6]} instead of "
-                        f"{tuple(reference.rio.transform())[:6]}")
+        problems.append(
+            f"transform {tuple(array.rio.transform())[:6]} instead of "
+            f"{tuple(reference.rio.transform())[:6]}"
+        )
     return problems
 
 
-def _on_first_grid(arrays: list[xr.DataArray], files: list[Path], *, align: bool) -> list[xr.DataArray]:
+def _on_first_grid(
+    arrays: list[xr.DataArray], files: list[Path], *, align: bool
+) -> list[xr.DataArray]:
     """Check every date is on the first date's grid; with ``align`` reproject those that are not."""
     reference, out = arrays[0], [arrays[0]]
-    for array, file in zip(arrays[1:], files[1:]):
+    for array, file in zip(arrays[1:], files[1:], strict=False):
         problems = _grid_differences(array, reference)
         if problems and not align:
             raise StackValidationError(
-                f"is on another grid than {files[0].name}: " + "; ".join(problems), path=file,
+                f"is on another grid than {files[0].name}: " + "; ".join(problems),
+                path=file,
                 expected="every date on the same CRS, shape and transform, or "
-                         "open_stack(..., align=True) to reproject onto the first date's grid")
+                "open_stack(..., align=True) to reproject onto the first date's grid",
+            )
         if problems:
             if array.rio.crs is None or reference.rio.crs is None:
-                raise StackValidationError("has no CRS, so it cannot be aligned", path=file,
-                                           expected="a CRS on every date")
+                raise StackValidationError(
+                    "has no CRS, so it cannot be aligned", path=file, expected="a CRS on every date"
+                )
             array = array.rio.reproject_match(reference).assign_coords(x=reference.x, y=reference.y)
         out.append(array)
     return out
@@ -430,7 +478,9 @@ def _open_tiff_stack(path: Path, *, chunks: Any) -> xr.Dataset:
     """Read a multi-band GeoTIFF, one band per date, as a lazy stack."""
     array, info = _read_tiff(path, chunks)
     dates = _band_dates(path, info)
-    array = array.rename(band="time").assign_coords(time=("time", np.array(dates, dtype="datetime64[ns]")))
+    array = array.rename(band="time").assign_coords(
+        time=("time", np.array(dates, dtype="datetime64[ns]"))
+    )
     ds = array.to_dataset(name=SIGMA0)
     crs = array.rio.crs
     return ds.rio.write_crs(crs) if crs is not None else ds
@@ -455,11 +505,17 @@ def _band_dates(path: Path, info: _TiffInfo) -> list[np.datetime64]:
         return described
     if count == 1 and (date := _file_date(path, info)) is not None:
         return [date]
-    missing = [i + 1 for i, (a, b) in enumerate(zip(tagged, described)) if a is None and b is None]
+    missing = [
+        i + 1
+        for i, (a, b) in enumerate(zip(tagged, described, strict=False))
+        if a is None and b is None
+    ]
     raise DataError(
-        f"has no date for bands {missing[:10]}", path=path,
+        f"has no date for bands {missing[:10]}",
+        path=path,
         expected=f"a DATE tag or a date as description on each of its {count} bands, "
-                 f"or a sidecar {table.name} with columns band,date (bands counted from 1)")
+        f"or a sidecar {table.name} with columns band,date (bands counted from 1)",
+    )
 
 
 def _read_dates_csv(table: Path, count: int) -> list[np.datetime64]:
@@ -469,15 +525,22 @@ def _read_dates_csv(table: Path, count: int) -> list[np.datetime64]:
         with open(table, newline="", encoding="utf-8") as handle:
             rows = list(csv.DictReader(handle))
     except (OSError, UnicodeDecodeError, csv.Error) as exc:
-        raise FileFormatError(f"cannot be read as CSV ({exc})", path=table, expected=expected) from exc
+        raise FileFormatError(
+            f"cannot be read as CSV ({exc})", path=table, expected=expected
+        ) from exc
     if not rows or not {"band", "date"} <= set(rows[0]):
-        raise DataError(f"has columns {list(rows[0]) if rows else []}", path=table, expected=expected)
+        raise DataError(
+            f"has columns {list(rows[0]) if rows else []}", path=table, expected=expected
+        )
     dates: dict[int, np.datetime64] = {}
     for line, row in enumerate(rows, start=2):
         date = _parse_date_value(row["date"])
         if date is None or not str(row["band"]).strip().isdigit():
-            raise DataError(f"line {line} ({row['band']},{row['date']}) is not a band number and a date",
-                            path=table, expected=expected)
+            raise DataError(
+                f"line {line} ({row['band']},{row['date']}) is not a band number and a date",
+                path=table,
+                expected=expected,
+            )
         dates[int(row["band"])] = date
     if sorted(dates) != list(range(1, count + 1)):
         raise DataError(f"lists bands {sorted(dates)[:10]}", path=table, expected=expected)
@@ -486,19 +549,31 @@ def _read_dates_csv(table: Path, count: int) -> list[np.datetime64]:
 
 def _open_xarray(path: Path, kind: str, *, chunks: Any, variable: str) -> xr.Dataset:
     """Read a Zarr store or NetCDF file; return it with the backscatter named ``sigma0_db``."""
-    options: dict[str, Any] = {"engine": "zarr", "consolidated": None} if kind == "zarr" else {"engine": "netcdf4"}
+    options: dict[str, Any] = (
+        {"engine": "zarr", "consolidated": None} if kind == "zarr" else {"engine": "netcdf4"}
+    )
     try:
         ds = xr.open_dataset(path, chunks=chunks, decode_coords="all", **options)
     except Exception as exc:  # the backends raise many kinds for corrupt input
-        raise FileFormatError(f"cannot be read as {'Zarr' if kind == 'zarr' else 'NetCDF'} ({exc})",
-                              path=path, expected=f"a readable {kind} scene stack") from exc
+        raise FileFormatError(
+            f"cannot be read as {'Zarr' if kind == 'zarr' else 'NetCDF'} ({exc})",
+            path=path,
+            expected=f"a readable {kind} scene stack",
+        ) from exc
     if variable not in ds.data_vars:
-        raise StackValidationError(f"is missing (the file has {sorted(map(str, ds.data_vars))})",
-                                   path=path, variable=variable,
-                                   expected="the backscatter variable; pass open_stack(..., variable=NAME)")
+        raise StackValidationError(
+            f"is missing (the file has {sorted(map(str, ds.data_vars))})",
+            path=path,
+            variable=variable,
+            expected="the backscatter variable; pass open_stack(..., variable=NAME)",
+        )
     if variable != SIGMA0:
         ds = ds.drop_vars(SIGMA0, errors="ignore").rename({variable: SIGMA0})
-    small = {name: ds[name].load() for name, c in ds.coords.items() if c.ndim == 1 and name not in ds.dims}
+    small = {
+        name: ds[name].load()
+        for name, c in ds.coords.items()
+        if c.ndim == 1 and name not in ds.dims
+    }
     return ds.assign_coords(small)
 
 
@@ -570,33 +645,52 @@ def validate_stack(
     return ds
 
 
-def _require_dims(ds: xr.Dataset, name: str, dims: tuple[str, ...], path: Any, hint: str = "") -> xr.DataArray:
+def _require_dims(
+    ds: xr.Dataset, name: str, dims: tuple[str, ...], path: Any, hint: str = ""
+) -> xr.DataArray:
     """Return ``ds[name]`` transposed to ``dims``, or raise naming the dims it has."""
     array = ds[name]
     if set(array.dims) != set(dims):
-        raise StackValidationError(f"has dims {tuple(map(str, array.dims))}", path=path, variable=name,
-                                   expected=f"dims {dims}{hint}")
+        raise StackValidationError(
+            f"has dims {tuple(map(str, array.dims))}",
+            path=path,
+            variable=name,
+            expected=f"dims {dims}{hint}",
+        )
     return array.transpose(*dims)
 
 
 def _check_structure(ds: Any, *, path: Any, units: str) -> xr.Dataset:
     """The checks that need no pixel values; returns the canonical form of the stack."""
     if not isinstance(ds, xr.Dataset):
-        raise StackValidationError(f"is a {type(ds).__name__}", path=path,
-                                   expected="an xarray.Dataset with a (time, y, x) variable 'sigma0_db'")
+        raise StackValidationError(
+            f"is a {type(ds).__name__}",
+            path=path,
+            expected="an xarray.Dataset with a (time, y, x) variable 'sigma0_db'",
+        )
     if SIGMA0 not in ds.data_vars:
-        raise StackValidationError(f"is missing (the stack has {sorted(map(str, ds.data_vars))})",
-                                   path=path, variable=SIGMA0,
-                                   expected="backscatter in dB as a float (time, y, x) variable 'sigma0_db'")
+        raise StackValidationError(
+            f"is missing (the stack has {sorted(map(str, ds.data_vars))})",
+            path=path,
+            variable=SIGMA0,
+            expected="backscatter in dB as a float (time, y, x) variable 'sigma0_db'",
+        )
     sigma0 = _require_dims(ds, SIGMA0, ("time", "y", "x"), path)
     if sigma0.dtype.kind != "f":
-        raise StackValidationError(f"has dtype {sigma0.dtype}", path=path, variable=SIGMA0,
-                                   expected="float32 values with NaN as nodata")
+        raise StackValidationError(
+            f"has dtype {sigma0.dtype}",
+            path=path,
+            variable=SIGMA0,
+            expected="float32 values with NaN as nodata",
+        )
     unit_attr = sigma0.attrs.get("units")
     if unit_attr is not None and str(unit_attr).strip().lower() not in _UNIT_NAMES[units]:
-        raise StackValidationError(f"is labelled units={unit_attr!r} but was declared {units!r}",
-                                   path=path, variable=SIGMA0,
-                                   expected=f"units {units!r}, or pass units= to match the data")
+        raise StackValidationError(
+            f"is labelled units={unit_attr!r} but was declared {units!r}",
+            path=path,
+            variable=SIGMA0,
+            expected=f"units {units!r}, or pass units= to match the data",
+        )
     sigma0 = sigma0.astype(np.float32)
     if units == "dB":
         sigma0.attrs = {**sigma0.attrs, "units": "dB"}
@@ -604,51 +698,88 @@ def _check_structure(ds: Any, *, path: Any, units: str) -> xr.Dataset:
 
     time = ds["time"]
     if time.dtype.kind != "M":
-        raise StackValidationError(f"has {time.dtype} values", path=path, variable="time",
-                                   expected="datetime64 values (e.g. numpy.datetime64('2019-04-12'))")
+        raise StackValidationError(
+            f"has {time.dtype} values",
+            path=path,
+            variable="time",
+            expected="datetime64 values (e.g. numpy.datetime64('2019-04-12'))",
+        )
     if time.size == 0:
-        raise StackValidationError("has no dates", path=path, variable="time", expected="at least one date")
+        raise StackValidationError(
+            "has no dates", path=path, variable="time", expected="at least one date"
+        )
     if time.dtype != np.dtype("datetime64[ns]"):
         ds = ds.assign_coords(time=time.astype("datetime64[ns]"))
     values, counts = np.unique(ds["time"].values, return_counts=True)
     if (counts > 1).any():
         repeated = np.flatnonzero(np.isin(ds["time"].values, values[counts > 1]))
-        raise StackValidationError(f"has duplicate dates: {_describe_dates(ds, repeated)}",
-                                   path=path, variable="time", expected="one scene per date")
+        raise StackValidationError(
+            f"has duplicate dates: {_describe_dates(ds, repeated)}",
+            path=path,
+            variable="time",
+            expected="one scene per date",
+        )
     if not ds.indexes["time"].is_monotonic_increasing:
         ds = ds.sortby("time")
 
     for axis in ("x", "y"):
         if axis not in ds.coords or ds[axis].ndim != 1:
-            raise StackValidationError("has no 1-D coordinate", path=path, variable=axis,
-                                       expected="pixel-centre coordinates in the CRS units")
+            raise StackValidationError(
+                "has no 1-D coordinate",
+                path=path,
+                variable=axis,
+                expected="pixel-centre coordinates in the CRS units",
+            )
         step = np.diff(ds[axis].values.astype(np.float64))
         if step.size and not np.allclose(step, step[0], rtol=1e-6, atol=0):
             raise StackValidationError(
-                f"is not evenly spaced (steps {step.min():g}..{step.max():g})", path=path, variable=axis,
-                expected="one regular grid; dates on different grids need open_stack(..., align=True)")
+                f"is not evenly spaced (steps {step.min():g}..{step.max():g})",
+                path=path,
+                variable=axis,
+                expected="one regular grid; dates on different grids need open_stack(..., align=True)",
+            )
     if ds.rio.crs is None:
-        raise StackValidationError("has no CRS", path=path, variable=SIGMA0,
-                                   expected="a CRS written with ds.rio.write_crs(...), e.g. EPSG:32633")
+        raise StackValidationError(
+            "has no CRS",
+            path=path,
+            variable=SIGMA0,
+            expected="a CRS written with ds.rio.write_crs(...), e.g. EPSG:32633",
+        )
 
-    canonical = {name: _require_dims(ds, name, ("time", "y", "x"), path)
-                 for name in ("coherence", *_LABEL_MAX) if name in ds.data_vars}
+    canonical = {
+        name: _require_dims(ds, name, ("time", "y", "x"), path)
+        for name in ("coherence", *_LABEL_MAX)
+        if name in ds.data_vars
+    }
     if "optical" in ds.data_vars:
-        canonical["optical"] = _require_dims(ds, "optical", ("band", "y", "x"), path,
-                                             hint=" on the stack's y/x grid")
+        canonical["optical"] = _require_dims(
+            ds, "optical", ("band", "y", "x"), path, hint=" on the stack's y/x grid"
+        )
         if "band" not in ds.coords:
-            raise StackValidationError("has no 'band' coordinate", path=path, variable="optical",
-                                       expected="a band coordinate of band names, e.g. ['B4', 'B3', 'B2']")
+            raise StackValidationError(
+                "has no 'band' coordinate",
+                path=path,
+                variable="optical",
+                expected="a band coordinate of band names, e.g. ['B4', 'B3', 'B2']",
+            )
     if "dem" in ds.data_vars:
         canonical["dem"] = _require_dims(ds, "dem", ("y", "x"), path)
         dem_units = ds["dem"].attrs.get("units")
         if dem_units is not None and str(dem_units).strip().lower() not in _METRES:
-            raise StackValidationError(f"is in units={dem_units!r}", path=path, variable="dem",
-                                       expected="heights in metres (units='m')")
+            raise StackValidationError(
+                f"is in units={dem_units!r}",
+                path=path,
+                variable="dem",
+                expected="heights in metres (units='m')",
+            )
     for name in ("sensor", "orbit", "source"):
         if name in ds.coords and ds[name].dims != ("time",):
-            raise StackValidationError(f"has dims {ds[name].dims}", path=path, variable=name,
-                                       expected="one value per date, dims ('time',)")
+            raise StackValidationError(
+                f"has dims {ds[name].dims}",
+                path=path,
+                variable=name,
+                expected="one value per date, dims ('time',)",
+            )
     return ds.assign(canonical)
 
 
@@ -669,45 +800,73 @@ def _check_values(ds: xr.Dataset, *, path: Any, units: str) -> None:
         if name in ds.data_vars:
             reductions[f"{name}_min"] = ds[name].min()
             reductions[f"{name}_max"] = ds[name].max()
-    found = {key: np.asarray(value) for key, value in
-             zip(reductions, dask.compute(*reductions.values()))}
+    found = {
+        key: np.asarray(value)
+        for key, value in zip(reductions, dask.compute(*reductions.values()), strict=False)
+    }
 
     empty = np.flatnonzero(found["valid"] == 0)
     if empty.size:
-        raise StackValidationError(f"is all nodata on {_describe_dates(ds, empty)}", path=path,
-                                   variable=SIGMA0, expected="some valid (non-NaN) pixels on every date")
+        raise StackValidationError(
+            f"is all nodata on {_describe_dates(ds, empty)}",
+            path=path,
+            variable=SIGMA0,
+            expected="some valid (non-NaN) pixels on every date",
+        )
     infinite = np.flatnonzero(found["inf"] > 0)
     if infinite.size:
         raise StackValidationError(
             f"holds {int(found['inf'].sum())} infinite values on {_describe_dates(ds, infinite)}",
-            path=path, variable=SIGMA0,
-            expected="finite values with NaN as nodata (±inf often comes from 10·log10(0))")
+            path=path,
+            variable=SIGMA0,
+            expected="finite values with NaN as nodata (±inf often comes from 10·log10(0))",
+        )
     valid = int(found["valid"].sum())
     negative, low, high = (int(found[k]) for k in ("negative", "low", "high"))
     if units == "dB" and negative == 0 and 2 * low > valid:
         raise StackValidationError(
             f"looks like linear intensity, not dB: all {valid} values are >= 0 and "
-            f"{100 * low / valid:.0f}% are below 1.5", path=path, variable=SIGMA0, expected=_EXPECTED_DB)
+            f"{100 * low / valid:.0f}% are below 1.5",
+            path=path,
+            variable=SIGMA0,
+            expected=_EXPECTED_DB,
+        )
     if units == "dB" and 2 * high > valid:
         raise StackValidationError(
             f"looks like digital numbers or amplitudes, not dB: {100 * high / valid:.0f}% of the "
-            f"values are above 50", path=path, variable=SIGMA0, expected=_EXPECTED_DB)
+            f"values are above 50",
+            path=path,
+            variable=SIGMA0,
+            expected=_EXPECTED_DB,
+        )
     if units == "linear" and 2 * negative > valid:
         raise StackValidationError(
             f"looks like dB, not linear intensity: {100 * negative / valid:.0f}% of the values are "
-            f"negative", path=path, variable=SIGMA0,
-            expected="linear intensity >= 0, or open_stack(..., units='dB') for dB values")
+            f"negative",
+            path=path,
+            variable=SIGMA0,
+            expected="linear intensity >= 0, or open_stack(..., units='dB') for dB values",
+        )
     if "coherence_min" in found and (found["coherence_min"] < 0 or found["coherence_max"] > 1):
         raise StackValidationError(
             f"ranges {float(found['coherence_min']):g}..{float(found['coherence_max']):g}",
-            path=path, variable="coherence", expected="values within [0, 1] (NaN as nodata)")
+            path=path,
+            variable="coherence",
+            expected="values within [0, 1] (NaN as nodata)",
+        )
     for name, top in _LABEL_MAX.items():
         if f"{name}_min" in found and (found[f"{name}_min"] < 0 or found[f"{name}_max"] > top):
             raise LabelEncodingError(
-                f"ranges {found[f'{name}_min']}..{found[f'{name}_max']}", path=path, variable=name,
-                expected=("class ids 0..3 (na, rock, glacier, ocean); CaFFe values 0/64/127/254 go "
-                          "through workbench.data.encoding.zones_to_classes") if name == "zones"
-                else "a binary mask of 0 and 1")
+                f"ranges {found[f'{name}_min']}..{found[f'{name}_max']}",
+                path=path,
+                variable=name,
+                expected=(
+                    "class ids 0..3 (na, rock, glacier, ocean); CaFFe values 0/64/127/254 go "
+                    "through workbench.data.encoding.zones_to_classes"
+                )
+                if name == "zones"
+                else "a binary mask of 0 and 1",
+            )
 
 
 # ------------------------------------------------------------------------------------ writing
@@ -722,16 +881,27 @@ def _storage_chunked(ds: xr.Dataset) -> xr.Dataset:
     out = ds.copy()
     for name, var in ds.data_vars.items():
         if var.chunks is None:
-            out[name] = var.chunk({dim: 1 if dim == "time" else min(var.sizes[dim], STORAGE_TILE)
-                                   for dim in var.dims if dim in ("time", "y", "x")})
+            out[name] = var.chunk(
+                {
+                    dim: 1 if dim == "time" else min(var.sizes[dim], STORAGE_TILE)
+                    for dim in var.dims
+                    if dim in ("time", "y", "x")
+                }
+            )
     for var in out.variables.values():
         for key in ("chunks", "preferred_chunks"):
             var.encoding.pop(key, None)
     return out
 
 
-_FORMAT_OF_SUFFIX = {".zarr": "zarr", ".nc": "netcdf", ".nc4": "netcdf", ".tif": "geotiff",
-                     ".tiff": "geotiff", "": "folder"}
+_FORMAT_OF_SUFFIX = {
+    ".zarr": "zarr",
+    ".nc": "netcdf",
+    ".nc4": "netcdf",
+    ".tif": "geotiff",
+    ".tiff": "geotiff",
+    "": "folder",
+}
 _FORMATS = ("zarr", "netcdf", "geotiff", "folder")
 
 
@@ -792,7 +962,9 @@ def write_stack(
     if format is None:
         format = _FORMAT_OF_SUFFIX.get(path.suffix.lower())  # type: ignore[assignment]
         if format is None:
-            raise ValueError(f"cannot tell the format of {path} from its suffix; pass format= one of {_FORMATS}")
+            raise ValueError(
+                f"cannot tell the format of {path} from its suffix; pass format= one of {_FORMATS}"
+            )
     if format not in _FORMATS:
         raise ValueError(f"format must be one of {_FORMATS}, not {format!r}")
     ds = _check_structure(ds, path=path, units="dB")
@@ -816,8 +988,13 @@ def write_stack(
             times = ds["time"].values
             with_time = any("T" in _date_text(when) for when in times)  # one sortable form for all
             for i, when in enumerate(times):
-                token = (np.datetime_as_string(np.datetime64(when, "s")).replace("-", "").replace(":", "")
-                         if with_time else _date_text(when))
+                token = (
+                    np.datetime_as_string(np.datetime64(when, "s"))
+                    .replace("-", "")
+                    .replace(":", "")
+                    if with_time
+                    else _date_text(when)
+                )
                 _write_bands(tmp / f"{prefix}_{token}.tif", ds[SIGMA0].isel(time=[i]), driver="COG")
     return path
 
@@ -825,10 +1002,16 @@ def write_stack(
 def _for_xarray_file(ds: xr.Dataset) -> xr.Dataset:
     """A copy ready for Zarr/NetCDF: no stale encodings, fixed-width strings, regular chunks."""
     out = ds.drop_encoding()
-    out = out.assign_coords({name: coord.astype(str) for name, coord in out.coords.items()
-                             if coord.dtype == object})
-    out = out.assign({name: array.chunk({d: max(c) for d, c in zip(array.dims, array.chunks)})
-                      for name, array in out.data_vars.items() if array.chunks is not None})
+    out = out.assign_coords(
+        {name: coord.astype(str) for name, coord in out.coords.items() if coord.dtype == object}
+    )
+    out = out.assign(
+        {
+            name: array.chunk({d: max(c) for d, c in zip(array.dims, array.chunks, strict=False)})
+            for name, array in out.data_vars.items()
+            if array.chunks is not None
+        }
+    )
     return out.rio.write_crs(ds.rio.crs)
 
 
@@ -840,10 +1023,17 @@ def _write_bands(target: Path, sigma0: xr.DataArray, *, driver: str) -> None:
     """
     times = sigma0["time"].values
     count, height, width = sigma0.shape
-    profile: dict[str, Any] = dict(driver=driver, width=width, height=height, count=count,
-                                   dtype="float32", crs=sigma0.rio.crs,
-                                   transform=sigma0.rio.transform(recalc=True), nodata=np.nan,
-                                   compress="deflate")
+    profile: dict[str, Any] = dict(
+        driver=driver,
+        width=width,
+        height=height,
+        count=count,
+        dtype="float32",
+        crs=sigma0.rio.crs,
+        transform=sigma0.rio.transform(recalc=True),
+        nodata=np.nan,
+        compress="deflate",
+    )
     if driver == "GTiff" and min(width, height) >= 256:
         profile.update(tiled=True, blockxsize=256, blockysize=256)
     with rasterio.open(target, "w", **profile) as dst:

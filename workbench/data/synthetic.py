@@ -102,7 +102,20 @@ CRS_EPSG = 32633
 """The CRS of every synthetic scene: WGS 84 / UTM zone 33N (Svalbard)."""
 
 S2_BANDS: tuple[str, ...] = (
-    "B1", "B2", "B3", "B4", "B5", "B6", "B7", "B8", "B8A", "B9", "B10", "B11", "B12")
+    "B1",
+    "B2",
+    "B3",
+    "B4",
+    "B5",
+    "B6",
+    "B7",
+    "B8",
+    "B8A",
+    "B9",
+    "B10",
+    "B11",
+    "B12",
+)
 """The 13 Sentinel-2 MSI L1C bands, in product order."""
 
 _DERIVED_BANDS: tuple[str, ...] = ("NDSI", "NDWI", "NDVI")
@@ -110,33 +123,59 @@ _DERIVED_BANDS: tuple[str, ...] = ("NDSI", "NDWI", "NDVI")
 DEFAULT_OPTICAL_BANDS: tuple[str, ...] = S2_BANDS + ("NDSI",)
 """Default optical channels: the 13 S2 bands + NDSI = 14 channels (the SSL4SAR count)."""
 
-_S2_RESOLUTION_M = {"B1": 60, "B2": 10, "B3": 10, "B4": 10, "B5": 20, "B6": 20, "B7": 20,
-                    "B8": 10, "B8A": 20, "B9": 60, "B10": 60, "B11": 20, "B12": 20}
+_S2_RESOLUTION_M = {
+    "B1": 60,
+    "B2": 10,
+    "B3": 10,
+    "B4": 10,
+    "B5": 20,
+    "B6": 20,
+    "B7": 20,
+    "B8": 10,
+    "B8A": 20,
+    "B9": 60,
+    "B10": 60,
+    "B11": 20,
+    "B12": 20,
+}
 
 # Reflectance (0..1, TOA-like) of the surfaces mixed per pixel, one row per S2 band.
 # columns: snow, bare ice, debris, rock, clear water, turbid (sediment-laden) water
 _SURFACES = ("snow", "ice", "debris", "rock", "water", "turbid")
-_SPECTRA = np.array([
-    # snow  ice   debris rock  water  turbid
-    [0.93, 0.58, 0.12, 0.10, 0.100, 0.130],   # B1  443 nm
-    [0.93, 0.55, 0.13, 0.10, 0.080, 0.130],   # B2  490 nm
-    [0.92, 0.50, 0.14, 0.12, 0.060, 0.160],   # B3  560 nm
-    [0.90, 0.42, 0.16, 0.14, 0.030, 0.120],   # B4  665 nm
-    [0.89, 0.36, 0.17, 0.16, 0.020, 0.080],   # B5  705 nm
-    [0.87, 0.31, 0.18, 0.18, 0.015, 0.050],   # B6  740 nm
-    [0.85, 0.28, 0.19, 0.19, 0.012, 0.040],   # B7  783 nm
-    [0.83, 0.25, 0.20, 0.21, 0.010, 0.035],   # B8  842 nm
-    [0.81, 0.23, 0.21, 0.22, 0.010, 0.030],   # B8A 865 nm
-    [0.60, 0.14, 0.16, 0.17, 0.005, 0.015],   # B9  945 nm (water vapour)
-    [0.02, 0.01, 0.01, 0.01, 0.002, 0.002],   # B10 1375 nm (cirrus)
-    [0.09, 0.03, 0.24, 0.27, 0.004, 0.005],   # B11 1610 nm
-    [0.06, 0.02, 0.19, 0.22, 0.003, 0.004],   # B12 2190 nm
-], dtype=np.float32)
+_SPECTRA = np.array(
+    [
+        # snow  ice   debris rock  water  turbid
+        [0.93, 0.58, 0.12, 0.10, 0.100, 0.130],  # B1  443 nm
+        [0.93, 0.55, 0.13, 0.10, 0.080, 0.130],  # B2  490 nm
+        [0.92, 0.50, 0.14, 0.12, 0.060, 0.160],  # B3  560 nm
+        [0.90, 0.42, 0.16, 0.14, 0.030, 0.120],  # B4  665 nm
+        [0.89, 0.36, 0.17, 0.16, 0.020, 0.080],  # B5  705 nm
+        [0.87, 0.31, 0.18, 0.18, 0.015, 0.050],  # B6  740 nm
+        [0.85, 0.28, 0.19, 0.19, 0.012, 0.040],  # B7  783 nm
+        [0.83, 0.25, 0.20, 0.21, 0.010, 0.035],  # B8  842 nm
+        [0.81, 0.23, 0.21, 0.22, 0.010, 0.030],  # B8A 865 nm
+        [0.60, 0.14, 0.16, 0.17, 0.005, 0.015],  # B9  945 nm (water vapour)
+        [0.02, 0.01, 0.01, 0.01, 0.002, 0.002],  # B10 1375 nm (cirrus)
+        [0.09, 0.03, 0.24, 0.27, 0.004, 0.005],  # B11 1610 nm
+        [0.06, 0.02, 0.19, 0.22, 0.003, 0.004],  # B12 2190 nm
+    ],
+    dtype=np.float32,
+)
 
 GLACIER_NAMES: tuple[str, ...] = (
-    "Solvtindbreen", "Stormkallbreen", "Blakvelvbreen", "Havornbreen",
-    "Nattsolbreen", "Grakobbebreen", "Polarlysbreen", "Skarvtindbreen", "Morkfjordbreen",
-    "Snoriperbreen", "Isbjornkloa", "Tindeskarbreen")
+    "Solvtindbreen",
+    "Stormkallbreen",
+    "Blakvelvbreen",
+    "Havornbreen",
+    "Nattsolbreen",
+    "Grakobbebreen",
+    "Polarlysbreen",
+    "Skarvtindbreen",
+    "Morkfjordbreen",
+    "Snoriperbreen",
+    "Isbjornkloa",
+    "Tindeskarbreen",
+)
 """Fictitious, Svalbard-inspired glacier names ("-breen" = "the glacier") drawn by
 :meth:`GlacierParams.random` (beyond these it names glaciers ``synthetic-NN``); the default
 ``GlacierParams()`` is "Kvitravnbreen"."""
@@ -147,16 +186,25 @@ _ASCENDING_LOOK_DEG = 47.0
 _DESCENDING_LOOK_DEG = 313.0
 _S1B_START = pd.Timestamp("2016-09-26")
 _S1B_END = pd.Timestamp("2021-12-23")
-_INCIDENCE_GRADIENT_DEG_PER_M = 16.0 / 250_000.0   # IW: ~30°→46° over a 250 km swath
-_SURFACE_A = 4.0          # glacier surface: z = cliff + A·sqrt(distance upstream [m])
+_INCIDENCE_GRADIENT_DEG_PER_M = 16.0 / 250_000.0  # IW: ~30°→46° over a 250 km swath
+_SURFACE_A = 4.0  # glacier surface: z = cliff + A·sqrt(distance upstream [m])
 _EMBAYMENT_RELAX_DAYS = 40.0
 _COHERENCE_LOOKS = 25.0
-_OPTICAL_DOY = 222        # 10 August: snow-free lowlands, sun ≈ 27° above the horizon   # looks of the coherence estimator (sets its bias and noise)
+_OPTICAL_DOY = 222  # 10 August: snow-free lowlands, sun ≈ 27° above the horizon   # looks of the coherence estimator (sets its bias and noise)
 
 # independent random streams, so that e.g. a longer series keeps the terrain and the
 # first dates unchanged
-_S_TERRAIN, _S_FRONT, _S_EVENTS, _S_SPECKLE, _S_WEATHER, _S_COHERENCE, _S_OPTICAL, \
-    _S_ICEBERG, _S_PARAMS = range(1, 10)
+(
+    _S_TERRAIN,
+    _S_FRONT,
+    _S_EVENTS,
+    _S_SPECKLE,
+    _S_WEATHER,
+    _S_COHERENCE,
+    _S_OPTICAL,
+    _S_ICEBERG,
+    _S_PARAMS,
+) = range(1, 10)
 
 
 # --------------------------------------------------------------------------------------
@@ -333,24 +381,42 @@ class GlacierParams:
             value = getattr(self, name)
             if not (isinstance(value, (int, float)) and value > 0 and math.isfinite(value)):
                 raise ConfigError(f"is {value!r}", variable=name, expected=expected)
-        non_negative = ("relief_m", "wall_roughness_m", "front_roughness_m", "front_bulge_m",
-                        "ice_velocity_m_per_yr", "seasonal_amplitude_m",
-                        "calving_events_per_yr", "calving_size_m", "melange_length_m",
-                        "crevasse_db", "streak_db", "melt_darkening_db", "wind_mean_m_s",
-                        "fjord_widening")
+        non_negative = (
+            "relief_m",
+            "wall_roughness_m",
+            "front_roughness_m",
+            "front_bulge_m",
+            "ice_velocity_m_per_yr",
+            "seasonal_amplitude_m",
+            "calving_events_per_yr",
+            "calving_size_m",
+            "melange_length_m",
+            "crevasse_db",
+            "streak_db",
+            "melt_darkening_db",
+            "wind_mean_m_s",
+            "fjord_widening",
+        )
         for name in non_negative:
             value = getattr(self, name)
             if not (isinstance(value, (int, float)) and value >= 0 and math.isfinite(value)):
                 raise ConfigError(f"is {value!r}", variable=name, expected="a finite value ≥ 0")
         if not 15.0 <= self.incidence_deg <= 60.0:
-            raise ConfigError(f"is {self.incidence_deg!r}", variable="incidence_deg",
-                              expected="an incidence angle between 15 and 60 degrees")
+            raise ConfigError(
+                f"is {self.incidence_deg!r}",
+                variable="incidence_deg",
+                expected="an incidence angle between 15 and 60 degrees",
+            )
         if self.n_tributaries not in (0, 1, 2):
-            raise ConfigError(f"is {self.n_tributaries!r}", variable="n_tributaries",
-                              expected="0, 1 or 2")
+            raise ConfigError(
+                f"is {self.n_tributaries!r}", variable="n_tributaries", expected="0, 1 or 2"
+            )
         if not 1 <= int(self.relative_orbit) <= 175:
-            raise ConfigError(f"is {self.relative_orbit!r}", variable="relative_orbit",
-                              expected="a Sentinel-1 relative orbit 1..175")
+            raise ConfigError(
+                f"is {self.relative_orbit!r}",
+                variable="relative_orbit",
+                expected="a Sentinel-1 relative orbit 1..175",
+            )
         return self
 
     def replace(self, **changes: Any) -> GlacierParams:
@@ -492,17 +558,23 @@ class SyntheticGlacier:
 
     def __repr__(self) -> str:
         t = self.stack.time.values
-        return (f"SyntheticGlacier({self.name!r}, seed={self.seed}, "
-                f"{self.stack.sizes['time']} dates {str(t[0])[:10]}..{str(t[-1])[:10]}, "
-                f"{self.stack.sizes['y']}×{self.stack.sizes['x']} px at "
-                f"{self.stack.attrs['pixel_size']:g} m)")
+        return (
+            f"SyntheticGlacier({self.name!r}, seed={self.seed}, "
+            f"{self.stack.sizes['time']} dates {str(t[0])[:10]}..{str(t[-1])[:10]}, "
+            f"{self.stack.sizes['y']}×{self.stack.sizes['x']} px at "
+            f"{self.stack.attrs['pixel_size']:g} m)"
+        )
 
 
 # --------------------------------------------------------------------------------------
 # public helpers
 # --------------------------------------------------------------------------------------
-def speckle(mean_linear: np.ndarray | float, enl: float, rng: np.random.Generator,
-            size: tuple[int, ...] | None = None) -> np.ndarray:
+def speckle(
+    mean_linear: np.ndarray | float,
+    enl: float,
+    rng: np.random.Generator,
+    size: tuple[int, ...] | None = None,
+) -> np.ndarray:
     """Multiply a mean intensity by fully developed, multi-look Gamma speckle.
 
     ``intensity = mean_linear × Gamma(shape=enl, scale=1/enl)``: unit-mean speckle whose
@@ -553,8 +625,15 @@ def _smoothstep(x: np.ndarray | float) -> np.ndarray:
     return x * x * (3.0 - 2.0 * x)
 
 
-def _field2d(rng: np.random.Generator, shape: tuple[int, int], px: float, beta: float,
-             l_max_m: float, l_min_m: float = 0.0, pad: float = 0.25) -> np.ndarray:
+def _field2d(
+    rng: np.random.Generator,
+    shape: tuple[int, int],
+    px: float,
+    beta: float,
+    l_max_m: float,
+    l_min_m: float = 0.0,
+    pad: float = 0.25,
+) -> np.ndarray:
     """Gaussian random field, power spectrum ∝ (k² + 1/l_max²)^(-beta/2), unit std (float32).
 
     Wavelengths are in metres so the field looks the same at any pixel size; a soft
@@ -577,20 +656,26 @@ def _field2d(rng: np.random.Generator, shape: tuple[int, int], px: float, beta: 
     return out
 
 
-def _streak_field(rng: np.random.Generator, shape: tuple[int, int], px: float,
-                  azimuth_deg: float, l_along_m: float, l_across_m: float) -> np.ndarray:
+def _streak_field(
+    rng: np.random.Generator,
+    shape: tuple[int, int],
+    px: float,
+    azimuth_deg: float,
+    l_along_m: float,
+    l_across_m: float,
+) -> np.ndarray:
     """Anisotropic Gaussian field elongated along ``azimuth_deg`` (unit std, float32)."""
     ny, nx = shape
     py, qx = ny + 16, nx + 16
     white = rng.standard_normal((py, qx), dtype=np.float32)
     spec = np.fft.rfft2(white)
-    fy = np.fft.fftfreq(py, d=px).astype(np.float32)[:, None]   # cycles/m, row axis = -north
+    fy = np.fft.fftfreq(py, d=px).astype(np.float32)[:, None]  # cycles/m, row axis = -north
     fx = np.fft.rfftfreq(qx, d=px).astype(np.float32)[None, :]
     a = math.radians(azimuth_deg)
     # frequency components along (east, north) = (fx, -fy)
     k_along = fx * math.sin(a) - fy * math.cos(a)
     k_across = fx * math.cos(a) + fy * math.sin(a)
-    filt = np.exp(-2.0 * np.pi ** 2 * ((k_along * l_along_m) ** 2 + (k_across * l_across_m) ** 2))
+    filt = np.exp(-2.0 * np.pi**2 * ((k_along * l_along_m) ** 2 + (k_across * l_across_m) ** 2))
     filt[0, 0] = 0.0
     out = np.fft.irfft2(spec * filt, s=(py, qx))[:ny, :nx].astype(np.float32)
     out -= out.mean()
@@ -598,8 +683,9 @@ def _streak_field(rng: np.random.Generator, shape: tuple[int, int], px: float,
     return out
 
 
-def _noise1d(rng: np.random.Generator, n: int, dx: float, wavelength_m: float,
-             bandwidth: float = 0.5) -> np.ndarray:
+def _noise1d(
+    rng: np.random.Generator, n: int, dx: float, wavelength_m: float, bandwidth: float = 0.5
+) -> np.ndarray:
     """1-D band-pass Gaussian noise centred on ``wavelength_m`` (unit std)."""
     m = int(n * 1.2) + 8
     white = rng.standard_normal(m)
@@ -618,7 +704,7 @@ def _lowpass1d(rng: np.random.Generator, n: int, dx: float, l_min_m: float) -> n
     m = int(n * 1.2) + 8
     spec = np.fft.rfft(rng.standard_normal(m))
     k = np.fft.rfftfreq(m, d=dx)
-    out = np.fft.irfft(spec * np.exp(-(k * l_min_m) ** 2), n=m)[:n]
+    out = np.fft.irfft(spec * np.exp(-((k * l_min_m) ** 2)), n=m)[:n]
     out -= out.mean()
     sd = out.std()
     return out / sd if sd > 0 else out
@@ -628,8 +714,9 @@ def _shift(a: np.ndarray, dr: int, dc: int, fill: bool = False) -> np.ndarray:
     """``out[r, c] = a[r - dr, c - dc]`` (the neighbour at offset (-dr, -dc)), padded."""
     out = np.full_like(a, fill)
     ny, nx = a.shape
-    out[max(dr, 0):ny + min(dr, 0), max(dc, 0):nx + min(dc, 0)] = \
-        a[max(-dr, 0):ny + min(-dr, 0), max(-dc, 0):nx + min(-dc, 0)]
+    out[max(dr, 0) : ny + min(dr, 0), max(dc, 0) : nx + min(dc, 0)] = a[
+        max(-dr, 0) : ny + min(-dr, 0), max(-dc, 0) : nx + min(-dc, 0)
+    ]
     return out
 
 
@@ -668,8 +755,11 @@ def _season_front(doy: np.ndarray) -> np.ndarray:
     """Seasonal front cycle in [0, 1]: maximum ≈ 9 June (doy 160), minimum ≈ 2 October."""
     d_max, fall = 160.0, 115.0
     x = (np.asarray(doy, dtype=float) - d_max) % 365.25
-    return np.where(x < fall, 0.5 + 0.5 * np.cos(np.pi * x / fall),
-                    0.5 - 0.5 * np.cos(np.pi * (x - fall) / (365.25 - fall)))
+    return np.where(
+        x < fall,
+        0.5 + 0.5 * np.cos(np.pi * x / fall),
+        0.5 - 0.5 * np.cos(np.pi * (x - fall) / (365.25 - fall)),
+    )
 
 
 def _wetness(doy: np.ndarray | float) -> np.ndarray:
@@ -695,8 +785,9 @@ def _sea_ice(doy: np.ndarray | float) -> np.ndarray:
 # --------------------------------------------------------------------------------------
 # radar and sun geometry
 # --------------------------------------------------------------------------------------
-def _hidden_and_folded(dem: np.ndarray, px: float, azimuth_deg: float, zenith_deg: float,
-                       want_layover: bool = True) -> tuple[np.ndarray, np.ndarray | None]:
+def _hidden_and_folded(
+    dem: np.ndarray, px: float, azimuth_deg: float, zenith_deg: float, want_layover: bool = True
+) -> tuple[np.ndarray, np.ndarray | None]:
     """Shadow (and layover) masks for a plane wave arriving along ``azimuth_deg``.
 
     The DEM is resampled onto a grid whose rows run along the ground direction of
@@ -709,8 +800,8 @@ def _hidden_and_folded(dem: np.ndarray, px: float, azimuth_deg: float, zenith_de
     a = math.radians(azimuth_deg)
     sa, ca = math.sin(a), math.cos(a)
     k = np.arange(big, dtype=np.float32) - (big - 1) / 2.0
-    rr = k[None, :]   # along propagation (pixels)
-    aa = k[:, None]   # across (pixels)
+    rr = k[None, :]  # along propagation (pixels)
+    aa = k[:, None]  # across (pixels)
     # map offset in pixels (east, north) → image (row, col)
     de = rr * sa + aa * ca
     dn = rr * ca - aa * sa
@@ -748,40 +839,40 @@ class _Static:
     px: float
     x: np.ndarray
     y: np.ndarray
-    s: np.ndarray                 # along-flow coordinate (m, from the scene centre)
-    n: np.ndarray                 # across-flow coordinate from the valley centre line
-    trunk: np.ndarray             # main fjord/valley interior incl. the sea (bool)
-    trib: np.ndarray              # tributary valleys outside the trunk (always glacier)
-    flow_n: np.ndarray            # across-flow coordinate for the streak texture
-    ngrid: np.ndarray             # 1-D grid of n for the front profile
+    s: np.ndarray  # along-flow coordinate (m, from the scene centre)
+    n: np.ndarray  # across-flow coordinate from the valley centre line
+    trunk: np.ndarray  # main fjord/valley interior incl. the sea (bool)
+    trib: np.ndarray  # tributary valleys outside the trunk (always glacier)
+    flow_n: np.ndarray  # across-flow coordinate for the streak texture
+    ngrid: np.ndarray  # 1-D grid of n for the front profile
     half_left: float
     half_right: float
     box_s0: float
     box_s1: float
     box_half: float
     s_mouth: float
-    land_dem: np.ndarray          # terrain height on land (m)
-    geom_dem: np.ndarray          # terrain + smooth glacier surface (m), for geometry
-    terrain_db: np.ndarray        # radiometric terrain effect on land (dB)
-    interior_db: np.ndarray       # radiometric terrain effect of the glacier surface (dB)
+    land_dem: np.ndarray  # terrain height on land (m)
+    geom_dem: np.ndarray  # terrain + smooth glacier surface (m), for geometry
+    terrain_db: np.ndarray  # radiometric terrain effect on land (dB)
+    interior_db: np.ndarray  # radiometric terrain effect of the glacier surface (dB)
     layover: np.ndarray
     shadow: np.ndarray
-    na: np.ndarray                # NA zone (static)
-    theta_deg: np.ndarray         # incidence angle per pixel
+    na: np.ndarray  # NA zone (static)
+    theta_deg: np.ndarray  # incidence angle per pixel
     rock_tex: np.ndarray
-    streak: np.ndarray            # flow-parallel streaks (unit std)
-    moraine: np.ndarray           # medial moraines (0..1)
-    floor: np.ndarray             # valley floor / smooth glacier surface height (m)
-    crev_phase: np.ndarray        # static part of the crevasse phase (rad)
-    crev_patch: np.ndarray        # crevasse patchiness (0..1)
-    crev_margin: np.ndarray       # marginal crevassing (0..1)
-    shelter: np.ndarray           # wind sheltering factor over water
-    katabatic: np.ndarray         # katabatic wind factor over water
-    snow_rock: np.ndarray         # snow-cover propensity of rock (0..1)
+    streak: np.ndarray  # flow-parallel streaks (unit std)
+    moraine: np.ndarray  # medial moraines (0..1)
+    floor: np.ndarray  # valley floor / smooth glacier surface height (m)
+    crev_phase: np.ndarray  # static part of the crevasse phase (rad)
+    crev_patch: np.ndarray  # crevasse patchiness (0..1)
+    crev_margin: np.ndarray  # marginal crevassing (0..1)
+    shelter: np.ndarray  # wind sheltering factor over water
+    katabatic: np.ndarray  # katabatic wind factor over water
+    snow_rock: np.ndarray  # snow-cover propensity of rock (0..1)
     seaice_tex: np.ndarray
-    ice_var: np.ndarray           # large-scale brightness variation of the ice (unit std)
+    ice_var: np.ndarray  # large-scale brightness variation of the ice (unit std)
     slope_deg: np.ndarray
-    aspect_north: np.ndarray      # cos(aspect): 1 = north-facing
+    aspect_north: np.ndarray  # cos(aspect): 1 = north-facing
     dem_grad: tuple[np.ndarray, np.ndarray]
     centre_xy: tuple[float, float]
     flow_unit: tuple[float, float]
@@ -798,8 +889,8 @@ def _build_static(p: GlacierParams, seed: int, shape: tuple[int, int], px: float
     ys = ytop - (np.arange(ny) + 0.5) * px
     cx, cy = x0 + nx * px / 2.0, ytop - ny * px / 2.0
     a = math.radians(p.flow_azimuth_deg)
-    fe, fn = math.sin(a), math.cos(a)          # flow direction (east, north)
-    re_, rn = math.cos(a), -math.sin(a)        # right bank direction
+    fe, fn = math.sin(a), math.cos(a)  # flow direction (east, north)
+    re_, rn = math.cos(a), -math.sin(a)  # right bank direction
     dx = (xs - cx)[None, :].astype(np.float32)
     dy = (ys - cy)[:, None].astype(np.float32)
     s = dx * np.float32(fe) + dy * np.float32(fn)
@@ -824,14 +915,14 @@ def _build_static(p: GlacierParams, seed: int, shape: tuple[int, int], px: float
     half = hw0 + 0.5 * p.fjord_widening * (sgrid - p0)
     half = np.maximum(half, 0.45 * hw0)
     flare = np.clip(sgrid - s_mouth, 0.0, None)
-    half = half + flare ** 2 / 1200.0
+    half = half + flare**2 / 1200.0
     rough_l = p.wall_roughness_m * _lowpass1d(rng, sgrid.size, ds, 900.0)
     rough_r = p.wall_roughness_m * _lowpass1d(rng, sgrid.size, ds, 900.0)
-    w_left = half + rough_l      # wall at n = -w_left (left bank, looking down flow)
-    w_right = half + rough_r     # wall at n = +w_right
+    w_left = half + rough_l  # wall at n = -w_left (left bank, looking down flow)
+    w_right = half + rough_r  # wall at n = +w_right
     wl = np.interp(s, sgrid, w_left).astype(np.float32)
     wr = np.interp(s, sgrid, w_right).astype(np.float32)
-    d_trunk = np.maximum(n - wr, -wl - n)          # > 0 outside the valley (m)
+    d_trunk = np.maximum(n - wr, -wl - n)  # > 0 outside the valley (m)
 
     # coastline irregularity beyond the mouth (2-D noise fading in seaward)
     coast_noise = _field2d(rng, shape, px, beta=3.0, l_max_m=3000.0, l_min_m=2 * px)
@@ -858,12 +949,15 @@ def _build_static(p: GlacierParams, seed: int, shape: tuple[int, int], px: float
         psi = math.radians(rng.uniform(30.0, 60.0))
         wall_at = float(np.interp(sj, sgrid, w_right if side > 0 else w_left))
         nj = side * wall_at * 0.6
-        ds_, dn_ = -math.cos(psi), side * math.sin(psi)   # direction away from the trunk
+        ds_, dn_ = -math.cos(psi), side * math.sin(psi)  # direction away from the trunk
         along = (s - sj) * ds_ + (n - nj) * dn_
         # a gently curving, irregular side valley that narrows upstream
         a_grid = np.linspace(-3000.0, float(np.abs(s).max() + np.abs(n).max()) + 3000.0, 600)
-        wiggle = np.interp(along, a_grid, 0.6 * p.wall_roughness_m
-                           * _lowpass1d(rng, a_grid.size, a_grid[1] - a_grid[0], 700.0))
+        wiggle = np.interp(
+            along,
+            a_grid,
+            0.6 * p.wall_roughness_m * _lowpass1d(rng, a_grid.size, a_grid[1] - a_grid[0], 700.0),
+        )
         bend_t = rng.uniform(-1.0, 1.0) * 0.25 * np.clip(along, 0.0, None) ** 2 / 4000.0
         nt = -(s - sj) * dn_ + (n - nj) * ds_ - bend_t - wiggle
         width_t = wt * (1.0 - 0.3 * _smoothstep(along / 5000.0))
@@ -879,7 +973,7 @@ def _build_static(p: GlacierParams, seed: int, shape: tuple[int, int], px: float
     floor = (floor_sum / np.maximum(weight_sum, 1e-300)).astype(np.float32)
     d_all = np.minimum(d_trunk, d_trib)
     trunk = d_trunk < 0
-    trunk, _, _ = _largest(trunk, _S4)                       # no isolated lakes
+    trunk, _, _ = _largest(trunk, _S4)  # no isolated lakes
     trib = (d_trib < 0) & ~trunk
     if trib.any():
         trib_main = ndimage.binary_dilation(trunk, structure=_S4) & trib
@@ -927,8 +1021,9 @@ def _build_static(p: GlacierParams, seed: int, shape: tuple[int, int], px: float
     zg = ndimage.gaussian_filter(z_surf, max(1.0, 150.0 / px))
     gyi, gxi = np.gradient(zg.astype(np.float32), px)
     p_ri = np.clip(gxi * sl - gyi * cl, -0.1, 0.1)
-    interior_db = np.clip(10.0 * np.log10(np.sin(th) / np.maximum(np.sin(th - np.arctan(p_ri)), 0.12)),
-                          -3.0, 3.0).astype(np.float32)
+    interior_db = np.clip(
+        10.0 * np.log10(np.sin(th) / np.maximum(np.sin(th - np.arctan(p_ri)), 0.12)), -3.0, 3.0
+    ).astype(np.float32)
     # NA: layover/shadow on rock, kept off the fjord and glacier margins
     buffer_px = max(2, int(math.ceil(60.0 / px)))
     near_valley = ndimage.binary_dilation(~land, structure=_S8, iterations=buffer_px)
@@ -947,12 +1042,14 @@ def _build_static(p: GlacierParams, seed: int, shape: tuple[int, int], px: float
     rock_tex = _field2d(rng, shape, px, beta=1.6, l_max_m=600.0, l_min_m=0.5 * px)
     slope = np.degrees(np.arctan(np.hypot(gx, gy))).astype(np.float32)
     aspect_north = (dh_n / np.maximum(np.hypot(dh_e, dh_n), 1e-6)).astype(np.float32)
-    aspect_north = -aspect_north   # slope facing north ⇔ terrain falls towards north
+    aspect_north = -aspect_north  # slope facing north ⇔ terrain falls towards north
     snow_noise = _field2d(rng, shape, px, beta=3.0, l_max_m=1500.0, l_min_m=3 * px)
     steep = _smoothstep((slope - 38.0) / 15.0)
     # where snow lingers into summer: high, north-facing, not too steep
-    snow_rock = (_smoothstep((land_dem - 1.1 * p.ela_m + 150.0 * aspect_north + 120.0 * snow_noise) / 200.0)
-                 * (1.0 - 0.8 * steep)).astype(np.float32)
+    snow_rock = (
+        _smoothstep((land_dem - 1.1 * p.ela_m + 150.0 * aspect_north + 120.0 * snow_noise) / 200.0)
+        * (1.0 - 0.8 * steep)
+    ).astype(np.float32)
 
     # streaks: 1-D multi-scale profile across flow, modulated along flow
     flow_n = np.where(trib, trib_n, n).astype(np.float32)
@@ -966,23 +1063,28 @@ def _build_static(p: GlacierParams, seed: int, shape: tuple[int, int], px: float
             prof += amp * att * _noise1d(rng, fgrid.size, dnf, wavelength, 0.45)
     prof /= max(prof.std(), 1e-6)
     modul = _field2d(rng, shape, px, beta=3.0, l_max_m=3000.0, l_min_m=2 * px)
-    streak = (np.interp(flow_n, fgrid, prof).astype(np.float32) * (1.0 + 0.35 * modul)).astype(np.float32)
+    streak = (np.interp(flow_n, fgrid, prof).astype(np.float32) * (1.0 + 0.35 * modul)).astype(
+        np.float32
+    )
     # medial moraines: where tributary ice flows beside trunk ice
     moraine = np.zeros(shape, np.float32)
     for k, (sj, side) in enumerate(junctions):
         n_m = side * (hw0 - 0.45 * p.tributary_width_m * (1 + 0.3 * k))
-        moraine += (np.exp(-0.5 * ((n - n_m) / max(30.0, 1.2 * px)) ** 2)
-                    * _smoothstep((s - sj) / 400.0)).astype(np.float32)
+        moraine += (
+            np.exp(-0.5 * ((n - n_m) / max(30.0, 1.2 * px)) ** 2) * _smoothstep((s - sj) / 400.0)
+        ).astype(np.float32)
     moraine = np.clip(moraine, 0.0, 1.0) * trunk
 
     # crevasses: arcuate (convex down flow), wavelength varying, patchy
     nph = _noise1d(rng, fgrid.size, dnf, 500.0, 0.6)
-    crev_phase = (2 * np.pi * 0.9 * (n / max(hw0, 1.0)) ** 2
-                  + 1.2 * np.interp(flow_n, fgrid, nph)
-                  + 1.5 * _field2d(rng, shape, px, beta=3.0, l_max_m=2000.0, l_min_m=2 * px)
-                  ).astype(np.float32)
-    crev_patch = _smoothstep(0.5 + 0.6 * _field2d(rng, shape, px, beta=2.6, l_max_m=1500.0,
-                                                 l_min_m=px)).astype(np.float32)
+    crev_phase = (
+        2 * np.pi * 0.9 * (n / max(hw0, 1.0)) ** 2
+        + 1.2 * np.interp(flow_n, fgrid, nph)
+        + 1.5 * _field2d(rng, shape, px, beta=3.0, l_max_m=2000.0, l_min_m=2 * px)
+    ).astype(np.float32)
+    crev_patch = _smoothstep(
+        0.5 + 0.6 * _field2d(rng, shape, px, beta=2.6, l_max_m=1500.0, l_min_m=px)
+    ).astype(np.float32)
     crev_margin = np.exp(-np.clip(np.minimum(wl + n, wr - n), 0, None) / 250.0).astype(np.float32)
 
     # wind sheltering in the fjord (inner fjord calmer), katabatic outflow
@@ -995,22 +1097,57 @@ def _build_static(p: GlacierParams, seed: int, shape: tuple[int, int], px: float
     # the box of the box method: straight, inside the fjord walls, longer than the front moves
     box_s1 = p0 + 2500.0
     s_box = np.linspace(box_s0, box_s1, 100)
-    box_half = 0.85 * float(min(np.interp(s_box, sgrid, w_left).min(), np.interp(s_box, sgrid, w_right).min()))
+    box_half = 0.85 * float(
+        min(np.interp(s_box, sgrid, w_left).min(), np.interp(s_box, sgrid, w_right).min())
+    )
     nlo, nhi = float(n.min()) - 200.0, float(n.max()) + 200.0
     dn_ = min(px / 4.0, 5.0)
     ngrid = np.arange(nlo, nhi + dn_, dn_)
     return _Static(
-        shape=shape, px=px, x=xs, y=ys, s=s, n=n, trunk=trunk, trib=trib, flow_n=flow_n,
+        shape=shape,
+        px=px,
+        x=xs,
+        y=ys,
+        s=s,
+        n=n,
+        trunk=trunk,
+        trib=trib,
+        flow_n=flow_n,
         ngrid=ngrid,
-        half_left=float(np.interp(p0, sgrid, w_left)), half_right=float(np.interp(p0, sgrid, w_right)),
-        box_s0=box_s0, box_s1=box_s1, box_half=box_half, s_mouth=s_mouth,
-        land_dem=land_dem, geom_dem=geom_dem.astype(np.float32), terrain_db=terrain_db,
-        interior_db=interior_db, layover=layover, shadow=shadow, na=na, theta_deg=theta_deg,
-        rock_tex=rock_tex, streak=streak, moraine=moraine, floor=floor, crev_phase=crev_phase,
-        crev_patch=crev_patch, crev_margin=crev_margin, shelter=shelter, katabatic=katabatic,
-        snow_rock=snow_rock, seaice_tex=seaice_tex, ice_var=ice_var,
-        slope_deg=slope, aspect_north=aspect_north, dem_grad=(gx, gy),
-        centre_xy=(cx, cy), flow_unit=(fe, fn), right_unit=(re_, rn), bend=bend)
+        half_left=float(np.interp(p0, sgrid, w_left)),
+        half_right=float(np.interp(p0, sgrid, w_right)),
+        box_s0=box_s0,
+        box_s1=box_s1,
+        box_half=box_half,
+        s_mouth=s_mouth,
+        land_dem=land_dem,
+        geom_dem=geom_dem.astype(np.float32),
+        terrain_db=terrain_db,
+        interior_db=interior_db,
+        layover=layover,
+        shadow=shadow,
+        na=na,
+        theta_deg=theta_deg,
+        rock_tex=rock_tex,
+        streak=streak,
+        moraine=moraine,
+        floor=floor,
+        crev_phase=crev_phase,
+        crev_patch=crev_patch,
+        crev_margin=crev_margin,
+        shelter=shelter,
+        katabatic=katabatic,
+        snow_rock=snow_rock,
+        seaice_tex=seaice_tex,
+        ice_var=ice_var,
+        slope_deg=slope,
+        aspect_north=aspect_north,
+        dem_grad=(gx, gy),
+        centre_xy=(cx, cy),
+        flow_unit=(fe, fn),
+        right_unit=(re_, rn),
+        bend=bend,
+    )
 
 
 # --------------------------------------------------------------------------------------
@@ -1018,8 +1155,8 @@ def _build_static(p: GlacierParams, seed: int, shape: tuple[int, int], px: float
 # --------------------------------------------------------------------------------------
 @dataclass
 class _FrontModel:
-    profiles: list[np.ndarray]      # f(n) on the n grid, per date
-    position: np.ndarray            # width-averaged position (m, from the box edge)
+    profiles: list[np.ndarray]  # f(n) on the n grid, per date
+    position: np.ndarray  # width-averaged position (m, from the box edge)
     events: pd.DataFrame
 
 
@@ -1055,7 +1192,7 @@ def _front_model(p: GlacierParams, st: _Static, seed: int, dates: pd.DatetimeInd
                 ev_centre.append(centre[d])
     inbox = np.abs(ngrid) <= st.box_half
     bumps, deltas = [], []
-    for c, w, d in zip(ev_centre, ev_width, ev_depth):
+    for c, w, d in zip(ev_centre, ev_width, ev_depth, strict=False):
         b = d * np.exp(-0.5 * ((ngrid - c) / (0.4 * w)) ** 2) ** 1.5
         bumps.append(b)
         deltas.append(float(b[inbox].mean()))
@@ -1065,12 +1202,15 @@ def _front_model(p: GlacierParams, st: _Static, seed: int, dates: pd.DatetimeInd
     # continuous part: flow-driven advance minus seasonal calving, plus the trend
     t_years = (days - t0).days.to_numpy() / 365.25
     g = _season_front(doy)
-    p_cont = (p.front_offset_m + (p.trend_m_per_yr + p.calving_events_per_yr * mean_delta) * t_years
-              + p.seasonal_amplitude_m * (g - g[0]))
+    p_cont = (
+        p.front_offset_m
+        + (p.trend_m_per_yr + p.calving_events_per_yr * mean_delta) * t_years
+        + p.seasonal_amplitude_m * (g - g[0])
+    )
 
     # persistent shape: bulge and tilt across the fjord
     u = np.clip(ngrid / max(half, 1.0), -1.5, 1.5)
-    shape0 = p.front_bulge_m * (1.0 - u ** 2) + 0.5 * p.front_tilt_m * u
+    shape0 = p.front_bulge_m * (1.0 - u**2) + 0.5 * p.front_tilt_m * u
 
     bands = ((1300.0, 0.6, 0.9), (380.0, 0.45, 0.6), (120.0, 0.3, 0.25))
     state = None
@@ -1085,8 +1225,10 @@ def _front_model(p: GlacierParams, st: _Static, seed: int, dates: pd.DatetimeInd
         if state is None:
             state = innov
         else:
-            state = [rho * s_ + math.sqrt(1 - rho * rho) * e
-                     for (_w, _a, rho), s_, e in zip(bands, state, innov)]
+            state = [
+                rho * s_ + math.sqrt(1 - rho * rho) * e
+                for (_w, _a, rho), s_, e in zip(bands, state, innov, strict=False)
+            ]
         noise = p.front_roughness_m * np.sum(state, axis=0)
         d_idx = int((date - t0).days)
         f = p_cont[d_idx] + shape0 + noise
@@ -1096,12 +1238,14 @@ def _front_model(p: GlacierParams, st: _Static, seed: int, dates: pd.DatetimeInd
             f = f - (deltas[k] + (bumps[k] - deltas[k]) * decay)
         profiles.append(f)
         positions.append(float(f[inbox].mean()) - st.box_s0)
-    events = pd.DataFrame({
-        "date": pd.DatetimeIndex([days[i] for i in ev_days]),
-        "depth_m": np.asarray(ev_depth, float),
-        "width_m": np.asarray(ev_width, float),
-        "retreat_m": np.asarray(deltas, float),
-    })
+    events = pd.DataFrame(
+        {
+            "date": pd.DatetimeIndex([days[i] for i in ev_days]),
+            "depth_m": np.asarray(ev_depth, float),
+            "width_m": np.asarray(ev_width, float),
+            "retreat_m": np.asarray(deltas, float),
+        }
+    )
     return _FrontModel(profiles=profiles, position=np.asarray(positions), events=events)
 
 
@@ -1151,9 +1295,12 @@ def _masks(st: _Static, profile: np.ndarray) -> tuple[np.ndarray, np.ndarray, np
         if not erode.any():
             break
         glacier = glacier & ~erode
-    raise ConfigError("makes the glacier touch the ocean in several places (the front has "
-                      "retreated past a tributary or out of the fjord)", variable="years",
-                      expected="a shorter series or a smaller trend_m_per_yr")
+    raise ConfigError(
+        "makes the glacier touch the ocean in several places (the front has "
+        "retreated past a tributary or out of the fjord)",
+        variable="years",
+        expected="a shorter series or a smaller trend_m_per_yr",
+    )
 
 
 def _order_front(glacier: np.ndarray, ocean: np.ndarray, front: np.ndarray) -> np.ndarray:
@@ -1183,7 +1330,7 @@ def _order_front(glacier: np.ndarray, ocean: np.ndarray, front: np.ndarray) -> n
         if not flag.all():
             # start right after the longest gap, so runs come in boundary order
             gaps = ~flag
-            k = int(np.argmax(gaps))           # some gap point
+            k = int(np.argmax(gaps))  # some gap point
             rot = np.roll(np.arange(len(c)), -k)
             g_rot = gaps[rot]
             # find longest gap run in rotated order
@@ -1211,26 +1358,45 @@ def _order_front(glacier: np.ndarray, ocean: np.ndarray, front: np.ndarray) -> n
 # --------------------------------------------------------------------------------------
 def _ocean_db(wind: np.ndarray, theta: np.ndarray) -> np.ndarray:
     """Empirical C-band VV ocean backscatter (dB) from wind speed and incidence angle."""
-    return np.maximum(-17.0 + 20.0 * np.log10(np.maximum(wind, 0.3) / 5.0) - 0.25 * (theta - 35.0),
-                      -32.0).astype(np.float32)
+    return np.maximum(
+        -17.0 + 20.0 * np.log10(np.maximum(wind, 0.3) / 5.0) - 0.25 * (theta - 35.0), -32.0
+    ).astype(np.float32)
 
 
 def _date_weather(seed: int, i: int, doy: int, p: GlacierParams) -> dict[str, float]:
     r = _rng(seed, _S_WEATHER, i)
     wet = float(_wetness(doy))
-    wet = float(np.clip(wet * (1.0 + 0.2 * r.standard_normal()) + (0.05 * r.random() if wet > 0 else 0), 0, 1))
-    if wet == 0.0 and r.random() < 0.03:        # rare winter rain-on-snow event
+    wet = float(
+        np.clip(
+            wet * (1.0 + 0.2 * r.standard_normal()) + (0.05 * r.random() if wet > 0 else 0), 0, 1
+        )
+    )
+    if wet == 0.0 and r.random() < 0.03:  # rare winter rain-on-snow event
         wet = 0.5
     winter = float(doy < 120 or doy > 290)
     katabatic = bool(r.random() < (0.35 if winter else 0.08))
     wind = float(p.wind_mean_m_s * r.weibull(2.0) / 0.886)
-    return {"wet": wet, "wind": wind, "katabatic": katabatic,
-            "wind_dir": float(r.uniform(0, 360)), "gain": float(0.25 * r.standard_normal())}
+    return {
+        "wet": wet,
+        "wind": wind,
+        "katabatic": katabatic,
+        "wind_dir": float(r.uniform(0, 360)),
+        "gain": float(0.25 * r.standard_normal()),
+    }
 
 
-def _sigma0_mean(p: GlacierParams, st: _Static, seed: int, i: int, date: pd.Timestamp,
-                 t_years: float, glacier: np.ndarray, ocean: np.ndarray, f_pix: np.ndarray,
-                 weather: dict[str, Any]) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+def _sigma0_mean(
+    p: GlacierParams,
+    st: _Static,
+    seed: int,
+    i: int,
+    date: pd.Timestamp,
+    t_years: float,
+    glacier: np.ndarray,
+    ocean: np.ndarray,
+    f_pix: np.ndarray,
+    weather: dict[str, Any],
+) -> tuple[np.ndarray, dict[str, np.ndarray]]:
     """Mean backscatter (linear) for one date, and the ocean sub-classes (for coherence)."""
     doy = date.day_of_year
     ny, nx = st.shape
@@ -1257,21 +1423,38 @@ def _sigma0_mean(p: GlacierParams, st: _Static, seed: int, i: int, date: pd.Time
     vis = float(_smoothstep((lam / px - 2.0) / 2.0))
     crest = (0.5 + 0.5 * np.sin(2 * np.pi * (st.s - adv) / lam + st.crev_phase)) ** 3
     envelope = np.exp(-dist_g / 1400.0) + 0.35 * st.crev_margin * np.exp(-dist_g / 5000.0)
-    crev = p.crevasse_db * vis * crest * envelope * (0.35 + 0.65 * st.crev_patch) * (1.0 - 0.4 * wet)
+    crev = (
+        p.crevasse_db * vis * crest * envelope * (0.35 + 0.65 * st.crev_patch) * (1.0 - 0.4 * wet)
+    )
     # the terminus zone is rough overall
     rough_front = 3.5 * np.exp(-dist_g / 1000.0) * (1.0 - 0.5 * wet) + 1.2 * st.ice_var
     streaks = p.streak_db * st.streak * (1.0 - 0.3 * wet) * (1.0 - 0.6 * np.exp(-dist_g / 1400.0))
-    g_db = (base - darkening + streaks + crev + rough_front
-            + 1.5 * st.moraine + st.interior_db - 0.12 * (theta - p.incidence_deg))
+    g_db = (
+        base
+        - darkening
+        + streaks
+        + crev
+        + rough_front
+        + 1.5 * st.moraine
+        + st.interior_db
+        - 0.12 * (theta - p.incidence_deg)
+    )
 
     # ---- rock -------------------------------------------------------------------------
-    r_db = (p.rock_db + st.terrain_db + 1.3 * st.rock_tex
-            - 0.55 * p.melt_darkening_db * wet * st.snow_rock
-            - 0.1 * (theta - p.incidence_deg))
+    r_db = (
+        p.rock_db
+        + st.terrain_db
+        + 1.3 * st.rock_tex
+        - 0.55 * p.melt_darkening_db * wet * st.snow_rock
+        - 0.1 * (theta - p.incidence_deg)
+    )
     # layover: the foreslope and the ground sharing its slant range add up (bright, but
     # the relief still shows through)
-    r_db = np.where(st.layover, np.maximum(r_db, p.rock_db + 4.5 + 0.4 * st.terrain_db
-                                           + 1.5 * st.rock_tex), r_db)
+    r_db = np.where(
+        st.layover,
+        np.maximum(r_db, p.rock_db + 4.5 + 0.4 * st.terrain_db + 1.5 * st.rock_tex),
+        r_db,
+    )
     r_db = np.where(st.shadow, -40.0, r_db)
 
     # ---- water: wind, sheltering, streaks --------------------------------------------
@@ -1293,28 +1476,43 @@ def _sigma0_mean(p: GlacierParams, st: _Static, seed: int, i: int, date: pd.Time
     dist_o = np.clip(st.s - f_pix, 0.0, None)
     mel_len = p.melange_length_m * float(_melange(doy))
     dn_ = st.ngrid[1] - st.ngrid[0]
-    edge_prof = (0.12 * _noise1d(r, st.ngrid.size, dn_, 4000.0, 0.6)
-                 + 0.035 * _noise1d(r, st.ngrid.size, dn_, 900.0, 0.6)
-                 + 0.012 * _noise1d(r, st.ngrid.size, dn_, 250.0, 0.6))
+    edge_prof = (
+        0.12 * _noise1d(r, st.ngrid.size, dn_, 4000.0, 0.6)
+        + 0.035 * _noise1d(r, st.ngrid.size, dn_, 900.0, 0.6)
+        + 0.012 * _noise1d(r, st.ngrid.size, dn_, 250.0, 0.6)
+    )
     edge = mel_len * (1.0 + np.interp(st.n, st.ngrid, edge_prof))
     melange = ocean & (dist_o < edge) if mel_len > 0 else np.zeros_like(ocean)
     seaice = np.zeros_like(ocean)
     if p.sea_ice and _sea_ice(doy) > 0.05:
         ice_len = (0.5 + 0.6 * float(_sea_ice(doy))) * (st.s_mouth - p.front_offset_m + 1500.0)
-        ice_edge = ice_len * (1.0 + 0.15 * np.interp(st.n, st.ngrid, _noise1d(
-            r, st.ngrid.size, st.ngrid[1] - st.ngrid[0], 2500.0, 0.6)))
+        ice_edge = ice_len * (
+            1.0
+            + 0.15
+            * np.interp(
+                st.n, st.ngrid, _noise1d(r, st.ngrid.size, st.ngrid[1] - st.ngrid[0], 2500.0, 0.6)
+            )
+        )
         seaice = ocean & (dist_o < ice_edge) & ~melange
     if melange.any():
         # granular ice: floes and bergy bits, denser and bigger close to the terminus
-        grain = ndimage.gaussian_filter(r.standard_normal(st.shape).astype(np.float32),
-                                        max(0.6, 15.0 / px))
+        grain = ndimage.gaussian_filter(
+            r.standard_normal(st.shape).astype(np.float32), max(0.6, 15.0 / px)
+        )
         grain /= grain.std() + 1e-6
-        floes = ndimage.gaussian_filter(r.standard_normal(st.shape).astype(np.float32),
-                                        max(0.8, 50.0 / px))
+        floes = ndimage.gaussian_filter(
+            r.standard_normal(st.shape).astype(np.float32), max(0.8, 50.0 / px)
+        )
         floes /= floes.std() + 1e-6
         density = np.clip(1.0 - dist_o / np.maximum(edge, 1.0), 0.0, 1.0) ** 0.7
-        m_db = (-15.0 + 5.0 * density + 1.2 * grain + 1.0 * floes
-                + 5.0 * (grain > 1.9 - 0.9 * density) + 3.0 * (floes > 1.6 - 0.6 * density))
+        m_db = (
+            -15.0
+            + 5.0 * density
+            + 1.2 * grain
+            + 1.0 * floes
+            + 5.0 * (grain > 1.9 - 0.9 * density)
+            + 3.0 * (floes > 1.6 - 0.6 * density)
+        )
         o_db = np.where(melange, m_db, o_db)
     if seaice.any():
         si_db = -19.0 + 1.8 * st.seaice_tex
@@ -1341,25 +1539,38 @@ def _sigma0_mean(p: GlacierParams, st: _Static, seed: int, i: int, date: pd.Time
 
     # ---- combine -------------------------------------------------------------------------
     db = np.where(glacier, g_db, np.where(ocean, o_db, r_db)) + weather["gain"]
-    lin = np.power(np.float32(10.0), (db / 10.0).astype(np.float32)) + np.float32(10.0 ** (p.nesz_db / 10.0))
+    lin = np.power(np.float32(10.0), (db / 10.0).astype(np.float32)) + np.float32(
+        10.0 ** (p.nesz_db / 10.0)
+    )
     return lin.astype(np.float32), {"melange": melange, "seaice": seaice, "dist_g": dist_g}
 
 
-def _coherence(p: GlacierParams, st: _Static, seed: int, i: int, doy: int, wet: float,
-               glacier: np.ndarray, ocean: np.ndarray, sub: dict[str, np.ndarray]) -> np.ndarray:
+def _coherence(
+    p: GlacierParams,
+    st: _Static,
+    seed: int,
+    i: int,
+    doy: int,
+    wet: float,
+    glacier: np.ndarray,
+    ocean: np.ndarray,
+    sub: dict[str, np.ndarray],
+) -> np.ndarray:
     r = _rng(seed, _S_COHERENCE, i)
     winter = float(1.0 - _wetness(doy))
-    g_rock = (0.45 + 0.3 * winter) * (1.0 - 0.35 * wet * st.snow_rock) - 0.004 * np.clip(st.slope_deg - 30, 0, None)
+    g_rock = (0.45 + 0.3 * winter) * (1.0 - 0.35 * wet * st.snow_rock) - 0.004 * np.clip(
+        st.slope_deg - 30, 0, None
+    )
     g_rock = np.where(st.shadow, 0.05, np.where(st.layover, 0.55, g_rock))
-    speed = np.exp(-sub["dist_g"] / 4000.0)             # fast near the terminus
+    speed = np.exp(-sub["dist_g"] / 4000.0)  # fast near the terminus
     g_glac = (0.08 + 0.3 * (1.0 - speed)) * (0.35 + 0.65 * winter) * (1.0 - 0.5 * wet)
     g_ocean = np.where(sub["melange"], 0.12 + 0.2 * float(_melange(doy)), 0.0)
     g_ocean = np.where(sub["seaice"], 0.45, g_ocean)
     gamma = np.where(glacier, g_glac, np.where(ocean, g_ocean, g_rock)).astype(np.float32)
     gamma = np.clip(gamma, 0.0, 0.98)
     L = _COHERENCE_LOOKS
-    mean = np.sqrt(gamma ** 2 + (1.0 - gamma ** 2) * (math.pi / (4 * L)))
-    sd = (1.0 - gamma ** 2) * math.sqrt((1.0 - math.pi / 4) / L)
+    mean = np.sqrt(gamma**2 + (1.0 - gamma**2) * (math.pi / (4 * L)))
+    sd = (1.0 - gamma**2) * math.sqrt((1.0 - math.pi / 4) / L)
     noise = ndimage.uniform_filter(r.standard_normal(st.shape).astype(np.float32), 3) * 3.0
     return np.clip(mean + sd * noise, 0.0, 1.0).astype(np.float32)
 
@@ -1367,11 +1578,19 @@ def _coherence(p: GlacierParams, st: _Static, seed: int, i: int, doy: int, wet: 
 # --------------------------------------------------------------------------------------
 # optical
 # --------------------------------------------------------------------------------------
-def _optical(p: GlacierParams, st: _Static, seed: int, date: pd.Timestamp, glacier: np.ndarray,
-             ocean: np.ndarray, f_pix: np.ndarray, sub: dict[str, np.ndarray],
-             bands: Sequence[str]) -> np.ndarray:
+def _optical(
+    p: GlacierParams,
+    st: _Static,
+    seed: int,
+    date: pd.Timestamp,
+    glacier: np.ndarray,
+    ocean: np.ndarray,
+    f_pix: np.ndarray,
+    sub: dict[str, np.ndarray],
+    bands: Sequence[str],
+) -> np.ndarray:
     r = _rng(seed, _S_OPTICAL)
-    doy = _OPTICAL_DOY   # a cloud-free late-summer scene, whatever the SAR dates
+    doy = _OPTICAL_DOY  # a cloud-free late-summer scene, whatever the SAR dates
     shape = st.shape
     px = st.px
     # snow cover: everything until June and from October, then a rising snow line
@@ -1401,7 +1620,9 @@ def _optical(p: GlacierParams, st: _Static, seed: int, date: pd.Timestamp, glaci
     # water: turbid meltwater plume near the terminus in summer, mélange/sea ice as ice/snow
     oi = ocean.astype(np.float32)
     dist_o = np.clip(st.s - f_pix, 0.0, None)
-    plume = np.exp(-dist_o / 2500.0) * float(_wetness(doy) + 0.3 * melt_progress) * (0.6 + 0.4 * noise)
+    plume = (
+        np.exp(-dist_o / 2500.0) * float(_wetness(doy) + 0.3 * melt_progress) * (0.6 + 0.4 * noise)
+    )
     plume = np.clip(plume, 0, 1)
     # (mélange and sea ice of a winter SAR date are gone by August: only icebergs remain)
     berg = (r.random(shape) < 0.01 * np.exp(-dist_o / 1500.0)).astype(np.float32)
@@ -1410,7 +1631,7 @@ def _optical(p: GlacierParams, st: _Static, seed: int, date: pd.Timestamp, glaci
     w[1] += oi * ice_frac * 0.5
     w[4] += oi * (1 - ice_frac) * (1 - plume)
     w[5] += oi * (1 - ice_frac) * plume
-    refl = np.tensordot(_SPECTRA, w, axes=(1, 0))      # (13, y, x)
+    refl = np.tensordot(_SPECTRA, w, axes=(1, 0))  # (13, y, x)
     # illumination: low Arctic sun from the south at S2 overpass, with cast shadows
     decl = 23.44 * math.sin(2 * math.pi * (284 + doy) / 365.0)
     elev = max(90.0 - 78.5 + decl - 1.0, 6.0)
@@ -1425,8 +1646,9 @@ def _optical(p: GlacierParams, st: _Static, seed: int, date: pd.Timestamp, glaci
     cos_i = (-dh_e * se - dh_n * sn + su) / norm
     # cast shadows of the main relief (smoothed DEM: no shadows from pixel-scale roughness)
     smooth_dem = ndimage.gaussian_filter(st.geom_dem, max(1.0, 60.0 / px))
-    shadow, _ = _hidden_and_folded(smooth_dem, px, (sun_az + 180.0) % 360.0, 90.0 - elev,
-                                   want_layover=False)
+    shadow, _ = _hidden_and_folded(
+        smooth_dem, px, (sun_az + 180.0) % 360.0, 90.0 - elev, want_layover=False
+    )
     shadow = ndimage.gaussian_filter(shadow.astype(np.float32), 0.7)
     direct = np.clip(cos_i, 0.0, None) / math.cos(zen) * (1.0 - shadow)
     illum = np.clip(0.7 * direct + 0.3, 0.0, 2.0).astype(np.float32)
@@ -1449,8 +1671,11 @@ def _optical(p: GlacierParams, st: _Static, seed: int, date: pd.Timestamp, glaci
         b_ = lookup.get(b_name, refl[S2_BANDS.index(b_name)])
         return ((a - b_) / np.maximum(a + b_, 1e-3)).astype(np.float32)
 
-    derived = {"NDSI": lambda: nd("B3", "B11"), "NDWI": lambda: nd("B3", "B8"),
-               "NDVI": lambda: nd("B8", "B4")}
+    derived = {
+        "NDSI": lambda: nd("B3", "B11"),
+        "NDWI": lambda: nd("B3", "B8"),
+        "NDVI": lambda: nd("B8", "B4"),
+    }
     return np.stack([lookup[b] if b in lookup else derived[b]() for b in bands]).astype(np.float32)
 
 
@@ -1461,12 +1686,17 @@ def _dates(start: Any, years: float, repeat_days: int) -> pd.DatetimeIndex:
     if not (isinstance(years, (int, float)) and years > 0 and math.isfinite(years)):
         raise ConfigError(f"is {years!r}", variable="years", expected="a positive number of years")
     if not isinstance(repeat_days, (int, np.integer)) or repeat_days < 1:
-        raise ConfigError(f"is {repeat_days!r}", variable="repeat_days",
-                          expected="a positive whole number of days (Sentinel-1: 12)")
+        raise ConfigError(
+            f"is {repeat_days!r}",
+            variable="repeat_days",
+            expected="a positive whole number of days (Sentinel-1: 12)",
+        )
     try:
         t0 = pd.Timestamp(start).normalize()
     except (ValueError, TypeError) as err:
-        raise ConfigError(f"is {start!r}", variable="start", expected="a date such as '2019-01-01'") from err
+        raise ConfigError(
+            f"is {start!r}", variable="start", expected="a date such as '2019-01-01'"
+        ) from err
     n = int(math.floor(years * 365.25 / repeat_days + 1e-9)) + 1
     return pd.date_range(t0, periods=n, freq=f"{int(repeat_days)}D")
 
@@ -1551,9 +1781,10 @@ def simulate_glacier(
     """
     import geopandas as gpd
     import rioxarray  # noqa: F401  (registers the .rio accessor)
-    from rasterio.features import shapes as _shapes
     from affine import Affine
-    from shapely.geometry import LineString, Polygon, shape as _shape
+    from rasterio.features import shapes as _shapes
+    from shapely.geometry import LineString, Polygon
+    from shapely.geometry import shape as _shape
     from shapely.ops import unary_union
     from tqdm.auto import tqdm
 
@@ -1562,18 +1793,25 @@ def simulate_glacier(
     try:
         ny, nx = (int(v) for v in size)
     except (TypeError, ValueError) as err:
-        raise ConfigError(f"is {size!r}", variable="size", expected="(height, width) in pixels") from err
+        raise ConfigError(
+            f"is {size!r}", variable="size", expected="(height, width) in pixels"
+        ) from err
     if ny < 16 or nx < 16:
         raise ConfigError(f"is {size!r}", variable="size", expected="at least 16 × 16 pixels")
     if not (isinstance(pixel_size, (int, float)) and pixel_size > 0 and math.isfinite(pixel_size)):
-        raise ConfigError(f"is {pixel_size!r}", variable="pixel_size", expected="a positive size in metres")
+        raise ConfigError(
+            f"is {pixel_size!r}", variable="pixel_size", expected="a positive size in metres"
+        )
     if not (isinstance(enl, (int, float)) and enl > 0 and math.isfinite(enl)):
         raise ConfigError(f"is {enl!r}", variable="enl", expected="a positive number of looks")
     bands = tuple(optical_bands)
     bad = [b for b in bands if b not in S2_BANDS and b not in _DERIVED_BANDS]
     if bad or not bands:
-        raise ConfigError(f"holds {bad or 'nothing'}", variable="optical_bands",
-                          expected=f"names from {S2_BANDS + _DERIVED_BANDS}")
+        raise ConfigError(
+            f"holds {bad or 'nothing'}",
+            variable="optical_bands",
+            expected=f"names from {S2_BANDS + _DERIVED_BANDS}",
+        )
     px = float(pixel_size)
     dates = _dates(start, years, repeat_days)
     nt = len(dates)
@@ -1602,8 +1840,11 @@ def simulate_glacier(
         prof = fm.profiles[i]
         glacier, ocean, fr = _masks(st, prof)
         if fr.sum() < 2:
-            raise ConfigError(f"has no calving front on {date.date()} in a {ny}×{nx} scene at {px:g} m",
-                              variable="size", expected="a larger scene or a shorter series")
+            raise ConfigError(
+                f"has no calving front on {date.date()} in a {ny}×{nx} scene at {px:g} m",
+                variable="size",
+                expected="a larger scene or a shorter series",
+            )
         z = static_zone.copy()
         z[glacier] = GLACIER
         z[ocean] = OCEAN
@@ -1620,14 +1861,22 @@ def simulate_glacier(
         line = LineString(np.column_stack([xs, ys]))
         lines.append(line)
         lengths.append(line.length)
-        geoms = [_shape(g) for g, v in _shapes(glacier.astype(np.uint8), mask=glacier,
-                                                connectivity=4, transform=transform) if v == 1]
+        geoms = [
+            _shape(g)
+            for g, v in _shapes(
+                glacier.astype(np.uint8), mask=glacier, connectivity=4, transform=transform
+            )
+            if v == 1
+        ]
         polys.append(unary_union(geoms) if len(geoms) != 1 else geoms[0])
         areas.append(float(glacier.sum()) * px * px / 1e6)
         f_pix = np.interp(st.n, st.ngrid, prof).astype(np.float32)
         if i == 0:
-            zsurf = np.where(st.trib, st.floor,
-                             p.cliff_height_m + _SURFACE_A * np.sqrt(np.clip(f_pix - st.s, 0, None)))
+            zsurf = np.where(
+                st.trib,
+                st.floor,
+                p.cliff_height_m + _SURFACE_A * np.sqrt(np.clip(f_pix - st.s, 0, None)),
+            )
             dem = np.where(glacier, zsurf, np.where(ocean, 0.0, st.land_dem)).astype(np.float32)
         weather = _date_weather(seed, i, date.day_of_year, p)
         t_years = (date - t0).days / 365.25
@@ -1641,17 +1890,35 @@ def simulate_glacier(
     outline = (zones == GLACIER).astype(np.uint8)
     ds = xr.Dataset(
         data_vars={
-            "sigma0_db": (("time", "y", "x"), sigma, {
-                "units": "dB", "long_name": "backscatter coefficient sigma0 (VV, ellipsoid)"}),
-            "coherence": (("time", "y", "x"), coh, {
-                "units": "1", "long_name": f"interferometric coherence ({repeat_days}-day)"}),
-            "optical": (("band", "y", "x"), optical, {
-                "units": "1", "long_name": "Sentinel-2-like reflectance",
-                "date": str(dates[opt_index].date())}),
+            "sigma0_db": (
+                ("time", "y", "x"),
+                sigma,
+                {"units": "dB", "long_name": "backscatter coefficient sigma0 (VV, ellipsoid)"},
+            ),
+            "coherence": (
+                ("time", "y", "x"),
+                coh,
+                {"units": "1", "long_name": f"interferometric coherence ({repeat_days}-day)"},
+            ),
+            "optical": (
+                ("band", "y", "x"),
+                optical,
+                {
+                    "units": "1",
+                    "long_name": "Sentinel-2-like reflectance",
+                    "date": str(dates[opt_index].date()),
+                },
+            ),
             "dem": (("y", "x"), dem, {"units": "m", "long_name": "surface height above sea level"}),
-            "zones": (("time", "y", "x"), zones, {
-                "long_name": "CaFFe zones", "flag_values": "0 1 2 3",
-                "flag_meanings": "na rock glacier ocean"}),
+            "zones": (
+                ("time", "y", "x"),
+                zones,
+                {
+                    "long_name": "CaFFe zones",
+                    "flag_values": "0 1 2 3",
+                    "flag_meanings": "na rock glacier ocean",
+                },
+            ),
             "front": (("time", "y", "x"), front, {"long_name": "calving front (1 = front pixel)"}),
             "outline": (("time", "y", "x"), outline, {"long_name": "glacier mask (1 = glacier)"}),
         },
@@ -1681,25 +1948,42 @@ def simulate_glacier(
 
     crs = f"EPSG:{CRS_EPSG}"
     dt = pd.DatetimeIndex(dates, name="date")
-    fronts = gpd.GeoDataFrame({"date": dt, "glacier": p.name, "length_m": np.asarray(lengths)},
-                              geometry=lines, crs=crs)
-    outlines = gpd.GeoDataFrame({"date": dt, "glacier": p.name, "area_km2": np.asarray(areas)},
-                                geometry=polys, crs=crs)
+    fronts = gpd.GeoDataFrame(
+        {"date": dt, "glacier": p.name, "length_m": np.asarray(lengths)}, geometry=lines, crs=crs
+    )
+    outlines = gpd.GeoDataFrame(
+        {"date": dt, "glacier": p.name, "area_km2": np.asarray(areas)}, geometry=polys, crs=crs
+    )
     position = pd.Series(fm.position, index=dt, name="front_position_m")
-    position.attrs.update({"units": "m", "glacier": p.name,
-                           "definition": "width-averaged terminus position down flow from the box's upstream edge"})
+    position.attrs.update(
+        {
+            "units": "m",
+            "glacier": p.name,
+            "definition": "width-averaged terminus position down flow from the box's upstream edge",
+        }
+    )
 
     def to_map(s_: float, n_: float) -> tuple[float, float]:
         v = n_ + float(st.bend(s_))
         return cx + s_ * fe + v * re_, cy + s_ * fn + v * rn
 
     b = st.box_half
-    box = Polygon([to_map(st.box_s0, -b), to_map(st.box_s1, -b), to_map(st.box_s1, b), to_map(st.box_s0, b)])
+    box = Polygon(
+        [to_map(st.box_s0, -b), to_map(st.box_s1, -b), to_map(st.box_s1, b), to_map(st.box_s0, b)]
+    )
     s_line = np.linspace(float(st.s.min()), float(st.s.max()), 60)
     centreline = LineString([to_map(float(q), 0.0) for q in s_line])
-    return SyntheticGlacier(params=p, seed=seed, stack=ds, fronts=fronts, outlines=outlines,
-                            front_position_m=position, box=box, centreline=centreline,
-                            calving_events=fm.events)
+    return SyntheticGlacier(
+        params=p,
+        seed=seed,
+        stack=ds,
+        fronts=fronts,
+        outlines=outlines,
+        front_position_m=position,
+        box=box,
+        centreline=centreline,
+        calving_events=fm.events,
+    )
 
 
 def simulate_world(
@@ -1730,21 +2014,41 @@ def simulate_world(
     seed = _check_seed(seed)
     if not isinstance(n_glaciers, (int, np.integer)) or n_glaciers < 1:
         raise ConfigError(f"is {n_glaciers!r}", variable="n_glaciers", expected="an integer ≥ 1")
-    return [world_glacier(i, seed=seed, years=years, size=size, pixel_size=pixel_size,
-                          start=start, repeat_days=repeat_days, enl=enl, progress=progress)
-            for i in range(int(n_glaciers))]
+    return [
+        world_glacier(
+            i,
+            seed=seed,
+            years=years,
+            size=size,
+            pixel_size=pixel_size,
+            start=start,
+            repeat_days=repeat_days,
+            enl=enl,
+            progress=progress,
+        )
+        for i in range(int(n_glaciers))
+    ]
 
 
 def world_glacier_seed(seed: int, index: int) -> int:
     """The simulation seed of glacier ``index`` of the world ``seed`` (``attrs["seed"]``)."""
-    return int(np.random.SeedSequence([_check_seed(seed), 0xC0FFEE, int(index)])
-               .generate_state(1)[0])
+    return int(
+        np.random.SeedSequence([_check_seed(seed), 0xC0FFEE, int(index)]).generate_state(1)[0]
+    )
 
 
-def world_glacier(index: int, *, seed: int = 0, years: float = 1.0,
-                  size: tuple[int, int] = (512, 512), pixel_size: float = 20.0,
-                  start: Any = "2019-01-01", repeat_days: int = 12, enl: float = 4.4,
-                  progress: bool = False) -> SyntheticGlacier:
+def world_glacier(
+    index: int,
+    *,
+    seed: int = 0,
+    years: float = 1.0,
+    size: tuple[int, int] = (512, 512),
+    pixel_size: float = 20.0,
+    start: Any = "2019-01-01",
+    repeat_days: int = 12,
+    enl: float = 4.4,
+    progress: bool = False,
+) -> SyntheticGlacier:
     """Glacier ``index`` of :func:`simulate_world` alone (identical to
     ``simulate_world(index + 1, ...)[index]``), without simulating the others.
 
@@ -1755,9 +2059,17 @@ def world_glacier(index: int, *, seed: int = 0, years: float = 1.0,
     (True, 1)
     """
     seed = _check_seed(seed)
-    g = simulate_glacier(GlacierParams.random(seed, index), seed=world_glacier_seed(seed, index),
-                         start=start, years=years, repeat_days=repeat_days, size=size,
-                         pixel_size=pixel_size, enl=enl, progress=progress)
+    g = simulate_glacier(
+        GlacierParams.random(seed, index),
+        seed=world_glacier_seed(seed, index),
+        start=start,
+        years=years,
+        repeat_days=repeat_days,
+        size=size,
+        pixel_size=pixel_size,
+        enl=enl,
+        progress=progress,
+    )
     g.stack.attrs["world_seed"] = seed
     g.stack.attrs["world_index"] = int(index)
     return g
@@ -1792,23 +2104,39 @@ def preview_figure(glaciers: Sequence[SyntheticGlacier] | SyntheticGlacier) -> F
     fig = Figure(figsize=(17.5, 3.6 * nrow), layout="constrained")
     axes = fig.subplots(nrow, 5, squeeze=False, width_ratios=[1, 1, 1, 1, 1.5])
     zcmap = ListedColormap(_ZONE_COLOURS)
-    for row, g in zip(axes, glaciers):
+    for row, g in zip(axes, glaciers, strict=False):
         ds = g.stack
         times = pd.DatetimeIndex(ds.time.values)
         x, y = ds.x.values / 1000.0, ds.y.values / 1000.0
-        ext = (x[0] - (x[1] - x[0]) / 2, x[-1] + (x[1] - x[0]) / 2,
-               y[-1] - (y[0] - y[1]) / 2, y[0] + (y[0] - y[1]) / 2)
+        ext = (
+            x[0] - (x[1] - x[0]) / 2,
+            x[-1] + (x[1] - x[0]) / 2,
+            y[-1] - (y[0] - y[1]) / 2,
+            y[0] + (y[0] - y[1]) / 2,
+        )
         winter = int(np.argmin(np.abs((times.month - 3) + 0.0)))
-        winter = int(np.nonzero(times.month.isin([2, 3, 4]))[0][0]) if times.month.isin([2, 3, 4]).any() else 0
+        winter = (
+            int(np.nonzero(times.month.isin([2, 3, 4]))[0][0])
+            if times.month.isin([2, 3, 4]).any()
+            else 0
+        )
         summer_idx = np.nonzero(times.month.isin([7, 8]))[0]
         summer = int(summer_idx[0]) if summer_idx.size else len(times) - 1
         for ax, k, label in ((row[0], winter, "winter"), (row[1], summer, "summer")):
-            ax.imshow(ds.sigma0_db.values[k], cmap="gray", vmin=-25, vmax=0, extent=ext,
-                      interpolation="nearest")
+            ax.imshow(
+                ds.sigma0_db.values[k],
+                cmap="gray",
+                vmin=-25,
+                vmax=0,
+                extent=ext,
+                interpolation="nearest",
+            )
             ax.set_title(f"{g.name} σ0 {str(times[k].date())} ({label})", fontsize=9)
         k = winter
         ax = row[2]
-        ax.imshow(ds.zones.values[k], cmap=zcmap, vmin=-0.5, vmax=3.5, extent=ext, interpolation="nearest")
+        ax.imshow(
+            ds.zones.values[k], cmap=zcmap, vmin=-0.5, vmax=3.5, extent=ext, interpolation="nearest"
+        )
         line = np.asarray(g.fronts.geometry.iloc[k].coords) / 1000.0
         ax.plot(line[:, 0], line[:, 1], color="#ff3b30", lw=1.2)
         bx = np.asarray(g.box.exterior.coords) / 1000.0
@@ -1833,7 +2161,9 @@ def preview_figure(glaciers: Sequence[SyntheticGlacier] | SyntheticGlacier) -> F
         ax.plot(pos.index, pos.values, "o-", ms=3, lw=1, color="#1f4e8c", label="front position")
         ev = g.calving_events
         if len(ev):
-            yy = np.interp(ev["date"].values.astype("int64"), pos.index.values.astype("int64"), pos.values)
+            yy = np.interp(
+                ev["date"].values.astype("int64"), pos.index.values.astype("int64"), pos.values
+            )
             ax.plot(ev["date"], yy, "v", color="#ff3b30", ms=5, label="calving events")
         ax.set_ylabel("m down flow from box edge", fontsize=8)
         ax.set_title(f"{g.name}: terminus position", fontsize=9)

@@ -55,8 +55,11 @@ def reference_front(sample: Mapping[str, Any]) -> np.ndarray:
 def _as_front(mask: Any, index: int) -> np.ndarray:
     m = np.asarray(mask)
     if m.ndim != 2 or m.size == 0:
-        raise DataError(f"training front {index} has shape {m.shape}", variable="front",
-                        expected="a 2-D front mask")
+        raise DataError(
+            f"training front {index} has shape {m.shape}",
+            variable="front",
+            expected="a 2-D front mask",
+        )
     return m.astype(bool)
 
 
@@ -117,8 +120,11 @@ class FixedFront:
             yx = np.unique(_scale(coords, m.shape, shape), axis=0)
             counts[yx[:, 0], yx[:, 1]] += 1
         if counts is None or shape is None:
-            raise DataError("no training image has a front pixel", variable="front",
-                            expected="training labels with calving fronts")
+            raise DataError(
+                "no training image has a front pixel",
+                variable="front",
+                expected="training labels with calving fronts",
+            )
         n = max(1, int(round(float(np.median(lengths)))))
         flat = counts.ravel()
         order = np.argsort(-flat, kind="stable")[:n]
@@ -136,27 +142,37 @@ class FixedFront:
 
     def to_dict(self) -> dict[str, Any]:
         """Plain data, for a checkpoint or JSON."""
-        return {"kind": "fixed_front", "shape": list(self.shape),
-                "pixels": self.pixels.tolist(), "length": self.length,
-                "n_images": self.n_images}
+        return {
+            "kind": "fixed_front",
+            "shape": list(self.shape),
+            "pixels": self.pixels.tolist(),
+            "length": self.length,
+            "n_images": self.n_images,
+        }
 
     @classmethod
     def from_dict(cls, d: Mapping[str, Any]) -> FixedFront:
         """Inverse of :meth:`to_dict`."""
         pixels = np.asarray(d["pixels"], np.int64).reshape(-1, 2)
-        return cls((int(d["shape"][0]), int(d["shape"][1])), pixels, int(d["length"]),
-                   int(d["n_images"]))
+        return cls(
+            (int(d["shape"][0]), int(d["shape"][1])), pixels, int(d["length"]), int(d["n_images"])
+        )
 
     def __eq__(self, other: object) -> bool:
-        return (isinstance(other, FixedFront) and self.shape == other.shape
-                and np.array_equal(self.pixels, other.pixels) and self.length == other.length
-                and self.n_images == other.n_images)
+        return (
+            isinstance(other, FixedFront)
+            and self.shape == other.shape
+            and np.array_equal(self.pixels, other.pixels)
+            and self.length == other.length
+            and self.n_images == other.n_images
+        )
 
     __hash__ = None  # type: ignore[assignment]
 
 
-def previous_acquisition(metas: Sequence[Mapping[str, Any]],
-                         shapes: Sequence[Sequence[int]]) -> list[int | None]:
+def previous_acquisition(
+    metas: Sequence[Mapping[str, Any]], shapes: Sequence[Sequence[int]]
+) -> list[int | None]:
     """For each image, the index of the previous acquisition of the same glacier with the same
     image size (the persistence baseline's "prediction"), or ``None`` for the first.
 
@@ -165,8 +181,10 @@ def previous_acquisition(metas: Sequence[Mapping[str, Any]],
     >>> previous_acquisition(metas, [(4, 4)] * 4)
     [1, None, None, 0]
     """
-    order = sorted(range(len(metas)), key=lambda i: (str(metas[i].get("glacier", "")),
-                                                      str(metas[i].get("date", "")), i))
+    order = sorted(
+        range(len(metas)),
+        key=lambda i: (str(metas[i].get("glacier", "")), str(metas[i].get("date", "")), i),
+    )
     prev: list[int | None] = [None] * len(metas)
     last: dict[tuple[str, tuple[int, ...]], int] = {}
     for i in order:

@@ -56,33 +56,46 @@ def _flat_pair(confidence: Any, correct: Any, valid: Any | None) -> tuple[np.nda
     """Flatten (lists of) confidence/correct arrays into two 1-D arrays, applying ``valid``."""
     if isinstance(confidence, list | tuple):
         if not isinstance(correct, list | tuple) or len(correct) != len(confidence):
-            raise DataError("confidence is a list but correct is not a list of the same length",
-                            variable="correct", expected="matching lists of arrays")
+            raise DataError(
+                "confidence is a list but correct is not a list of the same length",
+                variable="correct",
+                expected="matching lists of arrays",
+            )
         valid_list = list(valid) if isinstance(valid, list | tuple) else [valid] * len(correct)
-        pairs = [_flat_pair(c, k, v) for c, k, v in zip(confidence, correct, valid_list,
-                                                       strict=True)]
+        pairs = [
+            _flat_pair(c, k, v) for c, k, v in zip(confidence, correct, valid_list, strict=True)
+        ]
         if not pairs:
             return np.empty(0), np.empty(0)
         return (np.concatenate([p[0] for p in pairs]), np.concatenate([p[1] for p in pairs]))
     c = _to_numpy(confidence).astype(np.float64, copy=False)
     k = _to_numpy(correct)
     if c.shape != k.shape:
-        raise DataError(f"confidence has shape {c.shape} but correct {k.shape}",
-                        variable="correct", expected="arrays of the same shape")
+        raise DataError(
+            f"confidence has shape {c.shape} but correct {k.shape}",
+            variable="correct",
+            expected="arrays of the same shape",
+        )
     k = k.astype(np.float64, copy=False)
     if valid is not None:
         v = _to_numpy(valid).astype(bool)
         if v.shape != c.shape:
-            raise DataError(f"valid mask has shape {v.shape}, confidence {c.shape}",
-                            variable="valid", expected="a mask of the same shape")
+            raise DataError(
+                f"valid mask has shape {v.shape}, confidence {c.shape}",
+                variable="valid",
+                expected="a mask of the same shape",
+            )
         c, k = c[v], k[v]
     c, k = c.ravel(), k.ravel()
     finite = np.isfinite(c)
     if not finite.all():
         c, k = c[finite], k[finite]
     if c.size and (c.min() < 0 or c.max() > 1):
-        raise DataError(f"confidence outside [0, 1] (min {c.min():.3g}, max {c.max():.3g})",
-                        variable="confidence", expected="values in [0, 1]")
+        raise DataError(
+            f"confidence outside [0, 1] (min {c.min():.3g}, max {c.max():.3g})",
+            variable="confidence",
+            expected="values in [0, 1]",
+        )
     return c, k
 
 
@@ -121,8 +134,9 @@ def entropy_confidence(probs: Any, axis: int) -> np.ndarray:
     p = np.clip(_to_numpy(probs).astype(np.float64), 0.0, 1.0)
     k = p.shape[axis]
     if k < 2:
-        raise DataError(f"has {k} class along axis {axis}", variable="probs",
-                        expected="at least 2 classes")
+        raise DataError(
+            f"has {k} class along axis {axis}", variable="probs", expected="at least 2 classes"
+        )
     with np.errstate(divide="ignore", invalid="ignore"):
         h = -np.sum(np.where(p > 0, p * np.log2(p), 0.0), axis=axis)
     return np.clip(1.0 - h / math.log2(k), 0.0, 1.0)
@@ -164,15 +178,19 @@ class ReliabilityCurve:
         if int(self.n_bins) < 1:
             raise ConfigError(f"n_bins={self.n_bins}", variable="n_bins", expected="≥ 1")
         self.n_bins = int(self.n_bins)
-        for name, dtype in (("count", np.int64), ("sum_confidence", np.float64),
-                            ("sum_correct", np.float64)):
+        for name, dtype in (
+            ("count", np.int64),
+            ("sum_confidence", np.float64),
+            ("sum_correct", np.float64),
+        ):
             if getattr(self, name) is None:
                 setattr(self, name, np.zeros(self.n_bins, dtype))
             else:
                 setattr(self, name, np.asarray(getattr(self, name), dtype))
 
-    def update(self, confidence: Any, correct: Any, *, valid: Any | None = None
-               ) -> ReliabilityCurve:
+    def update(
+        self, confidence: Any, correct: Any, *, valid: Any | None = None
+    ) -> ReliabilityCurve:
         """Add pixels (arrays of any shape, or lists of arrays); returns ``self``."""
         c, k = _flat_pair(confidence, correct, valid)
         idx = np.minimum((c * self.n_bins).astype(np.int64), self.n_bins - 1)
@@ -219,20 +237,28 @@ class ReliabilityCurve:
 
     def to_dict(self) -> dict[str, Any]:
         """Counts and sums as lists, plus the ECE."""
-        return {"n_bins": self.n_bins, "count": self.count.tolist(),
-                "sum_confidence": self.sum_confidence.tolist(),
-                "sum_correct": self.sum_correct.tolist(),
-                "ece": None if math.isnan(self.ece) else self.ece}
+        return {
+            "n_bins": self.n_bins,
+            "count": self.count.tolist(),
+            "sum_confidence": self.sum_confidence.tolist(),
+            "sum_correct": self.sum_correct.tolist(),
+            "ece": None if math.isnan(self.ece) else self.ece,
+        }
 
     @classmethod
     def from_dict(cls, d: Mapping[str, Any]) -> ReliabilityCurve:
         """Inverse of :meth:`to_dict`."""
-        return cls(int(d["n_bins"]), np.asarray(d["count"]), np.asarray(d["sum_confidence"]),
-                   np.asarray(d["sum_correct"]))
+        return cls(
+            int(d["n_bins"]),
+            np.asarray(d["count"]),
+            np.asarray(d["sum_confidence"]),
+            np.asarray(d["sum_correct"]),
+        )
 
 
-def reliability_curve(confidence: Any, correct: Any, n_bins: int = 100, *,
-                      valid: Any | None = None) -> ReliabilityCurve:
+def reliability_curve(
+    confidence: Any, correct: Any, n_bins: int = 100, *, valid: Any | None = None
+) -> ReliabilityCurve:
     """Reliability curve of confidence vs. correctness pooled over all pixels.
 
     Parameters
@@ -255,8 +281,9 @@ def reliability_curve(confidence: Any, correct: Any, n_bins: int = 100, *,
     return ReliabilityCurve(n_bins).update(confidence, correct, valid=valid)
 
 
-def expected_calibration_error(confidence: Any, correct: Any, n_bins: int = 100, *,
-                               valid: Any | None = None) -> float:
+def expected_calibration_error(
+    confidence: Any, correct: Any, n_bins: int = 100, *, valid: Any | None = None
+) -> float:
     """Expected calibration error ``Σ_b n_b·|conf_b − acc_b| / Σ_b n_b``, pooled over pixels.
 
     ``conf_b`` and ``acc_b`` are the mean confidence and accuracy of the pixels in bin ``b``
@@ -331,21 +358,36 @@ class CalibrationMap:
     True
     """
 
-    def __init__(self, x: Sequence[float] | np.ndarray, y: Sequence[float] | np.ndarray,
-                 *, n_bins: int = 100, n_pixels: int = 0) -> None:
+    def __init__(
+        self,
+        x: Sequence[float] | np.ndarray,
+        y: Sequence[float] | np.ndarray,
+        *,
+        n_bins: int = 100,
+        n_pixels: int = 0,
+    ) -> None:
         x = np.asarray(x, dtype=np.float64)
         y = np.asarray(y, dtype=np.float64)
         if x.ndim != 1 or x.shape != y.shape or x.size < 2:
-            raise ConfigError(f"knots of shapes {x.shape} and {y.shape}", variable="x, y",
-                              expected="two 1-D arrays of the same length ≥ 2")
+            raise ConfigError(
+                f"knots of shapes {x.shape} and {y.shape}",
+                variable="x, y",
+                expected="two 1-D arrays of the same length ≥ 2",
+            )
         if not (np.all(np.isfinite(x)) and np.all(np.isfinite(y))):
             raise ConfigError("knots are not finite", variable="x, y", expected="finite knots")
         if np.any(np.diff(x) <= 0) or np.any(np.diff(y) < 0):
-            raise ConfigError("knots are not monotone", variable="x, y",
-                              expected="strictly increasing x and nondecreasing y")
+            raise ConfigError(
+                "knots are not monotone",
+                variable="x, y",
+                expected="strictly increasing x and nondecreasing y",
+            )
         if x[0] != 0.0 or x[-1] != 1.0 or y.min() < 0 or y.max() > 1:
-            raise ConfigError("knots do not span [0, 1]", variable="x, y",
-                              expected="x from 0 to 1 and y within [0, 1]")
+            raise ConfigError(
+                "knots do not span [0, 1]",
+                variable="x, y",
+                expected="x from 0 to 1 and y within [0, 1]",
+            )
         from scipy.interpolate import PchipInterpolator
 
         self.x, self.y = x, y
@@ -358,8 +400,15 @@ class CalibrationMap:
         return cls([0.0, 1.0], [0.0, 1.0], n_bins=0)
 
     @classmethod
-    def fit(cls, confidence: Any, correct: Any, *, n_bins: int = 100, min_count: int = 1,
-            valid: Any | None = None) -> CalibrationMap:
+    def fit(
+        cls,
+        confidence: Any,
+        correct: Any,
+        *,
+        n_bins: int = 100,
+        min_count: int = 1,
+        valid: Any | None = None,
+    ) -> CalibrationMap:
         """Fit on validation confidence and correctness (arrays or lists of arrays).
 
         Also accepts a :class:`ReliabilityCurve` as ``confidence`` (``correct=None``), so
@@ -371,15 +420,22 @@ class CalibrationMap:
             curve = reliability_curve(confidence, correct, n_bins, valid=valid)
         keep = curve.count >= max(int(min_count), 1)
         if not keep.any():
-            raise DataError("no validation pixels to fit a calibration map",
-                            variable="confidence", expected="at least one pixel")
+            raise DataError(
+                "no validation pixels to fit a calibration map",
+                variable="confidence",
+                expected="at least one pixel",
+            )
         w = curve.count[keep].astype(np.float64)
         cx = curve.mean_confidence[keep]
         acc = curve.accuracy[keep]
         fitted, sizes = _isotonic(acc, w)
         bounds = np.concatenate([[0], np.cumsum(sizes)])
-        kx = np.array([np.average(cx[a:b], weights=w[a:b])
-                       for a, b in zip(bounds[:-1], bounds[1:], strict=True)])
+        kx = np.array(
+            [
+                np.average(cx[a:b], weights=w[a:b])
+                for a, b in zip(bounds[:-1], bounds[1:], strict=True)
+            ]
+        )
         ky = np.clip(fitted, 0.0, 1.0)
         inside = (kx > 0) & (kx < 1)
         x = np.concatenate([[0.0], kx[inside], [1.0]])
@@ -397,8 +453,14 @@ class CalibrationMap:
 
     def to_dict(self) -> dict[str, Any]:
         """Plain, JSON-ready dict (store it in a checkpoint)."""
-        return {"kind": "CalibrationMap", "version": _MAP_VERSION, "x": self.x.tolist(),
-                "y": self.y.tolist(), "n_bins": self.n_bins, "n_pixels": self.n_pixels}
+        return {
+            "kind": "CalibrationMap",
+            "version": _MAP_VERSION,
+            "x": self.x.tolist(),
+            "y": self.y.tolist(),
+            "n_bins": self.n_bins,
+            "n_pixels": self.n_pixels,
+        }
 
     @classmethod
     def from_dict(cls, d: Mapping[str, Any]) -> CalibrationMap:
@@ -410,16 +472,25 @@ class CalibrationMap:
             Not a calibration-map dict, or invalid knots.
         """
         if not isinstance(d, Mapping) or d.get("kind") != "CalibrationMap":
-            raise ConfigError("is not a saved CalibrationMap", variable="calibration",
-                              expected="a dict with kind='CalibrationMap'")
+            raise ConfigError(
+                "is not a saved CalibrationMap",
+                variable="calibration",
+                expected="a dict with kind='CalibrationMap'",
+            )
         if int(d.get("version", 0)) > _MAP_VERSION:
-            raise ConfigError(f"has version {d.get('version')}", variable="calibration",
-                              expected=f"version ≤ {_MAP_VERSION}")
-        return cls(d["x"], d["y"], n_bins=int(d.get("n_bins", 0)),
-                   n_pixels=int(d.get("n_pixels", 0)))
+            raise ConfigError(
+                f"has version {d.get('version')}",
+                variable="calibration",
+                expected=f"version ≤ {_MAP_VERSION}",
+            )
+        return cls(
+            d["x"], d["y"], n_bins=int(d.get("n_bins", 0)), n_pixels=int(d.get("n_pixels", 0))
+        )
 
     def __repr__(self) -> str:
-        return f"CalibrationMap({self.x.size} knots, n_bins={self.n_bins}, n_pixels={self.n_pixels})"
+        return (
+            f"CalibrationMap({self.x.size} knots, n_bins={self.n_bins}, n_pixels={self.n_pixels})"
+        )
 
 
 # --------------------------------------------------------------------------- temperature
@@ -455,14 +526,25 @@ class TemperatureScaling:
     def __init__(self, temperature: float = 1.0) -> None:
         t = float(temperature)
         if not (math.isfinite(t) and t > 0):
-            raise ConfigError(f"temperature {temperature!r}", variable="temperature",
-                              expected="a positive finite number")
+            raise ConfigError(
+                f"temperature {temperature!r}",
+                variable="temperature",
+                expected="a positive finite number",
+            )
         self.temperature = t
 
     @classmethod
-    def fit(cls, logits: Any, labels: Any, *, axis: int = 1, valid: Any | None = None,
-            max_samples: int | None = 2_000_000, seed: int = 0,
-            bounds: tuple[float, float] = (0.05, 20.0)) -> TemperatureScaling:
+    def fit(
+        cls,
+        logits: Any,
+        labels: Any,
+        *,
+        axis: int = 1,
+        valid: Any | None = None,
+        max_samples: int | None = 2_000_000,
+        seed: int = 0,
+        bounds: tuple[float, float] = (0.05, 20.0),
+    ) -> TemperatureScaling:
         """Fit ``T`` on validation logits and integer labels.
 
         Parameters
@@ -488,19 +570,26 @@ class TemperatureScaling:
         k = z.shape[-1]
         y = _to_numpy(labels).astype(np.int64)
         if y.shape != z.shape[:-1]:
-            raise DataError(f"labels have shape {y.shape} but logits {z.shape} (classes last)",
-                            variable="labels", expected="the logits' shape without the class axis")
+            raise DataError(
+                f"labels have shape {y.shape} but logits {z.shape} (classes last)",
+                variable="labels",
+                expected="the logits' shape without the class axis",
+            )
         z = z.reshape(-1, k)
         y = y.ravel()
         if valid is not None:
             v = _to_numpy(valid).astype(bool).ravel()
             z, y = z[v], y[v]
         if y.size == 0:
-            raise DataError("no pixels to fit a temperature", variable="labels",
-                            expected="at least one labelled pixel")
+            raise DataError(
+                "no pixels to fit a temperature",
+                variable="labels",
+                expected="at least one labelled pixel",
+            )
         if y.min() < 0 or y.max() >= k:
-            raise DataError(f"labels outside 0..{k - 1}", variable="labels",
-                            expected=f"class ids 0..{k - 1}")
+            raise DataError(
+                f"labels outside 0..{k - 1}", variable="labels", expected=f"class ids 0..{k - 1}"
+            )
         if max_samples is not None and y.size > max_samples:
             idx = np.random.default_rng(seed).choice(y.size, int(max_samples), replace=False)
             z, y = z[idx], y[idx]
@@ -510,8 +599,7 @@ class TemperatureScaling:
             return float(-_log_softmax(z / math.exp(log_t))[rows, y].mean())
 
         lo, hi = (math.log(b) for b in bounds)
-        res = minimize_scalar(nll, bounds=(lo, hi), method="bounded",
-                              options={"xatol": 1e-5})
+        res = minimize_scalar(nll, bounds=(lo, hi), method="bounded", options={"xatol": 1e-5})
         return cls(math.exp(float(res.x)))
 
     def __call__(self, logits: Any, *, axis: int = 1) -> np.ndarray:
@@ -524,15 +612,21 @@ class TemperatureScaling:
 
     def to_dict(self) -> dict[str, Any]:
         """Plain dict (store it in a checkpoint)."""
-        return {"kind": "TemperatureScaling", "version": _MAP_VERSION,
-                "temperature": self.temperature}
+        return {
+            "kind": "TemperatureScaling",
+            "version": _MAP_VERSION,
+            "temperature": self.temperature,
+        }
 
     @classmethod
     def from_dict(cls, d: Mapping[str, Any]) -> TemperatureScaling:
         """Rebuild from :meth:`to_dict` output."""
         if not isinstance(d, Mapping) or d.get("kind") != "TemperatureScaling":
-            raise ConfigError("is not a saved TemperatureScaling", variable="calibration",
-                              expected="a dict with kind='TemperatureScaling'")
+            raise ConfigError(
+                "is not a saved TemperatureScaling",
+                variable="calibration",
+                expected="a dict with kind='TemperatureScaling'",
+            )
         return cls(float(d["temperature"]))
 
     def __repr__(self) -> str:

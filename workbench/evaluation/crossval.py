@@ -48,8 +48,18 @@ __all__ = ["SELECTIONS", "fold_overrides", "leave_one_glacier_out"]
 
 SELECTIONS = ("glacier", "image", "none")
 
-COLUMNS = ("mde", "complete_mde", "n_no_front", "n_images", "zone_iou", "ece",
-           "fixed_front_mde", "persistence_mde", "model_vs_fixed_front", "train_minutes")
+COLUMNS = (
+    "mde",
+    "complete_mde",
+    "n_no_front",
+    "n_images",
+    "zone_iou",
+    "ece",
+    "fixed_front_mde",
+    "persistence_mde",
+    "model_vs_fixed_front",
+    "train_minutes",
+)
 
 
 def fold_overrides(glaciers: Sequence[str], test: str, select: str) -> tuple[list[str], str | None]:
@@ -69,12 +79,17 @@ def fold_overrides(glaciers: Sequence[str], test: str, select: str) -> tuple[lis
         raise ConfigError(f"is {test!r}", variable="glaciers", expected=f"one of {names}")
     if select == "glacier":
         if len(names) < 3:
-            raise DataError(f"has {len(names)} glaciers", variable="data",
-                            expected="≥ 3 glaciers for select='glacier' (train, validate, test), "
-                                     "or select='image'")
+            raise DataError(
+                f"has {len(names)} glaciers",
+                variable="data",
+                expected="≥ 3 glaciers for select='glacier' (train, validate, test), "
+                "or select='image'",
+            )
         val = names[(names.index(test) + 1) % len(names)]
-        return (["data.split=glacier", f"data.val_glaciers=[{val}]",
-                 f"data.test_glaciers=[{test}]"], val)
+        return (
+            ["data.split=glacier", f"data.val_glaciers=[{val}]", f"data.test_glaciers=[{test}]"],
+            val,
+        )
     image = ["data.split=image", "data.val_glaciers=[]", f"data.test_glaciers=[{test}]"]
     if select == "none":
         return [*image, "data.val_fraction=0.05", "checkpoint.monitor=last"], None
@@ -92,11 +107,17 @@ def _mean(values: Sequence[Any]) -> float | None:
     return sum(xs) / len(xs) if xs and len(xs) == len(values) else None
 
 
-def leave_one_glacier_out(config: str | os.PathLike[str] | Mapping[str, Any],
-                          data: str | os.PathLike[str], out: str | os.PathLike[str], *,
-                          glaciers: Sequence[str] | None = None, select: str = "glacier",
-                          overrides: Sequence[str] = (), figures: bool = True,
-                          progress: bool = True) -> dict[str, Any]:
+def leave_one_glacier_out(
+    config: str | os.PathLike[str] | Mapping[str, Any],
+    data: str | os.PathLike[str],
+    out: str | os.PathLike[str],
+    *,
+    glaciers: Sequence[str] | None = None,
+    select: str = "glacier",
+    overrides: Sequence[str] = (),
+    figures: bool = True,
+    progress: bool = True,
+) -> dict[str, Any]:
     """Train and evaluate ``config`` once per held-out glacier of ``data``; write
     ``out/results.json`` and ``out/results.md``; return the results.
 
@@ -124,40 +145,68 @@ def leave_one_glacier_out(config: str | os.PathLike[str] | Mapping[str, Any],
     for test in folds:
         fold_over, val = fold_overrides(all_glaciers, test, select)
         run = out / f"fold_{test}"
-        over = [f"data.root={data}", "data.kind=caffe", "test=false", f"name=fold_{test}",
-                f"output_dir={out}", *fold_over, *overrides]
+        over = [
+            f"data.root={data}",
+            "data.kind=caffe",
+            "test=false",
+            f"name=fold_{test}",
+            f"output_dir={out}",
+            *fold_over,
+            *overrides,
+        ]
         timing = run / "train_time.json"
         if progress:
-            print(f"fold {test}: training on {[g for g in all_glaciers if g not in (test, val)]}"
-                  f", {_selection_text(select, val)}", flush=True)
-        with warnings.catch_warnings():   # a first run has nothing to resume: expected
+            print(
+                f"fold {test}: training on {[g for g in all_glaciers if g not in (test, val)]}"
+                f", {_selection_text(select, val)}",
+                flush=True,
+            )
+        with warnings.catch_warnings():  # a first run has nothing to resume: expected
             warnings.filterwarnings("ignore", message=".*starting .* from scratch")
             result = fit(config, overrides=over, resume=True, run_dir=run)
         if result.interrupted:
             raise KeyboardInterrupt
-        if not timing.exists():   # the first, full training of this fold
+        if not timing.exists():  # the first, full training of this fold
             with atomic_path(timing) as tmp:
                 tmp.write_text(json.dumps({"seconds": result.seconds, "epochs": result.epochs}))
         seconds = json.loads(timing.read_text())["seconds"]
-        s = evaluate(run / "best.pt", data, out=run / "eval", split="test", figures=figures,
-                     progress=progress)
-        row = {"fold": test, "validation": val or ("none (last epoch)" if select == "none"
-                                                   else "10 % of images"),
-               "train": "+".join(g for g in all_glaciers if g not in (test, val)),
-               **{k: s.get(k) for k in COLUMNS if k != "train_minutes"},
-               "unit": s["unit"], "train_minutes": round(seconds / 60, 1),
-               "epochs": result.epochs, "best_epoch": result.metrics.get("epoch")}
+        s = evaluate(
+            run / "best.pt",
+            data,
+            out=run / "eval",
+            split="test",
+            figures=figures,
+            progress=progress,
+        )
+        row = {
+            "fold": test,
+            "validation": val or ("none (last epoch)" if select == "none" else "10 % of images"),
+            "train": "+".join(g for g in all_glaciers if g not in (test, val)),
+            **{k: s.get(k) for k in COLUMNS if k != "train_minutes"},
+            "unit": s["unit"],
+            "train_minutes": round(seconds / 60, 1),
+            "epochs": result.epochs,
+            "best_epoch": result.metrics.get("epoch"),
+        }
         rows.append(row)
         if progress:
-            print(f"fold {test}: MDE {row['mde']} / complete {row['complete_mde']} "
-                  f"{row['unit']} ({row['n_no_front']} without a front); fixed-front baseline "
-                  f"{row['fixed_front_mde']}", flush=True)
+            print(
+                f"fold {test}: MDE {row['mde']} / complete {row['complete_mde']} "
+                f"{row['unit']} ({row['n_no_front']} without a front); fixed-front baseline "
+                f"{row['fixed_front_mde']}",
+                flush=True,
+            )
     mean = {"fold": "mean", **{k: _mean([r[k] for r in rows]) for k in COLUMNS}}
-    results = {"config": str(config) if not isinstance(config, Mapping) else "<mapping>",
-               "data": str(data), "select": select, "overrides": list(overrides),
-               "folds": rows, "mean": mean,
-               "goal": "complete MDE ≤ 0.6 × the fold's fixed-front baseline, ≤ 2 % no front",
-               "created": time.strftime("%Y-%m-%d %H:%M:%S")}
+    results = {
+        "config": str(config) if not isinstance(config, Mapping) else "<mapping>",
+        "data": str(data),
+        "select": select,
+        "overrides": list(overrides),
+        "folds": rows,
+        "mean": mean,
+        "goal": "complete MDE ≤ 0.6 × the fold's fixed-front baseline, ≤ 2 % no front",
+        "created": time.strftime("%Y-%m-%d %H:%M:%S"),
+    }
     _write(out, results)
     return results
 
@@ -174,19 +223,33 @@ def _write(out: Path, results: Mapping[str, Any]) -> None:
     out.mkdir(parents=True, exist_ok=True)
     with atomic_path(out / "results.json") as tmp:
         tmp.write_text(json.dumps(results, indent=2))
-    table = [{"fold (test glacier)": r["fold"], "train": r.get("train", ""),
-              "validation": r.get("validation", ""), "MDE": _fmt(r["mde"]),
-              "complete MDE": _fmt(r["complete_mde"]),
-              "no front": _fmt(r["n_no_front"]), "zone IoU": _fmt(r["zone_iou"]),
-              "ECE": _fmt(r["ece"]), "fixed-front baseline": _fmt(r["fixed_front_mde"]),
-              "persistence": _fmt(r["persistence_mde"]),
-              "complete / fixed": _fmt(r["model_vs_fixed_front"]),
-              "train min": _fmt(r["train_minutes"])}
-             for r in [*results["folds"], results["mean"]]]
+    table = [
+        {
+            "fold (test glacier)": r["fold"],
+            "train": r.get("train", ""),
+            "validation": r.get("validation", ""),
+            "MDE": _fmt(r["mde"]),
+            "complete MDE": _fmt(r["complete_mde"]),
+            "no front": _fmt(r["n_no_front"]),
+            "zone IoU": _fmt(r["zone_iou"]),
+            "ECE": _fmt(r["ece"]),
+            "fixed-front baseline": _fmt(r["fixed_front_mde"]),
+            "persistence": _fmt(r["persistence_mde"]),
+            "complete / fixed": _fmt(r["model_vs_fixed_front"]),
+            "train min": _fmt(r["train_minutes"]),
+        }
+        for r in [*results["folds"], results["mean"]]
+    ]
     unit = results["folds"][0]["unit"] if results["folds"] else "px"
-    md = [f"# Leave-one-glacier-out: `{results['config']}` on `{results['data']}`", "",
-          f"Validation inside each fold: {results['select']}; overrides: "
-          f"{results['overrides'] or 'none'}. Distances in {unit}. Goal: "
-          f"{results['goal']}.", "", markdown_table(table), ""]
+    md = [
+        f"# Leave-one-glacier-out: `{results['config']}` on `{results['data']}`",
+        "",
+        f"Validation inside each fold: {results['select']}; overrides: "
+        f"{results['overrides'] or 'none'}. Distances in {unit}. Goal: "
+        f"{results['goal']}.",
+        "",
+        markdown_table(table),
+        "",
+    ]
     with atomic_path(out / "results.md") as tmp:
         tmp.write_text("\n".join(md))

@@ -48,9 +48,9 @@ TTA_TRANSFORMS: dict[str, tuple[int, int | None]] = {
     "rot90": (1, None),
     "rot180": (2, None),
     "rot270": (3, None),
-    "hflip": (0, -1),       # mirror left ↔ right
-    "vflip": (0, -2),       # mirror top ↔ bottom
-    "transpose": (1, -1),   # hflip then rot90 = swap H and W
+    "hflip": (0, -1),  # mirror left ↔ right
+    "vflip": (0, -2),  # mirror top ↔ bottom
+    "transpose": (1, -1),  # hflip then rot90 = swap H and W
     "antitranspose": (1, -2),
 }
 
@@ -63,8 +63,11 @@ def _spec(name: str) -> tuple[int, int | None]:
     try:
         return TTA_TRANSFORMS[name]
     except KeyError:
-        raise ConfigError(f"unknown test-time transform {name!r}", variable="transforms",
-                          expected=f"names from {sorted(TTA_TRANSFORMS)}") from None
+        raise ConfigError(
+            f"unknown test-time transform {name!r}",
+            variable="transforms",
+            expected=f"names from {sorted(TTA_TRANSFORMS)}",
+        ) from None
 
 
 def _rot(x: Any, k: int) -> Any:
@@ -156,8 +159,11 @@ def tta_predict(
     if isinstance(transforms, str):
         transforms = (transforms,)
     if not transforms:
-        raise ConfigError("no test-time transforms given", variable="transforms",
-                          expected="at least one name, e.g. 'rot0'")
+        raise ConfigError(
+            "no test-time transforms given",
+            variable="transforms",
+            expected="at least one name, e.g. 'rot0'",
+        )
     specs = [(_spec(t), t) for t in transforms]
     outs = []
     ctx: Any = None
@@ -173,9 +179,12 @@ def tta_predict(
         else:
             y = model_fn(x)
         if tuple(y.shape[-2:]) != tuple(x.shape[-2:]):
-            raise DataError(f"model output has spatial shape {tuple(y.shape[-2:])} for an "
-                            f"input of {tuple(x.shape[-2:])}", variable="model_fn",
-                            expected="outputs on the input's pixel grid (spatial axes last)")
+            raise DataError(
+                f"model output has spatial shape {tuple(y.shape[-2:])} for an "
+                f"input of {tuple(x.shape[-2:])}",
+                variable="model_fn",
+                expected="outputs on the input's pixel grid (spatial axes last)",
+            )
         outs.append(_copy(invert_transform(y, name)))
     return outs
 
@@ -217,15 +226,22 @@ def ensemble_mean_std(
     """
     members = list(prob_list)
     if not members:
-        raise ConfigError("no probability maps given", variable="prob_list",
-                          expected="at least one map")
+        raise ConfigError(
+            "no probability maps given", variable="prob_list", expected="at least one map"
+        )
     shapes = {tuple(m.shape) for m in members}
     if len(shapes) != 1:
-        raise DataError(f"probability maps have different shapes {sorted(shapes)}",
-                        variable="prob_list", expected="maps of one shape")
+        raise DataError(
+            f"probability maps have different shapes {sorted(shapes)}",
+            variable="prob_list",
+            expected="maps of one shape",
+        )
     if uncertainty not in ("predicted", "mean", "none"):
-        raise ConfigError(f"unknown uncertainty {uncertainty!r}", variable="uncertainty",
-                          expected="'predicted', 'mean' or 'none'")
+        raise ConfigError(
+            f"unknown uncertainty {uncertainty!r}",
+            variable="uncertainty",
+            expected="'predicted', 'mean' or 'none'",
+        )
     if _is_torch(members[0]):
         import torch
 

@@ -103,9 +103,17 @@ TIME_SERIES_MODELS = frozenset({"icemapper3d", "convlstm_unet"})
 """Models that take ``B × T × C × H × W`` time series (evaluated per calendar year)."""
 
 _TTA = ("rot0", "rot90", "rot180", "rot270")
-_DATA_DEFAULTS = {"n_glaciers": 3, "years": 1.0, "size": 128, "pixel_size": 80.0,
-                  "world_seed": 0, "val_glaciers": 1, "test_glaciers": 1,
-                  "variables": ["sigma0_db", "coherence"], "label": "outline"}
+_DATA_DEFAULTS = {
+    "n_glaciers": 3,
+    "years": 1.0,
+    "size": 128,
+    "pixel_size": 80.0,
+    "world_seed": 0,
+    "val_glaciers": 1,
+    "test_glaciers": 1,
+    "variables": ["sigma0_db", "coherence"],
+    "label": "outline",
+}
 
 
 # --------------------------------------------------------------------------- small parsers
@@ -130,12 +138,21 @@ def parse_resolution(value: Any) -> float | str | None:
         try:
             value = float(v)
         except ValueError:
-            raise ConfigError(f"is {value!r}", variable="resolution",
-                              expected="'auto', 'meta', 'none' or a pixel size in metres") from None
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not (
-            math.isfinite(value) and value > 0):
-        raise ConfigError(f"is {value!r}", variable="resolution",
-                          expected="'auto', 'meta', 'none' or a pixel size in metres > 0")
+            raise ConfigError(
+                f"is {value!r}",
+                variable="resolution",
+                expected="'auto', 'meta', 'none' or a pixel size in metres",
+            ) from None
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, (int, float))
+        or not (math.isfinite(value) and value > 0)
+    ):
+        raise ConfigError(
+            f"is {value!r}",
+            variable="resolution",
+            expected="'auto', 'meta', 'none' or a pixel size in metres > 0",
+        )
     return float(value)
 
 
@@ -155,11 +172,13 @@ def parse_steps(value: Any) -> int | str | None:
         try:
             value = int(value)
         except ValueError:
-            raise ConfigError(f"is {value!r}", variable="steps",
-                              expected="a number of acquisitions ≥ 1 or 'all'") from None
+            raise ConfigError(
+                f"is {value!r}", variable="steps", expected="a number of acquisitions ≥ 1 or 'all'"
+            ) from None
     if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
-        raise ConfigError(f"is {value!r}", variable="steps",
-                          expected="a number of acquisitions ≥ 1 or 'all'")
+        raise ConfigError(
+            f"is {value!r}", variable="steps", expected="a number of acquisitions ≥ 1 or 'all'"
+        )
     return int(value)
 
 
@@ -194,15 +213,21 @@ def checkpoint_calibration(info: Any) -> tuple[CalibrationMap | None, Temperatur
         elif kind == "TemperatureScaling":
             temp = TemperatureScaling.from_dict(item)
         else:
-            raise CheckpointError(f"has a {CALIBRATION_KEY!r} entry of kind {kind!r}",
-                                  path=getattr(info, "path", None), variable=CALIBRATION_KEY,
-                                  expected="CalibrationMap / TemperatureScaling dicts")
+            raise CheckpointError(
+                f"has a {CALIBRATION_KEY!r} entry of kind {kind!r}",
+                path=getattr(info, "path", None),
+                variable=CALIBRATION_KEY,
+                expected="CalibrationMap / TemperatureScaling dicts",
+            )
     return cmap, temp
 
 
-def save_calibration(checkpoint: str | os.PathLike[str], calibration: Any,
-                     out: str | os.PathLike[str] | None = None,
-                     metrics: Mapping[str, Any] | None = None) -> Path:
+def save_calibration(
+    checkpoint: str | os.PathLike[str],
+    calibration: Any,
+    out: str | os.PathLike[str] | None = None,
+    metrics: Mapping[str, Any] | None = None,
+) -> Path:
     """Write ``calibration`` into a checkpoint's ``metrics["calibration"]`` (atomically).
 
     Parameters
@@ -226,9 +251,14 @@ def save_calibration(checkpoint: str | os.PathLike[str], calibration: Any,
     new_metrics.update(metrics or {})
     new_metrics[CALIBRATION_KEY] = plain[0] if len(plain) == 1 else plain
     checkpoint_calibration(SimpleNamespace(metrics=new_metrics, train_config=None))  # validate
-    return save_checkpoint(model, out if out is not None else checkpoint,
-                           normalization=info.normalization, classes=info.classes,
-                           train_config=info.train_config, metrics=new_metrics)
+    return save_checkpoint(
+        model,
+        out if out is not None else checkpoint,
+        normalization=info.normalization,
+        classes=info.classes,
+        train_config=info.train_config,
+        metrics=new_metrics,
+    )
 
 
 # --------------------------------------------------------------------------- the evaluator
@@ -247,8 +277,11 @@ def _data_kind(data: Any) -> tuple[str, Any]:
         return "demo", None
     p = Path(data)
     if not p.exists():
-        raise DataError("does not exist", path=p,
-                        expected="'demo', a demo world, a CaFFe folder or scene stacks")
+        raise DataError(
+            "does not exist",
+            path=p,
+            expected="'demo', a demo world, a CaFFe folder or scene stacks",
+        )
     if (p / "manifest.json").is_file():
         return "demo", p
     if (p / "sar_images").is_dir() or any(p.glob("*/sar_images")):
@@ -264,8 +297,12 @@ def _open_stacks(src: Any) -> list[Any]:
     if isinstance(src, xr.Dataset):
         return [src]
     p = Path(src)
-    if p.is_dir() and p.suffix != ".zarr" and not (p / ".zgroup").exists() \
-            and not (p / "zarr.json").exists():
+    if (
+        p.is_dir()
+        and p.suffix != ".zarr"
+        and not (p / ".zgroup").exists()
+        and not (p / "zarr.json").exists()
+    ):
         found = sorted([*p.glob("*.zarr"), *p.glob("*.nc")])
         if found:
             paths = found
@@ -330,10 +367,19 @@ def _boundary(mask: np.ndarray) -> np.ndarray:
 class _Evaluator:
     """A loaded model with the options that turn data items into probabilities."""
 
-    def __init__(self, checkpoint: Any, *, device: str = "auto", window: int | None = None,
-                 keep: int | None = None, overlap: float | None = None,
-                 weighting: str | None = None, batch_size: int = 8, tta: bool = False,
-                 resample: bool | str = "auto") -> None:
+    def __init__(
+        self,
+        checkpoint: Any,
+        *,
+        device: str = "auto",
+        window: int | None = None,
+        keep: int | None = None,
+        overlap: float | None = None,
+        weighting: str | None = None,
+        batch_size: int = 8,
+        tta: bool = False,
+        resample: bool | str = "auto",
+    ) -> None:
         from workbench.inference.scene import check_window_options
         from workbench.models import load_model
 
@@ -342,25 +388,35 @@ class _Evaluator:
             model = checkpoint.eval()
             self.path = str(getattr(getattr(model, "checkpoint_info", None), "path", "") or "")
         else:
-            checkpoint = resolve_checkpoint(checkpoint)   # a file, or a packaged model name
+            checkpoint = resolve_checkpoint(checkpoint)  # a file, or a packaged model name
             model = load_model(checkpoint, device=device)
             self.path = str(checkpoint)
         self.model = model
         self.info = getattr(model, "checkpoint_info", None)
         self.cfg: dict[str, Any] = dict(getattr(self.info, "train_config", None) or {})
-        self.name = (getattr(self.info, "model_name", None) or getattr(model, "model_name", "")
-                     or type(model).__name__)
+        self.name = (
+            getattr(self.info, "model_name", None)
+            or getattr(model, "model_name", "")
+            or type(model).__name__
+        )
         config = dict(getattr(model, "config", None) or {})
         if self.name == "glavitu":
-            raise ConfigError("glavitu takes a dict of sources, which evaluate does not support",
-                              variable="checkpoint", expected="a zone or time-series model")
+            raise ConfigError(
+                "glavitu takes a dict of sources, which evaluate does not support",
+                variable="checkpoint",
+                expected="a zone or time-series model",
+            )
         self.task = self.cfg.get("task") or (
-            "outlines" if self.name in TIME_SERIES_MODELS or config.get("num_classes") == 2
-            else "zones")
+            "outlines"
+            if self.name in TIME_SERIES_MODELS or config.get("num_classes") == 2
+            else "zones"
+        )
         if self.task == "outlines" and self.name not in TIME_SERIES_MODELS:
-            raise ConfigError(f"{self.name!r} is not a time-series outline model",
-                              variable="checkpoint",
-                              expected=f"one of {sorted(TIME_SERIES_MODELS)}")
+            raise ConfigError(
+                f"{self.name!r} is not a time-series outline model",
+                variable="checkpoint",
+                expected=f"one of {sorted(TIME_SERIES_MODELS)}",
+            )
         self.num_classes = int(config.get("num_classes") or (4 if self.task == "zones" else 2))
         self.device = next((q.device for q in model.parameters()), torch.device("cpu"))
         data_cfg = dict(self.cfg.get("data") or {})
@@ -369,27 +425,39 @@ class _Evaluator:
         context = data_cfg.get("context_size")
         patch = data_cfg.get("patch_size")
         self.window = window if window is not None else (v.get("window") or context or patch)
-        self.keep = keep if keep is not None else (
-            v.get("keep") or (patch if context and self.task == "zones" else None))
+        self.keep = (
+            keep
+            if keep is not None
+            else (v.get("keep") or (patch if context and self.task == "zones" else None))
+        )
         if overlap is None:
             overlap = v.get("overlap")
         self.overlap = float(0.5 if overlap is None else overlap)
-        self.weighting = weighting or v.get("weighting") or (
-            "gaussian" if self.task == "outlines" else "uniform")
+        self.weighting = (
+            weighting
+            or v.get("weighting")
+            or ("gaussian" if self.task == "outlines" else "uniform")
+        )
         self.batch_size = int(batch_size)
         self.tta = bool(tta)
         self.resample = resample
         # the pixel size the model was trained at: known for the demo world (same rule as
         # workbench.inference's InputSpec)
-        px = self.cfg.get("pixel_size") or _get(self.cfg, "inference", "pixel_size") or (
-            data_cfg.get("pixel_size") if data_cfg.get("kind") == "demo" else None)
+        px = (
+            self.cfg.get("pixel_size")
+            or _get(self.cfg, "inference", "pixel_size")
+            or (data_cfg.get("pixel_size") if data_cfg.get("kind") == "demo" else None)
+        )
         self.model_pixel_size = float(px) if px else None
         norm = getattr(self.info, "normalization", None)
         from workbench.data.patches import Normalization
 
         channels = int(config.get("in_features" if self.task == "outlines" else "in_chans", 1) or 1)
-        self.normalization = (Normalization.from_dict(norm) if norm and "mean" in norm
-                              else Normalization((0.0,) * channels, (1.0,) * channels))
+        self.normalization = (
+            Normalization.from_dict(norm)
+            if norm and "mean" in norm
+            else Normalization((0.0,) * channels, (1.0,) * channels)
+        )
         self.calibration_map, self.temperature = checkpoint_calibration(self.info)
 
     # -- prediction -------------------------------------------------------------------------
@@ -413,22 +481,32 @@ class _Evaluator:
             h, w = inp.shape[-2:]
             if scale != 1.0:
                 inp = _resize(inp, (max(8, round(h * scale)), max(8, round(w * scale))))
-            window = int(self.window or min(max(inp.shape[-2:]),
-                                            384 if self.task == "outlines" else 256))
-            out = predict_tiled(self.model, inp, window=window, keep=self.keep,
-                                overlap=self.overlap, batch_size=self.batch_size,
-                                weighting=self.weighting)["logits"]
+            window = int(
+                self.window or min(max(inp.shape[-2:]), 384 if self.task == "outlines" else 256)
+            )
+            out = predict_tiled(
+                self.model,
+                inp,
+                window=window,
+                keep=self.keep,
+                overlap=self.overlap,
+                batch_size=self.batch_size,
+                weighting=self.weighting,
+            )["logits"]
             if scale != 1.0:
                 out = _resize(out, (h, w))
             return torch.softmax(out.float(), dim=1)
 
         mean = ensemble_predict([fn], x, _TTA, class_axis=1)[0] if self.tta else fn(x)
-        if not bool(torch.isfinite(mean).all()):   # never confident garbage
-            raise DataError("gave non-finite (NaN or infinite) class probabilities: the "
-                            "model overflows on these inputs", path=self.path or None,
-                            variable="probabilities",
-                            expected="finite probabilities (check the checkpoint's weights "
-                                     "and the input's units and normalisation)")
+        if not bool(torch.isfinite(mean).all()):  # never confident garbage
+            raise DataError(
+                "gave non-finite (NaN or infinite) class probabilities: the "
+                "model overflows on these inputs",
+                path=self.path or None,
+                variable="probabilities",
+                expected="finite probabilities (check the checkpoint's weights "
+                "and the input's units and normalisation)",
+            )
         return mean.cpu()
 
     def confidences(self, probs: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
@@ -456,28 +534,45 @@ def _demo_module(ev: _Evaluator, root: Path | None, demo_options: Mapping[str, A
     if ev.data_cfg.get("kind") == "demo":
         d.update({k: ev.data_cfg[k] for k in d if ev.data_cfg.get(k) is not None})
     d.update(demo_options or {})
-    return DemoWorldDataModule(ev.task, root=root, n_glaciers=int(d["n_glaciers"]),
-                               years=float(d["years"]), size=int(d["size"]),
-                               pixel_size=float(d["pixel_size"]),
-                               world_seed=int(d["world_seed"]), val_glaciers=d["val_glaciers"],
-                               test_glaciers=d["test_glaciers"], patch_size=8)
+    return DemoWorldDataModule(
+        ev.task,
+        root=root,
+        n_glaciers=int(d["n_glaciers"]),
+        years=float(d["years"]),
+        size=int(d["size"]),
+        pixel_size=float(d["pixel_size"]),
+        world_seed=int(d["world_seed"]),
+        val_glaciers=d["val_glaciers"],
+        test_glaciers=d["test_glaciers"],
+        patch_size=8,
+    )
 
 
-def _split_stacks(ev: _Evaluator, kind: str, src: Any, split: str,
-                  demo_options: Mapping[str, Any] | None, notes: list[str]) -> list[Any]:
+def _split_stacks(
+    ev: _Evaluator,
+    kind: str,
+    src: Any,
+    split: str,
+    demo_options: Mapping[str, Any] | None,
+    notes: list[str],
+) -> list[Any]:
     """The stacks of ``split``: the demo world's glacier split, or every stack given."""
     if kind == "demo":
         dm = _demo_module(ev, src, demo_options)
         # the training run's glacier split, exactly; only the glaciers of `split` are simulated
         chosen = list(dm.split_stacks(split))
         if not chosen:
-            raise DataError(f"the demo world has no {split} glaciers", variable="split",
-                            expected="'train', 'val', 'test' or 'all'")
+            raise DataError(
+                f"the demo world has no {split} glaciers",
+                variable="split",
+                expected="'train', 'val', 'test' or 'all'",
+            )
         return chosen
     stacks = _open_stacks(src)
     if split != "all":
-        notes.append(f"stacks are evaluated whole (split {split!r} applies to demo worlds "
-                     "and CaFFe folders)")
+        notes.append(
+            f"stacks are evaluated whole (split {split!r} applies to demo worlds and CaFFe folders)"
+        )
     return stacks
 
 
@@ -491,8 +586,9 @@ def _records(ds: Any) -> list[Any]:
     return list(ds.records)
 
 
-def _caffe_base(ev: _Evaluator, root: Path, split: str, thin: bool,
-                notes: list[str]) -> tuple[Any, list[Any]]:
+def _caffe_base(
+    ev: _Evaluator, root: Path, split: str, thin: bool, notes: list[str]
+) -> tuple[Any, list[Any]]:
     """A CaFFe dataset view of ``split`` and its records (for bounding boxes).
 
     The split is the training run's (its ``data`` options when it was trained on a CaFFe
@@ -506,10 +602,16 @@ def _caffe_base(ev: _Evaluator, root: Path, split: str, thin: bool,
         return ds, ds.records
     d = ev.data_cfg if ev.data_cfg.get("kind") == "caffe" else {}
     mode = d.get("split") or ("glacier" if d.get("val_glaciers") else "image")
-    dm = CaffeDataModule(root, split=mode, val_fraction=float(d.get("val_fraction") or 0.1),
-                         val_glaciers=d.get("val_glaciers") or [],
-                         test_glaciers=d.get("test_glaciers") or [], thin_fronts=thin,
-                         seed=int(ev.cfg.get("seed", 0) or 0), patch_size=8)
+    dm = CaffeDataModule(
+        root,
+        split=mode,
+        val_fraction=float(d.get("val_fraction") or 0.1),
+        val_glaciers=d.get("val_glaciers") or [],
+        test_glaciers=d.get("test_glaciers") or [],
+        thin_fronts=thin,
+        seed=int(ev.cfg.get("seed", 0) or 0),
+        patch_size=8,
+    )
     tr, va, te = dm._zone_splits()  # the training run's split, exactly
     chosen = {"train": tr, "val": va, "test": te}[split]
     if chosen is None:
@@ -519,9 +621,16 @@ def _caffe_base(ev: _Evaluator, root: Path, split: str, thin: bool,
     return chosen, _records(chosen)
 
 
-def _zone_items(ev: _Evaluator, kind: str, src: Any, split: str, *, thin: bool,
-                demo_options: Mapping[str, Any] | None, notes: list[str]
-                ) -> tuple[int, Callable[[int], dict[str, Any]], Callable[[int], np.ndarray]]:
+def _zone_items(
+    ev: _Evaluator,
+    kind: str,
+    src: Any,
+    split: str,
+    *,
+    thin: bool,
+    demo_options: Mapping[str, Any] | None,
+    notes: list[str],
+) -> tuple[int, Callable[[int], dict[str, Any]], Callable[[int], np.ndarray]]:
     """``(n, item(i), raw_image(i))``: normalised items with ``bbox`` (or None)."""
     from workbench.data.caffe import read_bbox
     from workbench.training import StackZoneFrames, ZoneImageDataset
@@ -546,8 +655,9 @@ def _zone_items(ev: _Evaluator, kind: str, src: Any, split: str, *, thin: bool,
     return len(ds), item, raw
 
 
-def _year_windows(stacks: Sequence[Any], steps: int | str
-                  ) -> tuple[list[tuple[Any, dict]], list[str]]:
+def _year_windows(
+    stacks: Sequence[Any], steps: int | str
+) -> tuple[list[tuple[Any, dict]], list[str]]:
     """One window per stack and calendar year: its last ``steps`` dates (or all of them)."""
     import pandas as pd
 
@@ -556,8 +666,19 @@ def _year_windows(stacks: Sequence[Any], steps: int | str
         name = str(st.attrs.get("glacier", st.attrs.get("name", f"stack{k}")))
         px = _stack_pixel_size(st)
         if "time" not in st.dims:
-            windows.append((st, {"stem": name, "glacier": name, "year": None, "date": "",
-                                 "n_dates": 1, "resolution_m": px}))
+            windows.append(
+                (
+                    st,
+                    {
+                        "stem": name,
+                        "glacier": name,
+                        "year": None,
+                        "date": "",
+                        "n_dates": 1,
+                        "resolution_m": px,
+                    },
+                )
+            )
             continue
         times = pd.DatetimeIndex(st["time"].values)
         for year in sorted(set(times.year)):
@@ -568,21 +689,39 @@ def _year_windows(stacks: Sequence[Any], steps: int | str
                 continue
             sel = idx[-n:]
             date = str(times[sel[-1]].date())
-            windows.append((st.isel(time=sel), {"stem": f"{name}_{year}", "glacier": name,
-                                                "year": int(year), "date": date,
-                                                "n_dates": int(n), "resolution_m": px}))
+            windows.append(
+                (
+                    st.isel(time=sel),
+                    {
+                        "stem": f"{name}_{year}",
+                        "glacier": name,
+                        "year": int(year),
+                        "date": date,
+                        "n_dates": int(n),
+                        "resolution_m": px,
+                    },
+                )
+            )
     return windows, skipped
 
 
-def _outline_item(ev: _Evaluator, view: Any, variables: Sequence[str], label: str
-                  ) -> dict[str, torch.Tensor]:
+def _outline_item(
+    ev: _Evaluator, view: Any, variables: Sequence[str], label: str
+) -> dict[str, torch.Tensor]:
     """The whole window as one normalised item (the training data path, one big patch)."""
     from workbench.data.patches import StackPatchDataset
 
     h, w = int(view.sizes["y"]), int(view.sizes["x"])
-    ds = StackPatchDataset(view, max(h, w), variables=list(variables), label=label,
-                           time_steps=None, mode="grid", overlap=0.0,
-                           normalization=ev.normalization)
+    ds = StackPatchDataset(
+        view,
+        max(h, w),
+        variables=list(variables),
+        label=label,
+        time_steps=None,
+        mode="grid",
+        overlap=0.0,
+        normalization=ev.normalization,
+    )
     it = ds[0]
     return {"x": it["x"][..., :h, :w], "y": it["y"][:h, :w], "valid": it["valid"][:h, :w]}
 
@@ -599,8 +738,9 @@ def _iter_progress(n: int, progress: bool, desc: str) -> Iterator[int]:
     yield from tqdm(range(n), desc=desc)
 
 
-def _resolution_options(ev: _Evaluator, kind: str, resolution: Any,
-                        min_cluster_px: float | None) -> tuple[Any, float | None]:
+def _resolution_options(
+    ev: _Evaluator, kind: str, resolution: Any, min_cluster_px: float | None
+) -> tuple[Any, float | None]:
     res = parse_resolution(resolution)
     mcp = min_cluster_px
     if res == "auto":
@@ -613,34 +753,52 @@ def _resolution_options(ev: _Evaluator, kind: str, resolution: Any,
         else:
             res = "meta"
     if res is None and mcp is None:
-        raise ConfigError("is unknown (none) but min_cluster_px is not set",
-                          variable="resolution",
-                          expected="a pixel size, 'meta', or --min-cluster-px N for images of "
-                                   "unknown pixel size (e.g. 10 for caffe256)")
+        raise ConfigError(
+            "is unknown (none) but min_cluster_px is not set",
+            variable="resolution",
+            expected="a pixel size, 'meta', or --min-cluster-px N for images of "
+            "unknown pixel size (e.g. 10 for caffe256)",
+        )
     return res, mcp
 
 
-def _eval_zones(ev: _Evaluator, kind: str, src: Any, *, split: str, resolution: Any,
-                min_cluster_px: float | None, thin: bool, max_images: int | None,
-                bbox_mode: str = "caffe",
-                demo_options: Mapping[str, Any] | None, n_bins: int, progress: bool,
-                notes: list[str]) -> dict[str, Any]:
+def _eval_zones(
+    ev: _Evaluator,
+    kind: str,
+    src: Any,
+    *,
+    split: str,
+    resolution: Any,
+    min_cluster_px: float | None,
+    thin: bool,
+    max_images: int | None,
+    bbox_mode: str = "caffe",
+    demo_options: Mapping[str, Any] | None,
+    n_bins: int,
+    progress: bool,
+    notes: list[str],
+) -> dict[str, Any]:
     res_mode, mcp = _resolution_options(ev, kind, resolution, min_cluster_px)
-    n, item, raw = _zone_items(ev, kind, src, split, thin=thin, demo_options=demo_options,
-                               notes=notes)
+    n, item, raw = _zone_items(
+        ev, kind, src, split, thin=thin, demo_options=demo_options, notes=notes
+    )
     if max_images is not None:
         n = min(n, int(max_images))
     if n == 0:
-        raise DataError(f"has no images in split {split!r}", variable="data",
-                        expected="at least one labelled image")
+        raise DataError(
+            f"has no images in split {split!r}",
+            variable="data",
+            expected="at least one labelled image",
+        )
     curve = ReliabilityCurve(n_bins)
     curve_cal = ReliabilityCurve(n_bins) if (ev.calibration_map or ev.temperature) else None
     zms: list[Any] = []
     # the MDE is accumulated image by image (distances only); the fronts are kept as flat
     # pixel indices for the worst-case figure, not as full-size masks
     acc = MDEAccumulator(resolution_m=res_mode)
-    fixed, fixed_source = _fixed_front(ev, kind, src, split, thin=thin,
-                                       demo_options=demo_options, notes=notes)
+    fixed, fixed_source = _fixed_front(
+        ev, kind, src, split, thin=thin, demo_options=demo_options, notes=notes
+    )
     base_acc = MDEAccumulator(resolution_m=res_mode) if fixed is not None else None
     complete_acc = MDEAccumulator(resolution_m=res_mode) if fixed is not None else None
     metas: list[dict[str, Any]] = []
@@ -660,37 +818,60 @@ def _eval_zones(ev: _Evaluator, kind: str, src: Any, *, split: str, resolution: 
             curve_cal.update(conf_cal, correct, valid=valid)
         zms.append(zone_metrics(pred, ref, 4, valid=valid))
         front = zones_to_front(pred, res_i, min_cluster_px=mcp)
-        box = (bbox_mask(front.shape, it["bbox"], mode=bbox_mode)
-               if it.get("bbox") is not None else None)
-        if box is not None:   # predicted fronts only; the reference is never masked
+        box = (
+            bbox_mask(front.shape, it["bbox"], mode=bbox_mode)
+            if it.get("bbox") is not None
+            else None
+        )
+        if box is not None:  # predicted fronts only; the reference is never masked
             front &= box
         rf = it.get("front")
-        rf = rf.numpy().astype(bool) if rf is not None else zones_to_front(
-            ref, res_i, min_cluster_px=mcp)
+        rf = (
+            rf.numpy().astype(bool)
+            if rf is not None
+            else zones_to_front(ref, res_i, min_cluster_px=mcp)
+        )
         acc.add(front, rf, meta)
         if fixed is not None:
             guess = fixed.mask(rf.shape)
-            if box is not None:   # the baseline's "prediction" is masked like the model's
+            if box is not None:  # the baseline's "prediction" is masked like the model's
                 guess &= box
             base_acc.add(guess, rf, meta)
             # complete MDE: an image without a predicted front scores the baseline's distances
             complete_acc.add(front if front.any() else guess, rf, meta)
         metas.append(meta)
         fronts.append((_flat_front(front), _flat_front(rf), front.shape))
-    baselines = {"fixed_front": base_acc.result() if base_acc is not None else None,
-                 "complete": complete_acc.result() if complete_acc is not None else None,
-                 "persistence": _persistence(fronts, metas, res_mode),
-                 "fixed_front_source": fixed_source}
-    return {"mde": acc.result(), "zones": aggregate_zone_metrics(zms), "curve": curve,
-            "curve_cal": curve_cal, "baselines": baselines,
-            "preds": _LazyList(n, lambda i: _front_mask(fronts[i][0], fronts[i][2])),
-            "refs": _LazyList(n, lambda i: _front_mask(fronts[i][1], fronts[i][2])),
-            "raw": raw, "n": n, "resolution": res_mode, "min_cluster_px": mcp}
+    baselines = {
+        "fixed_front": base_acc.result() if base_acc is not None else None,
+        "complete": complete_acc.result() if complete_acc is not None else None,
+        "persistence": _persistence(fronts, metas, res_mode),
+        "fixed_front_source": fixed_source,
+    }
+    return {
+        "mde": acc.result(),
+        "zones": aggregate_zone_metrics(zms),
+        "curve": curve,
+        "curve_cal": curve_cal,
+        "baselines": baselines,
+        "preds": _LazyList(n, lambda i: _front_mask(fronts[i][0], fronts[i][2])),
+        "refs": _LazyList(n, lambda i: _front_mask(fronts[i][1], fronts[i][2])),
+        "raw": raw,
+        "n": n,
+        "resolution": res_mode,
+        "min_cluster_px": mcp,
+    }
 
 
-def _fixed_front(ev: _Evaluator, kind: str, src: Any, split: str, *, thin: bool,
-                 demo_options: Mapping[str, Any] | None, notes: list[str]
-                 ) -> tuple[FixedFront | None, str | None]:
+def _fixed_front(
+    ev: _Evaluator,
+    kind: str,
+    src: Any,
+    split: str,
+    *,
+    thin: bool,
+    demo_options: Mapping[str, Any] | None,
+    notes: list[str],
+) -> tuple[FixedFront | None, str | None]:
     """The fixed-front baseline of the training labels: stored in the checkpoint by
     ``workbench train``, else built from the training split of a CaFFe folder."""
     stored = (getattr(ev.info, "baselines", None) or {}).get("fixed_front")
@@ -704,13 +885,18 @@ def _fixed_front(ev: _Evaluator, kind: str, src: Any, split: str, *, thin: bool,
         except DataError as exc:
             notes.append(f"no fixed-front baseline: {exc}")
             return None, None
-    notes.append("no fixed-front baseline: the checkpoint stores none (trained before baselines "
-                 "were recorded) and the data has no CaFFe training split")
+    notes.append(
+        "no fixed-front baseline: the checkpoint stores none (trained before baselines "
+        "were recorded) and the data has no CaFFe training split"
+    )
     return None, None
 
 
-def _persistence(fronts: Sequence[tuple[np.ndarray, np.ndarray, tuple[int, int]]],
-                 metas: Sequence[Mapping[str, Any]], res_mode: Any) -> Any:
+def _persistence(
+    fronts: Sequence[tuple[np.ndarray, np.ndarray, tuple[int, int]]],
+    metas: Sequence[Mapping[str, Any]],
+    res_mode: Any,
+) -> Any:
     """The persistence baseline: each image's previous acquisition (same glacier and image
     size) as the prediction; None when no image has one."""
     prev = previous_acquisition(metas, [f[2] for f in fronts])
@@ -719,8 +905,11 @@ def _persistence(fronts: Sequence[tuple[np.ndarray, np.ndarray, tuple[int, int]]
     acc = MDEAccumulator(resolution_m=res_mode)
     for i, p in enumerate(prev):
         if p is not None:
-            acc.add(_front_mask(fronts[p][1], fronts[p][2]), _front_mask(fronts[i][1], fronts[i][2]),
-                    metas[i])
+            acc.add(
+                _front_mask(fronts[p][1], fronts[p][2]),
+                _front_mask(fronts[i][1], fronts[i][2]),
+                metas[i],
+            )
     return acc.result()
 
 
@@ -744,22 +933,36 @@ def _front_mask(flat: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
     return out
 
 
-def _eval_outlines(ev: _Evaluator, kind: str, src: Any, *, split: str, steps: Any,
-                   ablation: Sequence[Any] | None, max_images: int | None,
-                   demo_options: Mapping[str, Any] | None, n_bins: int, progress: bool,
-                   notes: list[str]) -> dict[str, Any]:
+def _eval_outlines(
+    ev: _Evaluator,
+    kind: str,
+    src: Any,
+    *,
+    split: str,
+    steps: Any,
+    ablation: Sequence[Any] | None,
+    max_images: int | None,
+    demo_options: Mapping[str, Any] | None,
+    n_bins: int,
+    progress: bool,
+    notes: list[str],
+) -> dict[str, Any]:
     stacks = _split_stacks(ev, kind, src, split, demo_options, notes)
     d = {**_DATA_DEFAULTS, **{k: v for k, v in ev.data_cfg.items() if v is not None}}
     variables, label = list(d["variables"]), str(d["label"])
     for st in stacks:
         if label not in st.data_vars:
-            raise DataError(f"has no reference {label!r} to evaluate against", variable=label,
-                            expected="a stack with glacier outlines (use `workbench predict` "
-                                     "for unlabelled scenes)")
+            raise DataError(
+                f"has no reference {label!r} to evaluate against",
+                variable=label,
+                expected="a stack with glacier outlines (use `workbench predict` "
+                "for unlabelled scenes)",
+            )
     trained = parse_steps(d.get("time_steps"))
     main_steps = parse_steps(steps) or trained or "all"
-    settings = [main_steps] + [s for s in (parse_steps(a) for a in (ablation or []))
-                               if s != main_steps]
+    settings = [main_steps] + [
+        s for s in (parse_steps(a) for a in (ablation or [])) if s != main_steps
+    ]
     curve = ReliabilityCurve(n_bins)
     curve_cal = ReliabilityCurve(n_bins) if (ev.calibration_map or ev.temperature) else None
     results: dict[Any, dict[str, Any]] = {}
@@ -769,8 +972,11 @@ def _eval_outlines(ev: _Evaluator, kind: str, src: Any, *, split: str, steps: An
         if max_images is not None:
             windows = windows[: int(max_images)]
         if skipped:
-            notes.append(f"steps={s}: skipped {len(skipped)} year(s) with too few dates: "
-                         + ", ".join(skipped[:5]) + (" …" if len(skipped) > 5 else ""))
+            notes.append(
+                f"steps={s}: skipped {len(skipped)} year(s) with too few dates: "
+                + ", ".join(skipped[:5])
+                + (" …" if len(skipped) > 5 else "")
+            )
         counts = OutlineCounts()
         for j in _iter_progress(len(windows), progress, f"evaluating steps={s}"):
             view, meta = windows[j]
@@ -782,27 +988,43 @@ def _eval_outlines(ev: _Evaluator, kind: str, src: Any, *, split: str, steps: An
             counts.update(pred, ref, valid=valid, group=meta["glacier"])
             if s == main_steps:
                 conf, conf_cal = ev.confidences(p)
-                correct = (p.argmax(0) == it["y"].numpy())
+                correct = p.argmax(0) == it["y"].numpy()
                 curve.update(conf, correct, valid=valid)
                 if curve_cal is not None:
                     curve_cal.update(conf_cal, correct, valid=valid)
                 if len(examples["images"]) < 4:
                     c1 = OutlineCounts().update(pred, ref, valid=valid)
-                    sig = np.asarray(view["sigma0_db"].isel(time=-1).values
-                                     if "sigma0_db" in view and "time" in view["sigma0_db"].dims
-                                     else it["x"][-1, 0].numpy(), dtype=np.float32)
+                    sig = np.asarray(
+                        view["sigma0_db"].isel(time=-1).values
+                        if "sigma0_db" in view and "time" in view["sigma0_db"].dims
+                        else it["x"][-1, 0].numpy(),
+                        dtype=np.float32,
+                    )
                     examples["images"].append(sig)
                     examples["pred"].append(_boundary(pred))
                     examples["ref"].append(_boundary(ref))
-                    examples["titles"].append(f"{meta['stem']} ({meta['n_dates']} dates)\n"
-                                              f"IoU {c1.iou:.3f}")
-        results[s] = {"counts": counts, "n_windows": len(windows),
-                      "n_dates": sorted({m["n_dates"] for _, m in windows})}
+                    examples["titles"].append(
+                        f"{meta['stem']} ({meta['n_dates']} dates)\nIoU {c1.iou:.3f}"
+                    )
+        results[s] = {
+            "counts": counts,
+            "n_windows": len(windows),
+            "n_dates": sorted({m["n_dates"] for _, m in windows}),
+        }
     if not results[main_steps]["n_windows"]:
-        raise DataError(f"has no calendar year with {main_steps} acquisitions in split {split!r}",
-                        variable="data", expected="stacks with enough dates, or a smaller steps")
-    return {"results": results, "main": main_steps, "trained_steps": trained,
-            "curve": curve, "curve_cal": curve_cal, "examples": examples}
+        raise DataError(
+            f"has no calendar year with {main_steps} acquisitions in split {split!r}",
+            variable="data",
+            expected="stacks with enough dates, or a smaller steps",
+        )
+    return {
+        "results": results,
+        "main": main_steps,
+        "trained_steps": trained,
+        "curve": curve,
+        "curve_cal": curve_cal,
+        "examples": examples,
+    }
 
 
 def _num(v: Any) -> Any:
@@ -913,61 +1135,112 @@ def evaluate(
         Unreadable data or checkpoint, unknown options, no labelled images in the split.
     """
     if max_images is not None and (not isinstance(max_images, int) or max_images < 1):
-        raise ConfigError(f"is {max_images!r}", variable="max_images",
-                          expected="an integer ≥ 1, or None for every image")
-    parse_steps(steps)   # a bad value is an error for every task, not only time-series ones
+        raise ConfigError(
+            f"is {max_images!r}",
+            variable="max_images",
+            expected="an integer ≥ 1, or None for every image",
+        )
+    parse_steps(steps)  # a bad value is an error for every task, not only time-series ones
     t0 = time.perf_counter()
     if split not in ("test", "val", "train", "all"):
-        raise ConfigError(f"is {split!r}", variable="split",
-                          expected="'test', 'val', 'train' or 'all'")
-    ev = _Evaluator(checkpoint, device=device, window=window, overlap=overlap,
-                    batch_size=batch_size, tta=tta, resample=resample)
+        raise ConfigError(
+            f"is {split!r}", variable="split", expected="'test', 'val', 'train' or 'all'"
+        )
+    ev = _Evaluator(
+        checkpoint,
+        device=device,
+        window=window,
+        overlap=overlap,
+        batch_size=batch_size,
+        tta=tta,
+        resample=resample,
+    )
     kind, src = _data_kind(data)
     if kind == "caffe" and ev.task != "zones":
-        raise ConfigError("is a CaFFe folder but the model maps glacier outlines from time "
-                          "series", variable="data", expected="a demo world or scene stacks")
+        raise ConfigError(
+            "is a CaFFe folder but the model maps glacier outlines from time series",
+            variable="data",
+            expected="a demo world or scene stacks",
+        )
     notes: list[str] = []
-    thin = bool(thin_fronts if thin_fronts is not None else
-                (ev.data_cfg.get("thin_fronts") if ev.data_cfg.get("kind") == kind else False))
+    thin = bool(
+        thin_fronts
+        if thin_fronts is not None
+        else (ev.data_cfg.get("thin_fronts") if ev.data_cfg.get("kind") == kind else False)
+    )
     summary: dict[str, Any] = {
-        "task": ev.task, "model": ev.name, "checkpoint": ev.path,
-        "data": "demo" if kind == "demo" and src is None else (
-            str(src) if not hasattr(src, "data_vars") else "<xarray.Dataset>"),
-        "data_kind": kind, "split": split, "tta": bool(tta),
-        "window": ev.window, "overlap": ev.overlap, "weighting": ev.weighting,
+        "task": ev.task,
+        "model": ev.name,
+        "checkpoint": ev.path,
+        "data": "demo"
+        if kind == "demo" and src is None
+        else (str(src) if not hasattr(src, "data_vars") else "<xarray.Dataset>"),
+        "data_kind": kind,
+        "split": split,
+        "tta": bool(tta),
+        "window": ev.window,
+        "overlap": ev.overlap,
+        "weighting": ev.weighting,
         "model_pixel_size_m": ev.model_pixel_size,
     }
     report_kw: dict[str, Any] = {}
     extra_md: list[str] = []
     if ev.task == "zones":
-        if bbox_mode == "auto":   # CaFFe folders: the benchmark's own masking
+        if bbox_mode == "auto":  # CaFFe folders: the benchmark's own masking
             bbox_mode = "caffe" if kind == "caffe" else "polygon"
         if bbox_mode not in BBOX_MODES:
-            raise ConfigError(f"is {bbox_mode!r}", variable="bbox_mode",
-                              expected=f"'auto' or one of {BBOX_MODES}")
+            raise ConfigError(
+                f"is {bbox_mode!r}", variable="bbox_mode", expected=f"'auto' or one of {BBOX_MODES}"
+            )
         summary["bbox_mode"] = bbox_mode
-        r = _eval_zones(ev, kind, src, split=split, resolution=resolution,
-                        min_cluster_px=min_cluster_px, thin=thin, max_images=max_images,
-                        bbox_mode=bbox_mode,
-                        demo_options=demo_options, n_bins=n_bins, progress=progress, notes=notes)
+        r = _eval_zones(
+            ev,
+            kind,
+            src,
+            split=split,
+            resolution=resolution,
+            min_cluster_px=min_cluster_px,
+            thin=thin,
+            max_images=max_images,
+            bbox_mode=bbox_mode,
+            demo_options=demo_options,
+            n_bins=n_bins,
+            progress=progress,
+            notes=notes,
+        )
         mde, zs = r["mde"], r["zones"]
         known = [x for x in (mde, r["baselines"]["complete"]) if x is not None and x.n_evaluated]
         unit = "m" if known and all(x.resolution_known for x in known) else "px"
-        summary.update({
-            "n_images": mde.n_images, "unit": unit,
-            "mde_m": _num(mde.mde_m) if unit == "m" else None,
-            "mde_px": _num(mde.mde_px), "n_evaluated": mde.n_evaluated,
-            "n_no_front": mde.n_no_front, "n_no_reference": mde.n_no_reference,
-            "resolution": r["resolution"], "min_cluster_px": r["min_cluster_px"],
-            "zone_iou": _num(zs.mean["iou"]), "zone_f1": _num(zs.mean["f1"]),
-            "zone_iou_per_class": {c: _num(v) for c, v in
-                                   zip(zs.class_names, zs.per_class["iou"], strict=True)},
-            **{f"mde_by_{by}": {g.value: {"mde_m": _num(g.mde_m) if unit == "m" else None,
-                                          "mde_px": _num(g.mde_px), "n_images": g.n_images,
-                                          "n_no_front": g.n_no_front}
-                                for g in mde.groups.get(by, [])}
-               for by in ("glacier", "season")},
-        })
+        summary.update(
+            {
+                "n_images": mde.n_images,
+                "unit": unit,
+                "mde_m": _num(mde.mde_m) if unit == "m" else None,
+                "mde_px": _num(mde.mde_px),
+                "n_evaluated": mde.n_evaluated,
+                "n_no_front": mde.n_no_front,
+                "n_no_reference": mde.n_no_reference,
+                "resolution": r["resolution"],
+                "min_cluster_px": r["min_cluster_px"],
+                "zone_iou": _num(zs.mean["iou"]),
+                "zone_f1": _num(zs.mean["f1"]),
+                "zone_iou_per_class": {
+                    c: _num(v) for c, v in zip(zs.class_names, zs.per_class["iou"], strict=True)
+                },
+                **{
+                    f"mde_by_{by}": {
+                        g.value: {
+                            "mde_m": _num(g.mde_m) if unit == "m" else None,
+                            "mde_px": _num(g.mde_px),
+                            "n_images": g.n_images,
+                            "n_no_front": g.n_no_front,
+                        }
+                        for g in mde.groups.get(by, [])
+                    }
+                    for by in ("glacier", "season")
+                },
+            }
+        )
         b = r["baselines"]
 
         def _mde(res: Any) -> Any:
@@ -975,45 +1248,85 @@ def evaluate(
                 return None
             return _num(res.mde_m) if unit == "m" else _num(res.mde_px)
 
-        summary.update({
-            "mde": _mde(mde),
-            "complete_mde": _mde(b["complete"]),
-            "fixed_front_mde": _mde(b["fixed_front"]),
-            "fixed_front_source": b["fixed_front_source"],
-            "persistence_mde": _mde(b["persistence"]),
-            "persistence_n_images": b["persistence"].n_evaluated if b["persistence"] else 0,
-            "model_vs_fixed_front": (_num(_mde(b["complete"]) / _mde(b["fixed_front"]))
-                                     if b["complete"] is not None and _mde(b["fixed_front"])
-                                     else None),
-        })
-        report_kw.update(result=mde, zones=zs, images=_LazyList(r["n"], r["raw"]),
-                         pred_fronts=r["preds"], ref_fronts=r["refs"])
+        summary.update(
+            {
+                "mde": _mde(mde),
+                "complete_mde": _mde(b["complete"]),
+                "fixed_front_mde": _mde(b["fixed_front"]),
+                "fixed_front_source": b["fixed_front_source"],
+                "persistence_mde": _mde(b["persistence"]),
+                "persistence_n_images": b["persistence"].n_evaluated if b["persistence"] else 0,
+                "model_vs_fixed_front": (
+                    _num(_mde(b["complete"]) / _mde(b["fixed_front"]))
+                    if b["complete"] is not None and _mde(b["fixed_front"])
+                    else None
+                ),
+            }
+        )
+        report_kw.update(
+            result=mde,
+            zones=zs,
+            images=_LazyList(r["n"], r["raw"]),
+            pred_fronts=r["preds"],
+            ref_fronts=r["refs"],
+        )
         curve, curve_cal = r["curve"], r["curve_cal"]
     else:
-        r = _eval_outlines(ev, kind, src, split=split, steps=steps, ablation=ablation,
-                           max_images=max_images, demo_options=demo_options, n_bins=n_bins,
-                           progress=progress, notes=notes)
+        r = _eval_outlines(
+            ev,
+            kind,
+            src,
+            split=split,
+            steps=steps,
+            ablation=ablation,
+            max_images=max_images,
+            demo_options=demo_options,
+            n_bins=n_bins,
+            progress=progress,
+            notes=notes,
+        )
         main = r["results"][r["main"]]
         counts = main["counts"]
-        summary.update({"n_images": main["n_windows"], "steps": r["main"],
-                        "trained_steps": r["trained_steps"],
-                        **{k: _num(v) for k, v in counts.metrics().items()},
-                        "tp": counts.tp, "fp": counts.fp, "fn": counts.fn, "tn": counts.tn,
-                        "iou_by_glacier": {g: _num(c.iou)
-                                           for g, c in sorted(counts.groups.items())}})
-        rows = [{"steps": s, "n_windows": v["n_windows"],
-                 "dates": ",".join(map(str, v["n_dates"])),
-                 **{k: _num(x) for k, x in v["counts"].metrics().items()},
-                 "tp": v["counts"].tp, "fp": v["counts"].fp, "fn": v["counts"].fn}
-                for s, v in sorted(r["results"].items(),
-                                   key=lambda kv: math.inf if kv[0] == "all" else kv[0])]
+        summary.update(
+            {
+                "n_images": main["n_windows"],
+                "steps": r["main"],
+                "trained_steps": r["trained_steps"],
+                **{k: _num(v) for k, v in counts.metrics().items()},
+                "tp": counts.tp,
+                "fp": counts.fp,
+                "fn": counts.fn,
+                "tn": counts.tn,
+                "iou_by_glacier": {g: _num(c.iou) for g, c in sorted(counts.groups.items())},
+            }
+        )
+        rows = [
+            {
+                "steps": s,
+                "n_windows": v["n_windows"],
+                "dates": ",".join(map(str, v["n_dates"])),
+                **{k: _num(x) for k, x in v["counts"].metrics().items()},
+                "tp": v["counts"].tp,
+                "fp": v["counts"].fp,
+                "fn": v["counts"].fn,
+            }
+            for s, v in sorted(
+                r["results"].items(), key=lambda kv: math.inf if kv[0] == "all" else kv[0]
+            )
+        ]
         if len(rows) > 1:
             summary["ablation"] = rows
-            extra_md += ["## Acquisitions per yearly input (same model)", "",
-                         "The last N acquisitions of each calendar year as input; TP/FP/FN pooled "
-                         "over every glacier and year.", "",
-                         markdown_table(rows, ["steps", "dates", "n_windows", "precision",
-                                               "recall", "f1", "iou"]), ""]
+            extra_md += [
+                "## Acquisitions per yearly input (same model)",
+                "",
+                "The last N acquisitions of each calendar year as input; TP/FP/FN pooled "
+                "over every glacier and year.",
+                "",
+                markdown_table(
+                    rows, ["steps", "dates", "n_windows", "precision", "recall", "f1", "iou"]
+                ),
+                "",
+            ]
         report_kw.update(result=None, outlines=counts)
         curve, curve_cal = r["curve"], r["curve_cal"]
     summary["ece"] = _num(curve.ece)
@@ -1021,17 +1334,30 @@ def evaluate(
     summary["calibrated"] = curve_cal is not None
     summary["n_bins"] = int(n_bins)
     summary["notes"] = notes
-    cal_line = (f"ECE of the entropy confidence ({n_bins} bins, {curve.n} pixels): raw "
-                f"{curve.ece:.4f}" + (f", after the checkpoint's calibration "
-                                      f"{curve_cal.ece:.4f}" if curve_cal is not None else
-                                      " (the checkpoint has no calibration)"))
+    cal_line = (
+        f"ECE of the entropy confidence ({n_bins} bins, {curve.n} pixels): raw "
+        f"{curve.ece:.4f}"
+        + (
+            f", after the checkpoint's calibration {curve_cal.ece:.4f}"
+            if curve_cal is not None
+            else " (the checkpoint has no calibration)"
+        )
+    )
     paths: dict[str, Path] = {}
     if out is not None:
         out = Path(out)
         title = f"Evaluation of {ev.name} ({ev.task}) on {summary['data']} [{split}]"
-        paths = write_report(report_kw.pop("result"), out, name=name, title=title,
-                             reliability=curve, calibration_map=ev.calibration_map,
-                             extra={"summary": summary}, figures=figures, **report_kw)
+        paths = write_report(
+            report_kw.pop("result"),
+            out,
+            name=name,
+            title=title,
+            reliability=curve,
+            calibration_map=ev.calibration_map,
+            extra={"summary": summary},
+            figures=figures,
+            **report_kw,
+        )
         fig_dir = out / "figures"
         if figures and curve_cal is not None and curve_cal.n:
             paths["reliability_calibrated"] = fig_dir / "reliability_calibrated.png"
@@ -1039,8 +1365,10 @@ def evaluate(
         if figures and ev.task == "outlines" and r["examples"]["images"]:
             ex = r["examples"]
             paths["examples"] = fig_dir / "examples.png"
-            _save(plot_worst_cases(ex["images"], ex["pred"], ex["ref"], titles=ex["titles"]),
-                  paths["examples"])
+            _save(
+                plot_worst_cases(ex["images"], ex["pred"], ex["ref"], titles=ex["titles"]),
+                paths["examples"],
+            )
         head = _summary_markdown(summary) + [cal_line, ""] + extra_md
         if notes:
             head += ["Notes: " + "; ".join(notes) + ".", ""]
@@ -1075,51 +1403,103 @@ def _fmt(v: Any, digits: int = 3) -> str:
 
 
 def _summary_markdown(s: Mapping[str, Any]) -> list[str]:
-    lines = ["## Summary", "",
-             f"Model `{s['model']}` ({s['task']}), checkpoint `{s['checkpoint']}`; "
-             f"data `{s['data']}` ({s['data_kind']}), split `{s['split']}`"
-             f"{', TTA (4 rotations)' if s['tta'] else ''}.", ""]
+    lines = [
+        "## Summary",
+        "",
+        f"Model `{s['model']}` ({s['task']}), checkpoint `{s['checkpoint']}`; "
+        f"data `{s['data']}` ({s['data_kind']}), split `{s['split']}`"
+        f"{', TTA (4 rotations)' if s['tta'] else ''}.",
+        "",
+    ]
     if s["task"] == "zones":
         u = s["unit"]
-        rows = [{"images": s["n_images"], "evaluated": s["n_evaluated"],
-                 "no front": s["n_no_front"], "MDE (m)": _fmt(s["mde_m"]),
-                 "MDE (px)": _fmt(s["mde_px"]), "zone IoU": _fmt(s["zone_iou"]),
-                 "ECE": _fmt(s["ece"], 4), "ECE calibrated": _fmt(s["ece_calibrated"], 4)}]
-        guesses = [{"": "**model**", f"MDE ({u})": _fmt(s["mde"]),
-                    f"complete MDE ({u})": _fmt(s["complete_mde"]),
-                    "no front": s["n_no_front"], "images": s["n_images"]},
-                   {"": "fixed-front baseline", f"MDE ({u})": _fmt(s["fixed_front_mde"]),
-                    f"complete MDE ({u})": _fmt(s["fixed_front_mde"]), "no front": 0,
-                    "images": s["n_images"] if s["fixed_front_mde"] is not None else 0}]
+        rows = [
+            {
+                "images": s["n_images"],
+                "evaluated": s["n_evaluated"],
+                "no front": s["n_no_front"],
+                "MDE (m)": _fmt(s["mde_m"]),
+                "MDE (px)": _fmt(s["mde_px"]),
+                "zone IoU": _fmt(s["zone_iou"]),
+                "ECE": _fmt(s["ece"], 4),
+                "ECE calibrated": _fmt(s["ece_calibrated"], 4),
+            }
+        ]
+        guesses = [
+            {
+                "": "**model**",
+                f"MDE ({u})": _fmt(s["mde"]),
+                f"complete MDE ({u})": _fmt(s["complete_mde"]),
+                "no front": s["n_no_front"],
+                "images": s["n_images"],
+            },
+            {
+                "": "fixed-front baseline",
+                f"MDE ({u})": _fmt(s["fixed_front_mde"]),
+                f"complete MDE ({u})": _fmt(s["fixed_front_mde"]),
+                "no front": 0,
+                "images": s["n_images"] if s["fixed_front_mde"] is not None else 0,
+            },
+        ]
         if s["persistence_mde"] is not None:
-            guesses.append({"": "persistence baseline", f"MDE ({u})": _fmt(s["persistence_mde"]),
-                            f"complete MDE ({u})": "–", "no front": 0,
-                            "images": s["persistence_n_images"]})
-        verdict = ("no fixed-front baseline was available (see the notes)"
-                   if s["model_vs_fixed_front"] is None else
-                   f"complete MDE = {s['model_vs_fixed_front']:.2f} × the fixed-front baseline "
-                   f"({'better' if s['model_vs_fixed_front'] < 1 else 'NOT better'} than the "
-                   f"model-free guess; baseline from {s['fixed_front_source']})")
-        return lines + [markdown_table(rows), "", "### Against model-free baselines "
-                        "(SCIENCE.md §4)", "", markdown_table(guesses), "",
-                        "The complete MDE scores each image without a predicted front with the "
-                        "fixed-front baseline's distances; the persistence baseline predicts the "
-                        "previous acquisition's reference front (same glacier and image size; "
-                        "meaningful where a glacier's images are co-registered). " + verdict
-                        + ".", ""]
+            guesses.append(
+                {
+                    "": "persistence baseline",
+                    f"MDE ({u})": _fmt(s["persistence_mde"]),
+                    f"complete MDE ({u})": "–",
+                    "no front": 0,
+                    "images": s["persistence_n_images"],
+                }
+            )
+        verdict = (
+            "no fixed-front baseline was available (see the notes)"
+            if s["model_vs_fixed_front"] is None
+            else f"complete MDE = {s['model_vs_fixed_front']:.2f} × the fixed-front baseline "
+            f"({'better' if s['model_vs_fixed_front'] < 1 else 'NOT better'} than the "
+            f"model-free guess; baseline from {s['fixed_front_source']})"
+        )
+        return lines + [
+            markdown_table(rows),
+            "",
+            "### Against model-free baselines (SCIENCE.md §4)",
+            "",
+            markdown_table(guesses),
+            "",
+            "The complete MDE scores each image without a predicted front with the "
+            "fixed-front baseline's distances; the persistence baseline predicts the "
+            "previous acquisition's reference front (same glacier and image size; "
+            "meaningful where a glacier's images are co-registered). " + verdict + ".",
+            "",
+        ]
     else:
-        rows = [{"yearly inputs": s["n_images"], "acquisitions": s["steps"],
-                 "precision": _fmt(s["precision"]), "recall": _fmt(s["recall"]),
-                 "F1": _fmt(s["f1"]), "IoU": _fmt(s["iou"]), "ECE": _fmt(s["ece"], 4),
-                 "ECE calibrated": _fmt(s["ece_calibrated"], 4)}]
+        rows = [
+            {
+                "yearly inputs": s["n_images"],
+                "acquisitions": s["steps"],
+                "precision": _fmt(s["precision"]),
+                "recall": _fmt(s["recall"]),
+                "F1": _fmt(s["f1"]),
+                "IoU": _fmt(s["iou"]),
+                "ECE": _fmt(s["ece"], 4),
+                "ECE calibrated": _fmt(s["ece_calibrated"], 4),
+            }
+        ]
     return lines + [markdown_table(rows), ""]
 
 
-def fit_calibration(checkpoint: str | os.PathLike[str] | torch.nn.Module, data: Any = "demo", *,
-                    split: str = "val", n_bins: int = 100, min_count: int = 1,
-                    tta: bool = False, steps: Any = None, device: str = "auto",
-                    max_images: int | None = None,
-                    demo_options: Mapping[str, Any] | None = None) -> CalibrationMap:
+def fit_calibration(
+    checkpoint: str | os.PathLike[str] | torch.nn.Module,
+    data: Any = "demo",
+    *,
+    split: str = "val",
+    n_bins: int = 100,
+    min_count: int = 1,
+    tta: bool = False,
+    steps: Any = None,
+    device: str = "auto",
+    max_images: int | None = None,
+    demo_options: Mapping[str, Any] | None = None,
+) -> CalibrationMap:
     """Fit a :class:`CalibrationMap` (raw → calibrated entropy confidence) on a split.
 
     The model predicts ``split`` (default the validation glaciers of its training run) exactly
@@ -1132,11 +1512,32 @@ def fit_calibration(checkpoint: str | os.PathLike[str] | torch.nn.Module, data: 
     kind, src = _data_kind(data)
     notes: list[str] = []
     if ev.task == "zones":
-        r = _eval_zones(ev, kind, src, split=split, resolution="auto", min_cluster_px=None,
-                        thin=False, max_images=max_images, demo_options=demo_options,
-                        n_bins=n_bins, progress=False, notes=notes)
+        r = _eval_zones(
+            ev,
+            kind,
+            src,
+            split=split,
+            resolution="auto",
+            min_cluster_px=None,
+            thin=False,
+            max_images=max_images,
+            demo_options=demo_options,
+            n_bins=n_bins,
+            progress=False,
+            notes=notes,
+        )
     else:
-        r = _eval_outlines(ev, kind, src, split=split, steps=steps, ablation=None,
-                           max_images=max_images, demo_options=demo_options, n_bins=n_bins,
-                           progress=False, notes=notes)
+        r = _eval_outlines(
+            ev,
+            kind,
+            src,
+            split=split,
+            steps=steps,
+            ablation=None,
+            max_images=max_images,
+            demo_options=demo_options,
+            n_bins=n_bins,
+            progress=False,
+            notes=notes,
+        )
     return CalibrationMap.fit(r["curve"], None, min_count=min_count)

@@ -99,14 +99,20 @@ def _as_zones(x: Any, name: str = "zones") -> np.ndarray:
     if arr.ndim != 2:
         raise DataError(f"has shape {arr.shape}", variable=name, expected="a 2-D zone map")
     if arr.dtype.kind not in "biuf":
-        raise LabelEncodingError(f"has dtype {arr.dtype}", variable=name,
-                                 expected="integer class ids 0..3")
-    if arr.size and (arr.min() < 0 or arr.max() > 3 or (arr.dtype.kind == "f" and
-                                                         not np.all(arr == np.round(arr)))):
+        raise LabelEncodingError(
+            f"has dtype {arr.dtype}", variable=name, expected="integer class ids 0..3"
+        )
+    if arr.size and (
+        arr.min() < 0
+        or arr.max() > 3
+        or (arr.dtype.kind == "f" and not np.all(arr == np.round(arr)))
+    ):
         raise LabelEncodingError(
             f"holds values outside the class ids 0..3 (min {arr.min()}, max {arr.max()})",
-            variable=name, expected="class ids 0 NA, 1 rock, 2 glacier, 3 ocean "
-            "(convert CaFFe PNG values with workbench.data.encoding.zones_to_classes)")
+            variable=name,
+            expected="class ids 0 NA, 1 rock, 2 glacier, 3 ocean "
+            "(convert CaFFe PNG values with workbench.data.encoding.zones_to_classes)",
+        )
     return arr.astype(np.uint8, copy=False)
 
 
@@ -115,8 +121,9 @@ def _structure(connectivity: int, name: str) -> np.ndarray:
         return _STRUCT8
     if connectivity == 4:
         return _STRUCT4
-    raise ConfigError(f"connectivity {connectivity!r} is not supported", variable=name,
-                      expected="4 or 8")
+    raise ConfigError(
+        f"connectivity {connectivity!r} is not supported", variable=name, expected="4 or 8"
+    )
 
 
 def _largest_label(labels: np.ndarray, n: int) -> int:
@@ -129,7 +136,7 @@ def _largest_label(labels: np.ndarray, n: int) -> int:
     step = max(1 << 16, 4 * (n + 1))
     sizes = np.zeros(n + 1, dtype=np.int64)
     for start in range(0, flat.size, step):
-        sizes += np.bincount(flat[start:start + step], minlength=n + 1)
+        sizes += np.bincount(flat[start : start + step], minlength=n + 1)
     sizes[0] = 0
     return int(np.argmax(sizes))
 
@@ -232,11 +239,18 @@ def zones_to_front(
                 "needs a pixel size to turn the minimum front length into pixels",
                 variable="resolution_m",
                 expected="a resolution in metres, or min_cluster_px for images of unknown "
-                "pixel size (e.g. resized sets such as caffe256)")
-        if not (isinstance(resolution_m, int | float | np.number) and resolution_m > 0
-                and math.isfinite(resolution_m)):
-            raise ConfigError(f"resolution {resolution_m!r} is not a pixel size",
-                              variable="resolution_m", expected="a positive number of metres")
+                "pixel size (e.g. resized sets such as caffe256)",
+            )
+        if not (
+            isinstance(resolution_m, int | float | np.number)
+            and resolution_m > 0
+            and math.isfinite(resolution_m)
+        ):
+            raise ConfigError(
+                f"resolution {resolution_m!r} is not a pixel size",
+                variable="resolution_m",
+                expected="a positive number of metres",
+            )
         threshold = float(min_cluster_m) / float(resolution_m)
     struct_fill = _structure(nonocean_connectivity, "nonocean_connectivity")
     if zones.size == 0:
@@ -247,8 +261,9 @@ def zones_to_front(
     return _zones_to_front_ndimage(zones, threshold, struct_fill)
 
 
-def _zones_to_front_ndimage(zones: np.ndarray, threshold: float,
-                            struct_fill: np.ndarray) -> np.ndarray:
+def _zones_to_front_ndimage(
+    zones: np.ndarray, threshold: float, struct_fill: np.ndarray
+) -> np.ndarray:
     """:func:`zones_to_front` with :func:`scipy.ndimage.label` (the fallback path).
 
     ``zones``: non-empty uint8 class ids; ``threshold``: clusters of ``size <= threshold``
@@ -305,13 +320,14 @@ def _zones_to_front_ndimage(zones: np.ndarray, threshold: float,
 # largest component with the smallest root is the one ``scipy.ndimage.label`` + ``argmax``
 # pick on ties. Run coordinates and ids are int32 (images under 2**30 pixels).
 
-_ZF_LOAD_PX = 1 << 21      # an image of this many pixels loads the kernels (scipy: ~0.1 s)
-_ZF_LOAD_TOTAL = 1 << 24   # or this many pixels in all (about 0.5-1 s of scipy work)
-_ZF_MAX_PX = 1 << 30       # larger images use scipy (int32 run ids and coordinates)
+_ZF_LOAD_PX = 1 << 21  # an image of this many pixels loads the kernels (scipy: ~0.1 s)
+_ZF_LOAD_TOTAL = 1 << 24  # or this many pixels in all (about 0.5-1 s of scipy work)
+_ZF_MAX_PX = 1 << 30  # larger images use scipy (int32 run ids and coordinates)
 
 
-def _zf_runs(z: np.ndarray, value: int, rows: np.ndarray
-             ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:  # pragma: no cover - numba
+def _zf_runs(
+    z: np.ndarray, value: int, rows: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:  # pragma: no cover - numba
     """Runs of pixels ``!= value`` in the given rows (ascending) of a uint8 image.
 
     Returns int32 (row, start, end) per run, end exclusive, in raster order. Two passes: a
@@ -319,7 +335,7 @@ def _zf_runs(z: np.ndarray, value: int, rows: np.ndarray
     run boundary.
     """
     w = z.shape[1]
-    v = np.uint8(value)         # compare bytes with bytes (no widening: vectorised)
+    v = np.uint8(value)  # compare bytes with bytes (no widening: vectorised)
     n = 0
     for i in range(rows.shape[0]):
         row = z[rows[i]]
@@ -334,7 +350,7 @@ def _zf_runs(z: np.ndarray, value: int, rows: np.ndarray
     for i in range(rows.shape[0]):
         r = rows[i]
         row = z[r]
-        outside = True          # the pixel before is == value (column -1 counts as such)
+        outside = True  # the pixel before is == value (column -1 counts as such)
         c = 0
         while c < w:
             stop = c + 64
@@ -364,8 +380,9 @@ def _zf_runs(z: np.ndarray, value: int, rows: np.ndarray
     return rr, rs, re
 
 
-def _zf_link(rr: np.ndarray, rs: np.ndarray, re: np.ndarray, slack: int
-             ) -> tuple[np.ndarray, np.ndarray]:  # pragma: no cover - numba
+def _zf_link(
+    rr: np.ndarray, rs: np.ndarray, re: np.ndarray, slack: int
+) -> tuple[np.ndarray, np.ndarray]:  # pragma: no cover - numba
     """Connected components of runs in raster order (from :func:`_zf_runs`).
 
     Runs of consecutive rows are connected when ``start_a < end_b + slack`` and
@@ -387,7 +404,7 @@ def _zf_link(rr: np.ndarray, rs: np.ndarray, re: np.ndarray, slack: int
         g = k + 1
         while g < n and rr[g] == r:
             g += 1
-        if prev_row == r - 1:   # merge runs [p0, p1) of row r - 1 with runs [k, g) of row r
+        if prev_row == r - 1:  # merge runs [p0, p1) of row r - 1 with runs [k, g) of row r
             i = p0
             j = k
             while i < p1 and j < g:
@@ -413,14 +430,15 @@ def _zf_link(rr: np.ndarray, rs: np.ndarray, re: np.ndarray, slack: int
         prev_row = r
         k = g
     size = np.zeros(n, np.int64)
-    for k in range(n):          # par[k] <= k: one ascending pass finds every root
+    for k in range(n):  # par[k] <= k: one ascending pass finds every root
         par[k] = par[par[k]]
         size[par[k]] += re[k] - rs[k]
     return par, size
 
 
-def _zf_gaps(rr: np.ndarray, rs: np.ndarray, re: np.ndarray, keep: np.ndarray, h: int,
-             w: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:  # pragma: no cover - numba
+def _zf_gaps(
+    rr: np.ndarray, rs: np.ndarray, re: np.ndarray, keep: np.ndarray, h: int, w: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:  # pragma: no cover - numba
     """Runs (row, start, end) of an ``h × w`` image NOT covered by the runs with ``keep``."""
     n = rr.shape[0]
     cap = h
@@ -451,10 +469,20 @@ def _zf_gaps(rr: np.ndarray, rs: np.ndarray, re: np.ndarray, keep: np.ndarray, h
     return orr[:m].copy(), ors[:m].copy(), ore[:m].copy()
 
 
-def _zf_detect(z: np.ndarray, glacier: int, lrow0: np.ndarray, ls: np.ndarray,
-               le: np.ndarray, keep: np.ndarray, orr: np.ndarray, ors: np.ndarray,
-               ore: np.ndarray, sel: np.ndarray, out: np.ndarray,
-               rows: np.ndarray) -> int:  # pragma: no cover - numba
+def _zf_detect(
+    z: np.ndarray,
+    glacier: int,
+    lrow0: np.ndarray,
+    ls: np.ndarray,
+    le: np.ndarray,
+    keep: np.ndarray,
+    orr: np.ndarray,
+    ors: np.ndarray,
+    ore: np.ndarray,
+    sel: np.ndarray,
+    out: np.ndarray,
+    rows: np.ndarray,
+) -> int:  # pragma: no cover - numba
     """Set ``out`` on the pixels of the selected ocean runs with a 4-neighbour kept glacier.
 
     ``z``: the zones as given; a pixel of class ``glacier`` counts only when its land run
@@ -481,7 +509,7 @@ def _zf_detect(z: np.ndarray, glacier: int, lrow0: np.ndarray, ls: np.ndarray,
                 continue
             above = z[q, s:e]
             cnt = 0
-            for c in range(above.shape[0]):     # (a slice and int64 counts: vectorised)
+            for c in range(above.shape[0]):  # (a slice and int64 counts: vectorised)
                 cnt += np.int64(above[c] == g)
             if cnt == 0:
                 continue
@@ -515,12 +543,13 @@ def _zf_detect(z: np.ndarray, glacier: int, lrow0: np.ndarray, ls: np.ndarray,
     return hits
 
 
-def _zf_paint(z: np.ndarray, rr: np.ndarray, rs: np.ndarray, re: np.ndarray,
-              sel: np.ndarray, value: int) -> None:  # pragma: no cover - numba
+def _zf_paint(
+    z: np.ndarray, rr: np.ndarray, rs: np.ndarray, re: np.ndarray, sel: np.ndarray, value: int
+) -> None:  # pragma: no cover - numba
     """Set the pixels of the selected runs to ``value``."""
     for k in range(rr.shape[0]):
         if sel[k]:
-            z[rr[k], rs[k]:re[k]] = value
+            z[rr[k], rs[k] : re[k]] = value
 
 
 def _zf_signatures(t: Any) -> dict[str, Any]:
@@ -537,8 +566,20 @@ def _zf_signatures(t: Any) -> dict[str, Any]:
         "_zf_runs": runs(zones, t.int64, i64),
         "_zf_link": t.Tuple((i32, i64))(i32, i32, i32, t.int64),
         "_zf_gaps": runs(i32, i32, i32, flags, t.int64, t.int64),
-        "_zf_detect": t.int64(zones, t.int64, i64, i32, i32, flags, i32, i32, i32, flags,
-                              t.Array(t.boolean, 2, "C"), flags),
+        "_zf_detect": t.int64(
+            zones,
+            t.int64,
+            i64,
+            i32,
+            i32,
+            flags,
+            i32,
+            i32,
+            i32,
+            flags,
+            t.Array(t.boolean, 2, "C"),
+            flags,
+        ),
         "_zf_paint": t.void(image, i32, i32, i32, flags, t.int64),
     }
 
@@ -595,8 +636,9 @@ def _zf_kernels_for(n_px: int) -> dict[str, Any] | None:
     return kernels if n_px < _ZF_MAX_PX else None
 
 
-def _zones_to_front_runs(zones: np.ndarray, threshold: float, conn8: bool,
-                         kernels: dict[str, Any]) -> np.ndarray:
+def _zones_to_front_runs(
+    zones: np.ndarray, threshold: float, conn8: bool, kernels: dict[str, Any]
+) -> np.ndarray:
     """:func:`zones_to_front` on runs with the compiled kernels (:func:`_zf_kernels`).
 
     ``zones``: non-empty uint8 class ids under ``_ZF_MAX_PX`` pixels; ``threshold`` as in
@@ -623,9 +665,12 @@ def _zones_to_front_runs(zones: np.ndarray, threshold: float, conn8: bool,
     # 3. main-ocean pixels with a 4-neighbour glacier pixel of a kept land run
     rows = np.zeros(h, dtype=bool)
     lrow0 = np.searchsorted(lr, np.arange(h + 1, dtype=np.int64)).astype(np.int64)
-    if not kernels["_zf_detect"](zones, GLACIER, lrow0, ls, le, keep, orr, ors, ore, main,
-                                 out, rows) \
-            or threshold < 1.0:   # every cluster has at least 1 px > threshold
+    if (
+        not kernels["_zf_detect"](
+            zones, GLACIER, lrow0, ls, le, keep, orr, ors, ore, main, out, rows
+        )
+        or threshold < 1.0
+    ):  # every cluster has at least 1 px > threshold
         return out
     # 4. remove 8-connected front clusters with size <= threshold
     u8 = out.view(np.uint8)
@@ -693,15 +738,20 @@ def bbox_mask(
     """
     pts = np.asarray(_to_numpy(corners), dtype=float)
     if pts.ndim != 2 or pts.shape[1] != 2 or len(pts) < 3:
-        raise DataError(f"bounding box has shape {pts.shape}", variable="bbox",
-                        expected="4 (x, y) corners")
+        raise DataError(
+            f"bounding box has shape {pts.shape}", variable="bbox", expected="4 (x, y) corners"
+        )
     h, w = int(shape[0]), int(shape[1])
     if mode == "caffe":
         if len(pts) != 4:
-            raise DataError(f"bounding box has {len(pts)} corners", variable="bbox",
-                            expected="the 4 corners of a CaFFe box file (UL, LL, LR, UR)")
+            raise DataError(
+                f"bounding box has {len(pts)} corners",
+                variable="bbox",
+                expected="the 4 corners of a CaFFe box file (UL, LL, LR, UR)",
+            )
         (ulx, uly), (llx, lly), (lrx, lry), (urx, ury) = (
-            (int(round(x)), int(round(y))) for x, y in pts.tolist())
+            (int(round(x)), int(round(y))) for x, y in pts.tolist()
+        )
         ulx, llx = max(ulx, 0), max(llx, 0)
         urx, lrx = (w - 1 if v > w else v for v in (urx, lrx))
         uly, ury = (h - 1 if v > h else v for v in (uly, ury))
@@ -716,11 +766,12 @@ def bbox_mask(
         x0, x1 = (int(round(v)) for v in (pts[:, 0].min(), pts[:, 0].max()))
         y0, y1 = (int(round(v)) for v in (pts[:, 1].min(), pts[:, 1].max()))
         out = np.zeros((h, w), dtype=bool)
-        out[max(y0, 0):max(min(y1, h), 0), max(x0, 0):max(min(x1, w), 0)] = True
+        out[max(y0, 0) : max(min(y1, h), 0), max(x0, 0) : max(min(x1, w), 0)] = True
         return out
     if mode != "polygon":
-        raise ConfigError(f"unknown bounding-box mode {mode!r}", variable="mode",
-                          expected=f"one of {BBOX_MODES}")
+        raise ConfigError(
+            f"unknown bounding-box mode {mode!r}", variable="mode", expected=f"one of {BBOX_MODES}"
+        )
     from skimage.draw import polygon2mask, polygon_perimeter
 
     rc = pts[:, ::-1]
@@ -753,8 +804,11 @@ def _check_pair(pred: Any, ref: Any) -> tuple[np.ndarray, np.ndarray]:
     p = _as_mask(pred, "pred_front")
     r = _as_mask(ref, "ref_front")
     if p.shape != r.shape:
-        raise DataError(f"predicted front has shape {p.shape} but the reference {r.shape}",
-                        variable="front", expected="masks of the same shape")
+        raise DataError(
+            f"predicted front has shape {p.shape} but the reference {r.shape}",
+            variable="front",
+            expected="masks of the same shape",
+        )
     return p, r
 
 
@@ -801,8 +855,7 @@ def front_distances(pred_mask: Any, ref_mask: Any) -> np.ndarray:
     return _flat_distances(np.flatnonzero(p), np.flatnonzero(r), p.shape)
 
 
-def _flat_distances(p_flat: np.ndarray, r_flat: np.ndarray,
-                    shape: tuple[int, ...]) -> np.ndarray:
+def _flat_distances(p_flat: np.ndarray, r_flat: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
     """:func:`front_distances` of two fronts given as flat (row-major) pixel indices.
 
     The distance step on its own. It uses the compiled kernel once that is loaded. Loading
@@ -828,8 +881,12 @@ def _flat_distances(p_flat: np.ndarray, r_flat: np.ndarray,
     if kernel is None or max(h, w) > _NN_MAX_SIDE:
         return _kdtree_distances(_flat_coords(p_flat, w), _flat_coords(r_flat, w))
     out = np.empty(p_flat.size + r_flat.size, dtype=np.float64)
-    kernel(np.ascontiguousarray(p_flat, dtype=np.int64),
-            np.ascontiguousarray(r_flat, dtype=np.int64), w, out)
+    kernel(
+        np.ascontiguousarray(p_flat, dtype=np.int64),
+        np.ascontiguousarray(r_flat, dtype=np.int64),
+        w,
+        out,
+    )
     return out
 
 
@@ -897,11 +954,18 @@ def _zones_to_front_reference(
                 "needs a pixel size to turn the minimum front length into pixels",
                 variable="resolution_m",
                 expected="a resolution in metres, or min_cluster_px for images of unknown "
-                "pixel size (e.g. resized sets such as caffe256)")
-        if not (isinstance(resolution_m, int | float | np.number) and resolution_m > 0
-                and math.isfinite(resolution_m)):
-            raise ConfigError(f"resolution {resolution_m!r} is not a pixel size",
-                              variable="resolution_m", expected="a positive number of metres")
+                "pixel size (e.g. resized sets such as caffe256)",
+            )
+        if not (
+            isinstance(resolution_m, int | float | np.number)
+            and resolution_m > 0
+            and math.isfinite(resolution_m)
+        ):
+            raise ConfigError(
+                f"resolution {resolution_m!r} is not a pixel size",
+                variable="resolution_m",
+                expected="a positive number of metres",
+            )
         threshold = float(min_cluster_m) / float(resolution_m)
     struct_fill = _structure(nonocean_connectivity, "nonocean_connectivity")
 
@@ -976,8 +1040,8 @@ def _pixel_distances_bruteforce(pc: np.ndarray, rc: np.ndarray) -> np.ndarray:
     d_pr = np.empty(len(pc))
     d_rp = np.full(len(rc), np.inf)
     for start in range(0, len(pc), rows):
-        d = cdist(pc[start:start + rows], rc)
-        d_pr[start:start + rows] = d.min(axis=1)
+        d = cdist(pc[start : start + rows], rc)
+        d_pr[start : start + rows] = d.min(axis=1)
         np.minimum(d_rp, d.min(axis=0), out=d_rp)
     return np.concatenate([d_pr, d_rp])
 
@@ -991,16 +1055,17 @@ _BRUTE_BLOCK = 4_000_000  # matrix entries per block of the brute-force referenc
 # importing this module does not import numba. All arithmetic is on int32 pixel coordinates
 # below 2**15, so every squared distance (< 2 · 32767² < 2**31) is exact.
 
-_NN_LEAF = 64          # pixels per leaf (four AVX-512 / eight AVX2 int32 vectors)
-_NN_BLOCK = 16         # consecutive query pixels that share one list of candidate leaves
-_NN_MAX_SIDE = 32768   # images up to this many rows and columns use the kernel
-_NN_BIG = 2147483647   # int32 "infinity", larger than every squared distance
+_NN_LEAF = 64  # pixels per leaf (four AVX-512 / eight AVX2 int32 vectors)
+_NN_BLOCK = 16  # consecutive query pixels that share one list of candidate leaves
+_NN_MAX_SIDE = 32768  # images up to this many rows and columns use the kernel
+_NN_BIG = 2147483647  # int32 "infinity", larger than every squared distance
 _NN_LOAD_PAIRS = 1 << 20  # n_pred · n_ref from which a pair loads the kernel
 _NN_LOAD_TOTAL = 1 << 26  # or this many pixel pairs in all (about 0.5 s of KD-tree work)
 
 
-def _nn_distances(p_flat: np.ndarray, r_flat: np.ndarray, width: int,
-                  out: np.ndarray) -> None:  # pragma: no cover - compiled by numba
+def _nn_distances(
+    p_flat: np.ndarray, r_flat: np.ndarray, width: int, out: np.ndarray
+) -> None:  # pragma: no cover - compiled by numba
     """The exact symmetric nearest-neighbour distances of two fronts (numba kernel).
 
     ``p_flat``, ``r_flat``: flat row-major pixel indices (int64, non-empty) of an image
@@ -1021,7 +1086,7 @@ def _nn_distances(p_flat: np.ndarray, r_flat: np.ndarray, width: int,
         inv = 1.0 / width
         kmax = np.uint32(0)
         for i in range(n):
-            r = np.int64(flat[i] * inv)          # flat < 2**30: off by at most one
+            r = np.int64(flat[i] * inv)  # flat < 2**30: off by at most one
             if r * width > flat[i]:
                 r -= 1
             elif (r + 1) * width <= flat[i]:
@@ -1092,8 +1157,15 @@ def _nn_distances(p_flat: np.ndarray, r_flat: np.ndarray, width: int,
             box[3, j] = c1
         return pr, pc, box, order
 
-    def query(qr: np.ndarray, qc: np.ndarray, q_order: np.ndarray, offset: int,
-              pr: np.ndarray, pc: np.ndarray, box: np.ndarray) -> None:
+    def query(
+        qr: np.ndarray,
+        qc: np.ndarray,
+        q_order: np.ndarray,
+        offset: int,
+        pr: np.ndarray,
+        pc: np.ndarray,
+        box: np.ndarray,
+    ) -> None:
         # For blocks of _NN_BLOCK consecutive (Z-ordered) query pixels: an upper bound from
         # the leaf that held the previous nearest pixel, the list of leaves whose box is
         # nearer to the block's box than that bound, then per query only the leaves of the
@@ -1146,10 +1218,8 @@ def _nn_distances(p_flat: np.ndarray, r_flat: np.ndarray, width: int,
                 best = init[t - s]
                 for c in range(n_cand):
                     j = cand[c]
-                    dr = np.int32(max(max(np.int32(rmin[j] - q_r), np.int32(q_r - rmax[j])),
-                                      zero))
-                    dc = np.int32(max(max(np.int32(cmin[j] - q_c), np.int32(q_c - cmax[j])),
-                                      zero))
+                    dr = np.int32(max(max(np.int32(rmin[j] - q_r), np.int32(q_r - rmax[j])), zero))
+                    dc = np.int32(max(max(np.int32(cmin[j] - q_c), np.int32(q_c - cmax[j])), zero))
                     if np.int32(dr * dr + dc * dc) < best:
                         base = j * _NN_LEAF
                         m = np.int32(_NN_BIG)
@@ -1360,9 +1430,19 @@ class MDEResult:
     @property
     def overall(self) -> GroupMDE:
         """The whole set as a :class:`GroupMDE` (``by == value == "all"``)."""
-        return GroupMDE("all", "all", self.mde_m, self.std_m, self.mde_px, self.std_px,
-                        self.n_images, self.n_evaluated, self.n_no_front,
-                        self.n_no_reference, self.n_distances)
+        return GroupMDE(
+            "all",
+            "all",
+            self.mde_m,
+            self.std_m,
+            self.mde_px,
+            self.std_px,
+            self.n_images,
+            self.n_evaluated,
+            self.n_no_front,
+            self.n_no_reference,
+            self.n_distances,
+        )
 
     def group(self, by: str, value: str) -> GroupMDE:
         """One group's result, e.g. ``result.group("glacier", "JAC")``.
@@ -1375,14 +1455,14 @@ class MDEResult:
         for g in self.groups.get(by, []):
             if g.value == str(value):
                 return g
-        raise KeyError(f"no group {by}={value!r}; have "
-                       f"{[g.value for g in self.groups.get(by, [])]}")
+        raise KeyError(
+            f"no group {by}={value!r}; have {[g.value for g in self.groups.get(by, [])]}"
+        )
 
     def worst(self, k: int = 5, *, unit: Literal["px", "m"] = "px") -> list[ImageFrontError]:
         """The ``k`` evaluated images with the largest per-image mean distance."""
         ok = [r for r in self.per_image if r.status == "ok"]
-        key = (lambda r: r.mde_m) if unit == "m" and self.resolution_known else (
-            lambda r: r.mde_px)
+        key = (lambda r: r.mde_m) if unit == "m" and self.resolution_known else (lambda r: r.mde_px)
         return sorted(ok, key=key, reverse=True)[:k]
 
     def to_dict(self, *, per_image: bool = True) -> dict[str, Any]:
@@ -1391,14 +1471,27 @@ class MDEResult:
         NaN values become ``None``; the raw distances are left out.
         """
         out: dict[str, Any] = {
-            k: _clean(getattr(self, k)) for k in (
-                "mde_m", "mde_px", "std_m", "std_px", "n_images", "n_evaluated",
-                "n_no_front", "n_no_reference", "n_distances", "resolution_known", "note")
+            k: _clean(getattr(self, k))
+            for k in (
+                "mde_m",
+                "mde_px",
+                "std_m",
+                "std_px",
+                "n_images",
+                "n_evaluated",
+                "n_no_front",
+                "n_no_reference",
+                "n_distances",
+                "resolution_known",
+                "note",
+            )
         }
         out["unit"] = "m" if self.resolution_known else "px"
         out["groups"] = {
-            by: {g.value: {k: v for k, v in g.to_dict().items() if k not in ("by", "value")}
-                 for g in gs}
+            by: {
+                g.value: {k: v for k, v in g.to_dict().items() if k not in ("by", "value")}
+                for g in gs
+            }
             for by, gs in self.groups.items()
         }
         if per_image:
@@ -1427,8 +1520,13 @@ class MDEResult:
 
 def _describe(item: Any, index: int) -> dict[str, Any]:
     """Group labels and pixel size of one image from metadata, a dict, a number or None."""
-    info: dict[str, Any] = {"name": "", "glacier": "unknown", "season": "unknown",
-                            "sensor": "unknown", "resolution_m": None}
+    info: dict[str, Any] = {
+        "name": "",
+        "glacier": "unknown",
+        "season": "unknown",
+        "sensor": "unknown",
+        "resolution_m": None,
+    }
     if item is None:
         return info
     if isinstance(item, int | float | np.number) and not isinstance(item, bool):
@@ -1441,12 +1539,15 @@ def _describe(item: Any, index: int) -> dict[str, Any]:
     if isinstance(item, Mapping):
         get = item.get
     elif hasattr(item, "glacier") or hasattr(item, "resolution_m"):
+
         def get(k: str, default: Any = None) -> Any:
             return getattr(item, k, default)
     else:
-        raise ConfigError(f"image {index}: cannot read metadata from {type(item).__name__}",
-                          variable="metas_or_resolutions",
-                          expected="CaffeMetadata, a mapping, a CaFFe stem, a number or None")
+        raise ConfigError(
+            f"image {index}: cannot read metadata from {type(item).__name__}",
+            variable="metas_or_resolutions",
+            expected="CaffeMetadata, a mapping, a CaFFe stem, a number or None",
+        )
     info["name"] = str(get("stem", None) or get("name", None) or "")
     for key in ("glacier", "sensor", "season"):
         if get(key, None) is not None:
@@ -1461,14 +1562,16 @@ def _describe(item: Any, index: int) -> dict[str, Any]:
         date = get("date")
         if isinstance(date, str):
             date = _dt.date.fromisoformat(date[:10])
-        hemi = get("hemisphere", None) or GLACIER_HEMISPHERES.get(str(get("glacier")).upper(),
-                                                                  "north")
+        hemi = get("hemisphere", None) or GLACIER_HEMISPHERES.get(
+            str(get("glacier")).upper(), "north"
+        )
         info["season"] = season_of(date, hemi)
     return info
 
 
-def _group_stats(by: str, value: str, recs: list[ImageFrontError],
-                 dpx: list[np.ndarray], dm: list[np.ndarray]) -> GroupMDE:
+def _group_stats(
+    by: str, value: str, recs: list[ImageFrontError], dpx: list[np.ndarray], dm: list[np.ndarray]
+) -> GroupMDE:
     px = np.concatenate(dpx) if dpx else np.empty(0)
     m = np.concatenate(dm) if dm else np.empty(0)
     n_eval = sum(r.status == "ok" for r in recs)
@@ -1480,9 +1583,19 @@ def _group_stats(by: str, value: str, recs: list[ImageFrontError],
 
     mde_m, std_m = stats(m)
     mde_px, std_px = stats(px)
-    return GroupMDE(by, value, mde_m, std_m, mde_px, std_px, len(recs), n_eval,
-                    sum(r.status == "no_front" for r in recs),
-                    sum(r.status == "no_reference" for r in recs), int(px.size))
+    return GroupMDE(
+        by,
+        value,
+        mde_m,
+        std_m,
+        mde_px,
+        std_px,
+        len(recs),
+        n_eval,
+        sum(r.status == "no_front" for r in recs),
+        sum(r.status == "no_reference" for r in recs),
+        int(px.size),
+    )
 
 
 def mean_distance_error(
@@ -1569,19 +1682,33 @@ def mean_distance_error(
     refs = list(refs)
     n = len(preds)
     if len(refs) != n:
-        raise DataError(f"got {n} predictions but {len(refs)} references", variable="refs",
-                        expected="one reference front per prediction")
+        raise DataError(
+            f"got {n} predictions but {len(refs)} references",
+            variable="refs",
+            expected="one reference front per prediction",
+        )
     metas = [None] * n if metas_or_resolutions is None else list(metas_or_resolutions)
     if len(metas) != n:
-        raise DataError(f"got {n} predictions but {len(metas)} metadata items",
-                        variable="metas_or_resolutions", expected="one item per image")
+        raise DataError(
+            f"got {n} predictions but {len(metas)} metadata items",
+            variable="metas_or_resolutions",
+            expected="one item per image",
+        )
     boxes = [None] * n if bboxes is None else list(bboxes)
     if len(boxes) != n:
-        raise DataError(f"got {n} predictions but {len(boxes)} bounding boxes",
-                        variable="bboxes", expected="one item (or None) per image")
-    acc = MDEAccumulator(bbox_mode=bbox_mode, resolution_m=resolution_m, from_zones=from_zones,
-                         min_cluster_m=min_cluster_m, min_cluster_px=min_cluster_px,
-                         merge_tsx_tdx=merge_tsx_tdx)
+        raise DataError(
+            f"got {n} predictions but {len(boxes)} bounding boxes",
+            variable="bboxes",
+            expected="one item (or None) per image",
+        )
+    acc = MDEAccumulator(
+        bbox_mode=bbox_mode,
+        resolution_m=resolution_m,
+        from_zones=from_zones,
+        min_cluster_m=min_cluster_m,
+        min_cluster_px=min_cluster_px,
+        merge_tsx_tdx=merge_tsx_tdx,
+    )
     for pred, ref, meta, box in zip(preds, refs, metas, boxes, strict=True):
         acc.add(pred, ref, meta, bbox=box)
     return acc.result()
@@ -1625,12 +1752,20 @@ class MDEAccumulator:
         min_cluster_px: float | None = None,
         merge_tsx_tdx: bool = True,
     ) -> None:
-        if not (resolution_m is None
-                or (isinstance(resolution_m, str) and resolution_m == "meta")
-                or (isinstance(resolution_m, numbers.Real) and math.isfinite(resolution_m)
-                    and resolution_m > 0)):
-            raise ConfigError(f"resolution_m={resolution_m!r}", variable="resolution_m",
-                              expected="'meta', None, or a positive pixel size in metres")
+        if not (
+            resolution_m is None
+            or (isinstance(resolution_m, str) and resolution_m == "meta")
+            or (
+                isinstance(resolution_m, numbers.Real)
+                and math.isfinite(resolution_m)
+                and resolution_m > 0
+            )
+        ):
+            raise ConfigError(
+                f"resolution_m={resolution_m!r}",
+                variable="resolution_m",
+                expected="'meta', None, or a positive pixel size in metres",
+            )
         self.bbox_mode = bbox_mode
         self.resolution_m = resolution_m
         self.from_zones = from_zones
@@ -1655,8 +1790,9 @@ class MDEAccumulator:
         res = nominal if isinstance(self.resolution_m, str) else self.resolution_m
         res = None if res is None else float(res)
         if self.from_zones:
-            pred = zones_to_front(pred, res, min_cluster_m=self.min_cluster_m,
-                                  min_cluster_px=self.min_cluster_px)
+            pred = zones_to_front(
+                pred, res, min_cluster_m=self.min_cluster_m, min_cluster_px=self.min_cluster_px
+            )
         p, r = _check_pair(pred, ref)
         if bbox is not None:
             p = p & bbox_mask(p.shape, bbox, mode=self.bbox_mode)
@@ -1674,10 +1810,19 @@ class MDEAccumulator:
         else:
             dist = np.empty(0)
         rec = ImageFrontError(
-            index=i, name=info["name"], glacier=info["glacier"], season=info["season"],
-            sensor=sensor, resolution="unknown" if nominal is None else f"{nominal:g}",
-            resolution_m=res, n_pred=n_pred, n_ref=n_ref, status=status,
-            mde_px=mde_px, mde_m=mde_m)
+            index=i,
+            name=info["name"],
+            glacier=info["glacier"],
+            season=info["season"],
+            sensor=sensor,
+            resolution="unknown" if nominal is None else f"{nominal:g}",
+            resolution_m=res,
+            n_pred=n_pred,
+            n_ref=n_ref,
+            status=status,
+            mde_px=mde_px,
+            mde_m=mde_m,
+        )
         self._records.append(rec)
         self._d_px.append(dist)
         return rec
@@ -1685,8 +1830,10 @@ class MDEAccumulator:
     def result(self) -> MDEResult:
         """The pooled MDE, its breakdowns and counts over every image added so far."""
         records, d_px = self._records, self._d_px
-        d_m = [d * r.resolution_m if r.resolution_m is not None else np.full(d.shape, np.nan)
-               for d, r in zip(d_px, records, strict=True)]
+        d_m = [
+            d * r.resolution_m if r.resolution_m is not None else np.full(d.shape, np.nan)
+            for d, r in zip(d_px, records, strict=True)
+        ]
         notes: list[str] = []
         evaluated = [r for r in records if r.status == "ok"]
         known = all(r.resolution_m is not None for r in evaluated)
@@ -1694,8 +1841,10 @@ class MDEAccumulator:
             notes.append("pixel size unknown (resolution_m=None): reporting pixels only")
         elif not known:
             missing = sum(r.resolution_m is None for r in evaluated)
-            notes.append(f"{missing} evaluated image(s) have no pixel size: metres are NaN, "
-                         "pixels are reported")
+            notes.append(
+                f"{missing} evaluated image(s) have no pixel size: metres are NaN, "
+                "pixels are reported"
+            )
         if not evaluated:
             notes.append("no image has both a predicted and a reference front")
         overall = _group_stats("all", "all", records, d_px, d_m)
@@ -1705,17 +1854,25 @@ class MDEAccumulator:
             for r in records:
                 values.setdefault(getattr(r, by), []).append(r.index)
             groups[by] = [
-                _group_stats(by, v, [records[i] for i in idx], [d_px[i] for i in idx],
-                             [d_m[i] for i in idx])
+                _group_stats(
+                    by, v, [records[i] for i in idx], [d_px[i] for i in idx], [d_m[i] for i in idx]
+                )
                 for v, idx in sorted(values.items(), key=lambda kv: _sort_key(by, kv[0]))
             ]
         return MDEResult(
-            mde_m=overall.mde_m, mde_px=overall.mde_px, std_m=overall.std_m,
-            std_px=overall.std_px, n_images=len(records), n_evaluated=overall.n_evaluated,
-            n_no_front=overall.n_no_front, n_no_reference=overall.n_no_reference,
+            mde_m=overall.mde_m,
+            mde_px=overall.mde_px,
+            std_m=overall.std_m,
+            std_px=overall.std_px,
+            n_images=len(records),
+            n_evaluated=overall.n_evaluated,
+            n_no_front=overall.n_no_front,
+            n_no_reference=overall.n_no_reference,
             n_distances=overall.n_distances,
             resolution_known=bool(known and evaluated and self.resolution_m is not None),
-            note="; ".join(notes), groups=groups, per_image=list(records),
+            note="; ".join(notes),
+            groups=groups,
+            per_image=list(records),
             distances_px=np.concatenate(d_px) if d_px else np.empty(0),
             distances_m=np.concatenate(d_m) if d_m else np.empty(0),
         )
@@ -1819,24 +1976,32 @@ def multi_annotator_mde(
     else:
         ann = {f"annotator_{i}": v for i, v in enumerate(annotator_fronts)}
     if len(ann) < 1:
-        raise ConfigError("no annotator fronts given", variable="annotator_fronts",
-                          expected="at least one annotator")
-    single = _to_numpy(pred_front).ndim == 2 if not isinstance(pred_front, list | tuple) \
-        else False
+        raise ConfigError(
+            "no annotator fronts given",
+            variable="annotator_fronts",
+            expected="at least one annotator",
+        )
+    single = _to_numpy(pred_front).ndim == 2 if not isinstance(pred_front, list | tuple) else False
     preds = [pred_front] if single else list(pred_front)
     ann_lists = {k: ([v] if single else list(v)) for k, v in ann.items()}
     n = len(preds)
     for k, v in ann_lists.items():
         if len(v) != n:
-            raise DataError(f"annotator {k!r} has {len(v)} fronts for {n} images",
-                            variable="annotator_fronts", expected="one front per image")
+            raise DataError(
+                f"annotator {k!r} has {len(v)} fronts for {n} images",
+                variable="annotator_fronts",
+                expected="one front per image",
+            )
     if resolution is None or isinstance(resolution, int | float | np.number):
         res = [None if resolution is None else float(resolution)] * n
     else:
         res = [None if r is None else float(r) for r in resolution]
         if len(res) != n:
-            raise DataError(f"got {len(res)} resolutions for {n} images",
-                            variable="resolution", expected="one per image")
+            raise DataError(
+                f"got {len(res)} resolutions for {n} images",
+                variable="resolution",
+                expected="one per image",
+            )
     unit = "px" if any(r is None for r in res) else "m"
 
     def dists(a: Any, b: Any, i: int) -> np.ndarray:
@@ -1845,7 +2010,8 @@ def multi_annotator_mde(
 
     n_no_front = sum(int(not np.any(_as_mask(p, "pred_front"))) for p in preds)
     per_ann: dict[str, list[np.ndarray]] = {
-        k: [dists(preds[i], v[i], i) for i in range(n)] for k, v in ann_lists.items()}
+        k: [dists(preds[i], v[i], i) for i in range(n)] for k, v in ann_lists.items()
+    }
     model_vs = {k: _pooled_mean(v) for k, v in per_ann.items()}
     pair_d: dict[str, list[np.ndarray]] = {}
     for a, b in itertools.combinations(ann_lists, 2):
@@ -1857,8 +2023,13 @@ def multi_annotator_mde(
         return float(np.mean(vals)) if vals else math.nan
 
     return MultiAnnotatorResult(
-        unit=unit, model_vs_annotator=model_vs,
+        unit=unit,
+        model_vs_annotator=model_vs,
         model_mde=_pooled_mean(itertools.chain.from_iterable(per_ann.values())),
-        model_mde_mean=mean_of(model_vs), pairwise=pairwise,
+        model_mde_mean=mean_of(model_vs),
+        pairwise=pairwise,
         annotator_mde=_pooled_mean(itertools.chain.from_iterable(pair_d.values())),
-        annotator_mde_mean=mean_of(pairwise), n_images=n, n_no_front=n_no_front)
+        annotator_mde_mean=mean_of(pairwise),
+        n_images=n,
+        n_no_front=n_no_front,
+    )

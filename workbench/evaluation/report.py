@@ -88,8 +88,14 @@ def plot_error_histogram(
     if isinstance(result, MDEResult):
         d = result.distances_m if result.resolution_known else result.distances_px
         unit = "m" if result.resolution_known else "px"
-        title = (f"MDE {np.mean(d):.1f} {unit} over {result.n_evaluated} images "
-                 f"({result.n_no_front} without predicted front)") if d.size else "no distances"
+        title = (
+            (
+                f"MDE {np.mean(d):.1f} {unit} over {result.n_evaluated} images "
+                f"({result.n_no_front} without predicted front)"
+            )
+            if d.size
+            else "no distances"
+        )
     else:
         d = np.asarray(result, dtype=float).ravel()
         unit = unit or "px"
@@ -99,8 +105,12 @@ def plot_error_histogram(
     if d.size:
         ax.hist(d, bins=bins, color="0.45")
         ax.axvline(float(d.mean()), color="tab:red", label=f"mean {d.mean():.1f} {unit}")
-        ax.axvline(float(np.median(d)), color="tab:blue", ls="--",
-                   label=f"median {np.median(d):.1f} {unit}")
+        ax.axvline(
+            float(np.median(d)),
+            color="tab:blue",
+            ls="--",
+            label=f"median {np.median(d):.1f} {unit}",
+        )
         ax.legend()
     ax.set_xlabel(f"distance to the other front ({unit})")
     ax.set_ylabel("front pixels")
@@ -131,8 +141,9 @@ def plot_mde_breakdown(
     by = [by] if isinstance(by, str) else list(by)
     for key in by:
         if key not in result.groups:
-            raise ConfigError(f"no breakdown {key!r}", variable="by",
-                              expected=f"some of {sorted(result.groups)}")
+            raise ConfigError(
+                f"no breakdown {key!r}", variable="by", expected=f"some of {sorted(result.groups)}"
+            )
     if axes is None:
         from matplotlib.figure import Figure
 
@@ -150,8 +161,13 @@ def plot_mde_breakdown(
         bars = ax.bar(xs, vals, color="tab:blue")
         for bar, g in zip(bars, groups, strict=True):
             label = f"n={g.n_evaluated}" + (f"\n{g.n_no_front} no front" if g.n_no_front else "")
-            ax.annotate(label, (bar.get_x() + bar.get_width() / 2, bar.get_height()),
-                        ha="center", va="bottom", fontsize="small")
+            ax.annotate(
+                label,
+                (bar.get_x() + bar.get_width() / 2, bar.get_height()),
+                ha="center",
+                va="bottom",
+                fontsize="small",
+            )
         ax.set_xticks(xs, [g.value for g in groups], rotation=30 if len(groups) > 4 else 0)
         ax.set_ylabel(f"MDE ({unit})")
         ax.set_title(f"MDE by {key}")
@@ -187,8 +203,15 @@ def plot_reliability_diagram(
         fig, ax_n = ax.figure, None
     width = 1.0 / curve.n_bins
     ok = curve.count > 0
-    ax.bar(curve.edges[:-1][ok], curve.accuracy[ok], width=width, align="edge",
-           color="tab:blue", alpha=0.7, label="accuracy per bin")
+    ax.bar(
+        curve.edges[:-1][ok],
+        curve.accuracy[ok],
+        width=width,
+        align="edge",
+        color="tab:blue",
+        alpha=0.7,
+        label="accuracy per bin",
+    )
     ax.plot([0, 1], [0, 1], color="0.3", ls="--", lw=1, label="perfect calibration")
     if calibration_map is not None:
         xs = np.linspace(0, 1, 201)
@@ -259,8 +282,11 @@ def plot_worst_cases(
 
     n = len(images)
     if not (len(pred_fronts) == len(ref_fronts) == n):
-        raise DataError(f"{n} images, {len(pred_fronts)} predictions, {len(ref_fronts)} "
-                        "references", variable="images", expected="one of each per case")
+        raise DataError(
+            f"{n} images, {len(pred_fronts)} predictions, {len(ref_fronts)} references",
+            variable="images",
+            expected="one of each per case",
+        )
     if n == 0:
         raise ConfigError("no cases to plot", variable="images", expected="at least one image")
     ncols = max(1, min(ncols, n))
@@ -276,17 +302,22 @@ def plot_worst_cases(
             img = img[0]
         finite = img[np.isfinite(img)]
         lo, hi = (float(finite.min()), float(finite.max())) if finite.size else (0.0, 1.0)
-        ax.imshow(img, cmap="gray", vmin=lo, vmax=hi if hi > lo else lo + 1,
-                  interpolation="nearest")
-        ax.imshow(_overlay(_to_numpy(ref_fronts[i]), _REF_COLOR, line_width),
-                  interpolation="nearest")
-        ax.imshow(_overlay(_to_numpy(pred_fronts[i]), _PRED_COLOR, line_width),
-                  interpolation="nearest")
+        ax.imshow(
+            img, cmap="gray", vmin=lo, vmax=hi if hi > lo else lo + 1, interpolation="nearest"
+        )
+        ax.imshow(
+            _overlay(_to_numpy(ref_fronts[i]), _REF_COLOR, line_width), interpolation="nearest"
+        )
+        ax.imshow(
+            _overlay(_to_numpy(pred_fronts[i]), _PRED_COLOR, line_width), interpolation="nearest"
+        )
         ax.set_axis_off()
         if titles is not None:
             ax.set_title(str(titles[i]), fontsize="small")
-    handles = [Line2D([], [], color=_PRED_COLOR, lw=3, label="prediction"),
-               Line2D([], [], color=_REF_COLOR, lw=3, label="reference")]
+    handles = [
+        Line2D([], [], color=_PRED_COLOR, lw=3, label="prediction"),
+        Line2D([], [], color=_REF_COLOR, lw=3, label="reference"),
+    ]
     fig.legend(handles=handles, loc="outside lower center", ncols=2)
     return fig
 
@@ -326,8 +357,7 @@ def _fmt(v: Any) -> str:
     return str(v)
 
 
-def markdown_table(rows: Sequence[Mapping[str, Any]], columns: Sequence[str] | None = None
-                   ) -> str:
+def markdown_table(rows: Sequence[Mapping[str, Any]], columns: Sequence[str] | None = None) -> str:
     """A GitHub Markdown table of dict rows (NaN/None shown as "–").
 
     Examples
@@ -426,19 +456,32 @@ def write_report(
     if result is not None:
         payload["mde"] = result.to_dict()
         unit = "m" if result.resolution_known else "px"
-        head = (f"**MDE {_fmt(result.mde_m if unit == 'm' else result.mde_px)} {unit}**"
-                + (f" ({_fmt(result.mde_px)} px)" if unit == "m" else "")
-                + f" ± {_fmt(result.std_m if unit == 'm' else result.std_px)} (std of all "
-                f"distances) over {result.n_evaluated} of {result.n_images} images; "
-                f"**{result.n_no_front} without a predicted front** (excluded)")
+        head = (
+            f"**MDE {_fmt(result.mde_m if unit == 'm' else result.mde_px)} {unit}**"
+            + (f" ({_fmt(result.mde_px)} px)" if unit == "m" else "")
+            + f" ± {_fmt(result.std_m if unit == 'm' else result.std_px)} (std of all "
+            f"distances) over {result.n_evaluated} of {result.n_images} images; "
+            f"**{result.n_no_front} without a predicted front** (excluded)"
+        )
         if result.n_no_reference:
             head += f"; {result.n_no_reference} without a reference front (excluded)"
         md += ["## Calving fronts: mean distance error", "", head + ".", ""]
         if result.note:
             md += [f"Note: {result.note}.", ""]
         frame = result.to_frame()
-        cols = ["by", "value", "mde_m", "mde_px", "std_m", "std_px", "n_images",
-                "n_evaluated", "n_no_front", "n_no_reference", "n_distances"]
+        cols = [
+            "by",
+            "value",
+            "mde_m",
+            "mde_px",
+            "std_m",
+            "std_px",
+            "n_images",
+            "n_evaluated",
+            "n_no_front",
+            "n_no_reference",
+            "n_distances",
+        ]
         md += [markdown_table(frame.to_dict("records"), cols), ""]
         paths["csv"] = out / f"{name}.csv"
         _write_text(paths["csv"], frame.to_csv(index=False))
@@ -447,12 +490,20 @@ def write_report(
     if zones is not None:
         payload["zones"] = zones.to_dict()
         zf = zones.to_frame().reset_index(names="metric")
-        md += [f"## Zones (averaged over {zones.n_images} images)", "",
-               markdown_table(zf.to_dict("records")), ""]
+        md += [
+            f"## Zones (averaged over {zones.n_images} images)",
+            "",
+            markdown_table(zf.to_dict("records")),
+            "",
+        ]
     if outlines is not None:
         payload["outlines"] = outlines.to_dict()
-        md += ["## Outlines (pooled counts)", "",
-               markdown_table(outlines.to_frame().to_dict("records")), ""]
+        md += [
+            "## Outlines (pooled counts)",
+            "",
+            markdown_table(outlines.to_frame().to_dict("records")),
+            "",
+        ]
         if outlines.groups:
             md += [f"Mean of group IoUs: {_fmt(outlines.mean_group_iou())}", ""]
     if reliability is not None or calibration_map is not None:
@@ -460,8 +511,12 @@ def write_report(
         if reliability is not None:
             cal["ece"] = reliability.ece
             cal["reliability"] = reliability.to_dict()
-            md += ["## Calibration", "", f"ECE ({reliability.n_bins} bins, "
-                   f"{reliability.n} pixels): {_fmt(reliability.ece)}", ""]
+            md += [
+                "## Calibration",
+                "",
+                f"ECE ({reliability.n_bins} bins, {reliability.n} pixels): {_fmt(reliability.ece)}",
+                "",
+            ]
         if calibration_map is not None:
             cal["map"] = calibration_map.to_dict()
         payload["calibration"] = cal
@@ -482,23 +537,40 @@ def write_report(
                     raise DataError(
                         f"{len(images)} images, {len(pred_fronts)} predictions and "
                         f"{len(ref_fronts)} references for a result of {result.n_images}",
-                        variable="images", expected="the inputs of result, in its order")
+                        variable="images",
+                        expected="the inputs of result, in its order",
+                    )
                 worst = result.worst(n_worst, unit="m" if result.resolution_known else "px")
                 if worst:
                     unit = "m" if result.resolution_known else "px"
-                    titles = [f"{w.name or w.index}\nMDE {_fmt(w.mde_m if unit == 'm' else w.mde_px)}"
-                              f" {unit}" for w in worst]
+                    titles = [
+                        f"{w.name or w.index}\nMDE {_fmt(w.mde_m if unit == 'm' else w.mde_px)}"
+                        f" {unit}"
+                        for w in worst
+                    ]
                     paths["worst_cases"] = fig_dir / "worst_cases.png"
-                    _save_figure(plot_worst_cases([images[w.index] for w in worst],
-                                                  [pred_fronts[w.index] for w in worst],
-                                                  [ref_fronts[w.index] for w in worst],
-                                                  titles=titles), paths["worst_cases"], dpi)
+                    _save_figure(
+                        plot_worst_cases(
+                            [images[w.index] for w in worst],
+                            [pred_fronts[w.index] for w in worst],
+                            [ref_fronts[w.index] for w in worst],
+                            titles=titles,
+                        ),
+                        paths["worst_cases"],
+                        dpi,
+                    )
         if reliability is not None:
             paths["reliability"] = fig_dir / "reliability.png"
-            _save_figure(plot_reliability_diagram(reliability, calibration_map=calibration_map),
-                         paths["reliability"], dpi)
-        figs = [k for k in ("error_histogram", "mde_breakdown", "reliability", "worst_cases")
-                if k in paths]
+            _save_figure(
+                plot_reliability_diagram(reliability, calibration_map=calibration_map),
+                paths["reliability"],
+                dpi,
+            )
+        figs = [
+            k
+            for k in ("error_histogram", "mde_breakdown", "reliability", "worst_cases")
+            if k in paths
+        ]
         if figs:
             md += ["## Figures", ""] + [f"![{k}](figures/{paths[k].name})" for k in figs] + [""]
 

@@ -104,9 +104,13 @@ class ZoneMetrics:
     def to_dict(self) -> dict[str, Any]:
         """``{metric: {class: value, "mean": value}}`` plus the confusion matrix."""
         out: dict[str, Any] = {
-            m: {**{c: _nan_to_none(v) for c, v in zip(self.class_names, getattr(self, m),
-                                                      strict=True)},
-                "mean": _nan_to_none(self.mean(m))}
+            m: {
+                **{
+                    c: _nan_to_none(v)
+                    for c, v in zip(self.class_names, getattr(self, m), strict=True)
+                },
+                "mean": _nan_to_none(self.mean(m)),
+            }
             for m in _METRICS
         }
         out["confusion"] = self.confusion.tolist()
@@ -160,28 +164,38 @@ def zone_metrics(
     p = _to_numpy(pred)
     r = _to_numpy(ref)
     if p.shape != r.shape:
-        raise DataError(f"prediction has shape {p.shape} but the reference {r.shape}",
-                        variable="zones", expected="arrays of the same shape")
+        raise DataError(
+            f"prediction has shape {p.shape} but the reference {r.shape}",
+            variable="zones",
+            expected="arrays of the same shape",
+        )
     if n_classes < 1:
         raise ConfigError(f"n_classes={n_classes}", variable="n_classes", expected="≥ 1")
     for name, a in (("pred", p), ("ref", r)):
         if a.size and (a.dtype.kind not in "biu" and not np.all(a == np.round(a))):
-            raise LabelEncodingError("holds non-integer values", variable=name,
-                                     expected=f"class ids 0..{n_classes - 1}")
+            raise LabelEncodingError(
+                "holds non-integer values", variable=name, expected=f"class ids 0..{n_classes - 1}"
+            )
         if a.size and (a.min() < 0 or a.max() >= n_classes):
             raise LabelEncodingError(
                 f"holds values outside 0..{n_classes - 1} (min {a.min()}, max {a.max()})",
-                variable=name, expected=f"class ids 0..{n_classes - 1}")
+                variable=name,
+                expected=f"class ids 0..{n_classes - 1}",
+            )
     p = p.astype(np.int64).ravel()
     r = r.astype(np.int64).ravel()
     if valid is not None:
         v = _to_numpy(valid).astype(bool).ravel()
         if v.shape != p.shape:
-            raise DataError("valid mask does not match the zones", variable="valid",
-                            expected="a mask of the same shape")
+            raise DataError(
+                "valid mask does not match the zones",
+                variable="valid",
+                expected="a mask of the same shape",
+            )
         p, r = p[v], r[v]
     conf = np.bincount(r * n_classes + p, minlength=n_classes * n_classes).reshape(
-        n_classes, n_classes)
+        n_classes, n_classes
+    )
     tp = np.diag(conf).astype(np.float64)
     fp = conf.sum(axis=0) - tp
     fn = conf.sum(axis=1) - tp
@@ -192,11 +206,15 @@ def zone_metrics(
         precision = np.where(present, np.where(tp + fp > 0, tp / (tp + fp), 0.0), np.nan)
         recall = np.where(present, np.where(tp + fn > 0, tp / (tp + fn), 0.0), np.nan)
     if class_names is None:
-        class_names = ZONE_CLASSES if n_classes == 4 else tuple(
-            f"class_{i}" for i in range(n_classes))
+        class_names = (
+            ZONE_CLASSES if n_classes == 4 else tuple(f"class_{i}" for i in range(n_classes))
+        )
     if len(class_names) != n_classes:
-        raise ConfigError(f"{len(class_names)} class names for {n_classes} classes",
-                          variable="class_names", expected=f"{n_classes} names")
+        raise ConfigError(
+            f"{len(class_names)} class names for {n_classes} classes",
+            variable="class_names",
+            expected=f"{n_classes} names",
+        )
     return ZoneMetrics(conf, iou, precision, recall, f1, present, tuple(class_names))
 
 
@@ -233,24 +251,34 @@ class ZoneSummary:
     def to_dict(self) -> dict[str, Any]:
         """``{metric: {class…, "mean", "class_mean"}, "n_images", "n_present"}``."""
         out: dict[str, Any] = {
-            m: {**{c: _nan_to_none(v) for c, v in zip(self.class_names, self.per_class[m],
-                                                      strict=True)},
+            m: {
+                **{
+                    c: _nan_to_none(v)
+                    for c, v in zip(self.class_names, self.per_class[m], strict=True)
+                },
                 "mean": _nan_to_none(self.mean[m]),
-                "class_mean": _nan_to_none(self.class_mean[m])}
+                "class_mean": _nan_to_none(self.class_mean[m]),
+            }
             for m in _METRICS
         }
         out["n_images"] = self.n_images
-        out["n_present"] = dict(zip(self.class_names, (int(v) for v in self.n_present),
-                                    strict=True))
+        out["n_present"] = dict(
+            zip(self.class_names, (int(v) for v in self.n_present), strict=True)
+        )
         return out
 
     def to_frame(self) -> pd.DataFrame:
         """Rows = metrics, columns = classes + ``mean`` + ``class_mean``."""
         import pandas as pd
 
-        rows = {m: {**dict(zip(self.class_names, self.per_class[m], strict=True)),
-                    "mean": self.mean[m], "class_mean": self.class_mean[m]}
-                for m in _METRICS}
+        rows = {
+            m: {
+                **dict(zip(self.class_names, self.per_class[m], strict=True)),
+                "mean": self.mean[m],
+                "class_mean": self.class_mean[m],
+            }
+            for m in _METRICS
+        }
         return pd.DataFrame.from_dict(rows, orient="index")
 
 
@@ -276,12 +304,16 @@ def aggregate_zone_metrics(items: Iterable[ZoneMetrics]) -> ZoneSummary:
     """
     items = list(items)
     if not items:
-        raise ConfigError("no zone metrics to aggregate", variable="items",
-                          expected="at least one ZoneMetrics")
+        raise ConfigError(
+            "no zone metrics to aggregate", variable="items", expected="at least one ZoneMetrics"
+        )
     k = len(items[0].iou)
     if any(len(m.iou) != k for m in items):
-        raise DataError("zone metrics have different numbers of classes", variable="items",
-                        expected=f"{k} classes each")
+        raise DataError(
+            "zone metrics have different numbers of classes",
+            variable="items",
+            expected=f"{k} classes each",
+        )
     present = np.stack([m.present for m in items])
     n_present = present.sum(axis=0)
     per_class: dict[str, np.ndarray] = {}
@@ -290,16 +322,17 @@ def aggregate_zone_metrics(items: Iterable[ZoneMetrics]) -> ZoneSummary:
     for metric in _METRICS:
         vals = np.stack([getattr(m, metric) for m in items])
         with np.errstate(invalid="ignore"):
-            per_class[metric] = np.where(n_present > 0,
-                                         np.nansum(np.where(present, vals, 0.0), axis=0)
-                                         / np.maximum(n_present, 1), np.nan)
+            per_class[metric] = np.where(
+                n_present > 0,
+                np.nansum(np.where(present, vals, 0.0), axis=0) / np.maximum(n_present, 1),
+                np.nan,
+            )
         img_means = np.array([m.mean(metric) for m in items])
         img_means = img_means[np.isfinite(img_means)]
         mean[metric] = float(img_means.mean()) if img_means.size else math.nan
         pc = per_class[metric][n_present > 0]
         class_mean[metric] = float(pc.mean()) if pc.size else math.nan
-    return ZoneSummary(per_class, mean, class_mean, len(items), n_present,
-                       items[0].class_names)
+    return ZoneSummary(per_class, mean, class_mean, len(items), n_present, items[0].class_names)
 
 
 # --------------------------------------------------------------------------- outlines
@@ -311,8 +344,10 @@ def _binary(x: Any, name: str) -> np.ndarray:
         return a
     if a.dtype.kind == "f" and a.size and not np.all((a == 0) | (a == 1)):
         raise LabelEncodingError(
-            "holds values other than 0 and 1", variable=name,
-            expected="a binary mask (threshold probabilities before counting)")
+            "holds values other than 0 and 1",
+            variable=name,
+            expected="a binary mask (threshold probabilities before counting)",
+        )
     return a != 0
 
 
@@ -368,8 +403,9 @@ class OutlineCounts:
     tn: int = 0
     groups: dict[str, OutlineCounts] = dataclasses.field(default_factory=dict, repr=False)
 
-    def update(self, pred: Any, ref: Any, *, valid: Any | None = None,
-               group: str | None = None) -> OutlineCounts:
+    def update(
+        self, pred: Any, ref: Any, *, valid: Any | None = None, group: str | None = None
+    ) -> OutlineCounts:
         """Add one tile or batch (any shape; pred/ref binary, ``valid`` optional).
 
         Returns ``self`` so calls can be chained.
@@ -377,13 +413,19 @@ class OutlineCounts:
         p = _binary(pred, "pred")
         r = _binary(ref, "ref")
         if p.shape != r.shape:
-            raise DataError(f"prediction has shape {p.shape} but the reference {r.shape}",
-                            variable="outline", expected="masks of the same shape")
+            raise DataError(
+                f"prediction has shape {p.shape} but the reference {r.shape}",
+                variable="outline",
+                expected="masks of the same shape",
+            )
         if valid is not None:
             v = _binary(valid, "valid")
             if v.shape != p.shape:
-                raise DataError(f"valid mask has shape {v.shape}, the masks {p.shape}",
-                                variable="valid", expected="a mask of the same shape")
+                raise DataError(
+                    f"valid mask has shape {v.shape}, the masks {p.shape}",
+                    variable="valid",
+                    expected="a mask of the same shape",
+                )
             p, r = p[v], r[v]
         tp = int(np.count_nonzero(p & r))
         fp = int(np.count_nonzero(p)) - tp
@@ -401,8 +443,9 @@ class OutlineCounts:
         self.tn += tn
 
     def __add__(self, other: OutlineCounts) -> OutlineCounts:
-        out = OutlineCounts(self.tp + other.tp, self.fp + other.fp, self.fn + other.fn,
-                            self.tn + other.tn)
+        out = OutlineCounts(
+            self.tp + other.tp, self.fp + other.fp, self.fn + other.fn, self.tn + other.tn
+        )
         for src in (self.groups, other.groups):
             for g, c in src.items():
                 out.groups.setdefault(g, OutlineCounts())._add(c.tp, c.fp, c.fn, c.tn)
@@ -439,8 +482,7 @@ class OutlineCounts:
 
     def metrics(self) -> dict[str, float]:
         """``{"precision", "recall", "f1", "iou"}`` of the pooled counts."""
-        return {"precision": self.precision, "recall": self.recall, "f1": self.f1,
-                "iou": self.iou}
+        return {"precision": self.precision, "recall": self.recall, "f1": self.f1, "iou": self.iou}
 
     def to_dict(self) -> dict[str, Any]:
         """Counts, metrics and per-group entries (NaN → ``None``)."""
@@ -455,8 +497,18 @@ class OutlineCounts:
         """One row ``all`` and one per group: counts and metrics."""
         import pandas as pd
 
-        rows = [{"group": "all", "tp": self.tp, "fp": self.fp, "fn": self.fn, "tn": self.tn,
-                 **self.metrics()}]
-        rows += [{"group": g, "tp": c.tp, "fp": c.fp, "fn": c.fn, "tn": c.tn, **c.metrics()}
-                 for g, c in sorted(self.groups.items())]
+        rows = [
+            {
+                "group": "all",
+                "tp": self.tp,
+                "fp": self.fp,
+                "fn": self.fn,
+                "tn": self.tn,
+                **self.metrics(),
+            }
+        ]
+        rows += [
+            {"group": g, "tp": c.tp, "fp": c.fp, "fn": c.fn, "tn": c.tn, **c.metrics()}
+            for g, c in sorted(self.groups.items())
+        ]
         return pd.DataFrame(rows)

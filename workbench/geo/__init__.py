@@ -27,7 +27,13 @@ Examples
 0.27 % longer than a ground metre)
 """
 
-from workbench.geo.crs import as_crs, geodesic_length_area, is_metric, local_equal_area_crs, metric_crs
+from workbench.geo.crs import (
+    as_crs,
+    geodesic_length_area,
+    is_metric,
+    local_equal_area_crs,
+    metric_crs,
+)
 from workbench.geo.rasters import (
     write_cog,
     write_confidence_cog,
@@ -44,9 +50,9 @@ from workbench.geo.retreat import (
     plot_retreat,
     read_front_lines,
     read_retreat_table,
-    retreat_products,
     retreat_box,
     retreat_centreline,
+    retreat_products,
     seasonal_summary,
     summarize_retreat,
     write_retreat_table,
@@ -63,15 +69,38 @@ from workbench.geo.vectors import (
 
 __all__ = [
     # crs
-    "as_crs", "is_metric", "local_equal_area_crs", "metric_crs", "geodesic_length_area",
+    "as_crs",
+    "is_metric",
+    "local_equal_area_crs",
+    "metric_crs",
+    "geodesic_length_area",
     # rasters
-    "write_cog", "write_zones_cog", "write_mask_cog", "write_confidence_cog",
+    "write_cog",
+    "write_zones_cog",
+    "write_mask_cog",
+    "write_confidence_cog",
     "write_uncertainty_cog",
     # vectors
-    "TERM_TYPES", "trace_front_pixels", "fronts_from_zones", "fronts_from_stack",
-    "outlines_from_mask", "outlines_from_stack", "write_vectors",
+    "TERM_TYPES",
+    "trace_front_pixels",
+    "fronts_from_zones",
+    "fronts_from_stack",
+    "outlines_from_mask",
+    "outlines_from_stack",
+    "write_vectors",
     # retreat
-    "FLAGS", "read_front_lines", "BoxFrame", "box_frame", "retreat_box", "retreat_centreline",
-    "seasonal_summary", "AnnualCycle", "fit_annual_cycle", "summarize_retreat", "retreat_products",
-    "write_retreat_table", "read_retreat_table", "plot_retreat",
+    "FLAGS",
+    "read_front_lines",
+    "BoxFrame",
+    "box_frame",
+    "retreat_box",
+    "retreat_centreline",
+    "seasonal_summary",
+    "AnnualCycle",
+    "fit_annual_cycle",
+    "summarize_retreat",
+    "retreat_products",
+    "write_retreat_table",
+    "read_retreat_table",
+    "plot_retreat",
 ]

@@ -50,8 +50,12 @@ def as_crs(crs: Any, *, variable: str = "crs", path: Any = None) -> pyproj.CRS:
     workbench.errors.DataError: variable 'crs' is missing (expected a coordinate reference system, e.g. 'EPSG:32633')
     """
     if crs is None:
-        raise DataError("is missing", path=path, variable=variable,
-                        expected="a coordinate reference system, e.g. 'EPSG:32633'")
+        raise DataError(
+            "is missing",
+            path=path,
+            variable=variable,
+            expected="a coordinate reference system, e.g. 'EPSG:32633'",
+        )
     if isinstance(crs, pyproj.CRS):
         return crs
     try:
@@ -59,8 +63,12 @@ def as_crs(crs: Any, *, variable: str = "crs", path: Any = None) -> pyproj.CRS:
             return pyproj.CRS.from_wkt(crs.to_wkt())
         return pyproj.CRS.from_user_input(crs)
     except pyproj.exceptions.CRSError as err:
-        raise DataError(f"is {crs!r}, not a CRS ({err})", path=path, variable=variable,
-                        expected="an EPSG code, WKT or PROJ string") from err
+        raise DataError(
+            f"is {crs!r}, not a CRS ({err})",
+            path=path,
+            variable=variable,
+            expected="an EPSG code, WKT or PROJ string",
+        ) from err
 
 
 def is_metric(crs: Any) -> bool:
@@ -92,8 +100,11 @@ def local_equal_area_crs(geometry: BaseGeometry, crs: Any) -> pyproj.CRS:
     """
     src = as_crs(crs)
     if geometry is None or geometry.is_empty:
-        raise DataError("is empty", variable="geometry",
-                        expected="a geometry to centre the equal-area projection on")
+        raise DataError(
+            "is empty",
+            variable="geometry",
+            expected="a geometry to centre the equal-area projection on",
+        )
     c = geometry.centroid
     if src.is_geographic:
         lon, lat = c.x, c.y
@@ -101,7 +112,8 @@ def local_equal_area_crs(geometry: BaseGeometry, crs: Any) -> pyproj.CRS:
         to_ll = pyproj.Transformer.from_crs(src, "EPSG:4326", always_xy=True)
         lon, lat = to_ll.transform(c.x, c.y)
     return pyproj.CRS.from_proj4(
-        f"+proj=laea +lat_0={lat:.6f} +lon_0={lon:.6f} +x_0=0 +y_0=0 +datum=WGS84 +units=m +no_defs")
+        f"+proj=laea +lat_0={lat:.6f} +lon_0={lon:.6f} +x_0=0 +y_0=0 +datum=WGS84 +units=m +no_defs"
+    )
 
 
 def metric_crs(crs: Any, geometry: BaseGeometry | None = None) -> pyproj.CRS:
@@ -124,9 +136,12 @@ def metric_crs(crs: Any, geometry: BaseGeometry | None = None) -> pyproj.CRS:
     if is_metric(c):
         return c
     if geometry is None:
-        raise DataError(f"{c.name} is not a metric projected CRS and no geometry was given to "
-                        "centre a local equal-area projection on", variable="crs",
-                        expected="a projected CRS in metres, or a geometry")
+        raise DataError(
+            f"{c.name} is not a metric projected CRS and no geometry was given to "
+            "centre a local equal-area projection on",
+            variable="crs",
+            expected="a projected CRS in metres, or a geometry",
+        )
     return local_equal_area_crs(geometry, c)
 
 

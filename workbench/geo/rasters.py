@@ -79,18 +79,27 @@ def _as_affine(transform: Any) -> Any:
     from affine import Affine
 
     if transform is None:
-        raise DataError("is missing", variable="transform",
-                        expected="an affine.Affine geotransform (e.g. da.rio.transform())")
+        raise DataError(
+            "is missing",
+            variable="transform",
+            expected="an affine.Affine geotransform (e.g. da.rio.transform())",
+        )
     if isinstance(transform, Affine):
         return transform
     try:
         vals = [float(v) for v in transform]
     except TypeError as err:
-        raise DataError(f"is {transform!r}", variable="transform",
-                        expected="an affine.Affine or its 6 coefficients a, b, c, d, e, f") from err
+        raise DataError(
+            f"is {transform!r}",
+            variable="transform",
+            expected="an affine.Affine or its 6 coefficients a, b, c, d, e, f",
+        ) from err
     if len(vals) not in (6, 9):
-        raise DataError(f"has {len(vals)} coefficients", variable="transform",
-                        expected="an affine.Affine or its 6 coefficients a, b, c, d, e, f")
+        raise DataError(
+            f"has {len(vals)} coefficients",
+            variable="transform",
+            expected="an affine.Affine or its 6 coefficients a, b, c, d, e, f",
+        )
     return Affine(*vals[:6])
 
 
@@ -134,8 +143,11 @@ def _unpack(data: Any, crs: Any, transform: Any) -> tuple[Any, Any, Any, list[st
     if arr.ndim == 2:
         arr = arr[None]
     if arr.ndim != 3 or arr.shape[1] == 0 or arr.shape[2] == 0:
-        raise DataError(f"has shape {tuple(arr.shape)}", variable="data",
-                        expected="a 2-D (y, x) or 3-D (band, y, x) raster")
+        raise DataError(
+            f"has shape {tuple(arr.shape)}",
+            variable="data",
+            expected="a 2-D (y, x) or 3-D (band, y, x) raster",
+        )
     return arr, crs, transform, names
 
 
@@ -144,8 +156,9 @@ def _round_up(n: int, step: int) -> int:
     return -(-int(n) // step) * step
 
 
-def _window_shape(arr: Any, target: np.dtype, blocksize: int, max_memory_mb: float
-                  ) -> tuple[int, int]:
+def _window_shape(
+    arr: Any, target: np.dtype, blocksize: int, max_memory_mb: float
+) -> tuple[int, int]:
     """(rows, cols) of the windows a raster is read and written in: whole blocks, one chunk
     of a Dask array (so every chunk is read once and the working set does not depend on
     the raster's size), shrunk to fit ``max_memory_mb`` with its converted copies and
@@ -186,16 +199,28 @@ def _windows(arr: Any, shape: tuple[int, int]) -> Iterator[tuple[int, Any, np.nd
 
 def _check_integer(arr: np.ndarray, target: np.dtype, path: Any) -> None:
     if arr.dtype.kind == "f" and not np.isfinite(arr).all():
-        raise DataError("holds NaN or infinite values", path=path, variable="data",
-                        expected=f"finite values for the integer dtype {target}")
+        raise DataError(
+            "holds NaN or infinite values",
+            path=path,
+            variable="data",
+            expected=f"finite values for the integer dtype {target}",
+        )
     info = np.iinfo(target)
     if arr.size and (arr.min() < info.min or arr.max() > info.max):
-        raise DataError(f"holds values {arr.min()}..{arr.max()}", path=path, variable="data",
-                        expected=f"values within {info.min}..{info.max} for {target}")
+        raise DataError(
+            f"holds values {arr.min()}..{arr.max()}",
+            path=path,
+            variable="data",
+            expected=f"values within {info.min}..{info.max} for {target}",
+        )
 
 
-def _prepare_piece(piece: np.ndarray, convert: Callable[[np.ndarray], np.ndarray] | None,
-                   target: np.dtype, path: Any) -> np.ndarray:
+def _prepare_piece(
+    piece: np.ndarray,
+    convert: Callable[[np.ndarray], np.ndarray] | None,
+    target: np.dtype,
+    path: Any,
+) -> np.ndarray:
     if convert is not None:
         piece = convert(piece)
     if piece.dtype == np.bool_:
@@ -205,7 +230,9 @@ def _prepare_piece(piece: np.ndarray, convert: Callable[[np.ndarray], np.ndarray
     return piece.astype(target, copy=False)
 
 
-def _describe(dst: Any, band_descriptions: Sequence[str] | None, tags: dict[str, Any] | None) -> None:
+def _describe(
+    dst: Any, band_descriptions: Sequence[str] | None, tags: dict[str, Any] | None
+) -> None:
     if band_descriptions is not None:
         for i, d in enumerate(band_descriptions, start=1):
             dst.set_band_description(i, d)
@@ -221,19 +248,25 @@ def _staging_compression() -> dict[str, Any]:
     a fraction of the disk), else no compression."""
     if not _STAGING:
         import rasterio
-        from rasterio.io import MemoryFile
-
         from affine import Affine
+        from rasterio.io import MemoryFile
 
         try:
             with rasterio.Env(CPL_LOG="/dev/null"), MemoryFile() as mem:
-                with mem.open(driver="GTiff", width=16, height=16, count=1, dtype="uint8",
-                              crs="EPSG:32633", transform=Affine(1, 0, 0, 0, -1, 16),
-                              compress="zstd", zstd_level=1) as dst:
+                with mem.open(
+                    driver="GTiff",
+                    width=16,
+                    height=16,
+                    count=1,
+                    dtype="uint8",
+                    crs="EPSG:32633",
+                    transform=Affine(1, 0, 0, 0, -1, 16),
+                    compress="zstd",
+                    zstd_level=1,
+                ) as dst:
                     dst.write(np.zeros((1, 16, 16), np.uint8))
                 with mem.open() as src:
-                    ok = (src.compression is not None
-                          and src.compression.name.lower() == "zstd")
+                    ok = src.compression is not None and src.compression.name.lower() == "zstd"
         except Exception:  # noqa: BLE001 - any GDAL without the codec
             ok = False
         _STAGING.update({"compress": "zstd", "zstd_level": 1} if ok else {"compress": "none"})
@@ -327,27 +360,54 @@ def write_cog(
     (True, ([], []))
     """
     arr, crs, transform, names = _unpack(data, crs, transform)
-    return _write_cog(arr, path, crs=crs, transform=transform, names=names, nodata=nodata,
-                      band_descriptions=band_descriptions, dtype=dtype,
-                      overview_resampling=overview_resampling, blocksize=blocksize,
-                      compress=compress, tags=tags, streaming=streaming,
-                      max_memory_mb=max_memory_mb)
+    return _write_cog(
+        arr,
+        path,
+        crs=crs,
+        transform=transform,
+        names=names,
+        nodata=nodata,
+        band_descriptions=band_descriptions,
+        dtype=dtype,
+        overview_resampling=overview_resampling,
+        blocksize=blocksize,
+        compress=compress,
+        tags=tags,
+        streaming=streaming,
+        max_memory_mb=max_memory_mb,
+    )
 
 
-def _write_cog(arr: Any, path: str | os.PathLike[str], *, crs: Any, transform: Any,
-               names: list[str] | None, nodata: float | int | None,
-               band_descriptions: Sequence[str] | None, dtype: Any, overview_resampling: str,
-               blocksize: int, compress: str, tags: dict[str, Any] | None,
-               streaming: bool | None, max_memory_mb: float,
-               convert: Callable[[np.ndarray], np.ndarray] | None = None) -> Path:
+def _write_cog(
+    arr: Any,
+    path: str | os.PathLike[str],
+    *,
+    crs: Any,
+    transform: Any,
+    names: list[str] | None,
+    nodata: float | int | None,
+    band_descriptions: Sequence[str] | None,
+    dtype: Any,
+    overview_resampling: str,
+    blocksize: int,
+    compress: str,
+    tags: dict[str, Any] | None,
+    streaming: bool | None,
+    max_memory_mb: float,
+    convert: Callable[[np.ndarray], np.ndarray] | None = None,
+) -> Path:
     """:func:`write_cog` on an unpacked (bands, y, x) array; ``convert`` maps the values
     (whole array or one window) before the dtype checks."""
     import rasterio
     import rasterio.shutil
 
     if crs is None:
-        raise DataError("is missing", path=path, variable="crs",
-                        expected="a CRS such as 'EPSG:32633' (or a DataArray with .rio.crs)")
+        raise DataError(
+            "is missing",
+            path=path,
+            variable="crs",
+            expected="a CRS such as 'EPSG:32633' (or a DataArray with .rio.crs)",
+        )
     from workbench.geo.crs import as_crs
 
     crs_wkt = as_crs(crs, path=path).to_wkt()
@@ -356,36 +416,64 @@ def _write_cog(arr: Any, path: str | os.PathLike[str], *, crs: Any, transform: A
     if target == np.bool_:
         target = np.dtype(np.uint8)
     if target.kind not in "uif":
-        raise DataError(f"has dtype {target}", path=path, variable="dtype",
-                        expected="an integer or floating-point dtype")
+        raise DataError(
+            f"has dtype {target}",
+            path=path,
+            variable="dtype",
+            expected="an integer or floating-point dtype",
+        )
     if target.kind in "ui" and nodata is not None:
         info = np.iinfo(target)
-        if (isinstance(nodata, float) and not np.isfinite(nodata)
-                or not info.min <= nodata <= info.max):
-            raise DataError(f"is {nodata!r}", path=path, variable="nodata",
-                            expected=f"a value within {info.min}..{info.max} for {target}")
+        if (
+            isinstance(nodata, float)
+            and not np.isfinite(nodata)
+            or not info.min <= nodata <= info.max
+        ):
+            raise DataError(
+                f"is {nodata!r}",
+                path=path,
+                variable="nodata",
+                expected=f"a value within {info.min}..{info.max} for {target}",
+            )
     count, height, width = (int(v) for v in arr.shape)
     if band_descriptions is None:
         band_descriptions = names
     if band_descriptions is not None:
         band_descriptions = [str(d) for d in band_descriptions]
         if len(band_descriptions) != count:
-            raise DataError(f"has {len(band_descriptions)} entries for {count} bands", path=path,
-                            variable="band_descriptions", expected="one description per band")
+            raise DataError(
+                f"has {len(band_descriptions)} entries for {count} bands",
+                path=path,
+                variable="band_descriptions",
+                expected="one description per band",
+            )
     if overview_resampling not in _RESAMPLING:
-        raise DataError(f"is {overview_resampling!r}", variable="overview_resampling",
-                        expected=f"one of {sorted(_RESAMPLING)}")
+        raise DataError(
+            f"is {overview_resampling!r}",
+            variable="overview_resampling",
+            expected=f"one of {sorted(_RESAMPLING)}",
+        )
     if blocksize < 16 or blocksize % 16:
         raise DataError(f"is {blocksize!r}", variable="blocksize", expected="a multiple of 16")
-    options: dict[str, Any] = {"blocksize": int(blocksize), "compress": compress,
-                               "overview_resampling": overview_resampling,
-                               "bigtiff": "if_safer"}
+    options: dict[str, Any] = {
+        "blocksize": int(blocksize),
+        "compress": compress,
+        "overview_resampling": overview_resampling,
+        "bigtiff": "if_safer",
+    }
     if target.kind == "f" and compress.lower() in ("deflate", "lzw", "zstd"):
         options["predictor"] = 3
     elif compress.lower() in ("deflate", "lzw", "zstd"):
         options["predictor"] = 2
-    dataset = {"width": width, "height": height, "count": count, "dtype": target.name,
-               "crs": crs_wkt, "transform": affine, "nodata": nodata}
+    dataset = {
+        "width": width,
+        "height": height,
+        "count": count,
+        "dtype": target.name,
+        "crs": crs_wkt,
+        "transform": affine,
+        "nodata": nodata,
+    }
     lazy = _is_dask(arr)
     if not (lazy if streaming is None else streaming):
         values = _prepare_piece(np.asarray(arr.compute() if lazy else arr), convert, target, path)
@@ -398,19 +486,27 @@ def _write_cog(arr: Any, path: str | os.PathLike[str], *, crs: Any, transform: A
     shape = _window_shape(arr, target, int(blocksize), max_memory_mb)
     cache_mb = int(max(32.0, float(max_memory_mb) / 4))
     # the staging file is read once by the COG driver: fast lossless compression, by band
-    staging_options = {"tiled": True, "blockxsize": int(blocksize), "blockysize": int(blocksize),
-                       "interleave": "band", "bigtiff": "if_safer", **_staging_compression()}
+    staging_options = {
+        "tiled": True,
+        "blockxsize": int(blocksize),
+        "blockysize": int(blocksize),
+        "interleave": "band",
+        "bigtiff": "if_safer",
+        **_staging_compression(),
+    }
     if "predictor" in options and staging_options["compress"] != "none":
         staging_options["predictor"] = options["predictor"]
     with atomic_path(path) as tmp:
         staging = tmp.with_name(tmp.name + ".staging.tif")
         try:
             with rasterio.Env(GDAL_CACHEMAX=cache_mb):
-                with rasterio.open(staging, "w", driver="GTiff", **dataset,
-                                   **staging_options) as dst:
+                with rasterio.open(
+                    staging, "w", driver="GTiff", **dataset, **staging_options
+                ) as dst:
                     for band, window, piece in _windows(arr, shape):
-                        dst.write(_prepare_piece(piece, convert, target, path), band + 1,
-                                  window=window)
+                        dst.write(
+                            _prepare_piece(piece, convert, target, path), band + 1, window=window
+                        )
                     _describe(dst, band_descriptions, tags)
                 rasterio.shutil.copy(staging, tmp, driver="COG", **options)
         finally:
@@ -450,36 +546,65 @@ def write_zones_cog(
     """
     arr, crs, transform, names = _unpack(zones, crs, transform)
     if arr.dtype.kind not in "biuf":
-        raise LabelEncodingError(f"has dtype {arr.dtype}", path=path, variable="zones",
-                                 expected="class ids 0..3 or CaFFe values 0/64/127/254")
+        raise LabelEncodingError(
+            f"has dtype {arr.dtype}",
+            path=path,
+            variable="zones",
+            expected="class ids 0..3 or CaFFe values 0/64/127/254",
+        )
     target = np.dtype(np.uint8)
-    pieces = (_windows(arr, _window_shape(arr, target, 512, max_memory_mb))
-              if _streams(arr, streaming) else [(0, None, np.asarray(arr))])
+    pieces = (
+        _windows(arr, _window_shape(arr, target, 512, max_memory_mb))
+        if _streams(arr, streaming)
+        else [(0, None, np.asarray(arr))]
+    )
     values: set[float] = set()
     for _, _, piece in pieces:
         if piece.dtype.kind == "f" and not np.all(piece == np.round(piece)):
-            raise LabelEncodingError(f"has dtype {piece.dtype} with non-integer values", path=path,
-                                     variable="zones",
-                                     expected="class ids 0..3 or CaFFe values 0/64/127/254")
+            raise LabelEncodingError(
+                f"has dtype {piece.dtype} with non-integer values",
+                path=path,
+                variable="zones",
+                expected="class ids 0..3 or CaFFe values 0/64/127/254",
+            )
         values.update(np.unique(piece).tolist())
     if values and min(values) < 0:
-        raise LabelEncodingError(f"holds values {sorted(values)[:10]}", path=path,
-                                 variable="zones",
-                                 expected="class ids 0..3 or CaFFe values 0/64/127/254")
+        raise LabelEncodingError(
+            f"holds values {sorted(values)[:10]}",
+            path=path,
+            variable="zones",
+            expected="class ids 0..3 or CaFFe values 0/64/127/254",
+        )
     convert: Callable[[np.ndarray], np.ndarray]
     if values and max(values) > 3:
         bad = sorted(values - set(ZONE_VALUES))
         if bad:
-            raise LabelEncodingError(f"holds values {bad[:10]}", path=path, variable="zones",
-                                     expected="class ids 0..3 or CaFFe values 0/64/127/254")
+            raise LabelEncodingError(
+                f"holds values {bad[:10]}",
+                path=path,
+                variable="zones",
+                expected="class ids 0..3 or CaFFe values 0/64/127/254",
+            )
         convert = lambda a: a.astype(np.uint8)  # noqa: E731
     else:
         convert = lambda a: classes_to_zones(a.astype(np.int64))  # noqa: E731
-    return _write_cog(arr, path, crs=crs, transform=transform, names=None, nodata=0,
-                      band_descriptions=band_descriptions or names or ["zones"] * arr.shape[0],
-                      dtype=np.uint8, overview_resampling="mode", blocksize=512,
-                      compress="deflate", tags=tags, streaming=streaming,
-                      max_memory_mb=max_memory_mb, convert=convert)
+    return _write_cog(
+        arr,
+        path,
+        crs=crs,
+        transform=transform,
+        names=None,
+        nodata=0,
+        band_descriptions=band_descriptions or names or ["zones"] * arr.shape[0],
+        dtype=np.uint8,
+        overview_resampling="mode",
+        blocksize=512,
+        compress="deflate",
+        tags=tags,
+        streaming=streaming,
+        max_memory_mb=max_memory_mb,
+        convert=convert,
+    )
 
 
 def _binary(path: Any) -> Callable[[np.ndarray], np.ndarray]:
@@ -488,11 +613,19 @@ def _binary(path: Any) -> Callable[[np.ndarray], np.ndarray]:
             return arr.astype(np.uint8)
         vals = np.unique(arr[np.isfinite(arr)] if arr.dtype.kind == "f" else arr)
         if not set(vals.tolist()) <= {0, 1}:
-            raise DataError(f"holds values {vals[:10].tolist()}", path=path, variable="mask",
-                            expected="a binary mask (bool or 0/1)")
+            raise DataError(
+                f"holds values {vals[:10].tolist()}",
+                path=path,
+                variable="mask",
+                expected="a binary mask (bool or 0/1)",
+            )
         if arr.dtype.kind == "f" and not np.isfinite(arr).all():
-            raise DataError("holds NaN values", path=path, variable="mask",
-                            expected="a binary mask (bool or 0/1) without NaN")
+            raise DataError(
+                "holds NaN values",
+                path=path,
+                variable="mask",
+                expected="a binary mask (bool or 0/1) without NaN",
+            )
         return arr.astype(np.uint8)
 
     return convert
@@ -523,27 +656,67 @@ def write_mask_cog(
     """
     arr, crs, transform, names = _unpack(mask, crs, transform)
     if arr.dtype.kind not in "biuf":
-        raise DataError(f"has dtype {arr.dtype}", path=path, variable="mask",
-                        expected="a binary mask (bool or 0/1)")
-    return _write_cog(arr, path, crs=crs, transform=transform, names=None, nodata=255,
-                      band_descriptions=band_descriptions or names or ["glacier"] * arr.shape[0],
-                      dtype=np.uint8, overview_resampling="mode", blocksize=512,
-                      compress="deflate", tags=tags, streaming=streaming,
-                      max_memory_mb=max_memory_mb, convert=_binary(path))
+        raise DataError(
+            f"has dtype {arr.dtype}",
+            path=path,
+            variable="mask",
+            expected="a binary mask (bool or 0/1)",
+        )
+    return _write_cog(
+        arr,
+        path,
+        crs=crs,
+        transform=transform,
+        names=None,
+        nodata=255,
+        band_descriptions=band_descriptions or names or ["glacier"] * arr.shape[0],
+        dtype=np.uint8,
+        overview_resampling="mode",
+        blocksize=512,
+        compress="deflate",
+        tags=tags,
+        streaming=streaming,
+        max_memory_mb=max_memory_mb,
+        convert=_binary(path),
+    )
 
 
-def _write_float(values: Any, path: Any, crs: Any, transform: Any, default: str,
-                 band_descriptions: Sequence[str] | None, tags: dict[str, Any] | None,
-                 streaming: bool | None, max_memory_mb: float) -> Path:
+def _write_float(
+    values: Any,
+    path: Any,
+    crs: Any,
+    transform: Any,
+    default: str,
+    band_descriptions: Sequence[str] | None,
+    tags: dict[str, Any] | None,
+    streaming: bool | None,
+    max_memory_mb: float,
+) -> Path:
     arr, crs, transform, names = _unpack(values, crs, transform)
     if arr.dtype.kind not in "biuf":
-        raise DataError(f"has dtype {arr.dtype}", path=path, variable=default,
-                        expected="numbers (written as float32)")
-    return _write_cog(arr, path, crs=crs, transform=transform, names=None, nodata=float("nan"),
-                      band_descriptions=band_descriptions or names or [default] * arr.shape[0],
-                      dtype=np.float32, overview_resampling="average", blocksize=512,
-                      compress="deflate", tags=tags, streaming=streaming,
-                      max_memory_mb=max_memory_mb, convert=lambda a: a.astype(np.float32))
+        raise DataError(
+            f"has dtype {arr.dtype}",
+            path=path,
+            variable=default,
+            expected="numbers (written as float32)",
+        )
+    return _write_cog(
+        arr,
+        path,
+        crs=crs,
+        transform=transform,
+        names=None,
+        nodata=float("nan"),
+        band_descriptions=band_descriptions or names or [default] * arr.shape[0],
+        dtype=np.float32,
+        overview_resampling="average",
+        blocksize=512,
+        compress="deflate",
+        tags=tags,
+        streaming=streaming,
+        max_memory_mb=max_memory_mb,
+        convert=lambda a: a.astype(np.float32),
+    )
 
 
 def write_confidence_cog(
@@ -569,8 +742,17 @@ def write_confidence_cog(
     ...     src.dtypes, src.descriptions
     (('float32',), ('confidence',))
     """
-    return _write_float(confidence, path, crs, transform, "confidence", band_descriptions, tags,
-                        streaming, max_memory_mb)
+    return _write_float(
+        confidence,
+        path,
+        crs,
+        transform,
+        "confidence",
+        band_descriptions,
+        tags,
+        streaming,
+        max_memory_mb,
+    )
 
 
 def write_uncertainty_cog(
@@ -595,16 +777,26 @@ def write_uncertainty_cog(
     >>> rasterio.open(out).descriptions
     ('uncertainty',)
     """
-    return _write_float(uncertainty, path, crs, transform, "uncertainty", band_descriptions, tags,
-                        streaming, max_memory_mb)
+    return _write_float(
+        uncertainty,
+        path,
+        crs,
+        transform,
+        "uncertainty",
+        band_descriptions,
+        tags,
+        streaming,
+        max_memory_mb,
+    )
 
 
 # ---------------------------------------------------------------------------- validation
 _GHOST_KEY = b"GDAL_STRUCTURAL_METADATA_SIZE="
 
 
-def validate_cog(path: str | os.PathLike[str], *, full_check: bool = True
-                 ) -> tuple[list[str], list[str]]:
+def validate_cog(
+    path: str | os.PathLike[str], *, full_check: bool = True
+) -> tuple[list[str], list[str]]:
     """Check that a GeoTIFF has the Cloud-Optimized layout; return ``(errors, warnings)``.
 
     The checks of GDAL's ``validate_cloud_optimized_geotiff.py`` (which needs GDAL's Python
@@ -638,15 +830,20 @@ def validate_cog(path: str | os.PathLike[str], *, full_check: bool = True
             return [f"The file is a {src.driver} dataset, not a GeoTIFF"], []
         n_ovr = len(src.overviews(1))
         structure = src.tags(ns="IMAGE_STRUCTURE")
-        bands = list(range(1, src.count + 1)) if (
-            structure.get("INTERLEAVE", "").upper() == "BAND") else [1]
+        bands = (
+            list(range(1, src.count + 1))
+            if (structure.get("INTERLEAVE", "").upper() == "BAND")
+            else [1]
+        )
 
         if src.width > 512 or src.height > 512:
             if not src.profile.get("tiled", False):
                 errors.append("The file is greater than 512xH or Wx512, but is not tiled")
             if n_ovr == 0:
-                warnings.append("The file is greater than 512xH or Wx512, it is recommended to "
-                                "include internal overviews")
+                warnings.append(
+                    "The file is greater than 512xH or Wx512, it is recommended to "
+                    "include internal overviews"
+                )
 
         def item(key: str, band: int = 1, ovr: int | None = None) -> int:
             value = src.get_tag_item(key, "TIFF", bidx=band, ovr=ovr)
@@ -661,16 +858,19 @@ def validate_cog(path: str | os.PathLike[str], *, full_check: bool = True
         if ifds[0] != base:
             pos = header.find(_GHOST_KEY)
             if pos < 0:
-                errors.append(f"The offset of the main IFD should be {base}. It is {ifds[0]} instead")
+                errors.append(
+                    f"The offset of the main IFD should be {base}. It is {ifds[0]} instead"
+                )
             else:
-                size = int(header[pos + len(_GHOST_KEY): pos + len(_GHOST_KEY) + 6])
+                size = int(header[pos + len(_GHOST_KEY) : pos + len(_GHOST_KEY) + 6])
                 start = pos + len(_GHOST_KEY) + len(b"000000 bytes\n")
-                text = header[start:start + size].decode("ascii", "replace")
+                text = header[start : start + size].decode("ascii", "replace")
                 ghost = dict(line.split("=", 1) for line in text.splitlines() if "=" in line)
                 expected = start + size + (start + size) % 2  # IFDs start on a word boundary
                 if expected != ifds[0]:
-                    errors.append(f"The offset of the main IFD should be {expected}. "
-                                  f"It is {ifds[0]} instead")
+                    errors.append(
+                        f"The offset of the main IFD should be {expected}. It is {ifds[0]} instead"
+                    )
         sizes = [(src.width, src.height)]
         for i in range(n_ovr):
             with rasterio.open(path, overview_level=i) as ovr:
@@ -681,28 +881,36 @@ def validate_cog(path: str | os.PathLike[str], *, full_check: bool = True
                 errors.append(f"Overview of index {i} has larger dimension than the previous image")
             ifds.append(item("IFD_OFFSET", ovr=i))
             if ifds[-1] < ifds[-2]:
-                errors.append(f"The offset of the IFD for overview of index {i} is {ifds[-1]}, "
-                              f"whereas it should be greater than the one of the previous "
-                              f"image, which is at byte {ifds[-2]}")
+                errors.append(
+                    f"The offset of the IFD for overview of index {i} is {ifds[-1]}, "
+                    f"whereas it should be greater than the one of the previous "
+                    f"image, which is at byte {ifds[-2]}"
+                )
         data = [item("BLOCK_OFFSET_0_0")] + [item("BLOCK_OFFSET_0_0", ovr=i) for i in range(n_ovr)]
         if data[-1] and data[-1] < ifds[-1]:
-            errors.append("The offset of the first block of the smallest overview should be "
-                          "after its IFD" if n_ovr else
-                          "The offset of the first block of the image should be after its IFD")
+            errors.append(
+                "The offset of the first block of the smallest overview should be after its IFD"
+                if n_ovr
+                else "The offset of the first block of the image should be after its IFD"
+            )
         for i in range(len(data) - 2, 0, -1):
             if data[i] and data[i] < data[i + 1]:
-                errors.append(f"The offset of the first block of overview of index {i - 1} "
-                              f"should be after the one of the overview of index {i}")
+                errors.append(
+                    f"The offset of the first block of overview of index {i - 1} "
+                    f"should be after the one of the overview of index {i}"
+                )
         if len(data) >= 2 and data[0] and data[0] < data[1]:
-            errors.append("The offset of the first block of the main resolution image should "
-                          f"be after the one of the overview of index {n_ovr - 1}")
+            errors.append(
+                "The offset of the first block of the main resolution image should "
+                f"be after the one of the overview of index {n_ovr - 1}"
+            )
         if full_check:
             leader = ghost.get("BLOCK_LEADER") == "SIZE_AS_UINT4"
             trailer = ghost.get("BLOCK_TRAILER") == "LAST_4_BYTES_REPEATED"
             row_major = ghost.get("BLOCK_ORDER", "ROW_MAJOR") == "ROW_MAJOR"
             bh, bw = src.block_shapes[0]
             with open(path, "rb") as f:
-                for level, (w, h) in zip([None, *range(n_ovr)], sizes):
+                for level, (w, h) in zip([None, *range(n_ovr)], sizes, strict=False):
                     name = "main resolution image" if level is None else f"overview {level}"
                     last = 0
                     for band in bands:
@@ -713,22 +921,28 @@ def validate_cog(path: str | os.PathLike[str], *, full_check: bool = True
                                 if off == 0:  # sparse block
                                     continue
                                 if row_major and off < last:
-                                    errors.append(f"Block (band={band}, x={x}, y={y}) of the "
-                                                  f"{name} at offset {off} is before the "
-                                                  "previous one")
+                                    errors.append(
+                                        f"Block (band={band}, x={x}, y={y}) of the "
+                                        f"{name} at offset {off} is before the "
+                                        "previous one"
+                                    )
                                 last = off
                                 if leader and off >= 4:
                                     f.seek(off - 4)
                                     got = struct.unpack("<I" if little else ">I", f.read(4))[0]
                                     if got != size:
-                                        errors.append(f"Block (band={band}, x={x}, y={y}) of "
-                                                      f"the {name}: leader says {got} bytes, "
-                                                      f"the block has {size}")
+                                        errors.append(
+                                            f"Block (band={band}, x={x}, y={y}) of "
+                                            f"the {name}: leader says {got} bytes, "
+                                            f"the block has {size}"
+                                        )
                                 if trailer and size >= 4:
                                     f.seek(off + size - 4)
                                     tail = f.read(8)
                                     if tail[:4] != tail[4:8]:
-                                        errors.append(f"Block (band={band}, x={x}, y={y}) of "
-                                                      f"the {name}: its trailer does not repeat "
-                                                      "its last 4 bytes")
+                                        errors.append(
+                                            f"Block (band={band}, x={x}, y={y}) of "
+                                            f"the {name}: its trailer does not repeat "
+                                            "its last 4 bytes"
+                                        )
     return errors, warnings

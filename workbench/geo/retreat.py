@@ -141,20 +141,20 @@ __all__ = [
 #: Every flag :func:`retreat_box` and :func:`retreat_centreline` can set, and its meaning.
 FLAGS: dict[str, str] = {
     "multipart:N": "box: the line splits the box into N > 2 pieces; measured with the "
-                   "2-colouring rule (position still finite)",
+    "2-colouring rule (position still finite)",
     "extended": "box: the line did not cross the box from side to side; its ends inside the "
-                "box were extended straight (direction of their last stretch) to the boundary",
+    "box were extended straight (direction of their last stretch) to the boundary",
     "crosses_upstream_edge": "box: part of the front lies upstream of the box (the line crosses "
-                             "the upstream edge); the position is a clipped estimate",
+    "the upstream edge); the position is a clipped estimate",
     "crosses_downstream_edge": "box: part of the front lies downstream of the box; clipped estimate",
     "ambiguous_sides": "box: the pieces cannot be 2-coloured consistently (self-crossing "
-                       "line); up-glacier area = pieces touching the upstream edge",
+    "line); up-glacier area = pieces touching the upstream edge",
     "no_intersection": "the line does not meet the box / centre line region: position NaN",
     "no_separation": "box: even extended, the line does not separate the upstream from the "
-                     "downstream edge: position NaN",
+    "downstream edge: position NaN",
     "no_front": "the row has no geometry: position NaN",
     "multi_intersection:N": "centre line: the front crosses it N > 1 times; the first crossing "
-                            "down flow is used",
+    "down flow is used",
     "snapped": "centre line: no intersection; mean of the front points projected onto the line",
     "beyond_centreline": "centre line: some projected front points fall beyond an end of the line",
 }
@@ -162,8 +162,8 @@ FLAGS: dict[str, str] = {
 _DATE_RE = re.compile(r"(?<!\d)(\d{4})[-_]?(\d{2})[-_]?(\d{2})(?!\d)")
 _VECTOR_EXT = (".shp", ".gpkg", ".geojson", ".json", ".fgb")
 _DATE_COLUMNS = ("date", "src_date", "acq_date", "acquisition_date", "datetime", "time")
-_BULGE_MIN = 0.005          # |bulge| / box width below this: the front does not vote
-_VOTE_MAJORITY = 0.6        # share of voting fronts that must agree on the downstream edge
+_BULGE_MIN = 0.005  # |bulge| / box width below this: the front does not vote
+_VOTE_MAJORITY = 0.6  # share of voting fronts that must agree on the downstream edge
 
 
 # =========================================================================== reading
@@ -221,8 +221,11 @@ def _read_vector(path: Path, layer: str | None = None) -> Any:
     try:
         return gpd.read_file(path, layer=layer, engine="pyogrio")
     except Exception as err:  # noqa: BLE001 - pyogrio/GDAL raise many types
-        raise FileFormatError(f"cannot be read ({type(err).__name__}: {err})", path=path,
-                              expected="a vector file GDAL can read (.shp, .gpkg, .geojson)") from err
+        raise FileFormatError(
+            f"cannot be read ({type(err).__name__}: {err})",
+            path=path,
+            expected="a vector file GDAL can read (.shp, .gpkg, .geojson)",
+        ) from err
 
 
 def _find_date_column(columns: Sequence[str], date_column: str | None) -> str | None:
@@ -233,8 +236,9 @@ def _find_date_column(columns: Sequence[str], date_column: str | None) -> str | 
     return None
 
 
-def _front_rows(path: Path, date_column: str | None, glacier: str | None,
-                layer: str | None) -> tuple[str, list[dict[str, Any]]]:
+def _front_rows(
+    path: Path, date_column: str | None, glacier: str | None, layer: str | None
+) -> tuple[str, list[dict[str, Any]]]:
     """One file → (CRS string, rows of date, glacier, source, geometry), unmerged.
 
     Reads with ``pyogrio.raw.read`` (no per-file GeoDataFrame: 159 files in well under a
@@ -247,12 +251,18 @@ def _front_rows(path: Path, date_column: str | None, glacier: str | None,
     try:
         meta, _fids, wkb, fields = _raw_read(path, layer=layer)
     except Exception as err:  # noqa: BLE001 - pyogrio/GDAL raise many types
-        raise FileFormatError(f"cannot be read ({type(err).__name__}: {err})", path=path,
-                              expected="a vector file GDAL can read (.shp, .gpkg, .geojson)") from err
+        raise FileFormatError(
+            f"cannot be read ({type(err).__name__}: {err})",
+            path=path,
+            expected="a vector file GDAL can read (.shp, .gpkg, .geojson)",
+        ) from err
     crs = meta.get("crs")
     if not crs:
-        raise FileFormatError("has no CRS", path=path,
-                              expected="a CRS (a .prj beside a shapefile, or one in the file)")
+        raise FileFormatError(
+            "has no CRS",
+            path=path,
+            expected="a CRS (a .prj beside a shapefile, or one in the file)",
+        )
     geoms = list(shapely.from_wkb(wkb)) if wkb is not None else []
     if geoms and pyproj.CRS.from_user_input(crs).is_geographic:
         x0, y0, x1, y1 = shapely.total_bounds(geoms)
@@ -260,38 +270,59 @@ def _front_rows(path: Path, date_column: str | None, glacier: str | None,
             raise FileFormatError(
                 f"has coordinates up to ({x1:.0f}, {y1:.0f}), impossible in its geographic CRS "
                 f"{crs} (degrees): the coordinates are projected (metres) but labelled as "
-                "longitude/latitude (GeoJSON without a CRS is read as EPSG:4326)", path=path,
+                "longitude/latitude (GeoJSON without a CRS is read as EPSG:4326)",
+                path=path,
                 expected="the file's true CRS, e.g. set it with "
-                         "ogr2ogr -a_srs EPSG:3413 fixed.gpkg file or gdf.set_crs(..., "
-                         "allow_override=True)")
-    types = {g.geom_type for g in geoms if g is not None} - {"LineString", "MultiLineString",
-                                                             "LinearRing"}
+                "ogr2ogr -a_srs EPSG:3413 fixed.gpkg file or gdf.set_crs(..., "
+                "allow_override=True)",
+            )
+    types = {g.geom_type for g in geoms if g is not None} - {
+        "LineString",
+        "MultiLineString",
+        "LinearRing",
+    }
     if types:
-        raise FileFormatError(f"holds {sorted(types)} geometries", path=path,
-                              expected="calving-front lines (LineString or MultiLineString)")
+        raise FileFormatError(
+            f"holds {sorted(types)} geometries",
+            path=path,
+            expected="calving-front lines (LineString or MultiLineString)",
+        )
     names = [str(n) for n in meta.get("fields", [])]
-    columns = dict(zip(names, fields))
+    columns = dict(zip(names, fields, strict=False))
     col = _find_date_column(names, date_column)
     if not geoms and col is not None:
-        raise DataError(f"has no front lines (0 features; its date column is {col!r})",
-                        path=path, expected="at least one dated calving-front line")
+        raise DataError(
+            f"has no front lines (0 features; its date column is {col!r})",
+            path=path,
+            expected="at least one dated calving-front line",
+        )
     if col is not None and len(geoms):
         raw = pd.Series(columns[col])
         dates = pd.to_datetime(raw, errors="coerce", utc=True).dt.tz_localize(None)
         bad = dates.isna()
         if bad.any():
-            raise DataError(f"holds a date that cannot be parsed: {raw[bad].iloc[0]!r}", path=path,
-                            variable=col, expected="ISO dates such as 2019-02-28")
+            raise DataError(
+                f"holds a date that cannot be parsed: {raw[bad].iloc[0]!r}",
+                path=path,
+                variable=col,
+                expected="ISO dates such as 2019-02-28",
+            )
         date_list = list(dates)
     else:
         d = _date_from_name(path)
         if d is None:
             if date_column:
-                raise DataError(f"has no column {date_column!r} and no date in its name", path=path,
-                                variable=date_column,
-                                expected="a date column or a name like glacier_YYYYMMDD.shp")
-            raise DataError("has no date: no date column and no YYYYMMDD in its name", path=path,
-                            expected="a 'date' column or a name like harald_moltke_brae_20190228.shp")
+                raise DataError(
+                    f"has no column {date_column!r} and no date in its name",
+                    path=path,
+                    variable=date_column,
+                    expected="a date column or a name like glacier_YYYYMMDD.shp",
+                )
+            raise DataError(
+                "has no date: no date column and no YYYYMMDD in its name",
+                path=path,
+                expected="a 'date' column or a name like harald_moltke_brae_20190228.shp",
+            )
         date_list = [d] * max(len(geoms), 1)
     if not geoms:
         geoms = [None] * len(date_list)
@@ -301,8 +332,10 @@ def _front_rows(path: Path, date_column: str | None, glacier: str | None,
         gnames = [str(v) for v in columns["glacier"]]
     else:
         gnames = [_glacier_from_name(path)] * len(geoms)
-    rows = [{"date": pd.Timestamp(d), "glacier": n, "source": str(path), "geometry": g}
-            for d, n, g in zip(date_list, gnames, geoms)]
+    rows = [
+        {"date": pd.Timestamp(d), "glacier": n, "source": str(path), "geometry": g}
+        for d, n, g in zip(date_list, gnames, geoms, strict=False)
+    ]
     return crs, rows
 
 
@@ -364,14 +397,21 @@ def read_front_lines(
 
     root = Path(path)
     if not root.exists():
-        raise DataError("does not exist", path=root,
-                        expected="a folder of front-line files or one vector file")
+        raise DataError(
+            "does not exist", path=root, expected="a folder of front-line files or one vector file"
+        )
     if root.is_dir():
-        files = sorted(p for p in root.rglob("*") if p.suffix.lower() in _VECTOR_EXT
-                       and p.is_file() and not p.name.startswith("."))
+        files = sorted(
+            p
+            for p in root.rglob("*")
+            if p.suffix.lower() in _VECTOR_EXT and p.is_file() and not p.name.startswith(".")
+        )
         if not files:
-            raise DataError("holds no vector files", path=root,
-                            expected=f"front lines as {', '.join(_VECTOR_EXT)} files")
+            raise DataError(
+                "holds no vector files",
+                path=root,
+                expected=f"front lines as {', '.join(_VECTOR_EXT)} files",
+            )
     else:
         files = [root]
     from workbench.geo.crs import as_crs
@@ -391,9 +431,14 @@ def read_front_lines(
         groups.setdefault((r["glacier"], r["date"]), []).append(r)
     rows = []
     for (name, date), grp in groups.items():
-        rows.append({"date": date, "glacier": name,
-                     "source": ";".join(dict.fromkeys(r["source"] for r in grp)),
-                     "geometry": _merge_lines(r["geometry"] for r in grp)})
+        rows.append(
+            {
+                "date": date,
+                "glacier": name,
+                "source": ";".join(dict.fromkeys(r["source"] for r in grp)),
+                "geometry": _merge_lines(r["geometry"] for r in grp),
+            }
+        )
     out = gpd.GeoDataFrame(rows, geometry="geometry", crs=crs)
     out["date"] = pd.to_datetime(out["date"])
     return out.sort_values(["date", "glacier"], kind="stable").reset_index(drop=True)
@@ -411,22 +456,36 @@ def _load_single(obj: Any, what: str, default_crs: Any, kinds: tuple[str, ...]) 
     if isinstance(obj, (str, os.PathLike)):
         path = Path(obj)
         if not path.exists():
-            raise DataError("does not exist", path=path, variable=what,
-                            expected=f"a vector file with one {what}")
+            raise DataError(
+                "does not exist",
+                path=path,
+                variable=what,
+                expected=f"a vector file with one {what}",
+            )
         obj = _read_vector(path)
     if isinstance(obj, (gpd.GeoDataFrame, gpd.GeoSeries)):
         crs = obj.crs if obj.crs is not None else default_crs
-        geoms = [g for g in (obj.geometry if isinstance(obj, gpd.GeoDataFrame) else obj)
-                 if g is not None and not g.is_empty]
+        geoms = [
+            g
+            for g in (obj.geometry if isinstance(obj, gpd.GeoDataFrame) else obj)
+            if g is not None and not g.is_empty
+        ]
         if len(geoms) != 1:
-            raise DataError(f"holds {len(geoms)} features", path=path, variable=what,
-                            expected=f"exactly one {what}")
+            raise DataError(
+                f"holds {len(geoms)} features",
+                path=path,
+                variable=what,
+                expected=f"exactly one {what}",
+            )
         geom = geoms[0]
     elif isinstance(obj, BaseGeometry):
         geom, crs = obj, default_crs
     else:
-        raise DataError(f"is a {type(obj).__name__}", variable=what,
-                        expected=f"a {what} (shapely geometry, GeoSeries/GeoDataFrame or file)")
+        raise DataError(
+            f"is a {type(obj).__name__}",
+            variable=what,
+            expected=f"a {what} (shapely geometry, GeoSeries/GeoDataFrame or file)",
+        )
     if geom.geom_type.startswith("Multi") and len(geom.geoms) == 1:
         geom = geom.geoms[0]
     if geom.geom_type == "MultiLineString" and "LineString" in kinds:
@@ -434,11 +493,19 @@ def _load_single(obj: Any, what: str, default_crs: Any, kinds: tuple[str, ...]) 
 
         geom = shapely.line_merge(geom)
     if geom.geom_type not in kinds:
-        raise DataError(f"is a {geom.geom_type}", path=path, variable=what,
-                        expected=f"a single {' or '.join(kinds)}")
+        raise DataError(
+            f"is a {geom.geom_type}",
+            path=path,
+            variable=what,
+            expected=f"a single {' or '.join(kinds)}",
+        )
     if crs is None:
-        raise DataError("has no CRS and the fronts have none either", path=path, variable=what,
-                        expected="a GeoSeries/GeoDataFrame or file with a CRS")
+        raise DataError(
+            "has no CRS and the fronts have none either",
+            path=path,
+            variable=what,
+            expected="a GeoSeries/GeoDataFrame or file with a CRS",
+        )
     return geom, crs
 
 
@@ -448,29 +515,44 @@ def _fronts_frame(fronts: Any) -> gpd.GeoDataFrame:
     if isinstance(fronts, (str, os.PathLike)):
         fronts = read_front_lines(fronts)
     if not isinstance(fronts, gpd.GeoDataFrame):
-        raise DataError(f"is a {type(fronts).__name__}", variable="fronts",
-                        expected="a GeoDataFrame with 'date' and line geometry, or a path")
+        raise DataError(
+            f"is a {type(fronts).__name__}",
+            variable="fronts",
+            expected="a GeoDataFrame with 'date' and line geometry, or a path",
+        )
     if fronts.crs is None:
         raise DataError("has no CRS", variable="fronts", expected="a GeoDataFrame with a CRS")
     if "date" not in fronts.columns:
-        raise DataError("has no 'date' column", variable="fronts",
-                        expected="a 'date' column (datetime or ISO strings)")
+        raise DataError(
+            "has no 'date' column",
+            variable="fronts",
+            expected="a 'date' column (datetime or ISO strings)",
+        )
     if len(fronts) == 0:
         raise DataError("has no rows", variable="fronts", expected="at least one dated front line")
     if "glacier" in fronts.columns and fronts["glacier"].nunique(dropna=True) > 1:
         names = sorted(map(str, fronts["glacier"].dropna().unique()))
-        raise DataError(f"holds {len(names)} glaciers {names[:5]}", variable="fronts",
-                        expected="the fronts of one glacier (select with fronts[fronts.glacier == name])")
+        raise DataError(
+            f"holds {len(names)} glaciers {names[:5]}",
+            variable="fronts",
+            expected="the fronts of one glacier (select with fronts[fronts.glacier == name])",
+        )
     bad = set(fronts.geometry.dropna().geom_type) - {"LineString", "MultiLineString", "LinearRing"}
     if bad:
-        raise DataError(f"holds {sorted(bad)} geometries", variable="fronts",
-                        expected="LineString or MultiLineString fronts")
+        raise DataError(
+            f"holds {sorted(bad)} geometries",
+            variable="fronts",
+            expected="LineString or MultiLineString fronts",
+        )
     out = fronts.copy()
     dates = pd.to_datetime(out["date"], errors="coerce", utc=True)
     if dates.isna().any():
         first = out["date"][dates.isna()].iloc[0]
-        raise DataError(f"holds a date that cannot be parsed: {first!r}", variable="date",
-                        expected="datetimes or ISO date strings")
+        raise DataError(
+            f"holds a date that cannot be parsed: {first!r}",
+            variable="date",
+            expected="datetimes or ISO date strings",
+        )
     out["date"] = dates.dt.tz_localize(None)
     return out.sort_values("date", kind="stable").reset_index(drop=True)
 
@@ -604,8 +686,9 @@ def _live(geoms: Sequence[Any]) -> np.ndarray:
     return g[~shapely.is_missing(g) & ~shapely.is_empty(g)]
 
 
-def _side_votes(poly: Polygon, corners: np.ndarray, up: int, geoms: Sequence[Any],
-                side: str) -> tuple[int, int]:
+def _side_votes(
+    poly: Polygon, corners: np.ndarray, up: int, geoms: Sequence[Any], side: str
+) -> tuple[int, int]:
     """Fronts whose ice side (``side`` of the line) faces edge ``up`` / edge ``up + 2``.
 
     Per front, the clipped parts' chords (start → end, summed) rotated towards ``side``
@@ -624,7 +707,7 @@ def _side_votes(poly: Polygon, corners: np.ndarray, up: int, geoms: Sequence[Any
     if not len(live):
         return 0, 0
     parts, owner = shapely.get_parts(shapely.intersection(live, poly), return_index=True)
-    flat, sub = shapely.get_parts(parts, return_index=True)        # nested collections
+    flat, sub = shapely.get_parts(parts, return_index=True)  # nested collections
     owner = owner[sub]
     keep = np.isin(shapely.get_type_id(flat), (1, 2)) & ~shapely.is_empty(flat)  # (ring) lines
     flat, owner = flat[keep], owner[keep]
@@ -633,13 +716,18 @@ def _side_votes(poly: Polygon, corners: np.ndarray, up: int, geoms: Sequence[Any
         start = shapely.get_coordinates(shapely.get_point(flat, 0))
         end = shapely.get_coordinates(shapely.get_point(flat, -1))
         np.add.at(chord, owner, end - start)
-    normal = (np.column_stack([chord[:, 1], -chord[:, 0]]) if side == "right"
-              else np.column_stack([-chord[:, 1], chord[:, 0]]))
+    normal = (
+        np.column_stack([chord[:, 1], -chord[:, 0]])
+        if side == "right"
+        else np.column_stack([-chord[:, 1], chord[:, 0]])
+    )
     facing = normal @ axis
     return int((facing < -0.25 * width).sum()), int((facing > 0.25 * width).sum())
 
 
-def _bulge_votes(poly: Polygon, corners: np.ndarray, up: int, geoms: Sequence[Any]) -> tuple[int, int]:
+def _bulge_votes(
+    poly: Polygon, corners: np.ndarray, up: int, geoms: Sequence[Any]
+) -> tuple[int, int]:
     """Fronts bulging towards edge ``up + 2`` and towards edge ``up``."""
     import shapely
     from shapely.geometry import LineString
@@ -664,7 +752,9 @@ def _bulge_votes(poly: Polygon, corners: np.ndarray, up: int, geoms: Sequence[An
         num = den = 0.0
         for part in inside:
             n = max(2, int(math.ceil(part.length / (width / 200.0))))
-            pts = shapely.get_coordinates(shapely.line_interpolate_point(part, np.linspace(0, part.length, n)))
+            pts = shapely.get_coordinates(
+                shapely.line_interpolate_point(part, np.linspace(0, part.length, n))
+            )
             num += ((pts - m_a) @ axis).mean() * part.length
             den += part.length
         bulge = (num / den - t_ends) / width
@@ -682,19 +772,38 @@ def _side_walls(edges: Sequence[Any], lengths: np.ndarray, geoms: Sequence[Any])
     live = _live(geoms)
     for e in edges:
         shapely.prepare(e)
-    crossed = np.array([int((shapely.intersects(live, edges[pair])
-                             & shapely.intersects(live, edges[pair + 2])).sum()) if len(live) else 0
-                        for pair in (0, 1)])
+    crossed = np.array(
+        [
+            int(
+                (
+                    shapely.intersects(live, edges[pair])
+                    & shapely.intersects(live, edges[pair + 2])
+                ).sum()
+            )
+            if len(live)
+            else 0
+            for pair in (0, 1)
+        ]
+    )
     if crossed[0] != crossed[1]:
         side_pair = int(np.argmax(crossed))
-        return side_pair, (f"side walls = edges {side_pair} and {side_pair + 2}, crossed by "
-                           f"{crossed[side_pair]} fronts")
+        return side_pair, (
+            f"side walls = edges {side_pair} and {side_pair + 2}, crossed by "
+            f"{crossed[side_pair]} fronts"
+        )
     side_pair = 0 if lengths[0] + lengths[2] >= lengths[1] + lengths[3] else 1
     return side_pair, f"side walls = edges {side_pair} and {side_pair + 2} (long axis)"
 
 
-def _what_to_pass(poly: Polygon, corners: np.ndarray, edges: Sequence[Any], lengths: np.ndarray,
-                  geoms: Sequence[Any], to_box: Any, geographic: bool) -> str:
+def _what_to_pass(
+    poly: Polygon,
+    corners: np.ndarray,
+    edges: Sequence[Any],
+    lengths: np.ndarray,
+    geoms: Sequence[Any],
+    to_box: Any,
+    geographic: bool,
+) -> str:
     """The exact ``upstream`` values that would decide the box, for the error message."""
 
     def xy(i: int) -> str:
@@ -704,43 +813,66 @@ def _what_to_pass(poly: Polygon, corners: np.ndarray, edges: Sequence[Any], leng
     live = [g for g in geoms if g is not None and not g.is_empty]
     if not live:
         points = ", ".join(f"'{xy(i)}' (edge {i})" for i in range(4))
-        return (f"the midpoint of the up-glacier edge in the box's CRS, one of upstream={points}, "
-                f"or its edge index 0..3; CLI: --upstream={xy(0)}")
+        return (
+            f"the midpoint of the up-glacier edge in the box's CRS, one of upstream={points}, "
+            f"or its edge index 0..3; CLI: --upstream={xy(0)}"
+        )
     side_pair, _ = _side_walls(edges, lengths, live)
     a, b = 1 - side_pair, 3 - side_pair
     right_a, right_b = _side_votes(poly, corners, a, live, "right")
     n = right_a + right_b
     if n and max(right_a, right_b) >= _VOTE_MAJORITY * n:
         right, left = (a, b) if right_a > right_b else (b, a)
-        sides = (f"upstream='right' if the ice lies on the right of the lines, as in "
-                 f"workbench fronts (it picks edge {right} here: {max(right_a, right_b)} of {n} "
-                 f"lines agree), 'left' if on their left (edge {left}); ")
+        sides = (
+            f"upstream='right' if the ice lies on the right of the lines, as in "
+            f"workbench fronts (it picks edge {right} here: {max(right_a, right_b)} of {n} "
+            f"lines agree), 'left' if on their left (edge {left}); "
+        )
     else:
-        sides = (f"(the lines run both ways across the box — {right_a} vs {right_b} — so "
-                 "'right'/'left' cannot decide); ")
-    return (sides + f"or the midpoint of the up-glacier end in the box's CRS: "
-            f"upstream='{xy(a)}' (edge {a}) or '{xy(b)}' (edge {b}); CLI: --upstream right, "
-            f"--upstream left, --upstream={xy(a)} or --upstream={xy(b)}")
+        sides = (
+            f"(the lines run both ways across the box — {right_a} vs {right_b} — so "
+            "'right'/'left' cannot decide); "
+        )
+    return (
+        sides + f"or the midpoint of the up-glacier end in the box's CRS: "
+        f"upstream='{xy(a)}' (edge {a}) or '{xy(b)}' (edge {b}); CLI: --upstream right, "
+        f"--upstream left, --upstream={xy(a)} or --upstream={xy(b)}"
+    )
 
 
-def _frame(poly: Polygon, crs: Any, geoms: Sequence[Any], upstream: Any,
-           upstream_xy_work: np.ndarray | None, to_box: Any = None,
-           geographic: bool = False) -> BoxFrame:
-    from shapely.geometry import LineString, Point, Polygon as _Polygon
+def _frame(
+    poly: Polygon,
+    crs: Any,
+    geoms: Sequence[Any],
+    upstream: Any,
+    upstream_xy_work: np.ndarray | None,
+    to_box: Any = None,
+    geographic: bool = False,
+) -> BoxFrame:
+    from shapely.geometry import LineString, Point
+    from shapely.geometry import Polygon as _Polygon
 
     if poly.geom_type != "Polygon":
         raise DataError(f"is a {poly.geom_type}", variable="box", expected="one Polygon")
     if not poly.is_valid or poly.area <= 0:
-        raise DataError("is not a valid polygon with an area", variable="box",
-                        expected="a valid four-cornered box polygon")
+        raise DataError(
+            "is not a valid polygon with an area",
+            variable="box",
+            expected="a valid four-cornered box polygon",
+        )
     if len(poly.interiors):
-        raise DataError(f"has {len(poly.interiors)} holes", variable="box",
-                        expected="a box polygon without holes")
+        raise DataError(
+            f"has {len(poly.interiors)} holes",
+            variable="box",
+            expected="a box polygon without holes",
+        )
     corners = _quad_corners(_Polygon(poly.exterior))
     if len(corners) != 4:
-        raise DataError(f"has {len(corners)} corners", variable="box",
-                        expected="a four-cornered (rectilinear) box; for a curved fjord use "
-                        "retreat_centreline")
+        raise DataError(
+            f"has {len(corners)} corners",
+            variable="box",
+            expected="a four-cornered (rectilinear) box; for a curved fjord use retreat_centreline",
+        )
     poly = _Polygon(np.vstack([corners, corners[:1]]))
     edges = [LineString([corners[i], corners[(i + 1) % 4]]) for i in range(4)]
     lengths = np.array([e.length for e in edges])
@@ -749,15 +881,25 @@ def _frame(poly: Polygon, crs: Any, geoms: Sequence[Any], upstream: Any,
         order = np.argsort(d)
         width_guess = poly.area / max(lengths.max(), 1e-12)
         if d[order[1]] - d[order[0]] < 0.01 * width_guess:
-            raise DataError(f"point {tuple(np.round(upstream_xy_work, 1))} is about equally near "
-                            f"two edges (a corner)", variable="upstream",
-                            expected="a point near the middle of the upstream edge")
+            raise DataError(
+                f"point {tuple(np.round(upstream_xy_work, 1))} is about equally near "
+                f"two edges (a corner)",
+                variable="upstream",
+                expected="a point near the middle of the upstream edge",
+            )
         up = int(order[0])
         source = f"given: edge {up}, nearest to the upstream point"
-    elif upstream is not None and isinstance(upstream, (int, np.integer)) and not isinstance(upstream, bool):
+    elif (
+        upstream is not None
+        and isinstance(upstream, (int, np.integer))
+        and not isinstance(upstream, bool)
+    ):
         if not 0 <= int(upstream) <= 3:
-            raise DataError(f"is {upstream!r}", variable="upstream",
-                            expected="an edge index 0..3 (edge i runs from corner i to i + 1)")
+            raise DataError(
+                f"is {upstream!r}",
+                variable="upstream",
+                expected="an edge index 0..3 (edge i runs from corner i to i + 1)",
+            )
         up = int(upstream)
         source = f"given: edge {up}"
     elif isinstance(upstream, str) and upstream.lower() in ("left", "right", "convex"):
@@ -779,38 +921,51 @@ def _frame(poly: Polygon, crs: Any, geoms: Sequence[Any], upstream: Any,
                 f"{votes_near} fronts vote for edge {cand}, {votes_far} for edge {cand + 2}",
                 variable="upstream",
                 expected="upstream=(x, y), a point near the upstream edge in the box's CRS "
-                "(CLI: --upstream X,Y)")
+                "(CLI: --upstream X,Y)",
+            )
         up = cand if votes_near > votes_far else cand + 2
-        source = (f"{rule}: {max(votes_near, votes_far)} of {n} fronts vote for edge {up}; "
-                  f"{how}")
+        source = f"{rule}: {max(votes_near, votes_far)} of {n} fronts vote for edge {up}; {how}"
     elif upstream is None:
         raise DataError(
             "is not given, and which end of the box is up-glacier cannot be read from the "
             "lines alone (no geometric rule is reliable: see workbench.geo.retreat)",
             variable="upstream",
-            expected=_what_to_pass(poly, corners, edges, lengths, geoms,
-                                   to_box or (lambda p: p), geographic))
+            expected=_what_to_pass(
+                poly, corners, edges, lengths, geoms, to_box or (lambda p: p), geographic
+            ),
+        )
     else:
         raise DataError(
-            f"is {upstream!r}: the upstream end of the box is not known", variable="upstream",
+            f"is {upstream!r}: the upstream end of the box is not known",
+            variable="upstream",
             expected="(x, y) near the upstream edge in the box's CRS, an edge index 0..3, "
             "'right' or 'left' (the side of the lines the ice is on; workbench fronts: "
-            "'right'), or 'convex' (heuristic) — CLI: --upstream X,Y | right | left")
+            "'right'), or 'convex' (heuristic) — CLI: --upstream X,Y | right | left",
+        )
     m_up = np.asarray(edges[up].interpolate(0.5, normalized=True).coords[0])
     m_dn = np.asarray(edges[(up + 2) % 4].interpolate(0.5, normalized=True).coords[0])
     length = float(np.hypot(*(m_dn - m_up)))
     axis = tuple(float(v) for v in (m_dn - m_up) / length)
     from workbench.geo.crs import as_crs
 
-    return BoxFrame(polygon=poly, crs=as_crs(crs), corners=corners, upstream_index=up,
-                    axis=axis, length_m=length, width_m=float(poly.area / length),
-                    upstream_source=source)
+    return BoxFrame(
+        polygon=poly,
+        crs=as_crs(crs),
+        corners=corners,
+        upstream_index=up,
+        axis=axis,
+        length_m=length,
+        width_m=float(poly.area / length),
+        upstream_source=source,
+    )
 
 
 def _upstream_point(upstream: Any) -> tuple[float, float] | None:
     from shapely.geometry import Point
 
-    if upstream is None or (isinstance(upstream, (int, np.integer)) and not isinstance(upstream, bool)):
+    if upstream is None or (
+        isinstance(upstream, (int, np.integer)) and not isinstance(upstream, bool)
+    ):
         return None
     if isinstance(upstream, str):
         if upstream.lower() in ("left", "right", "convex"):
@@ -818,17 +973,23 @@ def _upstream_point(upstream: Any) -> tuple[float, float] | None:
         try:
             x, y = (float(v) for v in upstream.split(","))
         except ValueError as err:
-            raise DataError(f"is {upstream!r}", variable="upstream",
-                            expected="'X,Y' in the box's CRS (e.g. '-561932,-1346904'), "
-                            "'right', 'left' or 'convex'") from err
+            raise DataError(
+                f"is {upstream!r}",
+                variable="upstream",
+                expected="'X,Y' in the box's CRS (e.g. '-561932,-1346904'), "
+                "'right', 'left' or 'convex'",
+            ) from err
         return x, y
     if isinstance(upstream, Point):
         return float(upstream.x), float(upstream.y)
     try:
         x, y = (float(v) for v in upstream)
     except (TypeError, ValueError) as err:
-        raise DataError(f"is {upstream!r}", variable="upstream",
-                        expected="(x, y) in the box's CRS, a shapely Point, or an edge index 0..3") from err
+        raise DataError(
+            f"is {upstream!r}",
+            variable="upstream",
+            expected="(x, y) in the box's CRS, a shapely Point, or an edge index 0..3",
+        ) from err
     return x, y
 
 
@@ -879,14 +1040,18 @@ def box_frame(
     return _box_frame(box, fr, upstream, crs)[0]
 
 
-def _box_frame(box: Any, fr: gpd.GeoDataFrame | None, upstream: Any,
-               crs: Any) -> tuple[BoxFrame, np.ndarray]:
+def _box_frame(
+    box: Any, fr: gpd.GeoDataFrame | None, upstream: Any, crs: Any
+) -> tuple[BoxFrame, np.ndarray]:
     """:func:`box_frame` for checked fronts; also returns the fronts' lines in the frame's CRS."""
     box_geom, box_crs = _load_single(box, "box", fr.crs if fr is not None else crs, ("Polygon",))
     work = _working_crs(crs, box_crs, box_geom)
     poly = _transform_geom(box_geom, box_crs, work)
-    geoms = (np.empty(0, dtype=object) if fr is None
-             else np.asarray(fr.to_crs(work).geometry.to_numpy(), dtype=object))
+    geoms = (
+        np.empty(0, dtype=object)
+        if fr is None
+        else np.asarray(fr.to_crs(work).geometry.to_numpy(), dtype=object)
+    )
     xy = _upstream_point(upstream)
     xy_work = None
     if xy is not None:
@@ -954,8 +1119,10 @@ def _split_all(lines: np.ndarray, frame: BoxFrame, extend: bool) -> dict[str, An
         shapely.prepare(frame.polygon)
         hits[present] = shapely.intersects(lines[present], frame.polygon)
     n_parts = np.where(present & ~hits, 1, 0).astype(int)
-    flags: list[list[str]] = [[] if h else (["no_intersection"] if p else ["no_front"])
-                              for p, h in zip(present, hits)]
+    flags: list[list[str]] = [
+        [] if h else (["no_intersection"] if p else ["no_front"])
+        for p, h in zip(present, hits, strict=False)
+    ]
     ok = np.zeros(n, bool)
     ice_pieces: list[np.ndarray] = []
     owners: list[np.ndarray] = []
@@ -995,9 +1162,13 @@ def _split_all(lines: np.ndarray, frame: BoxFrame, extend: bool) -> dict[str, An
             take(again, second, True)
     for i in idx[~ok[idx]]:
         flags[i] = ["no_separation"]
-    return {"n_parts": n_parts, "flags": flags, "ok": ok,
-            "ice_pieces": np.concatenate(ice_pieces) if ice_pieces else np.empty(0, dtype=object),
-            "owner": (np.concatenate(owners) if owners else np.zeros(0, dtype=np.intp)).astype(np.intp)}
+    return {
+        "n_parts": n_parts,
+        "flags": flags,
+        "ok": ok,
+        "ice_pieces": np.concatenate(ice_pieces) if ice_pieces else np.empty(0, dtype=object),
+        "owner": (np.concatenate(owners) if owners else np.zeros(0, dtype=np.intp)).astype(np.intp),
+    }
 
 
 _METRES = ("ground", "map")
@@ -1005,19 +1176,24 @@ _METRES = ("ground", "map")
 
 def _check_metres(metres: Any) -> str:
     if not isinstance(metres, str) or metres.lower() not in _METRES:
-        raise DataError(f"is {metres!r}", variable="metres",
-                        expected="'ground' (default: metres on the ellipsoid) or 'map' (the "
-                                 "working CRS's own metres, e.g. EPSG:3413's, 1.7 % short of "
-                                 "ground metres at 76.6° N)")
+        raise DataError(
+            f"is {metres!r}",
+            variable="metres",
+            expected="'ground' (default: metres on the ellipsoid) or 'map' (the "
+            "working CRS's own metres, e.g. EPSG:3413's, 1.7 % short of "
+            "ground metres at 76.6° N)",
+        )
     return metres.lower()
 
 
 def _describe_metres(metres: str, crs: Any, k: float, ground: Any = None) -> str:
     """How the distances of a retreat table are measured, in one line (for its header)."""
     name = crs.to_string() if hasattr(crs, "to_string") else str(crs)
-    off = (f"{name}'s map metres are {abs(1 - k) * 100:.2f} % "
-           f"{'shorter' if k < 1 else 'longer'} than ground metres at the box (scale factor "
-           f"{k:.4f})")
+    off = (
+        f"{name}'s map metres are {abs(1 - k) * 100:.2f} % "
+        f"{'shorter' if k < 1 else 'longer'} than ground metres at the box (scale factor "
+        f"{k:.4f})"
+    )
     if metres == "ground":
         return f"{ground.describe()}; {off}"
     return f"map metres of {name}, not ground metres: {off}"
@@ -1041,8 +1217,13 @@ def _scale_factor(crs: Any, geom: Any) -> float:
         return 1.0
 
 
-def _table(fronts: gpd.GeoDataFrame, positions: list[float], flags: list[list[str]],
-           n_parts: list[int], method: str) -> pd.DataFrame:
+def _table(
+    fronts: gpd.GeoDataFrame,
+    positions: list[float],
+    flags: list[list[str]],
+    n_parts: list[int],
+    method: str,
+) -> pd.DataFrame:
     df = pd.DataFrame({"date": pd.to_datetime(fronts["date"]).to_numpy()})
     if "glacier" in fronts.columns:
         df["glacier"] = fronts["glacier"].astype(str).to_numpy()
@@ -1133,8 +1314,10 @@ def retreat_box(
     frame, lines = _box_frame(box, fr, upstream, crs)
     res = _split_all(lines, frame, extend)
     k = _scale_factor(frame.crs, frame.polygon)
-    ends = [np.asarray(e.interpolate(0.5, normalized=True).coords[0])
-            for e in (frame.upstream_edge, frame.downstream_edge)]
+    ends = [
+        np.asarray(e.interpolate(0.5, normalized=True).coords[0])
+        for e in (frame.upstream_edge, frame.downstream_edge)
+    ]
     ground = None
     if mode == "ground":
         ground = GroundMetres.around(frame.crs, frame.polygon)
@@ -1148,11 +1331,19 @@ def retreat_box(
     ice_area = np.bincount(res["owner"], weights=piece_areas, minlength=len(lines))
     positions = np.where(res["ok"], ice_area / width, np.nan)
     df = _table(fr, positions, res["flags"], res["n_parts"], "box")
-    df.attrs.update({"method": "box", "crs": frame.crs.to_string(), "metres": mode,
-                     "distances": _describe_metres(mode, frame.crs, k, ground),
-                     "box_width_m": width, "box_length_m": float(length),
-                     "upstream": frame.upstream_source,
-                     "upstream_edge": frame.upstream_edge.wkt, "scale_factor": k})
+    df.attrs.update(
+        {
+            "method": "box",
+            "crs": frame.crs.to_string(),
+            "metres": mode,
+            "distances": _describe_metres(mode, frame.crs, k, ground),
+            "box_width_m": width,
+            "box_length_m": float(length),
+            "upstream": frame.upstream_source,
+            "upstream_edge": frame.upstream_edge.wkt,
+            "scale_factor": k,
+        }
+    )
     return df
 
 
@@ -1270,9 +1461,16 @@ def retreat_centreline(
             parts.append(0)
         flags.append(f)
     df = _table(fr, positions, flags, parts, "centreline")
-    df.attrs.update({"method": "centreline", "crs": work.to_string(), "metres": mode,
-                     "distances": _describe_metres(mode, work, scale, ground),
-                     "centreline_length_m": float(to_ground(cl.length)), "scale_factor": scale})
+    df.attrs.update(
+        {
+            "method": "centreline",
+            "crs": work.to_string(),
+            "metres": mode,
+            "distances": _describe_metres(mode, work, scale, ground),
+            "centreline_length_m": float(to_ground(cl.length)),
+            "scale_factor": scale,
+        }
+    )
     return df
 
 
@@ -1281,8 +1479,11 @@ def retreat_centreline(
 
 def _valid(df: pd.DataFrame) -> pd.DataFrame:
     if not {"date", "position_m"} <= set(df.columns):
-        raise DataError(f"has columns {list(df.columns)}", variable="retreat table",
-                        expected="'date' and 'position_m' (from retreat_box/retreat_centreline)")
+        raise DataError(
+            f"has columns {list(df.columns)}",
+            variable="retreat table",
+            expected="'date' and 'position_m' (from retreat_box/retreat_centreline)",
+        )
     d = df[np.isfinite(df["position_m"].to_numpy(dtype=float))].copy()
     d["date"] = pd.to_datetime(d["date"])
     return d.sort_values("date", kind="stable")
@@ -1319,8 +1520,17 @@ def seasonal_summary(df: pd.DataFrame, *, smooth_days: int = 31) -> pd.DataFrame
     (595, 4, 10)
     """
     d = _valid(df)
-    cols = ["n", "first", "last", "max_m", "max_date", "min_m", "min_date", "amplitude_m",
-            "winter_change_m"]
+    cols = [
+        "n",
+        "first",
+        "last",
+        "max_m",
+        "max_date",
+        "min_m",
+        "min_date",
+        "amplitude_m",
+        "winter_change_m",
+    ]
     if d.empty:
         return pd.DataFrame(columns=cols).rename_axis("year")
     d["smooth"] = _smooth(d["date"], d["position_m"].to_numpy(), smooth_days)
@@ -1330,11 +1540,19 @@ def seasonal_summary(df: pd.DataFrame, *, smooth_days: int = 31) -> pd.DataFrame
         after = g.iloc[i_max:]
         i_min = int(np.argmin(after["smooth"].to_numpy()))
         mx, mn = float(g["smooth"].iloc[i_max]), float(after["smooth"].iloc[i_min])
-        rows[int(year)] = {"n": len(g), "first": g["date"].iloc[0], "last": g["date"].iloc[-1],
-                           "max_m": mx, "max_date": g["date"].iloc[i_max], "min_m": mn,
-                           "min_date": after["date"].iloc[i_min], "amplitude_m": mx - mn,
-                           "winter_change_m": (mx - rows[int(year) - 1]["min_m"])
-                           if int(year) - 1 in rows else float("nan")}
+        rows[int(year)] = {
+            "n": len(g),
+            "first": g["date"].iloc[0],
+            "last": g["date"].iloc[-1],
+            "max_m": mx,
+            "max_date": g["date"].iloc[i_max],
+            "min_m": mn,
+            "min_date": after["date"].iloc[i_min],
+            "amplitude_m": mx - mn,
+            "winter_change_m": (mx - rows[int(year) - 1]["min_m"])
+            if int(year) - 1 in rows
+            else float("nan"),
+        }
     return pd.DataFrame.from_dict(rows, orient="index")[cols].rename_axis("year")
 
 
@@ -1399,8 +1617,11 @@ def fit_annual_cycle(df: pd.DataFrame) -> AnnualCycle:
     """
     d = _valid(df)
     if len(d) < 5:
-        raise DataError(f"has {len(d)} finite positions", variable="retreat table",
-                        expected="at least 5 to fit a trend and an annual cycle")
+        raise DataError(
+            f"has {len(d)} finite positions",
+            variable="retreat table",
+            expected="at least 5 to fit a trend and an annual cycle",
+        )
     dates = pd.DatetimeIndex(d["date"])
     t0 = dates[0]
     t = (dates - t0).days.to_numpy() / 365.25
@@ -1414,15 +1635,24 @@ def fit_annual_cycle(df: pd.DataFrame) -> AnnualCycle:
     cov = s2 * np.linalg.pinv(x.T @ x)
     a, b = coef[2], coef[3]
     amp = float(math.hypot(a, b))
-    var_amp = ((a * a * cov[2, 2] + b * b * cov[3, 3] + 2 * a * b * cov[2, 3]) / amp ** 2
-               if amp > 0 else float(cov[2, 2]))
+    var_amp = (
+        (a * a * cov[2, 2] + b * b * cov[3, 3] + 2 * a * b * cov[2, 3]) / amp**2
+        if amp > 0
+        else float(cov[2, 2])
+    )
     peak = (math.atan2(b, a) % (2 * math.pi)) * 365.25 / (2 * math.pi)
-    return AnnualCycle(amplitude_m=amp, amplitude_se_m=float(math.sqrt(max(var_amp, 0.0))),
-                       peak_doy=float(peak), trough_doy=float((peak + 365.25 / 2) % 365.25),
-                       trend_m_per_yr=float(coef[1]),
-                       trend_se_m_per_yr=float(math.sqrt(max(cov[1, 1], 0.0))),
-                       offset_m=float(coef[0]), residual_std_m=float(math.sqrt(s2)),
-                       n=len(y), t0=t0)
+    return AnnualCycle(
+        amplitude_m=amp,
+        amplitude_se_m=float(math.sqrt(max(var_amp, 0.0))),
+        peak_doy=float(peak),
+        trough_doy=float((peak + 365.25 / 2) % 365.25),
+        trend_m_per_yr=float(coef[1]),
+        trend_se_m_per_yr=float(math.sqrt(max(cov[1, 1], 0.0))),
+        offset_m=float(coef[0]),
+        residual_std_m=float(math.sqrt(s2)),
+        n=len(y),
+        t0=t0,
+    )
 
 
 def _flag_counts(df: pd.DataFrame) -> dict[str, int]:
@@ -1451,16 +1681,20 @@ def summarize_retreat(df: pd.DataFrame) -> str:
     d["date"] = pd.to_datetime(d["date"])
     v = _valid(d)
     method = str(d["method"].iloc[0]) if "method" in d and len(d) else "?"
-    lines = [f"{method} method: {len(d)} dates "
-             f"{d['date'].min():%Y-%m-%d}..{d['date'].max():%Y-%m-%d}, {len(v)} with a position"]
+    lines = [
+        f"{method} method: {len(d)} dates "
+        f"{d['date'].min():%Y-%m-%d}..{d['date'].max():%Y-%m-%d}, {len(v)} with a position"
+    ]
     if len(v):
         first, last = float(v["position_m"].iloc[0]), float(v["position_m"].iloc[-1])
         net = last - first
         word = "retreat" if net < 0 else "advance" if net > 0 else "no change"
         lines.append(f"position {first:.0f} m -> {last:.0f} m: net change {net:+.0f} m ({word})")
     if df.attrs.get("metres") == "ground":
-        lines.append(f"distances in ground metres (on the ellipsoid; the box and lines stay in "
-                     f"{df.attrs.get('crs', 'their CRS')})")
+        lines.append(
+            f"distances in ground metres (on the ellipsoid; the box and lines stay in "
+            f"{df.attrs.get('crs', 'their CRS')})"
+        )
     counts = _flag_counts(d)
     n_flagged = int((d["flags"].fillna("") != "").sum())
     detail = ", ".join(f"{k}: {v}" for k, v in sorted(counts.items()))
@@ -1468,10 +1702,12 @@ def summarize_retreat(df: pd.DataFrame) -> str:
     k = df.attrs.get("scale_factor")
     if df.attrs.get("metres", "map") == "map" and k is not None and abs(float(k) - 1.0) > 0.005:
         k = float(k)
-        lines.append(f"note: distances are map metres of {df.attrs.get('crs', '?')}, which has a "
-                     f"scale factor of {k:.4f} here: its metres are {abs(1 - k) * 100:.1f} % "
-                     f"{'shorter' if k < 1 else 'longer'} than on the ground (metres='ground', "
-                     "the default, or --metres ground, measures on the ellipsoid)")
+        lines.append(
+            f"note: distances are map metres of {df.attrs.get('crs', '?')}, which has a "
+            f"scale factor of {k:.4f} here: its metres are {abs(1 - k) * 100:.1f} % "
+            f"{'shorter' if k < 1 else 'longer'} than on the ground (metres='ground', "
+            "the default, or --metres ground, measures on the ellipsoid)"
+        )
     return "\n".join(lines)
 
 
@@ -1479,8 +1715,17 @@ def summarize_retreat(df: pd.DataFrame) -> str:
 
 
 #: The ``df.attrs`` written as ``# key: value`` lines at the top of a retreat CSV, in order.
-_HEADER_KEYS = ("method", "crs", "metres", "distances", "scale_factor", "box_width_m",
-                "box_length_m", "centreline_length_m", "upstream")
+_HEADER_KEYS = (
+    "method",
+    "crs",
+    "metres",
+    "distances",
+    "scale_factor",
+    "box_width_m",
+    "box_length_m",
+    "centreline_length_m",
+    "upstream",
+)
 
 
 def write_retreat_table(df: pd.DataFrame, path: str | os.PathLike[str]) -> Path:
@@ -1506,17 +1751,25 @@ def write_retreat_table(df: pd.DataFrame, path: str | os.PathLike[str]) -> Path:
     path = Path(path)
     suffix = path.suffix.lower()
     if suffix not in (".csv", ".parquet"):
-        raise DataError(f"has the extension {path.suffix!r}", path=path,
-                        expected="'.csv' or '.parquet'")
+        raise DataError(
+            f"has the extension {path.suffix!r}", path=path, expected="'.csv' or '.parquet'"
+        )
     if not isinstance(df, pd.DataFrame) or "date" not in df.columns:
-        raise DataError("is not a retreat table", path=path, variable="df",
-                        expected="a DataFrame with 'date' (from retreat_box/retreat_centreline)")
+        raise DataError(
+            "is not a retreat table",
+            path=path,
+            variable="df",
+            expected="a DataFrame with 'date' (from retreat_box/retreat_centreline)",
+        )
     out = df.copy()
     out["date"] = pd.to_datetime(out["date"])
     if suffix == ".parquet":
         if not any(importlib.util.find_spec(m) for m in ("pyarrow", "fastparquet")):
-            raise DataError("cannot be written: Parquet needs pyarrow, which is not installed",
-                            path=path, expected="pip install pyarrow, or a '.csv' path")
+            raise DataError(
+                "cannot be written: Parquet needs pyarrow, which is not installed",
+                path=path,
+                expected="pip install pyarrow, or a '.csv' path",
+            )
         with atomic_path(path) as tmp:
             out.to_parquet(tmp, index=False)
         return path
@@ -1524,10 +1777,9 @@ def write_retreat_table(df: pd.DataFrame, path: str | os.PathLike[str]) -> Path:
     header = [f"# {k}: {df.attrs[k]}" for k in _HEADER_KEYS if k in df.attrs]
     with atomic_path(path) as tmp:
         with open(tmp, "w", newline="", encoding="utf-8") as f:
-            if header:   # how the positions were measured, for whoever reads the table
+            if header:  # how the positions were measured, for whoever reads the table
                 f.write("\n".join(header) + "\n")
-            out.to_csv(f, index=False,
-                       date_format="%Y-%m-%d" if midnight else "%Y-%m-%dT%H:%M:%S")
+            out.to_csv(f, index=False, date_format="%Y-%m-%d" if midnight else "%Y-%m-%dT%H:%M:%S")
     return path
 
 
@@ -1563,13 +1815,19 @@ def read_retreat_table(path: str | os.PathLike[str]) -> pd.DataFrame:
             df = pd.read_parquet(path)
         else:
             meta = _header(path)
-            df = pd.read_csv(path, skiprows=len(meta), keep_default_na=False,
-                             na_values={"position_m": ["", "NaN", "nan"],
-                                        "change_m": ["", "NaN", "nan"]})
+            df = pd.read_csv(
+                path,
+                skiprows=len(meta),
+                keep_default_na=False,
+                na_values={"position_m": ["", "NaN", "nan"], "change_m": ["", "NaN", "nan"]},
+            )
             df.attrs.update(meta)
     except Exception as err:  # noqa: BLE001
-        raise FileFormatError(f"cannot be read ({err})", path=path,
-                              expected="a retreat table written by write_retreat_table") from err
+        raise FileFormatError(
+            f"cannot be read ({err})",
+            path=path,
+            expected="a retreat table written by write_retreat_table",
+        ) from err
     if "date" not in df.columns:
         raise FileFormatError("has no 'date' column", path=path, expected="a retreat table")
     df["date"] = pd.to_datetime(df["date"])
@@ -1580,8 +1838,17 @@ def read_retreat_table(path: str | os.PathLike[str]) -> pd.DataFrame:
 
 # =========================================================================== plotting
 
-_YEAR_COLOURS = ("#1f77b4", "#ff7f0e", "#2ca02c", "#9467bd", "#8c564b", "#e377c2", "#17becf",
-                 "#bcbd22", "#7f7f7f")
+_YEAR_COLOURS = (
+    "#1f77b4",
+    "#ff7f0e",
+    "#2ca02c",
+    "#9467bd",
+    "#8c564b",
+    "#e377c2",
+    "#17becf",
+    "#bcbd22",
+    "#7f7f7f",
+)
 _MONTH_STARTS = [1, 32, 60, 91, 121, 152, 182, 213, 244, 274, 305, 335]
 _MONTHS = "JFMAMJJASOND"
 
@@ -1641,8 +1908,11 @@ def plot_retreat(
     d["flags"] = d["flags"].fillna("").astype(str)
     v = _valid(d).reset_index(drop=True)
     if v.empty:
-        raise DataError("has no finite position to plot", variable="retreat table",
-                        expected="at least one date with a position")
+        raise DataError(
+            "has no finite position to plot",
+            variable="retreat table",
+            expected="at least one date with a position",
+        )
     if "change_m" not in v:
         v["change_m"] = v["position_m"] - v["position_m"].iloc[0]
     ref = float((v["position_m"] - v["change_m"]).median())
@@ -1662,16 +1932,31 @@ def plot_retreat(
 
     # --- time series ------------------------------------------------------------------
     gaps = []
-    for r0, r1 in zip(runs[:-1], runs[1:]):
+    for r0, r1 in zip(runs[:-1], runs[1:], strict=False):
         x0, x1 = v["date"].iloc[r0[-1]], v["date"].iloc[r1[0]]
         ax.axvspan(x0, x1, color="0.92", zorder=0)
         gaps.append((x0, x1))
     for y in years:
         sel = ((v["date"].dt.year == y).to_numpy()) & ~flagged
-        ax.scatter(v.loc[sel, "date"], v.loc[sel, "change_m"], s=24, color=colour[y],
-                   edgecolor="white", linewidth=0.4, zorder=3)
-    ax.scatter(v.loc[flagged, "date"], v.loc[flagged, "change_m"], s=52, marker="D",
-               facecolor="none", edgecolor="#d62728", linewidth=1.4, zorder=4)
+        ax.scatter(
+            v.loc[sel, "date"],
+            v.loc[sel, "change_m"],
+            s=24,
+            color=colour[y],
+            edgecolor="white",
+            linewidth=0.4,
+            zorder=3,
+        )
+    ax.scatter(
+        v.loc[flagged, "date"],
+        v.loc[flagged, "change_m"],
+        s=52,
+        marker="D",
+        facecolor="none",
+        edgecolor="#d62728",
+        linewidth=1.4,
+        zorder=4,
+    )
     for run in runs:
         ax.plot(v["date"].iloc[run], v["smooth"].iloc[run], color="black", lw=1.8, zorder=2)
     ax.axhline(0.0, color="0.55", lw=0.8, ls=":")
@@ -1680,23 +1965,45 @@ def plot_retreat(
         if not (row["amplitude_m"] > 0 and row["min_date"] > row["max_date"]):
             continue
         c = colour.get(year, "0.3")
-        ax.hlines(row["max_m"], row["max_date"], row["min_date"], colors=c, lw=1.0, ls="--",
-                  alpha=0.9, zorder=1)
-        ax.annotate("", xy=(row["min_date"], row["min_m"]), xytext=(row["min_date"], row["max_m"]),
-                    arrowprops={"arrowstyle": "-|>", "color": c, "lw": 1.6,
-                                "shrinkA": 0, "shrinkB": 0}, zorder=5)
-        ax.annotate(f"{year}: −{row['amplitude_m']:.0f} m",
-                    xy=(row["min_date"], 0.5 * (row["max_m"] + row["min_m"])),
-                    xytext=(6, 0), textcoords="offset points", fontsize=9.5, color=c,
-                    fontweight="bold", va="center")
+        ax.hlines(
+            row["max_m"],
+            row["max_date"],
+            row["min_date"],
+            colors=c,
+            lw=1.0,
+            ls="--",
+            alpha=0.9,
+            zorder=1,
+        )
+        ax.annotate(
+            "",
+            xy=(row["min_date"], row["min_m"]),
+            xytext=(row["min_date"], row["max_m"]),
+            arrowprops={"arrowstyle": "-|>", "color": c, "lw": 1.6, "shrinkA": 0, "shrinkB": 0},
+            zorder=5,
+        )
+        ax.annotate(
+            f"{year}: −{row['amplitude_m']:.0f} m",
+            xy=(row["min_date"], 0.5 * (row["max_m"] + row["min_m"])),
+            xytext=(6, 0),
+            textcoords="offset points",
+            fontsize=9.5,
+            color=c,
+            fontweight="bold",
+            va="center",
+        )
     ax.set_ylabel("position change since first front (m)\n+ advance, − retreat")
     sec = ax.secondary_yaxis("right", functions=(lambda y: y + ref, lambda p: p - ref))
-    sec.set_ylabel("m down flow from " + ("the box's upstream edge" if method == "box"
-                                           else "the line's start"))
+    sec.set_ylabel(
+        "m down flow from " + ("the box's upstream edge" if method == "box" else "the line's start")
+    )
     net = float(v["change_m"].iloc[-1] - v["change_m"].iloc[0])
-    ax.set_title(f"{len(v)} fronts {v['date'].iloc[0]:%Y-%m-%d} – {v['date'].iloc[-1]:%Y-%m-%d}, "
-                 f"net change {net:+.0f} m; brackets: seasonal retreat (smoothed maximum → "
-                 "following minimum)", fontsize=10)
+    ax.set_title(
+        f"{len(v)} fronts {v['date'].iloc[0]:%Y-%m-%d} – {v['date'].iloc[-1]:%Y-%m-%d}, "
+        f"net change {net:+.0f} m; brackets: seasonal retreat (smoothed maximum → "
+        "following minimum)",
+        fontsize=10,
+    )
     ax.grid(alpha=0.3)
     span = (v["date"].iloc[-1] - v["date"].iloc[0]) + pd.Timedelta(days=1)
     ax.set_xlim(v["date"].iloc[0] - 0.02 * span, v["date"].iloc[-1] + 0.13 * span)
@@ -1705,8 +2012,17 @@ def plot_retreat(
     if flagged.any():
         counts = _flag_counts(v)
         detail = ", ".join(f"{k} {n}" for k, n in sorted(counts.items()))
-        handles.append(Line2D([], [], marker="D", ls="", markerfacecolor="none",
-                              markeredgecolor="#d62728", label=f"flagged: {detail}"))
+        handles.append(
+            Line2D(
+                [],
+                [],
+                marker="D",
+                ls="",
+                markerfacecolor="none",
+                markeredgecolor="#d62728",
+                label=f"flagged: {detail}",
+            )
+        )
     if gaps:
         handles.append(Patch(color="0.92", label=f"no fronts for > {max_gap_days:.0f} days"))
     if n_nan:
@@ -1718,8 +2034,14 @@ def plot_retreat(
     for y in years:
         sel = (v["date"].dt.year == y).to_numpy()
         base = float(v.loc[sel, "smooth"].iloc[0])
-        ax_doy.scatter(doy[sel], v.loc[sel, "change_m"] - base, s=12, color=colour[y],
-                       alpha=0.5, edgecolor="none")
+        ax_doy.scatter(
+            doy[sel],
+            v.loc[sel, "change_m"] - base,
+            s=12,
+            color=colour[y],
+            alpha=0.5,
+            edgecolor="none",
+        )
         ax_doy.plot(doy[sel], v.loc[sel, "smooth"] - base, color=colour[y], lw=2.2, label=str(y))
     ax_doy.axhline(0.0, color="0.55", lw=0.8, ls=":")
     ax_doy.set_title("seasonal cycle: each year relative to its first front", fontsize=10)
@@ -1735,22 +2057,37 @@ def plot_retreat(
         anomaly = v["position_m"].to_numpy() - (fit.offset_m + fit.trend_m_per_yr * t)
         for y in years:
             sel = (v["date"].dt.year == y).to_numpy()
-            ax_an.scatter(doy[sel], anomaly[sel], s=14, color=colour[y], alpha=0.8,
-                          edgecolor="none", label=str(y))
+            ax_an.scatter(
+                doy[sel],
+                anomaly[sel],
+                s=14,
+                color=colour[y],
+                alpha=0.8,
+                edgecolor="none",
+                label=str(y),
+            )
         grid = pd.date_range("2001-01-01", "2001-12-31", freq="D")
-        ax_an.plot(grid.day_of_year, fit.predict(grid, with_trend=False), color="black", lw=2,
-                   label="annual sinusoid fit")
+        ax_an.plot(
+            grid.day_of_year,
+            fit.predict(grid, with_trend=False),
+            color="black",
+            lw=2,
+            label="annual sinusoid fit",
+        )
         ax_an.axhline(0.0, color="0.55", lw=0.8, ls=":")
-        ax_an.set_title(f"trend removed ({fit.trend_m_per_yr:+.0f} ± {fit.trend_se_m_per_yr:.0f} m/yr): "
-                        f"annual cycle ±{fit.amplitude_m:.0f} ± {fit.amplitude_se_m:.0f} m, "
-                        f"maximum on day {fit.peak_doy:.0f}", fontsize=10)
+        ax_an.set_title(
+            f"trend removed ({fit.trend_m_per_yr:+.0f} ± {fit.trend_se_m_per_yr:.0f} m/yr): "
+            f"annual cycle ±{fit.amplitude_m:.0f} ± {fit.amplitude_se_m:.0f} m, "
+            f"maximum on day {fit.peak_doy:.0f}",
+            fontsize=10,
+        )
         ax_an.set_ylabel("position − linear trend (m)")
         ax_an.legend(fontsize=8, loc="lower left")
     # day-of-year ranges without a front in any year (e.g. the polar night for optical data)
     seen = np.unique(doy)
     ext = np.concatenate([seen, [seen[0] + 366]])
     for a in (ax_doy, ax_an):
-        for lo, hi in zip(ext[:-1], ext[1:]):
+        for lo, hi in zip(ext[:-1], ext[1:], strict=False):
             if hi - lo > max_gap_days / 2:
                 a.axvspan(lo, min(hi, 366), color="0.92", zorder=0)
                 if hi > 366:
@@ -1766,8 +2103,11 @@ def plot_retreat(
     if name is None:
         g = str(d["glacier"].iloc[0]) if "glacier" in d and len(d) else "terminus"
         name = g.replace("_", " ")
-    fig.suptitle(f"{name}: terminus position" + (f" ({method} method)" if method else ""),
-                 fontsize=13, fontweight="bold")
+    fig.suptitle(
+        f"{name}: terminus position" + (f" ({method} method)" if method else ""),
+        fontsize=13,
+        fontweight="bold",
+    )
     return fig
 
 
@@ -1823,10 +2163,15 @@ def retreat_products(
     ('retreat_box.csv', 'retreat_box.png', -349.07)
     """
     if (box is None) == (centreline is None):
-        raise DataError("needs exactly one of box and centreline", variable="method",
-                        expected="box=... (rectilinear box) or centreline=... (centre line)")
+        raise DataError(
+            "needs exactly one of box and centreline",
+            variable="method",
+            expected="box=... (rectilinear box) or centreline=... (centre line)",
+        )
     if table_format not in ("csv", "parquet"):
-        raise DataError(f"is {table_format!r}", variable="table_format", expected="'csv' or 'parquet'")
+        raise DataError(
+            f"is {table_format!r}", variable="table_format", expected="'csv' or 'parquet'"
+        )
     _check_metres(metres)
     fr = _fronts_frame(fronts)
     if isinstance(upstream, str) and upstream.strip().isdigit():
@@ -1839,14 +2184,16 @@ def retreat_products(
     if not np.isfinite(df["position_m"].to_numpy(float)).any():
         flags = sorted({f for fl in df["flags"] for f in str(fl).split(";") if f})
         where = box if box is not None else centreline
-        raise DataError(f"gives no position for any of its {len(df)} fronts: none of them "
-                        f"crosses the {'box' if box is not None else 'centre line'} "
-                        f"{where if isinstance(where, (str, os.PathLike)) else ''} "
-                        f"(flags: {', '.join(flags) or 'none'})".replace("  ", " "),
-                        path=fronts if isinstance(fronts, (str, os.PathLike)) else None,
-                        variable="fronts",
-                        expected="fronts that cross the box/centre line, in the same area "
-                                 "(check both files' CRS and location)")
+        raise DataError(
+            f"gives no position for any of its {len(df)} fronts: none of them "
+            f"crosses the {'box' if box is not None else 'centre line'} "
+            f"{where if isinstance(where, (str, os.PathLike)) else ''} "
+            f"(flags: {', '.join(flags) or 'none'})".replace("  ", " "),
+            path=fronts if isinstance(fronts, (str, os.PathLike)) else None,
+            variable="fronts",
+            expected="fronts that cross the box/centre line, in the same area "
+            "(check both files' CRS and location)",
+        )
     fig = plot_retreat(df, title=title)
     out = Path(out_dir)
     table = out / f"retreat_{method}.{table_format}"
@@ -1874,8 +2221,13 @@ def _main() -> None:  # pragma: no cover - regenerates docs/retreat_harald_moltk
     print(seasonal_summary(df).to_string(float_format=lambda v: f"{v:.1f}"))
     fit = fit_annual_cycle(df)
     print(fit)
-    print(summarize_retreat(retreat_box(fronts, root / "box" / "harald_moltke_brae.shp",
-                                        upstream="right", metres="map")))
+    print(
+        summarize_retreat(
+            retreat_box(
+                fronts, root / "box" / "harald_moltke_brae.shp", upstream="right", metres="map"
+            )
+        )
+    )
     fig = plot_retreat(df, title="Harald Moltke Bræ (NW Greenland)")
     with atomic_path(out) as tmp:
         fig.savefig(tmp, dpi=110, format="png")

@@ -71,22 +71,25 @@ def polygon_moments(polygons: np.ndarray, centre: tuple[float, float], scale: fl
     edge = np.flatnonzero(ring[:-1] == ring[1:])
     x0, y0, x1, y1 = u[edge], v[edge], u[edge + 1], v[edge + 1]
     c = x0 * y1 - x1 * y0
-    terms = np.column_stack([
-        c / 2,
-        c * (x0 + x1) / 6,
-        c * (y0 + y1) / 6,
-        c * (x0 * x0 + x0 * x1 + x1 * x1) / 12,
-        c * (x0 * y1 + 2 * x0 * y0 + 2 * x1 * y1 + x1 * y0) / 24,
-        c * (y0 * y0 + y0 * y1 + y1 * y1) / 12,
-    ])
+    terms = np.column_stack(
+        [
+            c / 2,
+            c * (x0 + x1) / 6,
+            c * (y0 + y1) / 6,
+            c * (x0 * x0 + x0 * x1 + x1 * x1) / 12,
+            c * (x0 * y1 + 2 * x0 * y0 + 2 * x1 * y1 + x1 * y0) / 24,
+            c * (y0 * y0 + y0 * y1 + y1 * y1) / 12,
+        ]
+    )
     # orientation: exterior rings count positive, holes negative, whichever way they run
     signed_area = np.bincount(ring[edge], weights=terms[:, 0], minlength=len(rings))
     exterior = np.r_[True, owner[1:] != owner[:-1]] if len(rings) else np.zeros(0, bool)
     sign = np.where(exterior, 1.0, -1.0) * np.sign(signed_area)
     weight = sign[ring[edge]]
     who = owner[ring[edge]]
-    return np.column_stack([np.bincount(who, weights=t * weight, minlength=len(polygons))
-                            for t in terms.T])
+    return np.column_stack(
+        [np.bincount(who, weights=t * weight, minlength=len(polygons)) for t in terms.T]
+    )
 
 
 @dataclasses.dataclass(frozen=True)
@@ -130,8 +133,10 @@ class GroundMetres:
         lon, lat = to_lonlat.transform(c.x, c.y)
         geod = geodetic.get_geod() or pyproj.Geod(ellps="WGS84")
         b = geod.a * (1.0 - geod.f)
-        laea = (f"+proj=laea +lat_0={lat:.6f} +lon_0={lon:.6f} +x_0=0 +y_0=0 "
-                f"+a={geod.a!r} +b={b!r} +units=m +no_defs")
+        laea = (
+            f"+proj=laea +lat_0={lat:.6f} +lon_0={lon:.6f} +x_0=0 +y_0=0 "
+            f"+a={geod.a!r} +b={b!r} +units=m +no_defs"
+        )
         x0, y0, x1, y1 = geometry.bounds
         size = max(x1 - x0, y1 - y0)
         fit, error = None, float("nan")
@@ -145,14 +150,23 @@ class GroundMetres:
 
             gu, gv = (g.ravel() for g in np.meshgrid(np.linspace(-1, 1, 5), np.linspace(-1, 1, 5)))
             coef, *_ = np.linalg.lstsq(_quadratic_terms(gu, gv), inverse_scale(gu, gv), rcond=None)
-            cu, cv = (g.ravel() for g in np.meshgrid(np.linspace(-0.75, 0.75, 4),
-                                                    np.linspace(-0.75, 0.75, 4)))
+            cu, cv = (
+                g.ravel()
+                for g in np.meshgrid(np.linspace(-0.75, 0.75, 4), np.linspace(-0.75, 0.75, 4))
+            )
             exact = inverse_scale(cu, cv)
             error = float(np.max(np.abs(_quadratic_terms(cu, cv) @ coef - exact) / exact))
             if np.isfinite(error) and error <= FIT_TOLERANCE:
                 fit = (centre, half, coef)
-        return cls(crs=src, equal_area=laea, geod=geod, fit_error=error, _to_lonlat=to_lonlat,
-                   _to_equal_area=pyproj.Proj(laea), _fit=fit)
+        return cls(
+            crs=src,
+            equal_area=laea,
+            geod=geod,
+            fit_error=error,
+            _to_lonlat=to_lonlat,
+            _to_equal_area=pyproj.Proj(laea),
+            _fit=fit,
+        )
 
     def _lonlat(self, x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         lon, lat = self._to_lonlat.transform(np.asarray(x, float), np.asarray(y, float))
@@ -184,7 +198,7 @@ class GroundMetres:
             centre, half, coef = self._fit
             return polygon_moments(polygons, centre, half) @ coef * half * half
         x0, y0, x1, y1 = shapely.bounds(polygons).T
-        step = np.maximum(np.fmax(x1 - x0, y1 - y0) / 200.0, 1e-12)   # map edges stay straight
+        step = np.maximum(np.fmax(x1 - x0, y1 - y0) / 200.0, 1e-12)  # map edges stay straight
         return shapely.area(self.to_equal_area(shapely.segmentize(polygons, step)))
 
     def distance(self, a: Any, b: Any) -> float:
@@ -257,9 +271,12 @@ class GroundMetres:
         """
         name = self.crs.geodetic_crs.ellipsoid.name if self.crs.geodetic_crs else "WGS 84"
         if self._fit is not None:
-            how = (f"integral of 1/areal scale of {self.crs.to_string()} (quadratic fit, error "
-                   f"{self.fit_error:.0e})")
+            how = (
+                f"integral of 1/areal scale of {self.crs.to_string()} (quadratic fit, error "
+                f"{self.fit_error:.0e})"
+            )
         else:
             how = "densified polygons in " + " ".join(self.equal_area.split()[:3])
-        return (f"ground metres on the {name} ellipsoid: areas = {how}, lengths geodesic "
-                "(pyproj.Geod)")
+        return (
+            f"ground metres on the {name} ellipsoid: areas = {how}, lengths geodesic (pyproj.Geod)"
+        )

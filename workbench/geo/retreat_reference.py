@@ -74,11 +74,13 @@ def published_box_areas(lines: Sequence[Any], box: Any, crs: Any) -> np.ndarray:
 
     transform = getattr(shapely.ops, "transform", None)
     if transform is None:  # pragma: no cover - shapely without the deprecated ops.transform
+
         def transform(func: Any, geom: Any) -> Any:
             return shapely.transform(geom, func, interleaved=False)
 
-    to_wgs84 = pyproj.Transformer.from_crs(pyproj.CRS.from_user_input(crs),
-                                           pyproj.CRS("EPSG:4326"), always_xy=True).transform
+    to_wgs84 = pyproj.Transformer.from_crs(
+        pyproj.CRS.from_user_input(crs), pyproj.CRS("EPSG:4326"), always_xy=True
+    ).transform
     area = np.zeros(len(lines))
     with warnings.catch_warnings():  # shapely >= 2.2 deprecates ops.transform, which it calls
         warnings.simplefilter("ignore", DeprecationWarning)

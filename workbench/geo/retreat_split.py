@@ -101,10 +101,16 @@ class BoxSplit:
 
 def _empty(n: int) -> BoxSplit:
     zeros = np.zeros(n)
-    return BoxSplit(pieces=np.empty(0, dtype=object), line=np.zeros(0, dtype=np.intp),
-                    ice=np.zeros(0, bool), n_parts=np.zeros(n, dtype=np.intp), up_ice=zeros,
-                    dn_ocean=zeros.copy(), ambiguous=np.zeros(n, bool),
-                    separates=np.zeros(n, bool))
+    return BoxSplit(
+        pieces=np.empty(0, dtype=object),
+        line=np.zeros(0, dtype=np.intp),
+        ice=np.zeros(0, bool),
+        n_parts=np.zeros(n, dtype=np.intp),
+        up_ice=zeros,
+        dn_ocean=zeros.copy(),
+        ambiguous=np.zeros(n, bool),
+        separates=np.zeros(n, bool),
+    )
 
 
 def split_pieces(lines: np.ndarray, polygon: Any) -> tuple[np.ndarray, np.ndarray]:
@@ -123,8 +129,8 @@ def split_pieces(lines: np.ndarray, polygon: Any) -> tuple[np.ndarray, np.ndarra
     lines = np.asarray(lines, dtype=object)
     if len(lines) == 0:
         return np.empty(0, dtype=object), np.zeros(0, dtype=np.intp)
-    noded = shapely.union(polygon.boundary, lines)           # what split does, for all lines
-    polygons = shapely.polygonize(noded[:, np.newaxis])        # one collection per line
+    noded = shapely.union(polygon.boundary, lines)  # what split does, for all lines
+    polygons = shapely.polygonize(noded[:, np.newaxis])  # one collection per line
     pieces, line = shapely.get_parts(polygons, return_index=True)
     shapely.prepare(polygon)
     inside = shapely.contains(polygon, shapely.point_on_surface(pieces))
@@ -147,19 +153,20 @@ def _edge_contacts(pieces: np.ndarray, edges: tuple[Any, ...], tol: float) -> li
         ab = b - a
         length = float(np.hypot(*ab))
         normal = np.array([-ab[1], ab[0]]) / length
-        near = np.flatnonzero(np.abs(xy @ normal - a @ normal) <= tol)    # near the edge's line
+        near = np.flatnonzero(np.abs(xy @ normal - a @ normal) <= tol)  # near the edge's line
         rel = xy[near] - a
-        t = np.clip((rel @ ab) / (length * length), 0.0, 1.0)            # ... and the edge
+        t = np.clip((rel @ ab) / (length * length), 0.0, 1.0)  # ... and the edge
         near = near[np.hypot(*(rel - t[:, None] * ab).T) <= tol]
-        start = near[np.isin(near + 1, near)]                 # segments with both ends near
+        start = near[np.isin(near + 1, near)]  # segments with both ends near
         start = start[owner[start] == owner[start + 1]]
         seg_len = np.hypot(*(xy[start + 1] - xy[start]).T)
         out.append(np.bincount(owner[start], weights=seg_len, minlength=len(pieces)))
     return out
 
 
-def _shared_boundaries(pieces: np.ndarray, group: np.ndarray,
-                       tol: float) -> tuple[np.ndarray, np.ndarray]:
+def _shared_boundaries(
+    pieces: np.ndarray, group: np.ndarray, tol: float
+) -> tuple[np.ndarray, np.ndarray]:
     """Pairs (i, j), i < j, of pieces of the same ``group`` (line) sharing > ``10 tol`` of boundary.
 
     Pieces polygonized from one noded linework share their common edges vertex for vertex,
@@ -179,7 +186,7 @@ def _shared_boundaries(pieces: np.ndarray, group: np.ndarray,
     key = np.ascontiguousarray(np.column_stack([g, lo, hi])).view(np.dtype((np.void, 40))).ravel()
     order = np.argsort(key, kind="stable")
     key, who, seg_len = key[order], who[order], np.hypot(*(hi - lo)[order].T)
-    dup = np.flatnonzero(key[1:] == key[:-1])                  # a segment in two pieces
+    dup = np.flatnonzero(key[1:] == key[:-1])  # a segment in two pieces
     i, j = who[dup], who[dup + 1]
     pair_i, pair_j = np.minimum(i, j), np.maximum(i, j)
     keep = pair_i != pair_j
@@ -192,8 +199,9 @@ def _shared_boundaries(pieces: np.ndarray, group: np.ndarray,
     return uniq[:, 0].astype(np.intp), uniq[:, 1].astype(np.intp)
 
 
-def _two_colour(k: int, adjacent: list[tuple[int, int]],
-                up_c: np.ndarray) -> tuple[np.ndarray, bool]:
+def _two_colour(
+    k: int, adjacent: list[tuple[int, int]], up_c: np.ndarray
+) -> tuple[np.ndarray, bool]:
     """Colour ``k`` pieces 0 (ice) / 1 across the line, starting from the best upstream contact."""
     neighbours: list[list[int]] = [[] for _ in range(k)]
     for i, j in adjacent:
@@ -240,7 +248,6 @@ def split_box(lines: np.ndarray, frame: Any) -> BoxSplit:
     >>> s.n_parts.tolist(), s.ice.tolist(), float(s.ice_area()[0] / 2000)
     ([3], [False, True, True], 2973.75)
     """
-    import shapely
 
     lines = np.asarray(lines, dtype=object)
     n = len(lines)
@@ -262,18 +269,26 @@ def split_box(lines: np.ndarray, frame: Any) -> BoxSplit:
     ice[two + 1] = ~ice[two]
     many = np.flatnonzero(n_parts > 2)
     if len(many):
-        sel = np.flatnonzero(np.isin(line, many))              # the pieces of those lines
+        sel = np.flatnonzero(np.isin(line, many))  # the pieces of those lines
         pi, pj = _shared_boundaries(pieces[sel], line[sel], tol)
         pi, pj = sel[pi], sel[pj]
         for m in many:
             s, k = int(first[m]), int(n_parts[m])
             mine = (pi >= s) & (pi < s + k)
-            local = list(zip((pi[mine] - s).tolist(), (pj[mine] - s).tolist()))
-            ice[s:s + k], ambiguous[m] = _two_colour(k, local, up_c[s:s + k])
+            local = list(zip((pi[mine] - s).tolist(), (pj[mine] - s).tolist(), strict=False))
+            ice[s : s + k], ambiguous[m] = _two_colour(k, local, up_c[s : s + k])
     up_len, dn_len = frame.upstream_edge.length, frame.downstream_edge.length
     up_ice = np.bincount(line, weights=np.where(ice, up_c, 0.0), minlength=n) / up_len
     dn_ocean = np.bincount(line, weights=np.where(ice, 0.0, dn_c), minlength=n) / dn_len
     n_ice = np.bincount(line, weights=ice.astype(float), minlength=n)
     separates = (n_parts >= 2) & (up_ice > 0) & (dn_ocean > 0) & (n_ice > 0) & (n_ice < n_parts)
-    return BoxSplit(pieces=pieces, line=line, ice=ice, n_parts=n_parts, up_ice=up_ice,
-                    dn_ocean=dn_ocean, ambiguous=ambiguous, separates=separates)
+    return BoxSplit(
+        pieces=pieces,
+        line=line,
+        ice=ice,
+        n_parts=n_parts,
+        up_ice=up_ice,
+        dn_ocean=dn_ocean,
+        ambiguous=ambiguous,
+        separates=separates,
+    )

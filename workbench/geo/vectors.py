@@ -82,14 +82,27 @@ __all__ = [
 ]
 
 #: RGI 7 ``term_type`` codes.
-TERM_TYPES: dict[int, str] = {0: "land-terminating", 1: "marine-terminating",
-                              2: "lake-terminating", 3: "shelf-terminating", 9: "not assigned"}
+TERM_TYPES: dict[int, str] = {
+    0: "land-terminating",
+    1: "marine-terminating",
+    2: "lake-terminating",
+    3: "shelf-terminating",
+    9: "not assigned",
+}
 
 _SQRT2 = math.sqrt(2.0)
 _OFFSETS = ((0, 1, 1.0), (1, 0, 1.0), (1, 1, _SQRT2), (1, -1, _SQRT2))
 _FRONT_COLUMNS = ["date", "glacier", "sensor", "model", "mean_confidence", "length_m", "n_parts"]
-_OUTLINE_COLUMNS = ["date", "glacier", "model", "mean_confidence", "area_km2", "glac_name",
-                    "src_date", "term_type"]
+_OUTLINE_COLUMNS = [
+    "date",
+    "glacier",
+    "model",
+    "mean_confidence",
+    "area_km2",
+    "glac_name",
+    "src_date",
+    "term_type",
+]
 
 
 # --------------------------------------------------------------------------- helpers
@@ -99,8 +112,11 @@ def _as_date(date: Any, variable: str = "date") -> pd.Timestamp:
     try:
         ts = pd.Timestamp(date)
     except (TypeError, ValueError) as err:
-        raise DataError(f"is {date!r}", variable=variable,
-                        expected="a date such as '2020-05-01' or a datetime64") from err
+        raise DataError(
+            f"is {date!r}",
+            variable=variable,
+            expected="a date such as '2020-05-01' or a datetime64",
+        ) from err
     if ts is pd.NaT:
         raise DataError("is missing (NaT)", variable=variable, expected="a date")
     if ts.tzinfo is not None:
@@ -126,17 +142,25 @@ def _georef(arr: Any, transform: Any, crs: Any, name: str) -> tuple[np.ndarray, 
 
 def _zone_classes(values: np.ndarray) -> np.ndarray:
     if values.dtype.kind not in "biuf":
-        raise LabelEncodingError(f"has dtype {values.dtype}", variable="zones",
-                                 expected="class ids 0..3 or CaFFe values 0/64/127/254")
+        raise LabelEncodingError(
+            f"has dtype {values.dtype}",
+            variable="zones",
+            expected="class ids 0..3 or CaFFe values 0/64/127/254",
+        )
     if values.size and values.dtype.kind in "iuf" and values.max() > 3:
         if values.dtype.kind == "f" and not np.all(values == np.round(values)):
-            raise LabelEncodingError("holds non-integer values", variable="zones",
-                                     expected="class ids 0..3 or CaFFe values 0/64/127/254")
+            raise LabelEncodingError(
+                "holds non-integer values",
+                variable="zones",
+                expected="class ids 0..3 or CaFFe values 0/64/127/254",
+            )
         vals = set(np.unique(values).tolist())
         if not vals <= set(ZONE_VALUES) | {63}:
-            raise LabelEncodingError(f"holds values {sorted(vals - set(ZONE_VALUES))[:10]}",
-                                     variable="zones",
-                                     expected="class ids 0..3 or CaFFe values 0/64/127/254")
+            raise LabelEncodingError(
+                f"holds values {sorted(vals - set(ZONE_VALUES))[:10]}",
+                variable="zones",
+                expected="class ids 0..3 or CaFFe values 0/64/127/254",
+            )
         return zones_to_classes(values.astype(np.uint8))
     return values
 
@@ -167,8 +191,11 @@ def _check_confidence(confidence: Any, shape: tuple[int, ...]) -> np.ndarray | N
         return None
     conf = np.asarray(getattr(confidence, "values", confidence))
     if conf.shape != shape:
-        raise DataError(f"has shape {conf.shape} but the raster {shape}", variable="confidence",
-                        expected="a confidence raster on the same grid")
+        raise DataError(
+            f"has shape {conf.shape} but the raster {shape}",
+            variable="confidence",
+            expected="a confidence raster on the same grid",
+        )
     if conf.dtype.kind not in "biuf":
         raise DataError(f"has dtype {conf.dtype}", variable="confidence", expected="numbers")
     return conf
@@ -192,8 +219,9 @@ def _graph(rc: np.ndarray) -> csr_matrix:
         dst.append(j[ok])
         wts.append(np.full(int(ok.sum()), wt))
     s, d, ww = np.concatenate(src), np.concatenate(dst), np.concatenate(wts)
-    g = coo_matrix((np.concatenate([ww, ww]), (np.concatenate([s, d]), np.concatenate([d, s]))),
-                   shape=(n, n))
+    g = coo_matrix(
+        (np.concatenate([ww, ww]), (np.concatenate([s, d]), np.concatenate([d, s]))), shape=(n, n)
+    )
     return g.tocsr()
 
 
@@ -255,7 +283,7 @@ def trace_front_pixels(front: Any, *, min_length_px: float = 3.0) -> list[np.nda
     order = np.argsort(lab_of, kind="stable")
     bounds = np.searchsorted(lab_of[order], np.arange(1, n_clusters + 2))
     for k in range(n_clusters):
-        rc = all_rc[order[bounds[k]:bounds[k + 1]]]
+        rc = all_rc[order[bounds[k] : bounds[k + 1]]]
         graph = _graph(rc)
         n = len(rc)
         traced = np.zeros(n, bool)
@@ -278,12 +306,17 @@ def trace_front_pixels(front: Any, *, min_length_px: float = 3.0) -> list[np.nda
                     if d[j] > _SQRT2 + 1e-9:  # not adjacent: step through an absorbed pixel
                         via = np.intersect1d(graph[e].indices, graph[int(tr[j])].indices)
                         if via.size:
-                            cost = [np.hypot(*(rc[v] - rc[e])) + np.hypot(*(rc[v] - rc[tr[j]]))
-                                    for v in via]
+                            cost = [
+                                np.hypot(*(rc[v] - rc[e])) + np.hypot(*(rc[v] - rc[tr[j]]))
+                                for v in via
+                            ]
                             link = [int(tr[j]), int(via[int(np.argmin(cost))])]
                     link_arr = np.asarray(link)
-                    path = (np.concatenate([link_arr, path]) if end == 0
-                            else np.concatenate([path, link_arr[::-1]]))
+                    path = (
+                        np.concatenate([link_arr, path])
+                        if end == 0
+                        else np.concatenate([path, link_arr[::-1]])
+                    )
             steps = np.hypot(*np.diff(rc[path], axis=0).T).sum() if len(path) > 1 else 0.0
             newly = path[~traced[path]]
             traced[newly] = True
@@ -402,8 +435,11 @@ def fronts_from_zones(
     conf = _check_confidence(confidence, values.shape)
     res = float(resolution_m) if resolution_m is not None else _pixel_size(affine)
     if pcrs.is_geographic and resolution_m is None:
-        raise DataError("is needed for a grid in a geographic CRS", variable="resolution_m",
-                        expected="the pixel size in metres")
+        raise DataError(
+            "is needed for a grid in a geographic CRS",
+            variable="resolution_m",
+            expected="the pixel size in metres",
+        )
     ts = _as_date(date)
     front = zones_to_front(classes, res, min_cluster_m=min_cluster_m)
     min_len = 3.0 * res if min_length_m is None else float(min_length_m)
@@ -418,8 +454,11 @@ def fronts_from_zones(
     geom = None if not lines else lines[0] if len(lines) == 1 else MultiLineString(lines)
     rc = np.unique(np.concatenate(used), axis=0) if used else np.zeros((0, 2), int)
     row = {
-        "date": [ts], "glacier": [str(glacier)], "sensor": [None if sensor is None else str(sensor)],
-        "model": [str(model)], "mean_confidence": [_mean_at(conf, rc)],
+        "date": [ts],
+        "glacier": [str(glacier)],
+        "sensor": [None if sensor is None else str(sensor)],
+        "model": [str(model)],
+        "mean_confidence": [_mean_at(conf, rc)],
         "length_m": [geodesic_length_area(geom, pcrs)[0] if geom is not None else 0.0],
         "n_parts": [len(lines)],
     }
@@ -430,8 +469,11 @@ def fronts_from_zones(
 
 def _stack_dates(ds: Any) -> pd.DatetimeIndex:
     if "time" not in ds.dims:
-        raise DataError("has no 'time' dimension", variable="time",
-                        expected="a scene stack with dims (time, y, x)")
+        raise DataError(
+            "has no 'time' dimension",
+            variable="time",
+            expected="a scene stack with dims (time, y, x)",
+        )
     return pd.DatetimeIndex(ds["time"].values)
 
 
@@ -462,8 +504,11 @@ def fronts_from_stack(
     import geopandas as gpd
 
     if variable not in ds:
-        raise DataError("is missing from the stack", variable=variable,
-                        expected=f"one of {sorted(ds.data_vars)}")
+        raise DataError(
+            "is missing from the stack",
+            variable=variable,
+            expected=f"one of {sorted(ds.data_vars)}",
+        )
     dates = _stack_dates(ds)
     crs, transform = ds.rio.crs, ds.rio.transform()
     name = glacier if glacier is not None else str(ds.attrs.get("glacier", "unknown"))
@@ -471,10 +516,20 @@ def fronts_from_stack(
     rows = []
     for i, date in enumerate(dates):
         conf = ds[confidence].isel(time=i).values if confidence is not None else None
-        rows.append(fronts_from_zones(ds[variable].isel(time=i).values, transform, crs, date=date,
-                                      glacier=name, sensor=None if sensors[i] is None else str(sensors[i]),
-                                      model=model, confidence=conf, min_cluster_m=min_cluster_m,
-                                      min_length_m=min_length_m))
+        rows.append(
+            fronts_from_zones(
+                ds[variable].isel(time=i).values,
+                transform,
+                crs,
+                date=date,
+                glacier=name,
+                sensor=None if sensors[i] is None else str(sensors[i]),
+                model=model,
+                confidence=conf,
+                min_cluster_m=min_cluster_m,
+                min_length_m=min_length_m,
+            )
+        )
     return gpd.GeoDataFrame(pd.concat(rows, ignore_index=True), crs=rows[0].crs)
 
 
@@ -553,12 +608,16 @@ def outlines_from_mask(
     values, affine, pcrs = _georef(mask, transform, crs, "mask")
     if values.dtype != np.bool_:
         if values.dtype.kind not in "biuf":
-            raise DataError(f"has dtype {values.dtype}", variable="mask",
-                            expected="a binary mask (bool or 0/1)")
+            raise DataError(
+                f"has dtype {values.dtype}", variable="mask", expected="a binary mask (bool or 0/1)"
+            )
         u = np.unique(values)
         if not set(u.tolist()) <= {0, 1}:
-            raise DataError(f"holds values {u[:10].tolist()}", variable="mask",
-                            expected="a binary mask (bool or 0/1)")
+            raise DataError(
+                f"holds values {u[:10].tolist()}",
+                variable="mask",
+                expected="a binary mask (bool or 0/1)",
+            )
     m = values.astype(bool)
     conf = _check_confidence(confidence, m.shape)
     ts = _as_date(date)
@@ -566,15 +625,21 @@ def outlines_from_mask(
         if ocean is not None:
             oc = np.asarray(getattr(ocean, "values", ocean)).astype(bool)
             if oc.shape != m.shape:
-                raise DataError(f"has shape {oc.shape} but the mask {m.shape}", variable="ocean",
-                                expected="an ocean mask on the same grid")
+                raise DataError(
+                    f"has shape {oc.shape} but the mask {m.shape}",
+                    variable="ocean",
+                    expected="an ocean mask on the same grid",
+                )
             touch = ndimage.binary_dilation(oc, structure=ndimage.generate_binary_structure(2, 1))
             term_type = 1 if (touch & m).any() else 0
         else:
             term_type = 9
     if int(term_type) not in TERM_TYPES:
-        raise DataError(f"is {term_type!r}", variable="term_type",
-                        expected=f"an RGI 7 code {sorted(TERM_TYPES)}")
+        raise DataError(
+            f"is {term_type!r}",
+            variable="term_type",
+            expected=f"an RGI 7 code {sorted(TERM_TYPES)}",
+        )
     polys = []
     if m.any():
         for geom, val in shapes(m.astype(np.uint8), mask=m, connectivity=4, transform=affine):
@@ -585,8 +650,11 @@ def outlines_from_mask(
                 # the exterior is what the area threshold sees: a polygon is not dropped
                 # because its holes make its net area small
                 continue
-            holes = [r for r in poly.interiors
-                     if geodesic_length_area(Polygon(r), pcrs)[1] / 1e6 >= hole_min_area_km2 - 1e-12]
+            holes = [
+                r
+                for r in poly.interiors
+                if geodesic_length_area(Polygon(r), pcrs)[1] / 1e6 >= hole_min_area_km2 - 1e-12
+            ]
             polys.append(Polygon(poly.exterior, holes))
     if not polys:
         geom = None
@@ -605,10 +673,16 @@ def outlines_from_mask(
     else:
         mean_conf = float("nan")
     area = geodesic_length_area(geom, pcrs)[1] / 1e6 if geom is not None else 0.0
-    row = {"date": [ts], "glacier": [str(glacier)], "model": [str(model)],
-           "mean_confidence": [mean_conf], "area_km2": [round(area, 9)],
-           "glac_name": [str(glacier)], "src_date": [ts.strftime("%Y-%m-%d")],
-           "term_type": [int(term_type)]}
+    row = {
+        "date": [ts],
+        "glacier": [str(glacier)],
+        "model": [str(model)],
+        "mean_confidence": [mean_conf],
+        "area_km2": [round(area, 9)],
+        "glac_name": [str(glacier)],
+        "src_date": [ts.strftime("%Y-%m-%d")],
+        "term_type": [int(term_type)],
+    }
     gdf = gpd.GeoDataFrame(row, geometry=[geom], crs=pcrs)
     gdf["date"] = pd.to_datetime(gdf["date"])
     return gdf
@@ -640,19 +714,34 @@ def outlines_from_stack(
     import geopandas as gpd
 
     if variable not in ds:
-        raise DataError("is missing from the stack", variable=variable,
-                        expected=f"one of {sorted(ds.data_vars)}")
+        raise DataError(
+            "is missing from the stack",
+            variable=variable,
+            expected=f"one of {sorted(ds.data_vars)}",
+        )
     dates = _stack_dates(ds)
     crs, transform = ds.rio.crs, ds.rio.transform()
     name = glacier if glacier is not None else str(ds.attrs.get("glacier", "unknown"))
     rows = []
     for i, date in enumerate(dates):
-        ocean = (ds[zones].isel(time=i).values == OCEAN) if zones is not None and zones in ds else None
+        ocean = (
+            (ds[zones].isel(time=i).values == OCEAN) if zones is not None and zones in ds else None
+        )
         conf = ds[confidence].isel(time=i).values if confidence is not None else None
-        rows.append(outlines_from_mask(ds[variable].isel(time=i).values, transform, crs, date=date,
-                                       glacier=name, model=model, confidence=conf,
-                                       min_area_km2=min_area_km2,
-                                       hole_min_area_km2=hole_min_area_km2, ocean=ocean))
+        rows.append(
+            outlines_from_mask(
+                ds[variable].isel(time=i).values,
+                transform,
+                crs,
+                date=date,
+                glacier=name,
+                model=model,
+                confidence=conf,
+                min_area_km2=min_area_km2,
+                hole_min_area_km2=hole_min_area_km2,
+                ocean=ocean,
+            )
+        )
     return gpd.GeoDataFrame(pd.concat(rows, ignore_index=True), crs=rows[0].crs)
 
 
@@ -701,18 +790,31 @@ def write_vectors(gdf: Any, path: str | os.PathLike[str], *, layer: str | None =
 
     path = Path(path)
     if not isinstance(gdf, gpd.GeoDataFrame):
-        raise DataError(f"is a {type(gdf).__name__}", path=path, variable="gdf",
-                        expected="a geopandas.GeoDataFrame")
+        raise DataError(
+            f"is a {type(gdf).__name__}",
+            path=path,
+            variable="gdf",
+            expected="a geopandas.GeoDataFrame",
+        )
     if gdf.crs is None:
-        raise DataError("has no CRS", path=path, variable="gdf",
-                        expected="a GeoDataFrame with a CRS (gdf.set_crs(...))")
+        raise DataError(
+            "has no CRS",
+            path=path,
+            variable="gdf",
+            expected="a GeoDataFrame with a CRS (gdf.set_crs(...))",
+        )
     if len(gdf) == 0:
-        raise DataError("has no rows", path=path, variable="gdf",
-                        expected="at least one row (one per date and glacier)")
+        raise DataError(
+            "has no rows",
+            path=path,
+            variable="gdf",
+            expected="at least one row (one per date and glacier)",
+        )
     driver = _DRIVERS.get(path.suffix.lower())
     if driver is None:
-        raise DataError(f"has the extension {path.suffix!r}", path=path,
-                        expected=f"one of {sorted(_DRIVERS)}")
+        raise DataError(
+            f"has the extension {path.suffix!r}", path=path, expected=f"one of {sorted(_DRIVERS)}"
+        )
     out = gdf.copy()
     for col in out.columns:
         if col == out.geometry.name:
@@ -731,5 +833,3 @@ def write_vectors(gdf: Any, path: str | os.PathLike[str], *, layer: str | None =
     with atomic_path(path) as tmp:
         out.to_file(tmp, driver=driver, engine="pyogrio", **kwargs)
     return path
-
-

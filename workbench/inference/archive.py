@@ -88,19 +88,34 @@ from typing import Any
 import numpy as np
 
 from workbench._io import atomic_path, ensure_dir
+from workbench.checkpoints import resolve_checkpoint
 from workbench.errors import ConfigError, DataError
 from workbench.inference.scene import check_window_options
-from workbench.checkpoints import resolve_checkpoint
 from workbench.models import load_model
 
-__all__ = ["SUCCESS", "PRODUCTS", "DEFAULT_PRODUCTS", "Scene", "SceneError", "ArchiveSummary",
-           "find_scenes", "cached_predictor", "predict_archive"]
+__all__ = [
+    "SUCCESS",
+    "PRODUCTS",
+    "DEFAULT_PRODUCTS",
+    "Scene",
+    "SceneError",
+    "ArchiveSummary",
+    "find_scenes",
+    "cached_predictor",
+    "predict_archive",
+]
 
 SUCCESS = "_SUCCESS"
 """Name of the per-scene manifest, written last: its presence marks a complete scene."""
 
-PRODUCTS: tuple[str, ...] = ("labels", "confidence", "uncertainty", "fronts", "outlines",
-                             "probabilities")
+PRODUCTS: tuple[str, ...] = (
+    "labels",
+    "confidence",
+    "uncertainty",
+    "fronts",
+    "outlines",
+    "probabilities",
+)
 """Product names for ``products=``: ``labels`` is ``zones.tif`` or ``mask.tif``;
 ``uncertainty`` is written only with TTA or an ensemble; ``fronts`` only for zone models;
 ``probabilities`` keeps ``prediction.zarr``."""
@@ -152,9 +167,12 @@ def _scenes_in(folder: Path) -> list[Path]:
         return found
     if _has_tiffs(folder):
         return [folder]  # the folder is itself a stack of per-date GeoTIFFs
-    raise DataError("holds no scene stacks", path=folder,
-                    expected="*.zarr, *.nc, multi-band *.tif with a .dates.csv sidecar, or "
-                             "folders of per-date GeoTIFFs")
+    raise DataError(
+        "holds no scene stacks",
+        path=folder,
+        expected="*.zarr, *.nc, multi-band *.tif with a .dates.csv sidecar, or "
+        "folders of per-date GeoTIFFs",
+    )
 
 
 def find_scenes(inputs: str | os.PathLike[str] | Sequence[str | os.PathLike[str]]) -> list[Scene]:
@@ -186,8 +204,11 @@ def find_scenes(inputs: str | os.PathLike[str] | Sequence[str | os.PathLike[str]
     """
     items = [inputs] if isinstance(inputs, (str, os.PathLike)) else list(inputs)
     if not items:
-        raise DataError("no inputs given", variable="inputs",
-                        expected="scene stacks, folders of stacks or glob patterns")
+        raise DataError(
+            "no inputs given",
+            variable="inputs",
+            expected="scene stacks, folders of stacks or glob patterns",
+        )
     paths: list[Path] = []
     for item in items:
         text = os.fspath(item)
@@ -207,16 +228,21 @@ def find_scenes(inputs: str | os.PathLike[str] | Sequence[str | os.PathLike[str]
     for path in paths:
         try:
             str(path).encode("utf-8")
-        except UnicodeEncodeError:   # bytes that are not UTF-8 (surrogate escapes)
-            raise DataError("has a name that is not valid UTF-8 (shown with \\udcXX escapes); "
-                            "products, manifests and GeoPackages need UTF-8 names",
-                            path=ascii(str(path)),
-                            expected="the scene renamed, e.g. with convmv -f latin1 -t utf8") from None
+        except UnicodeEncodeError:  # bytes that are not UTF-8 (surrogate escapes)
+            raise DataError(
+                "has a name that is not valid UTF-8 (shown with \\udcXX escapes); "
+                "products, manifests and GeoPackages need UTF-8 names",
+                path=ascii(str(path)),
+                expected="the scene renamed, e.g. with convmv -f latin1 -t utf8",
+            ) from None
         scene = Scene(_scene_id(path), path.resolve())
         other = scenes.get(scene.id)
         if other is not None and other.path != scene.path:
-            raise ConfigError(f"is the id of both {other.path} and {scene.path}",
-                              variable=scene.id, expected="scenes with distinct names")
+            raise ConfigError(
+                f"is the id of both {other.path} and {scene.path}",
+                variable=scene.id,
+                expected="scenes with distinct names",
+            )
         scenes[scene.id] = scene
     return [scenes[k] for k in sorted(scenes)]
 
@@ -253,8 +279,14 @@ class ArchiveSummary:
 
     def to_dict(self) -> dict[str, Any]:
         """Plain dict (written to ``out_dir/_summary.json``)."""
-        return {"out_dir": str(self.out_dir), "done": self.done, "skipped": self.skipped,
-                "failed": self.failed, "redone": self.redone, "seconds": round(self.seconds, 3)}
+        return {
+            "out_dir": str(self.out_dir),
+            "done": self.done,
+            "skipped": self.skipped,
+            "failed": self.failed,
+            "redone": self.redone,
+            "seconds": round(self.seconds, 3),
+        }
 
     def report(self) -> str:
         """A few lines for the terminal.
@@ -266,8 +298,10 @@ class ArchiveSummary:
           failed b: DataError: bad
         """
         n = len(self.done)
-        lines = [f"{n} scene{'s' if n != 1 else ''} done, {len(self.skipped)} skipped, "
-                 f"{len(self.failed)} failed in {self.seconds:.1f} s -> {self.out_dir}"]
+        lines = [
+            f"{n} scene{'s' if n != 1 else ''} done, {len(self.skipped)} skipped, "
+            f"{len(self.failed)} failed in {self.seconds:.1f} s -> {self.out_dir}"
+        ]
         lines += [f"  predicted again {k}: {v}" for k, v in sorted(self.redone.items())]
         lines += [f"  failed {k}: {v}" for k, v in sorted(self.failed.items())]
         return "\n".join(lines)
@@ -298,8 +332,13 @@ def _worker_device(device: str) -> str:
         return device
 
 
-def cached_predictor(checkpoints: Sequence[str], *, tta: bool | Sequence[str] = False,
-                     device: str = "auto", calibration: Any = "checkpoint") -> Any:
+def cached_predictor(
+    checkpoints: Sequence[str],
+    *,
+    tta: bool | Sequence[str] = False,
+    device: str = "auto",
+    calibration: Any = "checkpoint",
+) -> Any:
     """The :class:`~workbench.inference.Predictor` of ``checkpoints``, loaded once per process.
 
     Keyed by each checkpoint's resolved path, size and modification time (a rewritten file
@@ -322,13 +361,18 @@ def cached_predictor(checkpoints: Sequence[str], *, tta: bool | Sequence[str] = 
         path = Path(c).resolve()
         st = path.stat()
         ident.append((str(path), st.st_size, st.st_mtime_ns))
-    key = (tuple(ident), tta if isinstance(tta, bool) else tuple(tta), str(device),
-           json.dumps(calibration, sort_keys=True, default=str))
+    key = (
+        tuple(ident),
+        tta if isinstance(tta, bool) else tuple(tta),
+        str(device),
+        json.dumps(calibration, sort_keys=True, default=str),
+    )
     with _CACHE_LOCK:
         predictor = _CACHE.get(key)
         if predictor is None:
-            predictor = Predictor([str(c) for c in checkpoints], tta=tta, device=device,
-                                  calibration=calibration)
+            predictor = Predictor(
+                [str(c) for c in checkpoints], tta=tta, device=device, calibration=calibration
+            )
             _CACHE[key] = predictor
             _LOADS["count"] += len(checkpoints)
     return predictor
@@ -338,8 +382,15 @@ def _band_names(res: Any) -> list[str]:
     return [str(np.datetime_as_string(t, unit="D")) for t in res["time"].values]
 
 
-def _write_products(res: Any, folder: Path, *, scene_id: str, glacier: str, products: Sequence[str],
-                    tags: dict[str, Any]) -> list[str]:
+def _write_products(
+    res: Any,
+    folder: Path,
+    *,
+    scene_id: str,
+    glacier: str,
+    products: Sequence[str],
+    tags: dict[str, Any],
+) -> list[str]:
     """Write the requested products of one prediction dataset into ``folder``."""
     import geopandas as gpd
     import pandas as pd
@@ -363,20 +414,37 @@ def _write_products(res: Any, folder: Path, *, scene_id: str, glacier: str, prod
     conf = res["confidence"] if "confidence" in res else None
     if "labels" in products and labels is not None and label in ("zones", "mask"):
         writer = write_zones_cog if label == "zones" else write_mask_cog
-        writer(labels, folder / f"{label}.tif", crs=crs, transform=transform,
-               band_descriptions=names, tags=tags)
+        writer(
+            labels,
+            folder / f"{label}.tif",
+            crs=crs,
+            transform=transform,
+            band_descriptions=names,
+            tags=tags,
+        )
         written.append(f"{label}.tif")
     if "confidence" in products and conf is not None:
-        write_confidence_cog(conf, folder / "confidence.tif", crs=crs, transform=transform,
-                             band_descriptions=names, tags=tags)
+        write_confidence_cog(
+            conf,
+            folder / "confidence.tif",
+            crs=crs,
+            transform=transform,
+            band_descriptions=names,
+            tags=tags,
+        )
         written.append("confidence.tif")
     if "uncertainty" in products and "uncertainty" in res:
-        write_uncertainty_cog(res["uncertainty"], folder / "uncertainty.tif",
-                              crs=crs, transform=transform, band_descriptions=names, tags=tags)
+        write_uncertainty_cog(
+            res["uncertainty"],
+            folder / "uncertainty.tif",
+            crs=crs,
+            transform=transform,
+            band_descriptions=names,
+            tags=tags,
+        )
         written.append("uncertainty.tif")
     dates = pd.DatetimeIndex(res["time"].values)
-    sensors = (res["sensor"].values.astype(str) if "sensor" in res.coords
-               else [None] * len(dates))
+    sensors = res["sensor"].values.astype(str) if "sensor" in res.coords else [None] * len(dates)
     want_fronts = "fronts" in products and labels is not None and label == "zones"
     want_outlines = "outlines" in products and labels is not None and label in ("zones", "mask")
     front_rows, outline_rows = [], []
@@ -384,21 +452,44 @@ def _write_products(res: Any, folder: Path, *, scene_id: str, glacier: str, prod
         lab = np.asarray(labels[i].values)  # one date at a time
         cf = None if conf is None else np.asarray(conf[i].values)
         if want_fronts:
-            front_rows.append(fronts_from_zones(lab, transform, crs, date=d, glacier=glacier,
-                                                model=model, sensor=sensors[i], confidence=cf))
+            front_rows.append(
+                fronts_from_zones(
+                    lab,
+                    transform,
+                    crs,
+                    date=d,
+                    glacier=glacier,
+                    model=model,
+                    sensor=sensors[i],
+                    confidence=cf,
+                )
+            )
         if want_outlines:
             glacier_px = lab == (GLACIER if label == "zones" else 1)
             ocean = lab == OCEAN if label == "zones" else None
-            outline_rows.append(outlines_from_mask(glacier_px, transform, crs, date=d,
-                                                   glacier=glacier, model=model, ocean=ocean,
-                                                   confidence=cf))
+            outline_rows.append(
+                outlines_from_mask(
+                    glacier_px,
+                    transform,
+                    crs,
+                    date=d,
+                    glacier=glacier,
+                    model=model,
+                    ocean=ocean,
+                    confidence=cf,
+                )
+            )
     if want_fronts:
-        write_vectors(gpd.GeoDataFrame(pd.concat(front_rows, ignore_index=True),
-                                       crs=front_rows[0].crs), folder / "fronts.gpkg")
+        write_vectors(
+            gpd.GeoDataFrame(pd.concat(front_rows, ignore_index=True), crs=front_rows[0].crs),
+            folder / "fronts.gpkg",
+        )
         written.append("fronts.gpkg")
     if want_outlines:
-        write_vectors(gpd.GeoDataFrame(pd.concat(outline_rows, ignore_index=True),
-                                       crs=outline_rows[0].crs), folder / "outlines.gpkg")
+        write_vectors(
+            gpd.GeoDataFrame(pd.concat(outline_rows, ignore_index=True), crs=outline_rows[0].crs),
+            folder / "outlines.gpkg",
+        )
         written.append("outlines.gpkg")
     return written
 
@@ -419,21 +510,35 @@ class SceneError(DataError):
     """
 
 
-def _scene_task(scene_id: str, scene_path: str, out_dir: str, checkpoints: list[str],
-                options: dict[str, Any], fingerprint: str, torch_threads: int | None) -> dict[str, Any]:
+def _scene_task(
+    scene_id: str,
+    scene_path: str,
+    out_dir: str,
+    checkpoints: list[str],
+    options: dict[str, Any],
+    fingerprint: str,
+    torch_threads: int | None,
+) -> dict[str, Any]:
     """Predict one scene and write its folder atomically (runs on a Dask worker)."""
     try:
-        return _predict_scene(scene_id, scene_path, out_dir, checkpoints, options, fingerprint,
-                              torch_threads)
+        return _predict_scene(
+            scene_id, scene_path, out_dir, checkpoints, options, fingerprint, torch_threads
+        )
     except Exception as exc:  # noqa: BLE001 - every failure is reported, none stops the run
         reason = f"{type(exc).__name__}: {exc}"
     # raised outside the handler: no chained context that a worker process could not pickle
     raise SceneError(reason)
 
 
-def _predict_scene(scene_id: str, scene_path: str, out_dir: str, checkpoints: list[str],
-                   options: dict[str, Any], fingerprint: str, torch_threads: int | None
-                   ) -> dict[str, Any]:
+def _predict_scene(
+    scene_id: str,
+    scene_path: str,
+    out_dir: str,
+    checkpoints: list[str],
+    options: dict[str, Any],
+    fingerprint: str,
+    torch_threads: int | None,
+) -> dict[str, Any]:
     import dask
 
     from workbench.data.stack import open_stack
@@ -444,13 +549,27 @@ def _predict_scene(scene_id: str, scene_path: str, out_dir: str, checkpoints: li
         import torch
 
         torch.set_num_threads(int(torch_threads))
-    predictor = cached_predictor(checkpoints, tta=options["tta"], device=options["device"],
-                                 calibration=options["calibration"])
+    predictor = cached_predictor(
+        checkpoints,
+        tta=options["tta"],
+        device=options["device"],
+        calibration=options["calibration"],
+    )
     products = list(options["products"])
-    run_opts = {k: options[k] for k in ("window", "overlap", "weighting", "batch_size",
-                                        "temporal", "steps", "max_memory_mb")}
+    run_opts = {
+        k: options[k]
+        for k in (
+            "window",
+            "overlap",
+            "weighting",
+            "batch_size",
+            "temporal",
+            "steps",
+            "max_memory_mb",
+        )
+    }
     target = Path(out_dir) / scene_id
-    identity = input_identity(scene_path)   # before reading: a later change is noticed
+    identity = input_identity(scene_path)  # before reading: a later change is noticed
     with dask.config.set(scheduler="synchronous"), atomic_path(target) as tmp:
         tmp.mkdir()
         ds = open_stack(scene_path, chunks={}, validate=options["validate"])
@@ -460,15 +579,17 @@ def _predict_scene(scene_id: str, scene_path: str, out_dir: str, checkpoints: li
         if "probabilities" in products:
             outputs.add("probabilities")
         if streamed:
-            store = predict_to_file(ds, predictor, tmp / "prediction.zarr", outputs=sorted(outputs),
-                                    **run_opts)
+            store = predict_to_file(
+                ds, predictor, tmp / "prediction.zarr", outputs=sorted(outputs), **run_opts
+            )
             res = open_prediction(store)
         else:
             res = predict(ds, predictor, outputs=sorted(outputs), **run_opts)
         glacier = str(ds.attrs.get("glacier") or scene_id)
         tags = {"scene": scene_id, "model": res.attrs.get("model", ""), "glacier": glacier}
-        written = _write_products(res, tmp, scene_id=scene_id, glacier=glacier,
-                                  products=products, tags=tags)
+        written = _write_products(
+            res, tmp, scene_id=scene_id, glacier=glacier, products=products, tags=tags
+        )
         if streamed:
             res.close()
             if "probabilities" in products:
@@ -476,17 +597,27 @@ def _predict_scene(scene_id: str, scene_path: str, out_dir: str, checkpoints: li
             else:
                 shutil.rmtree(tmp / "prediction.zarr")
         manifest = {
-            "scene": scene_id, "input": scene_path, "input_identity": identity,
-            "products": written, "product_checksums": {p: _checksum(tmp / p) for p in written},
-            "dates": _band_names(res), "model": res.attrs.get("model", ""),
-            "checkpoints": checkpoints, "label_variable": res.attrs.get("label_variable"),
+            "scene": scene_id,
+            "input": scene_path,
+            "input_identity": identity,
+            "products": written,
+            "product_checksums": {p: _checksum(tmp / p) for p in written},
+            "dates": _band_names(res),
+            "model": res.attrs.get("model", ""),
+            "checkpoints": checkpoints,
+            "label_variable": res.attrs.get("label_variable"),
             "options": {k: v for k, v in options.items() if k != "calibration"},
-            "streamed": streamed, "shape": [int(ds.sizes["y"]), int(ds.sizes["x"])],
-            "fingerprint": fingerprint, "seconds": round(time.perf_counter() - start, 3),
+            "streamed": streamed,
+            "shape": [int(ds.sizes["y"]), int(ds.sizes["x"])],
+            "fingerprint": fingerprint,
+            "seconds": round(time.perf_counter() - start, 3),
             "finished": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
             # which process ran it, and how many model copies that process had loaded
-            "worker": {"host": socket.gethostname(), "pid": os.getpid(),
-                       "models_loaded": _LOADS["count"]},
+            "worker": {
+                "host": socket.gethostname(),
+                "pid": os.getpid(),
+                "models_loaded": _LOADS["count"],
+            },
         }
         (tmp / SUCCESS).write_text(json.dumps(manifest, indent=2, default=_json_default))
     return manifest
@@ -497,8 +628,10 @@ def _fingerprint(checkpoints: Sequence[str], options: dict[str, Any]) -> str:
     from workbench.inference.predictor import checkpoint_fingerprint
 
     keys = ("window", "overlap", "weighting", "tta", "temporal", "steps", "products", "execution")
-    payload = {"checkpoints": [checkpoint_fingerprint(c) for c in checkpoints],
-               **{k: options[k] for k in keys}}
+    payload = {
+        "checkpoints": [checkpoint_fingerprint(c) for c in checkpoints],
+        **{k: options[k] for k in keys},
+    }
     return hashlib.sha1(json.dumps(payload, sort_keys=True, default=str).encode()).hexdigest()[:16]
 
 
@@ -514,8 +647,12 @@ def input_identity(path: str | os.PathLike[str]) -> dict[str, Any]:
     p = Path(path).resolve()
     files = [p] if p.is_file() else sorted(q for q in p.rglob("*") if q.is_file())
     stats = [q.stat() for q in files]
-    return {"path": str(p), "size": sum(st.st_size for st in stats),
-            "mtime_ns": max((st.st_mtime_ns for st in stats), default=0), "files": len(files)}
+    return {
+        "path": str(p),
+        "size": sum(st.st_size for st in stats),
+        "mtime_ns": max((st.st_mtime_ns for st in stats), default=0),
+        "files": len(files),
+    }
 
 
 def _checksum(path: Path) -> dict[str, Any]:
@@ -533,8 +670,9 @@ def _checksum(path: Path) -> dict[str, Any]:
     return {"size": size, "sha256": h.hexdigest()}
 
 
-def _incomplete_reason(folder: Path, fingerprint: str, scene_path: str | os.PathLike[str]
-                       ) -> str | None:
+def _incomplete_reason(
+    folder: Path, fingerprint: str, scene_path: str | os.PathLike[str]
+) -> str | None:
     """Why the scene in ``folder`` must be predicted (again), or None when it is complete:
     no manifest, other checkpoints/options, a changed input, a missing or damaged product."""
     try:
@@ -575,8 +713,9 @@ def _clean_leftovers(out_dir: Path) -> list[Path]:
     return removed
 
 
-def _client(scheduler: Any, n_workers: int, threads_per_worker: int, processes: bool
-            ) -> tuple[Any, Any, bool]:
+def _client(
+    scheduler: Any, n_workers: int, threads_per_worker: int, processes: bool
+) -> tuple[Any, Any, bool]:
     """(client, local cluster or None, whether we own the client and must close it).
 
     Clients made here are not set as Dask's default, so they never capture computations
@@ -584,8 +723,12 @@ def _client(scheduler: Any, n_workers: int, threads_per_worker: int, processes: 
     from distributed import Client, LocalCluster
 
     if scheduler is None:
-        cluster = LocalCluster(n_workers=int(n_workers), threads_per_worker=int(threads_per_worker),
-                               processes=bool(processes), dashboard_address=None)
+        cluster = LocalCluster(
+            n_workers=int(n_workers),
+            threads_per_worker=int(threads_per_worker),
+            processes=bool(processes),
+            dashboard_address=None,
+        )
         return Client(cluster, set_as_default=False), cluster, True
     if isinstance(scheduler, Client):
         return scheduler, None, False
@@ -593,11 +736,16 @@ def _client(scheduler: Any, n_workers: int, threads_per_worker: int, processes: 
         try:
             return Client(scheduler, timeout="30s", set_as_default=False), None, True
         except OSError as exc:
-            raise ConfigError(f"cannot be reached ({exc})", variable="scheduler",
-                              expected="the address of a running Dask scheduler, "
-                                       "e.g. tcp://10.0.0.5:8786") from None
-    raise ConfigError(f"is a {type(scheduler).__name__}", variable="scheduler",
-                      expected="None, a scheduler address or a distributed.Client")
+            raise ConfigError(
+                f"cannot be reached ({exc})",
+                variable="scheduler",
+                expected="the address of a running Dask scheduler, e.g. tcp://10.0.0.5:8786",
+            ) from None
+    raise ConfigError(
+        f"is a {type(scheduler).__name__}",
+        variable="scheduler",
+        expected="None, a scheduler address or a distributed.Client",
+    )
 
 
 def predict_archive(
@@ -667,29 +815,48 @@ def predict_archive(
     from tqdm.auto import tqdm
 
     start = time.perf_counter()
-    check_window_options(window=window, overlap=overlap, batch_size=batch_size,
-                         weighting=weighting, steps=steps, max_memory_mb=max_memory_mb)
+    check_window_options(
+        window=window,
+        overlap=overlap,
+        batch_size=batch_size,
+        weighting=weighting,
+        steps=steps,
+        max_memory_mb=max_memory_mb,
+    )
     for name, value in (("n_workers", n_workers), ("threads_per_worker", threads_per_worker)):
         if not isinstance(value, int) or isinstance(value, bool) or value < 1:
             raise ConfigError(f"is {value!r}", variable=name, expected="an integer ≥ 1")
     scenes = find_scenes(inputs)
     checkpoints = [checkpoint] if isinstance(checkpoint, (str, os.PathLike)) else list(checkpoint)
     if not checkpoints:
-        raise ConfigError("no checkpoint given", variable="checkpoint", expected="a checkpoint path")
+        raise ConfigError(
+            "no checkpoint given", variable="checkpoint", expected="a checkpoint path"
+        )
     checkpoints = [str(resolve_checkpoint(c).resolve()) for c in checkpoints]
     for c in checkpoints:
         if not Path(c).is_file():
             raise DataError("is not a file", path=c, expected="a model checkpoint (.pt)")
-        load_model(c, device="cpu")   # a bad checkpoint stops the run here, not in every scene
+        load_model(c, device="cpu")  # a bad checkpoint stops the run here, not in every scene
     unknown = sorted(set(products) - set(PRODUCTS))
     if unknown or not products:
-        raise ConfigError(f"has {unknown or 'nothing'}", variable="products",
-                          expected=f"some of {list(PRODUCTS)}")
-    options = {"tta": tta if isinstance(tta, bool) else list(tta), "window": window,
-               "overlap": float(overlap), "weighting": weighting, "batch_size": int(batch_size),
-               "temporal": temporal, "steps": steps, "device": device, "calibration": calibration,
-               "products": sorted(products), "stream_above_px": int(stream_above_px),
-               "max_memory_mb": float(max_memory_mb), "validate": bool(validate)}
+        raise ConfigError(
+            f"has {unknown or 'nothing'}", variable="products", expected=f"some of {list(PRODUCTS)}"
+        )
+    options = {
+        "tta": tta if isinstance(tta, bool) else list(tta),
+        "window": window,
+        "overlap": float(overlap),
+        "weighting": weighting,
+        "batch_size": int(batch_size),
+        "temporal": temporal,
+        "steps": steps,
+        "device": device,
+        "calibration": calibration,
+        "products": sorted(products),
+        "stream_above_px": int(stream_above_px),
+        "max_memory_mb": float(max_memory_mb),
+        "validate": bool(validate),
+    }
     torch_threads = None
     if scheduler is None and processes:
         torch_threads = max(1, (os.cpu_count() or 1) // max(1, int(n_workers)))
@@ -698,17 +865,23 @@ def predict_archive(
     # archive never mixes modes silently
     import torch
 
-    options["execution"] = ("external scheduler" if scheduler is not None else
-                            f"{'processes' if processes else 'in-process'}, torch threads "
-                            f"{torch_threads or torch.get_num_threads()}")
+    options["execution"] = (
+        "external scheduler"
+        if scheduler is not None
+        else f"{'processes' if processes else 'in-process'}, torch threads "
+        f"{torch_threads or torch.get_num_threads()}"
+    )
     fingerprint = _fingerprint(checkpoints, options)
     out = ensure_dir(out_dir)
     _clean_leftovers(out)
     summary = ArchiveSummary(out)
     todo = []
     for scene in scenes:
-        reason = "--overwrite" if overwrite else _incomplete_reason(out / scene.id, fingerprint,
-                                                                     scene.path)
+        reason = (
+            "--overwrite"
+            if overwrite
+            else _incomplete_reason(out / scene.id, fingerprint, scene.path)
+        )
         if reason is None:
             summary.skipped.append(scene.id)
             continue
@@ -720,23 +893,35 @@ def predict_archive(
         futures = {}
         try:
             for scene in todo:
-                fut = client.submit(_scene_task, scene.id, str(scene.path), str(out.resolve()),
-                                    checkpoints, options, fingerprint, torch_threads,
-                                    key=f"predict-{scene.id}-{fingerprint}-{time.time_ns()}",
-                                    pure=False)
+                fut = client.submit(
+                    _scene_task,
+                    scene.id,
+                    str(scene.path),
+                    str(out.resolve()),
+                    checkpoints,
+                    options,
+                    fingerprint,
+                    torch_threads,
+                    key=f"predict-{scene.id}-{fingerprint}-{time.time_ns()}",
+                    pure=False,
+                )
                 futures[fut] = scene.id
             from distributed import as_completed
 
-            with tqdm(total=len(futures), disable=not progress, unit="scene",
-                      desc="predict") as bar:
+            with tqdm(
+                total=len(futures), disable=not progress, unit="scene", desc="predict"
+            ) as bar:
                 for fut in as_completed(list(futures), loop=client.loop):
                     sid = futures[fut]
                     if fut.status == "finished":
                         summary.done.append(sid)
                     else:
                         exc = fut.exception()
-                        summary.failed[sid] = (exc.message if isinstance(exc, SceneError)
-                                               else f"{type(exc).__name__}: {exc}")
+                        summary.failed[sid] = (
+                            exc.message
+                            if isinstance(exc, SceneError)
+                            else f"{type(exc).__name__}: {exc}"
+                        )
                     bar.set_postfix(done=len(summary.done), failed=len(summary.failed))
                     bar.update()
                     fut.release()

@@ -73,8 +73,9 @@ def _profile(n: int, kind: str, sigma_scale: float) -> np.ndarray:
     raise ConfigError(f"is {kind!r}", variable="weighting", expected=f"one of {WEIGHTINGS}")
 
 
-def window_weights(shape: int | tuple[int, int], kind: Weighting = "gaussian", *,
-                   sigma_scale: float = 1 / 8) -> np.ndarray:
+def window_weights(
+    shape: int | tuple[int, int], kind: Weighting = "gaussian", *, sigma_scale: float = 1 / 8
+) -> np.ndarray:
     """Blending weights of one window: a separable profile, 1 at the centre, ≥ 1e-3 everywhere.
 
     Parameters
@@ -113,9 +114,16 @@ def window_weights(shape: int | tuple[int, int], kind: Weighting = "gaussian", *
     return np.maximum(weights, _MIN_WEIGHT).astype(np.float32)
 
 
-def blend_windows(fn: Callable[[Any], Any], image: Any, *, window: int | tuple[int, int],
-                  overlap: float = 0.5, weighting: Weighting = "gaussian",
-                  batch_size: int = 8, fill: float = 0.0) -> np.ndarray:
+def blend_windows(
+    fn: Callable[[Any], Any],
+    image: Any,
+    *,
+    window: int | tuple[int, int],
+    overlap: float = 0.5,
+    weighting: Weighting = "gaussian",
+    batch_size: int = 8,
+    fill: float = 0.0,
+) -> np.ndarray:
     """Apply ``fn`` to overlapping windows of ``image`` and blend the outputs smoothly.
 
     Parameters
@@ -156,21 +164,28 @@ def blend_windows(fn: Callable[[Any], Any], image: Any, *, window: int | tuple[i
     arr = image.detach().cpu().numpy() if is_torch else np.asarray(image)
     h, w = arr.shape[-2:]
     weights = window_weights((wy, wx), weighting)
-    positions = [(y, x) for y in window_starts(h, wy, overlap) for x in window_starts(w, wx, overlap)]
+    positions = [
+        (y, x) for y in window_starts(h, wy, overlap) for x in window_starts(w, wx, overlap)
+    ]
     acc: np.ndarray | None = None
     wsum = np.zeros((max(h, wy), max(w, wx)), np.float64)
     for i in range(0, len(positions), max(1, int(batch_size))):
-        chunk = positions[i:i + max(1, int(batch_size))]
+        chunk = positions[i : i + max(1, int(batch_size))]
         batch = np.stack([crop_padded(arr, y, x, wy, wx, fill=fill) for y, x in chunk])
         out = fn(torch.from_numpy(batch) if is_torch else batch)
-        out = out.detach().cpu().float().numpy() if isinstance(out, torch.Tensor) else np.asarray(out)
+        out = (
+            out.detach().cpu().float().numpy() if isinstance(out, torch.Tensor) else np.asarray(out)
+        )
         if out.ndim != 4 or out.shape[0] != len(chunk) or out.shape[-2:] != (wy, wx):
-            raise ConfigError(f"fn returned shape {out.shape} for windows {batch.shape}",
-                              variable="fn", expected=f"({len(chunk)}, K, {wy}, {wx})")
+            raise ConfigError(
+                f"fn returned shape {out.shape} for windows {batch.shape}",
+                variable="fn",
+                expected=f"({len(chunk)}, K, {wy}, {wx})",
+            )
         if acc is None:
             acc = np.zeros((out.shape[1],) + wsum.shape, np.float64)
         for j, (y, x) in enumerate(chunk):
-            acc[:, y:y + wy, x:x + wx] += out[j] * weights
-            wsum[y:y + wy, x:x + wx] += weights
+            acc[:, y : y + wy, x : x + wx] += out[j] * weights
+            wsum[y : y + wy, x : x + wx] += weights
     assert acc is not None
     return (acc / wsum)[:, :h, :w].astype(np.float32)

@@ -97,7 +97,9 @@ TTA_ROTATIONS: tuple[str, ...] = ("rot0", "rot90", "rot180", "rot270")
 """The test-time augmentation of ``tta=True``: SSL4SAR's 4 rotations (SCIENCE.md §1)."""
 
 SOURCE_VARIABLES: dict[str, tuple[str, ...]] = {
-    "optical": ("optical",), "dem": ("dem", "slope"), "sar": ("sigma0_db",),
+    "optical": ("optical",),
+    "dem": ("dem", "slope"),
+    "sar": ("sigma0_db",),
     "coherence": ("coherence",),
 }
 """Stack variables of each GlaViTU source when the checkpoint records no
@@ -133,8 +135,11 @@ def _calibration_of(obj: Any) -> tuple[CalibrationMap | None, TemperatureScaling
         elif isinstance(item, Mapping) and item.get("kind") == "TemperatureScaling":
             temp = TemperatureScaling.from_dict(item)
         else:
-            raise ConfigError(f"is a {type(item).__name__}", variable="calibration",
-                              expected="a CalibrationMap / TemperatureScaling or its to_dict()")
+            raise ConfigError(
+                f"is a {type(item).__name__}",
+                variable="calibration",
+                expected="a CalibrationMap / TemperatureScaling or its to_dict()",
+            )
     return cmap, temp
 
 
@@ -163,8 +168,9 @@ class SourceSpec:
     normalization: Normalization | None = None
 
 
-def _source_specs(name: str, config: Mapping[str, Any], train: Mapping[str, Any],
-                  norm: Any, path: str | None) -> tuple[SourceSpec, ...]:
+def _source_specs(
+    name: str, config: Mapping[str, Any], train: Mapping[str, Any], norm: Any, path: str | None
+) -> tuple[SourceSpec, ...]:
     """The sources of a multi-source model from its config and checkpoint metadata."""
     model_sources = dict(config.get("sources") or {})
     optional = set(config.get("optional_sources") or ())
@@ -174,35 +180,50 @@ def _source_specs(name: str, config: Mapping[str, Any], train: Mapping[str, Any]
         if declared:
             if src not in declared:
                 raise CheckpointError(
-                    f"lists sources {sorted(declared)} but the model takes {src!r}", path=path,
+                    f"lists sources {sorted(declared)} but the model takes {src!r}",
+                    path=path,
                     variable="train_config.data.sources",
-                    expected=f"variables for every source of the model {sorted(model_sources)}")
+                    expected=f"variables for every source of the model {sorted(model_sources)}",
+                )
             variables = tuple(str(v) for v in declared[src])
         elif src in SOURCE_VARIABLES:
             variables = SOURCE_VARIABLES[src]
         else:
             raise CheckpointError(
                 f"has no data.sources and the model's source {src!r} has no default variables",
-                path=path, variable="train_config.data.sources",
-                expected=f"{{source: [variables]}} for {sorted(model_sources)}")
+                path=path,
+                variable="train_config.data.sources",
+                expected=f"{{source: [variables]}} for {sorted(model_sources)}",
+            )
         snorm = None
         if isinstance(norm, Mapping) and isinstance(norm.get(src), Mapping):
             snorm = Normalization.from_dict(norm[src])
             if snorm.channels != int(channels):
-                raise CheckpointError(f"has {snorm.channels} channels for source {src!r}, the "
-                                      f"model takes {channels}", path=path,
-                                      variable="normalization")
+                raise CheckpointError(
+                    f"has {snorm.channels} channels for source {src!r}, the model takes {channels}",
+                    path=path,
+                    variable="normalization",
+                )
         out.append(SourceSpec(src, variables, int(channels), src in optional, snorm))
     if isinstance(norm, Mapping) and "mean" in norm:  # one flat normalisation: split it
         flat = Normalization.from_dict(norm)
         total = sum(s.channels for s in out)
         if flat.channels != total:
-            raise CheckpointError(f"normalisation has {flat.channels} channels, the model's "
-                                  f"sources {total}", path=path, variable="normalization")
+            raise CheckpointError(
+                f"normalisation has {flat.channels} channels, the model's sources {total}",
+                path=path,
+                variable="normalization",
+            )
         c, split = 0, []
         for s in out:
-            split.append(dataclasses.replace(s, normalization=Normalization(
-                flat.mean[c:c + s.channels], flat.std[c:c + s.channels])))
+            split.append(
+                dataclasses.replace(
+                    s,
+                    normalization=Normalization(
+                        flat.mean[c : c + s.channels], flat.std[c : c + s.channels]
+                    ),
+                )
+            )
             c += s.channels
         out = split
     return tuple(out)
@@ -293,7 +314,9 @@ class InputSpec:
     @property
     def label_name(self) -> str:
         """``"zones"`` for 4-class zone models, ``"mask"`` for 2-class models, else ``"labels"``."""
-        if self.num_classes == 4 and (self.class_names[:1] == ("na",) or self.class_values == (0, 64, 127, 254)):
+        if self.num_classes == 4 and (
+            self.class_names[:1] == ("na",) or self.class_values == (0, 64, 127, 254)
+        ):
             return "zones"
         if self.num_classes == 2:
             return "mask"
@@ -321,45 +344,80 @@ class InputSpec:
         bands = tuple(str(b) for b in bands) if bands else None
         if name in MULTI_SOURCE_MODELS:
             sources = _source_specs(name, config, train, norm, path)
-            return cls._finish(model, info, config, train, model_name=name, temporal=False,
-                               representation="raw",
-                               variables=tuple(v for s in sources for v in s.variables),
-                               channels=sum(s.channels for s in sources), normalization=None,
-                               sources=sources, bands=bands)
+            return cls._finish(
+                model,
+                info,
+                config,
+                train,
+                model_name=name,
+                temporal=False,
+                representation="raw",
+                variables=tuple(v for s in sources for v in s.variables),
+                channels=sum(s.channels for s in sources),
+                normalization=None,
+                sources=sources,
+                bands=bands,
+            )
         channels = int(config.get("in_features" if temporal else "in_chans", 1) or 1)
         task, kind = train.get("task"), _get(train, "data", "kind")
         if train:
-            caffe8 = (not temporal and task == "zones" and kind in _CAFFE_KINDS)
+            caffe8 = not temporal and task == "zones" and kind in _CAFFE_KINDS
         else:
-            caffe8 = not temporal and name in _ZONE_MODELS and int(config.get("num_classes", 4)) == 4
+            caffe8 = (
+                not temporal and name in _ZONE_MODELS and int(config.get("num_classes", 4)) == 4
+            )
         if caffe8:
             variables: tuple[str, ...] = ("sigma0_db",)
             if channels != 1:
-                raise CheckpointError(f"takes {channels} channels but its CaFFe-like input has one",
-                                      path=getattr(info, "path", None), variable="in_chans")
+                raise CheckpointError(
+                    f"takes {channels} channels but its CaFFe-like input has one",
+                    path=getattr(info, "path", None),
+                    variable="in_chans",
+                )
         else:
             listed = _get(train, "data", "variables")
             if listed and not _get(train, "data", "sources"):
                 variables = tuple(str(v) for v in listed)
             else:
-                variables = ("sigma0_db", "coherence")[:max(1, min(channels, 2))]
+                variables = ("sigma0_db", "coherence")[: max(1, min(channels, 2))]
         normalization = Normalization.from_dict(norm) if norm and "mean" in norm else None
         if normalization is not None and normalization.channels != channels:
-            raise CheckpointError(f"normalisation has {normalization.channels} channels, the model "
-                                  f"takes {channels}", path=getattr(info, "path", None),
-                                  variable="normalization")
-        return cls._finish(model, info, config, train, model_name=name, temporal=temporal,
-                           representation="caffe8" if caffe8 else "raw", variables=variables,
-                           channels=channels, normalization=normalization, sources=None,
-                           bands=bands)
+            raise CheckpointError(
+                f"normalisation has {normalization.channels} channels, the model takes {channels}",
+                path=getattr(info, "path", None),
+                variable="normalization",
+            )
+        return cls._finish(
+            model,
+            info,
+            config,
+            train,
+            model_name=name,
+            temporal=temporal,
+            representation="caffe8" if caffe8 else "raw",
+            variables=variables,
+            channels=channels,
+            normalization=normalization,
+            sources=None,
+            bands=bands,
+        )
 
     @classmethod
-    def _finish(cls, model: nn.Module, info: Any, config: Mapping[str, Any],
-                train: Mapping[str, Any], **fields: Any) -> InputSpec:
+    def _finish(
+        cls,
+        model: nn.Module,
+        info: Any,
+        config: Mapping[str, Any],
+        train: Mapping[str, Any],
+        **fields: Any,
+    ) -> InputSpec:
         """The fields every model shares: pixel size, steps, classes, window, calibration."""
         kind = _get(train, "data", "kind")
-        pixel = (train.get("pixel_size") or _get(train, "inference", "pixel_size")
-                 or (_get(train, "data", "pixel_size") if kind == "demo" else None))
+        pixel = (
+            train.get("pixel_size")
+            or _get(train, "inference", "pixel_size")
+            or (_get(train, "data", "pixel_size") if kind == "demo" else None)
+        )
         steps = _get(train, "data", "time_steps") if fields["temporal"] else None
         num_classes = int(config.get("num_classes") or 0)
         classes = info.classes if info is not None else None
@@ -367,26 +425,41 @@ class InputSpec:
             classes = model.default_classes()
         if not num_classes:
             num_classes = len(classes["names"]) if classes else 0
-        names = tuple(classes["names"]) if classes else tuple(f"class{i}" for i in range(num_classes))
-        values = tuple(int(v) for v in classes["values"]) if classes and classes.get("values") else None
+        names = (
+            tuple(classes["names"]) if classes else tuple(f"class{i}" for i in range(num_classes))
+        )
+        values = (
+            tuple(int(v) for v in classes["values"]) if classes and classes.get("values") else None
+        )
         window = _get(train, "validation", "window")
         calibration = None
         if info is not None:
             calibration = _get(info.metrics, "calibration") or train.get("calibration")
         cmap, temp = _calibration_of(calibration)
-        return cls(**fields, pixel_size=float(pixel) if pixel else None,
-                   time_steps=int(steps) if steps else None, num_classes=num_classes,
-                   class_names=names, class_values=values,
-                   window=int(window) if window else None,
-                   min_size=int(config.get("target_size") or 1),
-                   calibration_map=cmap, temperature=temp)
+        return cls(
+            **fields,
+            pixel_size=float(pixel) if pixel else None,
+            time_steps=int(steps) if steps else None,
+            num_classes=num_classes,
+            class_names=names,
+            class_values=values,
+            window=int(window) if window else None,
+            min_size=int(config.get("target_size") or 1),
+            calibration_map=cmap,
+            temperature=temp,
+        )
 
     def describe(self) -> dict[str, Any]:
         """Plain summary (for dataset attributes and manifests)."""
-        out = {"model": self.model_name, "temporal": self.temporal,
-               "representation": self.representation, "variables": list(self.variables),
-               "pixel_size": self.pixel_size, "time_steps": self.time_steps,
-               "classes": list(self.class_names)}
+        out = {
+            "model": self.model_name,
+            "temporal": self.temporal,
+            "representation": self.representation,
+            "variables": list(self.variables),
+            "pixel_size": self.pixel_size,
+            "time_steps": self.time_steps,
+            "classes": list(self.class_names),
+        }
         if self.sources is not None:
             out["sources"] = {s.name: list(s.variables) for s in self.sources}
         return out
@@ -443,9 +516,15 @@ class Predictor:
         Models × transforms.
     """
 
-    def __init__(self, models: nn.Module | str | os.PathLike[str] | Sequence[Any], *,
-                 tta: bool | Sequence[str] = False, device: str | torch.device | None = None,
-                 calibration: Any = "checkpoint", autocast: bool = True) -> None:
+    def __init__(
+        self,
+        models: nn.Module | str | os.PathLike[str] | Sequence[Any],
+        *,
+        tta: bool | Sequence[str] = False,
+        device: str | torch.device | None = None,
+        calibration: Any = "checkpoint",
+        autocast: bool = True,
+    ) -> None:
         from workbench.models import load_model
 
         items = [models] if _is_model_like(models) else list(models)
@@ -460,8 +539,11 @@ class Predictor:
                 model = item if device is None else item.to(resolve_device(device))
                 model.eval()
             else:
-                raise ConfigError(f"is a {type(item).__name__}", variable="model",
-                                  expected="a torch module or a checkpoint path")
+                raise ConfigError(
+                    f"is a {type(item).__name__}",
+                    variable="model",
+                    expected="a torch module or a checkpoint path",
+                )
             info = getattr(model, "checkpoint_info", None)
             self.checkpoints.append(info.path if info is not None else None)
             loaded.append(model)
@@ -469,12 +551,22 @@ class Predictor:
         self.specs = [InputSpec.from_model(m) for m in loaded]
         self.spec = self.specs[0]
         for k, other in enumerate(self.specs[1:], start=1):
-            for field in ("temporal", "representation", "variables", "channels", "pixel_size",
-                          "num_classes", "bands"):
+            for field in (
+                "temporal",
+                "representation",
+                "variables",
+                "channels",
+                "pixel_size",
+                "num_classes",
+                "bands",
+            ):
                 if getattr(other, field) != getattr(self.spec, field):
-                    raise ConfigError(f"ensemble member {k} has {field} {getattr(other, field)!r}, "
-                                      f"member 0 {getattr(self.spec, field)!r}", variable="model",
-                                      expected="members that take the same input and classes")
+                    raise ConfigError(
+                        f"ensemble member {k} has {field} {getattr(other, field)!r}, "
+                        f"member 0 {getattr(self.spec, field)!r}",
+                        variable="model",
+                        expected="members that take the same input and classes",
+                    )
         if tta is True:
             self.transforms: tuple[str, ...] = TTA_ROTATIONS
         elif tta is False or tta is None:
@@ -493,8 +585,9 @@ class Predictor:
             with torch.inference_mode():
                 k = int(self._member_fn(0)(probe.to(self.device)).shape[1])
             names = tuple(f"class{i}" for i in range(k))
-            self.specs = [dataclasses.replace(s, num_classes=k, class_names=names)
-                          for s in self.specs]
+            self.specs = [
+                dataclasses.replace(s, num_classes=k, class_names=names) for s in self.specs
+            ]
             self.spec = self.specs[0]
         if isinstance(calibration, str) and calibration == "checkpoint":
             self.calibration_map = self.spec.calibration_map
@@ -509,8 +602,11 @@ class Predictor:
             return self.spec.sources
         unknown = sorted(set(sources) - {s.name for s in self.spec.sources})
         if unknown:
-            raise ConfigError(f"holds unknown source(s) {unknown}", variable="sources",
-                              expected=f"some of {[s.name for s in self.spec.sources]}")
+            raise ConfigError(
+                f"holds unknown source(s) {unknown}",
+                variable="sources",
+                expected=f"some of {[s.name for s in self.spec.sources]}",
+            )
         return tuple(s for s in self.spec.sources if s.name in sources)
 
     def _member_fn(self, k: int, sources: tuple[SourceSpec, ...] | None = None) -> Any:
@@ -522,7 +618,7 @@ class Predictor:
             if sources is not None:  # the channels of each present source, in order
                 inputs, c = {}, 0
                 for src in sources:
-                    inputs[src.name] = x[:, c:c + src.channels]
+                    inputs[src.name] = x[:, c : c + src.channels]
                     c += src.channels
             with autocast_context(x.device, enabled=self.autocast):
                 out = model(inputs)
@@ -531,19 +627,26 @@ class Predictor:
 
         return probs
 
-    def _prepare(self, x: torch.Tensor, k: int,
-                 sources: tuple[SourceSpec, ...] | None = None) -> torch.Tensor:
+    def _prepare(
+        self, x: torch.Tensor, k: int, sources: tuple[SourceSpec, ...] | None = None
+    ) -> torch.Tensor:
         spec = self.specs[k]
-        norm = (spec.normalization_for([s.name for s in sources]) if sources is not None
-                else spec.normalization)
+        norm = (
+            spec.normalization_for([s.name for s in sources])
+            if sources is not None
+            else spec.normalization
+        )
         if norm is not None:
             x = norm(x)
         return torch.nan_to_num(x, nan=0.0, posinf=0.0, neginf=0.0)
 
     @torch.inference_mode()
-    def __call__(self, x: torch.Tensor, size: tuple[int, int] | None = None,
-                 sources: Sequence[str] | None = None
-                 ) -> tuple[torch.Tensor, torch.Tensor | None]:
+    def __call__(
+        self,
+        x: torch.Tensor,
+        size: tuple[int, int] | None = None,
+        sources: Sequence[str] | None = None,
+    ) -> tuple[torch.Tensor, torch.Tensor | None]:
         """Probabilities of a batch of windows (raw values, NaN = nodata).
 
         Parameters
@@ -582,11 +685,14 @@ class Predictor:
         if size is not None and tuple(size) != (h, w):
             mean = _resize(mean, (h, w))
             std = _resize(std[:, None], (h, w))[:, 0] if std is not None else None
-        if not bool(torch.isfinite(mean).all()):   # never confident garbage
-            raise DataError("gave non-finite (NaN or infinite) class probabilities: the "
-                            "model overflows on these inputs", variable="probabilities",
-                            expected="finite probabilities (check the checkpoint's weights "
-                                     "and the input's units and normalisation)")
+        if not bool(torch.isfinite(mean).all()):  # never confident garbage
+            raise DataError(
+                "gave non-finite (NaN or infinite) class probabilities: the "
+                "model overflows on these inputs",
+                variable="probabilities",
+                expected="finite probabilities (check the checkpoint's weights "
+                "and the input's units and normalisation)",
+            )
         return mean, std
 
 
@@ -599,9 +705,13 @@ def _resize(x: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
     return out.reshape(*lead, *size)
 
 
-def as_predictor(model: Any, *, tta: bool | Sequence[str] = False,
-                 device: str | torch.device | None = None, calibration: Any = "checkpoint"
-                 ) -> Predictor:
+def as_predictor(
+    model: Any,
+    *,
+    tta: bool | Sequence[str] = False,
+    device: str | torch.device | None = None,
+    calibration: Any = "checkpoint",
+) -> Predictor:
     """Return ``model`` if it is a :class:`Predictor`, else build one from it.
 
     Examples
@@ -614,4 +724,3 @@ def as_predictor(model: Any, *, tta: bool | Sequence[str] = False,
     if isinstance(model, Predictor):
         return model
     return Predictor(model, tta=tta, device=device, calibration=calibration)
-

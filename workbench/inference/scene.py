@@ -130,8 +130,9 @@ def _even(indices: np.ndarray, steps: int | None) -> np.ndarray:
     return indices[pick]
 
 
-def prediction_schedule(times: Any, *, temporal: bool, mode: str = "year",
-                        steps: int | None = None) -> list[np.ndarray]:
+def prediction_schedule(
+    times: Any, *, temporal: bool, mode: str = "year", steps: int | None = None
+) -> list[np.ndarray]:
     """Which acquisitions (indices into ``times``) each prediction uses.
 
     Parameters
@@ -169,8 +170,11 @@ def prediction_schedule(times: Any, *, temporal: bool, mode: str = "year",
         return [_even(np.flatnonzero(years == y), steps) for y in np.unique(years)]
     if mode == "window":
         if steps is None:
-            raise ConfigError("is needed for temporal='window' (the checkpoint records no "
-                              "time_steps)", variable="steps", expected="an integer ≥ 1")
+            raise ConfigError(
+                "is needed for temporal='window' (the checkpoint records no time_steps)",
+                variable="steps",
+                expected="an integer ≥ 1",
+            )
         return [np.arange(max(0, i - int(steps) + 1), i + 1) for i in range(n)]
     if mode == "all":
         return [_even(np.arange(n), steps)]
@@ -187,8 +191,11 @@ def _entry(ds: xr.Dataset, name: str) -> tuple[str, bool, int]:
     da = ds[_DERIVED.get(name, name)] if name not in ds.data_vars else ds[name]
     dims = set(da.dims)
     if not {"y", "x"} <= dims or not dims <= {"time", "band", "y", "x"}:
-        raise StackValidationError(f"has dims {da.dims}", variable=name,
-                                   expected="(time, y, x), (time, band, y, x), (y, x) or (band, y, x)")
+        raise StackValidationError(
+            f"has dims {da.dims}",
+            variable=name,
+            expected="(time, y, x), (time, band, y, x), (y, x) or (band, y, x)",
+        )
     return name, "time" in dims, int(ds.sizes["band"]) if "band" in dims else 1
 
 
@@ -196,8 +203,9 @@ def _has(ds: xr.Dataset, name: str) -> bool:
     return name in ds.data_vars or (name in _DERIVED and _DERIVED[name] in ds.data_vars)
 
 
-def _resolve(ds: xr.Dataset, spec: InputSpec, path: Any = None
-             ) -> tuple[list[tuple[str, bool, int]], tuple[str, ...] | None]:
+def _resolve(
+    ds: xr.Dataset, spec: InputSpec, path: Any = None
+) -> tuple[list[tuple[str, bool, int]], tuple[str, ...] | None]:
     """The channel layout [(variable, has_time, channels)] checked against the stack and the
     model, and for a multi-source model the sources present (model order)."""
     have = sorted(map(str, ds.data_vars))
@@ -207,14 +215,20 @@ def _resolve(ds: xr.Dataset, spec: InputSpec, path: Any = None
             if not _has(ds, name):
                 raise StackValidationError(
                     f"is missing; the model ({spec.model_name or 'model'}) needs "
-                    f"{list(spec.variables)}", path=path, variable=name,
-                    expected=f"a stack with {list(spec.variables)} (it has {have})")
+                    f"{list(spec.variables)}",
+                    path=path,
+                    variable=name,
+                    expected=f"a stack with {list(spec.variables)} (it has {have})",
+                )
             out.append(_entry(ds, name))
         channels = sum(c for _, _, c in out)
         if channels != spec.channels:
-            raise StackValidationError(f"give {channels} channels; the model takes {spec.channels}",
-                                       path=path, variable=", ".join(spec.variables),
-                                       expected=f"{spec.channels} channels")
+            raise StackValidationError(
+                f"give {channels} channels; the model takes {spec.channels}",
+                path=path,
+                variable=", ".join(spec.variables),
+                expected=f"{spec.channels} channels",
+            )
         return out, None
     out, present = [], []
     for src in spec.sources:
@@ -222,32 +236,47 @@ def _resolve(ds: xr.Dataset, spec: InputSpec, path: Any = None
         if missing and src.optional and len(missing) == len(src.variables):
             continue  # an optional source left out: the model's learned "missing" input
         if missing:
-            need = [v for v in src.variables if not (v in _DERIVED and _DERIVED[v] in src.variables)]
+            need = [
+                v for v in src.variables if not (v in _DERIVED and _DERIVED[v] in src.variables)
+            ]
             notes = [f"{v} is derived from {_DERIVED[v]}" for v in src.variables if v in _DERIVED]
             raise StackValidationError(
                 f"is missing; the {spec.model_name or 'model'} checkpoint builds its source "
-                f"{src.name!r} from {list(src.variables)}", path=path, variable=missing[0],
-                expected=f"a stack with {need}" + (f" ({', '.join(notes)})" if notes else "")
+                f"{src.name!r} from {list(src.variables)}",
+                path=path,
+                variable=missing[0],
+                expected=f"a stack with {need}"
+                + (f" ({', '.join(notes)})" if notes else "")
                 + (", or none of them (the source is optional)" if src.optional else "")
-                + f"; the stack has {have}")
+                + f"; the stack has {have}",
+            )
         entries = [_entry(ds, v) for v in src.variables]
         channels = sum(c for _, _, c in entries)
         if channels != src.channels:
-            banded = any("band" in ds[_DERIVED.get(v, v) if v not in ds else v].dims
-                         for v in src.variables)
-            bands = (f" after selecting the checkpoint's bands {list(spec.bands)}"
-                     if spec.bands and banded else "")
+            banded = any(
+                "band" in ds[_DERIVED.get(v, v) if v not in ds else v].dims for v in src.variables
+            )
+            bands = (
+                f" after selecting the checkpoint's bands {list(spec.bands)}"
+                if spec.bands and banded
+                else ""
+            )
             raise StackValidationError(
                 f"give {channels} channels{bands}; the model's source {src.name!r} takes "
-                f"{src.channels}", path=path, variable=", ".join(src.variables),
-                expected=f"{src.channels} channels for source {src.name!r}")
+                f"{src.channels}",
+                path=path,
+                variable=", ".join(src.variables),
+                expected=f"{src.channels} channels for source {src.name!r}",
+            )
         out.extend(entries)
         present.append(src.name)
     if not present:
         raise StackValidationError(
-            "holds none of the model's sources", path=path,
+            "holds none of the model's sources",
+            path=path,
             variable=", ".join(v for s in spec.sources for v in s.variables),
-            expected=f"the variables of {[(s.name, list(s.variables)) for s in spec.sources]}")
+            expected=f"the variables of {[(s.name, list(s.variables)) for s in spec.sources]}",
+        )
     return out, tuple(present)
 
 
@@ -263,10 +292,12 @@ def _select_bands(ds: xr.Dataset, spec: InputSpec, path: Any = None) -> xr.Datas
     have = [str(b) for b in ds["band"].values] if "band" in ds.coords else []
     missing = [b for b in spec.bands if b not in have]
     if missing:
-        raise StackValidationError(f"lacks the bands {missing} the model was trained on",
-                                   path=path, variable="band",
-                                   expected=f"band coordinate values {list(spec.bands)} "
-                                            f"(the stack has {have})")
+        raise StackValidationError(
+            f"lacks the bands {missing} the model was trained on",
+            path=path,
+            variable="band",
+            expected=f"band coordinate values {list(spec.bands)} (the stack has {have})",
+        )
     return ds.sel(band=list(spec.bands))
 
 
@@ -293,11 +324,19 @@ def _read_slope(ds: xr.Dataset, dem: str, sel: dict[str, Any]) -> np.ndarray:
         return np.zeros((*z.shape[:-2], ys.stop - ys.start, xs.stop - xs.start), np.float32)
     gy, gx = np.gradient(z, px, axis=(-2, -1))
     slope = np.degrees(np.arctan(np.hypot(gx, gy))).astype(np.float32)
-    return slope[..., ys.start - y0:ys.stop - y0, xs.start - x0:xs.stop - x0]
+    return slope[..., ys.start - y0 : ys.stop - y0, xs.start - x0 : xs.stop - x0]
 
 
-def _read_region(ds: xr.Dataset, layout: list[tuple[str, bool, int]], spec: InputSpec,
-                 dates: np.ndarray, y0: int, y1: int, x0: int, x1: int) -> np.ndarray:
+def _read_region(
+    ds: xr.Dataset,
+    layout: list[tuple[str, bool, int]],
+    spec: InputSpec,
+    dates: np.ndarray,
+    y0: int,
+    y1: int,
+    x0: int,
+    x1: int,
+) -> np.ndarray:
     """``(len(dates), C, y1 − y0, x1 − x0)`` float32 in the model's representation (not
     normalised), NaN for nodata and outside the scene."""
     height, width = ds.sizes["y"], ds.sizes["x"]
@@ -336,9 +375,11 @@ def _pixel_size(ds: xr.Dataset) -> tuple[float, float]:
     crs = ds.rio.crs
     if crs is not None and crs.is_geographic:
         raise StackValidationError(
-            f"has the geographic CRS {crs.to_string()} (pixels in degrees)", variable="crs",
+            f"has the geographic CRS {crs.to_string()} (pixels in degrees)",
+            variable="crs",
             expected="a projected CRS in metres: reproject first, e.g. "
-                     "ds.rio.reproject(ds.rio.estimate_utm_crs()) or gdalwarp -t_srs EPSG:326NN")
+            "ds.rio.reproject(ds.rio.estimate_utm_crs()) or gdalwarp -t_srs EPSG:326NN",
+        )
     try:
         rx, ry = ds.rio.resolution(recalc=True)
         return abs(float(ry)), abs(float(rx))
@@ -372,9 +413,15 @@ MIN_WINDOW = 16
 least four times, so a smaller window holds less than one bottleneck pixel."""
 
 
-def check_window_options(*, window: int | None = None, overlap: float = 0.5,
-                         batch_size: int = 8, weighting: str = "gaussian",
-                         steps: int | None = None, max_memory_mb: float = 1024.0) -> None:
+def check_window_options(
+    *,
+    window: int | None = None,
+    overlap: float = 0.5,
+    batch_size: int = 8,
+    weighting: str = "gaussian",
+    steps: int | None = None,
+    max_memory_mb: float = 1024.0,
+) -> None:
     """Refuse sliding-window options outside their valid range, naming the option.
 
     >>> check_window_options(window=384, overlap=0.5, batch_size=8)
@@ -383,34 +430,47 @@ def check_window_options(*, window: int | None = None, overlap: float = 0.5,
     ...
     workbench.errors.ConfigError: variable 'window' is 0 (expected an integer ≥ 16 model pixels, or None for the checkpoint's window)
     """
+
     def is_int(v: Any) -> bool:
         return isinstance(v, (int, np.integer)) and not isinstance(v, bool)
 
     if window is not None and (not is_int(window) or window < MIN_WINDOW):
-        raise ConfigError(f"is {window!r}", variable="window",
-                          expected=f"an integer ≥ {MIN_WINDOW} model pixels, or None for the "
-                                   "checkpoint's window")
+        raise ConfigError(
+            f"is {window!r}",
+            variable="window",
+            expected=f"an integer ≥ {MIN_WINDOW} model pixels, or None for the checkpoint's window",
+        )
     if not is_int(batch_size) or batch_size < 1:
-        raise ConfigError(f"is {batch_size!r}", variable="batch_size",
-                          expected="an integer ≥ 1 (windows per forward pass)")
+        raise ConfigError(
+            f"is {batch_size!r}",
+            variable="batch_size",
+            expected="an integer ≥ 1 (windows per forward pass)",
+        )
     if not isinstance(overlap, (int, float)) or not 0.0 <= float(overlap) < 1.0:
         raise ConfigError(f"is {overlap!r}", variable="overlap", expected="0 ≤ overlap < 1")
     if weighting not in WEIGHTINGS:
-        raise ConfigError(f"is {weighting!r}", variable="weighting", expected=f"one of {WEIGHTINGS}")
+        raise ConfigError(
+            f"is {weighting!r}", variable="weighting", expected=f"one of {WEIGHTINGS}"
+        )
     if steps is not None and (not is_int(steps) or steps < 1):
-        raise ConfigError(f"is {steps!r}", variable="steps",
-                          expected="an integer ≥ 1 (acquisitions per prediction), or None")
+        raise ConfigError(
+            f"is {steps!r}",
+            variable="steps",
+            expected="an integer ≥ 1 (acquisitions per prediction), or None",
+        )
     if not isinstance(max_memory_mb, (int, float)) or not max_memory_mb > 0:
-        raise ConfigError(f"is {max_memory_mb!r}", variable="max_memory_mb",
-                          expected="a number of megabytes > 0")
+        raise ConfigError(
+            f"is {max_memory_mb!r}", variable="max_memory_mb", expected="a number of megabytes > 0"
+        )
 
 
 def _plan(ds: xr.Dataset, spec: InputSpec, window: int, overlap: float, weighting: str) -> _Plan:
     """The window layout (options already checked by :func:`check_window_options`)."""
     height, width = int(ds.sizes["y"]), int(ds.sizes["x"])
     if height < 1 or width < 1:
-        raise StackValidationError(f"is {height} × {width} px", variable="sigma0_db",
-                                   expected="a non-empty scene")
+        raise StackValidationError(
+            f"is {height} × {width} px", variable="sigma0_db", expected="a non-empty scene"
+        )
     dy, dx = _pixel_size(ds)
     fy = spec.pixel_size / dy if spec.pixel_size else 1.0  # scene pixels per model pixel
     fx = spec.pixel_size / dx if spec.pixel_size else 1.0
@@ -420,7 +480,9 @@ def _plan(ds: xr.Dataset, spec: InputSpec, window: int, overlap: float, weightin
             f"is {height} × {width} px, smaller than the model's smallest window",
             variable="sigma0_db",
             expected=f"at least {need_y} × {need_x} px ({MIN_WINDOW} model pixels"
-                     + (f" of {spec.pixel_size:g} m" if spec.pixel_size else "") + ")")
+            + (f" of {spec.pixel_size:g} m" if spec.pixel_size else "")
+            + ")",
+        )
     sides = []
     for length, f in ((height, fy), (width, fx)):
         w = min(max(1, round(window * f)), length)
@@ -429,13 +491,22 @@ def _plan(ds: xr.Dataset, spec: InputSpec, window: int, overlap: float, weightin
         m = w if abs(f - 1.0) < 1e-9 else max(1, round(w / f))
         sides.append((w, max(m, spec.min_size)))
     (wy, my), (wx, mx) = sides
-    return _Plan(height, width, wy, wx, my, mx,
-                 tuple(window_starts(height, wy, overlap)), tuple(window_starts(width, wx, overlap)),
-                 window_weights((wy, wx), weighting))  # type: ignore[arg-type]
+    return _Plan(
+        height,
+        width,
+        wy,
+        wx,
+        my,
+        mx,
+        tuple(window_starts(height, wy, overlap)),
+        tuple(window_starts(width, wx, overlap)),
+        window_weights((wy, wx), weighting),
+    )  # type: ignore[arg-type]
 
 
-def _tile_budget(plan: _Plan, spec: InputSpec, n_members: int, tile: int, dates_per_pred: int,
-                 k: int) -> float:
+def _tile_budget(
+    plan: _Plan, spec: InputSpec, n_members: int, tile: int, dates_per_pred: int, k: int
+) -> float:
     """Approximate bytes of one tile's working set for one prediction: the input region
     (plus its nodata mask), the accumulators, and the tile's outputs with the copies made
     while they are encoded into the store."""
@@ -446,8 +517,15 @@ def _tile_budget(plan: _Plan, spec: InputSpec, n_members: int, tile: int, dates_
     return region + outputs
 
 
-def _choose_tiles(plan: _Plan, spec: InputSpec, n_members: int, preds: list[_Prediction],
-                  tile: int | None, max_memory_mb: float, streaming: bool) -> tuple[int, int]:
+def _choose_tiles(
+    plan: _Plan,
+    spec: InputSpec,
+    n_members: int,
+    preds: list[_Prediction],
+    tile: int | None,
+    max_memory_mb: float,
+    streaming: bool,
+) -> tuple[int, int]:
     """(tile side in scene px, predictions per pass) within the memory budget."""
     budget = float(max_memory_mb) * _MIB
     per_pred_dates = max(len(p.dates) for p in preds)
@@ -456,7 +534,9 @@ def _choose_tiles(plan: _Plan, spec: InputSpec, n_members: int, preds: list[_Pre
         side = max(plan.height, plan.width)
         if streaming or _tile_budget(plan, spec, n_members, side, per_pred_dates, k) > budget:
             side = 2048
-            while side > 256 and _tile_budget(plan, spec, n_members, side, per_pred_dates, k) > budget:
+            while (
+                side > 256 and _tile_budget(plan, spec, n_members, side, per_pred_dates, k) > budget
+            ):
                 side -= 256
         tile = side
     tile = max(1, int(tile))
@@ -472,9 +552,16 @@ def _tiles(plan: _Plan, tile: int) -> Iterator[tuple[int, int, int, int]]:
 
 
 # ------------------------------------------------------------------------------------ engine
-def _run_tile(ds: xr.Dataset, layout: list[tuple[str, bool, int]], predictor: Predictor,
-              plan: _Plan, preds: list[_Prediction], box: tuple[int, int, int, int],
-              batch_size: int, sources: tuple[str, ...] | None = None) -> dict[str, np.ndarray]:
+def _run_tile(
+    ds: xr.Dataset,
+    layout: list[tuple[str, bool, int]],
+    predictor: Predictor,
+    plan: _Plan,
+    preds: list[_Prediction],
+    box: tuple[int, int, int, int],
+    batch_size: int,
+    sources: tuple[str, ...] | None = None,
+) -> dict[str, np.ndarray]:
     """Predict the output tile ``box`` = (a, b, c, d) for ``preds``; return its arrays."""
     spec = predictor.spec
     a, b, c, d = box
@@ -491,7 +578,7 @@ def _run_tile(ds: xr.Dataset, layout: list[tuple[str, bool, int]], predictor: Pr
     wsum = torch.zeros(ry1 - ry0, rx1 - rx0, dtype=torch.float32, device=device)
     positions = [(y - ry0, x - rx0) for y in ys for x in xs]
     for ly, lx in positions:
-        wsum[ly:ly + plan.wy, lx:lx + plan.wx] += weights
+        wsum[ly : ly + plan.wy, lx : lx + plan.wx] += weights
     k = spec.num_classes
     acc: torch.Tensor | None = None
     sacc: torch.Tensor | None = None
@@ -508,9 +595,16 @@ def _run_tile(ds: xr.Dataset, layout: list[tuple[str, bool, int]], predictor: Pr
             batch.append(tasks[i])
             i += 1
         if spec.temporal:
-            x = np.stack([region[local[j], :, ly:ly + plan.wy, lx:lx + plan.wx] for j, ly, lx in batch])
+            x = np.stack(
+                [region[local[j], :, ly : ly + plan.wy, lx : lx + plan.wx] for j, ly, lx in batch]
+            )
         else:
-            x = np.stack([region[local[j][0], :, ly:ly + plan.wy, lx:lx + plan.wx] for j, ly, lx in batch])
+            x = np.stack(
+                [
+                    region[local[j][0], :, ly : ly + plan.wy, lx : lx + plan.wx]
+                    for j, ly, lx in batch
+                ]
+            )
         mean, std = predictor(torch.from_numpy(x), size=plan.resample, sources=sources)
         if acc is None:
             k = mean.shape[1]
@@ -518,9 +612,9 @@ def _run_tile(ds: xr.Dataset, layout: list[tuple[str, bool, int]], predictor: Pr
             if std is not None:
                 sacc = torch.zeros(len(preds), *wsum.shape, dtype=torch.float32, device=device)
         for n, (j, ly, lx) in enumerate(batch):
-            acc[j, :, ly:ly + plan.wy, lx:lx + plan.wx].addcmul_(mean[n].float(), weights)
+            acc[j, :, ly : ly + plan.wy, lx : lx + plan.wx].addcmul_(mean[n].float(), weights)
             if sacc is not None and std is not None:
-                sacc[j, ly:ly + plan.wy, lx:lx + plan.wx].addcmul_(std[n].float(), weights)
+                sacc[j, ly : ly + plan.wy, lx : lx + plan.wx].addcmul_(std[n].float(), weights)
     assert acc is not None
     return _finish(acc, sacc, wsum, finite, local, predictor, (a - ry0, b - ry0, c - rx0, d - rx0))
 
@@ -528,18 +622,26 @@ def _run_tile(ds: xr.Dataset, layout: list[tuple[str, bool, int]], predictor: Pr
 _STRIP = 256  # rows finished at a time: keeps the float64 temporaries of a tile small
 
 
-def _finish(acc: torch.Tensor, sacc: torch.Tensor | None, wsum: torch.Tensor, finite: np.ndarray,
-            local: list[np.ndarray], predictor: Predictor, box: tuple[int, int, int, int]
-            ) -> dict[str, np.ndarray]:
+def _finish(
+    acc: torch.Tensor,
+    sacc: torch.Tensor | None,
+    wsum: torch.Tensor,
+    finite: np.ndarray,
+    local: list[np.ndarray],
+    predictor: Predictor,
+    box: tuple[int, int, int, int],
+) -> dict[str, np.ndarray]:
     """Normalise the accumulators over ``box`` (region coordinates) into the output arrays,
     a strip of rows at a time: probabilities, labels, confidence, uncertainty."""
     spec = predictor.spec
     y0, y1, x0, x1 = box
     n, k = acc.shape[0], acc.shape[1]
     h, w = y1 - y0, x1 - x0
-    out = {"probabilities": np.empty((n, k, h, w), np.float32),
-           spec.label_name: np.empty((n, h, w), np.uint8),
-           "confidence": np.empty((n, h, w), np.float32)}
+    out = {
+        "probabilities": np.empty((n, k, h, w), np.float32),
+        spec.label_name: np.empty((n, h, w), np.uint8),
+        "confidence": np.empty((n, h, w), np.float32),
+    }
     if sacc is not None:
         out["uncertainty"] = np.empty((n, h, w), np.float32)
     for r0 in range(0, h, _STRIP):
@@ -571,10 +673,14 @@ def _coords(ds: xr.Dataset, spec: InputSpec, preds: list[_Prediction]) -> dict[s
     times = ds["time"].values
     coords: dict[str, Any] = {
         "time": ("time", np.array([p.time for p in preds], dtype="datetime64[ns]")),
-        "time_first": ("time", np.array([times[p.dates[0]] for p in preds], dtype="datetime64[ns]")),
+        "time_first": (
+            "time",
+            np.array([times[p.dates[0]] for p in preds], dtype="datetime64[ns]"),
+        ),
         "n_acquisitions": ("time", np.array([len(p.dates) for p in preds], dtype=np.int32)),
-        "class": ("class", np.array(spec.class_names[:spec.num_classes], dtype=str)),
-        "y": ds["y"].values, "x": ds["x"].values,
+        "class": ("class", np.array(spec.class_names[: spec.num_classes], dtype=str)),
+        "y": ds["y"].values,
+        "x": ds["x"].values,
     }
     if spec.class_values is not None:
         coords["class_value"] = ("class", np.array(spec.class_values, dtype=np.int32))
@@ -616,18 +722,30 @@ _VAR_ATTRS = {
     "zones": {"long_name": "calving-front zone class id (0 na, 1 rock, 2 glacier, 3 ocean)"},
     "mask": {"long_name": "glacier mask (1 glacier)"},
     "labels": {"long_name": "predicted class id"},
-    "confidence": {"long_name": "entropy confidence 1 - H(p)/log2(K), calibrated when "
-                                "attrs['calibrated']", "units": "1"},
-    "uncertainty": {"long_name": "std of the predicted class probability over ensemble "
-                                 "members and test-time transforms", "units": "1"},
+    "confidence": {
+        "long_name": "entropy confidence 1 - H(p)/log2(K), calibrated when attrs['calibrated']",
+        "units": "1",
+    },
+    "uncertainty": {
+        "long_name": "std of the predicted class probability over ensemble "
+        "members and test-time transforms",
+        "units": "1",
+    },
 }
 
 
-def _dataset(ds: xr.Dataset, spec: InputSpec, preds: list[_Prediction],
-             arrays: dict[str, Any], attrs: dict[str, Any]) -> xr.Dataset:
+def _dataset(
+    ds: xr.Dataset,
+    spec: InputSpec,
+    preds: list[_Prediction],
+    arrays: dict[str, Any],
+    attrs: dict[str, Any],
+) -> xr.Dataset:
     dims = {"probabilities": ("time", "class", "y", "x")}
-    data_vars = {name: (dims.get(name, ("time", "y", "x")), arr, _VAR_ATTRS.get(name, {}))
-                 for name, arr in arrays.items()}
+    data_vars = {
+        name: (dims.get(name, ("time", "y", "x")), arr, _VAR_ATTRS.get(name, {}))
+        for name, arr in arrays.items()
+    }
     out = xr.Dataset(data_vars, coords=_coords(ds, spec, preds), attrs=attrs)
     if "spatial_ref" in ds.coords:
         out = out.assign_coords(spatial_ref=ds["spatial_ref"])
@@ -656,8 +774,9 @@ def _variables(predictor: Predictor, outputs: Sequence[str] | None) -> list[str]
         outputs = (outputs,)
     unknown = sorted(set(outputs) - set(OUTPUTS))
     if unknown or not outputs:
-        raise ConfigError(f"has {unknown or 'nothing'}", variable="outputs",
-                          expected=f"some of {list(OUTPUTS)}")
+        raise ConfigError(
+            f"has {unknown or 'nothing'}", variable="outputs", expected=f"some of {list(OUTPUTS)}"
+        )
     names = []
     for name in OUTPUTS:
         if name not in outputs or (name == "uncertainty" and predictor.n_members < 2):
@@ -666,8 +785,16 @@ def _variables(predictor: Predictor, outputs: Sequence[str] | None) -> list[str]
     return names
 
 
-def _empty_arrays(predictor: Predictor, names: list[str], n: int, height: int, width: int, *,
-                  lazy: bool, chunk: int) -> dict[str, Any]:
+def _empty_arrays(
+    predictor: Predictor,
+    names: list[str],
+    n: int,
+    height: int,
+    width: int,
+    *,
+    lazy: bool,
+    chunk: int,
+) -> dict[str, Any]:
     k = predictor.spec.num_classes
     out: dict[str, Any] = {}
     for name in names:
@@ -690,8 +817,11 @@ def _load_stack(stack: xr.Dataset | str | os.PathLike[str], validate: bool) -> x
         return stack
     if isinstance(stack, (str, os.PathLike)):
         return open_stack(Path(stack), chunks={}, validate=validate)
-    raise DataError(f"is a {type(stack).__name__}", variable="stack",
-                    expected="an xarray.Dataset scene stack or the path of one")
+    raise DataError(
+        f"is a {type(stack).__name__}",
+        variable="stack",
+        expected="an xarray.Dataset scene stack or the path of one",
+    )
 
 
 @dataclasses.dataclass
@@ -708,61 +838,99 @@ class _Job:
     sources: tuple[str, ...] | None = None
 
 
-def _prepare(stack: Any, model: Any, *, window: int | None, overlap: float, weighting: str,
-             tta: bool | Sequence[str], temporal: str, steps: int | None, device: Any,
-             calibration: Any, tile: int | None, max_memory_mb: float, validate: bool,
-             streaming: bool, outputs: Sequence[str] | None = None) -> _Job:
+def _prepare(
+    stack: Any,
+    model: Any,
+    *,
+    window: int | None,
+    overlap: float,
+    weighting: str,
+    tta: bool | Sequence[str],
+    temporal: str,
+    steps: int | None,
+    device: Any,
+    calibration: Any,
+    tile: int | None,
+    max_memory_mb: float,
+    validate: bool,
+    streaming: bool,
+    outputs: Sequence[str] | None = None,
+) -> _Job:
     check_window_options(window=window, overlap=overlap, weighting=weighting)
     predictor = as_predictor(model, tta=tta, device=device, calibration=calibration)
     spec = predictor.spec
     ds = _load_stack(stack, validate)
     if "time" not in ds.dims:
-        raise StackValidationError("has no time dimension", variable="time",
-                                   expected="a scene stack with dims (time, y, x)")
+        raise StackValidationError(
+            "has no time dimension",
+            variable="time",
+            expected="a scene stack with dims (time, y, x)",
+        )
     if not ds.indexes["time"].is_monotonic_increasing:
         ds = ds.sortby("time")
     where = Path(stack) if isinstance(stack, (str, os.PathLike)) else ds.encoding.get("source")
     ds = _select_bands(ds, spec, where)
     layout, sources = _resolve(ds, spec, where)
     if temporal not in TEMPORAL_MODES:
-        raise ConfigError(f"is {temporal!r}", variable="temporal", expected=f"one of {TEMPORAL_MODES}")
+        raise ConfigError(
+            f"is {temporal!r}", variable="temporal", expected=f"one of {TEMPORAL_MODES}"
+        )
     steps = steps if steps is not None else spec.time_steps
-    schedule = prediction_schedule(ds["time"].values, temporal=spec.temporal, mode=temporal,
-                                   steps=steps)
+    schedule = prediction_schedule(
+        ds["time"].values, temporal=spec.temporal, mode=temporal, steps=steps
+    )
     times = ds["time"].values
     preds = [_Prediction(idx, times[idx[-1]]) for idx in schedule]
     window = int(window if window is not None else (spec.window or DEFAULT_WINDOW))
     try:
         plan = _plan(ds, spec, window, overlap, weighting)
-    except StackValidationError as exc:   # name the file
+    except StackValidationError as exc:  # name the file
         if exc.path is None and where is not None:
-            raise StackValidationError(exc.message, path=where, variable=exc.variable,
-                                       expected=exc.expected) from None
+            raise StackValidationError(
+                exc.message, path=where, variable=exc.variable, expected=exc.expected
+            ) from None
         raise
-    tile, group = _choose_tiles(plan, spec, predictor.n_members, preds, tile, max_memory_mb,
-                                streaming)
-    attrs = _attrs(predictor, plan, dict(window=window, overlap=overlap, weighting=weighting,
-                                         temporal=temporal, steps=steps))
+    tile, group = _choose_tiles(
+        plan, spec, predictor.n_members, preds, tile, max_memory_mb, streaming
+    )
+    attrs = _attrs(
+        predictor,
+        plan,
+        dict(window=window, overlap=overlap, weighting=weighting, temporal=temporal, steps=steps),
+    )
     if sources is not None:
         attrs["input_sources"] = list(sources)
     names = _variables(predictor, outputs)
     return _Job(ds, predictor, plan, preds, layout, tile, group, attrs, names, sources)
 
 
-def _iterate(job: _Job, batch_size: int, progress: bool | str
-             ) -> Iterator[tuple[int, int, tuple[int, int, int, int], dict[str, np.ndarray]]]:
+def _iterate(
+    job: _Job, batch_size: int, progress: bool | str
+) -> Iterator[tuple[int, int, tuple[int, int, int, int], dict[str, np.ndarray]]]:
     """Yield (first prediction, last prediction + 1, tile box, arrays) tile by tile."""
     from tqdm.auto import tqdm
 
     boxes = list(_tiles(job.plan, job.tile))
     groups = [(p, min(p + job.group, len(job.preds))) for p in range(0, len(job.preds), job.group)]
-    bar = tqdm(total=len(boxes) * len(groups), disable=not progress, unit="tile",
-               desc=progress if isinstance(progress, str) else "predict")
+    bar = tqdm(
+        total=len(boxes) * len(groups),
+        disable=not progress,
+        unit="tile",
+        desc=progress if isinstance(progress, str) else "predict",
+    )
     with bar:
         for box in boxes:
             for p0, p1 in groups:
-                arrays = _run_tile(job.ds, job.layout, job.predictor, job.plan,
-                                   job.preds[p0:p1], box, batch_size, job.sources)
+                arrays = _run_tile(
+                    job.ds,
+                    job.layout,
+                    job.predictor,
+                    job.plan,
+                    job.preds[p0:p1],
+                    box,
+                    batch_size,
+                    job.sources,
+                )
                 bar.update()
                 yield p0, p1, box, {k: v for k, v in arrays.items() if k in job.names}
 
@@ -854,20 +1022,54 @@ def predict(
     ['confidence', 'mask', 'probabilities', 'uncertainty']
     """
     if out is not None:
-        path = predict_to_file(stack, model, out, window=window, overlap=overlap,
-                               weighting=weighting, batch_size=batch_size, tta=tta,
-                               temporal=temporal, steps=steps, device=device,
-                               calibration=calibration, tile=tile, max_memory_mb=max_memory_mb,
-                               validate=validate, progress=progress, outputs=outputs,
-                               overwrite=overwrite)
+        path = predict_to_file(
+            stack,
+            model,
+            out,
+            window=window,
+            overlap=overlap,
+            weighting=weighting,
+            batch_size=batch_size,
+            tta=tta,
+            temporal=temporal,
+            steps=steps,
+            device=device,
+            calibration=calibration,
+            tile=tile,
+            max_memory_mb=max_memory_mb,
+            validate=validate,
+            progress=progress,
+            outputs=outputs,
+            overwrite=overwrite,
+        )
         return open_prediction(path)
     check_window_options(batch_size=batch_size)
-    job = _prepare(stack, model, window=window, overlap=overlap, weighting=weighting, tta=tta,
-                   temporal=temporal, steps=steps, device=device, calibration=calibration,
-                   tile=tile, max_memory_mb=max_memory_mb, validate=validate, streaming=False,
-                   outputs=outputs)
-    arrays = _empty_arrays(job.predictor, job.names, len(job.preds), job.plan.height,
-                           job.plan.width, lazy=False, chunk=job.tile)
+    job = _prepare(
+        stack,
+        model,
+        window=window,
+        overlap=overlap,
+        weighting=weighting,
+        tta=tta,
+        temporal=temporal,
+        steps=steps,
+        device=device,
+        calibration=calibration,
+        tile=tile,
+        max_memory_mb=max_memory_mb,
+        validate=validate,
+        streaming=False,
+        outputs=outputs,
+    )
+    arrays = _empty_arrays(
+        job.predictor,
+        job.names,
+        len(job.preds),
+        job.plan.height,
+        job.plan.width,
+        lazy=False,
+        chunk=job.tile,
+    )
     for p0, p1, (a, b, c, d), tile_arrays in _iterate(job, batch_size, progress):
         for name, arr in tile_arrays.items():
             arrays[name][p0:p1, ..., a:b, c:d] = arr
@@ -947,17 +1149,40 @@ def predict_to_file(
     """
     out = Path(out)
     if out.suffix.lower() != ".zarr":
-        raise ConfigError(f"{out} is not a .zarr path", variable="out",
-                          expected="a Zarr store path ending in .zarr")
+        raise ConfigError(
+            f"{out} is not a .zarr path",
+            variable="out",
+            expected="a Zarr store path ending in .zarr",
+        )
     if out.exists() and not overwrite:
         raise DataError("exists", path=out, expected="a new path, or overwrite=True")
     check_window_options(batch_size=batch_size)
-    job = _prepare(stack, model, window=window, overlap=overlap, weighting=weighting, tta=tta,
-                   temporal=temporal, steps=steps, device=device, calibration=calibration,
-                   tile=tile, max_memory_mb=max_memory_mb, validate=validate, streaming=True,
-                   outputs=outputs)
-    lazy = _empty_arrays(job.predictor, job.names, len(job.preds), job.plan.height,
-                         job.plan.width, lazy=True, chunk=job.tile)
+    job = _prepare(
+        stack,
+        model,
+        window=window,
+        overlap=overlap,
+        weighting=weighting,
+        tta=tta,
+        temporal=temporal,
+        steps=steps,
+        device=device,
+        calibration=calibration,
+        tile=tile,
+        max_memory_mb=max_memory_mb,
+        validate=validate,
+        streaming=True,
+        outputs=outputs,
+    )
+    lazy = _empty_arrays(
+        job.predictor,
+        job.names,
+        len(job.preds),
+        job.plan.height,
+        job.plan.width,
+        lazy=True,
+        chunk=job.tile,
+    )
     template = _dataset(job.ds, job.predictor.spec, job.preds, lazy, job.attrs)
     with atomic_path(out) as tmp:
         template.to_zarr(tmp, mode="w", compute=False, zarr_format=2, consolidated=True)
@@ -979,6 +1204,7 @@ def open_prediction(path: str | os.PathLike[str]) -> xr.Dataset:
     """
     path = Path(path)
     if not path.exists():
-        raise DataError("does not exist", path=path,
-                        expected="a prediction store written by predict_to_file")
+        raise DataError(
+            "does not exist", path=path, expected="a prediction store written by predict_to_file"
+        )
     return xr.open_zarr(path, decode_coords="all", consolidated=None)

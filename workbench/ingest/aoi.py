@@ -36,8 +36,10 @@ from workbench.errors import ConfigError, DataError
 
 __all__ = ["AOI", "parse_aoi"]
 
-_FORMS = ("a box W,S,E,N in degrees (11.9,78.8,12.6,79.0), a point with a radius LON,LAT,KM "
-          "(12.2,78.9,5) or a polygon file (GeoPackage, GeoJSON, shapefile)")
+_FORMS = (
+    "a box W,S,E,N in degrees (11.9,78.8,12.6,79.0), a point with a radius LON,LAT,KM "
+    "(12.2,78.9,5) or a polygon file (GeoPackage, GeoJSON, shapefile)"
+)
 _NAME_COLUMNS = ("glac_name", "name", "Name", "NAME", "rgi_id", "RGIId", "glac_id")
 
 
@@ -78,8 +80,11 @@ def parse_aoi(text: str, *, where: str | None = None) -> AOI:
     numbers = _numbers(text) if "," in text else None
     if numbers is not None and not Path(text).exists():
         if where is not None:
-            raise ConfigError("applies only to a polygon file", variable="--where",
-                              expected="--aoi FILE --where \"glac_name = 'Kronebreen'\"")
+            raise ConfigError(
+                "applies only to a polygon file",
+                variable="--where",
+                expected="--aoi FILE --where \"glac_name = 'Kronebreen'\"",
+            )
         if len(numbers) == 4:
             return AOI(_box(text, numbers), "aoi", text)
         if len(numbers) == 3:
@@ -87,8 +92,9 @@ def parse_aoi(text: str, *, where: str | None = None) -> AOI:
         raise ConfigError(f"is {text!r}: {len(numbers)} numbers", variable="--aoi", expected=_FORMS)
     path = Path(text).expanduser()
     if not path.exists():
-        raise ConfigError(f"is {text!r}, neither numbers nor an existing file", variable="--aoi",
-                          expected=_FORMS)
+        raise ConfigError(
+            f"is {text!r}, neither numbers nor an existing file", variable="--aoi", expected=_FORMS
+        )
     return _from_file(path, where)
 
 
@@ -96,14 +102,21 @@ def _box(text: str, numbers: list[float]) -> BaseGeometry:
     w, s, e, n = numbers
     expected = "W,S,E,N in degrees with W < E and S < N, e.g. 11.9,78.8,12.6,79.0"
     if not (-180 <= w <= 180 and -180 <= e <= 180 and -90 <= s <= 90 and -90 <= n <= 90):
-        raise ConfigError(f"is {text!r}: outside -180..180 / -90..90 degrees", variable="--aoi",
-                          expected=expected)
+        raise ConfigError(
+            f"is {text!r}: outside -180..180 / -90..90 degrees", variable="--aoi", expected=expected
+        )
     if w >= e:
-        raise ConfigError(f"is {text!r}: west {w:g} is not less than east {e:g}",
-                          variable="--aoi", expected=expected)
+        raise ConfigError(
+            f"is {text!r}: west {w:g} is not less than east {e:g}",
+            variable="--aoi",
+            expected=expected,
+        )
     if s >= n:
-        raise ConfigError(f"is {text!r}: south {s:g} is not less than north {n:g}",
-                          variable="--aoi", expected=expected)
+        raise ConfigError(
+            f"is {text!r}: south {s:g} is not less than north {n:g}",
+            variable="--aoi",
+            expected=expected,
+        )
     return box(w, s, e, n)
 
 
@@ -113,14 +126,22 @@ def _circle(text: str, lon: float, lat: float, km: float) -> BaseGeometry:
     from shapely.geometry import Point
 
     if not (-180 <= lon <= 180 and -90 < lat < 90):
-        raise ConfigError(f"is {text!r}: the point lies outside -180..180 / -90..90 degrees",
-                          variable="--aoi", expected="LON,LAT,KM, e.g. 12.2,78.9,5")
+        raise ConfigError(
+            f"is {text!r}: the point lies outside -180..180 / -90..90 degrees",
+            variable="--aoi",
+            expected="LON,LAT,KM, e.g. 12.2,78.9,5",
+        )
     if not 0 < km <= 500:
-        raise ConfigError(f"is {text!r}: radius {km:g} km", variable="--aoi",
-                          expected="a radius in kilometres, 0 < KM <= 500, e.g. 12.2,78.9,5")
+        raise ConfigError(
+            f"is {text!r}: radius {km:g} km",
+            variable="--aoi",
+            expected="a radius in kilometres, 0 < KM <= 500, e.g. 12.2,78.9,5",
+        )
     local = pyproj.CRS.from_proj4(f"+proj=aeqd +lat_0={lat} +lon_0={lon} +datum=WGS84 +units=m")
     to_ll = pyproj.Transformer.from_crs(local, "EPSG:4326", always_xy=True).transform
-    return shapely.transform(Point(0, 0).buffer(km * 1000.0, quad_segs=32), to_ll, interleaved=False)
+    return shapely.transform(
+        Point(0, 0).buffer(km * 1000.0, quad_segs=32), to_ll, interleaved=False
+    )
 
 
 def _from_file(path: Path, where: str | None) -> AOI:
@@ -131,18 +152,27 @@ def _from_file(path: Path, where: str | None) -> AOI:
     except Exception as err:  # noqa: BLE001 - GDAL/pyogrio raise many types for a bad file or SQL
         first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
         what = f"cannot be read with where={where!r}" if where else "cannot be read"
-        raise DataError(f"{what} ({first})", path=path,
-                        expected="a polygon file GDAL reads (GeoPackage, GeoJSON, shapefile)"
-                                 + (" and a valid SQL where on its columns" if where else "")) from None
+        raise DataError(
+            f"{what} ({first})",
+            path=path,
+            expected="a polygon file GDAL reads (GeoPackage, GeoJSON, shapefile)"
+            + (" and a valid SQL where on its columns" if where else ""),
+        ) from None
     if len(gdf) == 0:
         if where:
-            raise DataError(f"has no outline where {where}", path=path,
-                            expected=f"a where clause on its columns that selects an outline")
+            raise DataError(
+                f"has no outline where {where}",
+                path=path,
+                expected="a where clause on its columns that selects an outline",
+            )
         raise DataError("holds no features", path=path, expected="at least one polygon")
     polygons = gdf[gdf.geometry.notna() & gdf.geom_type.isin(["Polygon", "MultiPolygon"])]
     if len(polygons) == 0:
-        raise DataError(f"holds no polygon (geometry types: {sorted(set(gdf.geom_type))})",
-                        path=path, expected="polygon outlines (Polygon or MultiPolygon)")
+        raise DataError(
+            f"holds no polygon (geometry types: {sorted(set(gdf.geom_type))})",
+            path=path,
+            expected="polygon outlines (Polygon or MultiPolygon)",
+        )
     if polygons.crs is None:
         raise DataError("has no CRS", path=path, expected="a file with a CRS (e.g. EPSG:4326)")
     geometry = polygons.to_crs("EPSG:4326").geometry.union_all()

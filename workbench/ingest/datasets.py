@@ -105,6 +105,7 @@ def _zenodo_files(record: str) -> Callable[[], list[RemoteFile]]:
         if not out:
             raise DataError("lists no files", path=url, expected="a Zenodo record with files")
         return out
+
     return files
 
 
@@ -113,8 +114,11 @@ def _check_caffe(root: Path) -> str:
 
     missing = [d for d in ("sar_images", "zones", "fronts") if not (root / d).is_dir()]
     if missing:
-        raise DataError(f"lacks {missing} after unpacking", path=root,
-                        expected="the CaFFe layout sar_images/, zones/, fronts/")
+        raise DataError(
+            f"lacks {missing} after unpacking",
+            path=root,
+            expected="the CaFFe layout sar_images/, zones/, fronts/",
+        )
     dataset = CaffeDataset(root)
     return f"{len(dataset)} CaFFe images of {len({m.glacier for m in dataset.metadata})} glaciers"
 
@@ -128,19 +132,27 @@ def _check_any(root: Path) -> str:
 
 _REGISTRY: dict[str, DatasetSpec] = {
     "caffe": DatasetSpec(
-        name="caffe", title="CaFFe: Calving Fronts and where to Find thEm (681 SAR images, 7 glaciers)",
-        doi="10.1594/PANGAEA.940950", licence="CC-BY-4.0",
+        name="caffe",
+        title="CaFFe: Calving Fronts and where to Find thEm (681 SAR images, 7 glaciers)",
+        doi="10.1594/PANGAEA.940950",
+        licence="CC-BY-4.0",
         citation="Gourmelon et al. 2022, Earth System Science Data 14, 4287-4313",
         layout="sar_images/, zones/, fronts/, bounding_boxes/ with train/ and test/ "
-               "(workbench.data.caffe.CaffeDataset, workbench evaluate)",
-        files=_caffe_files, check=_check_caffe),
+        "(workbench.data.caffe.CaffeDataset, workbench evaluate)",
+        files=_caffe_files,
+        check=_check_caffe,
+    ),
     "ssl4sar": DatasetSpec(
-        name="ssl4sar", title="SSL4SAR: unlabelled Sentinel-1 (9,563) and Sentinel-2 (14) images "
-                              "of Arctic glaciers",
-        doi="10.5281/zenodo.14748506", licence="see the Zenodo record",
+        name="ssl4sar",
+        title="SSL4SAR: unlabelled Sentinel-1 (9,563) and Sentinel-2 (14) images "
+        "of Arctic glaciers",
+        doi="10.5281/zenodo.14748506",
+        licence="see the Zenodo record",
         citation="Gourmelon et al. 2025, IEEE TGRS (SSL4SAR)",
         layout="the record's archives, unpacked as they are",
-        files=_zenodo_files("14748506"), check=_check_any),
+        files=_zenodo_files("14748506"),
+        check=_check_any,
+    ),
 }
 
 
@@ -167,10 +179,11 @@ def _session() -> Any:
 
 def _unreachable(url: str, err: Exception) -> DataError:
     first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
-    return DataError(f"cannot be downloaded: the network or the archive is unavailable "
-                     f"({first[:200]})", path=url,
-                     expected="a reachable archive; offline, download it by hand and pass "
-                              "--archive FILE")
+    return DataError(
+        f"cannot be downloaded: the network or the archive is unavailable ({first[:200]})",
+        path=url,
+        expected="a reachable archive; offline, download it by hand and pass --archive FILE",
+    )
 
 
 def _get_json(url: str) -> dict[str, Any]:
@@ -202,18 +215,27 @@ def download(remote: RemoteFile, folder: Path, *, progress: bool = True) -> Path
     headers = {"Range": f"bytes={have}-"} if have else {}
     try:
         with _session().get(remote.url, headers=headers, stream=True, timeout=TIMEOUT_S) as r:
-            if r.status_code == 416:           # the part is already whole (or longer)
+            if r.status_code == 416:  # the part is already whole (or longer)
                 total = remote.size or have
             else:
                 r.raise_for_status()
                 if have and r.status_code != 206:
-                    have = 0                   # no Range support: start again
+                    have = 0  # no Range support: start again
                 length = int(r.headers.get("Content-Length", 0)) or None
                 total = remote.size or ((have + length) if length else None)
                 mode = "ab" if have else "wb"
-                with open(part, mode) as out, tqdm(
-                        total=total, initial=have, unit="B", unit_scale=True, disable=not progress,
-                        desc=f"{remote.name}{' (resumed)' if have else ''}", file=sys.stderr) as bar:
+                with (
+                    open(part, mode) as out,
+                    tqdm(
+                        total=total,
+                        initial=have,
+                        unit="B",
+                        unit_scale=True,
+                        disable=not progress,
+                        desc=f"{remote.name}{' (resumed)' if have else ''}",
+                        file=sys.stderr,
+                    ) as bar,
+                ):
                     for chunk in r.iter_content(CHUNK):
                         out.write(chunk)
                         bar.update(len(chunk))
@@ -223,9 +245,12 @@ def download(remote: RemoteFile, folder: Path, *, progress: bool = True) -> Path
     if total is not None and size != total:
         if size > total:
             part.unlink()
-        raise DataError(f"has {size:,} bytes but {total:,} were announced", path=part,
-                        variable=remote.name,
-                        expected="a complete download; run the same command again to resume")
+        raise DataError(
+            f"has {size:,} bytes but {total:,} were announced",
+            path=part,
+            variable=remote.name,
+            expected="a complete download; run the same command again to resume",
+        )
     os.replace(part, target)
     return target
 
@@ -241,10 +266,14 @@ def _md5(path: Path) -> str:
 def verify(path: Path, remote: RemoteFile | None) -> None:
     """Size and MD5 (when published) and the archive's own integrity, else the file is
     deleted and a FileFormatError says why."""
+
     def refuse(why: str) -> None:
         path.unlink(missing_ok=True)
-        raise FileFormatError(f"{why}; the file was deleted", path=path,
-                              expected="the archive as published: download it again")
+        raise FileFormatError(
+            f"{why}; the file was deleted",
+            path=path,
+            expected="the archive as published: download it again",
+        )
 
     if remote is not None and remote.size is not None and path.stat().st_size != remote.size:
         refuse(f"has {path.stat().st_size:,} bytes, not the published {remote.size:,}")
@@ -276,8 +305,11 @@ def _unpack(archive: Path, into: Path) -> None:
         with zipfile.ZipFile(archive) as z:
             for name in z.namelist():
                 if not (into / name).resolve().is_relative_to(into.resolve()):
-                    raise FileFormatError(f"holds a member outside its folder: {name!r}",
-                                          path=archive, expected="a well-formed archive")
+                    raise FileFormatError(
+                        f"holds a member outside its folder: {name!r}",
+                        path=archive,
+                        expected="a well-formed archive",
+                    )
             z.extractall(into)
     elif tarfile.is_tarfile(archive):
         with tarfile.open(archive) as t:
@@ -296,8 +328,14 @@ def _strip_single_folder(root: Path) -> None:
         inner.rmdir()
 
 
-def fetch(name: str, dest: str | os.PathLike[str], *, archive: str | os.PathLike[str] | None = None,
-          keep_archive: bool = False, progress: bool = True) -> tuple[Path, str]:
+def fetch(
+    name: str,
+    dest: str | os.PathLike[str],
+    *,
+    archive: str | os.PathLike[str] | None = None,
+    keep_archive: bool = False,
+    progress: bool = True,
+) -> tuple[Path, str]:
     """Download (or take ``archive``), verify and unpack dataset ``name`` into ``dest/name``.
 
     Returns the folder and a one-line summary of what is in it. An existing complete
@@ -312,8 +350,12 @@ def fetch(name: str, dest: str | os.PathLike[str], *, archive: str | os.PathLike
     if archive is not None:
         archive = Path(archive)
         if not archive.is_file():
-            raise DataError("does not exist", path=archive, variable="--archive",
-                            expected=f"the archive of {spec.name} downloaded by hand")
+            raise DataError(
+                "does not exist",
+                path=archive,
+                variable="--archive",
+                expected=f"the archive of {spec.name} downloaded by hand",
+            )
         pairs: list[tuple[Path, RemoteFile | None]] = [(archive, None)]
     else:
         pairs = [(download(r, downloads, progress=progress), r) for r in spec.files()]

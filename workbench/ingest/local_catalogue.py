@@ -73,8 +73,9 @@ def _footprint(crs: Any, transform: Any, shape: tuple[int, int]) -> dict[str, An
 
     west, south, east, north = array_bounds(*shape, transform)  # (height, width, transform)
     outline = box(west, south, east, north)
-    return transform_geom(crs, "EPSG:4326", mapping(outline), antimeridian_cutting=True,
-                          precision=-1)
+    return transform_geom(
+        crs, "EPSG:4326", mapping(outline), antimeridian_cutting=True, precision=-1
+    )
 
 
 def _write_cog(path: Path, array: np.ndarray, crs: Any, transform: Any, nodata: float) -> None:
@@ -82,15 +83,30 @@ def _write_cog(path: Path, array: np.ndarray, crs: Any, transform: Any, nodata: 
 
     data = np.where(np.isfinite(array), array, nodata).astype(np.float32)
     with atomic_path(path) as tmp:
-        with rasterio.open(tmp, "w", driver="COG", width=data.shape[1], height=data.shape[0],
-                           count=1, dtype="float32", crs=crs, transform=transform,
-                           nodata=nodata, compress="deflate", blocksize=256) as dst:
+        with rasterio.open(
+            tmp,
+            "w",
+            driver="COG",
+            width=data.shape[1],
+            height=data.shape[0],
+            count=1,
+            dtype="float32",
+            crs=crs,
+            transform=transform,
+            nodata=nodata,
+            compress="deflate",
+            blocksize=256,
+        ) as dst:
             dst.write(data, 1)
 
 
-def write_catalogue(root: str | os.PathLike[str], scenes: Iterable[Scene], *,
-                    collection_id: str = "sentinel-1-rtc",
-                    description: str = "Sentinel-1 RTC-like scenes written by the workbench") -> Path:
+def write_catalogue(
+    root: str | os.PathLike[str],
+    scenes: Iterable[Scene],
+    *,
+    collection_id: str = "sentinel-1-rtc",
+    description: str = "Sentinel-1 RTC-like scenes written by the workbench",
+) -> Path:
     """Write ``scenes`` as a self-contained static STAC catalogue under ``root``.
 
     Layout: ``root/catalog.json``, ``root/<collection_id>/collection.json`` and per item
@@ -109,7 +125,7 @@ def write_catalogue(root: str | os.PathLike[str], scenes: Iterable[Scene], *,
     for s in scenes:
         first = next(iter(s.bands.values()))
         geometry = _footprint(s.crs, s.transform, first.shape)
-        when = s.datetime if s.datetime.tzinfo else s.datetime.replace(tzinfo=_dt.timezone.utc)
+        when = s.datetime if s.datetime.tzinfo else s.datetime.replace(tzinfo=_dt.UTC)
         crs = CRS.from_user_input(s.crs)
         props = {
             "platform": s.platform,
@@ -117,16 +133,23 @@ def write_catalogue(root: str | os.PathLike[str], scenes: Iterable[Scene], *,
             "sar:instrument_mode": "IW",
             "sar:frequency_band": "C",
             "sar:product_type": "RTC",
-            "sar:polarizations": ([k.upper() for k in s.bands] if s.polarizations is None
-                                  else s.polarizations),
+            "sar:polarizations": (
+                [k.upper() for k in s.bands] if s.polarizations is None else s.polarizations
+            ),
             "sat:orbit_state": s.orbit_state,
             "sat:relative_orbit": int(s.relative_orbit),
             "proj:code": f"EPSG:{crs.to_epsg()}" if crs.to_epsg() else None,
             **s.properties,
         }
         props = {k: v for k, v in props.items() if v not in (None, [])}  # [] leaves it out
-        item = pystac.Item(id=s.id, geometry=geometry, bbox=list(to_shape(geometry).bounds),
-                           datetime=when, properties=props, collection=collection_id)
+        item = pystac.Item(
+            id=s.id,
+            geometry=geometry,
+            bbox=list(to_shape(geometry).bounds),
+            datetime=when,
+            properties=props,
+            collection=collection_id,
+        )
         folder = root / collection_id / s.id
         for key, array in s.bands.items():
             href = folder / f"{s.id}_{key}.tif"
@@ -134,20 +157,38 @@ def write_catalogue(root: str | os.PathLike[str], scenes: Iterable[Scene], *,
             band: dict[str, Any] = {"data_type": "float32", "nodata": s.nodata}
             if s.unit is not None:
                 band["unit"] = s.unit
-            item.add_asset(key, pystac.Asset(
-                href=str(href), media_type=pystac.MediaType.COG, roles=["data"],
-                title=f"{key.upper()} backscatter",
-                extra_fields={"raster:bands": [band], "proj:shape": list(array.shape),
-                              "proj:transform": list(s.transform)[:6]}))
+            item.add_asset(
+                key,
+                pystac.Asset(
+                    href=str(href),
+                    media_type=pystac.MediaType.COG,
+                    roles=["data"],
+                    title=f"{key.upper()} backscatter",
+                    extra_fields={
+                        "raster:bands": [band],
+                        "proj:shape": list(array.shape),
+                        "proj:transform": list(s.transform)[:6],
+                    },
+                ),
+            )
         items.append(item)
 
-    lon0, lat0, lon1, lat1 = (min(i.bbox[0] for i in items), min(i.bbox[1] for i in items),
-                              max(i.bbox[2] for i in items), max(i.bbox[3] for i in items))
+    lon0, lat0, lon1, lat1 = (
+        min(i.bbox[0] for i in items),
+        min(i.bbox[1] for i in items),
+        max(i.bbox[2] for i in items),
+        max(i.bbox[3] for i in items),
+    )
     times = sorted(i.datetime for i in items)
     collection = pystac.Collection(
-        id=collection_id, description=description, license="CC-BY-4.0",
-        extent=pystac.Extent(pystac.SpatialExtent([[lon0, lat0, lon1, lat1]]),
-                             pystac.TemporalExtent([[times[0], times[-1]]])))
+        id=collection_id,
+        description=description,
+        license="CC-BY-4.0",
+        extent=pystac.Extent(
+            pystac.SpatialExtent([[lon0, lat0, lon1, lat1]]),
+            pystac.TemporalExtent([[times[0], times[-1]]]),
+        ),
+    )
     collection.add_items(items)
     catalog = pystac.Catalog(id="workbench-local", description=description)
     catalog.add_child(collection)
@@ -160,9 +201,16 @@ def write_catalogue(root: str | os.PathLike[str], scenes: Iterable[Scene], *,
     return root / "catalog.json"
 
 
-def glacier_catalogue(root: str | os.PathLike[str], *, n_dates: int = 8, size: int = 256,
-                      pixel_size: float = 40.0, seed: int = 0, start: str = "2019-01-01",
-                      tiles: int = 2) -> Path:
+def glacier_catalogue(
+    root: str | os.PathLike[str],
+    *,
+    n_dates: int = 8,
+    size: int = 256,
+    pixel_size: float = 40.0,
+    seed: int = 0,
+    start: str = "2019-01-01",
+    tiles: int = 2,
+) -> Path:
     """A catalogue of the demo world's synthetic glacier (:mod:`workbench.data.synthetic`).
 
     Each date's σ0 becomes linear power split into ``tiles`` overlapping strips (items of
@@ -178,8 +226,14 @@ def glacier_catalogue(root: str | os.PathLike[str], *, n_dates: int = 8, size: i
     from workbench.data.synthetic import simulate_glacier
 
     years = max(n_dates * 12 / 365.25, 0.05)
-    g = simulate_glacier(seed=seed, start=start, years=years, size=(size, size),
-                         pixel_size=pixel_size, optical_bands=("B4",))
+    g = simulate_glacier(
+        seed=seed,
+        start=start,
+        years=years,
+        size=(size, size),
+        pixel_size=pixel_size,
+        optical_bands=("B4",),
+    )
     stack = g.stack.isel(time=slice(0, n_dates))
     db = stack["sigma0_db"].values
     x0 = float(stack.x.values[0]) - pixel_size / 2
@@ -188,19 +242,35 @@ def glacier_catalogue(root: str | os.PathLike[str], *, n_dates: int = 8, size: i
     overlap = max(size // 16, 2)
     edges = np.linspace(0, size, tiles + 1).astype(int)
     for i, when in enumerate(stack["time"].values):
-        stamp = _dt.datetime.fromisoformat(str(np.datetime_as_string(when, "s"))) + \
-            _dt.timedelta(hours=7, minutes=12)
-        platform = "SENTINEL-1" + str(stack["sensor"].values[i])[-1] if "sensor" in stack.coords \
+        stamp = _dt.datetime.fromisoformat(str(np.datetime_as_string(when, "s"))) + _dt.timedelta(
+            hours=7, minutes=12
+        )
+        platform = (
+            "SENTINEL-1" + str(stack["sensor"].values[i])[-1]
+            if "sensor" in stack.coords
             else "SENTINEL-1A"
+        )
         for t in range(tiles):
             r0, r1 = max(edges[t] - overlap, 0), min(edges[t + 1] + overlap, size)
             power = 10.0 ** (db[i, r0:r1] / 10.0)
             transform = Affine(pixel_size, 0, x0, 0, -pixel_size, y0 - r0 * pixel_size)
-            sid = (f"S1{platform[-1]}_IW_{np.datetime_as_string(when, 'D').replace('-', '')}"
-                   f"T071200_{t}")
-            scenes.append(Scene(
-                id=sid, datetime=stamp + _dt.timedelta(seconds=25 * t), crs="EPSG:32633",
-                transform=transform, bands={"vv": power.astype(np.float32)}, platform=platform,
-                orbit_state="ascending", relative_orbit=15,
-                properties={"workbench:flow_azimuth_deg": float(g.stack.attrs["flow_azimuth_deg"])}))
+            sid = (
+                f"S1{platform[-1]}_IW_{np.datetime_as_string(when, 'D').replace('-', '')}"
+                f"T071200_{t}"
+            )
+            scenes.append(
+                Scene(
+                    id=sid,
+                    datetime=stamp + _dt.timedelta(seconds=25 * t),
+                    crs="EPSG:32633",
+                    transform=transform,
+                    bands={"vv": power.astype(np.float32)},
+                    platform=platform,
+                    orbit_state="ascending",
+                    relative_orbit=15,
+                    properties={
+                        "workbench:flow_azimuth_deg": float(g.stack.attrs["flow_azimuth_deg"])
+                    },
+                )
+            )
     return write_catalogue(root, scenes)

@@ -39,8 +39,14 @@ import re
 from dataclasses import dataclass
 from typing import Any, Literal
 
-__all__ = ["CollectionProfile", "PROFILES", "GENERIC", "profile_for", "scale_from_metadata",
-           "SCALES"]
+__all__ = [
+    "CollectionProfile",
+    "PROFILES",
+    "GENERIC",
+    "profile_for",
+    "scale_from_metadata",
+    "SCALES",
+]
 
 Scale = Literal["power", "amplitude", "dB", "dn"]
 SCALES: dict[str, str] = {
@@ -76,27 +82,37 @@ class CollectionProfile:
 OPERA_RTC = CollectionProfile(
     name="OPERA RTC-S1",
     collections=("OPERA_L2_RTC-S1_V1", "opera-s1-rtc-v1", "OPERA_L2_RTC-S1_PROVISIONAL_V0"),
-    asset_case="upper", scale="power", quantity="gamma0", resolution=30.0, nodata=math.nan,
+    asset_case="upper",
+    scale="power",
+    quantity="gamma0",
+    resolution=30.0,
+    nodata=math.nan,
     auth="EARTHDATA_TOKEN (an Earthdata Login bearer token) is sent with every asset read; "
-         "alternatively ~/.netrc with urs.earthdata.nasa.gov credentials (GDAL reads it)",
+    "alternatively ~/.netrc with urs.earthdata.nasa.gov credentials (GDAL reads it)",
 )
 PC_RTC = CollectionProfile(
     name="Planetary Computer sentinel-1-rtc",
     collections=("sentinel-1-rtc",),
-    asset_case="lower", scale="power", quantity="gamma0", resolution=10.0, nodata=-32768.0,
+    asset_case="lower",
+    scale="power",
+    quantity="gamma0",
+    resolution=10.0,
+    nodata=-32768.0,
     auth="asset URLs are signed with the planetary-computer package (pip install "
-         "planetary-computer); it reads PC_SDK_SUBSCRIPTION_KEY from the environment",
+    "planetary-computer); it reads PC_SDK_SUBSCRIPTION_KEY from the environment",
 )
 S1_GRD = CollectionProfile(
     name="Sentinel-1 Level-1 GRD",
     collections=("sentinel-1-grd", "SENTINEL-1", "sentinel-1-grd-cog"),
-    asset_case="lower", scale="dn", quantity=None,
+    asset_case="lower",
+    scale="dn",
+    quantity=None,
     auth="Copernicus Data Space S3: AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, "
-         "AWS_S3_ENDPOINT=eodata.dataspace.copernicus.eu (GDAL reads them)",
+    "AWS_S3_ENDPOINT=eodata.dataspace.copernicus.eu (GDAL reads them)",
     refuse="Level-1 GRD assets hold uncalibrated amplitude digital numbers in radar geometry "
-           "(not on a map grid); stack a terrain-corrected collection instead (Planetary "
-           "Computer sentinel-1-rtc, OPERA_L2_RTC-S1_V1), or download the SAFE product and run "
-           "workbench stack --safe PRODUCT.SAFE --dem DEM.tif --out DIR",
+    "(not on a map grid); stack a terrain-corrected collection instead (Planetary "
+    "Computer sentinel-1-rtc, OPERA_L2_RTC-S1_V1), or download the SAFE product and run "
+    "workbench stack --safe PRODUCT.SAFE --dem DEM.tif --out DIR",
 )
 GENERIC = CollectionProfile(name="generic", collections=(), asset_case=None, scale=None)
 PROFILES: tuple[CollectionProfile, ...] = (OPERA_RTC, PC_RTC, S1_GRD)

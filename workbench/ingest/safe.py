@@ -52,8 +52,10 @@ ice, open water) stays in the scene; xarray-sentinel's ``calibrate_intensity`` u
 floor for dB. The fraction of such pixels is kept in ``attrs["below_floor_fraction"]``."""
 
 _STACK_SUFFIXES = (".zarr", ".nc", ".tif", ".tiff")
-_DEM_NEEDED = ("a DEM GeoTIFF of the area to stack (--dem DEM.tif), e.g. Copernicus GLO-30 "
-               "tiles merged with gdal_merge.py: sarsen terrain-corrects with it")
+_DEM_NEEDED = (
+    "a DEM GeoTIFF of the area to stack (--dem DEM.tif), e.g. Copernicus GLO-30 "
+    "tiles merged with gdal_merge.py: sarsen terrain-corrects with it"
+)
 
 
 def stack_path(out: str | os.PathLike[str], product_id: str, polarisation: str) -> Path:
@@ -154,9 +156,12 @@ def stack_from_safe(
 
     require_sar_libraries()
     if correction not in geocoding.CORRECTIONS:
-        raise ConfigError(f"is {correction!r}", variable="correction",
-                          expected=f"one of {geocoding.CORRECTIONS} (σ0 geocoded, or γ0 "
-                                   "with radiometric terrain flattening)")
+        raise ConfigError(
+            f"is {correction!r}",
+            variable="correction",
+            expected=f"one of {geocoding.CORRECTIONS} (σ0 geocoded, or γ0 "
+            "with radiometric terrain flattening)",
+        )
     geocoding.check_resolution(resolution)
     geocoding.output_crs(crs)
     product = open_safe(safe)
@@ -167,8 +172,18 @@ def stack_from_safe(
     steps = _Steps(6, enabled=progress, name=f"{product.product_id[:32]} {pol}")
     try:
         with _library_noise_silenced():
-            return _run(product, pol, out, dem=dem, resolution=resolution, crs=crs,
-                        correction=correction, denoise=denoise, progress=progress, steps=steps)
+            return _run(
+                product,
+                pol,
+                out,
+                dem=dem,
+                resolution=resolution,
+                crs=crs,
+                correction=correction,
+                denoise=denoise,
+                progress=progress,
+                steps=steps,
+            )
     finally:
         steps.close()
 
@@ -187,8 +202,19 @@ def _library_noise_silenced() -> Iterator[None]:
         yield
 
 
-def _run(product: SafeProduct, pol: str, out: str | os.PathLike[str], *, dem: Path, resolution: float | None,
-         crs: str | None, correction: str, denoise: bool, progress: bool, steps: _Steps) -> Path:
+def _run(
+    product: SafeProduct,
+    pol: str,
+    out: str | os.PathLike[str],
+    *,
+    dem: Path,
+    resolution: float | None,
+    crs: str | None,
+    correction: str,
+    denoise: bool,
+    progress: bool,
+    steps: _Steps,
+) -> Path:
     """The steps of :func:`stack_from_safe` once its inputs are checked."""
     from workbench.ingest import safe_calibration as calibration
     from workbench.ingest import safe_geocoding as geocoding
@@ -196,11 +222,15 @@ def _run(product: SafeProduct, pol: str, out: str | os.PathLike[str], *, dem: Pa
     files = product.files[pol]
     with steps.step("DEM onto the map grid"):
         dem_raster = geocoding.open_dem(dem)
-        overlap = geocoding.check_dem_covers(dem_raster, product.footprint, dem_path=dem,
-                                             manifest=product.manifest)
+        overlap = geocoding.check_dem_covers(
+            dem_raster, product.footprint, dem_path=dem, manifest=product.manifest
+        )
         sar = _open_measurement(product, pol)
-        pixel = float(resolution) if resolution is not None else float(
-            sar.measurement.attrs["range_pixel_spacing"])
+        pixel = (
+            float(resolution)
+            if resolution is not None
+            else float(sar.measurement.attrs["range_pixel_spacing"])
+        )
         grid = geocoding.target_grid(dem_raster, crs=crs, resolution=pixel)
         on_grid = geocoding.dem_on_grid(dem_raster, grid, dem_path=dem)
     with steps.step("image window"):
@@ -208,27 +238,43 @@ def _run(product: SafeProduct, pol: str, out: str | os.PathLike[str], *, dem: Pa
         if window is None:
             raise _no_overlap(dem, dem_raster, product)
     with steps.step("read pixels"):
-        crop = sar.measurement["measurement"].isel(azimuth_time=window[0],
-                                                   ground_range=window[1]).load()
+        crop = (
+            sar.measurement["measurement"]
+            .isel(azimuth_time=window[0], ground_range=window[1])
+            .load()
+        )
         if not bool((crop > 0).any()):
             raise DataError(
                 f"holds no pixel data where the DEM lies: every digital number in lines "
                 f"{window[0].start}..{window[0].stop - 1}, pixels {window[1].start}.."
-                f"{window[1].stop - 1} is 0 (no data)", path=files.measurement,
+                f"{window[1].stop - 1} is 0 (no data)",
+                path=files.measurement,
                 variable="measurement",
                 expected="a complete measurement GeoTIFF (re-download the product), or a "
-                         f"DEM of an area the image covers (the DEM is {dem})")
+                f"DEM of an area the image covers (the DEM is {dem})",
+            )
     with steps.step("calibrate" + (" and remove noise" if denoise else "")):
         quantity = "sigma0" if correction == "gtc" else "beta0"
-        sar.image = calibration.calibrate(crop, files.calibration,
-                                          noise_xml=files.noise if denoise else None,
-                                          quantity=quantity)
+        sar.image = calibration.calibrate(
+            crop, files.calibration, noise_xml=files.noise if denoise else None, quantity=quantity
+        )
     with steps.step(f"terrain correction ({correction})"):
-        linear = _compute(geocoding.terrain_correct(sar, on_grid.ellipsoidal, correction=correction),
-                          progress=progress)
+        linear = _compute(
+            geocoding.terrain_correct(sar, on_grid.ellipsoidal, correction=correction),
+            progress=progress,
+        )
     with steps.step("write"):
-        ds = _as_stack(linear, product, pol, grid=grid, dem=dem, correction=correction,
-                       denoise=denoise, overlap=overlap, dem_on_grid=on_grid)
+        ds = _as_stack(
+            linear,
+            product,
+            pol,
+            grid=grid,
+            dem=dem,
+            correction=correction,
+            denoise=denoise,
+            overlap=overlap,
+            dem_on_grid=on_grid,
+        )
         if not np.isfinite(ds[SIGMA0].values).any():
             raise _no_overlap(dem, dem_raster, product)
         target = write_stack(ds, stack_path(out, product.product_id, pol))
@@ -243,21 +289,28 @@ def _open_measurement(product: SafeProduct, pol: str) -> Any:
     try:
         return sarsen_product(product.path, product.group(pol))
     except (ElementTree.ParseError, ValueError, KeyError, TypeError, IndexError) as exc:
-        raise FileFormatError(f"cannot be read as a Sentinel-1 product annotation ({exc})",
-                              path=annotation, expected="the annotation XML listed in "
-                                                        "manifest.safe (re-download the product)") from exc
+        raise FileFormatError(
+            f"cannot be read as a Sentinel-1 product annotation ({exc})",
+            path=annotation,
+            expected="the annotation XML listed in manifest.safe (re-download the product)",
+        ) from exc
 
 
 def _no_overlap(dem: Path, dem_raster: xr.DataArray, product: SafeProduct) -> DataError:
     from workbench.ingest.safe_geocoding import _lonlat_bounds
 
     w, s, e, n = _lonlat_bounds(dem_raster)
-    lons, lats = zip(*product.footprint) if product.footprint else ((np.nan,), (np.nan,))
+    lons, lats = (
+        zip(*product.footprint, strict=False) if product.footprint else ((np.nan,), (np.nan,))
+    )
     return DataError(
         f"does not cover the scene: no DEM cell falls inside the image; the DEM spans lon "
         f"{w:.4f}..{e:.4f}, lat {s:.4f}..{n:.4f}; the product footprint in manifest.safe spans "
         f"lon {min(lons):.4f}..{max(lons):.4f}, lat {min(lats):.4f}..{max(lats):.4f}",
-        path=dem, variable="--dem", expected="a DEM of the area to stack, inside the product footprint")
+        path=dem,
+        variable="--dem",
+        expected="a DEM of the area to stack, inside the product footprint",
+    )
 
 
 def _compute(lazy: xr.DataArray, *, progress: bool) -> xr.DataArray:
@@ -277,8 +330,18 @@ def _versions() -> str:
     return f"xarray-sentinel {xarray_sentinel.__version__}, sarsen {sarsen.__version__}"
 
 
-def _as_stack(linear: xr.DataArray, product: SafeProduct, pol: str, *, grid: Any, dem: Path,
-              correction: str, denoise: bool, overlap: float, dem_on_grid: Any) -> xr.Dataset:
+def _as_stack(
+    linear: xr.DataArray,
+    product: SafeProduct,
+    pol: str,
+    *,
+    grid: Any,
+    dem: Path,
+    correction: str,
+    denoise: bool,
+    overlap: float,
+    dem_on_grid: Any,
+) -> xr.Dataset:
     """The geocoded intensity (y ascending) as a one-date workbench stack in dB."""
     values = np.asarray(linear.values, dtype=np.float64)[::-1]  # north-up
     if correction == "rtc":
@@ -293,29 +356,56 @@ def _as_stack(linear: xr.DataArray, product: SafeProduct, pol: str, *, grid: Any
     x = linear["x"].values
     y = linear["y"].values[::-1]
     quantity = "sigma0" if correction == "gtc" else "gamma0_terrain_flattened"
-    long_name = ("sigma nought (σ0), geometrically terrain-corrected" if correction == "gtc"
-                 else "gamma nought (γ0), radiometrically terrain-flattened")
+    long_name = (
+        "sigma nought (σ0), geometrically terrain-corrected"
+        if correction == "gtc"
+        else "gamma nought (γ0), radiometrically terrain-flattened"
+    )
     one = lambda value: ("time", [value])  # noqa: E731  (a per-date coordinate of one date)
     ds = xr.Dataset(
-        {SIGMA0: (("time", "y", "x"), db[None],
-                  {"units": "dB", "long_name": long_name, "quantity": quantity}),
-         "dem": (("y", "x"), np.asarray(dem_on_grid.heights.values, np.float32)[::-1],
-                 {"units": "m", "long_name": "surface height, as in the DEM file",
-                  "source": str(dem)})},
-        coords={"time": ("time", np.array([product.start], "datetime64[ns]")), "y": y, "x": x,
-                "sensor": one(product.sensor), "platform": one(f"sentinel-{product.sensor[1:].lower()}"),
-                "orbit": one(str(product.attrs["relative_orbit_number"])),
-                "orbit_direction": one(str(product.attrs["pass"]).lower()),
-                "relative_orbit": one(int(product.attrs["relative_orbit_number"])),
-                "polarisation": one(pol), "product_id": one(product.product_id),
-                "source": one(str(product.path))},
-        attrs={"source": "Sentinel-1 SAFE via workbench.ingest.safe", "product": product.product_id,
-               "polarisation": pol, "correction": correction, "quantity": quantity,
-               "thermal_noise_removed": int(denoise), "dem_file": str(dem),
-               "dem_heights": dem_on_grid.note,
-               "pixel_size": grid.resolution,
-               "below_floor_fraction": float(below.sum() / max(finite.sum(), 1)),
-               "floor_db": FLOOR_DB, "dem_scene_overlap": round(float(overlap), 4),
-               "software": _versions()},
+        {
+            SIGMA0: (
+                ("time", "y", "x"),
+                db[None],
+                {"units": "dB", "long_name": long_name, "quantity": quantity},
+            ),
+            "dem": (
+                ("y", "x"),
+                np.asarray(dem_on_grid.heights.values, np.float32)[::-1],
+                {
+                    "units": "m",
+                    "long_name": "surface height, as in the DEM file",
+                    "source": str(dem),
+                },
+            ),
+        },
+        coords={
+            "time": ("time", np.array([product.start], "datetime64[ns]")),
+            "y": y,
+            "x": x,
+            "sensor": one(product.sensor),
+            "platform": one(f"sentinel-{product.sensor[1:].lower()}"),
+            "orbit": one(str(product.attrs["relative_orbit_number"])),
+            "orbit_direction": one(str(product.attrs["pass"]).lower()),
+            "relative_orbit": one(int(product.attrs["relative_orbit_number"])),
+            "polarisation": one(pol),
+            "product_id": one(product.product_id),
+            "source": one(str(product.path)),
+        },
+        attrs={
+            "source": "Sentinel-1 SAFE via workbench.ingest.safe",
+            "product": product.product_id,
+            "polarisation": pol,
+            "correction": correction,
+            "quantity": quantity,
+            "thermal_noise_removed": int(denoise),
+            "dem_file": str(dem),
+            "dem_heights": dem_on_grid.note,
+            "pixel_size": grid.resolution,
+            "below_floor_fraction": float(below.sum() / max(finite.sum(), 1)),
+            "floor_db": FLOOR_DB,
+            "dem_scene_overlap": round(float(overlap), 4),
+            "software": _versions(),
+        },
     )
     return ds.rio.write_crs(grid.crs.to_string())

@@ -37,8 +37,14 @@ import xarray as xr
 
 from workbench.errors import DataError, FileFormatError
 
-__all__ = ["LUTS", "AzimuthNoiseBlock", "read_azimuth_noise", "azimuth_noise", "noise_power",
-           "calibrate"]
+__all__ = [
+    "LUTS",
+    "AzimuthNoiseBlock",
+    "read_azimuth_noise",
+    "azimuth_noise",
+    "noise_power",
+    "calibrate",
+]
 
 LUTS = {"sigma0": "sigmaNought", "beta0": "betaNought", "gamma0": "gamma"}
 """The backscatter quantity → the calibration LUT that gives it."""
@@ -68,16 +74,26 @@ def read_azimuth_noise(noise_xml: str | os.PathLike[str]) -> list[AzimuthNoiseBl
         if lines.size != lut.size or lines.size == 0:
             raise FileFormatError(
                 f"has a noiseAzimuthVector of swath {v.get('swath')} with {lines.size} lines "
-                f"and {lut.size} values", path=noise_xml,
-                expected="as many noiseAzimuthLut values as lines")
-        blocks.append(AzimuthNoiseBlock(int(v["firstAzimuthLine"]), int(v["lastAzimuthLine"]),
-                                        int(v["firstRangeSample"]), int(v["lastRangeSample"]),
-                                        lines, lut))
+                f"and {lut.size} values",
+                path=noise_xml,
+                expected="as many noiseAzimuthLut values as lines",
+            )
+        blocks.append(
+            AzimuthNoiseBlock(
+                int(v["firstAzimuthLine"]),
+                int(v["lastAzimuthLine"]),
+                int(v["firstRangeSample"]),
+                int(v["lastRangeSample"]),
+                lines,
+                lut,
+            )
+        )
     return blocks
 
 
-def azimuth_noise(line: xr.DataArray, pixel: xr.DataArray,
-                  blocks: list[AzimuthNoiseBlock]) -> xr.DataArray:
+def azimuth_noise(
+    line: xr.DataArray, pixel: xr.DataArray, blocks: list[AzimuthNoiseBlock]
+) -> xr.DataArray:
     """The azimuth noise factor on a (line, pixel) grid: each block's LUT interpolated along
     lines (linear, held constant beyond its ends) inside its rectangle, 1 elsewhere."""
     lines, pixels = np.asarray(line), np.asarray(pixel)
@@ -88,8 +104,11 @@ def azimuth_noise(line: xr.DataArray, pixel: xr.DataArray,
         if rows.any() and cols.any():
             values = np.interp(lines[rows], b.lines, b.lut).astype(np.float32)
             out[np.ix_(rows, cols)] = values[:, None]
-    return xr.DataArray(out, dims=(line.dims[0], pixel.dims[0]),
-                        coords={line.dims[0]: line[line.dims[0]], pixel.dims[0]: pixel[pixel.dims[0]]})
+    return xr.DataArray(
+        out,
+        dims=(line.dims[0], pixel.dims[0]),
+        coords={line.dims[0]: line[line.dims[0]], pixel.dims[0]: pixel[pixel.dims[0]]},
+    )
 
 
 def noise_power(measurement: xr.DataArray, noise_xml: str | os.PathLike[str]) -> xr.DataArray:
@@ -107,22 +126,33 @@ def noise_power(measurement: xr.DataArray, noise_xml: str | os.PathLike[str]) ->
     try:
         ranges = sentinel1.open_noise_range_dataset(str(noise_xml))
     except (ValueError, KeyError, IndexError) as exc:
-        raise FileFormatError(f"cannot be read as a Sentinel-1 noise annotation ({exc})",
-                              path=noise_xml, expected="noiseRangeVector entries") from exc
+        raise FileFormatError(
+            f"cannot be read as a Sentinel-1 noise annotation ({exc})",
+            path=noise_xml,
+            expected="noiseRangeVector entries",
+        ) from exc
     if "noiseRangeLut" not in ranges or ranges.sizes.get("line", 0) < 2:
-        raise DataError("has no range noise vectors (a product before IPF 2.9)", path=noise_xml,
-                        variable="noiseRangeLut",
-                        expected="a product processed with IPF 2.9 or later, or denoise=False")
+        raise DataError(
+            "has no range noise vectors (a product before IPF 2.9)",
+            path=noise_xml,
+            variable="noiseRangeLut",
+            expected="a product processed with IPF 2.9 or later, or denoise=False",
+        )
     line, pixel = measurement["line"], measurement["pixel"]
-    eta = ranges["noiseRangeLut"].interp(line=line, pixel=pixel,
-                                         kwargs={"fill_value": "extrapolate"})
+    eta = ranges["noiseRangeLut"].interp(
+        line=line, pixel=pixel, kwargs={"fill_value": "extrapolate"}
+    )
     factor = azimuth_noise(line, pixel, read_azimuth_noise(noise_xml))
     return (eta * factor.values).astype(np.float32)
 
 
-def calibrate(measurement: xr.DataArray, calibration_xml: str | os.PathLike[str], *,
-              noise_xml: str | os.PathLike[str] | None = None,
-              quantity: str = "sigma0") -> xr.DataArray:
+def calibrate(
+    measurement: xr.DataArray,
+    calibration_xml: str | os.PathLike[str],
+    *,
+    noise_xml: str | os.PathLike[str] | None = None,
+    quantity: str = "sigma0",
+) -> xr.DataArray:
     """Calibrated backscatter intensity (linear) of GRD digital numbers, noise removed when
     ``noise_xml`` is given.
 
@@ -151,13 +181,18 @@ def calibrate(measurement: xr.DataArray, calibration_xml: str | os.PathLike[str]
     try:
         lut = sentinel1.open_calibration_dataset(str(calibration_xml))[LUTS[quantity]]
     except (ValueError, KeyError, IndexError) as exc:
-        raise FileFormatError(f"cannot be read as a Sentinel-1 calibration annotation ({exc})",
-                              path=calibration_xml, expected="calibrationVector entries") from exc
+        raise FileFormatError(
+            f"cannot be read as a Sentinel-1 calibration annotation ({exc})",
+            path=calibration_xml,
+            expected="calibrationVector entries",
+        ) from exc
     dn = measurement.where(measurement > 0)
     intensity = sentinel1.calibrate_intensity(dn, lut)
     if noise_xml is not None:
         eta = noise_power(measurement, noise_xml)
         intensity = intensity - sentinel1.calibrate_intensity(np.sqrt(eta.clip(min=0)), lut)
     intensity = intensity.astype(np.float32)
-    intensity.attrs.update(units="m2 m-2", quantity=quantity, thermal_noise_removed=int(noise_xml is not None))
+    intensity.attrs.update(
+        units="m2 m-2", quantity=quantity, thermal_noise_removed=int(noise_xml is not None)
+    )
     return intensity

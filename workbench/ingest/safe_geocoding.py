@@ -43,15 +43,32 @@ from rasterio.warp import transform_bounds
 
 from workbench.errors import ConfigError, DataError, FileFormatError
 
-__all__ = ["CORRECTIONS", "RTC_EDGE_PIXELS", "Grid", "DemOnGrid", "trim_rtc_edge", "balanced_chunks", "metric_crs_for", "output_crs", "check_resolution", "open_dem",
-           "target_grid", "sarsen_product", "dem_on_grid",
-           "check_dem_covers", "radar_window", "terrain_correct"]
+__all__ = [
+    "CORRECTIONS",
+    "RTC_EDGE_PIXELS",
+    "Grid",
+    "DemOnGrid",
+    "trim_rtc_edge",
+    "balanced_chunks",
+    "metric_crs_for",
+    "output_crs",
+    "check_resolution",
+    "open_dem",
+    "target_grid",
+    "sarsen_product",
+    "dem_on_grid",
+    "check_dem_covers",
+    "radar_window",
+    "terrain_correct",
+]
 
 CORRECTIONS = ("gtc", "rtc")
 """``gtc``: geometric terrain correction of σ0; ``rtc``: radiometric terrain flattening to γ0."""
 
-_DEM_EXPECTED = ("a DEM GeoTIFF with a CRS, heights in metres, covering the area to stack "
-                 "(e.g. Copernicus GLO-30 tiles merged with gdal_merge.py)")
+_DEM_EXPECTED = (
+    "a DEM GeoTIFF with a CRS, heights in metres, covering the area to stack "
+    "(e.g. Copernicus GLO-30 tiles merged with gdal_merge.py)"
+)
 _SEED_STEP = 8
 _WINDOW_MARGIN = 64
 
@@ -73,7 +90,12 @@ class Grid:
     def bounds(self) -> tuple[float, float, float, float]:
         """(left, bottom, right, top) in the grid's CRS."""
         left, top = self.transform.c, self.transform.f
-        return (left, top + self.height * self.transform.e, left + self.width * self.transform.a, top)
+        return (
+            left,
+            top + self.height * self.transform.e,
+            left + self.width * self.transform.a,
+            top,
+        )
 
 
 class DemOnGrid(NamedTuple):
@@ -108,19 +130,31 @@ def open_dem(path: str | os.PathLike[str]) -> xr.DataArray:
     """
     path = Path(path)
     if not path.is_file():
-        raise DataError("does not exist" if not path.exists() else "is not a file", path=path,
-                        variable="--dem", expected=_DEM_EXPECTED)
+        raise DataError(
+            "does not exist" if not path.exists() else "is not a file",
+            path=path,
+            variable="--dem",
+            expected=_DEM_EXPECTED,
+        )
     try:
         dem = rioxarray.open_rasterio(path, masked=True)
     except (rasterio.errors.RasterioError, OSError) as exc:
-        raise FileFormatError(f"cannot be read as a raster ({exc})", path=path,
-                              variable="--dem", expected=_DEM_EXPECTED) from exc
+        raise FileFormatError(
+            f"cannot be read as a raster ({exc})",
+            path=path,
+            variable="--dem",
+            expected=_DEM_EXPECTED,
+        ) from exc
     if dem.rio.crs is None:
         raise DataError("has no CRS", path=path, variable="--dem", expected=_DEM_EXPECTED)
     dem = dem.isel(band=0, drop=True).astype(np.float64)
     if not np.isfinite(dem.values).any():
-        raise DataError("holds no valid height (all nodata)", path=path, variable="--dem",
-                        expected=_DEM_EXPECTED)
+        raise DataError(
+            "holds no valid height (all nodata)",
+            path=path,
+            variable="--dem",
+            expected=_DEM_EXPECTED,
+        )
     dem.attrs = {}
     return dem
 
@@ -136,19 +170,28 @@ def output_crs(crs: str | None) -> CRS | None:
     try:
         target = CRS.from_user_input(int(crs) if str(crs).isdigit() else crs)
     except Exception as exc:  # pyproj raises CRSError, ValueError, TypeError
-        raise ConfigError(f"is {crs!r}, which is no CRS ({exc})", variable="crs",
-                          expected="'auto' or a projected CRS such as EPSG:32633") from exc
+        raise ConfigError(
+            f"is {crs!r}, which is no CRS ({exc})",
+            variable="crs",
+            expected="'auto' or a projected CRS such as EPSG:32633",
+        ) from exc
     if not target.is_projected:
-        raise ConfigError(f"is {crs!r}, which is not a projected CRS", variable="crs",
-                          expected="a projected CRS in metres such as EPSG:32633, or 'auto'")
+        raise ConfigError(
+            f"is {crs!r}, which is not a projected CRS",
+            variable="crs",
+            expected="a projected CRS in metres such as EPSG:32633, or 'auto'",
+        )
     return target
 
 
 def check_resolution(resolution: float | None) -> None:
     """A pixel size must be a finite number of metres > 0 (None: the product's spacing)."""
     if resolution is not None and (not np.isfinite(resolution) or resolution <= 0):
-        raise ConfigError(f"is {resolution}", variable="resolution",
-                          expected="a pixel size in metres > 0, e.g. 10")
+        raise ConfigError(
+            f"is {resolution}",
+            variable="resolution",
+            expected="a pixel size in metres > 0, e.g. 10",
+        )
 
 
 def target_grid(dem: xr.DataArray, *, crs: str | None, resolution: float) -> Grid:
@@ -159,8 +202,13 @@ def target_grid(dem: xr.DataArray, *, crs: str | None, resolution: float) -> Gri
     if target is None:
         w, s, e, n = _lonlat_bounds(dem)
         target = metric_crs_for((w + e) / 2, (s + n) / 2)
-    left, bottom, right, top = transform_bounds(dem.rio.crs, target, *dem.rio.bounds(), densify_pts=21)
-    left, bottom = np.floor(left / resolution) * resolution, np.floor(bottom / resolution) * resolution
+    left, bottom, right, top = transform_bounds(
+        dem.rio.crs, target, *dem.rio.bounds(), densify_pts=21
+    )
+    left, bottom = (
+        np.floor(left / resolution) * resolution,
+        np.floor(bottom / resolution) * resolution,
+    )
     right, top = np.ceil(right / resolution) * resolution, np.ceil(top / resolution) * resolution
     width, height = int(round((right - left) / resolution)), int(round((top - bottom) / resolution))
     return Grid(target, Affine(resolution, 0.0, left, 0.0, -resolution, top), width, height)
@@ -182,16 +230,24 @@ def dem_on_grid(dem: xr.DataArray, grid: Grid, *, dem_path: Path | None = None) 
         ``ellipsoidal`` (for sarsen), ``heights`` (as in the DEM file, for the stack's ``dem``)
         and ``note``, how the heights were made ellipsoidal (kept in the stack's attrs).
     """
-    on_grid = dem.rio.reproject(grid.crs, shape=(grid.height, grid.width), transform=grid.transform,
-                                resampling=Resampling.bilinear, nodata=np.nan)
+    on_grid = dem.rio.reproject(
+        grid.crs,
+        shape=(grid.height, grid.width),
+        transform=grid.transform,
+        resampling=Resampling.bilinear,
+        nodata=np.nan,
+    )
     on_grid = on_grid.isel(y=slice(None, None, -1))
     on_grid.attrs = {}
-    heights, note = _ellipsoidal_heights(on_grid, CRS.from_user_input(dem.rio.crs.to_wkt()),
-                                         dem_path or Path("DEM"))
+    heights, note = _ellipsoidal_heights(
+        on_grid, CRS.from_user_input(dem.rio.crs.to_wkt()), dem_path or Path("DEM")
+    )
     return DemOnGrid(on_grid.copy(data=heights), on_grid, note)
 
 
-def _ellipsoidal_heights(on_grid: xr.DataArray, source: CRS, dem_path: Path) -> tuple[np.ndarray, str]:
+def _ellipsoidal_heights(
+    on_grid: xr.DataArray, source: CRS, dem_path: Path
+) -> tuple[np.ndarray, str]:
     """Heights of ``on_grid`` above the ellipsoid, and how they were obtained."""
     from pyproj import Transformer
     from pyproj.transformer import TransformerGroup
@@ -204,25 +260,42 @@ def _ellipsoidal_heights(on_grid: xr.DataArray, source: CRS, dem_path: Path) -> 
             f"{dem_path}: the DEM declares no vertical datum, so its heights are used as heights "
             "above the ellipsoid. If they are above a geoid (Copernicus GLO-30: EGM2008), "
             "declare it, e.g. gdal_edit.py -a_srs EPSG:4326+3855 DEM.tif: a geoid height N left "
-            "out moves pixels by about N / tan(incidence) in ground range", UserWarning, stacklevel=3)
+            "out moves pixels by about N / tan(incidence) in ground range",
+            UserWarning,
+            stacklevel=3,
+        )
         return heights, note
-    geographic = (source.sub_crs_list[0].geodetic_crs or CRS.from_epsg(4326))
+    geographic = source.sub_crs_list[0].geodetic_crs or CRS.from_epsg(4326)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", UserWarning)  # pyproj: 'best transformation not available'
-        group = TransformerGroup(CompoundCRS(f"{geographic.name} + {vertical.name}", [geographic, vertical]),
-                                 geographic.to_3d(), always_xy=True)
+        group = TransformerGroup(
+            CompoundCRS(f"{geographic.name} + {vertical.name}", [geographic, vertical]),
+            geographic.to_3d(),
+            always_xy=True,
+        )
     if not group.best_available or not group.transformers:
-        grids = sorted({g.short_name for op in group.unavailable_operations for g in op.grids
-                        if not g.available})
-        note = (f"{vertical.name} used as ellipsoidal heights (PROJ geoid grid "
-                f"{', '.join(grids) or '?'} not installed)")
+        grids = sorted(
+            {
+                g.short_name
+                for op in group.unavailable_operations
+                for g in op.grids
+                if not g.available
+            }
+        )
+        note = (
+            f"{vertical.name} used as ellipsoidal heights (PROJ geoid grid "
+            f"{', '.join(grids) or '?'} not installed)"
+        )
         warnings.warn(
             f"{dem_path}: heights are {vertical.name}s, but PROJ's geoid grid "
             f"{', '.join(grids) or '(unknown)'} is not installed, so they are used as heights above "
             "the ellipsoid: pixels move by about N / tan(incidence) in ground range, where N is the "
             "geoid height (~50 m where N ~ +48 m, as at Rome). Install the grid (pyproj sync --file "
             f"{grids[0] if grids else 'GRID'}, or copy it into pyproj.datadir.get_user_data_dir()) "
-            "or give a DEM with ellipsoidal heights", UserWarning, stacklevel=3)
+            "or give a DEM with ellipsoidal heights",
+            UserWarning,
+            stacklevel=3,
+        )
         return heights, note
     rows, cols = np.nonzero(np.isfinite(heights))
     xs, ys = on_grid.x.values[cols], on_grid.y.values[rows]
@@ -230,11 +303,15 @@ def _ellipsoidal_heights(on_grid: xr.DataArray, source: CRS, dem_path: Path) -> 
     _, _, ellipsoidal = group.transformers[0].transform(lon, lat, heights[rows, cols])
     out = heights.copy()
     out[rows, cols] = ellipsoidal
-    return out, f"{vertical.name} converted to ellipsoidal heights by PROJ ({group.transformers[0].description})"
+    return (
+        out,
+        f"{vertical.name} converted to ellipsoidal heights by PROJ ({group.transformers[0].description})",
+    )
 
 
-def check_dem_covers(dem: xr.DataArray, footprint: list[tuple[float, float]], *,
-                     dem_path: Path, manifest: Path) -> float:
+def check_dem_covers(
+    dem: xr.DataArray, footprint: list[tuple[float, float]], *, dem_path: Path, manifest: Path
+) -> float:
     """The fraction of the DEM's box inside the product footprint; a DataError when none.
 
     Raises
@@ -256,8 +333,11 @@ def check_dem_covers(dem: xr.DataArray, footprint: list[tuple[float, float]], *,
         raise DataError(
             f"does not cover the scene: the DEM spans lon {w:.4f}..{e:.4f}, lat {s:.4f}..{n:.4f}; "
             f"the product footprint in {manifest.name} spans lon {fw:.4f}..{fe:.4f}, "
-            f"lat {fs:.4f}..{fn:.4f}", path=dem_path, variable="--dem",
-            expected="a DEM of the area to stack, inside the product footprint")
+            f"lat {fs:.4f}..{fn:.4f}",
+            path=dem_path,
+            variable="--dem",
+            expected="a DEM of the area to stack, inside the product footprint",
+        )
     return overlap
 
 
@@ -296,9 +376,13 @@ def sarsen_product(safe: Path, group: str) -> Any:
         warnings.simplefilter("ignore", rasterio.errors.NotGeoreferencedWarning)
         # blocks narrower than the file's full-width strips: only those under the DEM are read
         warnings.filterwarnings("ignore", "The specified chunks separate the stored chunks")
-        product.opened = xr.open_dataset(str(safe), engine="sentinel-1", group=group,
-                                         rasterio_chunks={"y": 512, "x": 2048},
-                                         parse_geospatial_attrs=False)
+        product.opened = xr.open_dataset(
+            str(safe),
+            engine="sentinel-1",
+            group=group,
+            rasterio_chunks={"y": 512, "x": 2048},
+            parse_geospatial_attrs=False,
+        )
     return product
 
 
@@ -323,9 +407,12 @@ def radar_window(product: Any, dem_grid: xr.DataArray) -> tuple[slice, slice] | 
     with _quiet_sarsen(), np.errstate(invalid="ignore"):
         dem_ecef = scene.convert_to_dem_ecef(seed)
         interpolator = orbit.OrbitPolyfitInterpolator.from_position(product.state_vectors())
-        acquisition = apps.simulate_acquisition(dem_ecef, interpolator,
-                                                include_variables={"slant_range_time", "azimuth_time"})
-    valid = np.isfinite(acquisition.slant_range_time.values) & ~np.isnat(acquisition.azimuth_time.values)
+        acquisition = apps.simulate_acquisition(
+            dem_ecef, interpolator, include_variables={"slant_range_time", "azimuth_time"}
+        )
+    valid = np.isfinite(acquisition.slant_range_time.values) & ~np.isnat(
+        acquisition.azimuth_time.values
+    )
     if not valid.any():
         return None
     measurement = product.measurement
@@ -333,15 +420,22 @@ def radar_window(product: Any, dem_grid: xr.DataArray) -> tuple[slice, slice] | 
     azimuth = acquisition.azimuth_time.values[valid]
     ground = product.slant_range_time_to_ground_range(
         acquisition.azimuth_time.where(xr.DataArray(valid, dims=acquisition.azimuth_time.dims)),
-        acquisition.slant_range_time).values[valid]
+        acquisition.slant_range_time,
+    ).values[valid]
     spacing = float(measurement.attrs["range_pixel_spacing"])
     n_lines, n_pixels = measurement.sizes["azimuth_time"], measurement.sizes["ground_range"]
-    if (azimuth.max() < times[0] or azimuth.min() > times[-1] or ground.max() < 0
-            or ground.min() > (n_pixels - 1) * spacing):
+    if (
+        azimuth.max() < times[0]
+        or azimuth.min() > times[-1]
+        or ground.max() < 0
+        or ground.min() > (n_pixels - 1) * spacing
+    ):
         return None  # the DEM lies before/after the image or beyond its near/far range
     lines = np.searchsorted(times, [azimuth.min(), azimuth.max()])
     pixels = np.array([ground.min(), ground.max()]) / spacing
-    margin = _WINDOW_MARGIN + _SEED_STEP * int(np.ceil(abs(float(dem_grid.x[1] - dem_grid.x[0])) / spacing))
+    margin = _WINDOW_MARGIN + _SEED_STEP * int(
+        np.ceil(abs(float(dem_grid.x[1] - dem_grid.x[0])) / spacing)
+    )
     first_line, last_line = max(int(lines[0]) - margin, 0), min(int(lines[1]) + margin, n_lines)
     first_pixel = max(int(np.floor(pixels[0])) - margin, 0)
     last_pixel = min(int(np.ceil(pixels[1])) + margin, n_pixels)
@@ -395,12 +489,15 @@ def terrain_correct(product: Any, dem_grid: xr.DataArray, *, correction: str) ->
     from sarsen import apps
 
     if correction not in CORRECTIONS:
-        raise ConfigError(f"is {correction!r}", variable="correction",
-                          expected=f"one of {CORRECTIONS}")
+        raise ConfigError(
+            f"is {correction!r}", variable="correction", expected=f"one of {CORRECTIONS}"
+        )
     chunks = {dim: balanced_chunks(dem_grid.sizes[dim]) for dim in ("y", "x")}
     with _quiet_sarsen():
         geocoded, _ = apps.do_terrain_correction(
-            product, dem_grid.chunk(chunks),
+            product,
+            dem_grid.chunk(chunks),
             correct_radiometry="gamma_bilinear" if correction == "rtc" else None,
-            radiometry_bound=min(128, *chunks.values()))
+            radiometry_bound=min(128, *chunks.values()),
+        )
     return geocoded

@@ -25,14 +25,22 @@ import numpy as np
 
 from workbench.errors import ConfigError, DataError, FileFormatError
 
-__all__ = ["SAR_EXTRA", "SafeFiles", "SafeProduct", "open_safe", "parse_footprint",
-           "require_sar_libraries"]
+__all__ = [
+    "SAR_EXTRA",
+    "SafeFiles",
+    "SafeProduct",
+    "open_safe",
+    "parse_footprint",
+    "require_sar_libraries",
+]
 
 SAR_EXTRA = "s1"
 """The optional extra that brings xarray-sentinel and sarsen (with pystac and odc-stac)."""
 
-_EXPECTED_SAFE = ("a Sentinel-1 product folder (NAME.SAFE) holding manifest.safe, annotation/, "
-                  "annotation/calibration/ and measurement/, as downloaded and unzipped")
+_EXPECTED_SAFE = (
+    "a Sentinel-1 product folder (NAME.SAFE) holding manifest.safe, annotation/, "
+    "annotation/calibration/ and measurement/, as downloaded and unzipped"
+)
 _NAMESPACES = {"safe": "http://www.esa.int/safe/sentinel-1.0", "gml": "http://www.opengis.net/gml"}
 _ROLES = {  # manifest repID -> role of the file
     "s1Level1ProductSchema": "annotation",
@@ -57,9 +65,11 @@ def require_sar_libraries() -> None:
     if missing:
         raise ConfigError(
             f"reading Sentinel-1 SAFE products needs {' and '.join(missing)}, which "
-            f"{'is' if len(missing) == 1 else 'are'} not installed", variable="--safe",
+            f"{'is' if len(missing) == 1 else 'are'} not installed",
+            variable="--safe",
             expected=f"pip install 'glacier-workbench[{SAR_EXTRA}]' (or pip install "
-                     "xarray-sentinel sarsen)")
+            "xarray-sentinel sarsen)",
+        )
 
 
 @dataclass(frozen=True)
@@ -73,8 +83,9 @@ class SafeFiles:
 
     def missing(self) -> list[tuple[str, Path | None]]:
         """(role, path) of every file that is not listed in the manifest or absent on disk."""
-        return [(role, path) for role, path in vars(self).items()
-                if path is None or not path.is_file()]
+        return [
+            (role, path) for role, path in vars(self).items() if path is None or not path.is_file()
+        ]
 
 
 @dataclass(frozen=True)
@@ -140,23 +151,29 @@ class SafeProduct:
         if pol not in self.files:
             raise DataError(
                 f"has no {pol} polarisation (manifest.safe lists {', '.join(listed) or 'none'})",
-                path=self.path, variable="polarisation",
-                expected=f"one of {', '.join(self.complete) or listed}")
+                path=self.path,
+                variable="polarisation",
+                expected=f"one of {', '.join(self.complete) or listed}",
+            )
         if self.files[pol].missing():
             self._raise_missing(pol)
         return pol
 
     def _raise_missing(self, pol: str) -> None:
         missing = self.files[pol].missing() if pol in self.files else []
-        names = "; ".join(f"{role} {path.relative_to(self.path) if path else '(not listed)'}"
-                          for role, path in missing)
+        names = "; ".join(
+            f"{role} {path.relative_to(self.path) if path else '(not listed)'}"
+            for role, path in missing
+        )
         other = [p for p in self.complete if p != pol]
         raise DataError(
-            f"is incomplete: the {pol} files are missing: {names}", path=self.path,
+            f"is incomplete: the {pol} files are missing: {names}",
+            path=self.path,
             variable="polarisation",
             expected="the annotation, calibration, noise and measurement files listed in "
-                     "manifest.safe (re-download or unzip the product again)"
-                     + (f", or polarisation {' or '.join(other)} which is complete" if other else ""))
+            "manifest.safe (re-download or unzip the product again)"
+            + (f", or polarisation {' or '.join(other)} which is complete" if other else ""),
+        )
 
 
 def _preference(pol: str) -> int:
@@ -195,8 +212,11 @@ def open_safe(safe: str | os.PathLike[str]) -> SafeProduct:
     if not path.exists():
         raise DataError("does not exist", path=path, expected=_EXPECTED_SAFE)
     if not path.is_dir():
-        raise DataError("is not a folder (a zipped product must be unzipped first)", path=path,
-                        expected=_EXPECTED_SAFE)
+        raise DataError(
+            "is not a folder (a zipped product must be unzipped first)",
+            path=path,
+            expected=_EXPECTED_SAFE,
+        )
     manifest = path / "manifest.safe"
     if not manifest.is_file():
         raise DataError("has no manifest.safe", path=path, expected=_EXPECTED_SAFE)
@@ -204,13 +224,19 @@ def open_safe(safe: str | os.PathLike[str]) -> SafeProduct:
         attrs, listed = esa_safe.parse_manifest_sentinel1(str(manifest))
         root = ElementTree.parse(manifest).getroot()
     except (ElementTree.ParseError, ValueError, KeyError, OSError) as exc:
-        raise FileFormatError(f"cannot be read as a Sentinel-1 manifest ({exc})", path=manifest,
-                              expected="the manifest.safe of a Sentinel-1 product") from exc
+        raise FileFormatError(
+            f"cannot be read as a Sentinel-1 manifest ({exc})",
+            path=manifest,
+            expected="the manifest.safe of a Sentinel-1 product",
+        ) from exc
     if attrs["product_type"] != "GRD":
         raise DataError(
-            f"is a {attrs['product_type']} product", path=path, variable="product type",
+            f"is a {attrs['product_type']} product",
+            path=path,
+            variable="product type",
             expected="a Level-1 GRD product (SLC bursts and sub-swaths are not merged by the "
-                     "workbench; process SLC to GRD or RTC first, e.g. with ESA SNAP or ISCE3)")
+            "workbench; process SLC to GRD or RTC first, e.g. with ESA SNAP or ISCE3)",
+        )
     files: dict[str, dict[str, Path]] = {}
     swaths = set()
     for href, (rep_id, _prefix, swath, pol, _date) in listed.items():
@@ -222,12 +248,20 @@ def open_safe(safe: str | os.PathLike[str]) -> SafeProduct:
     for pol in attrs.get("transmitter_receiver_polarisations", []):
         files.setdefault(pol.upper(), {})
     if len(swaths) > 1:
-        raise DataError(f"holds several swaths {sorted(swaths)}", path=path,
-                        expected="a GRD product with one swath group (IW, EW or SM)")
+        raise DataError(
+            f"holds several swaths {sorted(swaths)}",
+            path=path,
+            expected="a GRD product with one swath group (IW, EW or SM)",
+        )
     footprint_text = root.findtext(".//safe:footPrint/gml:coordinates", namespaces=_NAMESPACES)
     footprint = parse_footprint(footprint_text) if footprint_text else []
     return SafeProduct(
-        path=path.absolute(), attrs=attrs, swath=(swaths.pop() if swaths else attrs["mode"]),
-        files={pol: SafeFiles(**{role: roles.get(role) for role in _ROLES.values()})
-               for pol, roles in files.items()},
-        footprint=footprint)
+        path=path.absolute(),
+        attrs=attrs,
+        swath=(swaths.pop() if swaths else attrs["mode"]),
+        files={
+            pol: SafeFiles(**{role: roles.get(role) for role in _ROLES.values()})
+            for pol, roles in files.items()
+        },
+        footprint=footprint,
+    )

@@ -107,12 +107,16 @@ def plain_config(value: Any, *, where: str = "config") -> Any:
         out = {}
         for k, v in value.items():
             if not isinstance(k, str):
-                raise ConfigError(f"has a non-string key {k!r}", variable=where,
-                                  expected="string keys only")
+                raise ConfigError(
+                    f"has a non-string key {k!r}", variable=where, expected="string keys only"
+                )
             out[k] = plain_config(v, where=f"{where}[{k!r}]")
         return out
-    raise ConfigError(f"holds a {type(value).__name__}, which a checkpoint cannot store",
-                      variable=where, expected="None, bool, int, float, str, list or dict of those")
+    raise ConfigError(
+        f"holds a {type(value).__name__}, which a checkpoint cannot store",
+        variable=where,
+        expected="None, bool, int, float, str, list or dict of those",
+    )
 
 
 def zone_classes(num_classes: int) -> dict[str, Any] | None:
@@ -155,8 +159,10 @@ class WorkbenchModel(nn.Module):
         signature = inspect.signature(original)
         for p in signature.parameters.values():
             if p.kind in (p.VAR_POSITIONAL, p.VAR_KEYWORD):
-                raise TypeError(f"{cls.__name__}.__init__ takes *args/**kwargs; a WorkbenchModel "
-                                "must list its arguments so they can be stored in checkpoints")
+                raise TypeError(
+                    f"{cls.__name__}.__init__ takes *args/**kwargs; a WorkbenchModel "
+                    "must list its arguments so they can be stored in checkpoints"
+                )
 
         @functools.wraps(original)
         def __init__(self: WorkbenchModel, *args: Any, **kw: Any) -> None:

@@ -67,11 +67,19 @@ class ConvNormAct(nn.Sequential):
         Apply the LeakyReLU (False gives conv → BN only).
     """
 
-    def __init__(self, in_channels: int, out_channels: int, kernel_size: int | tuple[int, ...] = 3,
-                 *, dilation: int | tuple[int, ...] = 1, dims: int = 2, act: bool = True) -> None:
+    def __init__(
+        self,
+        in_channels: int,
+        out_channels: int,
+        kernel_size: int | tuple[int, ...] = 3,
+        *,
+        dilation: int | tuple[int, ...] = 1,
+        dims: int = 2,
+        act: bool = True,
+    ) -> None:
         ks = (kernel_size,) * dims if isinstance(kernel_size, int) else tuple(kernel_size)
         dl = (dilation,) * dims if isinstance(dilation, int) else tuple(dilation)
-        padding = tuple(d * (k - 1) // 2 for k, d in zip(ks, dl))
+        padding = tuple(d * (k - 1) // 2 for k, d in zip(ks, dl, strict=False))
         layers: list[nn.Module] = [
             _conv(dims)(in_channels, out_channels, ks, padding=padding, dilation=dl, bias=False),
             _norm(dims)(out_channels),
@@ -97,13 +105,22 @@ class ResBlock(nn.Module):
         Kernel of both convolutions (3 → 3×3 or 3×3×3).
     """
 
-    def __init__(self, in_channels: int, out_channels: int, *, dims: int = 2,
-                 kernel_size: int | tuple[int, ...] = 3) -> None:
+    def __init__(
+        self,
+        in_channels: int,
+        out_channels: int,
+        *,
+        dims: int = 2,
+        kernel_size: int | tuple[int, ...] = 3,
+    ) -> None:
         super().__init__()
         self.conv1 = ConvNormAct(in_channels, out_channels, kernel_size, dims=dims)
         self.conv2 = ConvNormAct(out_channels, out_channels, kernel_size, dims=dims)
-        self.proj = (nn.Identity() if in_channels == out_channels
-                     else _conv(dims)(in_channels, out_channels, 1, bias=False))
+        self.proj = (
+            nn.Identity()
+            if in_channels == out_channels
+            else _conv(dims)(in_channels, out_channels, 1, bias=False)
+        )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.conv2(self.conv1(x)) + self.proj(x)
@@ -126,8 +143,9 @@ class UpBlock(nn.Module):
         super().__init__()
         self.block = ResBlock(in_channels + skip_channels, out_channels)
 
-    def forward(self, x: torch.Tensor, skip: torch.Tensor | None = None,
-                size: tuple[int, int] | None = None) -> torch.Tensor:
+    def forward(
+        self, x: torch.Tensor, skip: torch.Tensor | None = None, size: tuple[int, int] | None = None
+    ) -> torch.Tensor:
         if size is None:
             if skip is not None:
                 size = tuple(skip.shape[-2:])
@@ -153,21 +171,22 @@ class ResUNetDecoder(nn.Module):
         the decoder's output has ``out_channels[0]`` channels at the shallowest skip's size.
     """
 
-    def __init__(self, in_channels: int, skip_channels: Sequence[int],
-                 out_channels: Sequence[int]) -> None:
+    def __init__(
+        self, in_channels: int, skip_channels: Sequence[int], out_channels: Sequence[int]
+    ) -> None:
         super().__init__()
         if len(skip_channels) != len(out_channels):
             raise ValueError("skip_channels and out_channels must have the same length")
         steps = []
         c = in_channels
-        for skip, out in zip(reversed(skip_channels), reversed(out_channels)):
+        for skip, out in zip(reversed(skip_channels), reversed(out_channels), strict=False):
             steps.append(UpBlock(c, skip, out))
             c = out
         self.steps = nn.ModuleList(steps)
         self.out_channels = out_channels[0]
 
     def forward(self, x: torch.Tensor, skips: Sequence[torch.Tensor]) -> torch.Tensor:
-        for step, skip in zip(self.steps, reversed(skips)):
+        for step, skip in zip(self.steps, reversed(skips), strict=False):
             x = step(x, skip)
         return x
 
@@ -194,12 +213,14 @@ class ASPP(nn.Module):
     concatenated and fused by a 1×1 ``ConvNormAct`` to ``out_channels``.
     """
 
-    def __init__(self, in_channels: int, out_channels: int,
-                 dilations: Sequence[int] = (1, 2, 4, 8)) -> None:
+    def __init__(
+        self, in_channels: int, out_channels: int, dilations: Sequence[int] = (1, 2, 4, 8)
+    ) -> None:
         super().__init__()
         branch = out_channels // len(dilations)
         self.branches = nn.ModuleList(
-            ConvNormAct(in_channels, branch, 3, dilation=d) for d in dilations)
+            ConvNormAct(in_channels, branch, 3, dilation=d) for d in dilations
+        )
         self.project = ConvNormAct(branch * len(dilations), out_channels, 1)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -238,4 +259,4 @@ def center_crop(x: torch.Tensor, size: int | tuple[int, int]) -> torch.Tensor:
     h, w = (size, size) if isinstance(size, int) else size
     top = (x.shape[-2] - h) // 2
     left = (x.shape[-1] - w) // 2
-    return x[..., top:top + h, left:left + w]
+    return x[..., top : top + h, left : left + w]

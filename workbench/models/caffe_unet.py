@@ -28,17 +28,22 @@ __all__ = ["CaFFeUNet"]
 
 class _DoubleConv(nn.Sequential):
     def __init__(self, in_channels: int, out_channels: int, dropout: float) -> None:
-        layers: list[nn.Module] = [ConvNormAct(in_channels, out_channels),
-                                   ConvNormAct(out_channels, out_channels)]
+        layers: list[nn.Module] = [
+            ConvNormAct(in_channels, out_channels),
+            ConvNormAct(out_channels, out_channels),
+        ]
         if dropout:
             layers.append(nn.Dropout2d(dropout))
         super().__init__(*layers)
 
 
-@register_model("caffe_unet", presets={
-    "published": {},
-    "small": dict(channels=[4, 8, 16, 32, 64]),
-})
+@register_model(
+    "caffe_unet",
+    presets={
+        "published": {},
+        "small": dict(channels=[4, 8, 16, 32, 64]),
+    },
+)
 class CaFFeUNet(WorkbenchModel):
     """The CaFFe benchmark's baseline U-Net (5 levels, ASPP bottleneck), zones + optional front.
 
@@ -77,10 +82,15 @@ class CaFFeUNet(WorkbenchModel):
         Spatial dropout after each decoder level (0 disables).
     """
 
-    def __init__(self, in_chans: int = 1, num_classes: int = 4,
-                 channels: Sequence[int] = (32, 64, 128, 256, 512),
-                 aspp_dilations: Sequence[int] = (1, 2, 4, 8), front_head: bool = False,
-                 dropout: float = 0.0) -> None:
+    def __init__(
+        self,
+        in_chans: int = 1,
+        num_classes: int = 4,
+        channels: Sequence[int] = (32, 64, 128, 256, 512),
+        aspp_dilations: Sequence[int] = (1, 2, 4, 8),
+        front_head: bool = False,
+        dropout: float = 0.0,
+    ) -> None:
         super().__init__()
         ch = list(channels)
         if len(ch) < 2:
@@ -92,10 +102,12 @@ class CaFFeUNet(WorkbenchModel):
             c = width
         self.encoder = nn.ModuleList(enc)
         self.bottleneck = ASPP(ch[-2], ch[-1], aspp_dilations)
-        self.up = nn.ModuleList(nn.ConvTranspose2d(ch[i + 1], ch[i], 2, stride=2)
-                                for i in reversed(range(len(ch) - 1)))
-        self.decoder = nn.ModuleList(_DoubleConv(2 * ch[i], ch[i], dropout)
-                                     for i in reversed(range(len(ch) - 1)))
+        self.up = nn.ModuleList(
+            nn.ConvTranspose2d(ch[i + 1], ch[i], 2, stride=2) for i in reversed(range(len(ch) - 1))
+        )
+        self.decoder = nn.ModuleList(
+            _DoubleConv(2 * ch[i], ch[i], dropout) for i in reversed(range(len(ch) - 1))
+        )
         self.zones_head = nn.Conv2d(ch[0], num_classes, 1)
         self.front_head = nn.Conv2d(ch[0], 1, 1) if front_head else None
 
@@ -104,8 +116,9 @@ class CaFFeUNet(WorkbenchModel):
 
     def forward(self, x: torch.Tensor) -> SegmentationOutput:
         if x.ndim != 4:
-            raise ModelInputError(f"has shape {tuple(x.shape)}", variable="input",
-                                  expected="B × C × H × W")
+            raise ModelInputError(
+                f"has shape {tuple(x.shape)}", variable="input", expected="B × C × H × W"
+            )
         x, size = pad_to_multiple(x, self.stride)
         skips = []
         for block in self.encoder:
@@ -113,7 +126,7 @@ class CaFFeUNet(WorkbenchModel):
             skips.append(x)
             x = F.max_pool2d(x, 2)
         x = self.bottleneck(x)
-        for up, block, skip in zip(self.up, self.decoder, reversed(skips)):
+        for up, block, skip in zip(self.up, self.decoder, reversed(skips), strict=False):
             x = block(torch.cat([skip, up(x)], dim=1))
         x = crop_to(x, size)
         front = self.front_head(x) if self.front_head is not None else None

@@ -104,8 +104,10 @@ def _to_plain(value: Any, where: str) -> Any:
     if hasattr(value, "tolist") and not isinstance(value, (str, bytes)):  # NumPy arrays
         return _to_plain(value.tolist(), where)
     if isinstance(value, Mapping):
-        return {str(k) if not isinstance(k, str) else k: _to_plain(v, f"{where}[{k!r}]")
-                for k, v in value.items()}
+        return {
+            str(k) if not isinstance(k, str) else k: _to_plain(v, f"{where}[{k!r}]")
+            for k, v in value.items()
+        }
     if isinstance(value, (list, tuple)):
         return [_to_plain(v, f"{where}[{i}]") for i, v in enumerate(value)]
     return plain_config(value, where=where)
@@ -118,14 +120,19 @@ def _check_classes(classes: Any, model: WorkbenchModel) -> dict[str, Any] | None
         classes = {"names": list(classes), "values": None}
     classes = _to_plain(classes, "classes")
     if not isinstance(classes, dict) or not isinstance(classes.get("names"), list):
-        raise CheckpointError("must be a list of class names or a dict with 'names'",
-                              variable="classes",
-                              expected="{'names': [...], 'values': [...] or None}")
+        raise CheckpointError(
+            "must be a list of class names or a dict with 'names'",
+            variable="classes",
+            expected="{'names': [...], 'values': [...] or None}",
+        )
     classes.setdefault("values", None)
     n = model.config.get("num_classes")
     if n is not None and len(classes["names"]) != n:
-        raise CheckpointError(f"names {len(classes['names'])} classes for a model with {n}",
-                              variable="classes", expected=f"{n} class names")
+        raise CheckpointError(
+            f"names {len(classes['names'])} classes for a model with {n}",
+            variable="classes",
+            expected=f"{n} class names",
+        )
     if classes["values"] is not None and len(classes["values"]) != len(classes["names"]):
         raise CheckpointError("has a different number of values and names", variable="classes")
     return classes
@@ -140,25 +147,36 @@ def _check_normalization(normalization: Any) -> dict[str, Any] | None:
         return None
     norm = _to_plain(normalization, "normalization")
     if not isinstance(norm, dict):
-        raise CheckpointError("must be a dict", variable="normalization",
-                              expected="{'mean': [...], 'std': [...]} or one such dict per source")
+        raise CheckpointError(
+            "must be a dict",
+            variable="normalization",
+            expected="{'mean': [...], 'std': [...]} or one such dict per source",
+        )
     if "mean" in norm or "std" in norm:
         mean, std = norm.get("mean"), norm.get("std")
         if mean is None or std is None or len(_as_list(mean)) != len(_as_list(std)):
-            raise CheckpointError(f"has mean {mean} and std {std}", variable="normalization",
-                                  expected="'mean' and 'std' of the same length")
+            raise CheckpointError(
+                f"has mean {mean} and std {std}",
+                variable="normalization",
+                expected="'mean' and 'std' of the same length",
+            )
         if any(not isinstance(s, (int, float)) or s <= 0 for s in _as_list(std)):
-            raise CheckpointError(f"has std {std}", variable="normalization",
-                                  expected="positive standard deviations")
+            raise CheckpointError(
+                f"has std {std}", variable="normalization", expected="positive standard deviations"
+            )
     return norm
 
 
-def save_checkpoint(model: nn.Module, path: str | os.PathLike[str], *,
-                    normalization: Mapping[str, Any] | None = None,
-                    classes: Mapping[str, Any] | Sequence[str] | None = None,
-                    train_config: Mapping[str, Any] | None = None,
-                    metrics: Mapping[str, Any] | None = None,
-                    baselines: Mapping[str, Any] | None = None) -> Path:
+def save_checkpoint(
+    model: nn.Module,
+    path: str | os.PathLike[str],
+    *,
+    normalization: Mapping[str, Any] | None = None,
+    classes: Mapping[str, Any] | Sequence[str] | None = None,
+    train_config: Mapping[str, Any] | None = None,
+    metrics: Mapping[str, Any] | None = None,
+    baselines: Mapping[str, Any] | None = None,
+) -> Path:
     """Write ``model`` and what is needed to use it to ``path``, atomically.
 
     Parameters
@@ -190,8 +208,11 @@ def save_checkpoint(model: nn.Module, path: str | os.PathLike[str], *,
     """
     model = _unwrap(model)
     if not isinstance(model, WorkbenchModel) or not model.model_name:
-        raise CheckpointError(f"cannot save a {type(model).__name__}", path=path,
-                              expected="a registered WorkbenchModel (see list_models())")
+        raise CheckpointError(
+            f"cannot save a {type(model).__name__}",
+            path=path,
+            expected="a registered WorkbenchModel (see list_models())",
+        )
     try:
         payload = {
             "format": CHECKPOINT_FORMAT,
@@ -209,8 +230,9 @@ def save_checkpoint(model: nn.Module, path: str | os.PathLike[str], *,
         }
     except WorkbenchError as exc:
         if exc.path is None:
-            raise CheckpointError(exc.message, path=path, variable=exc.variable,
-                                  expected=exc.expected) from None
+            raise CheckpointError(
+                exc.message, path=path, variable=exc.variable, expected=exc.expected
+            ) from None
         raise
     path = Path(path)
     with atomic_path(path) as tmp:
@@ -230,37 +252,61 @@ def _workbench_version() -> str:
 def _read(path: Path) -> dict[str, Any]:
     obj = safe_torch_load(path, expected="a checkpoint written by save_checkpoint")
     if not isinstance(obj, dict):
-        raise CheckpointError(f"holds a {type(obj).__name__}, not a workbench checkpoint",
-                              path=path, expected=f"a dict with keys {list(_REQUIRED)}")
+        raise CheckpointError(
+            f"holds a {type(obj).__name__}, not a workbench checkpoint",
+            path=path,
+            expected=f"a dict with keys {list(_REQUIRED)}",
+        )
     if "format" not in obj and obj and all(isinstance(v, torch.Tensor) for v in obj.values()):
-        raise CheckpointError("is a plain state dict: it lacks the model name and arguments",
-                              path=path, expected="a checkpoint written by save_checkpoint "
-                                                  "(or load the state dict into a model you build)")
+        raise CheckpointError(
+            "is a plain state dict: it lacks the model name and arguments",
+            path=path,
+            expected="a checkpoint written by save_checkpoint "
+            "(or load the state dict into a model you build)",
+        )
     missing = [k for k in _REQUIRED if k not in obj]
     if missing:
-        raise CheckpointError(f"lacks key(s) {missing}", path=path,
-                              expected=f"a workbench checkpoint with keys {list(_REQUIRED)}")
+        raise CheckpointError(
+            f"lacks key(s) {missing}",
+            path=path,
+            expected=f"a workbench checkpoint with keys {list(_REQUIRED)}",
+        )
     if obj["format"] != CHECKPOINT_FORMAT:
-        raise CheckpointError(f"has format {obj['format']!r}", path=path, variable="format",
-                              expected=repr(CHECKPOINT_FORMAT))
+        raise CheckpointError(
+            f"has format {obj['format']!r}",
+            path=path,
+            variable="format",
+            expected=repr(CHECKPOINT_FORMAT),
+        )
     version = obj["format_version"]
     if not isinstance(version, int) or version > CHECKPOINT_VERSION or version < 1:
-        raise CheckpointError(f"has format version {version!r}", path=path,
-                              variable="format_version",
-                              expected=f"1..{CHECKPOINT_VERSION} (update the workbench for newer)")
+        raise CheckpointError(
+            f"has format version {version!r}",
+            path=path,
+            variable="format_version",
+            expected=f"1..{CHECKPOINT_VERSION} (update the workbench for newer)",
+        )
     if not isinstance(obj["model_kwargs"], dict) or not isinstance(obj["state_dict"], dict):
-        raise CheckpointError("has malformed model_kwargs or state_dict", path=path,
-                              expected="dicts")
+        raise CheckpointError(
+            "has malformed model_kwargs or state_dict", path=path, expected="dicts"
+        )
     return obj
 
 
 def _info(obj: Mapping[str, Any], path: Path) -> CheckpointInfo:
     return CheckpointInfo(
-        path=str(path), model_name=obj["model_name"], model_kwargs=dict(obj["model_kwargs"]),
-        normalization=obj.get("normalization"), classes=obj.get("classes"),
-        train_config=obj.get("train_config"), metrics=obj.get("metrics"),
-        format_version=obj["format_version"], created=obj.get("created"),
-        versions=dict(obj.get("versions") or {}), baselines=obj.get("baselines"))
+        path=str(path),
+        model_name=obj["model_name"],
+        model_kwargs=dict(obj["model_kwargs"]),
+        normalization=obj.get("normalization"),
+        classes=obj.get("classes"),
+        train_config=obj.get("train_config"),
+        metrics=obj.get("metrics"),
+        format_version=obj["format_version"],
+        created=obj.get("created"),
+        versions=dict(obj.get("versions") or {}),
+        baselines=obj.get("baselines"),
+    )
 
 
 def read_checkpoint_info(path: str | os.PathLike[str]) -> CheckpointInfo:
@@ -269,29 +315,44 @@ def read_checkpoint_info(path: str | os.PathLike[str]) -> CheckpointInfo:
     return _info(_read(path), path)
 
 
-def _checked_state(obj: Mapping[str, Any], info: CheckpointInfo, model: nn.Module,
-                   path: Path) -> dict[str, torch.Tensor]:
+def _checked_state(
+    obj: Mapping[str, Any], info: CheckpointInfo, model: nn.Module, path: Path
+) -> dict[str, torch.Tensor]:
     """The checkpoint's state dict, refused unless it fits ``model`` exactly and is finite."""
     state = obj["state_dict"]
     expected = model.state_dict()
     missing = sorted(set(expected) - set(state))
     unexpected = sorted(set(state) - set(expected))
-    mismatched = [f"{k}: file {tuple(state[k].shape)} vs model {tuple(expected[k].shape)}"
-                  for k in sorted(set(state) & set(expected))
-                  if not isinstance(state[k], torch.Tensor) or state[k].shape != expected[k].shape]
+    mismatched = [
+        f"{k}: file {tuple(state[k].shape)} vs model {tuple(expected[k].shape)}"
+        for k in sorted(set(state) & set(expected))
+        if not isinstance(state[k], torch.Tensor) or state[k].shape != expected[k].shape
+    ]
     if missing or unexpected or mismatched:
-        parts = [f"{label} {keys[:20]}{' …' if len(keys) > 20 else ''}"
-                 for label, keys in (("missing keys", missing), ("unexpected keys", unexpected),
-                                     ("shape mismatches", mismatched)) if keys]
-        raise CheckpointError("has weights that do not fit the model: " + "; ".join(parts),
-                              path=path, variable="state_dict",
-                              expected=f"the state dict of {info.model_name}")
+        parts = [
+            f"{label} {keys[:20]}{' …' if len(keys) > 20 else ''}"
+            for label, keys in (
+                ("missing keys", missing),
+                ("unexpected keys", unexpected),
+                ("shape mismatches", mismatched),
+            )
+            if keys
+        ]
+        raise CheckpointError(
+            "has weights that do not fit the model: " + "; ".join(parts),
+            path=path,
+            variable="state_dict",
+            expected=f"the state dict of {info.model_name}",
+        )
     bad = [k for k, v in state.items() if v.is_floating_point() and not torch.isfinite(v).all()]
     if bad:
-        raise CheckpointError(f"has non-finite (NaN or infinite) weights in {len(bad)} tensors "
-                              f"{bad[:5]}{' …' if len(bad) > 5 else ''}: the training diverged",
-                              path=path, variable="state_dict",
-                              expected="finite weights (a checkpoint of an earlier, finite epoch)")
+        raise CheckpointError(
+            f"has non-finite (NaN or infinite) weights in {len(bad)} tensors "
+            f"{bad[:5]}{' …' if len(bad) > 5 else ''}: the training diverged",
+            path=path,
+            variable="state_dict",
+            expected="finite weights (a checkpoint of an earlier, finite epoch)",
+        )
     return state
 
 
@@ -318,8 +379,12 @@ def load_weights_into(model: nn.Module, path: str | os.PathLike[str]) -> Checkpo
     info = _info(obj, path)
     name = getattr(_unwrap(model), "model_name", "") or None
     if name is not None and name != info.model_name:
-        raise CheckpointError(f"holds a {info.model_name!r} model, not {name!r}", path=path,
-                              variable="model_name", expected=f"a {name!r} checkpoint")
+        raise CheckpointError(
+            f"holds a {info.model_name!r} model, not {name!r}",
+            path=path,
+            variable="model_name",
+            expected=f"a {name!r} checkpoint",
+        )
     target = _unwrap(model)
     state = _checked_state(obj, info, target, path)
     with torch.no_grad():
@@ -344,13 +409,20 @@ def load_model(path: str | os.PathLike[str], device: str | torch.device = "auto"
     obj = _read(path)
     info = _info(obj, path)
     if info.model_name not in list_models():
-        raise CheckpointError(f"holds an unknown model {info.model_name!r}", path=path,
-                              variable="model_name", expected=f"one of {list_models()}")
+        raise CheckpointError(
+            f"holds an unknown model {info.model_name!r}",
+            path=path,
+            variable="model_name",
+            expected=f"one of {list_models()}",
+        )
     try:
         model = create_model(info.model_name, preset=None, **info.model_kwargs)
     except (WorkbenchError, TypeError, ValueError) as exc:
-        raise CheckpointError(f"has arguments that do not build {info.model_name!r}: {exc}",
-                              path=path, variable="model_kwargs") from None
+        raise CheckpointError(
+            f"has arguments that do not build {info.model_name!r}: {exc}",
+            path=path,
+            variable="model_kwargs",
+        ) from None
     model.load_state_dict(_checked_state(obj, info, model, path), strict=True)
     model.to(resolve_device(device)).eval()
     model.checkpoint_info = info

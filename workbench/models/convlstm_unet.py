@@ -36,15 +36,20 @@ class ConvLSTMCell(nn.Module):
     def __init__(self, in_channels: int, hidden_channels: int, kernel_size: int = 3) -> None:
         super().__init__()
         self.hidden_channels = hidden_channels
-        self.conv = nn.Conv2d(in_channels + hidden_channels, 4 * hidden_channels, kernel_size,
-                              padding=kernel_size // 2)
+        self.conv = nn.Conv2d(
+            in_channels + hidden_channels,
+            4 * hidden_channels,
+            kernel_size,
+            padding=kernel_size // 2,
+        )
         with torch.no_grad():
             if not self.conv.bias.is_meta:
                 self.conv.bias.zero_()
-                self.conv.bias[hidden_channels:2 * hidden_channels].fill_(1.0)
+                self.conv.bias[hidden_channels : 2 * hidden_channels].fill_(1.0)
 
-    def forward(self, x: torch.Tensor, state: tuple[torch.Tensor, torch.Tensor]
-                ) -> tuple[torch.Tensor, torch.Tensor]:
+    def forward(
+        self, x: torch.Tensor, state: tuple[torch.Tensor, torch.Tensor]
+    ) -> tuple[torch.Tensor, torch.Tensor]:
         h, c = state
         i, f, o, g = self.conv(torch.cat([x, h], dim=1)).chunk(4, dim=1)
         c = torch.sigmoid(f) * c + torch.sigmoid(i) * torch.tanh(g)
@@ -55,8 +60,9 @@ class ConvLSTMCell(nn.Module):
 class ConvLSTM(nn.Module):
     """A ConvLSTM over ``B × T × C × H × W``; returns all hidden states and the last one."""
 
-    def __init__(self, in_channels: int, hidden_channels: int, kernel_size: int = 3,
-                 reverse: bool = False) -> None:
+    def __init__(
+        self, in_channels: int, hidden_channels: int, kernel_size: int = 3, reverse: bool = False
+    ) -> None:
         super().__init__()
         self.cell = ConvLSTMCell(in_channels, hidden_channels, kernel_size)
         self.reverse = reverse
@@ -83,8 +89,11 @@ class BiConvLSTM(nn.Module):
     def __init__(self, in_channels: int, out_channels: int, kernel_size: int = 3) -> None:
         super().__init__()
         if out_channels % 2:
-            raise ConfigError(f"is odd ({out_channels})", variable="ConvLSTM width",
-                              expected="an even number (half per direction)")
+            raise ConfigError(
+                f"is odd ({out_channels})",
+                variable="ConvLSTM width",
+                expected="an even number (half per direction)",
+            )
         self.forward_lstm = ConvLSTM(in_channels, out_channels // 2, kernel_size)
         self.backward_lstm = ConvLSTM(in_channels, out_channels // 2, kernel_size, reverse=True)
 
@@ -107,10 +116,13 @@ class _Level(nn.Module):
         return self.lstm(x)
 
 
-@register_model("convlstm_unet", presets={
-    "published": {},
-    "small": dict(channels=[4, 8, 16], bottleneck_channels=32),
-})
+@register_model(
+    "convlstm_unet",
+    presets={
+        "published": {},
+        "small": dict(channels=[4, 8, 16], bottleneck_channels=32),
+    },
+)
 class ConvLSTMUNet(WorkbenchModel):
     """U-Net with bidirectional ConvLSTM encoder levels and the 2D residual decoder.
 
@@ -144,8 +156,13 @@ class ConvLSTMUNet(WorkbenchModel):
         Width of the bottleneck level.
     """
 
-    def __init__(self, in_features: int = 2, num_classes: int = 2,
-                 channels: Sequence[int] = (32, 64, 128), bottleneck_channels: int = 256) -> None:
+    def __init__(
+        self,
+        in_features: int = 2,
+        num_classes: int = 2,
+        channels: Sequence[int] = (32, 64, 128),
+        bottleneck_channels: int = 256,
+    ) -> None:
         super().__init__()
         ch = list(channels)
         self.in_features = in_features

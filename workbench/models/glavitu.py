@@ -50,8 +50,9 @@ class FusionBranch(nn.Module):
 
     def __init__(self, in_channels: int, out_channels: int) -> None:
         super().__init__()
-        self.convs = nn.Sequential(ConvNormAct(in_channels, out_channels),
-                                   ConvNormAct(out_channels, out_channels))
+        self.convs = nn.Sequential(
+            ConvNormAct(in_channels, out_channels), ConvNormAct(out_channels, out_channels)
+        )
         self.gate = SqueezeExcitation(out_channels)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -68,8 +69,9 @@ class _Attention(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         b, n, _ = x.shape
         q, k, v = self.qkv(x).view(b, n, 3, self.heads, self.head_dim).permute(2, 0, 3, 1, 4)
-        out = F.scaled_dot_product_attention(q, k, v,
-                                             dropout_p=self.dropout if self.training else 0.0)
+        out = F.scaled_dot_product_attention(
+            q, k, v, dropout_p=self.dropout if self.training else 0.0
+        )
         return self.proj(out.transpose(1, 2).reshape(b, n, -1))
 
 
@@ -81,8 +83,13 @@ class _TransformerBlock(nn.Module):
         self.norm1 = nn.LayerNorm(dim)
         self.attn = _Attention(dim, heads, head_dim, dropout)
         self.norm2 = nn.LayerNorm(dim)
-        self.mlp = nn.Sequential(nn.Linear(dim, mlp_dim), nn.GELU(), nn.Dropout(dropout),
-                                 nn.Linear(mlp_dim, dim), nn.Dropout(dropout))
+        self.mlp = nn.Sequential(
+            nn.Linear(dim, mlp_dim),
+            nn.GELU(),
+            nn.Dropout(dropout),
+            nn.Linear(mlp_dim, dim),
+            nn.Dropout(dropout),
+        )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         x = x + self.attn(self.norm1(x))
@@ -98,9 +105,21 @@ class ViTBranch(nn.Module):
     then a 1×1 convolution.
     """
 
-    def __init__(self, in_channels: int, out_channels: int, *, img_size: int, patch_size: int,
-                 embed_dim: int, depth: int, num_heads: int, head_dim: int, mlp_dim: int,
-                 decoder_channels: int, dropout: float) -> None:
+    def __init__(
+        self,
+        in_channels: int,
+        out_channels: int,
+        *,
+        img_size: int,
+        patch_size: int,
+        embed_dim: int,
+        depth: int,
+        num_heads: int,
+        head_dim: int,
+        mlp_dim: int,
+        decoder_channels: int,
+        dropout: float,
+    ) -> None:
         super().__init__()
         if patch_size & (patch_size - 1):
             raise ConfigError(f"is {patch_size}", variable="patch_size", expected="a power of 2")
@@ -109,8 +128,10 @@ class ViTBranch(nn.Module):
         self.patch_embed = nn.Conv2d(in_channels, embed_dim, patch_size, stride=patch_size)
         self.pos_embed = nn.Parameter(torch.zeros(1, self.grid * self.grid, embed_dim))
         nn.init.trunc_normal_(self.pos_embed, std=0.02)
-        self.blocks = nn.ModuleList(_TransformerBlock(embed_dim, num_heads, head_dim, mlp_dim,
-                                                      dropout) for _ in range(depth))
+        self.blocks = nn.ModuleList(
+            _TransformerBlock(embed_dim, num_heads, head_dim, mlp_dim, dropout)
+            for _ in range(depth)
+        )
         self.norm = nn.LayerNorm(embed_dim)
         steps, c = [], embed_dim
         for _ in range(int(math.log2(patch_size))):
@@ -146,17 +167,20 @@ class _UpConv(nn.Sequential):
     """
 
     def __init__(self, in_channels: int, out_channels: int) -> None:
-        super().__init__(nn.Upsample(scale_factor=2, mode="nearest"),
-                         nn.ZeroPad2d((0, 1, 0, 1)),
-                         nn.Conv2d(in_channels, out_channels, 2, bias=False),
-                         nn.BatchNorm2d(out_channels))
+        super().__init__(
+            nn.Upsample(scale_factor=2, mode="nearest"),
+            nn.ZeroPad2d((0, 1, 0, 1)),
+            nn.Conv2d(in_channels, out_channels, 2, bias=False),
+            nn.BatchNorm2d(out_channels),
+        )
 
 
 class _ResUNet(nn.Module):
     """ResU-Net: residual levels with max-pooling, a bottleneck, up-convs, residual decoder."""
 
-    def __init__(self, in_channels: int, out_channels: int, channels: Sequence[int],
-                 bottleneck_channels: int) -> None:
+    def __init__(
+        self, in_channels: int, out_channels: int, channels: Sequence[int], bottleneck_channels: int
+    ) -> None:
         super().__init__()
         enc, c = [], in_channels
         for width in channels:
@@ -179,7 +203,7 @@ class _ResUNet(nn.Module):
             skips.append(x)
             x = F.max_pool2d(x, 2)
         x = self.bottleneck(x)
-        for up, block, skip in zip(self.ups, self.decoder, reversed(skips)):
+        for up, block, skip in zip(self.ups, self.decoder, reversed(skips), strict=False):
             x = block(torch.cat([skip, up(x)], dim=1))
         return self.out(x)
 
@@ -197,16 +221,32 @@ def coordinate_features(coords: torch.Tensor) -> torch.Tensor:
 
 
 def _mlp(in_features: int, out_features: int) -> nn.Sequential:
-    return nn.Sequential(nn.Linear(in_features, out_features), nn.LeakyReLU(NEGATIVE_SLOPE),
-                         nn.Linear(out_features, out_features), nn.LeakyReLU(NEGATIVE_SLOPE))
+    return nn.Sequential(
+        nn.Linear(in_features, out_features),
+        nn.LeakyReLU(NEGATIVE_SLOPE),
+        nn.Linear(out_features, out_features),
+        nn.LeakyReLU(NEGATIVE_SLOPE),
+    )
 
 
-@register_model("glavitu", presets={
-    "published": {},
-    "small": dict(optional_sources=["sar", "coherence"], fusion_channels=8, img_size=32,
-                  patch_size=8, embed_dim=16, depth=2, num_heads=2, mlp_dim=32,
-                  unet_channels=[8, 16, 32], bottleneck_channels=32),
-})
+@register_model(
+    "glavitu",
+    presets={
+        "published": {},
+        "small": dict(
+            optional_sources=["sar", "coherence"],
+            fusion_channels=8,
+            img_size=32,
+            patch_size=8,
+            embed_dim=16,
+            depth=2,
+            num_heads=2,
+            mlp_dim=32,
+            unet_channels=[8, 16, 32],
+            bottleneck_channels=32,
+        ),
+    },
+)
 class GlaViTU(WorkbenchModel):
     """GlaViTU: per-source fusion → ViT/SETR branch (added residually) → ResU-Net → 2 classes.
 
@@ -278,41 +318,72 @@ class GlaViTU(WorkbenchModel):
         Dropout in the transformer blocks.
     """
 
-    def __init__(self, sources: Mapping[str, int] = DEFAULT_SOURCES,
-                 optional_sources: Sequence[str] = (), num_classes: int = 2,
-                 fusion_channels: int = 64, img_size: int = 384, patch_size: int = 16,
-                 embed_dim: int = 64, depth: int = 12, num_heads: int = 4,
-                 head_dim: int | None = None, mlp_dim: int = 256,
-                 unet_channels: Sequence[int] = (64, 128, 256), bottleneck_channels: int = 512,
-                 deep_supervision: bool = True, aux_loss_weight: float = 0.5,
-                 num_regions: int = 0, region_dropout: float = 0.1, coord_encoding: bool = False,
-                 dropout: float = 0.0) -> None:
+    def __init__(
+        self,
+        sources: Mapping[str, int] = DEFAULT_SOURCES,
+        optional_sources: Sequence[str] = (),
+        num_classes: int = 2,
+        fusion_channels: int = 64,
+        img_size: int = 384,
+        patch_size: int = 16,
+        embed_dim: int = 64,
+        depth: int = 12,
+        num_heads: int = 4,
+        head_dim: int | None = None,
+        mlp_dim: int = 256,
+        unet_channels: Sequence[int] = (64, 128, 256),
+        bottleneck_channels: int = 512,
+        deep_supervision: bool = True,
+        aux_loss_weight: float = 0.5,
+        num_regions: int = 0,
+        region_dropout: float = 0.1,
+        coord_encoding: bool = False,
+        dropout: float = 0.0,
+    ) -> None:
         super().__init__()
         sources = dict(sources)
         if not sources:
             raise ConfigError("is empty", variable="sources", expected="at least one source")
         unknown = sorted(set(optional_sources) - set(sources))
         if unknown:
-            raise ConfigError(f"names sources {unknown} that are not in sources",
-                              variable="optional_sources", expected=f"some of {sorted(sources)}")
+            raise ConfigError(
+                f"names sources {unknown} that are not in sources",
+                variable="optional_sources",
+                expected=f"some of {sorted(sources)}",
+            )
         self.sources = sources
         self.optional_sources = tuple(optional_sources)
-        self.branches = nn.ModuleDict({name: FusionBranch(c, fusion_channels)
-                                       for name, c in sources.items()})
-        self.missing = nn.ParameterDict({name: nn.Parameter(torch.zeros(1, fusion_channels, 1, 1))
-                                         for name in self.optional_sources})
+        self.branches = nn.ModuleDict(
+            {name: FusionBranch(c, fusion_channels) for name, c in sources.items()}
+        )
+        self.missing = nn.ParameterDict(
+            {
+                name: nn.Parameter(torch.zeros(1, fusion_channels, 1, 1))
+                for name in self.optional_sources
+            }
+        )
         self.num_regions = num_regions
         self.region_dropout = region_dropout
         self.region_encoder = _mlp(num_regions + 1, fusion_channels) if num_regions > 0 else None
         self.coord_encoder = _mlp(4, fusion_channels) if coord_encoding else None
-        self.vit = ViTBranch(fusion_channels, fusion_channels, img_size=img_size,
-                             patch_size=patch_size, embed_dim=embed_dim, depth=depth,
-                             num_heads=num_heads, head_dim=head_dim or embed_dim // num_heads,
-                             mlp_dim=mlp_dim, decoder_channels=fusion_channels, dropout=dropout)
+        self.vit = ViTBranch(
+            fusion_channels,
+            fusion_channels,
+            img_size=img_size,
+            patch_size=patch_size,
+            embed_dim=embed_dim,
+            depth=depth,
+            num_heads=num_heads,
+            head_dim=head_dim or embed_dim // num_heads,
+            mlp_dim=mlp_dim,
+            decoder_channels=fusion_channels,
+            dropout=dropout,
+        )
         self.aux_head = nn.Conv2d(fusion_channels, num_classes, 1) if deep_supervision else None
         self.aux_loss_weight = aux_loss_weight
-        self.resunet = _ResUNet(fusion_channels, fusion_channels, unet_channels,
-                                bottleneck_channels)
+        self.resunet = _ResUNet(
+            fusion_channels, fusion_channels, unet_channels, bottleneck_channels
+        )
         self.head = nn.Conv2d(fusion_channels, num_classes, 1)
         self.stride = math.lcm(patch_size, 2 ** len(unet_channels))
 
@@ -323,44 +394,63 @@ class GlaViTU(WorkbenchModel):
 
     def _check_sources(self, inputs: Mapping[str, torch.Tensor | None]) -> tuple[int, int, int]:
         if not isinstance(inputs, Mapping):
-            raise ModelInputError(f"is a {type(inputs).__name__}", variable="inputs",
-                                  expected=f"a dict of sources {sorted(self.sources)}")
+            raise ModelInputError(
+                f"is a {type(inputs).__name__}",
+                variable="inputs",
+                expected=f"a dict of sources {sorted(self.sources)}",
+            )
         unknown = sorted(set(inputs) - set(self.sources))
         if unknown:
-            raise ModelInputError(f"holds unknown source(s) {unknown}", variable="inputs",
-                                  expected=f"sources among {sorted(self.sources)}")
+            raise ModelInputError(
+                f"holds unknown source(s) {unknown}",
+                variable="inputs",
+                expected=f"sources among {sorted(self.sources)}",
+            )
         present = {k: v for k, v in inputs.items() if v is not None}
         for name in self.sources:
             if name not in present and name not in self.optional_sources:
                 required = [s for s in self.sources if s not in self.optional_sources]
-                raise ModelInputError("is missing and not optional", variable=name,
-                                      expected=f"every required source {required}")
+                raise ModelInputError(
+                    "is missing and not optional",
+                    variable=name,
+                    expected=f"every required source {required}",
+                )
         if not present:
-            raise ModelInputError("holds no source", variable="inputs",
-                                  expected=f"at least one of {sorted(self.sources)}")
+            raise ModelInputError(
+                "holds no source",
+                variable="inputs",
+                expected=f"at least one of {sorted(self.sources)}",
+            )
         shapes = set()
         for name, x in present.items():
             c = self.sources[name]
             if x.ndim != 4 or x.shape[1] != c:
-                raise ModelInputError(f"has shape {tuple(x.shape)}", variable=name,
-                                      expected=f"B × {c} × H × W")
+                raise ModelInputError(
+                    f"has shape {tuple(x.shape)}", variable=name, expected=f"B × {c} × H × W"
+                )
             shapes.add((x.shape[0], *x.shape[-2:]))
         if len(shapes) > 1:
-            raise ModelInputError(f"have different batch or spatial sizes {sorted(shapes)}",
-                                  variable="sources", expected="the same B, H, W for all")
+            raise ModelInputError(
+                f"have different batch or spatial sizes {sorted(shapes)}",
+                variable="sources",
+                expected="the same B, H, W for all",
+            )
         return next(iter(shapes))
 
-    def _region_vector(self, region: torch.Tensor | None, b: int,
-                       device: torch.device) -> torch.Tensor:
+    def _region_vector(
+        self, region: torch.Tensor | None, b: int, device: torch.device
+    ) -> torch.Tensor:
         k = self.num_regions + 1
         if region is None:
             onehot = torch.zeros(b, k, device=device)
             onehot[:, -1] = 1.0
         elif region.dtype.is_floating_point:
             if region.shape != (b, k):
-                raise ModelInputError(f"has shape {tuple(region.shape)}", variable="region",
-                                      expected=f"{b} × {k} one-hot (last slot: unknown) "
-                                               "or B integer ids")
+                raise ModelInputError(
+                    f"has shape {tuple(region.shape)}",
+                    variable="region",
+                    expected=f"{b} × {k} one-hot (last slot: unknown) or B integer ids",
+                )
             onehot = region.to(device)
         else:
             ids = region.to(device).long().clone()
@@ -368,9 +458,12 @@ class GlaViTU(WorkbenchModel):
             if not bad and not torch.compiler.is_compiling():  # value check syncs; skip in graphs
                 bad = bool((ids >= k).any() or (ids < -1).any())
             if bad:
-                raise ModelInputError(f"is {region.tolist()}", variable="region",
-                                      expected=f"B ids in 0..{self.num_regions - 1}, or "
-                                               f"-1 / {self.num_regions} for unknown")
+                raise ModelInputError(
+                    f"is {region.tolist()}",
+                    variable="region",
+                    expected=f"B ids in 0..{self.num_regions - 1}, or "
+                    f"-1 / {self.num_regions} for unknown",
+                )
             ids = torch.where(ids < 0, self.num_regions, ids)
             onehot = F.one_hot(ids, k).float()
         if self.training and self.region_dropout > 0:
@@ -382,8 +475,12 @@ class GlaViTU(WorkbenchModel):
 
     # -- forward -----------------------------------------------------------------------------
 
-    def forward(self, inputs: Mapping[str, torch.Tensor | None], region: torch.Tensor | None = None,
-                coords: torch.Tensor | None = None) -> SegmentationOutput:
+    def forward(
+        self,
+        inputs: Mapping[str, torch.Tensor | None],
+        region: torch.Tensor | None = None,
+        coords: torch.Tensor | None = None,
+    ) -> SegmentationOutput:
         """Segment a multi-source patch.
 
         Parameters
@@ -399,11 +496,17 @@ class GlaViTU(WorkbenchModel):
         """
         b, h, w = self._check_sources(inputs)
         if region is not None and self.region_encoder is None:
-            raise ModelInputError("was given to a model without region encoding",
-                                  variable="region", expected="num_regions > 0 at construction")
+            raise ModelInputError(
+                "was given to a model without region encoding",
+                variable="region",
+                expected="num_regions > 0 at construction",
+            )
         if coords is not None and self.coord_encoder is None:
-            raise ModelInputError("was given to a model without coordinate encoding",
-                                  variable="coords", expected="coord_encoding=True at construction")
+            raise ModelInputError(
+                "was given to a model without coordinate encoding",
+                variable="coords",
+                expected="coord_encoding=True at construction",
+            )
         ref = next(x for x in inputs.values() if x is not None)
         size = (h, w)
         present, absent = [], []
@@ -421,8 +524,11 @@ class GlaViTU(WorkbenchModel):
             fused = fused + self.region_encoder(vec)[:, :, None, None]
         if self.coord_encoder is not None:
             if coords is None or coords.shape != (b, 2):
-                raise ModelInputError(f"is {None if coords is None else tuple(coords.shape)}",
-                                      variable="coords", expected=f"{b} × 2 (lat, lon degrees)")
+                raise ModelInputError(
+                    f"is {None if coords is None else tuple(coords.shape)}",
+                    variable="coords",
+                    expected=f"{b} × 2 (lat, lon degrees)",
+                )
             enc = self.coord_encoder(coordinate_features(coords.to(ref.device)).to(fused.dtype))
             fused = fused + enc[:, :, None, None]
         encoded = fused + self.vit(fused)

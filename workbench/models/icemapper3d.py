@@ -34,8 +34,11 @@ __all__ = ["IceMapper3D", "TemporalPooling", "pool_time_space", "check_time_seri
 def check_time_series(x: torch.Tensor, in_features: int) -> None:
     """Raise :class:`ModelInputError` unless ``x`` is ``B × T × in_features × H × W``."""
     if x.ndim != 5 or x.shape[2] != in_features:
-        raise ModelInputError(f"has shape {tuple(x.shape)}", variable="input",
-                              expected=f"B × T × {in_features} × H × W (T ≥ 1)")
+        raise ModelInputError(
+            f"has shape {tuple(x.shape)}",
+            variable="input",
+            expected=f"B × T × {in_features} × H × W (T ≥ 1)",
+        )
 
 
 def pool_time_space(x: torch.Tensor) -> torch.Tensor:
@@ -58,8 +61,9 @@ class TemporalPooling(nn.Module):
     def __init__(self, channels: int, mode: str = "max") -> None:
         super().__init__()
         if mode not in ("max", "attention"):
-            raise ConfigError(f"is {mode!r}", variable="temporal_pooling",
-                              expected="'max' or 'attention'")
+            raise ConfigError(
+                f"is {mode!r}", variable="temporal_pooling", expected="'max' or 'attention'"
+            )
         self.mode = mode
         self.score = nn.Conv3d(channels, 1, 1) if mode == "attention" else None
 
@@ -70,10 +74,13 @@ class TemporalPooling(nn.Module):
         return (x * weights).sum(dim=2)
 
 
-@register_model("icemapper3d", presets={
-    "published": {},
-    "small": dict(channels=[4, 8, 16], bottleneck_channels=32),
-})
+@register_model(
+    "icemapper3d",
+    presets={
+        "published": {},
+        "small": dict(channels=[4, 8, 16], bottleneck_channels=32),
+    },
+)
 class IceMapper3D(WorkbenchModel):
     """Residual U-Net with a 3D-convolution encoder over (time, y, x) and a 2D decoder.
 
@@ -112,9 +119,14 @@ class IceMapper3D(WorkbenchModel):
         ``"max"`` or ``"attention"`` (how skips and bottleneck collapse time).
     """
 
-    def __init__(self, in_features: int = 2, num_classes: int = 2,
-                 channels: Sequence[int] = (32, 64, 128), bottleneck_channels: int = 256,
-                 temporal_pooling: str = "max") -> None:
+    def __init__(
+        self,
+        in_features: int = 2,
+        num_classes: int = 2,
+        channels: Sequence[int] = (32, 64, 128),
+        bottleneck_channels: int = 256,
+        temporal_pooling: str = "max",
+    ) -> None:
         super().__init__()
         ch = list(channels)
         self.in_features = in_features
@@ -139,7 +151,7 @@ class IceMapper3D(WorkbenchModel):
         x, size = pad_to_multiple(x.reshape(b, t * c, h, w), self.stride)
         x = x.view(b, t, c, *x.shape[-2:]).transpose(1, 2)  # B × C × T × H × W
         skips = []
-        for block, pool in zip(self.encoder, self.skip_pools):
+        for block, pool in zip(self.encoder, self.skip_pools, strict=False):
             x = block(x)
             skips.append(pool(x))
             x = pool_time_space(x)

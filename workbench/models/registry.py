@@ -58,8 +58,9 @@ class _Entry:
 _REGISTRY: dict[str, _Entry] = {}
 
 
-def register_model(name: str, *, presets: Mapping[str, Mapping[str, Any]] | None = None
-                   ) -> Callable[[M], M]:
+def register_model(
+    name: str, *, presets: Mapping[str, Mapping[str, Any]] | None = None
+) -> Callable[[M], M]:
     """Class decorator: register a :class:`WorkbenchModel` subclass under ``name``.
 
     ``presets`` maps preset names to keyword arguments; ``"published"`` (``{}``: the class
@@ -89,8 +90,9 @@ def _entry(name: str) -> _Entry:
     try:
         return _REGISTRY[name]
     except KeyError:
-        raise ConfigError("is not a registered model", variable=name,
-                          expected=f"one of {list_models()}") from None
+        raise ConfigError(
+            "is not a registered model", variable=name, expected=f"one of {list_models()}"
+        ) from None
 
 
 def get_model_class(name: str) -> type[WorkbenchModel]:
@@ -110,8 +112,9 @@ def preset_kwargs(name: str, preset: str | None = "published") -> dict[str, Any]
     if preset is None:
         return {}
     if preset not in entry.presets:
-        raise ConfigError(f"has no preset {preset!r}", variable=name,
-                          expected=f"one of {list_presets(name)}")
+        raise ConfigError(
+            f"has no preset {preset!r}", variable=name, expected=f"one of {list_presets(name)}"
+        )
     return dict(entry.presets[preset])
 
 
@@ -140,8 +143,9 @@ def create_model(name: str, preset: str | None = "published", **kwargs: Any) -> 
     unknown = sorted(set(arguments) - set(params) - {"self"})
     if unknown:
         valid = [p for p in params if p != "self"]
-        raise ConfigError(f"does not take argument(s) {unknown}", variable=name,
-                          expected=f"some of {valid}")
+        raise ConfigError(
+            f"does not take argument(s) {unknown}", variable=name, expected=f"some of {valid}"
+        )
     return entry.cls(**arguments)
 
 
@@ -151,8 +155,11 @@ def count_parameters(model: torch.nn.Module) -> int:
 
 
 PUBLISHED_PARAMETERS: dict[str, tuple[float | None, str]] = {
-    "swinv2": (27.6e6, "Swin V2 tiny encoder (timm swinv2_tiny 28.3 M minus its 0.77 M "
-                       "ImageNet head; SCIENCE.md §1)"),
+    "swinv2": (
+        27.6e6,
+        "Swin V2 tiny encoder (timm swinv2_tiny 28.3 M minus its 0.77 M "
+        "ImageNet head; SCIENCE.md §1)",
+    ),
     "ssl4sar_hybrid": (None, "not given in SCIENCE.md; encoder ≈ 27.6 M + our decoder"),
     "caffe_unet": (None, "not given in SCIENCE.md"),
     "icemapper3d": (4.4e6, "SCIENCE.md §2, 2 input features"),
@@ -180,8 +187,16 @@ def parameter_rows(presets: tuple[str, ...] = ("published", "small")) -> list[di
             if preset != "published":
                 published, source = None, ""
             diff = (n - published) / published if published else None
-            rows.append(dict(model=name, preset=preset, params=n, published=published,
-                             difference=diff, source=source))
+            rows.append(
+                dict(
+                    model=name,
+                    preset=preset,
+                    params=n,
+                    published=published,
+                    difference=diff,
+                    source=source,
+                )
+            )
     return rows
 
 
@@ -197,12 +212,15 @@ def parameter_table(presets: tuple[str, ...] = ("published", "small")) -> str:
     def fmt(n: float) -> str:
         return f"{n / 1e6:.2f} M" if n >= 1e6 else f"{n / 1e3:.1f} k"
 
-    lines = ["| model | preset | parameters | published | difference "
-             "| source of the published figure |",
-             "| --- | --- | ---: | ---: | ---: | --- |"]
+    lines = [
+        "| model | preset | parameters | published | difference | source of the published figure |",
+        "| --- | --- | ---: | ---: | ---: | --- |",
+    ]
     for r in parameter_rows(presets):
         pub = fmt(r["published"]) if r["published"] else "—"
         diff = f"{100 * r['difference']:+.1f} %" if r["difference"] is not None else "—"
-        lines.append(f"| `{r['model']}` | {r['preset']} | {fmt(r['params'])} ({r['params']:,}) "
-                     f"| {pub} | {diff} | {r['source']} |")
+        lines.append(
+            f"| `{r['model']}` | {r['preset']} | {fmt(r['params'])} ({r['params']:,}) "
+            f"| {pub} | {diff} | {r['source']} |"
+        )
     return "\n".join(lines)

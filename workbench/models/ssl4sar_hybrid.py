@@ -26,11 +26,21 @@ from workbench.models.swinv2 import SwinV2Encoder
 __all__ = ["SSL4SARHybrid"]
 
 
-@register_model("ssl4sar_hybrid", presets={
-    "published": {},
-    "small": dict(embed_dim=8, depths=[2, 2, 2], num_heads=[2, 2, 4], window_size=4,
-                  img_size=64, decoder_channels=[16, 8, 8], final_channels=8),
-})
+@register_model(
+    "ssl4sar_hybrid",
+    presets={
+        "published": {},
+        "small": dict(
+            embed_dim=8,
+            depths=[2, 2, 2],
+            num_heads=[2, 2, 4],
+            window_size=4,
+            img_size=64,
+            decoder_channels=[16, 8, 8],
+            final_channels=8,
+        ),
+    },
+)
 class SSL4SARHybrid(WorkbenchModel):
     """SSL4SAR hybrid model: Swin V2 encoder → residual CNN decoder → 4 zone classes.
 
@@ -88,28 +98,49 @@ class SSL4SARHybrid(WorkbenchModel):
     ((2, 4, 50, 46), (2, 1, 50, 46))
     """
 
-    def __init__(self, in_chans: int = 1, num_classes: int = 4, patch_size: int = 4,
-                 embed_dim: int = 96, depths: Sequence[int] = (2, 2, 6, 2),
-                 num_heads: Sequence[int] = (3, 6, 12, 24), window_size: int = 16,
-                 mlp_ratio: float = 4.0, drop_path_rate: float = 0.1,
-                 img_size: int | None = 512, pretrained_window_sizes: Sequence[int] | None = None,
-                 decoder_channels: Sequence[int] = (256, 128, 64, 32), final_channels: int = 32,
-                 front_head: bool = False, target_size: int | None = None) -> None:
+    def __init__(
+        self,
+        in_chans: int = 1,
+        num_classes: int = 4,
+        patch_size: int = 4,
+        embed_dim: int = 96,
+        depths: Sequence[int] = (2, 2, 6, 2),
+        num_heads: Sequence[int] = (3, 6, 12, 24),
+        window_size: int = 16,
+        mlp_ratio: float = 4.0,
+        drop_path_rate: float = 0.1,
+        img_size: int | None = 512,
+        pretrained_window_sizes: Sequence[int] | None = None,
+        decoder_channels: Sequence[int] = (256, 128, 64, 32),
+        final_channels: int = 32,
+        front_head: bool = False,
+        target_size: int | None = None,
+    ) -> None:
         super().__init__()
         if len(decoder_channels) != len(depths):
-            raise ConfigError(f"has {len(decoder_channels)} values for {len(depths)} encoder "
-                              "stages", variable="decoder_channels",
-                              expected="one value per stage (deepest first)")
+            raise ConfigError(
+                f"has {len(decoder_channels)} values for {len(depths)} encoder stages",
+                variable="decoder_channels",
+                expected="one value per stage (deepest first)",
+            )
         self.encoder = SwinV2Encoder(
-            in_chans=in_chans, patch_size=patch_size, embed_dim=embed_dim, depths=depths,
-            num_heads=num_heads, window_size=window_size, mlp_ratio=mlp_ratio,
-            drop_path_rate=drop_path_rate, img_size=img_size,
-            pretrained_window_sizes=pretrained_window_sizes)
+            in_chans=in_chans,
+            patch_size=patch_size,
+            embed_dim=embed_dim,
+            depths=depths,
+            num_heads=num_heads,
+            window_size=window_size,
+            mlp_ratio=mlp_ratio,
+            drop_path_rate=drop_path_rate,
+            img_size=img_size,
+            pretrained_window_sizes=pretrained_window_sizes,
+        )
         enc_ch = self.encoder.out_channels
         dec = list(decoder_channels)
         self.bottleneck = ResBlock(enc_ch[-1], dec[0])
         self.up_blocks = nn.ModuleList(
-            UpBlock(dec[i], enc_ch[-2 - i], dec[i + 1]) for i in range(len(dec) - 1))
+            UpBlock(dec[i], enc_ch[-2 - i], dec[i + 1]) for i in range(len(dec) - 1)
+        )
         self.final = UpBlock(dec[-1], 0, final_channels)
         self.zones_head = nn.Conv2d(final_channels, num_classes, 1)
         self.front_head = nn.Conv2d(final_channels, 1, 1) if front_head else None
@@ -121,15 +152,19 @@ class SSL4SARHybrid(WorkbenchModel):
 
     def forward(self, x: torch.Tensor) -> SegmentationOutput:
         if x.ndim != 4:
-            raise ModelInputError(f"has shape {tuple(x.shape)}", variable="input",
-                                  expected="B × C × H × W")
+            raise ModelInputError(
+                f"has shape {tuple(x.shape)}", variable="input", expected="B × C × H × W"
+            )
         if self.target_size is not None and min(x.shape[-2:]) < self.target_size:
-            raise ModelInputError(f"is {tuple(x.shape[-2:])}, smaller than the target crop",
-                                  variable="input size", expected=f"≥ {self.target_size} px")
+            raise ModelInputError(
+                f"is {tuple(x.shape[-2:])}, smaller than the target crop",
+                variable="input size",
+                expected=f"≥ {self.target_size} px",
+            )
         x, size = pad_to_multiple(x, self.stride)
         features = self.encoder(x)
         y = self.bottleneck(features[-1])
-        for block, skip in zip(self.up_blocks, reversed(features[:-1])):
+        for block, skip in zip(self.up_blocks, reversed(features[:-1]), strict=False):
             y = block(y, skip)
         y = self.final(y, size=tuple(x.shape[-2:]))
         y = crop_to(y, size)

@@ -122,18 +122,30 @@ class WindowAttention(nn.Module):
     Input ``(B·nW) × N × C`` with ``N = window²``; optional additive mask ``nW × N × N``.
     """
 
-    def __init__(self, dim: int, num_heads: int, window_size: int, *,
-                 pretrained_window_size: int = 0, qkv_bias: bool = True,
-                 attn_drop: float = 0.0, proj_drop: float = 0.0) -> None:
+    def __init__(
+        self,
+        dim: int,
+        num_heads: int,
+        window_size: int,
+        *,
+        pretrained_window_size: int = 0,
+        qkv_bias: bool = True,
+        attn_drop: float = 0.0,
+        proj_drop: float = 0.0,
+    ) -> None:
         super().__init__()
         if dim % num_heads:
-            raise ConfigError(f"dim {dim} is not a multiple of num_heads {num_heads}",
-                              variable="num_heads")
+            raise ConfigError(
+                f"dim {dim} is not a multiple of num_heads {num_heads}", variable="num_heads"
+            )
         self.dim, self.num_heads, self.window_size = dim, num_heads, window_size
         self.pretrained_window_size = pretrained_window_size
         self.logit_scale = nn.Parameter(torch.log(10 * torch.ones(num_heads, 1, 1)))
-        self.cpb_mlp = nn.Sequential(nn.Linear(2, CPB_HIDDEN), nn.ReLU(inplace=True),
-                                     nn.Linear(CPB_HIDDEN, num_heads, bias=False))
+        self.cpb_mlp = nn.Sequential(
+            nn.Linear(2, CPB_HIDDEN),
+            nn.ReLU(inplace=True),
+            nn.Linear(CPB_HIDDEN, num_heads, bias=False),
+        )
         self.qkv = nn.Linear(dim, 3 * dim, bias=False)
         if qkv_bias:
             self.q_bias = nn.Parameter(torch.zeros(dim))
@@ -166,7 +178,7 @@ class WindowAttention(nn.Module):
 
     def relative_position_bias(self) -> torch.Tensor:
         """``heads × N × N`` bias, ``16·sigmoid(CPB-MLP(log-spaced coordinates))``."""
-        n = self.window_size ** 2
+        n = self.window_size**2
         table = self.relative_coords_table.to(self.cpb_mlp[0].weight.dtype)
         bias = self.cpb_mlp(table)[self.relative_position_index.reshape(-1)]
         return 16 * torch.sigmoid(bias.view(n, n, -1).permute(2, 0, 1))
@@ -185,16 +197,22 @@ class WindowAttention(nn.Module):
         attn_bias = self.relative_position_bias().unsqueeze(0)  # 1 × h × N × N
         drop = self.attn_drop if self.training else 0.0
         if mask is None:
-            out = F.scaled_dot_product_attention(q, k, v, attn_mask=attn_bias.to(q.dtype),
-                                                 dropout_p=drop, scale=1.0)
+            out = F.scaled_dot_product_attention(
+                q, k, v, attn_mask=attn_bias.to(q.dtype), dropout_p=drop, scale=1.0
+            )
         else:
             nw = mask.shape[0]
             b = bw // nw
             full = (attn_bias + mask[:, None].to(attn_bias.dtype)).reshape(1, nw * h, n, n)
             d = c // h
             out = F.scaled_dot_product_attention(
-                q.reshape(b, nw * h, n, d), k.reshape(b, nw * h, n, d),
-                v.reshape(b, nw * h, n, d), attn_mask=full.to(q.dtype), dropout_p=drop, scale=1.0)
+                q.reshape(b, nw * h, n, d),
+                k.reshape(b, nw * h, n, d),
+                v.reshape(b, nw * h, n, d),
+                attn_mask=full.to(q.dtype),
+                dropout_p=drop,
+                scale=1.0,
+            )
             out = out.view(bw, h, n, d)
         out = out.transpose(1, 2).reshape(bw, n, c)
         return self.proj_drop(self.proj(out))
@@ -230,15 +248,31 @@ class _Mlp(nn.Module):
 class SwinV2Block(nn.Module):
     """One (shifted-)window block with residual post-norm; input/output ``B × H × W × C``."""
 
-    def __init__(self, dim: int, num_heads: int, window_size: int, shift_size: int, *,
-                 mlp_ratio: float = 4.0, qkv_bias: bool = True, drop: float = 0.0,
-                 attn_drop: float = 0.0, drop_path: float = 0.0,
-                 pretrained_window_size: int = 0) -> None:
+    def __init__(
+        self,
+        dim: int,
+        num_heads: int,
+        window_size: int,
+        shift_size: int,
+        *,
+        mlp_ratio: float = 4.0,
+        qkv_bias: bool = True,
+        drop: float = 0.0,
+        attn_drop: float = 0.0,
+        drop_path: float = 0.0,
+        pretrained_window_size: int = 0,
+    ) -> None:
         super().__init__()
         self.window_size, self.shift_size = window_size, shift_size
-        self.attn = WindowAttention(dim, num_heads, window_size, qkv_bias=qkv_bias,
-                                    pretrained_window_size=pretrained_window_size,
-                                    attn_drop=attn_drop, proj_drop=drop)
+        self.attn = WindowAttention(
+            dim,
+            num_heads,
+            window_size,
+            qkv_bias=qkv_bias,
+            pretrained_window_size=pretrained_window_size,
+            attn_drop=attn_drop,
+            proj_drop=drop,
+        )
         self.norm1 = nn.LayerNorm(dim)
         self.drop_path = _DropPath(drop_path)
         self.mlp = _Mlp(dim, int(dim * mlp_ratio), drop)
@@ -286,17 +320,38 @@ class PatchMerging(nn.Module):
 class SwinV2Stage(nn.Module):
     """``depth`` blocks (every second one shifted), then optional patch merging."""
 
-    def __init__(self, dim: int, depth: int, num_heads: int, window_size: int, *,
-                 shift: bool, downsample: bool, mlp_ratio: float, qkv_bias: bool,
-                 drop: float, attn_drop: float, drop_path: Sequence[float],
-                 pretrained_window_size: int) -> None:
+    def __init__(
+        self,
+        dim: int,
+        depth: int,
+        num_heads: int,
+        window_size: int,
+        *,
+        shift: bool,
+        downsample: bool,
+        mlp_ratio: float,
+        qkv_bias: bool,
+        drop: float,
+        attn_drop: float,
+        drop_path: Sequence[float],
+        pretrained_window_size: int,
+    ) -> None:
         super().__init__()
         self.blocks = nn.ModuleList(
-            SwinV2Block(dim, num_heads, window_size,
-                        shift_size=window_size // 2 if (shift and i % 2 == 1) else 0,
-                        mlp_ratio=mlp_ratio, qkv_bias=qkv_bias, drop=drop, attn_drop=attn_drop,
-                        drop_path=drop_path[i], pretrained_window_size=pretrained_window_size)
-            for i in range(depth))
+            SwinV2Block(
+                dim,
+                num_heads,
+                window_size,
+                shift_size=window_size // 2 if (shift and i % 2 == 1) else 0,
+                mlp_ratio=mlp_ratio,
+                qkv_bias=qkv_bias,
+                drop=drop,
+                attn_drop=attn_drop,
+                drop_path=drop_path[i],
+                pretrained_window_size=pretrained_window_size,
+            )
+            for i in range(depth)
+        )
         self.downsample = PatchMerging(dim) if downsample else None
 
     def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
@@ -306,10 +361,13 @@ class SwinV2Stage(nn.Module):
         return x, (self.downsample(x) if self.downsample is not None else None)
 
 
-@register_model("swinv2", presets={
-    "published": {},
-    "small": dict(embed_dim=24, depths=[2, 2], num_heads=[2, 4], window_size=4, img_size=32),
-})
+@register_model(
+    "swinv2",
+    presets={
+        "published": {},
+        "small": dict(embed_dim=24, depths=[2, 2], num_heads=[2, 4], window_size=4, img_size=32),
+    },
+)
 class SwinV2Encoder(WorkbenchModel):
     """Swin Transformer V2 encoder returning multi-scale feature maps for a U-shaped decoder.
 
@@ -366,25 +424,40 @@ class SwinV2Encoder(WorkbenchModel):
     [24, 48]
     """
 
-    def __init__(self, in_chans: int = 1, patch_size: int = 4, embed_dim: int = 96,
-                 depths: Sequence[int] = (2, 2, 6, 2), num_heads: Sequence[int] = (3, 6, 12, 24),
-                 window_size: int = 16, mlp_ratio: float = 4.0, qkv_bias: bool = True,
-                 drop_rate: float = 0.0, attn_drop_rate: float = 0.0, drop_path_rate: float = 0.0,
-                 img_size: int | Sequence[int] | None = 512,
-                 pretrained_window_sizes: Sequence[int] | None = None) -> None:
+    def __init__(
+        self,
+        in_chans: int = 1,
+        patch_size: int = 4,
+        embed_dim: int = 96,
+        depths: Sequence[int] = (2, 2, 6, 2),
+        num_heads: Sequence[int] = (3, 6, 12, 24),
+        window_size: int = 16,
+        mlp_ratio: float = 4.0,
+        qkv_bias: bool = True,
+        drop_rate: float = 0.0,
+        attn_drop_rate: float = 0.0,
+        drop_path_rate: float = 0.0,
+        img_size: int | Sequence[int] | None = 512,
+        pretrained_window_sizes: Sequence[int] | None = None,
+    ) -> None:
         super().__init__()
         depths, num_heads = list(depths), list(num_heads)
         if len(depths) != len(num_heads) or not depths:
-            raise ConfigError(f"depths {depths} and num_heads {num_heads} differ in length",
-                              variable="num_heads", expected="one head count per stage")
+            raise ConfigError(
+                f"depths {depths} and num_heads {num_heads} differ in length",
+                variable="num_heads",
+                expected="one head count per stage",
+            )
         pws = list(pretrained_window_sizes) if pretrained_window_sizes else [0] * len(depths)
         if len(pws) < len(depths):
-            raise ConfigError(f"has {len(pws)} entries for {len(depths)} stages",
-                              variable="pretrained_window_sizes")
+            raise ConfigError(
+                f"has {len(pws)} entries for {len(depths)} stages",
+                variable="pretrained_window_sizes",
+            )
         self.num_stages = len(depths)
         self.patch_size = patch_size
-        self.out_channels = [embed_dim * 2 ** i for i in range(self.num_stages)]
-        self.strides = [patch_size * 2 ** i for i in range(self.num_stages)]
+        self.out_channels = [embed_dim * 2**i for i in range(self.num_stages)]
+        self.strides = [patch_size * 2**i for i in range(self.num_stages)]
         self.patch_embed = PatchEmbed(in_chans, embed_dim, patch_size)
         self.pos_drop = nn.Dropout(drop_rate)
         dpr = torch.linspace(0, drop_path_rate, sum(depths), device="cpu").tolist()
@@ -392,17 +465,28 @@ class SwinV2Encoder(WorkbenchModel):
             ih, iw = (img_size, img_size) if isinstance(img_size, int) else tuple(img_size)
             grid = (ih // patch_size, iw // patch_size)
         stages = []
-        for i, (depth, heads) in enumerate(zip(depths, num_heads)):
+        for i, (depth, heads) in enumerate(zip(depths, num_heads, strict=False)):
             ws, shift = window_size, True
             if img_size is not None:
-                resolution = min(grid[0] // 2 ** i, grid[1] // 2 ** i)
+                resolution = min(grid[0] // 2**i, grid[1] // 2**i)
                 if resolution <= window_size:
                     ws, shift = max(resolution, 1), False
-            stages.append(SwinV2Stage(
-                self.out_channels[i], depth, heads, ws, shift=shift,
-                downsample=i < self.num_stages - 1, mlp_ratio=mlp_ratio, qkv_bias=qkv_bias,
-                drop=drop_rate, attn_drop=attn_drop_rate,
-                drop_path=dpr[sum(depths[:i]):sum(depths[:i + 1])], pretrained_window_size=pws[i]))
+            stages.append(
+                SwinV2Stage(
+                    self.out_channels[i],
+                    depth,
+                    heads,
+                    ws,
+                    shift=shift,
+                    downsample=i < self.num_stages - 1,
+                    mlp_ratio=mlp_ratio,
+                    qkv_bias=qkv_bias,
+                    drop=drop_rate,
+                    attn_drop=attn_drop_rate,
+                    drop_path=dpr[sum(depths[:i]) : sum(depths[: i + 1])],
+                    pretrained_window_size=pws[i],
+                )
+            )
         self.layers = nn.ModuleList(stages)
         self.norm = nn.LayerNorm(self.out_channels[-1])
 
@@ -452,8 +536,10 @@ _HF_TOP = {
     "layernorm.bias": "norm.bias",
 }
 # keys of published checkpoints that an encoder does not use (heads, buffers, SimMIM parts)
-_IGNORED = re.compile(r"(^|\.)(relative_coords_table|relative_position_index|attn_mask|k_bias)$"
-                      r"|^(pooler|classifier|head|decoder)\.|^embeddings\.mask_token$|^mask_token$")
+_IGNORED = re.compile(
+    r"(^|\.)(relative_coords_table|relative_position_index|attn_mask|k_bias)$"
+    r"|^(pooler|classifier|head|decoder)\.|^embeddings\.mask_token$|^mask_token$"
+)
 
 
 def convert_hf_swinv2_state_dict(state_dict: Mapping[str, torch.Tensor]) -> dict[str, torch.Tensor]:
@@ -494,14 +580,20 @@ def convert_hf_swinv2_state_dict(state_dict: Mapping[str, torch.Tensor]) -> dict
             rest = m[3]
             if rest in _HF_BLOCK:
                 out[prefix + _HF_BLOCK[rest]] = value
-            elif rest in ("attention.self.query.weight", "attention.self.key.weight",
-                          "attention.self.value.weight"):
+            elif rest in (
+                "attention.self.query.weight",
+                "attention.self.key.weight",
+                "attention.self.value.weight",
+            ):
                 qkv.setdefault(prefix, {})[rest.split(".")[2]] = value
             else:
                 unknown.append(key)
             continue
-        m = re.fullmatch(r"encoder\.layers\.(\d+)\.downsample\."
-                         r"(reduction\.weight|norm\.weight|norm\.bias)", key)
+        m = re.fullmatch(
+            r"encoder\.layers\.(\d+)\.downsample\."
+            r"(reduction\.weight|norm\.weight|norm\.bias)",
+            key,
+        )
         if m:
             out[f"layers.{m[1]}.downsample.{m[2]}"] = value
             continue
@@ -509,17 +601,22 @@ def convert_hf_swinv2_state_dict(state_dict: Mapping[str, torch.Tensor]) -> dict
     for prefix, parts in qkv.items():
         if set(parts) != {"query", "key", "value"}:
             missing = sorted({"query", "key", "value"} - set(parts))
-            raise CheckpointError(f"block {prefix} lacks the {missing} weight(s)",
-                                  expected="query, key and value weights in every block")
+            raise CheckpointError(
+                f"block {prefix} lacks the {missing} weight(s)",
+                expected="query, key and value weights in every block",
+            )
         out[prefix + "attn.qkv.weight"] = torch.cat([parts["query"], parts["key"], parts["value"]])
     if unknown:
-        raise CheckpointError(f"has keys that are not part of a Swin V2 encoder: {unknown[:20]}",
-                              expected="the transformers Swinv2Model key layout")
+        raise CheckpointError(
+            f"has keys that are not part of a Swin V2 encoder: {unknown[:20]}",
+            expected="the transformers Swinv2Model key layout",
+        )
     return out
 
 
-def convert_timm_swinv2_state_dict(state_dict: Mapping[str, torch.Tensor]
-                                   ) -> dict[str, torch.Tensor]:
+def convert_timm_swinv2_state_dict(
+    state_dict: Mapping[str, torch.Tensor],
+) -> dict[str, torch.Tensor]:
     """Map a timm / Microsoft Swin V2 state dict onto :class:`SwinV2Encoder` keys.
 
     Our keys *are* the Microsoft / timm < 0.9 layout, so this only drops heads and buffers
@@ -530,16 +627,20 @@ def convert_timm_swinv2_state_dict(state_dict: Mapping[str, torch.Tensor]
     """
     sd = {k: v for k, v in state_dict.items() if not _IGNORED.search(k)}
     if "absolute_pos_embed" in sd:
-        raise CheckpointError("uses absolute position embeddings, which SwinV2Encoder lacks",
-                              variable="absolute_pos_embed", expected="a model with ape=False")
+        raise CheckpointError(
+            "uses absolute position embeddings, which SwinV2Encoder lacks",
+            variable="absolute_pos_embed",
+            expected="a model with ape=False",
+        )
     has_downsample = [int(m[1]) for k in sd if (m := re.match(r"layers\.(\d+)\.downsample\.", k))]
     new_layout = bool(has_downsample) and min(has_downsample) > 0
     if not new_layout:
         return sd
     out = {}
     for k, v in sd.items():
-        k = re.sub(r"^layers\.(\d+)\.downsample\.",
-                   lambda m: f"layers.{int(m[1]) - 1}.downsample.", k)
+        k = re.sub(
+            r"^layers\.(\d+)\.downsample\.", lambda m: f"layers.{int(m[1]) - 1}.downsample.", k
+        )
         out[k] = v
     return out
 
@@ -573,36 +674,45 @@ def _read_state_dict(path: Path) -> dict[str, torch.Tensor]:
     except FileNotFoundError:
         raise CheckpointError("does not exist", path=path) from None
     except Exception as exc:  # truncated zip, foreign pickle, bad safetensors header, ...
-        raise CheckpointError(f"cannot be read as a weights file ({type(exc).__name__}: "
-                              f"{str(exc).splitlines()[0] if str(exc) else ''})", path=path,
-                              expected="a torch state dict (.pth/.bin/.pt) or .safetensors"
-                              ) from None
+        raise CheckpointError(
+            f"cannot be read as a weights file ({type(exc).__name__}: "
+            f"{str(exc).splitlines()[0] if str(exc) else ''})",
+            path=path,
+            expected="a torch state dict (.pth/.bin/.pt) or .safetensors",
+        ) from None
     for wrapper in ("model", "state_dict", "model_state_dict", "module"):
         if isinstance(obj, Mapping) and isinstance(obj.get(wrapper), Mapping):
             obj = obj[wrapper]
     if not isinstance(obj, Mapping) or not all(isinstance(v, torch.Tensor) for v in obj.values()):
-        raise CheckpointError("does not hold a state dict of tensors", path=path,
-                              expected="a mapping of parameter names to tensors")
+        raise CheckpointError(
+            "does not hold a state dict of tensors",
+            path=path,
+            expected="a mapping of parameter names to tensors",
+        )
     return dict(obj)
 
 
-def _to_encoder_layout(sd: dict[str, torch.Tensor], path: Path
-                       ) -> tuple[dict[str, torch.Tensor], str]:
+def _to_encoder_layout(
+    sd: dict[str, torch.Tensor], path: Path
+) -> tuple[dict[str, torch.Tensor], str]:
     hf_suffix = "embeddings.patch_embeddings.projection.weight"
     hf_key = next((k for k in sd if k.endswith(hf_suffix)), None)
     timm_key = next((k for k in sd if k.endswith("patch_embed.proj.weight")), None)
     if hf_key is not None:
         prefix = hf_key[: -len("embeddings.patch_embeddings.projection.weight")]
-        sub = {k[len(prefix):]: v for k, v in sd.items() if k.startswith(prefix)}
+        sub = {k[len(prefix) :]: v for k, v in sd.items() if k.startswith(prefix)}
         return convert_hf_swinv2_state_dict(sub), "transformers"
     if timm_key is not None:
         prefix = timm_key[: -len("patch_embed.proj.weight")]
-        sub = {k[len(prefix):]: v for k, v in sd.items() if k.startswith(prefix)}
+        sub = {k[len(prefix) :]: v for k, v in sd.items() if k.startswith(prefix)}
         return convert_timm_swinv2_state_dict(sub), "timm"
-    raise CheckpointError(f"is not a Swin V2 checkpoint; its first keys are {sorted(sd)[:8]}",
-                          path=path, variable="patch embedding",
-                          expected="'patch_embed.proj.weight' (timm/Microsoft) or "
-                                   "'embeddings.patch_embeddings.projection.weight' (transformers)")
+    raise CheckpointError(
+        f"is not a Swin V2 checkpoint; its first keys are {sorted(sd)[:8]}",
+        path=path,
+        variable="patch embedding",
+        expected="'patch_embed.proj.weight' (timm/Microsoft) or "
+        "'embeddings.patch_embeddings.projection.weight' (transformers)",
+    )
 
 
 def _infer_architecture(sd: Mapping[str, torch.Tensor], path: Path) -> dict[str, Any]:
@@ -616,16 +726,29 @@ def _infer_architecture(sd: Mapping[str, torch.Tensor], path: Path) -> dict[str,
         heads = [sd[f"layers.{s}.blocks.0.attn.logit_scale"].shape[0] for s in stages]
         fc1 = sd["layers.0.blocks.0.mlp.fc1.weight"]
     except KeyError as exc:
-        raise CheckpointError(f"lacks key {exc.args[0]!r} needed to infer the architecture",
-                              path=path, expected="a complete Swin V2 state dict") from None
-    return dict(patch_size=proj.shape[-1], embed_dim=proj.shape[0], depths=depths,
-                num_heads=heads, mlp_ratio=fc1.shape[0] / fc1.shape[1],
-                qkv_bias="layers.0.blocks.0.attn.q_bias" in sd)
+        raise CheckpointError(
+            f"lacks key {exc.args[0]!r} needed to infer the architecture",
+            path=path,
+            expected="a complete Swin V2 state dict",
+        ) from None
+    return dict(
+        patch_size=proj.shape[-1],
+        embed_dim=proj.shape[0],
+        depths=depths,
+        num_heads=heads,
+        mlp_ratio=fc1.shape[0] / fc1.shape[1],
+        qkv_bias="layers.0.blocks.0.attn.q_bias" in sd,
+    )
 
 
-def load_pretrained_swinv2(path: str | os.PathLike[str], in_chans: int = 1, stem: str = "mean",
-                           *, model: SwinV2Encoder | None = None, **encoder_kwargs: Any
-                           ) -> SwinV2Encoder:
+def load_pretrained_swinv2(
+    path: str | os.PathLike[str],
+    in_chans: int = 1,
+    stem: str = "mean",
+    *,
+    model: SwinV2Encoder | None = None,
+    **encoder_kwargs: Any,
+) -> SwinV2Encoder:
     """Load a published Swin V2 checkpoint file into a :class:`SwinV2Encoder`.
 
     Reads ``torch.save`` files (``weights_only=True``; a ``{"model": sd}`` or
@@ -671,13 +794,17 @@ def load_pretrained_swinv2(path: str | os.PathLike[str], in_chans: int = 1, stem
         arch["in_chans"] = in_chans
         model = SwinV2Encoder(**arch)
     elif encoder_kwargs:
-        raise ConfigError("encoder_kwargs are only used when no model is given",
-                          variable=",".join(encoder_kwargs))
+        raise ConfigError(
+            "encoder_kwargs are only used when no model is given", variable=",".join(encoder_kwargs)
+        )
     expected = model.state_dict()
     missing = sorted(set(expected) - set(sd))
     unexpected = sorted(set(sd) - set(expected))
-    mismatched = [f"{k}: file {tuple(sd[k].shape)} vs model {tuple(expected[k].shape)}"
-                  for k in sorted(set(sd) & set(expected)) if sd[k].shape != expected[k].shape]
+    mismatched = [
+        f"{k}: file {tuple(sd[k].shape)} vs model {tuple(expected[k].shape)}"
+        for k in sorted(set(sd) & set(expected))
+        if sd[k].shape != expected[k].shape
+    ]
     if missing or unexpected or mismatched:
         parts = []
         if missing:
@@ -686,7 +813,10 @@ def load_pretrained_swinv2(path: str | os.PathLike[str], in_chans: int = 1, stem
             parts.append(f"unexpected keys {unexpected[:20]}{' …' if len(unexpected) > 20 else ''}")
         if mismatched:
             parts.append(f"shape mismatches {mismatched[:20]}")
-        raise CheckpointError(f"does not fit the encoder ({layout} layout): " + "; ".join(parts),
-                              path=path, expected="a Swin V2 checkpoint of the same architecture")
+        raise CheckpointError(
+            f"does not fit the encoder ({layout} layout): " + "; ".join(parts),
+            path=path,
+            expected="a Swin V2 checkpoint of the same architecture",
+        )
     model.load_state_dict(sd, strict=True)
     return model

@@ -157,23 +157,34 @@ def validate_augment_config(config: Mapping[str, Any] | None) -> dict[str, dict[
     if config is None:
         return out
     if not isinstance(config, Mapping):
-        raise ConfigError(f"is a {type(config).__name__}", variable="augment",
-                          expected="a mapping of operation → probability or {p: …, …}")
+        raise ConfigError(
+            f"is a {type(config).__name__}",
+            variable="augment",
+            expected="a mapping of operation → probability or {p: …, …}",
+        )
     for name, spec in config.items():
         key = f"augment.{name}"
         if name not in OPS:
-            raise ConfigError("is not an augmentation", variable=key, expected=f"one of {list(OPS)}")
+            raise ConfigError(
+                "is not an augmentation", variable=key, expected=f"one of {list(OPS)}"
+            )
         if spec is None or spec is False:
             continue
         if isinstance(spec, bool) or isinstance(spec, (int, float)):
             spec = {"p": float(spec)}
         if not isinstance(spec, Mapping):
-            raise ConfigError(f"is {spec!r}", variable=key,
-                              expected="a probability or a mapping with 'p' and parameters")
+            raise ConfigError(
+                f"is {spec!r}",
+                variable=key,
+                expected="a probability or a mapping with 'p' and parameters",
+            )
         unknown = sorted(set(spec) - set(OPS[name]) - {"p"})
         if unknown:
-            raise ConfigError(f"has unknown parameter(s) {unknown}", variable=key,
-                              expected=f"parameters among {['p', *OPS[name]]}")
+            raise ConfigError(
+                f"has unknown parameter(s) {unknown}",
+                variable=key,
+                expected=f"parameters among {['p', *OPS[name]]}",
+            )
         p = spec.get("p", 0.0)
         if not isinstance(p, (int, float)) or isinstance(p, bool) or not 0.0 <= p <= 1.0:
             raise ConfigError(f"has p={p!r}", variable=key, expected="a probability 0 <= p <= 1")
@@ -181,41 +192,61 @@ def validate_augment_config(config: Mapping[str, Any] | None) -> dict[str, dict[
         if name == "ocean_mixup":
             params["alpha"] = _pair(params["alpha"], f"{key}.alpha", 0.0)
             if params["alpha"][1] > 1.0:
-                raise ConfigError(f"is {params['alpha']}", variable=f"{key}.alpha",
-                                  expected="a range within [0, 1]")
+                raise ConfigError(
+                    f"is {params['alpha']}",
+                    variable=f"{key}.alpha",
+                    expected="a range within [0, 1]",
+                )
             params["ocean_class"] = int(params["ocean_class"])
         elif name == "crop_rescale":
             params["scale"] = _pair(params["scale"], f"{key}.scale", 1e-3)
             if params["scale"][1] > 1.0:
-                raise ConfigError(f"is {params['scale']}", variable=f"{key}.scale",
-                                  expected="fractions within (0, 1]")
+                raise ConfigError(
+                    f"is {params['scale']}",
+                    variable=f"{key}.scale",
+                    expected="fractions within (0, 1]",
+                )
         elif name in ("zoom", "gamma", "contrast"):
             params["range"] = _pair(params["range"], f"{key}.range", 1e-3)
         elif name == "occlusion":
             params["size"] = _pair(params["size"], f"{key}.size", 0.0)
             if params["size"][1] > 1.0:
-                raise ConfigError(f"is {params['size']}", variable=f"{key}.size",
-                                  expected="fractions of the patch side within [0, 1]")
+                raise ConfigError(
+                    f"is {params['size']}",
+                    variable=f"{key}.size",
+                    expected="fractions of the patch side within [0, 1]",
+                )
         elif name == "speckle":
             if params["kind"] not in ("poisson", "gamma"):
-                raise ConfigError(f"is {params['kind']!r}", variable=f"{key}.kind",
-                                  expected="'poisson' or 'gamma'")
+                raise ConfigError(
+                    f"is {params['kind']!r}",
+                    variable=f"{key}.kind",
+                    expected="'poisson' or 'gamma'",
+                )
             if params["domain"] not in ("linear", "db"):
-                raise ConfigError(f"is {params['domain']!r}", variable=f"{key}.domain",
-                                  expected="'linear' or 'db'")
+                raise ConfigError(
+                    f"is {params['domain']!r}",
+                    variable=f"{key}.domain",
+                    expected="'linear' or 'db'",
+                )
             if float(params["scale"]) <= 0 or int(params["looks"]) < 1:
-                raise ConfigError(f"scale {params['scale']}, looks {params['looks']}",
-                                  variable=key, expected="scale > 0 and looks ≥ 1")
+                raise ConfigError(
+                    f"scale {params['scale']}, looks {params['looks']}",
+                    variable=key,
+                    expected="scale > 0 and looks ≥ 1",
+                )
         elif name == "time_jitter":
             if int(params["max_shift"]) < 0:
-                raise ConfigError(f"is {params['max_shift']}", variable=f"{key}.max_shift",
-                                  expected="≥ 0")
+                raise ConfigError(
+                    f"is {params['max_shift']}", variable=f"{key}.max_shift", expected="≥ 0"
+                )
             params["max_shift"] = int(params["max_shift"])
         elif name in ("brightness", "gaussian_shift", "gaussian_noise"):
             field = "range" if name == "brightness" else "std"
             if not isinstance(params[field], (int, float)) or params[field] < 0:
-                raise ConfigError(f"is {params[field]!r}", variable=f"{key}.{field}",
-                                  expected="a number ≥ 0")
+                raise ConfigError(
+                    f"is {params[field]!r}", variable=f"{key}.{field}", expected="a number ≥ 0"
+                )
         elif name == "source_dropout":
             params["sources"] = tuple(str(s) for s in params["sources"])
         if p > 0:
@@ -293,8 +324,9 @@ class Augmenter:
     True
     """
 
-    def __init__(self, config: Mapping[str, Any] | None = None, *, seed: int = 0,
-                 normalization: Any = None) -> None:
+    def __init__(
+        self, config: Mapping[str, Any] | None = None, *, seed: int = 0, normalization: Any = None
+    ) -> None:
         self.ops = validate_augment_config(config)
         self.seed = int(seed)
         self.normalization = normalization
@@ -355,8 +387,11 @@ class Augmenter:
             chosen = torch.rand(b, generator=g, device=device) < spec["p"]
             if name == "crop_rescale":
                 zoom = self.ops.get("zoom")
-                zchosen = (torch.rand(b, generator=g, device=device) < zoom["p"]
-                           if zoom else torch.zeros_like(chosen))
+                zchosen = (
+                    torch.rand(b, generator=g, device=device) < zoom["p"]
+                    if zoom
+                    else torch.zeros_like(chosen)
+                )
                 self._affine(batch, g, chosen, spec, zchosen, zoom)
                 continue
             if name == "zoom":
@@ -371,22 +406,25 @@ class Augmenter:
 
     # -- operations ---------------------------------------------------------------------
     @staticmethod
-    def _time_jitter(batch: Batch, g: torch.Generator, chosen: torch.Tensor,
-                     spec: Mapping[str, Any]) -> None:
+    def _time_jitter(
+        batch: Batch, g: torch.Generator, chosen: torch.Tensor, spec: Mapping[str, Any]
+    ) -> None:
         img = batch["image"]
         if isinstance(img, Mapping) or img.ndim != 5 or spec["max_shift"] == 0:
             return
         b, t = img.shape[:2]
         base = torch.arange(t, device=img.device).expand(b, t)
-        shift = torch.randint(-spec["max_shift"], spec["max_shift"] + 1, (b, t), generator=g,
-                              device=img.device)
+        shift = torch.randint(
+            -spec["max_shift"], spec["max_shift"] + 1, (b, t), generator=g, device=img.device
+        )
         idx = torch.where(chosen[:, None], (base + shift).clamp(0, t - 1), base)
         gather = idx.view(b, t, 1, 1, 1).expand_as(img)
         batch["image"] = torch.gather(img, 1, gather)
 
     @staticmethod
-    def _ocean_mixup(batch: Batch, g: torch.Generator, chosen: torch.Tensor,
-                     spec: Mapping[str, Any]) -> None:
+    def _ocean_mixup(
+        batch: Batch, g: torch.Generator, chosen: torch.Tensor, spec: Mapping[str, Any]
+    ) -> None:
         mask = batch.get("mask")
         img = batch["image"]
         if mask is None or isinstance(img, Mapping) or img.shape[0] < 2:
@@ -426,7 +464,9 @@ class Augmenter:
 
     @staticmethod
     def _vflip(batch: Batch, g: torch.Generator, chosen: torch.Tensor, spec: Any) -> None:
-        _map_all(batch, lambda x: torch.where(chosen.view(-1, *([1] * (x.ndim - 1))), x.flip(-2), x))
+        _map_all(
+            batch, lambda x: torch.where(chosen.view(-1, *([1] * (x.ndim - 1))), x.flip(-2), x)
+        )
 
     @staticmethod
     def _rot90(batch: Batch, g: torch.Generator, chosen: torch.Tensor, spec: Any) -> None:
@@ -451,9 +491,14 @@ class Augmenter:
         _map_all(batch, rotate)
 
     @staticmethod
-    def _affine(batch: Batch, g: torch.Generator, crop_chosen: torch.Tensor,
-                crop: Mapping[str, Any] | None, zoom_chosen: torch.Tensor,
-                zoom: Mapping[str, Any] | None) -> None:
+    def _affine(
+        batch: Batch,
+        g: torch.Generator,
+        crop_chosen: torch.Tensor,
+        crop: Mapping[str, Any] | None,
+        zoom_chosen: torch.Tensor,
+        zoom: Mapping[str, Any] | None,
+    ) -> None:
         ref = _first_image(batch["image"])
         b, device = ref.shape[0], ref.device
         scale = torch.ones(b, device=device)
@@ -469,8 +514,10 @@ class Augmenter:
             scale = f
         if zoom is not None:
             lo, hi = zoom["range"]
-            z = torch.exp(math.log(lo) + (math.log(hi) - math.log(lo))
-                          * torch.rand(b, generator=g, device=device))
+            z = torch.exp(
+                math.log(lo)
+                + (math.log(hi) - math.log(lo)) * torch.rand(b, generator=g, device=device)
+            )
             scale = scale / torch.where(zoom_chosen, z, torch.ones_like(z))
         chosen = crop_chosen | zoom_chosen
         if not bool(chosen.any()):
@@ -489,8 +536,13 @@ class Augmenter:
             flat = sub.reshape(len(idx), -1, h, w)
             dtype = flat.dtype
             src = flat.float() if (label or not dtype.is_floating_point) else flat
-            out = F.grid_sample(src, grid.to(src.dtype), mode="nearest" if label else "bilinear",
-                                padding_mode="zeros", align_corners=False)
+            out = F.grid_sample(
+                src,
+                grid.to(src.dtype),
+                mode="nearest" if label else "bilinear",
+                padding_mode="zeros",
+                align_corners=False,
+            )
             if dtype == torch.bool:
                 out = out > 0.5
             elif not dtype.is_floating_point:
@@ -504,8 +556,9 @@ class Augmenter:
         _map_images(batch, lambda x: resample(x, False))
         _map_labels(batch, lambda x: resample(x, True))
 
-    def _speckle(self, batch: Batch, g: torch.Generator, chosen: torch.Tensor,
-                 spec: Mapping[str, Any]) -> None:
+    def _speckle(
+        self, batch: Batch, g: torch.Generator, chosen: torch.Tensor, spec: Mapping[str, Any]
+    ) -> None:
         norm = self.normalization
 
         def apply(x: torch.Tensor, n: Any) -> torch.Tensor:
@@ -523,8 +576,14 @@ class Augmenter:
 
         img = batch["image"]
         if isinstance(img, Mapping):
-            batch["image"] = {k: (apply(v, norm.get(k) if isinstance(norm, Mapping) else None)
-                                  if v is not None else None) for k, v in img.items()}
+            batch["image"] = {
+                k: (
+                    apply(v, norm.get(k) if isinstance(norm, Mapping) else None)
+                    if v is not None
+                    else None
+                )
+                for k, v in img.items()
+            }
         else:
             batch["image"] = apply(img, None if isinstance(norm, Mapping) else norm)
 
@@ -538,8 +597,9 @@ class Augmenter:
         return total / looks
 
     @staticmethod
-    def _gamma(batch: Batch, g: torch.Generator, chosen: torch.Tensor,
-               spec: Mapping[str, Any]) -> None:
+    def _gamma(
+        batch: Batch, g: torch.Generator, chosen: torch.Tensor, spec: Mapping[str, Any]
+    ) -> None:
         valid = batch["valid"]
         lo, hi = spec["range"]
 
@@ -551,8 +611,9 @@ class Augmenter:
             xmax = torch.where(v, x, torch.full_like(x, -big)).amax(dim=dims, keepdim=True)
             rng = (xmax - xmin).clamp_min(1e-6)
             stat_shape = xmin.shape
-            gam = lo + (hi - lo) * torch.rand(stat_shape, generator=g, device=x.device,
-                                              dtype=x.dtype)
+            gam = lo + (hi - lo) * torch.rand(
+                stat_shape, generator=g, device=x.device, dtype=x.dtype
+            )
             unit = ((x - xmin) / rng).clamp(0, 1)
             out = xmin + rng * unit.pow(gam)
             return torch.where(_per_sample(chosen, x.ndim) & v, out, x)
@@ -560,8 +621,9 @@ class Augmenter:
         _map_images(batch, apply)
 
     @staticmethod
-    def _brightness(batch: Batch, g: torch.Generator, chosen: torch.Tensor,
-                    spec: Mapping[str, Any]) -> None:
+    def _brightness(
+        batch: Batch, g: torch.Generator, chosen: torch.Tensor, spec: Mapping[str, Any]
+    ) -> None:
         b = chosen.shape[0]
         ref = _first_image(batch["image"])
         shift = (2 * torch.rand(b, generator=g, device=ref.device) - 1) * float(spec["range"])
@@ -569,8 +631,9 @@ class Augmenter:
         _map_images(batch, lambda x: x + _per_sample(shift, x.ndim).to(x.dtype))
 
     @staticmethod
-    def _contrast(batch: Batch, g: torch.Generator, chosen: torch.Tensor,
-                  spec: Mapping[str, Any]) -> None:
+    def _contrast(
+        batch: Batch, g: torch.Generator, chosen: torch.Tensor, spec: Mapping[str, Any]
+    ) -> None:
         lo, hi = spec["range"]
         ref = _first_image(batch["image"])
         factor = lo + (hi - lo) * torch.rand(chosen.shape[0], generator=g, device=ref.device)
@@ -578,20 +641,24 @@ class Augmenter:
         _map_images(batch, lambda x: x * _per_sample(factor, x.ndim).to(x.dtype))
 
     @staticmethod
-    def _gaussian_shift(batch: Batch, g: torch.Generator, chosen: torch.Tensor,
-                        spec: Mapping[str, Any]) -> None:
+    def _gaussian_shift(
+        batch: Batch, g: torch.Generator, chosen: torch.Tensor, spec: Mapping[str, Any]
+    ) -> None:
         def apply(x: torch.Tensor) -> torch.Tensor:
             shape = list(x.shape)
             for d in _channel_stats_dims(x):
                 shape[d] = 1
-            off = torch.randn(shape, generator=g, device=x.device, dtype=x.dtype) * float(spec["std"])
+            off = torch.randn(shape, generator=g, device=x.device, dtype=x.dtype) * float(
+                spec["std"]
+            )
             return x + off * _per_sample(chosen, x.ndim).to(x.dtype)
 
         _map_images(batch, apply)
 
     @staticmethod
-    def _gaussian_noise(batch: Batch, g: torch.Generator, chosen: torch.Tensor,
-                        spec: Mapping[str, Any]) -> None:
+    def _gaussian_noise(
+        batch: Batch, g: torch.Generator, chosen: torch.Tensor, spec: Mapping[str, Any]
+    ) -> None:
         def apply(x: torch.Tensor) -> torch.Tensor:
             noise = torch.randn(x.shape, generator=g, device=x.device, dtype=x.dtype)
             return x + noise * float(spec["std"]) * _per_sample(chosen, x.ndim).to(x.dtype)
@@ -599,8 +666,9 @@ class Augmenter:
         _map_images(batch, apply)
 
     @staticmethod
-    def _occlusion(batch: Batch, g: torch.Generator, chosen: torch.Tensor,
-                   spec: Mapping[str, Any]) -> None:
+    def _occlusion(
+        batch: Batch, g: torch.Generator, chosen: torch.Tensor, spec: Mapping[str, Any]
+    ) -> None:
         ref = _first_image(batch["image"])
         b, (h, w), device = ref.shape[0], ref.shape[-2:], ref.device
         lo, hi = spec["size"]
@@ -612,7 +680,11 @@ class Augmenter:
         x0 = (torch.rand(b, generator=g, device=device) * (w - rw + 1)).floor().long()
         yy = torch.arange(h, device=device).view(1, h, 1)
         xx = torch.arange(w, device=device).view(1, 1, w)
-        box = ((yy >= y0.view(b, 1, 1)) & (yy < (y0 + rh).view(b, 1, 1))
-               & (xx >= x0.view(b, 1, 1)) & (xx < (x0 + rw).view(b, 1, 1)))
+        box = (
+            (yy >= y0.view(b, 1, 1))
+            & (yy < (y0 + rh).view(b, 1, 1))
+            & (xx >= x0.view(b, 1, 1))
+            & (xx < (x0 + rw).view(b, 1, 1))
+        )
         box = box & chosen.view(b, 1, 1)
         _map_images(batch, lambda x: torch.where(_valid_like(box, x), torch.zeros_like(x), x))

@@ -35,15 +35,20 @@ class AtomicCheckpointIO(TorchCheckpointIO):
     """Torch checkpoint I/O that writes through a temporary file and an atomic rename, and
     reads with ``weights_only=True`` only."""
 
-    def load_checkpoint(self, path: Any, map_location: Any | None = None,
-                        weights_only: bool | None = None) -> dict[str, Any]:
+    def load_checkpoint(
+        self, path: Any, map_location: Any | None = None, weights_only: bool | None = None
+    ) -> dict[str, Any]:
         """Always safe (``weights_only=True``): a planted checkpoint cannot run code; an
         unreadable one is a :class:`~workbench.errors.CheckpointError` naming the file."""
-        return safe_torch_load(path, expected="a Lightning checkpoint written by this run",
-                               map_location=map_location or "cpu")
+        return safe_torch_load(
+            path,
+            expected="a Lightning checkpoint written by this run",
+            map_location=map_location or "cpu",
+        )
 
-    def save_checkpoint(self, checkpoint: dict[str, Any], path: Any,
-                        storage_options: Any | None = None) -> None:
+    def save_checkpoint(
+        self, checkpoint: dict[str, Any], path: Any, storage_options: Any | None = None
+    ) -> None:
         target = Path(path)
         with atomic_path(target) as tmp:
             super().save_checkpoint(checkpoint, tmp, storage_options=storage_options)
@@ -97,17 +102,26 @@ class ExportBestCheckpoint(L.Callback):
     def on_validation_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
         if trainer.sanity_checking:
             return
-        value = (trainer.current_epoch if self.monitor == "last"
-                 else trainer.callback_metrics.get(self.monitor))
+        value = (
+            trainer.current_epoch
+            if self.monitor == "last"
+            else trainer.callback_metrics.get(self.monitor)
+        )
         if value is None:
             return
         value = float(value)
         if not self._better(value):
             return
-        metrics = {k: float(v) for k, v in trainer.callback_metrics.items()
-                   if k.startswith("val_") and getattr(v, "numel", lambda: 1)() == 1}
-        metrics.update(epoch=int(trainer.current_epoch), global_step=int(trainer.global_step),
-                       monitor=self.monitor)
+        metrics = {
+            k: float(v)
+            for k, v in trainer.callback_metrics.items()
+            if k.startswith("val_") and getattr(v, "numel", lambda: 1)() == 1
+        }
+        metrics.update(
+            epoch=int(trainer.current_epoch),
+            global_step=int(trainer.global_step),
+            monitor=self.monitor,
+        )
         self.best_score = value
         self.best_metrics = metrics
         if trainer.is_global_zero:
@@ -134,10 +148,12 @@ class BatchSeed(L.Callback):
     def __init__(self, seed: int) -> None:
         self.seed = int(seed)
 
-    def on_train_batch_start(self, trainer: L.Trainer, pl_module: L.LightningModule,
-                             batch: Any, batch_idx: int) -> None:
-        s = np.random.SeedSequence([self.seed, int(trainer.current_epoch), int(batch_idx),
-                                    int(trainer.global_rank)]).generate_state(1)[0]
+    def on_train_batch_start(
+        self, trainer: L.Trainer, pl_module: L.LightningModule, batch: Any, batch_idx: int
+    ) -> None:
+        s = np.random.SeedSequence(
+            [self.seed, int(trainer.current_epoch), int(batch_idx), int(trainer.global_rank)]
+        ).generate_state(1)[0]
         random.seed(int(s))
         np.random.seed(int(s))
-        torch.manual_seed(int(s))   # also seeds every CUDA device
+        torch.manual_seed(int(s))  # also seeds every CUDA device

@@ -65,8 +65,16 @@ import yaml
 from workbench.errors import ConfigError
 from workbench.training.augment import validate_augment_config
 
-__all__ = ["DEFAULTS", "load_config", "apply_overrides", "list_configs", "config_path",
-           "validate_config", "dump_config", "check_sections"]
+__all__ = [
+    "DEFAULTS",
+    "load_config",
+    "apply_overrides",
+    "list_configs",
+    "config_path",
+    "validate_config",
+    "dump_config",
+    "check_sections",
+]
 
 DEFAULTS: dict[str, Any] = {
     "name": None,
@@ -84,7 +92,7 @@ DEFAULTS: dict[str, Any] = {
         "val_batch_size": 1,
         "num_workers": 0,
         "samples_per_image": 4,
-        "normalization": "dataset",   # or per_window (see workbench.data.patches.Normalization)
+        "normalization": "dataset",  # or per_window (see workbench.data.patches.Normalization)
         # caffe
         "split": None,
         "val_fraction": 0.1,
@@ -108,8 +116,8 @@ DEFAULTS: dict[str, Any] = {
         "size": 128,
         "pixel_size": 80.0,
         "world_seed": 0,
-        "resample_factors": None,   # e.g. [1, 2, 4]: also 40 m / 20 m glaciers resampled to 80 m
-        "resample_mode": "all",     # every factor for each glacier, or "cycle" (training glaciers)
+        "resample_factors": None,  # e.g. [1, 2, 4]: also 40 m / 20 m glaciers resampled to 80 m
+        "resample_mode": "all",  # every factor for each glacier, or "cycle" (training glaciers)
     },
     "loss": {
         "kind": "ce_dice",
@@ -126,21 +134,56 @@ DEFAULTS: dict[str, Any] = {
         "front_pos_weight": 10.0,
         "aux_weight": None,
     },
-    "optimizer": {"name": "sgd", "lr": 0.01, "momentum": 0.9, "weight_decay": 1e-4,
-                  "nesterov": False, "betas": [0.9, 0.999]},
-    "scheduler": {"name": "none", "restarts": [10, 30, 70, 150], "eta_min_ratio": 0.0,
-                  "factor": 0.5, "patience": 5, "monitor": "auto", "mode": "auto",
-                  "base_lr": None, "max_lr": None, "step_size_up": None,
-                  "cyclic_mode": "triangular", "pct_start": 0.1},
+    "optimizer": {
+        "name": "sgd",
+        "lr": 0.01,
+        "momentum": 0.9,
+        "weight_decay": 1e-4,
+        "nesterov": False,
+        "betas": [0.9, 0.999],
+    },
+    "scheduler": {
+        "name": "none",
+        "restarts": [10, 30, 70, 150],
+        "eta_min_ratio": 0.0,
+        "factor": 0.5,
+        "patience": 5,
+        "monitor": "auto",
+        "mode": "auto",
+        "base_lr": None,
+        "max_lr": None,
+        "step_size_up": None,
+        "cyclic_mode": "triangular",
+        "pct_start": 0.1,
+    },
     "augment": {},
-    "validation": {"window": None, "keep": None, "overlap": 0.5, "weighting": "uniform",
-                   "batch_size": 8, "resolution_m": "meta", "min_cluster_px": None},
-    "trainer": {"max_epochs": 10, "accelerator": "auto", "devices": "auto", "strategy": "auto",
-                "num_nodes": 1, "precision": "auto", "deterministic": "auto",
-                "num_sanity_val_steps": 1, "log_every_n_steps": 10,
-                "limit_train_batches": None, "limit_val_batches": None,
-                "check_val_every_n_epoch": 1, "gradient_clip_val": None,
-                "accumulate_grad_batches": 1, "enable_progress_bar": True, "num_threads": None},
+    "validation": {
+        "window": None,
+        "keep": None,
+        "overlap": 0.5,
+        "weighting": "uniform",
+        "batch_size": 8,
+        "resolution_m": "meta",
+        "min_cluster_px": None,
+    },
+    "trainer": {
+        "max_epochs": 10,
+        "accelerator": "auto",
+        "devices": "auto",
+        "strategy": "auto",
+        "num_nodes": 1,
+        "precision": "auto",
+        "deterministic": "auto",
+        "num_sanity_val_steps": 1,
+        "log_every_n_steps": 10,
+        "limit_train_batches": None,
+        "limit_val_batches": None,
+        "check_val_every_n_epoch": 1,
+        "gradient_clip_val": None,
+        "accumulate_grad_batches": 1,
+        "enable_progress_bar": True,
+        "num_threads": None,
+    },
     "checkpoint": {"monitor": "auto", "mode": "auto", "save_top_k": 1},
     "init": {"model": None, "encoder": None, "stem": "mean"},
 }
@@ -160,20 +203,28 @@ class _Loader(yaml.SafeLoader):
             line = key_node.start_mark.line + 1
             if key in seen:
                 raise yaml.constructor.ConstructorError(
-                    None, None, f"duplicate key {key!r} on lines {seen[key]} and {line} (each "
-                    "key may appear once per mapping; merge the two)", key_node.start_mark)
+                    None,
+                    None,
+                    f"duplicate key {key!r} on lines {seen[key]} and {line} (each "
+                    "key may appear once per mapping; merge the two)",
+                    key_node.start_mark,
+                )
             seen[key] = line
         return super().construct_mapping(node, deep=deep)
 
 
 _Loader.add_implicit_resolver(
     "tag:yaml.org,2002:float",
-    re.compile(r"""^(?:[-+]?(?:[0-9][0-9_]*)\.[0-9_]*(?:[eE][-+]?[0-9]+)?
+    re.compile(
+        r"""^(?:[-+]?(?:[0-9][0-9_]*)\.[0-9_]*(?:[eE][-+]?[0-9]+)?
                    |[-+]?(?:[0-9][0-9_]*)(?:[eE][-+]?[0-9]+)
                    |\.[0-9_]+(?:[eE][-+]?[0-9]+)?
                    |[-+]?\.(?:inf|Inf|INF)
-                   |\.(?:nan|NaN|NAN))$""", re.X),
-    list("-+0123456789."))
+                   |\.(?:nan|NaN|NAN))$""",
+        re.X,
+    ),
+    list("-+0123456789."),
+)
 
 
 def _yaml(text: str) -> Any:
@@ -190,11 +241,17 @@ def _int(lo: int | None = None, optional: bool = False) -> Callable[[Any], str |
         ok = isinstance(v, int) and not isinstance(v, bool) and (lo is None or v >= lo)
         what = f"an integer ≥ {lo}" if lo is not None else "an integer"
         return None if ok else what + (" or null" if optional else "")
+
     return check
 
 
-def _num(lo: float | None = None, hi: float | None = None, *, strict_lo: bool = False,
-         optional: bool = False) -> Callable[[Any], str | None]:
+def _num(
+    lo: float | None = None,
+    hi: float | None = None,
+    *,
+    strict_lo: bool = False,
+    optional: bool = False,
+) -> Callable[[Any], str | None]:
     def check(v: Any) -> str | None:
         if v is None and optional:
             return None
@@ -210,6 +267,7 @@ def _num(lo: float | None = None, hi: float | None = None, *, strict_lo: bool = 
             rng.append(f"≤ {hi:g}")
         what = "a number" + (" " + " and ".join(rng) if rng else "")
         return None if ok else what + (" or null" if optional else "")
+
     return check
 
 
@@ -220,6 +278,7 @@ def _bool(v: Any) -> str | None:
 def _choice(*options: Any) -> Callable[[Any], str | None]:
     def check(v: Any) -> str | None:
         return None if v in options else f"one of {list(options)}"
+
     return check
 
 
@@ -227,7 +286,12 @@ def _str(optional: bool = False) -> Callable[[Any], str | None]:
     def check(v: Any) -> str | None:
         if v is None and optional:
             return None
-        return None if isinstance(v, str) and v else "a non-empty string" + (" or null" if optional else "")
+        return (
+            None
+            if isinstance(v, str) and v
+            else "a non-empty string" + (" or null" if optional else "")
+        )
+
     return check
 
 
@@ -235,7 +299,12 @@ def _path(optional: bool = True) -> Callable[[Any], str | None]:
     def check(v: Any) -> str | None:
         if v is None and optional:
             return None
-        return None if isinstance(v, (str, os.PathLike)) else "a path" + (" or null" if optional else "")
+        return (
+            None
+            if isinstance(v, (str, os.PathLike))
+            else "a path" + (" or null" if optional else "")
+        )
+
     return check
 
 
@@ -245,6 +314,7 @@ def _str_list(optional: bool = False) -> Callable[[Any], str | None]:
             return None
         ok = isinstance(v, (list, tuple)) and all(isinstance(s, str) for s in v)
         return None if ok else "a list of strings" + (" or null" if optional else "")
+
     return check
 
 
@@ -260,11 +330,14 @@ def _num_list(n: int | None = None, optional: bool = False) -> Callable[[Any], s
     def check(v: Any) -> str | None:
         if v is None and optional:
             return None
-        ok = (isinstance(v, (list, tuple)) and all(isinstance(x, (int, float))
-                                                    and not isinstance(x, bool) for x in v)
-              and (n is None or len(v) == n))
+        ok = (
+            isinstance(v, (list, tuple))
+            and all(isinstance(x, (int, float)) and not isinstance(x, bool) for x in v)
+            and (n is None or len(v) == n)
+        )
         what = f"a list of {n} numbers" if n else "a list of numbers"
         return None if ok else what + (" or null" if optional else "")
+
     return check
 
 
@@ -279,21 +352,36 @@ def _int_or_str(v: Any) -> str | None:
 def _sources(v: Any) -> str | None:
     if v is None:
         return None
-    ok = isinstance(v, Mapping) and v and all(
-        isinstance(k, str) and isinstance(vs, (list, tuple)) and vs
-        and all(isinstance(s, str) for s in vs) for k, vs in v.items())
+    ok = (
+        isinstance(v, Mapping)
+        and v
+        and all(
+            isinstance(k, str)
+            and isinstance(vs, (list, tuple))
+            and vs
+            and all(isinstance(s, str) for s in vs)
+            for k, vs in v.items()
+        )
+    )
     return None if ok else "null or a mapping {source: [variables]}"
 
 
 def _resolution(v: Any) -> str | None:
-    if v is None or v == "meta" or (isinstance(v, (int, float)) and not isinstance(v, bool) and v > 0):
+    if (
+        v is None
+        or v == "meta"
+        or (isinstance(v, (int, float)) and not isinstance(v, bool) and v > 0)
+    ):
         return None
     return "'meta', a pixel size in metres > 0, or null (unknown: report pixels)"
 
 
 def _limit(v: Any) -> str | None:
-    if v is None or (isinstance(v, int) and not isinstance(v, bool) and v >= 1) or (
-            isinstance(v, float) and 0 < v <= 1):
+    if (
+        v is None
+        or (isinstance(v, int) and not isinstance(v, bool) and v >= 1)
+        or (isinstance(v, float) and 0 < v <= 1)
+    ):
         return None
     return "null, a number of batches ≥ 1, or a fraction in (0, 1]"
 
@@ -303,58 +391,116 @@ def _deterministic(v: Any) -> str | None:
 
 
 _CHECKS: dict[str, dict[str, Callable[[Any], str | None]]] = {
-    "": {"name": _str(optional=True), "task": _choice("zones", "outlines"), "seed": _int(0),
-         "output_dir": _path(optional=False), "test": _bool},
+    "": {
+        "name": _str(optional=True),
+        "task": _choice("zones", "outlines"),
+        "seed": _int(0),
+        "output_dir": _path(optional=False),
+        "test": _bool,
+    },
     "model": {"name": _str(), "preset": _str(optional=True)},
     "data": {
-        "kind": _choice("caffe", "stack", "demo"), "root": _path(), "patch_size": _int(8),
-        "context_size": _int(8, optional=True), "batch_size": _int(1), "val_batch_size": _int(1),
-        "num_workers": _int(0), "samples_per_image": _int(1),
+        "kind": _choice("caffe", "stack", "demo"),
+        "root": _path(),
+        "patch_size": _int(8),
+        "context_size": _int(8, optional=True),
+        "batch_size": _int(1),
+        "val_batch_size": _int(1),
+        "num_workers": _int(0),
+        "samples_per_image": _int(1),
         "normalization": _choice("dataset", "per_window"),
         "split": _choice(None, "image", "glacier", "random", "named"),
-        "val_fraction": _num(0.0, 0.99), "val_glaciers": _glaciers, "test_glaciers": _glaciers,
-        "thin_fronts": _bool, "stacks": _str_list(optional=True), "fractions": _num_list(3),
-        "val_tiles": _str_list(), "test_tiles": _str_list(), "variables": _str_list(),
-        "label": _str(), "time_steps": _int(1, optional=True), "sources": _sources,
-        "bands": _str_list(optional=True), "val_windows": _int(1), "n_glaciers": _int(2),
-        "years": _num(0.0, strict_lo=True), "size": _int(32), "pixel_size": _num(0.0, strict_lo=True),
-        "world_seed": _int(0), "resample_factors": _num_list(optional=True),
-        "resample_mode": _choice("all", "cycle")},
+        "val_fraction": _num(0.0, 0.99),
+        "val_glaciers": _glaciers,
+        "test_glaciers": _glaciers,
+        "thin_fronts": _bool,
+        "stacks": _str_list(optional=True),
+        "fractions": _num_list(3),
+        "val_tiles": _str_list(),
+        "test_tiles": _str_list(),
+        "variables": _str_list(),
+        "label": _str(),
+        "time_steps": _int(1, optional=True),
+        "sources": _sources,
+        "bands": _str_list(optional=True),
+        "val_windows": _int(1),
+        "n_glaciers": _int(2),
+        "years": _num(0.0, strict_lo=True),
+        "size": _int(32),
+        "pixel_size": _num(0.0, strict_lo=True),
+        "world_seed": _int(0),
+        "resample_factors": _num_list(optional=True),
+        "resample_mode": _choice("all", "cycle"),
+    },
     "loss": {
-        "kind": _choice("ce_dice", "ce", "dice", "focal", "focal_dice"), "ce_weight": _num(0.0),
-        "dice_weight": _num(0.0), "label_smoothing": _num(0.0, 0.99), "gamma": _num(0.0),
-        "class_weights": _num_list(optional=True), "ignore_index": _int(),
-        "dice_smooth": _num(0.0), "target_weight": _num(0.0), "context_weight": _num(0.0),
-        "front_weight": _num(0.0), "front_pos_weight": _num(0.0, strict_lo=True),
-        "aux_weight": _num(0.0, optional=True)},
-    "optimizer": {"name": _choice("sgd", "adam", "adamw"), "lr": _num(0.0, strict_lo=True),
-                  "momentum": _num(0.0, 1.0), "weight_decay": _num(0.0), "nesterov": _bool,
-                  "betas": _num_list(2)},
-    "scheduler": {"name": _choice("none", "cosine_restarts", "cosine", "plateau", "cyclic",
-                                  "onecycle"),
-                  "restarts": _num_list(), "eta_min_ratio": _num(0.0, 0.99),
-                  "factor": _num(0.0, 1.0, strict_lo=True), "patience": _int(0),
-                  "monitor": _str(), "mode": _choice("auto", "min", "max"),
-                  "base_lr": _num(0.0, strict_lo=True, optional=True),
-                  "max_lr": _num(0.0, strict_lo=True, optional=True),
-                  "step_size_up": _int(1, optional=True),
-                  "cyclic_mode": _choice("triangular", "triangular2", "exp_range"),
-                  "pct_start": _num(0.0, 1.0, strict_lo=True)},
-    "validation": {"window": _int(8, optional=True), "keep": _int(1, optional=True),
-                   "overlap": _num(0.0, 0.95), "weighting": _choice("uniform", "gaussian"),
-                   "batch_size": _int(1), "resolution_m": _resolution,
-                   "min_cluster_px": _num(0.0, optional=True)},
-    "trainer": {"max_epochs": _int(1), "accelerator": _str(), "devices": _int_or_str,
-                "strategy": _str(), "num_nodes": _int(1),
-                "precision": _choice("auto", "32-true", "32", "bf16-mixed", "16-mixed", "64-true"),
-                "deterministic": _deterministic, "num_sanity_val_steps": _int(-1),
-                "log_every_n_steps": _int(1), "limit_train_batches": _limit,
-                "limit_val_batches": _limit, "check_val_every_n_epoch": _int(1),
-                "gradient_clip_val": _num(0.0, strict_lo=True, optional=True),
-                "accumulate_grad_batches": _int(1), "enable_progress_bar": _bool,
-                "num_threads": _int(1, optional=True)},
-    "checkpoint": {"monitor": _str(), "mode": _choice("auto", "min", "max"),
-                   "save_top_k": _int(-1)},
+        "kind": _choice("ce_dice", "ce", "dice", "focal", "focal_dice"),
+        "ce_weight": _num(0.0),
+        "dice_weight": _num(0.0),
+        "label_smoothing": _num(0.0, 0.99),
+        "gamma": _num(0.0),
+        "class_weights": _num_list(optional=True),
+        "ignore_index": _int(),
+        "dice_smooth": _num(0.0),
+        "target_weight": _num(0.0),
+        "context_weight": _num(0.0),
+        "front_weight": _num(0.0),
+        "front_pos_weight": _num(0.0, strict_lo=True),
+        "aux_weight": _num(0.0, optional=True),
+    },
+    "optimizer": {
+        "name": _choice("sgd", "adam", "adamw"),
+        "lr": _num(0.0, strict_lo=True),
+        "momentum": _num(0.0, 1.0),
+        "weight_decay": _num(0.0),
+        "nesterov": _bool,
+        "betas": _num_list(2),
+    },
+    "scheduler": {
+        "name": _choice("none", "cosine_restarts", "cosine", "plateau", "cyclic", "onecycle"),
+        "restarts": _num_list(),
+        "eta_min_ratio": _num(0.0, 0.99),
+        "factor": _num(0.0, 1.0, strict_lo=True),
+        "patience": _int(0),
+        "monitor": _str(),
+        "mode": _choice("auto", "min", "max"),
+        "base_lr": _num(0.0, strict_lo=True, optional=True),
+        "max_lr": _num(0.0, strict_lo=True, optional=True),
+        "step_size_up": _int(1, optional=True),
+        "cyclic_mode": _choice("triangular", "triangular2", "exp_range"),
+        "pct_start": _num(0.0, 1.0, strict_lo=True),
+    },
+    "validation": {
+        "window": _int(8, optional=True),
+        "keep": _int(1, optional=True),
+        "overlap": _num(0.0, 0.95),
+        "weighting": _choice("uniform", "gaussian"),
+        "batch_size": _int(1),
+        "resolution_m": _resolution,
+        "min_cluster_px": _num(0.0, optional=True),
+    },
+    "trainer": {
+        "max_epochs": _int(1),
+        "accelerator": _str(),
+        "devices": _int_or_str,
+        "strategy": _str(),
+        "num_nodes": _int(1),
+        "precision": _choice("auto", "32-true", "32", "bf16-mixed", "16-mixed", "64-true"),
+        "deterministic": _deterministic,
+        "num_sanity_val_steps": _int(-1),
+        "log_every_n_steps": _int(1),
+        "limit_train_batches": _limit,
+        "limit_val_batches": _limit,
+        "check_val_every_n_epoch": _int(1),
+        "gradient_clip_val": _num(0.0, strict_lo=True, optional=True),
+        "accumulate_grad_batches": _int(1),
+        "enable_progress_bar": _bool,
+        "num_threads": _int(1, optional=True),
+    },
+    "checkpoint": {
+        "monitor": _str(),
+        "mode": _choice("auto", "min", "max"),
+        "save_top_k": _int(-1),
+    },
     "init": {"model": _path(), "encoder": _path(), "stem": _choice("mean", "sum")},
 }
 
@@ -400,8 +546,11 @@ def config_path(name_or_path: str | os.PathLike[str]) -> Path:
     if str(name_or_path) == name or str(name_or_path) == f"{name}.yaml":
         if packaged.is_file():
             return Path(str(packaged))
-    raise ConfigError("is neither a config file nor a packaged config", path=p,
-                      expected=f"a YAML file or one of {list_configs()}")
+    raise ConfigError(
+        "is neither a config file nor a packaged config",
+        path=p,
+        expected=f"a YAML file or one of {list_configs()}",
+    )
 
 
 def _read_yaml(path: Path) -> dict[str, Any]:
@@ -412,8 +561,11 @@ def _read_yaml(path: Path) -> dict[str, Any]:
     if data is None:
         return {}
     if not isinstance(data, Mapping):
-        raise ConfigError(f"holds a {type(data).__name__}", path=path,
-                          expected="a mapping of sections (model, data, loss, …)")
+        raise ConfigError(
+            f"holds a {type(data).__name__}",
+            path=path,
+            expected="a mapping of sections (model, data, loss, …)",
+        )
     return dict(data)
 
 
@@ -421,8 +573,11 @@ def _merge(base: dict[str, Any], update: Mapping[str, Any], where: str = "") -> 
     out = copy.deepcopy(base)
     for key, value in update.items():
         path = f"{where}.{key}" if where else str(key)
-        if isinstance(out.get(key), dict) and isinstance(value, Mapping) and \
-                tuple(path.split(".")) not in _FREE:
+        if (
+            isinstance(out.get(key), dict)
+            and isinstance(value, Mapping)
+            and tuple(path.split(".")) not in _FREE
+        ):
             out[key] = _merge(out[key], value, path)
         else:
             out[key] = copy.deepcopy(value)
@@ -431,13 +586,19 @@ def _merge(base: dict[str, Any], update: Mapping[str, Any], where: str = "") -> 
 
 def _parse_override(item: str) -> tuple[list[str], Any]:
     if "=" not in item:
-        raise ConfigError(f"override {item!r} has no '='", variable="overrides",
-                          expected="KEY=VALUE with a dotted key, e.g. trainer.max_epochs=3")
+        raise ConfigError(
+            f"override {item!r} has no '='",
+            variable="overrides",
+            expected="KEY=VALUE with a dotted key, e.g. trainer.max_epochs=3",
+        )
     key, raw = item.split("=", 1)
     key = key.strip()
     if not key or any(not part for part in key.split(".")):
-        raise ConfigError(f"override {item!r} has an empty key", variable="overrides",
-                          expected="KEY=VALUE with a dotted key, e.g. optimizer.lr=0.001")
+        raise ConfigError(
+            f"override {item!r} has an empty key",
+            variable="overrides",
+            expected="KEY=VALUE with a dotted key, e.g. optimizer.lr=0.001",
+        )
     try:
         value = _yaml(raw) if raw.strip() else None
     except yaml.YAMLError:
@@ -463,8 +624,11 @@ def apply_overrides(config: Mapping[str, Any], overrides: Sequence[str]) -> dict
                 nxt = {} if nxt is None else _data_shorthand(nxt)
                 node[k] = nxt
             if not isinstance(nxt, dict):
-                raise ConfigError(f"cannot set {'.'.join(keys)}: {'.'.join(keys[:i + 1])} is "
-                                  f"{nxt!r}", variable=".".join(keys), expected="a mapping there")
+                raise ConfigError(
+                    f"cannot set {'.'.join(keys)}: {'.'.join(keys[: i + 1])} is {nxt!r}",
+                    variable=".".join(keys),
+                    expected="a mapping there",
+                )
             node = nxt
         node[keys[-1]] = value
     return out
@@ -483,10 +647,15 @@ def _data_shorthand(data: Any) -> dict[str, Any]:
             return {"kind": "caffe", "root": str(p)}
         if p.exists():
             return {"kind": "stack", "root": str(p)}
-        raise ConfigError("is neither 'demo' nor an existing folder", path=p, variable="data",
-                          expected="'demo', a demo world, a CaFFe folder or scene stacks")
-    raise ConfigError(f"is a {type(data).__name__}", variable="data",
-                      expected="a mapping, 'demo' or a path")
+        raise ConfigError(
+            "is neither 'demo' nor an existing folder",
+            path=p,
+            variable="data",
+            expected="'demo', a demo world, a CaFFe folder or scene stacks",
+        )
+    raise ConfigError(
+        f"is a {type(data).__name__}", variable="data", expected="a mapping, 'demo' or a path"
+    )
 
 
 def validate_config(config: Mapping[str, Any]) -> dict[str, Any]:
@@ -500,23 +669,30 @@ def validate_config(config: Mapping[str, Any]) -> dict[str, Any]:
     """
     config = dict(config)
     if "method" in config and "method" not in DEFAULTS:
-        raise ConfigError(f"is {config['method']!r}: this is a pretraining config",
-                          variable="method", expected="`workbench pretrain CONFIG` (or "
-                          "workbench.training.pretrain) for it, not `workbench train`")
+        raise ConfigError(
+            f"is {config['method']!r}: this is a pretraining config",
+            variable="method",
+            expected="`workbench pretrain CONFIG` (or "
+            "workbench.training.pretrain) for it, not `workbench train`",
+        )
     if "data" in config:
         config["data"] = _data_shorthand(config["data"])
-    cfg = check_sections(config, DEFAULTS, _CHECKS,
-                         kwargs_expected="a mapping of model constructor arguments")
+    cfg = check_sections(
+        config, DEFAULTS, _CHECKS, kwargs_expected="a mapping of model constructor arguments"
+    )
     cfg["augment"] = {k: v for k, v in (cfg["augment"] or {}).items()}
     validate_augment_config(cfg["augment"])
     _check_combinations(cfg)
     return cfg
 
 
-
-def check_sections(config: Mapping[str, Any], defaults: Mapping[str, Any],
-                   checks: Mapping[str, Mapping[str, Callable[[Any], str | None]]], *,
-                   kwargs_expected: str) -> dict[str, Any]:
+def check_sections(
+    config: Mapping[str, Any],
+    defaults: Mapping[str, Any],
+    checks: Mapping[str, Mapping[str, Callable[[Any], str | None]]],
+    *,
+    kwargs_expected: str,
+) -> dict[str, Any]:
     """Merge a config with its ``defaults`` and run the per-option ``checks`` (section ``""``
     is the top level): the shared core of :func:`validate_config` and the pretraining
     config's validation.
@@ -536,14 +712,21 @@ def check_sections(config: Mapping[str, Any], defaults: Mapping[str, Any],
     """
     for key in config:
         if key not in defaults:
-            raise ConfigError("is not a known section", variable=str(key),
-                              expected=f"one of {sorted(defaults)}")
-        if isinstance(defaults[key], dict) and config[key] is not None \
-                and not isinstance(config[key], Mapping):
-            raise ConfigError(f"is {config[key]!r}", variable=str(key),
-                              expected="a mapping of options")
-    cfg = _merge(defaults, {k: v for k, v in config.items() if v is not None or not
-                            isinstance(defaults[k], dict)})
+            raise ConfigError(
+                "is not a known section", variable=str(key), expected=f"one of {sorted(defaults)}"
+            )
+        if (
+            isinstance(defaults[key], dict)
+            and config[key] is not None
+            and not isinstance(config[key], Mapping)
+        ):
+            raise ConfigError(
+                f"is {config[key]!r}", variable=str(key), expected="a mapping of options"
+            )
+    cfg = _merge(
+        defaults,
+        {k: v for k, v in config.items() if v is not None or not isinstance(defaults[k], dict)},
+    )
     for section, section_checks in checks.items():
         node = cfg if section == "" else cfg[section]
         allowed = set(section_checks) | ({"kwargs"} if section == "model" else set())
@@ -551,16 +734,23 @@ def check_sections(config: Mapping[str, Any], defaults: Mapping[str, Any],
             allowed |= {k for k, v in defaults.items() if isinstance(v, dict)}
         for key in node:
             if key not in allowed:
-                raise ConfigError("is not a known option", variable=f"{section}.{key}".lstrip("."),
-                                  expected=f"one of {sorted(allowed)}")
+                raise ConfigError(
+                    "is not a known option",
+                    variable=f"{section}.{key}".lstrip("."),
+                    expected=f"one of {sorted(allowed)}",
+                )
         for key, check in section_checks.items():
             problem = check(node.get(key))
             if problem:
-                raise ConfigError(f"is {node.get(key)!r}", variable=f"{section}.{key}".lstrip("."),
-                                  expected=problem)
+                raise ConfigError(
+                    f"is {node.get(key)!r}",
+                    variable=f"{section}.{key}".lstrip("."),
+                    expected=problem,
+                )
     if "model" in cfg and not isinstance(cfg["model"].get("kwargs", {}), Mapping):
-        raise ConfigError(f"is {cfg['model']['kwargs']!r}", variable="model.kwargs",
-                          expected=kwargs_expected)
+        raise ConfigError(
+            f"is {cfg['model']['kwargs']!r}", variable="model.kwargs", expected=kwargs_expected
+        )
     return cfg
 
 
@@ -569,83 +759,148 @@ def _check_combinations(cfg: dict[str, Any]) -> None:
 
     model = cfg["model"]["name"]
     if model not in list_models():
-        raise ConfigError(f"is {model!r}", variable="model.name", expected=f"one of {list_models()}")
+        raise ConfigError(
+            f"is {model!r}", variable="model.name", expected=f"one of {list_models()}"
+        )
     if cfg["model"]["preset"] is not None and cfg["model"]["preset"] not in list_presets(model):
-        raise ConfigError(f"is {cfg['model']['preset']!r}", variable="model.preset",
-                          expected=f"one of {list_presets(model)} or null")
+        raise ConfigError(
+            f"is {cfg['model']['preset']!r}",
+            variable="model.preset",
+            expected=f"one of {list_presets(model)} or null",
+        )
     task, data = cfg["task"], cfg["data"]
     if task == "zones" and model in ("icemapper3d", "convlstm_unet", "glavitu"):
-        raise ConfigError(f"{model!r} is a glacier-outline model", variable="task",
-                          expected="task: outlines for it (zones: caffe_unet, ssl4sar_hybrid)")
+        raise ConfigError(
+            f"{model!r} is a glacier-outline model",
+            variable="task",
+            expected="task: outlines for it (zones: caffe_unet, ssl4sar_hybrid)",
+        )
     if task == "outlines" and model in ("caffe_unet", "ssl4sar_hybrid", "swinv2"):
-        raise ConfigError(f"{model!r} is a zone model", variable="task",
-                          expected="task: zones for it (outlines: icemapper3d, convlstm_unet, glavitu)")
+        raise ConfigError(
+            f"{model!r} is a zone model",
+            variable="task",
+            expected="task: zones for it (outlines: icemapper3d, convlstm_unet, glavitu)",
+        )
     if model == "glavitu" and not data["sources"]:
-        raise ConfigError("is not set for glavitu", variable="data.sources",
-                          expected="{source: [variables]}, e.g. {optical: [optical], dem: [dem, slope]}")
+        raise ConfigError(
+            "is not set for glavitu",
+            variable="data.sources",
+            expected="{source: [variables]}, e.g. {optical: [optical], dem: [dem, slope]}",
+        )
     if cfg["init"]["model"] is not None and cfg["init"]["encoder"] is not None:
-        raise ConfigError("and init.encoder are both set", variable="init.model",
-                          expected="one of them: a whole model (init.model) or an encoder")
+        raise ConfigError(
+            "and init.encoder are both set",
+            variable="init.model",
+            expected="one of them: a whole model (init.model) or an encoder",
+        )
     if cfg["init"]["encoder"] is not None and model != "ssl4sar_hybrid":
-        raise ConfigError(f"is set for {model!r}", variable="init.encoder",
-                          expected="null (a pretrained Swin V2 encoder initialises ssl4sar_hybrid)")
-    if (data["kind"] == "caffe" and data["val_fraction"] == 0 and data["split"] != "glacier"
-            and cfg["checkpoint"]["monitor"] != "last"):
-        raise ConfigError("is 0 (the training images are also validated) but "
-                          f"checkpoint.monitor is {cfg['checkpoint']['monitor']!r}",
-                          variable="data.val_fraction",
-                          expected="checkpoint.monitor: last with it (nothing to select on), "
-                                   "or a fraction > 0")
+        raise ConfigError(
+            f"is set for {model!r}",
+            variable="init.encoder",
+            expected="null (a pretrained Swin V2 encoder initialises ssl4sar_hybrid)",
+        )
+    if (
+        data["kind"] == "caffe"
+        and data["val_fraction"] == 0
+        and data["split"] != "glacier"
+        and cfg["checkpoint"]["monitor"] != "last"
+    ):
+        raise ConfigError(
+            "is 0 (the training images are also validated) but "
+            f"checkpoint.monitor is {cfg['checkpoint']['monitor']!r}",
+            variable="data.val_fraction",
+            expected="checkpoint.monitor: last with it (nothing to select on), or a fraction > 0",
+        )
     if data["sources"] and data["normalization"] != "dataset":
-        raise ConfigError(f"is {data['normalization']!r} with data.sources",
-                          variable="data.normalization",
-                          expected="'dataset' for multi-source inputs")
+        raise ConfigError(
+            f"is {data['normalization']!r} with data.sources",
+            variable="data.normalization",
+            expected="'dataset' for multi-source inputs",
+        )
     if model != "glavitu" and data["sources"]:
-        raise ConfigError(f"is set for {model!r}", variable="data.sources",
-                          expected="null (multi-source inputs are for glavitu)")
+        raise ConfigError(
+            f"is set for {model!r}",
+            variable="data.sources",
+            expected="null (multi-source inputs are for glavitu)",
+        )
     if data["kind"] == "caffe":
         if task != "zones":
-            raise ConfigError("is 'caffe' for the outline task", variable="data.kind",
-                              expected="'stack' or 'demo' for task: outlines")
+            raise ConfigError(
+                "is 'caffe' for the outline task",
+                variable="data.kind",
+                expected="'stack' or 'demo' for task: outlines",
+            )
         if data["root"] is None:
             raise ConfigError("is not set", variable="data.root", expected="a CaFFe-layout folder")
         if data["split"] not in (None, "image", "glacier"):
-            raise ConfigError(f"is {data['split']!r}", variable="data.split",
-                              expected="'image' or 'glacier' for CaFFe folders")
+            raise ConfigError(
+                f"is {data['split']!r}",
+                variable="data.split",
+                expected="'image' or 'glacier' for CaFFe folders",
+            )
     if data["kind"] == "stack":
         if task != "outlines":
-            raise ConfigError("is 'stack' for the zone task", variable="data.kind",
-                              expected="'caffe' or 'demo' for task: zones")
+            raise ConfigError(
+                "is 'stack' for the zone task",
+                variable="data.kind",
+                expected="'caffe' or 'demo' for task: zones",
+            )
         if data["root"] is None and not data["stacks"]:
-            raise ConfigError("are not set", variable="data.stacks",
-                              expected="a list of stack paths (or data.root, a folder of stacks)")
+            raise ConfigError(
+                "are not set",
+                variable="data.stacks",
+                expected="a list of stack paths (or data.root, a folder of stacks)",
+            )
         if data["split"] not in (None, "random", "named"):
-            raise ConfigError(f"is {data['split']!r}", variable="data.split",
-                              expected="'random' or 'named' for stacks")
+            raise ConfigError(
+                f"is {data['split']!r}",
+                variable="data.split",
+                expected="'random' or 'named' for stacks",
+            )
     if data["context_size"] is not None and task != "zones":
-        raise ConfigError("is set for the outline task", variable="data.context_size",
-                          expected="null (target/context patches are for zones)")
+        raise ConfigError(
+            "is set for the outline task",
+            variable="data.context_size",
+            expected="null (target/context patches are for zones)",
+        )
     v = cfg["validation"]
     if v["resolution_m"] is None and v["min_cluster_px"] is None and task == "zones":
-        raise ConfigError("is null but validation.min_cluster_px is not set",
-                          variable="validation.resolution_m",
-                          expected="'meta', a pixel size, or validation.min_cluster_px")
+        raise ConfigError(
+            "is null but validation.min_cluster_px is not set",
+            variable="validation.resolution_m",
+            expected="'meta', a pixel size, or validation.min_cluster_px",
+        )
     if v["keep"] is not None and v["window"] is not None and v["keep"] > v["window"]:
-        raise ConfigError(f"is {v['keep']} > validation.window {v['window']}",
-                          variable="validation.keep", expected="≤ validation.window")
+        raise ConfigError(
+            f"is {v['keep']} > validation.window {v['window']}",
+            variable="validation.keep",
+            expected="≤ validation.window",
+        )
     restarts = cfg["scheduler"]["restarts"]
-    if (not restarts or any(int(r) != r or r <= 0 for r in restarts)
-            or any(b <= a for a, b in zip(restarts, restarts[1:]))):
-        raise ConfigError(f"is {restarts}", variable="scheduler.restarts",
-                          expected="strictly increasing positive epochs, e.g. [10, 30, 70, 150]")
-    if cfg["loss"]["kind"] in ("ce_dice", "focal_dice") and \
-            cfg["loss"]["ce_weight"] + cfg["loss"]["dice_weight"] <= 0:
-        raise ConfigError("ce_weight + dice_weight is 0", variable="loss.ce_weight",
-                          expected="a positive sum of the two weights")
+    if (
+        not restarts
+        or any(int(r) != r or r <= 0 for r in restarts)
+        or any(b <= a for a, b in zip(restarts, restarts[1:], strict=False))
+    ):
+        raise ConfigError(
+            f"is {restarts}",
+            variable="scheduler.restarts",
+            expected="strictly increasing positive epochs, e.g. [10, 30, 70, 150]",
+        )
+    if (
+        cfg["loss"]["kind"] in ("ce_dice", "focal_dice")
+        and cfg["loss"]["ce_weight"] + cfg["loss"]["dice_weight"] <= 0
+    ):
+        raise ConfigError(
+            "ce_weight + dice_weight is 0",
+            variable="loss.ce_weight",
+            expected="a positive sum of the two weights",
+        )
 
 
-def load_config(config: str | os.PathLike[str] | Mapping[str, Any],
-                overrides: Sequence[str] = ()) -> dict[str, Any]:
+def load_config(
+    config: str | os.PathLike[str] | Mapping[str, Any], overrides: Sequence[str] = ()
+) -> dict[str, Any]:
     """Read (a file, a packaged config name, or a mapping), override, validate, fill defaults.
 
     Parameters

@@ -99,8 +99,10 @@ def _meta_dict(meta: Any) -> dict[str, Any]:
     if meta is None:
         return {}
     if isinstance(meta, Mapping):
-        return {k: (v if isinstance(v, (str, int, float, type(None))) else str(v))
-                for k, v in meta.items()}
+        return {
+            k: (v if isinstance(v, (str, int, float, type(None))) else str(v))
+            for k, v in meta.items()
+        }
     out = {}
     for key in ("stem", "glacier", "sensor", "season", "resolution_m", "date"):
         value = getattr(meta, key, None)
@@ -140,8 +142,12 @@ class ZoneImageDataset(Dataset):
         if self.normalization is not None:
             image = self.normalization(image)
         image = torch.where(valid[None], image, torch.zeros_like(image))
-        out = {"image": image, "mask": torch.as_tensor(np.asarray(s["zones"])).long(),
-               "valid": valid, "meta": _meta_dict(s.get("meta"))}
+        out = {
+            "image": image,
+            "mask": torch.as_tensor(np.asarray(s["zones"])).long(),
+            "valid": valid,
+            "meta": _meta_dict(s.get("meta")),
+        }
         if s.get("front") is not None:
             out["front"] = torch.as_tensor(np.asarray(s["front"])).bool()
         return out
@@ -163,8 +169,11 @@ class StackZoneFrames(Dataset):
         for st in self.stacks:
             missing = [v for v in ("sigma0_db", "zones") if v not in st.data_vars]
             if missing:
-                raise DataError(f"lacks {missing}", variable="stack",
-                                expected="a stack with sigma0_db and zones (time, y, x)")
+                raise DataError(
+                    f"lacks {missing}",
+                    variable="stack",
+                    expected="a stack with sigma0_db and zones (time, y, x)",
+                )
         self.index = [(k, t) for k, st in enumerate(self.stacks) for t in range(st.sizes["time"])]
 
     def __len__(self) -> int:
@@ -187,10 +196,14 @@ class StackZoneFrames(Dataset):
         date = np.datetime64(frame["time"].values, "D").astype(object)
         sensor = str(frame["sensor"].values) if "sensor" in frame.coords else "S1"
         orbit = int(frame["orbit"].values) if "orbit" in frame.coords else 0
-        meta = {"stem": caffe_stem(name, date, sensor, px or 1.0, orbit), "glacier": name,
-                "sensor": "S1" if sensor.upper().startswith("S1") else sensor,
-                "resolution_m": px, "date": date.isoformat(),
-                "season": season_of(date, "north")}
+        meta = {
+            "stem": caffe_stem(name, date, sensor, px or 1.0, orbit),
+            "glacier": name,
+            "sensor": "S1" if sensor.upper().startswith("S1") else sensor,
+            "resolution_m": px,
+            "date": date.isoformat(),
+            "season": season_of(date, "north"),
+        }
         sample: dict[str, Any] = {"image": image, "zones": zones, "meta": meta}
         if "front" in st.data_vars:
             sample["front"] = np.asarray(frame["front"].values).astype(bool)
@@ -223,8 +236,11 @@ def _channel_slices(stack: Any, variables: Sequence[str]) -> list[tuple[str, int
     out = []
     for name in variables:
         if name not in stack.data_vars:
-            raise DataError("is missing from the stack", variable=name,
-                            expected=f"one of {sorted(map(str, stack.data_vars))}")
+            raise DataError(
+                "is missing from the stack",
+                variable=name,
+                expected=f"one of {sorted(map(str, stack.data_vars))}",
+            )
         da = stack[name]
         out.append((name, int(da.sizes["band"]) if "band" in da.dims else 1))
     return out
@@ -233,8 +249,13 @@ def _channel_slices(stack: Any, variables: Sequence[str]) -> list[tuple[str, int
 class _StackItems(Dataset):
     """StackPatchDataset items under the common keys; splits channels into sources if asked."""
 
-    def __init__(self, patches: StackPatchDataset, sources: Mapping[str, Sequence[str]] | None,
-                 layout: Sequence[tuple[str, int]], meta: Sequence[dict[str, Any]] | None = None):
+    def __init__(
+        self,
+        patches: StackPatchDataset,
+        sources: Mapping[str, Sequence[str]] | None,
+        layout: Sequence[tuple[str, int]],
+        meta: Sequence[dict[str, Any]] | None = None,
+    ):
         self.patches = patches
         self.meta = meta
         self.sources = None
@@ -256,8 +277,10 @@ class _StackItems(Dataset):
         x = s["x"]
         if self.sources is not None:
             x0 = x[-1]  # the (single) date of the window
-            image: Any = {src: torch.cat([x0[a:b] for a, b in parts], dim=0)
-                          for src, parts in self.sources.items()}
+            image: Any = {
+                src: torch.cat([x0[a:b] for a, b in parts], dim=0)
+                for src, parts in self.sources.items()
+            }
         else:
             image = x
         out = {"image": image, "mask": s["y"], "valid": s["valid"]}
@@ -289,8 +312,9 @@ def add_slope(stack: Any, dem: str = "dem", name: str = "slope") -> Any:
     45.0
     """
     if dem not in stack.data_vars:
-        raise DataError("is needed to compute the slope", variable=dem,
-                        expected="a (y, x) DEM in the stack")
+        raise DataError(
+            "is needed to compute the slope", variable=dem, expected="a (y, x) DEM in the stack"
+        )
     px = stack.attrs.get("pixel_size")
     if px is None and "x" in stack.coords and stack.sizes.get("x", 0) > 1:
         px = abs(float(stack["x"].values[1] - stack["x"].values[0]))
@@ -309,30 +333,52 @@ class _WorkbenchDataModule(L.LightningDataModule):
 
     task: str = "zones"
 
-    def __init__(self, *, task: str, patch_size: int, batch_size: int = 8,
-                 val_batch_size: int = 1, num_workers: int = 0, samples_per_image: int = 4,
-                 augment: Mapping[str, Any] | None = None, seed: int = 0,
-                 context_size: int | None = None, time_steps: int | None = None,
-                 variables: Sequence[str] = ("sigma0_db", "coherence"), label: str = "outline",
-                 sources: Mapping[str, Sequence[str]] | None = None,
-                 bands: Sequence[str] | None = None, val_windows: int = 1,
-                 normalization_items: int = 64, pin_memory: bool | None = None,
-                 normalization: str = "dataset") -> None:
+    def __init__(
+        self,
+        *,
+        task: str,
+        patch_size: int,
+        batch_size: int = 8,
+        val_batch_size: int = 1,
+        num_workers: int = 0,
+        samples_per_image: int = 4,
+        augment: Mapping[str, Any] | None = None,
+        seed: int = 0,
+        context_size: int | None = None,
+        time_steps: int | None = None,
+        variables: Sequence[str] = ("sigma0_db", "coherence"),
+        label: str = "outline",
+        sources: Mapping[str, Sequence[str]] | None = None,
+        bands: Sequence[str] | None = None,
+        val_windows: int = 1,
+        normalization_items: int = 64,
+        pin_memory: bool | None = None,
+        normalization: str = "dataset",
+    ) -> None:
         super().__init__()
         if normalization not in ("dataset", "per_window"):
-            raise ConfigError(f"is {normalization!r}", variable="data.normalization",
-                              expected="'dataset' or 'per_window'")
+            raise ConfigError(
+                f"is {normalization!r}",
+                variable="data.normalization",
+                expected="'dataset' or 'per_window'",
+            )
         if task not in ("zones", "outlines"):
             raise ConfigError(f"is {task!r}", variable="task", expected="'zones' or 'outlines'")
-        for key, value in (("data.patch_size", patch_size), ("data.batch_size", batch_size),
-                           ("data.val_batch_size", val_batch_size),
-                           ("data.samples_per_image", samples_per_image),
-                           ("data.val_windows", val_windows)):
+        for key, value in (
+            ("data.patch_size", patch_size),
+            ("data.batch_size", batch_size),
+            ("data.val_batch_size", val_batch_size),
+            ("data.samples_per_image", samples_per_image),
+            ("data.val_windows", val_windows),
+        ):
             if not isinstance(value, (int, np.integer)) or isinstance(value, bool) or value < 1:
                 raise ConfigError(f"is {value!r}", variable=key, expected="an integer ≥ 1")
         if context_size is not None and context_size < patch_size:
-            raise ConfigError(f"is {context_size} < patch_size {patch_size}",
-                              variable="data.context_size", expected="≥ data.patch_size, or null")
+            raise ConfigError(
+                f"is {context_size} < patch_size {patch_size}",
+                variable="data.context_size",
+                expected="≥ data.patch_size, or null",
+            )
         self.task = task
         self.patch_size = int(patch_size)
         self.context_size = None if context_size is None else int(context_size)
@@ -388,7 +434,7 @@ class _WorkbenchDataModule(L.LightningDataModule):
             flat = self._restored_norm.get("_flat", self._restored_norm)
             return Normalization.from_dict(flat)
         norm = compute()
-        if self.normalization_mode == "per_window":   # training-set statistics kept for inverse()
+        if self.normalization_mode == "per_window":  # training-set statistics kept for inverse()
             norm = dataclasses.replace(norm, per_window=True)
         return norm
 
@@ -400,8 +446,11 @@ class _WorkbenchDataModule(L.LightningDataModule):
 
         base = getattr(self, "_train_base", None)
         if base is None:
-            raise DataError("has no training images of zones (call setup('fit') first)",
-                            variable="data", expected="a zones data module after setup")
+            raise DataError(
+                "has no training images of zones (call setup('fit') first)",
+                variable="data",
+                expected="a zones data module after setup",
+            )
         for i in range(len(base)):
             s = base[i]
             yield reference_front({**s, "meta": _meta_dict(s.get("meta"))})
@@ -411,21 +460,35 @@ class _WorkbenchDataModule(L.LightningDataModule):
         padding, and the run would export a model of NaN metrics). A context larger than the
         image is allowed: it is padding around a target that lies in the image."""
         if self.patch_size > largest:
-            raise ConfigError(f"is {self.patch_size} px, but the largest training image is "
-                              f"{largest} px", variable="data.patch_size",
-                              expected=f"an integer from 1 to {largest}")
+            raise ConfigError(
+                f"is {self.patch_size} px, but the largest training image is {largest} px",
+                variable="data.patch_size",
+                expected=f"an integer from 1 to {largest}",
+            )
 
     def _setup_zones(self) -> None:
         train, val, test = self._zone_splits()
         if len(train) == 0 or len(val) == 0:
-            raise DataError(f"the split has {len(train)} training and {len(val)} validation "
-                            "images", variable="data", expected="at least one image in each")
-        self.norm = self._normalization(lambda: Normalization.from_dataset(
-            train, key="image", max_items=self.normalization_items, seed=self.seed))
+            raise DataError(
+                f"the split has {len(train)} training and {len(val)} validation images",
+                variable="data",
+                expected="at least one image in each",
+            )
+        self.norm = self._normalization(
+            lambda: Normalization.from_dataset(
+                train, key="image", max_items=self.normalization_items, seed=self.seed
+            )
+        )
         self._channels = self.norm.channels
-        patches = CaffePatchDataset(train, self.patch_size, context_size=self.context_size,
-                                    mode="random", samples_per_image=self.samples_per_image,
-                                    seed=self.seed, normalization=self.norm)
+        patches = CaffePatchDataset(
+            train,
+            self.patch_size,
+            context_size=self.context_size,
+            mode="random",
+            samples_per_image=self.samples_per_image,
+            seed=self.seed,
+            normalization=self.norm,
+        )
         n = len(train) if hasattr(train, "image_size") else min(len(train), 8)
         self._check_patch_fits(max(max(patches._size(i)) for i in range(n)))
         self.train_dataset = _ZonePatches(patches)
@@ -447,46 +510,80 @@ class _WorkbenchDataModule(L.LightningDataModule):
             nt = int(st.sizes["time"]) if "time" in st.dims else 1
             steps = self.time_steps or nt
             if nt < steps:
-                raise DataError(f"stack {name!r} has {nt} dates, fewer than time_steps={steps}",
-                                variable="time", expected=f"≥ {steps} dates")
-            ends = np.unique(np.linspace(steps - 1, nt - 1, min(self.val_windows, nt - steps + 1))
-                             .round().astype(int))
+                raise DataError(
+                    f"stack {name!r} has {nt} dates, fewer than time_steps={steps}",
+                    variable="time",
+                    expected=f"≥ {steps} dates",
+                )
+            ends = np.unique(
+                np.linspace(steps - 1, nt - 1, min(self.val_windows, nt - steps + 1))
+                .round()
+                .astype(int)
+            )
             for e in ends:
-                view = st.isel(time=slice(int(e) - steps + 1, int(e) + 1)) if "time" in st.dims else st
+                view = (
+                    st.isel(time=slice(int(e) - steps + 1, int(e) + 1)) if "time" in st.dims else st
+                )
                 views.append(view)
-                date = (str(np.datetime64(st["time"].values[int(e)], "D"))
-                        if "time" in st.coords else "")
-                metas.append({"stem": f"{name}_{date}" if date else name, "glacier": name,
-                              "date": date,
-                              "resolution_m": float(st.attrs.get("pixel_size", 0.0)) or None})
+                date = (
+                    str(np.datetime64(st["time"].values[int(e)], "D"))
+                    if "time" in st.coords
+                    else ""
+                )
+                metas.append(
+                    {
+                        "stem": f"{name}_{date}" if date else name,
+                        "glacier": name,
+                        "date": date,
+                        "resolution_m": float(st.attrs.get("pixel_size", 0.0)) or None,
+                    }
+                )
         return views, metas
 
     def _setup_stacks(self) -> None:
         train, val, test = self._stack_splits()
         if not train or not val:
-            raise DataError(f"the split has {len(train)} training and {len(val)} validation "
-                            "stacks", variable="data", expected="at least one stack in each")
+            raise DataError(
+                f"the split has {len(train)} training and {len(val)} validation stacks",
+                variable="data",
+                expected="at least one stack in each",
+            )
         train = [self._prepare_stack(s) for s in train]
         val = [self._prepare_stack(s) for s in val]
         test = [self._prepare_stack(s) for s in test] if test else None
         self._check_patch_fits(max(max(int(st.sizes["y"]), int(st.sizes["x"])) for st in train))
         self._layout = _channel_slices(train[0], self.variables)
         self.norm = self._normalization(
-            lambda: Normalization.from_stack(train, list(self.variables)))
+            lambda: Normalization.from_stack(train, list(self.variables))
+        )
         self._channels = self.norm.channels
         label = self.label
-        patches = StackPatchDataset(train, self.patch_size, variables=self.variables, label=label,
-                                    time_steps=self.time_steps, mode="random",
-                                    samples_per_scene=self.samples_per_image, seed=self.seed,
-                                    normalization=self.norm)
+        patches = StackPatchDataset(
+            train,
+            self.patch_size,
+            variables=self.variables,
+            label=label,
+            time_steps=self.time_steps,
+            mode="random",
+            samples_per_scene=self.samples_per_image,
+            seed=self.seed,
+            normalization=self.norm,
+        )
         self.train_dataset = _StackItems(patches, self.sources, self._layout)
 
         def eval_set(stacks: list[Any]) -> Dataset:
             views, metas = self._eval_views(stacks)
             size = max(max(int(v.sizes["y"]), int(v.sizes["x"])) for v in views)
-            ds = StackPatchDataset(views, size, variables=self.variables, label=label,
-                                   time_steps=self.time_steps, mode="grid", overlap=0.0,
-                                   normalization=self.norm)
+            ds = StackPatchDataset(
+                views,
+                size,
+                variables=self.variables,
+                label=label,
+                time_steps=self.time_steps,
+                mode="grid",
+                overlap=0.0,
+                normalization=self.norm,
+            )
             return _StackItems(ds, self.sources, self._layout, metas)
 
         self.val_dataset = eval_set(val)
@@ -500,8 +597,9 @@ class _WorkbenchDataModule(L.LightningDataModule):
         ``{"sources": {name: C}}`` for multi-source inputs. Call after :meth:`setup`.
         """
         if self._channels is None:
-            raise DataError("is not set up yet", variable="datamodule",
-                            expected="setup() before input_kwargs()")
+            raise DataError(
+                "is not set up yet", variable="datamodule", expected="setup() before input_kwargs()"
+            )
         if self.task == "zones":
             return {"in_chans": self._channels}
         if self.sources:
@@ -522,8 +620,10 @@ class _WorkbenchDataModule(L.LightningDataModule):
             c += n
         for src, names in self.sources.items():
             idx = [i for v in names for i in range(*offsets[v])]
-            out[src] = {"mean": [self.norm.mean[i] for i in idx],
-                        "std": [self.norm.std[i] for i in idx]}
+            out[src] = {
+                "mean": [self.norm.mean[i] for i in idx],
+                "std": [self.norm.std[i] for i in idx],
+            }
         return out
 
     def _norm_for_augmenter(self) -> Any:
@@ -539,32 +639,54 @@ class _WorkbenchDataModule(L.LightningDataModule):
         if self.train_dataset is not None and hasattr(self.train_dataset, "set_epoch"):
             self.train_dataset.set_epoch(epoch)
 
-    def _loader(self, ds: Dataset, *, shuffle: bool, batch_size: int, collate: Any = None,
-                drop_last: bool = False) -> DataLoader:
+    def _loader(
+        self,
+        ds: Dataset,
+        *,
+        shuffle: bool,
+        batch_size: int,
+        collate: Any = None,
+        drop_last: bool = False,
+    ) -> DataLoader:
         # the training order is a function of (seed, epoch), so a resumed run sees the same
         sampler = EpochShuffleSampler(len(ds), seed=self.seed) if shuffle else None
-        return DataLoader(ds, batch_size=batch_size, sampler=sampler,
-                          num_workers=self.num_workers, collate_fn=collate,
-                          pin_memory=self.pin_memory, drop_last=drop_last,
-                          persistent_workers=False)
+        return DataLoader(
+            ds,
+            batch_size=batch_size,
+            sampler=sampler,
+            num_workers=self.num_workers,
+            collate_fn=collate,
+            pin_memory=self.pin_memory,
+            drop_last=drop_last,
+            persistent_workers=False,
+        )
 
     def train_dataloader(self) -> DataLoader:
         trainer = getattr(self, "trainer", None)
         self.set_epoch(trainer.current_epoch if trainer is not None else 0)
         n = len(self.train_dataset)
-        return self._loader(self.train_dataset, shuffle=True, batch_size=self.batch_size,
-                            drop_last=n > self.batch_size)
+        return self._loader(
+            self.train_dataset,
+            shuffle=True,
+            batch_size=self.batch_size,
+            drop_last=n > self.batch_size,
+        )
 
     def val_dataloader(self) -> DataLoader:
-        return self._loader(self.val_dataset, shuffle=False, batch_size=self.val_batch_size,
-                            collate=collate_eval)
+        return self._loader(
+            self.val_dataset, shuffle=False, batch_size=self.val_batch_size, collate=collate_eval
+        )
 
     def test_dataloader(self) -> DataLoader:
         if self.test_dataset is None:
-            raise DataError("has no test split", variable="data",
-                            expected="test glaciers/tiles, or a CaFFe folder with a test split")
-        return self._loader(self.test_dataset, shuffle=False, batch_size=self.val_batch_size,
-                            collate=collate_eval)
+            raise DataError(
+                "has no test split",
+                variable="data",
+                expected="test glaciers/tiles, or a CaFFe folder with a test split",
+            )
+        return self._loader(
+            self.test_dataset, shuffle=False, batch_size=self.val_batch_size, collate=collate_eval
+        )
 
     def on_after_batch_transfer(self, batch: Any, dataloader_idx: int) -> Any:
         """Augment training batches on the device (validation and test are left as they are)."""
@@ -600,8 +722,9 @@ class _WorkbenchDataModule(L.LightningDataModule):
 # --------------------------------------------------------------------------- helpers
 
 
-def _pick_glaciers(names: Sequence[str], val: int | Sequence[str], test: int | Sequence[str],
-                   where: str) -> tuple[list[str], list[str], list[str]]:
+def _pick_glaciers(
+    names: Sequence[str], val: int | Sequence[str], test: int | Sequence[str], where: str
+) -> tuple[list[str], list[str], list[str]]:
     """Split glacier names: counts take the last glaciers (test last), or explicit names."""
     names = list(names)
     upper = {n.upper(): n for n in names}
@@ -609,14 +732,20 @@ def _pick_glaciers(names: Sequence[str], val: int | Sequence[str], test: int | S
     def resolve(spec: int | Sequence[str], key: str, pool: list[str]) -> list[str]:
         if isinstance(spec, (int, np.integer)) and not isinstance(spec, bool):
             if spec < 0 or spec > len(pool):
-                raise ConfigError(f"is {spec} for {len(pool)} available glaciers",
-                                  variable=f"{where}.{key}", expected=f"0..{len(pool)} or a list of names")
-            return pool[len(pool) - int(spec):] if spec else []
+                raise ConfigError(
+                    f"is {spec} for {len(pool)} available glaciers",
+                    variable=f"{where}.{key}",
+                    expected=f"0..{len(pool)} or a list of names",
+                )
+            return pool[len(pool) - int(spec) :] if spec else []
         out = []
         for n in spec:
             if str(n).upper() not in upper:
-                raise ConfigError(f"names {n!r}, which is not in the data",
-                                  variable=f"{where}.{key}", expected=f"some of {names}")
+                raise ConfigError(
+                    f"names {n!r}, which is not in the data",
+                    variable=f"{where}.{key}",
+                    expected=f"some of {names}",
+                )
             out.append(upper[str(n).upper()])
         return out
 
@@ -624,14 +753,19 @@ def _pick_glaciers(names: Sequence[str], val: int | Sequence[str], test: int | S
     rest = [n for n in names if n not in test_names]
     val_names = resolve(val, "val_glaciers", rest)
     if set(val_names) & set(test_names):
-        raise ConfigError(f"glaciers {sorted(set(val_names) & set(test_names))} are in "
-                          "validation and test", variable=f"{where}.val_glaciers",
-                          expected="disjoint validation and test glaciers")
+        raise ConfigError(
+            f"glaciers {sorted(set(val_names) & set(test_names))} are in validation and test",
+            variable=f"{where}.val_glaciers",
+            expected="disjoint validation and test glaciers",
+        )
     train_names = [n for n in names if n not in val_names and n not in test_names]
     if not train_names or not val_names:
-        raise ConfigError(f"leaves {len(train_names)} training and {len(val_names)} validation "
-                          f"glaciers of {names}", variable=f"{where}.val_glaciers",
-                          expected="at least one glacier for training and one for validation")
+        raise ConfigError(
+            f"leaves {len(train_names)} training and {len(val_names)} validation "
+            f"glaciers of {names}",
+            variable=f"{where}.val_glaciers",
+            expected="at least one glacier for training and one for validation",
+        )
     return train_names, val_names, test_names
 
 
@@ -675,13 +809,22 @@ class CaffeDataModule(_WorkbenchDataModule):
     (1, (2, 1, 16, 16))
     """
 
-    def __init__(self, root: str | os.PathLike[str], *, split: str = "image",
-                 val_fraction: float = 0.1, val_glaciers: Sequence[str] = (),
-                 test_glaciers: Sequence[str] = (), thin_fronts: bool = False,
-                 **kwargs: Any) -> None:
+    def __init__(
+        self,
+        root: str | os.PathLike[str],
+        *,
+        split: str = "image",
+        val_fraction: float = 0.1,
+        val_glaciers: Sequence[str] = (),
+        test_glaciers: Sequence[str] = (),
+        thin_fronts: bool = False,
+        **kwargs: Any,
+    ) -> None:
         super().__init__(task="zones", **kwargs)
         if split not in ("image", "glacier"):
-            raise ConfigError(f"is {split!r}", variable="data.split", expected="'image' or 'glacier'")
+            raise ConfigError(
+                f"is {split!r}", variable="data.split", expected="'image' or 'glacier'"
+            )
         self.root = Path(root)
         self.split = split
         self.val_fraction = float(val_fraction)
@@ -695,11 +838,15 @@ class CaffeDataModule(_WorkbenchDataModule):
         kw = dict(thin_fronts=self.thin_fronts)
         if self.split == "glacier":
             if not self.val_glaciers:
-                raise ConfigError("is empty", variable="data.val_glaciers",
-                                  expected="glacier names when data.split is 'glacier'")
+                raise ConfigError(
+                    "is empty",
+                    variable="data.val_glaciers",
+                    expected="glacier names when data.split is 'glacier'",
+                )
             ds = CaffeDataset(self.root, **kw)
-            tr, va, te = split_by_glacier(ds, val_glaciers=self.val_glaciers,
-                                          test_glaciers=self.test_glaciers)
+            tr, va, te = split_by_glacier(
+                ds, val_glaciers=self.val_glaciers, test_glaciers=self.test_glaciers
+            )
             return Subset(ds, tr), Subset(ds, va), (Subset(ds, te) if te else None)
         if self.test_glaciers:
             # split by image within the training glaciers; the test glaciers are held out whole
@@ -708,12 +855,18 @@ class CaffeDataModule(_WorkbenchDataModule):
             te = [i for i, m in enumerate(ds.metadata) if m.glacier in held_out]
             rest = [i for i, m in enumerate(ds.metadata) if m.glacier not in held_out]
             if not te:
-                raise ConfigError(f"names no glacier of {self.root} (it has "
-                                  f"{sorted({m.glacier for m in ds.metadata})})",
-                                  variable="data.test_glaciers", expected="glaciers present in the data")
+                raise ConfigError(
+                    f"names no glacier of {self.root} (it has "
+                    f"{sorted({m.glacier for m in ds.metadata})})",
+                    variable="data.test_glaciers",
+                    expected="glaciers present in the data",
+                )
             tr, va = self._train_val([ds.metadata[i] for i in rest])
-            return (Subset(ds, [rest[i] for i in tr]), Subset(ds, [rest[i] for i in va]),
-                    Subset(ds, te))
+            return (
+                Subset(ds, [rest[i] for i in tr]),
+                Subset(ds, [rest[i] for i in va]),
+                Subset(ds, te),
+            )
         try:
             train_ds = CaffeDataset(self.root, split="train", **kw)
             try:
@@ -787,27 +940,42 @@ class StackDataModule(_WorkbenchDataModule):
         per tile per epoch, ``augment``, ``seed``, …).
     """
 
-    def __init__(self, stacks: Sequence[Any] | str | os.PathLike[str], *, split: str = "random",
-                 fractions: Sequence[float] = (0.6, 0.2, 0.2), val_tiles: Sequence[str] = (),
-                 test_tiles: Sequence[str] = (), **kwargs: Any) -> None:
+    def __init__(
+        self,
+        stacks: Sequence[Any] | str | os.PathLike[str],
+        *,
+        split: str = "random",
+        fractions: Sequence[float] = (0.6, 0.2, 0.2),
+        val_tiles: Sequence[str] = (),
+        test_tiles: Sequence[str] = (),
+        **kwargs: Any,
+    ) -> None:
         super().__init__(task="outlines", **kwargs)
         if split not in ("random", "named"):
-            raise ConfigError(f"is {split!r}", variable="data.split", expected="'random' or 'named'")
+            raise ConfigError(
+                f"is {split!r}", variable="data.split", expected="'random' or 'named'"
+            )
         if isinstance(stacks, (str, os.PathLike)):
             folder = Path(stacks)
             if folder.is_dir() and folder.suffix != ".zarr":
                 found = sorted([*folder.glob("*.zarr"), *folder.glob("*.nc")])
                 if not found:
-                    raise DataError("holds no *.zarr or *.nc stacks", path=folder,
-                                    expected="a folder of scene stacks")
+                    raise DataError(
+                        "holds no *.zarr or *.nc stacks",
+                        path=folder,
+                        expected="a folder of scene stacks",
+                    )
                 stacks = found
             else:
                 stacks = [folder]
         self.sources_in = list(stacks)
         fr = [float(f) for f in fractions]
         if len(fr) != 3 or any(f < 0 for f in fr) or not math.isclose(sum(fr), 1.0, abs_tol=1e-6):
-            raise ConfigError(f"is {list(fractions)}", variable="data.fractions",
-                              expected="three non-negative fractions (train, val, test) summing to 1")
+            raise ConfigError(
+                f"is {list(fractions)}",
+                variable="data.fractions",
+                expected="three non-negative fractions (train, val, test) summing to 1",
+            )
         self.split = split
         self.fractions = fr
         self.val_tiles = list(val_tiles)
@@ -815,7 +983,10 @@ class StackDataModule(_WorkbenchDataModule):
 
     def _stack_splits(self) -> tuple[list[Any], list[Any], list[Any] | None]:
         opened = [_open(s) for s in self.sources_in]
-        names = [_stack_name(s, ds, k) for k, (s, ds) in enumerate(zip(self.sources_in, opened))]
+        names = [
+            _stack_name(s, ds, k)
+            for k, (s, ds) in enumerate(zip(self.sources_in, opened, strict=False))
+        ]
         for k, ds in enumerate(opened):
             ds.attrs.setdefault("name", names[k])
         if self.split == "named":
@@ -828,9 +999,9 @@ class StackDataModule(_WorkbenchDataModule):
             if n - n_val - n_test < 1:
                 n_test = max(0, n - n_val - 1)
             va = [names[i] for i in perm[:n_val]]
-            te = [names[i] for i in perm[n_val:n_val + n_test]]
-            tr = [names[i] for i in perm[n_val + n_test:]]
-        by = dict(zip(names, opened))
+            te = [names[i] for i in perm[n_val : n_val + n_test]]
+            tr = [names[i] for i in perm[n_val + n_test :]]
+        by = dict(zip(names, opened, strict=False))
         return [by[n] for n in tr], [by[n] for n in va], ([by[n] for n in te] or None)
 
 
@@ -849,8 +1020,9 @@ def _majority(values: np.ndarray, shape: tuple[int, int], resize: Any) -> np.nda
     return out.reshape(*values.shape[:-2], *shape)
 
 
-def resample_stack(stack: Any, size: int | tuple[int, int], pixel_size: float, *,
-                   caffe8: bool = False) -> Any:
+def resample_stack(
+    stack: Any, size: int | tuple[int, int], pixel_size: float, *, caffe8: bool = False
+) -> Any:
     """A simulated stack brought onto a coarser (or finer) grid of the same extent, the way
     :func:`workbench.inference.predict` brings a scene to a model's pixel size.
 
@@ -901,8 +1073,11 @@ def resample_stack(stack: Any, size: int | tuple[int, int], pixel_size: float, *
     shape = (int(size), int(size)) if np.isscalar(size) else tuple(int(v) for v in size)
     px_in = float(stack.attrs.get("pixel_size") or 0.0)
     if px_in <= 0:
-        raise DataError("has no pixel_size attribute", variable="stack",
-                        expected="a simulated stack (attrs['pixel_size'] in metres)")
+        raise DataError(
+            "has no pixel_size attribute",
+            variable="stack",
+            expected="a simulated stack (attrs['pixel_size'] in metres)",
+        )
 
     def resize(a: np.ndarray) -> np.ndarray:
         t = torch.from_numpy(np.ascontiguousarray(a, dtype=np.float32))
@@ -937,14 +1112,19 @@ def resample_stack(stack: Any, size: int | tuple[int, int], pixel_size: float, *
     if caffe8 and "sigma0_db" in stack.data_vars:
         sig = stack["sigma0_db"].transpose("time", "y", "x")
         grey = db_to_uint8(np.asarray(sig.values, np.float32)).astype(np.float32) / 255.0
-        data_vars[CAFFE8_VARIABLE] = (("time", "y", "x"), resize(grey),
-                                      {"long_name": "sigma0 as 8-bit grey / 255, resampled"})
+        data_vars[CAFFE8_VARIABLE] = (
+            ("time", "y", "x"),
+            resize(grey),
+            {"long_name": "sigma0 as 8-bit grey / 255, resampled"},
+        )
     x0 = float(stack["x"].values[0]) - px_in / 2.0  # outer edges of the stack
     y0 = float(stack["y"].values[0]) + px_in / 2.0
     step = float(pixel_size)
     coords: dict[str, Any] = {
-        k: v for k, v in stack.coords.items()
-        if k not in ("x", "y", "spatial_ref") and "x" not in v.dims and "y" not in v.dims}
+        k: v
+        for k, v in stack.coords.items()
+        if k not in ("x", "y", "spatial_ref") and "x" not in v.dims and "y" not in v.dims
+    }
     coords["x"] = ("x", x0 + (np.arange(shape[1]) + 0.5) * step, stack["x"].attrs)
     coords["y"] = ("y", y0 - (np.arange(shape[0]) + 0.5) * step, stack["y"].attrs)
     attrs = {**stack.attrs, "pixel_size": step, "simulated_pixel_size": px_in}
@@ -955,8 +1135,6 @@ def resample_stack(stack: Any, size: int | tuple[int, int], pixel_size: float, *
 
         out = out.rio.write_crs(crs).rio.write_transform(Affine(step, 0.0, x0, 0.0, -step, y0))
     return out
-
-
 
 
 class DemoWorldDataModule(_WorkbenchDataModule):
@@ -997,12 +1175,22 @@ class DemoWorldDataModule(_WorkbenchDataModule):
         ``sources``, ``bands``, ``val_windows``.
     """
 
-    def __init__(self, task: str = "zones", *, root: str | os.PathLike[str] | None = None,
-                 n_glaciers: int = 3, years: float = 1.0, size: int = 128,
-                 pixel_size: float = 80.0, world_seed: int = 0,
-                 val_glaciers: int | Sequence[str] = 1, test_glaciers: int | Sequence[str] = 1,
-                 resample_factors: Sequence[float] | None = None, resample_mode: str = "all",
-                 **kwargs: Any) -> None:
+    def __init__(
+        self,
+        task: str = "zones",
+        *,
+        root: str | os.PathLike[str] | None = None,
+        n_glaciers: int = 3,
+        years: float = 1.0,
+        size: int = 128,
+        pixel_size: float = 80.0,
+        world_seed: int = 0,
+        val_glaciers: int | Sequence[str] = 1,
+        test_glaciers: int | Sequence[str] = 1,
+        resample_factors: Sequence[float] | None = None,
+        resample_mode: str = "all",
+        **kwargs: Any,
+    ) -> None:
         super().__init__(task=task, **kwargs)
         self.root = None if root is None else Path(root)
         self.n_glaciers = int(n_glaciers)
@@ -1013,21 +1201,36 @@ class DemoWorldDataModule(_WorkbenchDataModule):
         self.val_glaciers = val_glaciers
         self.test_glaciers = test_glaciers
         factors = list(resample_factors) if resample_factors is not None else [1]
-        if not factors or any(isinstance(f, bool) or not isinstance(f, (int, float, np.number))
-                              or not (math.isfinite(f) and f > 0) for f in factors) \
-                or len(set(map(float, factors))) != len(factors):
-            raise ConfigError(f"is {resample_factors!r}", variable="data.resample_factors",
-                              expected="distinct factors > 0 (1 = native, 4 = simulated at a "
-                                       "quarter of the pixel size), or null")
+        if (
+            not factors
+            or any(
+                isinstance(f, bool)
+                or not isinstance(f, (int, float, np.number))
+                or not (math.isfinite(f) and f > 0)
+                for f in factors
+            )
+            or len(set(map(float, factors))) != len(factors)
+        ):
+            raise ConfigError(
+                f"is {resample_factors!r}",
+                variable="data.resample_factors",
+                expected="distinct factors > 0 (1 = native, 4 = simulated at a "
+                "quarter of the pixel size), or null",
+            )
         for f in factors:
             if round(self.size * float(f)) < 16:
-                raise ConfigError(f"holds {f}: {self.size} px × {f} is below 16 px",
-                                  variable="data.resample_factors",
-                                  expected="factors that keep the simulated scene ≥ 16 px")
+                raise ConfigError(
+                    f"holds {f}: {self.size} px × {f} is below 16 px",
+                    variable="data.resample_factors",
+                    expected="factors that keep the simulated scene ≥ 16 px",
+                )
         self.resample_factors = [float(f) for f in factors]
         if resample_mode not in ("all", "cycle"):
-            raise ConfigError(f"is {resample_mode!r}", variable="data.resample_mode",
-                              expected="'all' (every factor for every glacier) or 'cycle'")
+            raise ConfigError(
+                f"is {resample_mode!r}",
+                variable="data.resample_mode",
+                expected="'all' (every factor for every glacier) or 'cycle'",
+            )
         self.resample_mode = resample_mode
         self._stacks: list[Any] | None = None
         self._versions: dict[tuple[str, float], Any] = {}
@@ -1070,8 +1273,12 @@ class DemoWorldDataModule(_WorkbenchDataModule):
             from workbench.data.synthetic import world_glacier
 
             self._simulated[index] = world_glacier(
-                index, seed=self.world_seed, years=self.years, size=(self.size, self.size),
-                pixel_size=self.pixel_size).stack
+                index,
+                seed=self.world_seed,
+                years=self.years,
+                size=(self.size, self.size),
+                pixel_size=self.pixel_size,
+            ).stack
         return self._simulated[index]
 
     def split_stacks(self, split: str) -> list[Any]:
@@ -1087,11 +1294,16 @@ class DemoWorldDataModule(_WorkbenchDataModule):
         names = self.glacier_names()
         tr, va, te = _pick_glaciers(names, self.val_glaciers, self.test_glaciers, "data")
         if self.root is None and self.resample_factors != [1.0]:
-            return ([v for n in tr for v in self.resolution_versions(n, training=True)],
-                    [v for n in va for v in self.resolution_versions(n)],
-                    [self.glacier_stack(n) for n in te])
-        return ([self.glacier_stack(n) for n in tr], [self.glacier_stack(n) for n in va],
-                [self.glacier_stack(n) for n in te])
+            return (
+                [v for n in tr for v in self.resolution_versions(n, training=True)],
+                [v for n in va for v in self.resolution_versions(n)],
+                [self.glacier_stack(n) for n in te],
+            )
+        return (
+            [self.glacier_stack(n) for n in tr],
+            [self.glacier_stack(n) for n in va],
+            [self.glacier_stack(n) for n in te],
+        )
 
     def resolution_versions(self, name: str, training: bool = False) -> list[Any]:
         """The versions of one glacier of the in-memory world that the splits use.
@@ -1119,16 +1331,23 @@ class DemoWorldDataModule(_WorkbenchDataModule):
             if key not in self._versions:
                 index = names.index(name)
                 params = GlacierParams.random(self.world_seed, index)
-                fine = simulate_glacier(params, seed=world_glacier_seed(self.world_seed, index),
-                                        years=self.years, size=(round(self.size * f),) * 2,
-                                        pixel_size=self.pixel_size / f).stack
+                fine = simulate_glacier(
+                    params,
+                    seed=world_glacier_seed(self.world_seed, index),
+                    years=self.years,
+                    size=(round(self.size * f),) * 2,
+                    pixel_size=self.pixel_size / f,
+                ).stack
                 if fine.attrs["glacier"] != name:  # pragma: no cover - a changed simulator
-                    raise DataError(f"simulates {fine.attrs['glacier']!r} for {name!r}",
-                                    variable="data.resample_factors",
-                                    expected="the same glacier at a finer pixel size")
+                    raise DataError(
+                        f"simulates {fine.attrs['glacier']!r} for {name!r}",
+                        variable="data.resample_factors",
+                        expected="the same glacier at a finer pixel size",
+                    )
                 fine.attrs.update(world_seed=self.world_seed, world_index=index)
-                self._versions[key] = resample_stack(fine, self.size, self.pixel_size,
-                                                     caffe8=self.task == "zones")
+                self._versions[key] = resample_stack(
+                    fine, self.size, self.pixel_size, caffe8=self.task == "zones"
+                )
             out.append(self._versions[key])
         return out
 
@@ -1144,8 +1363,9 @@ class DemoWorldDataModule(_WorkbenchDataModule):
 # --------------------------------------------------------------------------- SAR + optical pairs
 
 
-def sar_unit(values: np.ndarray, variable: str = "sigma0_db",
-             units: str | None = None) -> np.ndarray:
+def sar_unit(
+    values: np.ndarray, variable: str = "sigma0_db", units: str | None = None
+) -> np.ndarray:
     """SAR values as the zone models see them: σ0 in dB → the 8-bit CaFFe mapping / 255.
 
     A variable in dB (``units == "dB"`` or a name ending in ``_db``) is mapped exactly like the
@@ -1216,25 +1436,44 @@ class SarOpticalCrops(Dataset):
     (4, (1, 4, 4), (3, 4, 4), 4)
     """
 
-    def __init__(self, stacks: Sequence[Any], *, crop_size: int, min_scale: float = 0.7,
-                 samples_per_image: int = 1, mode: str = "random", seed: int = 0,
-                 max_items: int | None = None, sar: str = "sigma0_db", optical: str = "optical",
-                 sar_normalization: Normalization | None = None,
-                 optical_normalization: Normalization | None = None,
-                 names: Sequence[str] | None = None) -> None:
+    def __init__(
+        self,
+        stacks: Sequence[Any],
+        *,
+        crop_size: int,
+        min_scale: float = 0.7,
+        samples_per_image: int = 1,
+        mode: str = "random",
+        seed: int = 0,
+        max_items: int | None = None,
+        sar: str = "sigma0_db",
+        optical: str = "optical",
+        sar_normalization: Normalization | None = None,
+        optical_normalization: Normalization | None = None,
+        names: Sequence[str] | None = None,
+    ) -> None:
         if mode not in ("random", "fixed"):
             raise ConfigError(f"is {mode!r}", variable="mode", expected="'random' or 'fixed'")
         if not isinstance(crop_size, (int, np.integer)) or crop_size < 1:
-            raise ConfigError(f"is {crop_size!r}", variable="data.crop_size",
-                              expected="an integer ≥ 1")
+            raise ConfigError(
+                f"is {crop_size!r}", variable="data.crop_size", expected="an integer ≥ 1"
+            )
         if not (isinstance(min_scale, (int, float)) and 0 < min_scale <= 1):
-            raise ConfigError(f"is {min_scale!r}", variable="data.min_scale",
-                              expected="a fraction of the crop area in (0, 1]")
+            raise ConfigError(
+                f"is {min_scale!r}",
+                variable="data.min_scale",
+                expected="a fraction of the crop area in (0, 1]",
+            )
         self.stacks = list(stacks)
-        self.names = list(names) if names is not None else [
-            str(st.attrs.get("glacier", st.attrs.get("name", f"stack{k}")))
-            for k, st in enumerate(self.stacks)]
-        for st, name in zip(self.stacks, self.names):
+        self.names = (
+            list(names)
+            if names is not None
+            else [
+                str(st.attrs.get("glacier", st.attrs.get("name", f"stack{k}")))
+                for k, st in enumerate(self.stacks)
+            ]
+        )
+        for st, name in zip(self.stacks, self.names, strict=False):
             check_sar_optical_stack(st, sar=sar, optical=optical, where=name)
         self.crop_size = int(crop_size)
         self.min_scale = float(min_scale)
@@ -1291,31 +1530,42 @@ class SarOpticalCrops(Dataset):
         st = self.stacks[k]
         win = dict(y=slice(y0, y0 + side), x=slice(x0, x0 + side))
         raw = np.asarray(st[self.sar].isel(time=t, **win).transpose("y", "x").values, np.float32)
-        opt = np.asarray(st[self.optical].isel(**win).transpose("band", "y", "x").values,
-                         np.float32)
+        opt = np.asarray(
+            st[self.optical].isel(**win).transpose("band", "y", "x").values, np.float32
+        )
         valid = np.isfinite(raw) & np.isfinite(opt).all(axis=0)
         sar = torch.from_numpy(sar_unit(raw, self.sar, self._units[k])[None])
         optical = torch.from_numpy(np.nan_to_num(opt, nan=0.0, posinf=0.0, neginf=0.0))
         valid_t = torch.from_numpy(valid)
         if side != self.crop_size:
             size = (self.crop_size, self.crop_size)
-            both = torch.nn.functional.interpolate(torch.cat([sar, optical])[None], size=size,
-                                                   mode="bilinear", align_corners=False)[0]
+            both = torch.nn.functional.interpolate(
+                torch.cat([sar, optical])[None], size=size, mode="bilinear", align_corners=False
+            )[0]
             sar, optical = both[:1], both[1:]
-            valid_t = torch.nn.functional.interpolate(valid_t[None, None].float(), size=size,
-                                                      mode="nearest")[0, 0] > 0.5
+            valid_t = (
+                torch.nn.functional.interpolate(
+                    valid_t[None, None].float(), size=size, mode="nearest"
+                )[0, 0]
+                > 0.5
+            )
         if self.sar_normalization is not None:
             sar = self.sar_normalization(sar)
         if self.optical_normalization is not None:
             optical = self.optical_normalization(optical)
         sar = torch.where(valid_t[None], sar, torch.zeros_like(sar))
         optical = torch.where(valid_t[None], optical, torch.zeros_like(optical))
-        return {"image": sar.float(), "optical": optical.float(), "valid": valid_t,
-                "window": torch.tensor([k, t, y0, x0, side], dtype=torch.int64)}
+        return {
+            "image": sar.float(),
+            "optical": optical.float(),
+            "valid": valid_t,
+            "window": torch.tensor([k, t, y0, x0, side], dtype=torch.int64),
+        }
 
 
-def check_sar_optical_stack(stack: Any, *, sar: str = "sigma0_db", optical: str = "optical",
-                            where: str = "stack") -> None:
+def check_sar_optical_stack(
+    stack: Any, *, sar: str = "sigma0_db", optical: str = "optical", where: str = "stack"
+) -> None:
     """Raise :class:`~workbench.errors.DataError` unless ``stack`` pairs SAR with one optical image.
 
     Needs ``sar`` with dims ``(time, y, x)`` and ``optical`` with dims ``(band, y, x)`` (no
@@ -1333,17 +1583,27 @@ def check_sar_optical_stack(stack: Any, *, sar: str = "sigma0_db", optical: str 
     for name, dims in ((sar, {"time", "y", "x"}), (optical, {"band", "y", "x"})):
         if name not in stack.data_vars:
             what = "an optical image (band, y, x)" if name == optical else "SAR images (time, y, x)"
-            raise DataError("is missing", path=where, variable=name,
-                            expected=f"{what} beside the SAR stack; the stack has "
-                                     f"{sorted(map(str, stack.data_vars))}")
+            raise DataError(
+                "is missing",
+                path=where,
+                variable=name,
+                expected=f"{what} beside the SAR stack; the stack has "
+                f"{sorted(map(str, stack.data_vars))}",
+            )
         if set(stack[name].dims) != dims:
-            raise DataError(f"has dims {tuple(stack[name].dims)}", path=where, variable=name,
-                            expected=f"dims {tuple(sorted(dims))} (one optical image per glacier)"
-                            if name == optical else f"dims {tuple(sorted(dims))}")
+            raise DataError(
+                f"has dims {tuple(stack[name].dims)}",
+                path=where,
+                variable=name,
+                expected=f"dims {tuple(sorted(dims))} (one optical image per glacier)"
+                if name == optical
+                else f"dims {tuple(sorted(dims))}",
+            )
 
 
-def _sar_optical_normalizations(stacks: Sequence[Any], sar: str, optical: str,
-                                max_times: int = 8) -> tuple[Normalization, Normalization]:
+def _sar_optical_normalizations(
+    stacks: Sequence[Any], sar: str, optical: str, max_times: int = 8
+) -> tuple[Normalization, Normalization]:
     """Mean/std of the SAR input (after :func:`sar_unit`) and of each optical band."""
     s = s2 = n = 0.0
     os_ = os2 = on = None
@@ -1365,8 +1625,11 @@ def _sar_optical_normalizations(stacks: Sequence[Any], sar: str, optical: str,
         else:
             os_, os2, on = os_ + add[0], os2 + add[1], on + add[2]
     if n == 0 or on is None or (on == 0).any():
-        raise DataError("has no finite pixels to compute the normalisation from",
-                        variable=f"{sar}/{optical}", expected="finite SAR and optical values")
+        raise DataError(
+            "has no finite pixels to compute the normalisation from",
+            variable=f"{sar}/{optical}",
+            expected="finite SAR and optical values",
+        )
     mean = s / n
     std = math.sqrt(max(s2 / n - mean * mean, 0.0))
     omean = os_ / on
@@ -1413,26 +1676,49 @@ class SarOpticalDataModule(L.LightningDataModule):
     ((2, 1, 32, 32), (2, 14, 32, 32), 14)
     """
 
-    def __init__(self, stacks: Sequence[Any] | str | os.PathLike[str] | None = None, *,
-                 root: str | os.PathLike[str] | None = None, n_glaciers: int = 3,
-                 years: float = 1.0, size: int = 128, pixel_size: float = 80.0,
-                 world_seed: int = 0, val_glaciers: int | Sequence[str] = 1,
-                 crop_size: int = 512, min_scale: float = 0.7, batch_size: int = 8,
-                 val_batch_size: int = 8, num_workers: int = 0, samples_per_image: int = 1,
-                 val_samples: int = 32, sar: str = "sigma0_db", optical: str = "optical",
-                 bands: Sequence[str] | None = None, seed: int = 0,
-                 pin_memory: bool | None = None) -> None:
+    def __init__(
+        self,
+        stacks: Sequence[Any] | str | os.PathLike[str] | None = None,
+        *,
+        root: str | os.PathLike[str] | None = None,
+        n_glaciers: int = 3,
+        years: float = 1.0,
+        size: int = 128,
+        pixel_size: float = 80.0,
+        world_seed: int = 0,
+        val_glaciers: int | Sequence[str] = 1,
+        crop_size: int = 512,
+        min_scale: float = 0.7,
+        batch_size: int = 8,
+        val_batch_size: int = 8,
+        num_workers: int = 0,
+        samples_per_image: int = 1,
+        val_samples: int = 32,
+        sar: str = "sigma0_db",
+        optical: str = "optical",
+        bands: Sequence[str] | None = None,
+        seed: int = 0,
+        pin_memory: bool | None = None,
+    ) -> None:
         super().__init__()
-        for key, value in (("data.crop_size", crop_size), ("data.batch_size", batch_size),
-                           ("data.val_batch_size", val_batch_size),
-                           ("data.samples_per_image", samples_per_image),
-                           ("data.val_samples", val_samples)):
+        for key, value in (
+            ("data.crop_size", crop_size),
+            ("data.batch_size", batch_size),
+            ("data.val_batch_size", val_batch_size),
+            ("data.samples_per_image", samples_per_image),
+            ("data.val_samples", val_samples),
+        ):
             if not isinstance(value, (int, np.integer)) or isinstance(value, bool) or value < 1:
                 raise ConfigError(f"is {value!r}", variable=key, expected="an integer ≥ 1")
         self.source = stacks
         self.root = None if root is None else Path(root)
-        self.world = dict(n_glaciers=n_glaciers, years=years, size=size,
-                          pixel_size=pixel_size, world_seed=world_seed)
+        self.world = dict(
+            n_glaciers=n_glaciers,
+            years=years,
+            size=size,
+            pixel_size=pixel_size,
+            world_seed=world_seed,
+        )
         self.val_glaciers = val_glaciers
         self.crop_size, self.min_scale = int(crop_size), float(min_scale)
         self.batch_size, self.val_batch_size = int(batch_size), int(val_batch_size)
@@ -1452,8 +1738,9 @@ class SarOpticalDataModule(L.LightningDataModule):
     def stacks(self) -> tuple[list[str], list[Any]]:
         """Names and stacks of every glacier (demo world or the given stacks)."""
         if self.source is None:
-            demo = DemoWorldDataModule("zones", root=self.root, patch_size=self.crop_size,
-                                       **self.world)
+            demo = DemoWorldDataModule(
+                "zones", root=self.root, patch_size=self.crop_size, **self.world
+            )
             stacks = demo.stacks()
             names = [str(s.attrs.get("glacier", f"glacier{k}")) for k, s in enumerate(stacks)]
             where = [str(self.root / "manifest.json") if self.root else n for n in names]
@@ -1464,23 +1751,34 @@ class SarOpticalDataModule(L.LightningDataModule):
                 if folder.is_dir() and folder.suffix != ".zarr":
                     src = sorted([*folder.glob("*.zarr"), *folder.glob("*.nc")])
                     if not src:
-                        raise DataError("holds no *.zarr or *.nc stacks", path=folder,
-                                        expected="a folder of scene stacks with an optical image")
+                        raise DataError(
+                            "holds no *.zarr or *.nc stacks",
+                            path=folder,
+                            expected="a folder of scene stacks with an optical image",
+                        )
                 else:
                     src = [folder]
             src = list(src)
             stacks = [_open(s) for s in src]
-            names = [_stack_name(s, ds, k) for k, (s, ds) in enumerate(zip(src, stacks))]
-            where = [os.fspath(s) if isinstance(s, (str, os.PathLike)) else n
-                     for s, n in zip(src, names)]
+            names = [
+                _stack_name(s, ds, k) for k, (s, ds) in enumerate(zip(src, stacks, strict=False))
+            ]
+            where = [
+                os.fspath(s) if isinstance(s, (str, os.PathLike)) else n
+                for s, n in zip(src, names, strict=False)
+            ]
         out = []
-        for st, name, w in zip(stacks, names, where):
+        for st, w in zip(stacks, where, strict=False):
             check_sar_optical_stack(st, sar=self.sar, optical=self.optical, where=w)
             if self.bands is not None:
                 missing = [b for b in self.bands if b not in set(map(str, st["band"].values))]
                 if missing:
-                    raise DataError(f"lacks bands {missing}", path=w, variable=self.optical,
-                                    expected=f"some of {list(map(str, st['band'].values))}")
+                    raise DataError(
+                        f"lacks bands {missing}",
+                        path=w,
+                        variable=self.optical,
+                        expected=f"some of {list(map(str, st['band'].values))}",
+                    )
                 st = st.sel(band=self.bands)
             out.append(st)
         return names, out
@@ -1491,34 +1789,48 @@ class SarOpticalDataModule(L.LightningDataModule):
             return
         names, stacks = self.stacks()
         tr, va, _ = _pick_glaciers(names, self.val_glaciers, 0, "data")
-        by = dict(zip(names, stacks))
+        by = dict(zip(names, stacks, strict=False))
         train, val = [by[n] for n in tr], [by[n] for n in va]
-        bands = [list(map(str, st["band"].values)) if "band" in st.coords else []
-                 for st in stacks]
+        bands = [list(map(str, st["band"].values)) if "band" in st.coords else [] for st in stacks]
         if any(len(b) != len(bands[0]) for b in bands):
-            raise DataError(f"optical images have {sorted({len(b) for b in bands})} bands",
-                            variable=self.optical, expected="the same bands for every glacier")
+            raise DataError(
+                f"optical images have {sorted({len(b) for b in bands})} bands",
+                variable=self.optical,
+                expected="the same bands for every glacier",
+            )
         self.optical_bands = bands[0] or [str(i) for i in range(int(stacks[0].sizes["band"]))]
         if self._restored is not None:
             self.norm = Normalization.from_dict(self._restored["sar"])
             self.optical_norm = Normalization.from_dict(self._restored["optical"])
         else:
-            self.norm, self.optical_norm = _sar_optical_normalizations(train, self.sar,
-                                                                       self.optical)
-        common = dict(crop_size=self.crop_size, min_scale=self.min_scale, seed=self.seed,
-                      sar=self.sar, optical=self.optical, sar_normalization=self.norm,
-                      optical_normalization=self.optical_norm)
-        self.train_dataset = SarOpticalCrops(train, samples_per_image=self.samples_per_image,
-                                             mode="random", names=tr, **common)
-        self.val_dataset = SarOpticalCrops(val, mode="fixed", max_items=self.val_samples,
-                                           names=va, **common)
+            self.norm, self.optical_norm = _sar_optical_normalizations(
+                train, self.sar, self.optical
+            )
+        common = dict(
+            crop_size=self.crop_size,
+            min_scale=self.min_scale,
+            seed=self.seed,
+            sar=self.sar,
+            optical=self.optical,
+            sar_normalization=self.norm,
+            optical_normalization=self.optical_norm,
+        )
+        self.train_dataset = SarOpticalCrops(
+            train, samples_per_image=self.samples_per_image, mode="random", names=tr, **common
+        )
+        self.val_dataset = SarOpticalCrops(
+            val, mode="fixed", max_items=self.val_samples, names=va, **common
+        )
 
     @property
     def optical_channels(self) -> int:
         """Number of optical channels (call after :meth:`setup`)."""
         if not self.optical_bands:
-            raise DataError("is not set up yet", variable="datamodule",
-                            expected="setup() before optical_channels")
+            raise DataError(
+                "is not set up yet",
+                variable="datamodule",
+                expected="setup() before optical_channels",
+            )
         return len(self.optical_bands)
 
     def normalization_dict(self) -> dict[str, Any] | None:
@@ -1536,9 +1848,15 @@ class SarOpticalDataModule(L.LightningDataModule):
 
     def _loader(self, ds: Dataset, batch_size: int, drop_last: bool = False) -> DataLoader:
         # no shuffle: SarOpticalCrops orders the items itself from (seed, epoch)
-        return DataLoader(ds, batch_size=batch_size, shuffle=False, num_workers=self.num_workers,
-                          pin_memory=self.pin_memory, drop_last=drop_last,
-                          persistent_workers=False)
+        return DataLoader(
+            ds,
+            batch_size=batch_size,
+            shuffle=False,
+            num_workers=self.num_workers,
+            pin_memory=self.pin_memory,
+            drop_last=drop_last,
+            persistent_workers=False,
+        )
 
     def train_dataloader(self) -> DataLoader:
         trainer = getattr(self, "trainer", None)

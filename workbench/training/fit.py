@@ -39,10 +39,10 @@ import lightning as L
 import torch
 
 from workbench._io import atomic_path, ensure_dir, safe_torch_load
+from workbench.checkpoints import resolve_checkpoint
 from workbench.device import mps_available
 from workbench.errors import CheckpointError, ConfigError, DataError
 from workbench.evaluation.baselines import FixedFront
-from workbench.checkpoints import resolve_checkpoint
 from workbench.models import get_model_class, load_weights_into, read_checkpoint_info
 from workbench.training.callbacks import AtomicCheckpointIO, BatchSeed, ExportBestCheckpoint
 from workbench.training.config import dump_config, load_config
@@ -54,11 +54,22 @@ from workbench.training.datamodules import (
 )
 from workbench.training.tasks import BaseTask, OutlineSegmentationTask, ZoneSegmentationTask
 
-__all__ = ["fit", "TrainResult", "build_datamodule", "build_task", "resolve_precision",
-           "claim_run_dir", "seed_run", "run_lightning", "TASKS"]
+__all__ = [
+    "fit",
+    "TrainResult",
+    "build_datamodule",
+    "build_task",
+    "resolve_precision",
+    "claim_run_dir",
+    "seed_run",
+    "run_lightning",
+    "TASKS",
+]
 
-TASKS: dict[str, type[BaseTask]] = {"zones": ZoneSegmentationTask,
-                                    "outlines": OutlineSegmentationTask}
+TASKS: dict[str, type[BaseTask]] = {
+    "zones": ZoneSegmentationTask,
+    "outlines": OutlineSegmentationTask,
+}
 
 
 @dataclasses.dataclass
@@ -103,8 +114,10 @@ class TrainResult:
     @property
     def metrics_csv(self) -> list[Path]:
         """The CSV log files, oldest first (one per start or resume)."""
-        return sorted((self.run_dir / "logs").glob("version_*/metrics.csv"),
-                      key=lambda p: int(p.parent.name.split("_")[-1]))
+        return sorted(
+            (self.run_dir / "logs").glob("version_*/metrics.csv"),
+            key=lambda p: int(p.parent.name.split("_")[-1]),
+        )
 
     def history(self) -> Any:
         """All CSV logs of the run as one pandas DataFrame (rows in logging order)."""
@@ -129,8 +142,11 @@ def resolve_precision(precision: str, accelerator: str = "auto") -> str:
     if precision == "auto":
         return "bf16-mixed" if gpu and torch.cuda.is_bf16_supported() else "32-true"
     if precision in ("bf16-mixed", "16-mixed") and not gpu:
-        raise ConfigError(f"is {precision!r} without a CUDA GPU", variable="trainer.precision",
-                          expected="'auto' or '32-true' here (mixed precision only on GPU)")
+        raise ConfigError(
+            f"is {precision!r} without a CUDA GPU",
+            variable="trainer.precision",
+            expected="'auto' or '32-true' here (mixed precision only on GPU)",
+        )
     return precision
 
 
@@ -155,34 +171,66 @@ def _init_checkpoint(cfg: Mapping[str, Any]) -> Path | None:
 def _datamodule(cfg: Mapping[str, Any]) -> _WorkbenchDataModule:
     d = dict(cfg["data"])
     task = cfg["task"]
-    common = dict(patch_size=d["patch_size"], batch_size=d["batch_size"],
-                  val_batch_size=d["val_batch_size"], num_workers=d["num_workers"],
-                  samples_per_image=d["samples_per_image"], augment=cfg["augment"],
-                  seed=cfg["seed"], context_size=d["context_size"],
-                  normalization=d["normalization"])
-    stack_opts = dict(time_steps=d["time_steps"], variables=d["variables"], label=d["label"],
-                      sources=d["sources"], bands=d["bands"], val_windows=d["val_windows"])
+    common = dict(
+        patch_size=d["patch_size"],
+        batch_size=d["batch_size"],
+        val_batch_size=d["val_batch_size"],
+        num_workers=d["num_workers"],
+        samples_per_image=d["samples_per_image"],
+        augment=cfg["augment"],
+        seed=cfg["seed"],
+        context_size=d["context_size"],
+        normalization=d["normalization"],
+    )
+    stack_opts = dict(
+        time_steps=d["time_steps"],
+        variables=d["variables"],
+        label=d["label"],
+        sources=d["sources"],
+        bands=d["bands"],
+        val_windows=d["val_windows"],
+    )
     kind = d["kind"]
     if kind == "caffe":
         split = d["split"] or ("glacier" if d["val_glaciers"] else "image")
-        return CaffeDataModule(d["root"], split=split, val_fraction=d["val_fraction"],
-                               val_glaciers=d["val_glaciers"] or [],
-                               test_glaciers=d["test_glaciers"] or [],
-                               thin_fronts=d["thin_fronts"], **common)
+        return CaffeDataModule(
+            d["root"],
+            split=split,
+            val_fraction=d["val_fraction"],
+            val_glaciers=d["val_glaciers"] or [],
+            test_glaciers=d["test_glaciers"] or [],
+            thin_fronts=d["thin_fronts"],
+            **common,
+        )
     if kind == "stack":
         stacks = d["stacks"] if d["stacks"] else d["root"]
         split = d["split"] or ("named" if d["val_tiles"] else "random")
-        return StackDataModule(stacks, split=split, fractions=d["fractions"],
-                               val_tiles=d["val_tiles"], test_tiles=d["test_tiles"],
-                               **common, **stack_opts)
+        return StackDataModule(
+            stacks,
+            split=split,
+            fractions=d["fractions"],
+            val_tiles=d["val_tiles"],
+            test_tiles=d["test_tiles"],
+            **common,
+            **stack_opts,
+        )
     val = d["val_glaciers"] if d["val_glaciers"] is not None else 1
     test = d["test_glaciers"] if d["test_glaciers"] is not None else 1
-    return DemoWorldDataModule(task, root=d["root"], n_glaciers=d["n_glaciers"],
-                               years=d["years"], size=d["size"], pixel_size=d["pixel_size"],
-                               world_seed=d["world_seed"], val_glaciers=val, test_glaciers=test,
-                               resample_factors=d["resample_factors"],
-                               resample_mode=d["resample_mode"], **common,
-                               **(stack_opts if task == "outlines" else {}))
+    return DemoWorldDataModule(
+        task,
+        root=d["root"],
+        n_glaciers=d["n_glaciers"],
+        years=d["years"],
+        size=d["size"],
+        pixel_size=d["pixel_size"],
+        world_seed=d["world_seed"],
+        val_glaciers=val,
+        test_glaciers=test,
+        resample_factors=d["resample_factors"],
+        resample_mode=d["resample_mode"],
+        **common,
+        **(stack_opts if task == "outlines" else {}),
+    )
 
 
 def _model_kwargs(cfg: Mapping[str, Any], dm: _WorkbenchDataModule) -> dict[str, Any]:
@@ -197,9 +245,11 @@ def _model_kwargs(cfg: Mapping[str, Any], dm: _WorkbenchDataModule) -> dict[str,
         if key not in params:
             continue
         if key in kwargs and kwargs[key] != value:
-            raise ConfigError(f"is {kwargs[key]!r} but the data give {value!r}",
-                              variable=f"model.kwargs.{key}",
-                              expected=f"{value!r}, or leave it unset (it follows from the data)")
+            raise ConfigError(
+                f"is {kwargs[key]!r} but the data give {value!r}",
+                variable=f"model.kwargs.{key}",
+                expected=f"{value!r}, or leave it unset (it follows from the data)",
+            )
         kwargs[key] = value
     return kwargs
 
@@ -227,23 +277,30 @@ def build_task(cfg: Mapping[str, Any], dm: _WorkbenchDataModule) -> BaseTask:
         validation["keep"] = d["patch_size"]
     scheduler = dict(cfg["scheduler"])
     task = TASKS[cfg["task"]](
-        model=cfg["model"]["name"], preset=cfg["model"]["preset"],
-        model_kwargs=_model_kwargs(cfg, dm), loss=loss, optimizer=dict(cfg["optimizer"]),
-        scheduler=scheduler, validation=validation, normalization=dm.normalization_dict(),
-        train_config=dict(cfg), max_epochs=cfg["trainer"]["max_epochs"])
+        model=cfg["model"]["name"],
+        preset=cfg["model"]["preset"],
+        model_kwargs=_model_kwargs(cfg, dm),
+        loss=loss,
+        optimizer=dict(cfg["optimizer"]),
+        scheduler=scheduler,
+        validation=validation,
+        normalization=dm.normalization_dict(),
+        train_config=dict(cfg),
+        max_epochs=cfg["trainer"]["max_epochs"],
+    )
     init = cfg.get("init") or {}
     start = _init_checkpoint(cfg)
-    if start is not None:   # fine-tuning: every weight of a trained model
+    if start is not None:  # fine-tuning: every weight of a trained model
         load_weights_into(task.model, start)
     if init.get("encoder"):  # a pretrained encoder (SSL4SAR pretraining or published weights)
         from workbench.training.pretrain import load_encoder_weights
 
         load_encoder_weights(task.model, init["encoder"], stem=init.get("stem", "mean"))
-    if cfg["task"] == "zones":   # what a guess from the same training labels scores
+    if cfg["task"] == "zones":  # what a guess from the same training labels scores
         try:
             task.baselines = {"fixed_front": FixedFront.from_fronts(dm.training_fronts()).to_dict()}
         except DataError:
-            task.baselines = None   # no training image has a front
+            task.baselines = None  # no training image has a front
     return task
 
 
@@ -265,9 +322,9 @@ def _loggers(run_dir: Path) -> list[Any]:
     return loggers
 
 
-
-def claim_run_dir(run: Path, *, resume: bool, overwrite: bool, product: Path,
-                  what: str) -> str | None:
+def claim_run_dir(
+    run: Path, *, resume: bool, overwrite: bool, product: Path, what: str
+) -> str | None:
     """The run-folder rules of :func:`fit` and :func:`~workbench.training.pretrain`: the
     checkpoint to resume from (``run/checkpoints/last.ckpt`` with ``resume``), else ``None``
     after making sure nothing is silently replaced (an existing run, i.e. checkpoints or the
@@ -283,12 +340,18 @@ def claim_run_dir(run: Path, *, resume: bool, overwrite: bool, product: Path,
     if resume and last.is_file():
         # checked (safely) before anything is written, so a bad file leaves the run as it was
         ckpt = safe_torch_load(last, expected="a Lightning checkpoint written by this run")
-        missing = [k for k in ("state_dict", "epoch", "loops") if not isinstance(ckpt, dict)
-                   or k not in ckpt]
+        missing = [
+            k
+            for k in ("state_dict", "epoch", "loops")
+            if not isinstance(ckpt, dict) or k not in ckpt
+        ]
         if missing:
-            raise CheckpointError(f"is not a Lightning checkpoint (no {', '.join(missing)})",
-                                  path=last, expected="the last.ckpt a training run wrote, or "
-                                  "--overwrite to start the run again")
+            raise CheckpointError(
+                f"is not a Lightning checkpoint (no {', '.join(missing)})",
+                path=last,
+                expected="the last.ckpt a training run wrote, or "
+                "--overwrite to start the run again",
+            )
         return str(last)
     if _is_rank_zero():
         if resume:
@@ -297,9 +360,12 @@ def claim_run_dir(run: Path, *, resume: bool, overwrite: bool, product: Path,
         if has_run and overwrite:
             shutil.rmtree(run)
         elif has_run:
-            raise ConfigError(f"already holds a {what}", path=run,
-                              expected="--resume to continue it, --overwrite to replace it, "
-                                       "or another name (name=… / --run-dir)")
+            raise ConfigError(
+                f"already holds a {what}",
+                path=run,
+                expected="--resume to continue it, --overwrite to replace it, "
+                "or another name (name=… / --run-dir)",
+            )
     return None
 
 
@@ -311,10 +377,17 @@ def seed_run(cfg: Mapping[str, Any]) -> None:
     L.seed_everything(cfg["seed"], workers=True, verbose=False)
 
 
-def run_lightning(cfg: Mapping[str, Any], run: Path, task: L.LightningModule,
-                  dm: L.LightningDataModule, *, export: Path, config_text: str,
-                  ckpt_path: str | None, callbacks: Sequence[L.Callback] = ()
-                  ) -> tuple[L.Trainer, Any, ExportBestCheckpoint]:
+def run_lightning(
+    cfg: Mapping[str, Any],
+    run: Path,
+    task: L.LightningModule,
+    dm: L.LightningDataModule,
+    *,
+    export: Path,
+    config_text: str,
+    ckpt_path: str | None,
+    callbacks: Sequence[L.Callback] = (),
+) -> tuple[L.Trainer, Any, ExportBestCheckpoint]:
     """Write ``run/config.yaml``, build the Lightning trainer of ``cfg["trainer"]`` (atomic
     checkpoints: ``checkpoints/best-*.ckpt`` and ``last.ckpt``, the best model exported to
     ``export``, CSV/TensorBoard logs, progress bar) and fit ``task`` on ``dm``, resuming from
@@ -337,38 +410,63 @@ def run_lightning(cfg: Mapping[str, Any], run: Path, task: L.LightningModule,
         with atomic_path(run / "config.yaml") as tmp:
             tmp.write_text(config_text)
 
-    best_ckpt = ModelCheckpoint(dirpath=run / "checkpoints", filename="best-{epoch:03d}",
-                                monitor=monitor, mode=mode,
-                                save_top_k=cfg["checkpoint"]["save_top_k"], save_last=False,
-                                auto_insert_metric_name=False)
+    best_ckpt = ModelCheckpoint(
+        dirpath=run / "checkpoints",
+        filename="best-{epoch:03d}",
+        monitor=monitor,
+        mode=mode,
+        save_top_k=cfg["checkpoint"]["save_top_k"],
+        save_last=False,
+        auto_insert_metric_name=False,
+    )
     # ``last.ckpt`` is every completed epoch, whatever the metric did: a checkpoint of its own
     # without a monitor. (With lightning >= 2.6, ``save_last=True`` beside a monitor rewrites
     # last.ckpt only when the metric improves, so a crash would lose every epoch since then.)
     # Lightning runs checkpoint callbacks last and in list order, so last.ckpt also holds
     # this epoch's state of ``best_ckpt`` and of the exporter.
-    last_ckpt = ModelCheckpoint(dirpath=run / "checkpoints", filename="last", monitor=None,
-                                save_top_k=1, save_last=False, enable_version_counter=False)
+    last_ckpt = ModelCheckpoint(
+        dirpath=run / "checkpoints",
+        filename="last",
+        monitor=None,
+        save_top_k=1,
+        save_last=False,
+        enable_version_counter=False,
+    )
     exporter = ExportBestCheckpoint(export, monitor=monitor, mode=mode)
-    if monitor == "last":   # no selection: the last epoch's model is the product
+    if monitor == "last":  # no selection: the last epoch's model is the product
         best_ckpt = last_ckpt
     checkpoints = [last_ckpt] if best_ckpt is last_ckpt else [best_ckpt, last_ckpt]
-    all_callbacks: list[L.Callback] = [*checkpoints, exporter, BatchSeed(cfg["seed"]),
-                                       LearningRateMonitor("epoch")]
+    all_callbacks: list[L.Callback] = [
+        *checkpoints,
+        exporter,
+        BatchSeed(cfg["seed"]),
+        LearningRateMonitor("epoch"),
+    ]
     if tr["enable_progress_bar"]:
         all_callbacks.append(TQDMProgressBar())
     all_callbacks += list(callbacks)
     limits = {k: tr[k] for k in ("limit_train_batches", "limit_val_batches") if tr[k] is not None}
     trainer = L.Trainer(
-        default_root_dir=run, max_epochs=tr["max_epochs"], accelerator=tr["accelerator"],
-        devices=tr["devices"], strategy=tr["strategy"], num_nodes=tr["num_nodes"],
-        precision=precision, deterministic=deterministic, logger=_loggers(run),
-        callbacks=all_callbacks, plugins=[AtomicCheckpointIO()],
-        enable_progress_bar=tr["enable_progress_bar"], log_every_n_steps=tr["log_every_n_steps"],
+        default_root_dir=run,
+        max_epochs=tr["max_epochs"],
+        accelerator=tr["accelerator"],
+        devices=tr["devices"],
+        strategy=tr["strategy"],
+        num_nodes=tr["num_nodes"],
+        precision=precision,
+        deterministic=deterministic,
+        logger=_loggers(run),
+        callbacks=all_callbacks,
+        plugins=[AtomicCheckpointIO()],
+        enable_progress_bar=tr["enable_progress_bar"],
+        log_every_n_steps=tr["log_every_n_steps"],
         num_sanity_val_steps=tr["num_sanity_val_steps"],
         check_val_every_n_epoch=tr["check_val_every_n_epoch"],
         gradient_clip_val=tr["gradient_clip_val"],
         accumulate_grad_batches=tr["accumulate_grad_batches"],
-        enable_model_summary=tr["enable_progress_bar"], **limits)
+        enable_model_summary=tr["enable_progress_bar"],
+        **limits,
+    )
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", message=".*does not have many workers.*")
         warnings.filterwarnings("ignore", message=".*exists and is not empty.*")
@@ -377,9 +475,15 @@ def run_lightning(cfg: Mapping[str, Any], run: Path, task: L.LightningModule,
     return trainer, best_ckpt, exporter
 
 
-def fit(config: str | os.PathLike[str] | Mapping[str, Any], *, overrides: Sequence[str] = (),
-        resume: bool = False, overwrite: bool = False, callbacks: Sequence[L.Callback] = (),
-        run_dir: str | os.PathLike[str] | None = None) -> TrainResult:
+def fit(
+    config: str | os.PathLike[str] | Mapping[str, Any],
+    *,
+    overrides: Sequence[str] = (),
+    resume: bool = False,
+    overwrite: bool = False,
+    callbacks: Sequence[L.Callback] = (),
+    run_dir: str | os.PathLike[str] | None = None,
+) -> TrainResult:
     """Train a model from a configuration and export the best one in the workbench format.
 
     Parameters
@@ -413,22 +517,34 @@ def fit(config: str | os.PathLike[str] | Mapping[str, Any], *, overrides: Sequen
     t0 = time.perf_counter()
     cfg = load_config(config, overrides)
     run = Path(run_dir) if run_dir is not None else Path(cfg["output_dir"]) / cfg["name"]
-    ckpt_path = claim_run_dir(run, resume=resume, overwrite=overwrite, product=run / "best.pt",
-                              what="training run")
+    ckpt_path = claim_run_dir(
+        run, resume=resume, overwrite=overwrite, product=run / "best.pt", what="training run"
+    )
     seed_run(cfg)
     dm = build_datamodule(cfg)
     dm.setup("fit")
     task = build_task(cfg, dm)
-    trainer, best_ckpt, exporter = run_lightning(cfg, run, task, dm, export=run / "best.pt",
-                                                 config_text=dump_config(cfg),
-                                                 ckpt_path=ckpt_path, callbacks=callbacks)
+    trainer, best_ckpt, exporter = run_lightning(
+        cfg,
+        run,
+        task,
+        dm,
+        export=run / "best.pt",
+        config_text=dump_config(cfg),
+        ckpt_path=ckpt_path,
+        callbacks=callbacks,
+    )
     monitor, mode = exporter.monitor, exporter.mode
     last = run / "checkpoints" / "last.ckpt"
 
     metrics = dict(exporter.best_metrics)
     best_pt = run / "best.pt"
-    if cfg["test"] and not trainer.interrupted and dm.test_dataset is not None \
-            and best_pt.is_file():
+    if (
+        cfg["test"]
+        and not trainer.interrupted
+        and dm.test_dataset is not None
+        and best_pt.is_file()
+    ):
         # Test the exported best model itself, not the ModelCheckpoint's idea of the best: a
         # run folder that was moved loses that callback's state on --resume (Lightning then
         # saves the last weights as a new "best"), while best.pt and its exporter never do.
@@ -444,8 +560,16 @@ def fit(config: str | os.PathLike[str] | Mapping[str, Any], *, overrides: Sequen
         if trainer.is_global_zero:
             task.export(best_pt, metrics=metrics)  # the best weights, now with test metrics
     return TrainResult(
-        run_dir=run, best_checkpoint=run / "best.pt",
+        run_dir=run,
+        best_checkpoint=run / "best.pt",
         lightning_best=Path(best_ckpt.best_model_path) if best_ckpt.best_model_path else None,
-        last_checkpoint=last if last.exists() else None, monitor=monitor, mode=mode,
-        best_score=exporter.best_score, metrics=metrics, epochs=int(trainer.current_epoch),
-        seconds=time.perf_counter() - t0, interrupted=bool(trainer.interrupted), config=cfg)
+        last_checkpoint=last if last.exists() else None,
+        monitor=monitor,
+        mode=mode,
+        best_score=exporter.best_score,
+        metrics=metrics,
+        epochs=int(trainer.current_epoch),
+        seconds=time.perf_counter() - t0,
+        interrupted=bool(trainer.interrupted),
+        config=cfg,
+    )

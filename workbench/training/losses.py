@@ -54,34 +54,49 @@ def _keep_mask(target: torch.Tensor, valid: torch.Tensor | None, ignore_index: i
     keep = target != ignore_index
     if valid is not None:
         if valid.shape != target.shape:
-            raise ConfigError(f"valid mask has shape {tuple(valid.shape)}, target "
-                              f"{tuple(target.shape)}", variable="valid",
-                              expected="a B × H × W mask like the target")
+            raise ConfigError(
+                f"valid mask has shape {tuple(valid.shape)}, target {tuple(target.shape)}",
+                variable="valid",
+                expected="a B × H × W mask like the target",
+            )
         keep = keep & valid.bool()
     return keep
 
 
 def _check(logits: torch.Tensor, target: torch.Tensor) -> None:
     if logits.ndim < 2 or target.shape != logits.shape[:1] + logits.shape[2:]:
-        raise ConfigError(f"logits {tuple(logits.shape)} do not fit target {tuple(target.shape)}",
-                          variable="target", expected="logits B × K × H × W and target B × H × W")
+        raise ConfigError(
+            f"logits {tuple(logits.shape)} do not fit target {tuple(target.shape)}",
+            variable="target",
+            expected="logits B × K × H × W and target B × H × W",
+        )
 
 
-def _weights(class_weights: torch.Tensor | Sequence[float] | None, k: int,
-             like: torch.Tensor) -> torch.Tensor | None:
+def _weights(
+    class_weights: torch.Tensor | Sequence[float] | None, k: int, like: torch.Tensor
+) -> torch.Tensor | None:
     if class_weights is None:
         return None
     w = torch.as_tensor(class_weights, dtype=like.dtype, device=like.device)
     if w.shape != (k,):
-        raise ConfigError(f"has {w.numel()} values for {k} classes", variable="class_weights",
-                          expected=f"{k} non-negative weights")
+        raise ConfigError(
+            f"has {w.numel()} values for {k} classes",
+            variable="class_weights",
+            expected=f"{k} non-negative weights",
+        )
     return w
 
 
-def focal_loss(logits: torch.Tensor, target: torch.Tensor, *, gamma: float = 2.0,
-               label_smoothing: float = 0.0,
-               class_weights: torch.Tensor | Sequence[float] | None = None,
-               valid: torch.Tensor | None = None, ignore_index: int = -100) -> torch.Tensor:
+def focal_loss(
+    logits: torch.Tensor,
+    target: torch.Tensor,
+    *,
+    gamma: float = 2.0,
+    label_smoothing: float = 0.0,
+    class_weights: torch.Tensor | Sequence[float] | None = None,
+    valid: torch.Tensor | None = None,
+    ignore_index: int = -100,
+) -> torch.Tensor:
     """Focal loss (Lin et al. 2017) with label smoothing; ``gamma=0`` is cross-entropy.
 
     Per pixel ``i``: ``l_i = −Σ_k w_k q_ik (1 − p_ik)^γ log p_ik`` with
@@ -110,8 +125,9 @@ def focal_loss(logits: torch.Tensor, target: torch.Tensor, *, gamma: float = 2.0
     """
     _check(logits, target)
     if not 0.0 <= label_smoothing < 1.0:
-        raise ConfigError(f"is {label_smoothing}", variable="label_smoothing",
-                          expected="0 <= label_smoothing < 1")
+        raise ConfigError(
+            f"is {label_smoothing}", variable="label_smoothing", expected="0 <= label_smoothing < 1"
+        )
     k = logits.shape[1]
     keep = _keep_mask(target, valid, ignore_index)
     safe = torch.where(keep, target, torch.zeros_like(target)).long()
@@ -130,21 +146,40 @@ def focal_loss(logits: torch.Tensor, target: torch.Tensor, *, gamma: float = 2.0
     return (per_px * keep_f).sum() / total.clamp_min(torch.finfo(per_px.dtype).tiny)
 
 
-def cross_entropy(logits: torch.Tensor, target: torch.Tensor, *, label_smoothing: float = 0.0,
-                  class_weights: torch.Tensor | Sequence[float] | None = None,
-                  valid: torch.Tensor | None = None, ignore_index: int = -100) -> torch.Tensor:
+def cross_entropy(
+    logits: torch.Tensor,
+    target: torch.Tensor,
+    *,
+    label_smoothing: float = 0.0,
+    class_weights: torch.Tensor | Sequence[float] | None = None,
+    valid: torch.Tensor | None = None,
+    ignore_index: int = -100,
+) -> torch.Tensor:
     """Cross-entropy with label smoothing, class weights and a valid mask.
 
     Equal to :func:`torch.nn.functional.cross_entropy` (``reduction="mean"``) on the counted
     pixels; it is :func:`focal_loss` with ``γ = 0``.
     """
-    return focal_loss(logits, target, gamma=0.0, label_smoothing=label_smoothing,
-                      class_weights=class_weights, valid=valid, ignore_index=ignore_index)
+    return focal_loss(
+        logits,
+        target,
+        gamma=0.0,
+        label_smoothing=label_smoothing,
+        class_weights=class_weights,
+        valid=valid,
+        ignore_index=ignore_index,
+    )
 
 
-def dice_loss(logits: torch.Tensor, target: torch.Tensor, *, smooth: float = 1.0,
-              class_weights: torch.Tensor | Sequence[float] | None = None,
-              valid: torch.Tensor | None = None, ignore_index: int = -100) -> torch.Tensor:
+def dice_loss(
+    logits: torch.Tensor,
+    target: torch.Tensor,
+    *,
+    smooth: float = 1.0,
+    class_weights: torch.Tensor | Sequence[float] | None = None,
+    valid: torch.Tensor | None = None,
+    ignore_index: int = -100,
+) -> torch.Tensor:
     """Soft multi-class Dice loss on the softmax probabilities.
 
     ``1 − Σ_k w_k D_k / Σ_k w_k`` with ``D_k = (2 Σ p_k t_k + s) / (Σ p_k + Σ t_k + s)``,
@@ -175,8 +210,13 @@ def dice_loss(logits: torch.Tensor, target: torch.Tensor, *, smooth: float = 1.0
     return 1.0 - (w * dice).sum() / w.sum().clamp_min(torch.finfo(probs.dtype).tiny)
 
 
-def binary_front_loss(logits: torch.Tensor, target: torch.Tensor, *, pos_weight: float = 1.0,
-                      valid: torch.Tensor | None = None) -> torch.Tensor:
+def binary_front_loss(
+    logits: torch.Tensor,
+    target: torch.Tensor,
+    *,
+    pos_weight: float = 1.0,
+    valid: torch.Tensor | None = None,
+) -> torch.Tensor:
     """Binary cross-entropy of a ``B × 1 × H × W`` front head against a ``B × H × W`` mask.
 
     ``pos_weight`` up-weights the rare front pixels (a one-pixel line is ~0.5 % of a patch).
@@ -184,11 +224,17 @@ def binary_front_loss(logits: torch.Tensor, target: torch.Tensor, *, pos_weight:
     if logits.ndim == target.ndim + 1:
         logits = logits.squeeze(1)
     if logits.shape != target.shape:
-        raise ConfigError(f"front logits {tuple(logits.shape)} vs mask {tuple(target.shape)}",
-                          variable="front", expected="B × 1 × H × W logits and a B × H × W mask")
+        raise ConfigError(
+            f"front logits {tuple(logits.shape)} vs mask {tuple(target.shape)}",
+            variable="front",
+            expected="B × 1 × H × W logits and a B × H × W mask",
+        )
     per_px = F.binary_cross_entropy_with_logits(
-        logits.float(), target.float(), reduction="none",
-        pos_weight=torch.tensor(float(pos_weight), device=logits.device))
+        logits.float(),
+        target.float(),
+        reduction="none",
+        pos_weight=torch.tensor(float(pos_weight), device=logits.device),
+    )
     if valid is None:
         return per_px.mean()
     m = valid.to(per_px.dtype)
@@ -227,22 +273,38 @@ class SegmentationLoss(nn.Module):
     0.1733
     """
 
-    def __init__(self, kind: str = "ce_dice", *, num_classes: int | None = None,
-                 ce_weight: float = 0.5, dice_weight: float = 0.5, label_smoothing: float = 0.0,
-                 gamma: float = 2.0, class_weights: Sequence[float] | None = None,
-                 ignore_index: int = -100, dice_smooth: float = 1.0) -> None:
+    def __init__(
+        self,
+        kind: str = "ce_dice",
+        *,
+        num_classes: int | None = None,
+        ce_weight: float = 0.5,
+        dice_weight: float = 0.5,
+        label_smoothing: float = 0.0,
+        gamma: float = 2.0,
+        class_weights: Sequence[float] | None = None,
+        ignore_index: int = -100,
+        dice_smooth: float = 1.0,
+    ) -> None:
         super().__init__()
         if kind not in LOSS_KINDS:
-            raise ConfigError(f"is {kind!r}", variable="loss.kind", expected=f"one of {list(LOSS_KINDS)}")
+            raise ConfigError(
+                f"is {kind!r}", variable="loss.kind", expected=f"one of {list(LOSS_KINDS)}"
+            )
         if class_weights is not None:
             cw = torch.as_tensor(list(class_weights), dtype=torch.float32)
             if num_classes is not None and cw.numel() != num_classes:
-                raise ConfigError(f"has {cw.numel()} values for {num_classes} classes",
-                                  variable="loss.class_weights",
-                                  expected=f"{num_classes} non-negative weights")
+                raise ConfigError(
+                    f"has {cw.numel()} values for {num_classes} classes",
+                    variable="loss.class_weights",
+                    expected=f"{num_classes} non-negative weights",
+                )
             if (cw < 0).any():
-                raise ConfigError(f"is {cw.tolist()}", variable="loss.class_weights",
-                                  expected="non-negative weights")
+                raise ConfigError(
+                    f"is {cw.tolist()}",
+                    variable="loss.class_weights",
+                    expected="non-negative weights",
+                )
             self.register_buffer("class_weights", cw, persistent=False)
         else:
             self.class_weights = None
@@ -256,21 +318,30 @@ class SegmentationLoss(nn.Module):
         self.dice_smooth = float(dice_smooth)
 
     def extra_repr(self) -> str:
-        return (f"kind={self.kind!r}, ce_weight={self.ce_weight}, dice_weight={self.dice_weight}, "
-                f"label_smoothing={self.label_smoothing}, gamma={self.gamma}")
+        return (
+            f"kind={self.kind!r}, ce_weight={self.ce_weight}, dice_weight={self.dice_weight}, "
+            f"label_smoothing={self.label_smoothing}, gamma={self.gamma}"
+        )
 
-    def forward(self, logits: torch.Tensor, target: torch.Tensor,
-                valid: torch.Tensor | None = None) -> torch.Tensor:
+    def forward(
+        self, logits: torch.Tensor, target: torch.Tensor, valid: torch.Tensor | None = None
+    ) -> torch.Tensor:
         """The loss of ``logits`` against ``target`` on the ``valid`` pixels."""
         if self.num_classes is not None and logits.shape[1] != self.num_classes:
-            raise ConfigError(f"logits have {logits.shape[1]} classes", variable="num_classes",
-                              expected=f"{self.num_classes} classes")
+            raise ConfigError(
+                f"logits have {logits.shape[1]} classes",
+                variable="num_classes",
+                expected=f"{self.num_classes} classes",
+            )
         kw = dict(class_weights=self.class_weights, valid=valid, ignore_index=self.ignore_index)
         if self.kind in ("ce", "ce_dice"):
-            first = focal_loss(logits, target, gamma=0.0, label_smoothing=self.label_smoothing, **kw)
+            first = focal_loss(
+                logits, target, gamma=0.0, label_smoothing=self.label_smoothing, **kw
+            )
         elif self.kind in ("focal", "focal_dice"):
-            first = focal_loss(logits, target, gamma=self.gamma,
-                               label_smoothing=self.label_smoothing, **kw)
+            first = focal_loss(
+                logits, target, gamma=self.gamma, label_smoothing=self.label_smoothing, **kw
+            )
         else:
             first = None
         if self.kind in ("ce", "focal"):

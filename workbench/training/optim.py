@@ -49,9 +49,16 @@ OPTIMIZERS: tuple[str, ...] = ("sgd", "adam", "adamw")
 SCHEDULERS: tuple[str, ...] = ("none", "cosine_restarts", "cosine", "plateau", "cyclic")
 
 
-def build_optimizer(params: Iterable[Any], name: str = "sgd", lr: float = 0.01, *,
-                    momentum: float = 0.9, weight_decay: float = 1e-4, nesterov: bool = False,
-                    betas: Sequence[float] = (0.9, 0.999)) -> Optimizer:
+def build_optimizer(
+    params: Iterable[Any],
+    name: str = "sgd",
+    lr: float = 0.01,
+    *,
+    momentum: float = 0.9,
+    weight_decay: float = 1e-4,
+    nesterov: bool = False,
+    betas: Sequence[float] = (0.9, 0.999),
+) -> Optimizer:
     """An optimiser by name: ``"sgd"`` (SSL4SAR), ``"adam"`` (Svalbard) or ``"adamw"``.
 
     Parameters
@@ -71,13 +78,16 @@ def build_optimizer(params: Iterable[Any], name: str = "sgd", lr: float = 0.01, 
     if not (isinstance(lr, (int, float)) and lr > 0 and math.isfinite(lr)):
         raise ConfigError(f"is {lr!r}", variable="optimizer.lr", expected="a positive number")
     if name == "sgd":
-        return torch.optim.SGD(params, lr=lr, momentum=momentum, weight_decay=weight_decay,
-                               nesterov=nesterov)
+        return torch.optim.SGD(
+            params, lr=lr, momentum=momentum, weight_decay=weight_decay, nesterov=nesterov
+        )
     if name == "adam":
         return torch.optim.Adam(params, lr=lr, betas=tuple(betas), weight_decay=weight_decay)
     if name == "adamw":
         return torch.optim.AdamW(params, lr=lr, betas=tuple(betas), weight_decay=weight_decay)
-    raise ConfigError(f"is {name!r}", variable="optimizer.name", expected=f"one of {list(OPTIMIZERS)}")
+    raise ConfigError(
+        f"is {name!r}", variable="optimizer.name", expected=f"one of {list(OPTIMIZERS)}"
+    )
 
 
 def cosine_restart_factor(epoch: int, restarts: Sequence[int], eta_min_ratio: float = 0.0) -> float:
@@ -122,15 +132,26 @@ class CosineRestartSchedule(LambdaLR):
         The floor, as a fraction of the base rate (0 by default).
     """
 
-    def __init__(self, optimizer: Optimizer, restarts: Sequence[int] = (10, 30, 70, 150),
-                 eta_min_ratio: float = 0.0, last_epoch: int = -1) -> None:
+    def __init__(
+        self,
+        optimizer: Optimizer,
+        restarts: Sequence[int] = (10, 30, 70, 150),
+        eta_min_ratio: float = 0.0,
+        last_epoch: int = -1,
+    ) -> None:
         r = [int(v) for v in restarts]
-        if not r or r[0] <= 0 or any(b <= a for a, b in zip(r, r[1:])):
-            raise ConfigError(f"is {list(restarts)}", variable="scheduler.restarts",
-                              expected="strictly increasing positive epochs, e.g. [10, 30, 70, 150]")
+        if not r or r[0] <= 0 or any(b <= a for a, b in zip(r, r[1:], strict=False)):
+            raise ConfigError(
+                f"is {list(restarts)}",
+                variable="scheduler.restarts",
+                expected="strictly increasing positive epochs, e.g. [10, 30, 70, 150]",
+            )
         if not 0.0 <= eta_min_ratio < 1.0:
-            raise ConfigError(f"is {eta_min_ratio}", variable="scheduler.eta_min_ratio",
-                              expected="0 <= eta_min_ratio < 1")
+            raise ConfigError(
+                f"is {eta_min_ratio}",
+                variable="scheduler.eta_min_ratio",
+                expected="0 <= eta_min_ratio < 1",
+            )
         self.restarts = tuple(r)
         self.eta_min_ratio = float(eta_min_ratio)
         super().__init__(optimizer, self._factor, last_epoch=last_epoch)
@@ -147,13 +168,24 @@ class CosineRestartSchedule(LambdaLR):
         self.lr_lambdas = [self._factor] * len(self.optimizer.param_groups)
 
 
-def build_scheduler(optimizer: Optimizer, name: str = "none", *, max_epochs: int | None = None,
-                    steps_per_epoch: int | None = None, monitor: str = "val_loss",
-                    mode: str = "min", restarts: Sequence[int] = (10, 30, 70, 150),
-                    eta_min_ratio: float = 0.0, factor: float = 0.5, patience: int = 5,
-                    base_lr: float | None = None, max_lr: float | None = None,
-                    step_size_up: int | None = None, cyclic_mode: str = "triangular",
-                    pct_start: float = 0.1) -> dict[str, Any] | None:
+def build_scheduler(
+    optimizer: Optimizer,
+    name: str = "none",
+    *,
+    max_epochs: int | None = None,
+    steps_per_epoch: int | None = None,
+    monitor: str = "val_loss",
+    mode: str = "min",
+    restarts: Sequence[int] = (10, 30, 70, 150),
+    eta_min_ratio: float = 0.0,
+    factor: float = 0.5,
+    patience: int = 5,
+    base_lr: float | None = None,
+    max_lr: float | None = None,
+    step_size_up: int | None = None,
+    cyclic_mode: str = "triangular",
+    pct_start: float = 0.1,
+) -> dict[str, Any] | None:
     """The Lightning ``lr_scheduler`` dict for a scheduler name, or ``None`` for ``"none"``.
 
     Parameters
@@ -186,44 +218,72 @@ def build_scheduler(optimizer: Optimizer, name: str = "none", *, max_epochs: int
     if name == "none":
         return None
     if name == "cosine_restarts":
-        return {"scheduler": CosineRestartSchedule(optimizer, restarts, eta_min_ratio),
-                "interval": "epoch", "frequency": 1}
+        return {
+            "scheduler": CosineRestartSchedule(optimizer, restarts, eta_min_ratio),
+            "interval": "epoch",
+            "frequency": 1,
+        }
     if name == "cosine":
         if not max_epochs or max_epochs < 1:
-            raise ConfigError(f"is {max_epochs!r}", variable="trainer.max_epochs",
-                              expected="a positive number of epochs for the cosine schedule")
+            raise ConfigError(
+                f"is {max_epochs!r}",
+                variable="trainer.max_epochs",
+                expected="a positive number of epochs for the cosine schedule",
+            )
         lr0 = [g["lr"] for g in optimizer.param_groups]
         sched = torch.optim.lr_scheduler.CosineAnnealingLR(
-            optimizer, T_max=max_epochs, eta_min=eta_min_ratio * min(lr0))
+            optimizer, T_max=max_epochs, eta_min=eta_min_ratio * min(lr0)
+        )
         return {"scheduler": sched, "interval": "epoch", "frequency": 1}
     if name == "plateau":
         if mode not in ("min", "max"):
             raise ConfigError(f"is {mode!r}", variable="scheduler.mode", expected="'min' or 'max'")
-        sched = torch.optim.lr_scheduler.ReduceLROnPlateau(optimizer, mode=mode, factor=factor,
-                                                           patience=patience)
-        return {"scheduler": sched, "interval": "epoch", "frequency": 1, "monitor": monitor,
-                "strict": True}
+        sched = torch.optim.lr_scheduler.ReduceLROnPlateau(
+            optimizer, mode=mode, factor=factor, patience=patience
+        )
+        return {
+            "scheduler": sched,
+            "interval": "epoch",
+            "frequency": 1,
+            "monitor": monitor,
+            "strict": True,
+        }
     if name == "onecycle":
         if not max_epochs or max_epochs < 1 or not steps_per_epoch:
-            raise ConfigError(f"max_epochs {max_epochs!r}, steps per epoch {steps_per_epoch!r}",
-                              variable="scheduler.name",
-                              expected="a known length of training for the one-cycle schedule")
+            raise ConfigError(
+                f"max_epochs {max_epochs!r}, steps per epoch {steps_per_epoch!r}",
+                variable="scheduler.name",
+                expected="a known length of training for the one-cycle schedule",
+            )
         top = max_lr if max_lr is not None else optimizer.param_groups[0]["lr"]
         sched = torch.optim.lr_scheduler.OneCycleLR(
-            optimizer, max_lr=top, total_steps=int(max_epochs) * int(steps_per_epoch),
-            pct_start=float(pct_start))
+            optimizer,
+            max_lr=top,
+            total_steps=int(max_epochs) * int(steps_per_epoch),
+            pct_start=float(pct_start),
+        )
         return {"scheduler": sched, "interval": "step", "frequency": 1}
     if name == "cyclic":
         lr0 = optimizer.param_groups[0]["lr"]
         base = base_lr if base_lr is not None else lr0 / 10.0
         top = max_lr if max_lr is not None else lr0
         if not 0 < base < top:
-            raise ConfigError(f"base_lr {base} and max_lr {top}", variable="scheduler.max_lr",
-                              expected="0 < base_lr < max_lr")
+            raise ConfigError(
+                f"base_lr {base} and max_lr {top}",
+                variable="scheduler.max_lr",
+                expected="0 < base_lr < max_lr",
+            )
         up = step_size_up or max(1, 2 * (steps_per_epoch or 1))
         momentum = "momentum" in optimizer.defaults and optimizer.defaults.get("momentum", 0) > 0
-        sched = torch.optim.lr_scheduler.CyclicLR(optimizer, base_lr=base, max_lr=top,
-                                                  step_size_up=int(up), mode=cyclic_mode,
-                                                  cycle_momentum=momentum)
+        sched = torch.optim.lr_scheduler.CyclicLR(
+            optimizer,
+            base_lr=base,
+            max_lr=top,
+            step_size_up=int(up),
+            mode=cyclic_mode,
+            cycle_momentum=momentum,
+        )
         return {"scheduler": sched, "interval": "step", "frequency": 1}
-    raise ConfigError(f"is {name!r}", variable="scheduler.name", expected=f"one of {list(SCHEDULERS)}")
+    raise ConfigError(
+        f"is {name!r}", variable="scheduler.name", expected=f"one of {list(SCHEDULERS)}"
+    )

@@ -129,9 +129,15 @@ PUBLISHED_LR: dict[str, float] = {"optsimmim": 1e-3, "opttranslator": 5e-3}
 # --------------------------------------------------------------------------- masks and losses
 
 
-def random_token_mask(batch: int, height: int, width: int, ratio: float = 0.3, *,
-                      generator: torch.Generator | None = None,
-                      device: torch.device | str | None = None) -> torch.Tensor:
+def random_token_mask(
+    batch: int,
+    height: int,
+    width: int,
+    ratio: float = 0.3,
+    *,
+    generator: torch.Generator | None = None,
+    device: torch.device | str | None = None,
+) -> torch.Tensor:
     """A boolean ``batch × height × width`` mask with exactly ``round(ratio·height·width)``
     ``True`` tokens per sample, drawn uniformly without replacement.
 
@@ -142,8 +148,11 @@ def random_token_mask(batch: int, height: int, width: int, ratio: float = 0.3, *
     (torch.Size([3, 16, 16]), [77, 77, 77])
     """
     if not (isinstance(ratio, (int, float)) and 0.0 <= ratio < 1.0):
-        raise ConfigError(f"is {ratio!r}", variable="pretrain.mask_ratio",
-                          expected="a fraction of the tokens in [0, 1)")
+        raise ConfigError(
+            f"is {ratio!r}",
+            variable="pretrain.mask_ratio",
+            expected="a fraction of the tokens in [0, 1)",
+        )
     n = int(height) * int(width)
     k = int(round(float(ratio) * n))
     noise = torch.rand(int(batch), n, generator=generator)
@@ -168,15 +177,21 @@ def patchify(x: torch.Tensor, patch: int) -> torch.Tensor:
     """
     b, c, h, w = x.shape
     if h % patch or w % patch:
-        raise DataError(f"has size {h} × {w}", variable="optical",
-                        expected=f"a multiple of the token size {patch}")
+        raise DataError(
+            f"has size {h} × {w}",
+            variable="optical",
+            expected=f"a multiple of the token size {patch}",
+        )
     x = x.reshape(b, c, h // patch, patch, w // patch, patch)
     return x.permute(0, 2, 4, 3, 5, 1).reshape(b, (h // patch) * (w // patch), patch * patch * c)
 
 
-def masked_l1_loss(pred: torch.Tensor, target: torch.Tensor,
-                   token_mask: torch.Tensor | None = None,
-                   valid: torch.Tensor | None = None) -> torch.Tensor:
+def masked_l1_loss(
+    pred: torch.Tensor,
+    target: torch.Tensor,
+    token_mask: torch.Tensor | None = None,
+    valid: torch.Tensor | None = None,
+) -> torch.Tensor:
     """Mean absolute error over the pixels of masked tokens (and valid pixels), all channels.
 
     Parameters
@@ -209,8 +224,11 @@ def masked_l1_loss(pred: torch.Tensor, target: torch.Tensor,
     if token_mask is not None:
         th, tw = token_mask.shape[-2:]
         if h % th or w % tw or h // th != w // tw:
-            raise DataError(f"is {th} × {tw} tokens for {h} × {w} pixels",
-                            variable="token_mask", expected="square tokens tiling the image")
+            raise DataError(
+                f"is {th} × {tw} tokens for {h} × {w} pixels",
+                variable="token_mask",
+                expected="square tokens tiling the image",
+            )
         p = h // th
         keep = token_mask.to(pred.device).repeat_interleave(p, 1).repeat_interleave(p, 2)
     if valid is not None:
@@ -254,15 +272,21 @@ class PretrainTask(L.LightningModule):
     monitor: str = "val_loss"
     mode: str = "min"
 
-    def __init__(self, preset: str | None = "published",
-                 model_kwargs: Mapping[str, Any] | None = None, optical_channels: int = 14,
-                 mask_ratio: float = 0.3, optimizer: Mapping[str, Any] | None = None,
-                 scheduler: Mapping[str, Any] | None = None,
-                 normalization: Mapping[str, Any] | None = None,
-                 optical_normalization: Mapping[str, Any] | None = None,
-                 optical_bands: Sequence[str] | None = None,
-                 train_config: Mapping[str, Any] | None = None,
-                 max_epochs: int | None = None, seed: int = 0) -> None:
+    def __init__(
+        self,
+        preset: str | None = "published",
+        model_kwargs: Mapping[str, Any] | None = None,
+        optical_channels: int = 14,
+        mask_ratio: float = 0.3,
+        optimizer: Mapping[str, Any] | None = None,
+        scheduler: Mapping[str, Any] | None = None,
+        normalization: Mapping[str, Any] | None = None,
+        optical_normalization: Mapping[str, Any] | None = None,
+        optical_bands: Sequence[str] | None = None,
+        train_config: Mapping[str, Any] | None = None,
+        max_epochs: int | None = None,
+        seed: int = 0,
+    ) -> None:
         super().__init__()
         self.save_hyperparameters()
         self.configure_models()
@@ -270,12 +294,19 @@ class PretrainTask(L.LightningModule):
     def configure_models(self) -> None:
         """Build ``self.model``: the hybrid with an optical head."""
         kwargs = dict(self.hparams.model_kwargs or {})
-        for key, allowed in (("in_chans", 1), ("num_classes", self.hparams.optical_channels),
-                             ("target_size", None), ("front_head", False)):
+        for key, allowed in (
+            ("in_chans", 1),
+            ("num_classes", self.hparams.optical_channels),
+            ("target_size", None),
+            ("front_head", False),
+        ):
             if key in kwargs and kwargs[key] != allowed:
-                raise ConfigError(f"is {kwargs[key]!r}", variable=f"model.kwargs.{key}",
-                                  expected=f"{allowed!r} or unset for pretraining (it follows "
-                                           "from the data and the pretext task)")
+                raise ConfigError(
+                    f"is {kwargs[key]!r}",
+                    variable=f"model.kwargs.{key}",
+                    expected=f"{allowed!r} or unset for pretraining (it follows "
+                    "from the data and the pretext task)",
+                )
         kwargs.update(in_chans=1, num_classes=int(self.hparams.optical_channels))
         self.model = create_model("ssl4sar_hybrid", preset=self.hparams.preset, **kwargs)
 
@@ -288,13 +319,15 @@ class PretrainTask(L.LightningModule):
         """The predicted (normalised) optical image ``B × C × H × W``."""
         return self.model(image).logits
 
-    def make_mask(self, batch: Mapping[str, Any], stage: str,
-                  batch_idx: int) -> torch.Tensor | None:
+    def make_mask(
+        self, batch: Mapping[str, Any], stage: str, batch_idx: int
+    ) -> torch.Tensor | None:
         """The token mask of a batch (``None`` for tasks without masking)."""
         return None
 
-    def compute_loss(self, batch: Mapping[str, Any], mask: torch.Tensor | None = None
-                     ) -> dict[str, torch.Tensor]:
+    def compute_loss(
+        self, batch: Mapping[str, Any], mask: torch.Tensor | None = None
+    ) -> dict[str, torch.Tensor]:
         """``{"loss": …, "pred": …}`` of a batch (``mask``: the token mask, if any)."""
         pred = self(batch["image"], mask)
         loss = masked_l1_loss(pred, batch["optical"], mask, batch.get("valid"))
@@ -305,8 +338,15 @@ class PretrainTask(L.LightningModule):
         out = self.compute_loss(batch, mask)
         bs = int(batch["image"].shape[0])
         on_step = stage == "train"
-        self.log(f"{stage}_loss", out["loss"], on_step=on_step, on_epoch=True,
-                 prog_bar=True, batch_size=bs, sync_dist=True)
+        self.log(
+            f"{stage}_loss",
+            out["loss"],
+            on_step=on_step,
+            on_epoch=True,
+            prog_bar=True,
+            batch_size=bs,
+            sync_dist=True,
+        )
         if mask is not None and stage == "val":  # how well the visible part is reproduced
             visible = masked_l1_loss(out["pred"], batch["optical"], ~mask, batch.get("valid"))
             self.log("val_loss_visible", visible, on_epoch=True, batch_size=bs, sync_dist=True)
@@ -339,18 +379,31 @@ class PretrainTask(L.LightningModule):
             total = self._trainer.estimated_stepping_batches
             if total not in (None, math.inf):
                 steps = max(1, int(total) // max(1, int(self._trainer.max_epochs or 1)))
-        scheduler = build_scheduler(optimizer, name, max_epochs=self.hparams.max_epochs,
-                                    steps_per_epoch=steps, monitor=monitor, mode=mode, **sched)
-        return optimizer if scheduler is None else {"optimizer": optimizer,
-                                                    "lr_scheduler": scheduler}
+        scheduler = build_scheduler(
+            optimizer,
+            name,
+            max_epochs=self.hparams.max_epochs,
+            steps_per_epoch=steps,
+            monitor=monitor,
+            mode=mode,
+            **sched,
+        )
+        return (
+            optimizer if scheduler is None else {"optimizer": optimizer, "lr_scheduler": scheduler}
+        )
 
     def export(self, path: Any, metrics: Mapping[str, Any] | None = None) -> Path:
         """Write the ENCODER (a ``swinv2`` checkpoint with the SAR normalisation), atomically.
 
         This is the file ``init.encoder`` of a zone training config points at.
         """
-        return save_checkpoint(self.model.encoder, path, normalization=self.hparams.normalization,
-                               train_config=self.hparams.train_config, metrics=metrics)
+        return save_checkpoint(
+            self.model.encoder,
+            path,
+            normalization=self.hparams.normalization,
+            train_config=self.hparams.train_config,
+            metrics=metrics,
+        )
 
 
 class OptSimMIMTask(PretrainTask):
@@ -375,8 +428,9 @@ class OptSimMIMTask(PretrainTask):
         self._active_mask: torch.Tensor | None = None
         self.model.encoder.patch_embed.register_forward_hook(self._insert_mask_token)
 
-    def _insert_mask_token(self, module: nn.Module, args: Any,
-                           tokens: torch.Tensor) -> torch.Tensor:
+    def _insert_mask_token(
+        self, module: nn.Module, args: Any, tokens: torch.Tensor
+    ) -> torch.Tensor:
         """Forward hook: masked tokens (``B × h × w × C``) become the mask token."""
         mask = self._active_mask
         if mask is None:
@@ -400,15 +454,19 @@ class OptSimMIMTask(PretrainTask):
         b, _, h, w = image.shape
         p = self.patch_size
         if h % p or w % p:
-            raise ConfigError(f"gives {h} × {w} px crops", variable="data.crop_size",
-                              expected=f"a multiple of the token size {p} for OptSimMIM")
+            raise ConfigError(
+                f"gives {h} × {w} px crops",
+                variable="data.crop_size",
+                expected=f"a multiple of the token size {p} for OptSimMIM",
+            )
         if stage == "train":
             seed = _seed(self.hparams.seed, 1, self.current_epoch, batch_idx, self.global_rank)
         else:
             seed = _seed(self.hparams.seed, 2, batch_idx, self.global_rank)
         gen = torch.Generator().manual_seed(seed)
-        return random_token_mask(b, h // p, w // p, float(self.hparams.mask_ratio),
-                                 generator=gen, device=image.device)
+        return random_token_mask(
+            b, h // p, w // p, float(self.hparams.mask_ratio), generator=gen, device=image.device
+        )
 
 
 class OptTranslatorTask(PretrainTask):
@@ -417,8 +475,10 @@ class OptTranslatorTask(PretrainTask):
     method = "opttranslator"
 
 
-PRETRAIN_TASKS: dict[str, type[PretrainTask]] = {"optsimmim": OptSimMIMTask,
-                                                 "opttranslator": OptTranslatorTask}
+PRETRAIN_TASKS: dict[str, type[PretrainTask]] = {
+    "optsimmim": OptSimMIMTask,
+    "opttranslator": OptTranslatorTask,
+}
 
 
 # --------------------------------------------------------------------------- configuration
@@ -453,10 +513,15 @@ PRETRAIN_DEFAULTS: dict[str, Any] = {
         "world_seed": 1,
     },
     "pretrain": {"mask_ratio": 0.3},
-    "optimizer": {"name": "sgd", "lr": None, "momentum": 0.9, "weight_decay": 1e-4,
-                  "nesterov": False, "betas": [0.9, 0.999]},
-    "scheduler": {**_TRAIN_DEFAULTS["scheduler"], "name": "plateau", "factor": 0.5,
-                  "patience": 5},
+    "optimizer": {
+        "name": "sgd",
+        "lr": None,
+        "momentum": 0.9,
+        "weight_decay": 1e-4,
+        "nesterov": False,
+        "betas": [0.9, 0.999],
+    },
+    "scheduler": {**_TRAIN_DEFAULTS["scheduler"], "name": "plateau", "factor": 0.5, "patience": 5},
     "trainer": dict(_TRAIN_DEFAULTS["trainer"]),
     "checkpoint": {"monitor": "auto", "mode": "auto", "save_top_k": 1},
 }
@@ -477,20 +542,40 @@ def _mask_ratio(v: Any) -> str | None:
 
 
 _PRETRAIN_CHECKS: dict[str, dict[str, Any]] = {
-    "": {"name": _str(optional=True), "method": _choice(*PRETRAIN_METHODS), "seed": _int(0),
-         "output_dir": _path(optional=False)},
+    "": {
+        "name": _str(optional=True),
+        "method": _choice(*PRETRAIN_METHODS),
+        "seed": _int(0),
+        "output_dir": _path(optional=False),
+    },
     "model": {"name": _choice("ssl4sar_hybrid"), "preset": _str(optional=True)},
     "data": {
-        "kind": _choice("demo", "stack"), "root": _path(), "stacks": _str_list(optional=True),
-        "sar": _str(), "optical": _str(), "bands": _str_list(optional=True),
-        "crop_size": _int(8), "min_scale": _num(0.0, 1.0, strict_lo=True),
-        "batch_size": _int(1), "val_batch_size": _int(1), "num_workers": _int(0),
-        "samples_per_image": _int(1), "val_glaciers": _val_glaciers, "val_samples": _int(1),
-        "n_glaciers": _int(2), "years": _num(0.0, strict_lo=True), "size": _int(32),
-        "pixel_size": _num(0.0, strict_lo=True), "world_seed": _int(0)},
+        "kind": _choice("demo", "stack"),
+        "root": _path(),
+        "stacks": _str_list(optional=True),
+        "sar": _str(),
+        "optical": _str(),
+        "bands": _str_list(optional=True),
+        "crop_size": _int(8),
+        "min_scale": _num(0.0, 1.0, strict_lo=True),
+        "batch_size": _int(1),
+        "val_batch_size": _int(1),
+        "num_workers": _int(0),
+        "samples_per_image": _int(1),
+        "val_glaciers": _val_glaciers,
+        "val_samples": _int(1),
+        "n_glaciers": _int(2),
+        "years": _num(0.0, strict_lo=True),
+        "size": _int(32),
+        "pixel_size": _num(0.0, strict_lo=True),
+        "world_seed": _int(0),
+    },
     "pretrain": {"mask_ratio": _mask_ratio},
-    "optimizer": {**_CHECKS["optimizer"], "lr": _num(0.0, strict_lo=True, optional=True),
-                  "nesterov": _bool},
+    "optimizer": {
+        **_CHECKS["optimizer"],
+        "lr": _num(0.0, strict_lo=True, optional=True),
+        "nesterov": _bool,
+    },
     "scheduler": _CHECKS["scheduler"],
     "trainer": _CHECKS["trainer"],
     "checkpoint": _CHECKS["checkpoint"],
@@ -508,31 +593,48 @@ def _data_section(data: Any) -> dict[str, Any]:
             return {"kind": "demo", "root": str(p)}
         if p.exists():
             return {"kind": "stack", "root": str(p)}
-        raise ConfigError("is neither 'demo' nor an existing path", path=p, variable="data",
-                          expected="'demo', a demo world, a folder of stacks or a stack")
-    raise ConfigError(f"is a {type(data).__name__}", variable="data",
-                      expected="a mapping, 'demo' or a path")
+        raise ConfigError(
+            "is neither 'demo' nor an existing path",
+            path=p,
+            variable="data",
+            expected="'demo', a demo world, a folder of stacks or a stack",
+        )
+    raise ConfigError(
+        f"is a {type(data).__name__}", variable="data", expected="a mapping, 'demo' or a path"
+    )
 
 
 def _validate(config: Mapping[str, Any]) -> dict[str, Any]:
     config = dict(config)
     if "task" in config:
-        raise ConfigError(f"is {config['task']!r}: this is a training config", variable="task",
-                          expected="a pretraining config (method: optsimmim | opttranslator); "
-                                   "train it with `workbench train`")
+        raise ConfigError(
+            f"is {config['task']!r}: this is a training config",
+            variable="task",
+            expected="a pretraining config (method: optsimmim | opttranslator); "
+            "train it with `workbench train`",
+        )
     if "data" in config:
         config["data"] = _data_section(config["data"])
-    cfg = check_sections(config, PRETRAIN_DEFAULTS, _PRETRAIN_CHECKS,
-                         kwargs_expected="a mapping of ssl4sar_hybrid arguments")
+    cfg = check_sections(
+        config,
+        PRETRAIN_DEFAULTS,
+        _PRETRAIN_CHECKS,
+        kwargs_expected="a mapping of ssl4sar_hybrid arguments",
+    )
     preset = cfg["model"]["preset"]
     if preset is not None and preset not in list_presets("ssl4sar_hybrid"):
-        raise ConfigError(f"is {preset!r}", variable="model.preset",
-                          expected=f"one of {list_presets('ssl4sar_hybrid')} or null")
+        raise ConfigError(
+            f"is {preset!r}",
+            variable="model.preset",
+            expected=f"one of {list_presets('ssl4sar_hybrid')} or null",
+        )
     d = cfg["data"]
     if d["kind"] == "stack" and d["root"] is None and not d["stacks"]:
-        raise ConfigError("are not set", variable="data.stacks",
-                          expected="a list of stacks with an optical image "
-                                   "(or data.root, a folder)")
+        raise ConfigError(
+            "are not set",
+            variable="data.stacks",
+            expected="a list of stacks with an optical image (or data.root, a folder)",
+        )
     if cfg["optimizer"]["lr"] is None:
         cfg["optimizer"]["lr"] = PUBLISHED_LR[cfg["method"]]
     return cfg
@@ -551,8 +653,9 @@ def list_pretrain_configs() -> list[str]:
     return sorted(name for name, kind in _packaged_configs().items() if kind == "pretrain")
 
 
-def load_pretrain_config(config: str | os.PathLike[str] | Mapping[str, Any],
-                         overrides: Sequence[str] = ()) -> dict[str, Any]:
+def load_pretrain_config(
+    config: str | os.PathLike[str] | Mapping[str, Any], overrides: Sequence[str] = ()
+) -> dict[str, Any]:
     """Read a pretraining config (file, packaged name or mapping), override, validate.
 
     Sections: ``name``, ``method`` (``optsimmim`` | ``opttranslator``), ``seed``,
@@ -596,36 +699,64 @@ def dump_pretrain_config(cfg: Mapping[str, Any]) -> str:
 def build_pretrain_datamodule(cfg: Mapping[str, Any]) -> SarOpticalDataModule:
     """The :class:`~workbench.training.datamodules.SarOpticalDataModule` of a resolved config."""
     d = dict(cfg["data"])
-    common = dict(val_glaciers=d["val_glaciers"], crop_size=d["crop_size"],
-                  min_scale=d["min_scale"], batch_size=d["batch_size"],
-                  val_batch_size=d["val_batch_size"], num_workers=d["num_workers"],
-                  samples_per_image=d["samples_per_image"], val_samples=d["val_samples"],
-                  sar=d["sar"], optical=d["optical"], bands=d["bands"], seed=cfg["seed"])
+    common = dict(
+        val_glaciers=d["val_glaciers"],
+        crop_size=d["crop_size"],
+        min_scale=d["min_scale"],
+        batch_size=d["batch_size"],
+        val_batch_size=d["val_batch_size"],
+        num_workers=d["num_workers"],
+        samples_per_image=d["samples_per_image"],
+        val_samples=d["val_samples"],
+        sar=d["sar"],
+        optical=d["optical"],
+        bands=d["bands"],
+        seed=cfg["seed"],
+    )
     if d["kind"] == "stack":
         return SarOpticalDataModule(d["stacks"] or d["root"], **common)
-    return SarOpticalDataModule(None, root=d["root"], n_glaciers=d["n_glaciers"],
-                                years=d["years"], size=d["size"], pixel_size=d["pixel_size"],
-                                world_seed=d["world_seed"], **common)
+    return SarOpticalDataModule(
+        None,
+        root=d["root"],
+        n_glaciers=d["n_glaciers"],
+        years=d["years"],
+        size=d["size"],
+        pixel_size=d["pixel_size"],
+        world_seed=d["world_seed"],
+        **common,
+    )
 
 
 def build_pretrain_task(cfg: Mapping[str, Any], dm: SarOpticalDataModule) -> PretrainTask:
     """The pretext task of a resolved config (``dm`` must be set up)."""
     return PRETRAIN_TASKS[cfg["method"]](
-        preset=cfg["model"]["preset"], model_kwargs=dict(cfg["model"]["kwargs"] or {}),
-        optical_channels=dm.optical_channels, mask_ratio=cfg["pretrain"]["mask_ratio"],
-        optimizer=dict(cfg["optimizer"]), scheduler=dict(cfg["scheduler"]),
+        preset=cfg["model"]["preset"],
+        model_kwargs=dict(cfg["model"]["kwargs"] or {}),
+        optical_channels=dm.optical_channels,
+        mask_ratio=cfg["pretrain"]["mask_ratio"],
+        optimizer=dict(cfg["optimizer"]),
+        scheduler=dict(cfg["scheduler"]),
         normalization=dm.normalization_dict(),
         optical_normalization=dm.optical_normalization_dict(),
-        optical_bands=list(dm.optical_bands), train_config=copy.deepcopy(dict(cfg)),
-        max_epochs=cfg["trainer"]["max_epochs"], seed=cfg["seed"])
+        optical_bands=list(dm.optical_bands),
+        train_config=copy.deepcopy(dict(cfg)),
+        max_epochs=cfg["trainer"]["max_epochs"],
+        seed=cfg["seed"],
+    )
 
 
 # --------------------------------------------------------------------------- the run
 
 
-def pretrain(config: str | os.PathLike[str] | Mapping[str, Any], *, overrides: Sequence[str] = (),
-             resume: bool = False, overwrite: bool = False, callbacks: Sequence[L.Callback] = (),
-             run_dir: str | os.PathLike[str] | None = None) -> Any:
+def pretrain(
+    config: str | os.PathLike[str] | Mapping[str, Any],
+    *,
+    overrides: Sequence[str] = (),
+    resume: bool = False,
+    overwrite: bool = False,
+    callbacks: Sequence[L.Callback] = (),
+    run_dir: str | os.PathLike[str] | None = None,
+) -> Any:
     """Pretrain the SSL4SAR encoder (OptSimMIM or OptTranslator) and export it.
 
     Parameters
@@ -659,31 +790,47 @@ def pretrain(config: str | os.PathLike[str] | Mapping[str, Any], *, overrides: S
     cfg = load_pretrain_config(config, overrides)
     run = Path(run_dir) if run_dir is not None else Path(cfg["output_dir"]) / cfg["name"]
     encoder_path = run / "encoder.pt"
-    ckpt_path = claim_run_dir(run, resume=resume, overwrite=overwrite, product=encoder_path,
-                              what="pretraining run")
+    ckpt_path = claim_run_dir(
+        run, resume=resume, overwrite=overwrite, product=encoder_path, what="pretraining run"
+    )
     seed_run(cfg)
     dm = build_pretrain_datamodule(cfg)
     dm.setup("fit")
     task = build_pretrain_task(cfg, dm)
-    trainer, best_ckpt, exporter = run_lightning(cfg, run, task, dm, export=encoder_path,
-                                                 config_text=dump_pretrain_config(cfg),
-                                                 ckpt_path=ckpt_path, callbacks=callbacks)
+    trainer, best_ckpt, exporter = run_lightning(
+        cfg,
+        run,
+        task,
+        dm,
+        export=encoder_path,
+        config_text=dump_pretrain_config(cfg),
+        ckpt_path=ckpt_path,
+        callbacks=callbacks,
+    )
     monitor, mode = exporter.monitor, exporter.mode
     last = run / "checkpoints" / "last.ckpt"
     return TrainResult(
-        run_dir=run, best_checkpoint=encoder_path,
+        run_dir=run,
+        best_checkpoint=encoder_path,
         lightning_best=Path(best_ckpt.best_model_path) if best_ckpt.best_model_path else None,
-        last_checkpoint=last if last.exists() else None, monitor=monitor, mode=mode,
-        best_score=exporter.best_score, metrics=dict(exporter.best_metrics),
-        epochs=int(trainer.current_epoch), seconds=time.perf_counter() - t0,
-        interrupted=bool(trainer.interrupted), config=cfg)
+        last_checkpoint=last if last.exists() else None,
+        monitor=monitor,
+        mode=mode,
+        best_score=exporter.best_score,
+        metrics=dict(exporter.best_metrics),
+        epochs=int(trainer.current_epoch),
+        seconds=time.perf_counter() - t0,
+        interrupted=bool(trainer.interrupted),
+        config=cfg,
+    )
 
 
 # --------------------------------------------------------------------------- transfer
 
 
-def load_encoder_weights(model: nn.Module, path: str | os.PathLike[str], *,
-                         stem: str = "mean") -> SwinV2Encoder:
+def load_encoder_weights(
+    model: nn.Module, path: str | os.PathLike[str], *, stem: str = "mean"
+) -> SwinV2Encoder:
     """Initialise the Swin V2 encoder of ``model`` (``ssl4sar_hybrid`` or ``swinv2``) from a file.
 
     ``path`` is a workbench checkpoint of a ``swinv2`` encoder (``encoder.pt`` of
@@ -715,12 +862,19 @@ def load_encoder_weights(model: nn.Module, path: str | os.PathLike[str], *,
     path = Path(path)
     encoder = model if isinstance(model, SwinV2Encoder) else getattr(model, "encoder", None)
     if not isinstance(encoder, SwinV2Encoder):
-        raise ConfigError(f"is a {type(model).__name__} without a Swin V2 encoder",
-                          variable="init.encoder", expected="model.name: ssl4sar_hybrid")
+        raise ConfigError(
+            f"is a {type(model).__name__} without a Swin V2 encoder",
+            variable="init.encoder",
+            expected="model.name: ssl4sar_hybrid",
+        )
     if not path.is_file():
-        raise CheckpointError("does not exist", path=path, variable="init.encoder",
-                              expected="an encoder.pt written by `workbench pretrain`, a "
-                                       "workbench ssl4sar_hybrid checkpoint or Swin V2 weights")
+        raise CheckpointError(
+            "does not exist",
+            path=path,
+            variable="init.encoder",
+            expected="an encoder.pt written by `workbench pretrain`, a "
+            "workbench ssl4sar_hybrid checkpoint or Swin V2 weights",
+        )
     try:
         info = read_checkpoint_info(path)
     except CheckpointError as exc:
@@ -731,23 +885,37 @@ def load_encoder_weights(model: nn.Module, path: str | os.PathLike[str], *,
         in_chans = int(encoder.config["in_chans"])
         return load_pretrained_swinv2(path, in_chans=in_chans, stem=stem, model=encoder)
     if info.model_name not in ("swinv2", "ssl4sar_hybrid"):
-        raise CheckpointError(f"holds a {info.model_name!r} model", path=path,
-                              variable="init.encoder",
-                              expected="a swinv2 encoder or an ssl4sar_hybrid checkpoint")
+        raise CheckpointError(
+            f"holds a {info.model_name!r} model",
+            path=path,
+            variable="init.encoder",
+            expected="a swinv2 encoder or an ssl4sar_hybrid checkpoint",
+        )
     source = load_model(path, device="cpu")
     source_encoder = source if info.model_name == "swinv2" else source.encoder
     state = source_encoder.state_dict()
     expected = encoder.state_dict()
-    mismatched = sorted(k for k in set(state) | set(expected) if k not in state
-                        or k not in expected or state[k].shape != expected[k].shape)
+    mismatched = sorted(
+        k
+        for k in set(state) | set(expected)
+        if k not in state or k not in expected or state[k].shape != expected[k].shape
+    )
     if mismatched:
-        keys = [f"{k}: file {tuple(state[k].shape) if k in state else '—'} vs model "
-                f"{tuple(expected[k].shape) if k in expected else '—'}" for k in mismatched[:8]]
-        arch = {k: source_encoder.config.get(k) for k in
-                ("in_chans", "patch_size", "embed_dim", "depths", "num_heads", "mlp_ratio")}
-        raise CheckpointError(f"holds an encoder that does not fit the model ({len(mismatched)} "
-                              f"tensors differ: {keys})", path=path, variable="init.encoder",
-                              expected="the encoder architecture of the model; the file's "
-                                       f"is {arch}")
+        keys = [
+            f"{k}: file {tuple(state[k].shape) if k in state else '—'} vs model "
+            f"{tuple(expected[k].shape) if k in expected else '—'}"
+            for k in mismatched[:8]
+        ]
+        arch = {
+            k: source_encoder.config.get(k)
+            for k in ("in_chans", "patch_size", "embed_dim", "depths", "num_heads", "mlp_ratio")
+        }
+        raise CheckpointError(
+            f"holds an encoder that does not fit the model ({len(mismatched)} "
+            f"tensors differ: {keys})",
+            path=path,
+            variable="init.encoder",
+            expected=f"the encoder architecture of the model; the file's is {arch}",
+        )
     encoder.load_state_dict(state, strict=True)
     return encoder

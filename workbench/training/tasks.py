@@ -51,8 +51,13 @@ from workbench.models import SegmentationOutput, create_model, save_checkpoint
 from workbench.training.losses import SegmentationLoss, binary_front_loss
 from workbench.training.optim import build_optimizer, build_scheduler
 
-__all__ = ["BaseTask", "ZoneSegmentationTask", "OutlineSegmentationTask", "predict_tiled",
-           "center_crop"]
+__all__ = [
+    "BaseTask",
+    "ZoneSegmentationTask",
+    "OutlineSegmentationTask",
+    "predict_tiled",
+    "center_crop",
+]
 
 
 def center_crop(x: torch.Tensor, size: int) -> torch.Tensor:
@@ -63,7 +68,7 @@ def center_crop(x: torch.Tensor, size: int) -> torch.Tensor:
     """
     top = (x.shape[-2] - size) // 2
     left = (x.shape[-1] - size) // 2
-    return x[..., top:top + size, left:left + size]
+    return x[..., top : top + size, left : left + size]
 
 
 def _spatial(x: Any) -> tuple[int, int]:
@@ -78,9 +83,16 @@ def _map(x: Any, fn: Any) -> Any:
 
 
 @torch.no_grad()
-def predict_tiled(model: torch.nn.Module, image: Any, *, window: int, keep: int | None = None,
-                  overlap: float = 0.5, batch_size: int = 8,
-                  weighting: str = "uniform") -> dict[str, torch.Tensor]:
+def predict_tiled(
+    model: torch.nn.Module,
+    image: Any,
+    *,
+    window: int,
+    keep: int | None = None,
+    overlap: float = 0.5,
+    batch_size: int = 8,
+    weighting: str = "uniform",
+) -> dict[str, torch.Tensor]:
     """Sliding-window prediction of whole images: ``{"logits": B×K×H×W[, "front": B×1×H×W]}``.
 
     The image (``B × … × H × W`` or a dict of those) is zero-padded (0 = the channel mean after
@@ -101,8 +113,11 @@ def predict_tiled(model: torch.nn.Module, image: Any, *, window: int, keep: int 
     keep = int(keep or window)
     window = int(window)
     if keep > window:
-        raise ConfigError(f"keeps {keep} px of {window} px tiles", variable="validation.keep",
-                          expected="keep ≤ window")
+        raise ConfigError(
+            f"keeps {keep} px of {window} px tiles",
+            variable="validation.keep",
+            expected="keep ≤ window",
+        )
     m = (window - keep) // 2
     m2 = window - keep - m
     pb, pr = max(0, keep - h), max(0, keep - w)
@@ -118,32 +133,37 @@ def predict_tiled(model: torch.nn.Module, image: Any, *, window: int, keep: int 
     elif weighting == "uniform":
         weight = torch.ones(keep, keep)
     else:
-        raise ConfigError(f"is {weighting!r}", variable="validation.weighting",
-                          expected="'uniform' or 'gaussian'")
+        raise ConfigError(
+            f"is {weighting!r}", variable="validation.weighting", expected="'uniform' or 'gaussian'"
+        )
     acc: dict[str, torch.Tensor] = {}
     wsum = None
     b = _first(image).shape[0]
     per_chunk = max(1, batch_size // max(b, 1))
     for i in range(0, len(positions), per_chunk):
-        chunk = positions[i:i + per_chunk]
-        tiles = _map(padded, lambda t: torch.cat([t[..., y:y + window, x:x + window]
-                                                  for y, x in chunk], dim=0))
+        chunk = positions[i : i + per_chunk]
+        tiles = _map(
+            padded,
+            lambda t, chunk=chunk: torch.cat(
+                [t[..., y : y + window, x : x + window] for y, x in chunk], dim=0
+            ),
+        )
         out = model(tiles)
         outputs = {"logits": out.logits}
         if isinstance(out, SegmentationOutput) and out.front is not None:
             outputs["front"] = out.front
         for name, val in outputs.items():
-            val = val[..., m:m + keep, m:m + keep].float()
+            val = val[..., m : m + keep, m : m + keep].float()
             if name not in acc:
                 acc[name] = torch.zeros(b, val.shape[1], h + pb, w + pr, device=val.device)
             wt = weight.to(val.device)
             for j, (y, x) in enumerate(chunk):
-                acc[name][:, :, y:y + keep, x:x + keep] += val[j * b:(j + 1) * b] * wt
+                acc[name][:, :, y : y + keep, x : x + keep] += val[j * b : (j + 1) * b] * wt
         if wsum is None:
             wsum = torch.zeros(h + pb, w + pr, device=acc["logits"].device)
         wt = weight.to(wsum.device)
         for y, x in chunk:
-            wsum[y:y + keep, x:x + keep] += wt
+            wsum[y : y + keep, x : x + keep] += wt
     return {k: (v / wsum)[..., :h, :w] for k, v in acc.items()}
 
 
@@ -187,15 +207,19 @@ class BaseTask(L.LightningModule):
     mode: str = "min"
     num_classes: int = 2
 
-    def __init__(self, model: str = "caffe_unet", preset: str | None = "small",
-                 model_kwargs: Mapping[str, Any] | None = None,
-                 loss: Mapping[str, Any] | None = None,
-                 optimizer: Mapping[str, Any] | None = None,
-                 scheduler: Mapping[str, Any] | None = None,
-                 validation: Mapping[str, Any] | None = None,
-                 normalization: Mapping[str, Any] | None = None,
-                 train_config: Mapping[str, Any] | None = None,
-                 max_epochs: int | None = None) -> None:
+    def __init__(
+        self,
+        model: str = "caffe_unet",
+        preset: str | None = "small",
+        model_kwargs: Mapping[str, Any] | None = None,
+        loss: Mapping[str, Any] | None = None,
+        optimizer: Mapping[str, Any] | None = None,
+        scheduler: Mapping[str, Any] | None = None,
+        validation: Mapping[str, Any] | None = None,
+        normalization: Mapping[str, Any] | None = None,
+        train_config: Mapping[str, Any] | None = None,
+        max_epochs: int | None = None,
+    ) -> None:
         super().__init__()
         self.save_hyperparameters()
         self.configure_models()
@@ -244,8 +268,15 @@ class BaseTask(L.LightningModule):
             total = trainer.estimated_stepping_batches
             if total not in (None, math.inf):
                 steps = max(1, int(total) // max(1, int(trainer.max_epochs or 1)))
-        scheduler = build_scheduler(optimizer, name, max_epochs=self.hparams.max_epochs,
-                                    steps_per_epoch=steps, monitor=monitor, mode=mode, **sched_cfg)
+        scheduler = build_scheduler(
+            optimizer,
+            name,
+            max_epochs=self.hparams.max_epochs,
+            steps_per_epoch=steps,
+            monitor=monitor,
+            mode=mode,
+            **sched_cfg,
+        )
         if scheduler is None:
             return optimizer
         return {"optimizer": optimizer, "lr_scheduler": scheduler}
@@ -255,7 +286,9 @@ class BaseTask(L.LightningModule):
         if dm is not None and hasattr(dm, "set_epoch"):
             dm.set_epoch(self.current_epoch)
 
-    def compute_loss(self, out: SegmentationOutput, batch: Mapping[str, Any]) -> dict[str, torch.Tensor]:
+    def compute_loss(
+        self, out: SegmentationOutput, batch: Mapping[str, Any]
+    ) -> dict[str, torch.Tensor]:
         """``{"loss": total, …components}`` of a model output against a batch."""
         raise NotImplementedError
 
@@ -263,12 +296,20 @@ class BaseTask(L.LightningModule):
         out = self.model(batch["image"])
         losses = self.compute_loss(out, batch)
         bs = _first(batch["image"]).shape[0]
-        self.log("train_loss", losses["loss"], on_step=True, on_epoch=True, prog_bar=True,
-                 batch_size=bs, sync_dist=True)
+        self.log(
+            "train_loss",
+            losses["loss"],
+            on_step=True,
+            on_epoch=True,
+            prog_bar=True,
+            batch_size=bs,
+            sync_dist=True,
+        )
         for k, v in losses.items():
             if k != "loss":
-                self.log(f"train_{k}", v, on_step=False, on_epoch=True, batch_size=bs,
-                         sync_dist=True)
+                self.log(
+                    f"train_{k}", v, on_step=False, on_epoch=True, batch_size=bs, sync_dist=True
+                )
         return losses["loss"]
 
     # -- evaluation ----------------------------------------------------------------------------
@@ -281,10 +322,15 @@ class BaseTask(L.LightningModule):
         window = self._val_opt("window", None)
         if window is None:
             window = max(_spatial(image))
-        return predict_tiled(self.model, image, window=int(window),
-                             keep=self._val_opt("keep", None), overlap=self._val_opt("overlap", 0.5),
-                             batch_size=self._val_opt("batch_size", 8),
-                             weighting=self._val_opt("weighting", "uniform"))
+        return predict_tiled(
+            self.model,
+            image,
+            window=int(window),
+            keep=self._val_opt("keep", None),
+            overlap=self._val_opt("overlap", 0.5),
+            batch_size=self._val_opt("batch_size", 8),
+            weighting=self._val_opt("weighting", "uniform"),
+        )
 
     def _accumulate(self, stage: str, values: Mapping[str, float]) -> None:
         acc = self._acc.setdefault(stage, {})
@@ -297,7 +343,7 @@ class BaseTask(L.LightningModule):
         t = torch.tensor([acc.get(k, 0.0) for k in keys], dtype=dtype, device=self.device)
         if self._trainer is not None and self._trainer.world_size > 1:
             t = self._trainer.strategy.reduce(t, reduce_op="sum")  # sums over all processes
-        return dict(zip(keys, t.tolist()))
+        return dict(zip(keys, t.tolist(), strict=False))
 
     def _eval_step(self, batch: Mapping[str, Any], stage: str) -> None:
         raise NotImplementedError
@@ -326,9 +372,14 @@ class BaseTask(L.LightningModule):
     # -- export ----------------------------------------------------------------------------------
     def export(self, path: Any, metrics: Mapping[str, Any] | None = None) -> Any:
         """Write the model in the workbench checkpoint format (atomic), for ``load_model``."""
-        return save_checkpoint(self.model, path, normalization=self.hparams.normalization,
-                               train_config=self.hparams.train_config, metrics=metrics,
-                               baselines=getattr(self, "baselines", None))
+        return save_checkpoint(
+            self.model,
+            path,
+            normalization=self.hparams.normalization,
+            train_config=self.hparams.train_config,
+            metrics=metrics,
+            baselines=getattr(self, "baselines", None),
+        )
 
 
 class ZoneSegmentationTask(BaseTask):
@@ -365,10 +416,17 @@ class ZoneSegmentationTask(BaseTask):
     monitor = "val_mde_sel"
     mode = "min"
     num_classes = 4
-    _TASK_LOSS_KEYS = ("target_size", "target_weight", "context_weight", "front_weight",
-                       "front_pos_weight")
+    _TASK_LOSS_KEYS = (
+        "target_size",
+        "target_weight",
+        "context_weight",
+        "front_weight",
+        "front_pos_weight",
+    )
 
-    def compute_loss(self, out: SegmentationOutput, batch: Mapping[str, Any]) -> dict[str, torch.Tensor]:
+    def compute_loss(
+        self, out: SegmentationOutput, batch: Mapping[str, Any]
+    ) -> dict[str, torch.Tensor]:
         opts = self._loss_options()
         mask, valid = batch["mask"], batch.get("valid")
         t = opts.get("target_size")
@@ -388,9 +446,12 @@ class ZoneSegmentationTask(BaseTask):
             front = batch["front"]
             if t:
                 tf = out.target_front if out.target_front is not None else center_crop(out.front, t)
-                fl = (binary_front_loss(tf, center_crop(front, t), pos_weight=pw,
-                                        valid=None if valid is None else center_crop(valid, t))
-                      + binary_front_loss(out.front, front, pos_weight=pw, valid=valid))
+                fl = binary_front_loss(
+                    tf,
+                    center_crop(front, t),
+                    pos_weight=pw,
+                    valid=None if valid is None else center_crop(valid, t),
+                ) + binary_front_loss(out.front, front, pos_weight=pw, valid=valid)
             else:
                 fl = binary_front_loss(out.front, front, pos_weight=pw, valid=valid)
             parts["loss_front"] = fl
@@ -401,9 +462,11 @@ class ZoneSegmentationTask(BaseTask):
         res = (self.hparams.validation or {}).get("resolution_m", "meta")
         mcp = (self.hparams.validation or {}).get("min_cluster_px")
         if res is None and mcp is None:
-            raise ConfigError("is null but validation.min_cluster_px is not set",
-                              variable="validation.resolution_m",
-                              expected="a pixel size, 'meta', or min_cluster_px for unknown sizes")
+            raise ConfigError(
+                "is null but validation.min_cluster_px is not set",
+                variable="validation.resolution_m",
+                expected="a pixel size, 'meta', or min_cluster_px for unknown sizes",
+            )
         return {"resolution_m": res, "min_cluster_px": mcp}
 
     def _eval_step(self, batch: Mapping[str, Any], stage: str) -> None:
@@ -434,10 +497,15 @@ class ZoneSegmentationTask(BaseTask):
                 miou_sum += zm.mean_iou
                 miou_n += 1
         res = mean_distance_error(list(pred), refs, metas, from_zones=True, **opts)
-        values = {"miou_sum": miou_sum, "miou_n": miou_n, "n_images": res.n_images,
-                  "n_no_front": res.n_no_front, "n_no_ref": res.n_no_reference,
-                  "n_dist": res.n_distances,
-                  "sum_px": float(res.distances_px.sum()) if res.n_distances else 0.0}
+        values = {
+            "miou_sum": miou_sum,
+            "miou_n": miou_n,
+            "n_images": res.n_images,
+            "n_no_front": res.n_no_front,
+            "n_no_ref": res.n_no_reference,
+            "n_dist": res.n_distances,
+            "sum_px": float(res.distances_px.sum()) if res.n_distances else 0.0,
+        }
         if res.n_distances:
             if res.resolution_known:
                 values["sum_m"] = float(res.distances_m.sum())
@@ -446,13 +514,28 @@ class ZoneSegmentationTask(BaseTask):
         if "front" in out:
             fpred = [f[0] for f in (out["front"].sigmoid() > 0.5).cpu().numpy()]
             fres = mean_distance_error(fpred, refs, metas, resolution_m=opts["resolution_m"])
-            values.update({"f_n_dist": fres.n_distances,
-                           "f_sum_px": float(fres.distances_px.sum()) if fres.n_distances else 0.0})
+            values.update(
+                {
+                    "f_n_dist": fres.n_distances,
+                    "f_sum_px": float(fres.distances_px.sum()) if fres.n_distances else 0.0,
+                }
+            )
         self._accumulate(stage, values)
 
     def _eval_epoch_end(self, stage: str) -> None:
-        keys = ["miou_sum", "miou_n", "n_images", "n_no_front", "n_no_ref", "n_dist", "sum_px",
-                "sum_m", "unknown_m", "f_n_dist", "f_sum_px"]
+        keys = [
+            "miou_sum",
+            "miou_n",
+            "n_images",
+            "n_no_front",
+            "n_no_ref",
+            "n_dist",
+            "sum_px",
+            "sum_m",
+            "unknown_m",
+            "f_n_dist",
+            "f_sum_px",
+        ]
         r = self._reduced(stage, keys)
         n = r["n_dist"]
         mde_px = r["sum_px"] / n if n else math.nan
@@ -460,16 +543,22 @@ class ZoneSegmentationTask(BaseTask):
         mde = (r["sum_m"] / n if n else math.nan) if metres else mde_px
         with_ref = r["n_images"] - r["n_no_ref"]
         coverage = (with_ref - r["n_no_front"]) / with_ref if with_ref > 0 else 0.0
-        metrics = {f"{stage}_mde": mde, f"{stage}_mde_px": mde_px,
-                   f"{stage}_mde_sel": mde / coverage if coverage > 0 else math.nan,
-                   f"{stage}_coverage": coverage,
-                   f"{stage}_no_front": r["n_no_front"], f"{stage}_images": r["n_images"],
-                   f"{stage}_miou": r["miou_sum"] / r["miou_n"] if r["miou_n"] else math.nan}
+        metrics = {
+            f"{stage}_mde": mde,
+            f"{stage}_mde_px": mde_px,
+            f"{stage}_mde_sel": mde / coverage if coverage > 0 else math.nan,
+            f"{stage}_coverage": coverage,
+            f"{stage}_no_front": r["n_no_front"],
+            f"{stage}_images": r["n_images"],
+            f"{stage}_miou": r["miou_sum"] / r["miou_n"] if r["miou_n"] else math.nan,
+        }
         if r["f_n_dist"]:
             metrics[f"{stage}_front_head_mde_px"] = r["f_sum_px"] / r["f_n_dist"]
         # already summed over all processes: sync_dist only averages identical values
-        self.log_dict({k: _finite(float(v)) for k, v in metrics.items() if k != f"{stage}_mde"},
-                      sync_dist=True)
+        self.log_dict(
+            {k: _finite(float(v)) for k, v in metrics.items() if k != f"{stage}_mde"},
+            sync_dist=True,
+        )
         self.log(f"{stage}_mde", _finite(float(mde)), prog_bar=True, sync_dist=True)
 
 
@@ -486,7 +575,9 @@ class OutlineSegmentationTask(BaseTask):
     num_classes = 2
     _TASK_LOSS_KEYS = ("aux_weight",)
 
-    def compute_loss(self, out: SegmentationOutput, batch: Mapping[str, Any]) -> dict[str, torch.Tensor]:
+    def compute_loss(
+        self, out: SegmentationOutput, batch: Mapping[str, Any]
+    ) -> dict[str, torch.Tensor]:
         mask, valid = batch["mask"], batch.get("valid")
         parts = {"loss_main": self.criterion(out.logits, mask, valid)}
         total = parts["loss_main"]
@@ -506,10 +597,12 @@ class OutlineSegmentationTask(BaseTask):
         self.log(f"{stage}_loss", loss, on_step=False, on_epoch=True, sync_dist=True, batch_size=bs)
         counts = OutlineCounts()
         pred = (logits.argmax(1) == 1).cpu().numpy()
-        counts.update(pred, mask.cpu().numpy() == 1,
-                      valid=None if valid is None else valid.cpu().numpy())
-        self._accumulate(stage, {"tp": counts.tp, "fp": counts.fp, "fn": counts.fn,
-                                 "tn": counts.tn})
+        counts.update(
+            pred, mask.cpu().numpy() == 1, valid=None if valid is None else valid.cpu().numpy()
+        )
+        self._accumulate(
+            stage, {"tp": counts.tp, "fp": counts.fp, "fn": counts.fn, "tn": counts.tn}
+        )
 
     def _eval_epoch_end(self, stage: str) -> None:
         r = self._reduced(stage, ["tp", "fp", "fn", "tn"])

@@ -14,5 +14,12 @@
 from workbench.viz.sources import DataRoots, SceneSeries, discover, open_series
 from workbench.viz.state import OVERLAYS, ExplorerState, predict_series
 
-__all__ = ["DataRoots", "SceneSeries", "discover", "open_series", "ExplorerState", "OVERLAYS",
-           "predict_series"]
+__all__ = [
+    "DataRoots",
+    "SceneSeries",
+    "discover",
+    "open_series",
+    "ExplorerState",
+    "OVERLAYS",
+    "predict_series",
+]

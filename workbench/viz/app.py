@@ -42,10 +42,14 @@ SLIDER_CSS = """
 PLAY_FPS = 6
 """Frames per second of the play button."""
 
-POINT_HINT = ("<b>Point time series</b>: click on the map to see the image value over time at that point "
-              "(mean over a small window).")
-POINT_HINT_STATIC = ("<b>Point time series</b>: none here, every date shows the same image (a basemap under "
-                     "the dated front lines).")
+POINT_HINT = (
+    "<b>Point time series</b>: click on the map to see the image value over time at that point "
+    "(mean over a small window)."
+)
+POINT_HINT_STATIC = (
+    "<b>Point time series</b>: none here, every date shows the same image (a basemap under "
+    "the dated front lines)."
+)
 
 REFERENCE = {"reference front": "reference front", "reference outline": "reference outline"}
 MODEL_LINES = {"predicted front": "front", "predicted outline": "outline"}
@@ -72,6 +76,7 @@ def session_params() -> dict:
     if ov:
         import ast
         import json
+
         for parse in (json.loads, ast.literal_eval):  # JSON, or the list repr panel writes
             try:
                 items = parse(ov)
@@ -115,7 +120,9 @@ def _date_format(series) -> object:
 
     n = len(series)
     labels = [f"{series.label(i)} ({i + 1} / {n})" for i in range(n)]
-    return CustomJSTickFormatter(args={"labels": labels}, code="return labels[Math.round(tick)] ?? String(tick);")
+    return CustomJSTickFormatter(
+        args={"labels": labels}, code="return labels[Math.round(tick)] ?? String(tick);"
+    )
 
 
 def _text(html: str = "", *classes: str, **params) -> pn.widgets.StaticText:
@@ -144,6 +151,7 @@ def _dispatcher(panes: list) -> Callable[[Callable[[], None]], None]:
     doc = pn.state.curdoc
     owner = threading.get_ident()
     if doc is None or doc.session_context is None:  # a notebook, a test without a server
+
         def direct(fn: Callable[[], None]) -> None:
             fn()
             pn.io.push_notebook(*panes)  # nothing to do where the panes are not shown
@@ -202,8 +210,11 @@ def _sync_url(state: ExplorerState) -> None:
     import json
 
     url = _UrlView(date=state.date, point=_point_text(state.point))
-    loc.sync(state, {"dataset": "dataset", "glacier": "glacier", "overlays": "overlays"},
-             on_error=lambda mapped: None)
+    loc.sync(
+        state,
+        {"dataset": "dataset", "glacier": "glacier", "overlays": "overlays"},
+        on_error=lambda mapped: None,
+    )
     loc.sync(url, {"date": "date", "point": "point"}, on_error=lambda mapped: None)
     doc = pn.state.curdoc
     pending: dict = {}
@@ -238,8 +249,13 @@ def _sync_url(state: ExplorerState) -> None:
     url.param.watch(point_from_url, "point")
 
     def write_view() -> None:  # a fresh page's link names its whole view, not only what changed
-        loc.update_query(dataset=state.dataset, glacier=state.glacier, date=state.date,
-                         overlays=json.dumps(list(state.overlays)), point=_point_text(state.point))
+        loc.update_query(
+            dataset=state.dataset,
+            glacier=state.glacier,
+            date=state.date,
+            overlays=json.dumps(list(state.overlays)),
+            point=_point_text(state.point),
+        )
 
     pn.state.onload(write_view)
 
@@ -254,20 +270,40 @@ def explorer_app(state: ExplorerState, *, template: bool = True) -> pn.viewable.
     n = len(state.series)
     # the date, sensor and orbit are the slider's own value text: the browser updates it at once,
     # without the server, and without the page layout a changed text block costs (~80 ms a step)
-    slider = _TimeSlider(name="Date", start=0, end=max(n - 1, 1), value=state.date_index,
-                                  disabled=n < 2, show_value=True, format=_date_format(state.series),
-                                  css_classes=["wb-slider"], stylesheets=[SLIDER_CSS],
-                                  sizing_mode="stretch_width", min_width=300)
+    slider = _TimeSlider(
+        name="Date",
+        start=0,
+        end=max(n - 1, 1),
+        value=state.date_index,
+        disabled=n < 2,
+        show_value=True,
+        format=_date_format(state.series),
+        css_classes=["wb-slider"],
+        stylesheets=[SLIDER_CSS],
+        sizing_mode="stretch_width",
+        min_width=300,
+    )
     buttons = {
         "first": pn.widgets.Button(name="|◀ first", description="First acquisition"),
-        "previous": pn.widgets.Button(name="◀ previous", description="Previous acquisition (← on the slider)"),
-        "play": pn.widgets.Button(name="▶ play", description=f"Play the time series ({PLAY_FPS} frames/s)",
-                                  button_type="primary", css_classes=["wb-play"]),
+        "previous": pn.widgets.Button(
+            name="◀ previous", description="Previous acquisition (← on the slider)"
+        ),
+        "play": pn.widgets.Button(
+            name="▶ play",
+            description=f"Play the time series ({PLAY_FPS} frames/s)",
+            button_type="primary",
+            css_classes=["wb-play"],
+        ),
         "next": pn.widgets.Button(name="next ▶", description="Next acquisition (→ on the slider)"),
         "last": pn.widgets.Button(name="last ▶|", description="Last acquisition"),
     }
     for b in buttons.values():
-        b.param.update(sizing_mode="fixed", width=100 if b is not buttons["play"] else 90, height=34, margin=(5, 3))
+        b.param.update(
+            sizing_mode="fixed",
+            width=100 if b is not buttons["play"] else 90,
+            height=34,
+            margin=(5, 3),
+        )
 
     guard = {"busy": False}
 
@@ -304,12 +340,22 @@ def explorer_app(state: ExplorerState, *, template: bool = True) -> pn.viewable.
     # ------------------------------------------------------------ display and overlays
     dataset = pn.widgets.Select.from_param(state.param.dataset, name="Dataset")
     glacier = pn.widgets.Select.from_param(state.param.glacier, name="Glacier")
-    clim = pn.widgets.RangeSlider.from_param(state.param.clim, name=f"Contrast ({state.series.units})", step=0.5)
+    clim = pn.widgets.RangeSlider.from_param(
+        state.param.clim, name=f"Contrast ({state.series.units})", step=0.5
+    )
     cmap = pn.widgets.Select.from_param(state.param.cmap, name="Colour map")
-    reference = pn.widgets.CheckBoxGroup(options=REFERENCE, inline=False, css_classes=["wb-reference"])
-    model_lines = pn.widgets.CheckBoxGroup(options=MODEL_LINES, inline=False, css_classes=["wb-model-lines"])
-    layer = pn.widgets.RadioBoxGroup(options=LAYERS, value="none", inline=True, css_classes=["wb-layer"])
-    alpha = pn.widgets.FloatSlider.from_param(state.param.zones_alpha, name="Model layer opacity", step=0.05)
+    reference = pn.widgets.CheckBoxGroup(
+        options=REFERENCE, inline=False, css_classes=["wb-reference"]
+    )
+    model_lines = pn.widgets.CheckBoxGroup(
+        options=MODEL_LINES, inline=False, css_classes=["wb-model-lines"]
+    )
+    layer = pn.widgets.RadioBoxGroup(
+        options=LAYERS, value="none", inline=True, css_classes=["wb-layer"]
+    )
+    alpha = pn.widgets.FloatSlider.from_param(
+        state.param.zones_alpha, name="Model layer opacity", step=0.05
+    )
     layer_note = _text("", "wb-layer-note", "wb-hint")
     reference_note = _text("", "wb-reference-note", "wb-hint")
 
@@ -326,7 +372,9 @@ def explorer_app(state: ExplorerState, *, template: bool = True) -> pn.viewable.
     def widgets_to_overlays(event=None) -> None:
         if guard["busy"]:
             return
-        chosen = [*reference.value, *model_lines.value] + ([layer.value] if layer.value != "none" else [])
+        chosen = [*reference.value, *model_lines.value] + (
+            [layer.value] if layer.value != "none" else []
+        )
         state.overlays = [o for o in OVERLAYS if o in chosen]
 
     for w in (reference, model_lines, layer):
@@ -339,9 +387,15 @@ def explorer_app(state: ExplorerState, *, template: bool = True) -> pn.viewable.
         model_lines.disabled = all(o in notes for o in MODEL_LINES.values())
         layer.disabled = all(o in notes for o in RASTERS)
         alpha.disabled = layer.disabled
+
         def lines(names):  # one line per reason: several layers share one
-            return "<br>".join(dict.fromkeys(escape(why[0].upper() + why[1:]) + "."
-                                             for name, why in notes.items() if name in names))
+            return "<br>".join(
+                dict.fromkeys(
+                    escape(why[0].upper() + why[1:]) + "."
+                    for name, why in notes.items()
+                    if name in names
+                )
+            )
 
         layer_note.value = lines({*MODEL_LINES.values(), *RASTERS})
         reference_note.value = lines(REFERENCE.values())
@@ -351,10 +405,14 @@ def explorer_app(state: ExplorerState, *, template: bool = True) -> pn.viewable.
     # ------------------------------------------------------------ correct a front by hand
     if state.editor is None and pn.state.user and pn.state.user != "default_user":
         state.editor = pn.state.user  # the signed-in user (workbench serve --basic-auth)
-    edit_btn = pn.widgets.Button(name="✎ Edit front", css_classes=["wb-edit"],
-                                 description="Correct the front of this date by hand")
-    save_btn = pn.widgets.Button(name="Save", button_type="success", disabled=True,
-                                 css_classes=["wb-save-front"])
+    edit_btn = pn.widgets.Button(
+        name="✎ Edit front",
+        css_classes=["wb-edit"],
+        description="Correct the front of this date by hand",
+    )
+    save_btn = pn.widgets.Button(
+        name="Save", button_type="success", disabled=True, css_classes=["wb-save-front"]
+    )
     cancel_btn = pn.widgets.Button(name="Cancel", disabled=True, css_classes=["wb-cancel-edit"])
     edit_note = _text("", "wb-edit-note", "wb-hint")
 
@@ -363,11 +421,15 @@ def explorer_app(state: ExplorerState, *, template: bool = True) -> pn.viewable.
         edit_btn.disabled = not can or editing
         save_btn.disabled = cancel_btn.disabled = not editing
         if state.corrections is None:
-            edit_note.value = "To correct fronts by hand, start the server with <code>--edits DIR</code>."
+            edit_note.value = (
+                "To correct fronts by hand, start the server with <code>--edits DIR</code>."
+            )
         elif state.series.crs is None:
             edit_note.value = "Fronts can be corrected on georeferenced images only."
         elif not editing:
-            edit_note.value = f"Corrected fronts are saved in {escape(str(state.corrections.path))}."
+            edit_note.value = (
+                f"Corrected fronts are saved in {escape(str(state.corrections.path))}."
+            )
 
     def start_edit(event=None) -> None:
         stop_play()
@@ -377,7 +439,9 @@ def explorer_app(state: ExplorerState, *, template: bool = True) -> pn.viewable.
             edit_note.value = (
                 f"Editing the front of {escape(state.date)} (from {escape(origin)}): press the orange line "
                 "to show its points and drag them; tap a point, then tap elsewhere to add one; Backspace "
-                "deletes a selected point; the draw tool (toolbar) draws a new line. Then Save.")
+                "deletes a selected point; the draw tool (toolbar) draws a new line. Then Save."
+            )
+
         dispatch(go)
         edit_controls(editing=True)
 
@@ -393,9 +457,11 @@ def explorer_app(state: ExplorerState, *, template: bool = True) -> pn.viewable.
             edit_note.value = f"Not saved: {escape(str(err))}"
             return
         stop_edit()
-        edit_note.value = (f"Saved the corrected front of {escape(state.date)} "
-                           f"(from {escape(str(row['edited_from'].iloc[0]))}) in "
-                           f"{escape(str(state.corrections.path))}.")
+        edit_note.value = (
+            f"Saved the corrected front of {escape(state.date)} "
+            f"(from {escape(str(row['edited_from'].iloc[0]))}) in "
+            f"{escape(str(state.corrections.path))}."
+        )
 
     edit_btn.on_click(start_edit)
     save_btn.on_click(save_edit)
@@ -404,8 +470,11 @@ def explorer_app(state: ExplorerState, *, template: bool = True) -> pn.viewable.
     # ------------------------------------------------------------ model
     ckpt = pn.widgets.Select.from_param(state.param.checkpoint, name="Checkpoint")
     tta = pn.widgets.Checkbox.from_param(state.param.tta, name="TTA (uncertainty)")
-    run = pn.widgets.Button(name="Run model on this glacier", button_type="primary",
-                            description="Predict zones (and fronts) on every date of this glacier")
+    run = pn.widgets.Button(
+        name="Run model on this glacier",
+        button_type="primary",
+        description="Predict zones (and fronts) on every date of this glacier",
+    )
     progress = pn.indicators.Progress(value=0, max=100, visible=False, bar_color="primary")
     status = _text("", "wb-status")
     model_note = _text("", "wb-model-note", "wb-hint")
@@ -458,22 +527,29 @@ def explorer_app(state: ExplorerState, *, template: bool = True) -> pn.viewable.
     # the figure's stylesheet objects into a list of strings and fail
     point_pane = pn.pane.Bokeh(sizing_mode="stretch_width")
     point_title = _text("", "wb-point-title", margin=(0, 10))
-    point_box = pn.Column(point_title, point_pane, visible=False, sizing_mode="stretch_width",
-                          css_classes=["wb-point"])
+    point_box = pn.Column(
+        point_title,
+        point_pane,
+        visible=False,
+        sizing_mode="stretch_width",
+        css_classes=["wb-point"],
+    )
     point_hint = _text(POINT_HINT, "wb-point-hint")
-    window = pn.widgets.IntSlider.from_param(state.param.point_window, name="Point window [px]", step=2,
-                                             sizing_mode="stretch_width")
+    window = pn.widgets.IntSlider.from_param(
+        state.param.point_window, name="Point window [px]", step=2, sizing_mode="stretch_width"
+    )
     retreat_pane = pn.pane.Bokeh(sizing_mode="stretch_width")
     retreat_box = pn.Column(retreat_pane, sizing_mode="stretch_width", css_classes=["wb-retreat"])
     panes += [map_pane, point_pane, retreat_pane]
-    retreat_note = _text("", "wb-retreat-note", "wb-hint",
-                                    visible=False)
+    retreat_note = _text("", "wb-retreat-note", "wb-hint", visible=False)
 
     def build_views() -> None:
         views["key"] = (state.dataset, state.glacier)
         views["map"] = MapView(state, dispatch=dispatch)
         views["retreat"] = RetreatView(state)
-        views["point"] = PointView(state) if state.point is not None else None  # else at the first click
+        views["point"] = (
+            PointView(state) if state.point is not None else None
+        )  # else at the first click
         map_pane.object = views["map"].figure
         retreat_pane.object = views["retreat"].figure
         if views["point"] is not None:
@@ -487,19 +563,28 @@ def explorer_app(state: ExplorerState, *, template: bool = True) -> pn.viewable.
         retreat_note.visible = not ok
         series = state.series
         retreat_note.value = (
-            "" if ok else "<i>No retreat curve for this glacier</i>: "
-            + ("it needs dated fronts and a retreat box on a map grid; these images are in pixel "
-               "coordinates without one." if series.crs is None else
-               "it needs a retreat box and fronts (reference fronts, or run a model)."))
+            ""
+            if ok
+            else "<i>No retreat curve for this glacier</i>: "
+            + (
+                "it needs dated fronts and a retreat box on a map grid; these images are in pixel "
+                "coordinates without one."
+                if series.crs is None
+                else "it needs a retreat box and fronts (reference fronts, or run a model)."
+            )
+        )
 
     def show_point() -> None:
         available = views["point"] is not None and views["point"].available
         point_box.visible = available
-        point_title.value = (f"<b>{escape(state.series.units)} at the clicked point</b>: "
-                             f"{escape(views['point'].caption)}"
-                              if available else "")
+        point_title.value = (
+            f"<b>{escape(state.series.units)} at the clicked point</b>: "
+            f"{escape(views['point'].caption)}"
+            if available
+            else ""
+        )
         point_hint.visible = not available
-        point_hint.value = (POINT_HINT_STATIC if state.static_images else POINT_HINT)
+        point_hint.value = POINT_HINT_STATIC if state.static_images else POINT_HINT
         point_csv.disabled = not available
 
     # ------------------------------------------------------------ state → views
@@ -512,6 +597,7 @@ def explorer_app(state: ExplorerState, *, template: bool = True) -> pn.viewable.
             views["retreat"].update_date()
             if views["point"] is not None:
                 views["point"].update_date()
+
         dispatch(go)
         guard["busy"] = True
         try:
@@ -527,8 +613,12 @@ def explorer_app(state: ExplorerState, *, template: bool = True) -> pn.viewable.
         m = len(state.series)
         guard["busy"] = True
         try:
-            slider.param.update(end=max(m - 1, 1), disabled=m < 2, value=state.date_index,
-                                format=_date_format(state.series))
+            slider.param.update(
+                end=max(m - 1, 1),
+                disabled=m < 2,
+                value=state.date_index,
+                format=_date_format(state.series),
+            )
         finally:
             guard["busy"] = False
         clim.name = f"Contrast ({state.series.units})"
@@ -547,6 +637,7 @@ def explorer_app(state: ExplorerState, *, template: bool = True) -> pn.viewable.
             views["map"].update("lines", "rasters")
             views["retreat"].refresh()
             show_retreat()
+
         dispatch(go)
         availability()
         model_controls()
@@ -560,6 +651,7 @@ def explorer_app(state: ExplorerState, *, template: bool = True) -> pn.viewable.
                 views["point"].refresh()
             views["map"].update("point")
             show_point()
+
         dispatch(go)
 
     state.param.watch(on_date, "date_index")
@@ -573,6 +665,7 @@ def explorer_app(state: ExplorerState, *, template: bool = True) -> pn.viewable.
             views["map"].update("lines")
             views["retreat"].refresh()
             show_retreat()
+
         dispatch(go)
 
     state.param.watch(on_corrections, "corrections_count")
@@ -589,30 +682,65 @@ def explorer_app(state: ExplorerState, *, template: bool = True) -> pn.viewable.
                 if pn.state.notifications is not None:
                     pn.state.notifications.error(str(err), duration=5000)
                 raise
-        return pn.widgets.FileDownload(callback=cb, filename=f"{what}.{fmt}", label=f"{what} .{fmt}",
-                                       button_type="light", css_classes=[f"wb-dl-{what}-{fmt}"])
 
-    point_csv = pn.widgets.FileDownload(callback=state.export_point_csv, filename="point.csv", label="point .csv",
-                                        button_type="light", css_classes=["wb-dl-point-csv"], disabled=True,
-                                        description="σ0 over time at the clicked point (CSV)")
+        return pn.widgets.FileDownload(
+            callback=cb,
+            filename=f"{what}.{fmt}",
+            label=f"{what} .{fmt}",
+            button_type="light",
+            css_classes=[f"wb-dl-{what}-{fmt}"],
+        )
+
+    point_csv = pn.widgets.FileDownload(
+        callback=state.export_point_csv,
+        filename="point.csv",
+        label="point .csv",
+        button_type="light",
+        css_classes=["wb-dl-point-csv"],
+        disabled=True,
+        description="σ0 over time at the clicked point (CSV)",
+    )
+
     def png():  # named when clicked: renaming it on every date step cost a message per step
         png_dl.filename = f"{state.glacier}_{state.date}.png"
         return state.export_png()
 
-    png_dl = pn.widgets.FileDownload(callback=png, filename="view.png", label="view .png", button_type="light")
-    retreat_dl = pn.widgets.FileDownload(callback=state.export_retreat_csv, filename="retreat.csv",
-                                         label="retreat .csv", button_type="light")
-    downloads = [dl("fronts", "geojson"), dl("fronts", "gpkg"), dl("outlines", "geojson"), dl("outlines", "gpkg"),
-                 retreat_dl, png_dl, point_csv]
+    png_dl = pn.widgets.FileDownload(
+        callback=png, filename="view.png", label="view .png", button_type="light"
+    )
+    retreat_dl = pn.widgets.FileDownload(
+        callback=state.export_retreat_csv,
+        filename="retreat.csv",
+        label="retreat .csv",
+        button_type="light",
+    )
+    downloads = [
+        dl("fronts", "geojson"),
+        dl("fronts", "gpkg"),
+        dl("outlines", "geojson"),
+        dl("outlines", "gpkg"),
+        retreat_dl,
+        png_dl,
+        point_csv,
+    ]
     if state.corrections is not None:
-        downloads.append(pn.widgets.FileDownload(callback=state.export_corrections, filename="corrected_fronts.gpkg",
-                                                 label="corrected fronts .gpkg", button_type="light",
-                                                 css_classes=["wb-dl-corrected"]))
+        downloads.append(
+            pn.widgets.FileDownload(
+                callback=state.export_corrections,
+                filename="corrected_fronts.gpkg",
+                label="corrected fronts .gpkg",
+                button_type="light",
+                css_classes=["wb-dl-corrected"],
+            )
+        )
 
     def rename(event=None):
         for d in downloads:
             if d is not png_dl and d.filename != "corrected_fronts.gpkg":
-                stem, ext = d.filename.rsplit(".", 1)[0].split("_")[-1], d.filename.rsplit(".", 1)[1]
+                stem, ext = (
+                    d.filename.rsplit(".", 1)[0].split("_")[-1],
+                    d.filename.rsplit(".", 1)[1],
+                )
                 d.filename = f"{state.glacier}_{stem}.{ext}"
 
     state.param.watch(rename, "glacier")
@@ -628,29 +756,63 @@ def explorer_app(state: ExplorerState, *, template: bool = True) -> pn.viewable.
     edit_controls()
     overlays_to_widgets()
     sidebar = [
-        _text("<h3>Data</h3>"), dataset, glacier,
-        _text("<h3>Display</h3>"), clim, cmap,
-        _text("<h3>Reference</h3>"), reference, reference_note,
-        _text("<h3>Model results</h3>"), model_lines,
-        _text("Model layer", margin=(0, 10)), layer, alpha, layer_note,
-        _text("<h3>Correct the front</h3>"), pn.Row(edit_btn, save_btn, cancel_btn), edit_note,
-        _text("<h3>Model</h3>"), ckpt, tta, run, progress, status, model_note,
-        _text("<h3>Export</h3>"), pn.FlexBox(*downloads), notes,
+        _text("<h3>Data</h3>"),
+        dataset,
+        glacier,
+        _text("<h3>Display</h3>"),
+        clim,
+        cmap,
+        _text("<h3>Reference</h3>"),
+        reference,
+        reference_note,
+        _text("<h3>Model results</h3>"),
+        model_lines,
+        _text("Model layer", margin=(0, 10)),
+        layer,
+        alpha,
+        layer_note,
+        _text("<h3>Correct the front</h3>"),
+        pn.Row(edit_btn, save_btn, cancel_btn),
+        edit_note,
+        _text("<h3>Model</h3>"),
+        ckpt,
+        tta,
+        run,
+        progress,
+        status,
+        model_note,
+        _text("<h3>Export</h3>"),
+        pn.FlexBox(*downloads),
+        notes,
     ]
     timebar = pn.Row(*buttons.values(), slider, sizing_mode="stretch_width")
     side = pn.Column(point_hint, point_box, window, sizing_mode="stretch_width", min_width=320)
-    main = [pn.Column(timebar, pn.Row(map_pane, side, sizing_mode="stretch_width"), retreat_box, retreat_note,
-                      sizing_mode="stretch_width")]
+    main = [
+        pn.Column(
+            timebar,
+            pn.Row(map_pane, side, sizing_mode="stretch_width"),
+            retreat_box,
+            retreat_note,
+            sizing_mode="stretch_width",
+        )
+    ]
     if not template:
-        return pn.Row(pn.Column(*sidebar, width=330, sizing_mode="fixed"),
-                      pn.Column(*main, sizing_mode="stretch_width"), sizing_mode="stretch_width")
+        return pn.Row(
+            pn.Column(*sidebar, width=330, sizing_mode="fixed"),
+            pn.Column(*main, sizing_mode="stretch_width"),
+            sizing_mode="stretch_width",
+        )
     # Bootstrap: every resource is served by panel itself (the Fast templates load a web font). One
     # root per area: the template adds each item as a document root, and every root added walks all
     # models again (a list of 25 sidebar items took seconds per session on 2 busy cores)
-    page = pn.template.BootstrapTemplate(title="Glacier Workbench — explorer",
-                                         sidebar=[pn.Column(*sidebar, sizing_mode="stretch_width")], main=main,
-                                         header_background="#0a5bd3", sidebar_width=340,
-                                         busy_indicator=None)  # it toggled twice per date step
+    page = pn.template.BootstrapTemplate(
+        title="Glacier Workbench — explorer",
+        sidebar=[pn.Column(*sidebar, sizing_mode="stretch_width")],
+        main=main,
+        header_background="#0a5bd3",
+        sidebar_width=340,
+        busy_indicator=None,
+    )  # it toggled twice per date step
     if "js_area" in page._render_items:
         # the template's only other HTML pane, an empty placeholder, would still pull in MathJax
         page._js_area = pn.Spacer(margin=0, width=0, height=0)

@@ -49,12 +49,20 @@ class FrontCorrections:
 
         self.folder = Path(folder).expanduser().resolve()
         if roots is not None and self.folder in roots:
-            raise ConfigError("lies inside a data root, which the server only reads", path=self.folder,
-                              variable="--edits", expected="a writable folder outside the data roots")
+            raise ConfigError(
+                "lies inside a data root, which the server only reads",
+                path=self.folder,
+                variable="--edits",
+                expected="a writable folder outside the data roots",
+            )
         ensure_dir(self.folder)
         if not os.access(self.folder, os.W_OK):
-            raise ConfigError("is not writable", path=self.folder, variable="--edits",
-                              expected="a folder this server may write to")
+            raise ConfigError(
+                "is not writable",
+                path=self.folder,
+                variable="--edits",
+                expected="a folder this server may write to",
+            )
         self.path = self.folder / CORRECTIONS_FILE
         self._lock = threading.Lock()
         self._cache: tuple[int, Any] | None = None
@@ -71,8 +79,11 @@ class FrontCorrections:
             try:
                 gdf = gpd.read_file(self.path, layer="fronts")
             except Exception as err:  # noqa: BLE001 - named with the file
-                raise DataError(f"cannot be read ({err})", path=self.path,
-                                expected="the GeoPackage of corrected fronts this explorer writes") from err
+                raise DataError(
+                    f"cannot be read ({err})",
+                    path=self.path,
+                    expected="the GeoPackage of corrected fronts this explorer writes",
+                ) from err
             gdf["date"] = pd.to_datetime(gdf["date"])
             self._cache = (stamp, gdf)
         return self._cache[1]
@@ -87,8 +98,16 @@ class FrontCorrections:
             return None
         return rows.to_crs(crs) if crs is not None and rows.crs is not None else rows
 
-    def save(self, glacier: str, date: Any, geometry: Any, *, crs: Any, edited_from: str,
-             editor: str | None = None) -> Any:
+    def save(
+        self,
+        glacier: str,
+        date: Any,
+        geometry: Any,
+        *,
+        crs: Any,
+        edited_from: str,
+        editor: str | None = None,
+    ) -> Any:
         """Store ``geometry`` (a (Multi)LineString in ``crs``) as the front of ``glacier`` on the
         day of ``date``, replacing an earlier correction of that day; returns the new row."""
         import geopandas as gpd
@@ -96,15 +115,28 @@ class FrontCorrections:
         from workbench.geo import write_vectors
 
         if crs is None:
-            raise DataError("has no CRS: a corrected front needs map coordinates", variable="crs",
-                            expected="the grid's CRS (georeferenced images)")
+            raise DataError(
+                "has no CRS: a corrected front needs map coordinates",
+                variable="crs",
+                expected="the grid's CRS (georeferenced images)",
+            )
         if geometry is None or geometry.is_empty or geometry.length == 0:
-            raise DataError("is empty", variable="front", expected="a line with at least two points")
+            raise DataError(
+                "is empty", variable="front", expected="a line with at least two points"
+            )
         day = pd.Timestamp(date).normalize()
-        row = gpd.GeoDataFrame({"date": [day], "glacier": [glacier], "source": ["manual"],
-                                "edited_from": [edited_from], "editor": [editor or ""],
-                                "edited_at": [pd.Timestamp.now(tz="UTC").strftime("%Y-%m-%dT%H:%M:%SZ")]},
-                               geometry=[geometry], crs=crs)
+        row = gpd.GeoDataFrame(
+            {
+                "date": [day],
+                "glacier": [glacier],
+                "source": ["manual"],
+                "edited_from": [edited_from],
+                "editor": [editor or ""],
+                "edited_at": [pd.Timestamp.now(tz="UTC").strftime("%Y-%m-%dT%H:%M:%SZ")],
+            },
+            geometry=[geometry],
+            crs=crs,
+        )
         with self._lock:
             old = self.read()
             if old is not None:
@@ -114,7 +146,9 @@ class FrontCorrections:
                 new = gpd.GeoDataFrame(merged, geometry="geometry", crs=old.crs)
             else:
                 new = row
-            new = new.sort_values(["glacier", "date"]).reset_index(drop=True)[[*COLUMNS, "geometry"]]
+            new = new.sort_values(["glacier", "date"]).reset_index(drop=True)[
+                [*COLUMNS, "geometry"]
+            ]
             write_vectors(new, self.path, layer="fronts")
             self._cache = None
         return row

@@ -29,27 +29,48 @@ def frame_figure(state: Any) -> Any:
     import matplotlib.pyplot as plt
     from matplotlib.colors import ListedColormap
 
-    from workbench.viz.views import (FRONT_COLOR, OUTLINE_COLOR, REF_COLOR, REF_OUTLINE_COLOR,
-                                     ZONE_COLORS)
+    from workbench.viz.views import (
+        FRONT_COLOR,
+        OUTLINE_COLOR,
+        REF_COLOR,
+        REF_OUTLINE_COLOR,
+        ZONE_COLORS,
+    )
 
     s = state.series
     img = state.image()
     x, y = img["x"].values, img["y"].values
     extent = (x[0], x[-1], y[-1], y[0]) if y[0] > y[-1] else (x[0], x[-1], y[0], y[-1])
     fig, ax = plt.subplots(figsize=(7, 6.5))
-    im = ax.imshow(np.asarray(img.values), cmap="gray", vmin=state.clim[0], vmax=state.clim[1],
-                   extent=extent, origin="upper" if y[0] > y[-1] else "lower", interpolation="nearest")
+    im = ax.imshow(
+        np.asarray(img.values),
+        cmap="gray",
+        vmin=state.clim[0],
+        vmax=state.clim[1],
+        extent=extent,
+        origin="upper" if y[0] > y[-1] else "lower",
+        interpolation="nearest",
+    )
     fig.colorbar(im, ax=ax, shrink=0.8, label=s.units)
     on = set(state.overlays)
     if "zones" in on:
         z = state.prediction("zones")
         if z is not None:
             zz = np.where(z.values > 0, z.values, np.nan)
-            ax.imshow(zz, cmap=ListedColormap([ZONE_COLORS[1], ZONE_COLORS[2], ZONE_COLORS[3]]), vmin=0.5,
-                      vmax=3.5, alpha=state.zones_alpha, extent=extent, origin="upper" if y[0] > y[-1] else "lower",
-                      interpolation="nearest")
+            ax.imshow(
+                zz,
+                cmap=ListedColormap([ZONE_COLORS[1], ZONE_COLORS[2], ZONE_COLORS[3]]),
+                vmin=0.5,
+                vmax=3.5,
+                alpha=state.zones_alpha,
+                extent=extent,
+                origin="upper" if y[0] > y[-1] else "lower",
+                interpolation="nearest",
+            )
     if "reference outline" in on:
-        _draw(ax, s.ref_at("outlines", state.date_index), REF_OUTLINE_COLOR, 1.2, "reference outline")
+        _draw(
+            ax, s.ref_at("outlines", state.date_index), REF_OUTLINE_COLOR, 1.2, "reference outline"
+        )
     if "outline" in on:
         _draw(ax, state.predicted_outline(), OUTLINE_COLOR, 1.5, "predicted outline")
     if "reference front" in on:

@@ -31,14 +31,23 @@ __all__ = ["LonLatFit"]
 class LonLatFit:
     """Longitude/latitude of ``crs`` coordinates inside ``bounds`` (xmin, ymin, xmax, ymax)."""
 
-    def __init__(self, crs: Any, bounds: tuple[float, float, float, float], *,
-                 tolerance: float = 1e-6, max_degree: int = 7) -> None:
+    def __init__(
+        self,
+        crs: Any,
+        bounds: tuple[float, float, float, float],
+        *,
+        tolerance: float = 1e-6,
+        max_degree: int = 7,
+    ) -> None:
         from pyproj import CRS, Transformer
 
         self.crs = CRS.from_user_input(crs)
         if self.crs.is_geographic:
-            raise DataError("is geographic: longitude and latitude are the coordinates already",
-                            variable="crs", expected="a projected CRS")
+            raise DataError(
+                "is geographic: longitude and latitude are the coordinates already",
+                variable="crs",
+                expected="a projected CRS",
+            )
         x0, y0, x1, y1 = map(float, bounds)
         self.center = ((x0 + x1) / 2, (y0 + y1) / 2)
         self.scale = (max((x1 - x0) / 2, 1e-9), max((y1 - y0) / 2, 1e-9))
@@ -50,8 +59,11 @@ class LonLatFit:
         lon, lat = to_lonlat.transform(*self._unit_to_map(u.ravel(), v.ravel()))
         clon, clat = to_lonlat.transform(*self._unit_to_map(cu.ravel(), cv.ravel()))
         if not (np.isfinite(lon).all() and np.isfinite(lat).all()):
-            raise DataError(f"cannot be converted to longitude/latitude inside {bounds}",
-                            variable="crs", expected="a projected CRS valid over the scene")
+            raise DataError(
+                f"cannot be converted to longitude/latitude inside {bounds}",
+                variable="crs",
+                expected="a projected CRS valid over the scene",
+            )
         lon = np.unwrap(np.radians(lon)) * 180 / np.pi  # a scene across the antimeridian
         clon = np.unwrap(np.radians(clon)) * 180 / np.pi
         for degree in range(1, max_degree + 1):
@@ -61,14 +73,19 @@ class LonLatFit:
             self.lat_coef = np.linalg.lstsq(a, lat, rcond=None)[0]
             self.terms = terms
             b = self._design(cu.ravel(), cv.ravel(), terms)
-            err = max(np.abs(b @ self.lon_coef - clon).max(), np.abs(b @ self.lat_coef - clat).max())
+            err = max(
+                np.abs(b @ self.lon_coef - clon).max(), np.abs(b @ self.lat_coef - clat).max()
+            )
             self.max_error_deg = float(err)
             if err < tolerance:
                 break
         else:
-            raise DataError(f"longitude/latitude cannot be fitted to {tolerance}° over {bounds} "
-                            f"(best {self.max_error_deg:.2g}°)", variable="crs",
-                            expected="a scene of at most a few hundred kilometres")
+            raise DataError(
+                f"longitude/latitude cannot be fitted to {tolerance}° over {bounds} "
+                f"(best {self.max_error_deg:.2g}°)",
+                variable="crs",
+                expected="a scene of at most a few hundred kilometres",
+            )
 
     def _unit_to_map(self, u: np.ndarray, v: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         return self.center[0] + u * self.scale[0], self.center[1] + v * self.scale[1]
@@ -79,7 +96,7 @@ class LonLatFit:
 
     @staticmethod
     def _design(u: np.ndarray, v: np.ndarray, terms: list[tuple[int, int]]) -> np.ndarray:
-        return np.stack([u ** i * v ** j for i, j in terms], axis=1)
+        return np.stack([u**i * v**j for i, j in terms], axis=1)
 
     def __call__(self, x: Any, y: Any) -> tuple[np.ndarray, np.ndarray]:
         """(lon, lat) in degrees of map coordinates ``x, y`` (the fitted polynomial)."""
@@ -93,18 +110,25 @@ class LonLatFit:
 
     def js(self) -> str:
         """JavaScript body ``(x, y) => [lon, lat]`` of the fitted polynomial."""
-        def poly(coef: np.ndarray) -> str:
-            return " + ".join(f"({c!r})*Math.pow(u,{i})*Math.pow(v,{j})"
-                              for c, (i, j) in zip(coef.tolist(), self.terms, strict=True))
 
-        return (f"const u = (x - ({self.center[0]!r})) / {self.scale[0]!r};\n"
-                f"const v = (y - ({self.center[1]!r})) / {self.scale[1]!r};\n"
-                f"let lon = {poly(self.lon_coef)};\n"
-                "lon = ((lon + 180) % 360 + 360) % 360 - 180;\n"
-                f"const lat = {poly(self.lat_coef)};\n")
+        def poly(coef: np.ndarray) -> str:
+            return " + ".join(
+                f"({c!r})*Math.pow(u,{i})*Math.pow(v,{j})"
+                for c, (i, j) in zip(coef.tolist(), self.terms, strict=True)
+            )
+
+        return (
+            f"const u = (x - ({self.center[0]!r})) / {self.scale[0]!r};\n"
+            f"const v = (y - ({self.center[1]!r})) / {self.scale[1]!r};\n"
+            f"let lon = {poly(self.lon_coef)};\n"
+            "lon = ((lon + 180) % 360 + 360) % 360 - 180;\n"
+            f"const lat = {poly(self.lat_coef)};\n"
+        )
 
     @staticmethod
     def format_dms(lon: float, lat: float) -> str:
         """``78.31208° N, 15.00000° E``: what the hover shows."""
-        return (f"{abs(lat):.5f}° {'N' if lat >= 0 else 'S'}, "
-                f"{abs(lon):.5f}° {'E' if lon >= 0 else 'W'}")
+        return (
+            f"{abs(lat):.5f}° {'N' if lat >= 0 else 'S'}, "
+            f"{abs(lon):.5f}° {'E' if lon >= 0 else 'W'}"
+        )

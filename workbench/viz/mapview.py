@@ -82,7 +82,9 @@ def _parts(geoms: Iterable[Any]) -> tuple[list[np.ndarray], list[np.ndarray]]:
 _REF_LINES: dict[tuple[int, str], tuple[Any, dict]] = {}
 
 
-def _reference_lines(series: Any, which: str) -> dict[Any, tuple[list[np.ndarray], list[np.ndarray]]]:
+def _reference_lines(
+    series: Any, which: str
+) -> dict[Any, tuple[list[np.ndarray], list[np.ndarray]]]:
     """Line coordinates of the series' reference fronts/outlines per day, built once per series
     and shared by every session (a date step is then a dictionary look-up)."""
     key = (id(series), which)
@@ -115,8 +117,14 @@ class MapView:
     changed (the session's thread; a model run finishes in another one).
     """
 
-    def __init__(self, state: ExplorerState, *, max_frame: tuple[int, int] = (620, 560),
-                 max_pixels: int = 800, dispatch: Callable[[Callable[[], None]], None] | None = None) -> None:
+    def __init__(
+        self,
+        state: ExplorerState,
+        *,
+        max_frame: tuple[int, int] = (620, 560),
+        max_pixels: int = 800,
+        dispatch: Callable[[Callable[[], None]], None] | None = None,
+    ) -> None:
         self.state = state
         self.max_frame = max_frame
         self.max_pixels = max_pixels
@@ -162,10 +170,23 @@ class MapView:
     # ------------------------------------------------------------------ building
     def _build(self) -> Any:
         from bokeh.events import Tap
-        from bokeh.models import (BasicTickFormatter, BoxZoomTool, ColorBar, ColumnDataSource, CustomJSHover,
-                                  CustomJSTickFormatter,
-                                  HoverTool, Legend, LegendItem, LinearColorMapper, PanTool, Range1d,
-                                  ResetTool, SaveTool, WheelZoomTool)
+        from bokeh.models import (
+            BasicTickFormatter,
+            BoxZoomTool,
+            ColorBar,
+            ColumnDataSource,
+            CustomJSHover,
+            CustomJSTickFormatter,
+            HoverTool,
+            Legend,
+            LegendItem,
+            LinearColorMapper,
+            PanTool,
+            Range1d,
+            ResetTool,
+            SaveTool,
+            WheelZoomTool,
+        )
         from bokeh.plotting import figure
 
         state, series = self.state, self.state.series
@@ -180,14 +201,26 @@ class MapView:
             crs_name = f" ({crs.to_string()})"
         wheel = WheelZoomTool()
         # width/height None: the frame sizes alone decide (a default 600 px box squeezes the frame)
-        fig = figure(frame_width=fw, frame_height=fh, width=None, height=None, sizing_mode=None,
-                     width_policy="min", height_policy="min",
-                     x_range=Range1d(x0, x1, bounds=(x0, x1)), y_range=Range1d(y0, y1, bounds=(y0, y1)),
-                     tools=[PanTool(), wheel, BoxZoomTool(match_aspect=True), ResetTool(), SaveTool()],
-                     active_scroll=wheel, toolbar_location="above", title=series.glacier,
-                     x_axis_label=f"x [m]{crs_name}" if geo else "column [px]",
-                     y_axis_label="y [m]" if geo else "row [px]", name="wb-map",
-                     background_fill_color="#1c1c1e", min_border_right=10)
+        fig = figure(
+            frame_width=fw,
+            frame_height=fh,
+            width=None,
+            height=None,
+            sizing_mode=None,
+            width_policy="min",
+            height_policy="min",
+            x_range=Range1d(x0, x1, bounds=(x0, x1)),
+            y_range=Range1d(y0, y1, bounds=(y0, y1)),
+            tools=[PanTool(), wheel, BoxZoomTool(match_aspect=True), ResetTool(), SaveTool()],
+            active_scroll=wheel,
+            toolbar_location="above",
+            title=series.glacier,
+            x_axis_label=f"x [m]{crs_name}" if geo else "column [px]",
+            y_axis_label="y [m]" if geo else "row [px]",
+            name="wb-map",
+            background_fill_color="#1c1c1e",
+            min_border_right=10,
+        )
         fig.title.text_font_size = "13px"
         for axis in (fig.xaxis[0], fig.yaxis[0]):
             axis.formatter = BasicTickFormatter(use_scientific=False)
@@ -195,14 +228,39 @@ class MapView:
         if not geo:  # pixel coordinates: rows count downwards from the top (y = -row)
             fig.yaxis[0].formatter = CustomJSTickFormatter(code="return Math.abs(tick).toFixed(0);")
         fig.grid.visible = False
-        self.mapper = LinearColorMapper(palette=palette(state.cmap), low=state.clim[0], high=state.clim[1],
-                                        nan_color="#1c1c1e")
-        self.image_source = ColumnDataSource({"image": [self._screen_array(series.image(state.date_index).values)],
-                                              "x": [x0], "y": [y0], "dw": [x1 - x0], "dh": [y1 - y0]})
-        self.image_renderer = fig.image(image="image", x="x", y="y", dw="dw", dh="dh", source=self.image_source,
-                                        color_mapper=self.mapper, name="image")
-        fig.add_layout(ColorBar(color_mapper=self.mapper, title=series.units, width=14, name="wb-colorbar",
-                                title_text_font_size="11px", major_label_text_font_size="11px"), "right")
+        self.mapper = LinearColorMapper(
+            palette=palette(state.cmap), low=state.clim[0], high=state.clim[1], nan_color="#1c1c1e"
+        )
+        self.image_source = ColumnDataSource(
+            {
+                "image": [self._screen_array(series.image(state.date_index).values)],
+                "x": [x0],
+                "y": [y0],
+                "dw": [x1 - x0],
+                "dh": [y1 - y0],
+            }
+        )
+        self.image_renderer = fig.image(
+            image="image",
+            x="x",
+            y="y",
+            dw="dw",
+            dh="dh",
+            source=self.image_source,
+            color_mapper=self.mapper,
+            name="image",
+        )
+        fig.add_layout(
+            ColorBar(
+                color_mapper=self.mapper,
+                title=series.units,
+                width=14,
+                name="wb-colorbar",
+                title_text_font_size="11px",
+                major_label_text_font_size="11px",
+            ),
+            "right",
+        )
 
         # model layers (zones, confidence, uncertainty): built when first shown (_raster)
         self.raster_sources: dict[str, Any] = {}
@@ -214,63 +272,113 @@ class MapView:
         for name in LINES:
             label, color, width, dash = LINE_STYLE[name]
             src = ColumnDataSource({"xs": [], "ys": []})
-            r = fig.multi_line(xs="xs", ys="ys", source=src, line_color=color, line_width=width, line_dash=dash,
-                               name=name)
+            r = fig.multi_line(
+                xs="xs",
+                ys="ys",
+                source=src,
+                line_color=color,
+                line_width=width,
+                line_dash=dash,
+                name=name,
+            )
             self.line_sources[name], self.line_renderers[name] = src, r
         # a front corrected by hand (with "front" on) and, in edit mode, the line being edited
         self.corrected_source = ColumnDataSource({"xs": [], "ys": []})
-        self.corrected_renderer = fig.multi_line(xs="xs", ys="ys", source=self.corrected_source,
-                                                 line_color=CORRECTED_COLOR, line_width=3, name="corrected front")
+        self.corrected_renderer = fig.multi_line(
+            xs="xs",
+            ys="ys",
+            source=self.corrected_source,
+            line_color=CORRECTED_COLOR,
+            line_width=3,
+            name="corrected front",
+        )
         self.edit_tools: list[Any] = []
         if state.corrections is not None and geo:
             self._add_edit_tools(fig)
         self.point_source = ColumnDataSource({"x": [], "y": [], "w": [], "h": []})
-        self.point_renderer = fig.rect(x="x", y="y", width="w", height="h", source=self.point_source,
-                                       fill_alpha=0.0, line_color=POINT_COLOR, line_width=2.5, name="point")
-        fig.scatter(x="x", y="y", source=self.point_source, marker="cross", size=10, color=POINT_COLOR)
+        self.point_renderer = fig.rect(
+            x="x",
+            y="y",
+            width="w",
+            height="h",
+            source=self.point_source,
+            fill_alpha=0.0,
+            line_color=POINT_COLOR,
+            line_width=2.5,
+            name="point",
+        )
+        fig.scatter(
+            x="x", y="y", source=self.point_source, marker="cross", size=10, color=POINT_COLOR
+        )
 
         # legend below the map: what each colour is (only the layers shown)
         self.legend_items: dict[str, Any] = {}
         for name in LINES:
-            self.legend_items[name] = LegendItem(label=LINE_STYLE[name][0], renderers=[self.line_renderers[name]])
-        self.legend_items["corrected front"] = LegendItem(label="corrected front (by hand)",
-                                                          renderers=[self.corrected_renderer])
+            self.legend_items[name] = LegendItem(
+                label=LINE_STYLE[name][0], renderers=[self.line_renderers[name]]
+            )
+        self.legend_items["corrected front"] = LegendItem(
+            label="corrected front (by hand)", renderers=[self.corrected_renderer]
+        )
         if self.edit_tools:
-            self.legend_items["editing"] = LegendItem(label="front being edited", renderers=[self.edit_renderer],
-                                                      visible=False)
-        self.legend_items["point"] = LegendItem(label="clicked point (time series)", renderers=[self.point_renderer])
-        self.legend = Legend(items=list(self.legend_items.values()), orientation="horizontal", ncols=4,
-                             click_policy="none", label_text_font_size="12px", spacing=12, padding=4,
-                             border_line_alpha=0, name="wb-legend")
+            self.legend_items["editing"] = LegendItem(
+                label="front being edited", renderers=[self.edit_renderer], visible=False
+            )
+        self.legend_items["point"] = LegendItem(
+            label="clicked point (time series)", renderers=[self.point_renderer]
+        )
+        self.legend = Legend(
+            items=list(self.legend_items.values()),
+            orientation="horizontal",
+            ncols=4,
+            click_policy="none",
+            label_text_font_size="12px",
+            spacing=12,
+            padding=4,
+            border_line_alpha=0,
+            name="wb-legend",
+        )
         fig.add_layout(self.legend, "below")
 
         # hover: map coordinates, longitude/latitude and the value
         tooltips: list[tuple[str, str]] = []
         formatters: dict[str, Any] = {}
         if geo:
-            formatters["$x"] = CustomJSHover(code="return `${Math.round(special_vars.x)} m, "
-                                                  "${Math.round(special_vars.y)} m`;")
+            formatters["$x"] = CustomJSHover(
+                code="return `${Math.round(special_vars.x)} m, ${Math.round(special_vars.y)} m`;"
+            )
             tooltips.append(("x, y", "$x{custom}"))
             try:
                 from workbench.viz.lonlat import LonLatFit
 
                 fit = LonLatFit(series.crs, (x0, y0, x1, y1))
-                formatters["$y"] = CustomJSHover(code=(
-                    "const x = special_vars.x, y = special_vars.y;\n" + fit.js()
-                    + "return `${Math.abs(lat).toFixed(5)}° ${lat >= 0 ? 'N' : 'S'}, "
-                      "${Math.abs(lon).toFixed(5)}° ${lon >= 0 ? 'E' : 'W'}`;"))
+                formatters["$y"] = CustomJSHover(
+                    code=(
+                        "const x = special_vars.x, y = special_vars.y;\n"
+                        + fit.js()
+                        + "return `${Math.abs(lat).toFixed(5)}° ${lat >= 0 ? 'N' : 'S'}, "
+                        "${Math.abs(lon).toFixed(5)}° ${lon >= 0 ? 'E' : 'W'}`;"
+                    )
+                )
                 tooltips.append(("lat, lon", "$y{custom}"))
                 self.lonlat = fit
             except Exception:  # noqa: BLE001 - a CRS without a usable fit: metres only
                 self.lonlat = None
         else:
             self.lonlat = None
-            formatters["$x"] = CustomJSHover(code="return `${Math.floor(special_vars.x)}, "
-                                                  "${Math.floor(-special_vars.y)}`;")
+            formatters["$x"] = CustomJSHover(
+                code="return `${Math.floor(special_vars.x)}, ${Math.floor(-special_vars.y)}`;"
+            )
             tooltips.append(("column, row", "$x{custom}"))
         tooltips.append((series.units, "@image{0.0}"))
-        fig.add_tools(HoverTool(renderers=[self.image_renderer], tooltips=tooltips, formatters=formatters,
-                                name="wb-hover"))
+        fig.add_tools(
+            HoverTool(
+                renderers=[self.image_renderer],
+                tooltips=tooltips,
+                formatters=formatters,
+                name="wb-hover",
+            )
+        )
         fig.on_event(Tap, self._on_tap)
         self.update("lines", "rasters", "point")
         return fig
@@ -283,15 +391,37 @@ class MapView:
         from bokeh.models import ColumnDataSource, PolyDrawTool, PolyEditTool
 
         self.edit_source = ColumnDataSource({"xs": [], "ys": []})
-        self.edit_renderer = fig.multi_line(xs="xs", ys="ys", source=self.edit_source, line_color=EDIT_COLOR,
-                                            line_width=3, line_dash="dashed", name="editing")
+        self.edit_renderer = fig.multi_line(
+            xs="xs",
+            ys="ys",
+            source=self.edit_source,
+            line_color=EDIT_COLOR,
+            line_width=3,
+            line_dash="dashed",
+            name="editing",
+        )
         self.vertex_source = ColumnDataSource({"x": [], "y": []})
-        vertices = fig.scatter(x="x", y="y", source=self.vertex_source, size=9, color=EDIT_COLOR,
-                               line_color="black", name="vertices")
-        edit = PolyEditTool(renderers=[self.edit_renderer], vertex_renderer=vertices, name="wb-edit",
-                            description="Edit the front: press it to show its points, drag them")
-        draw = PolyDrawTool(renderers=[self.edit_renderer], name="wb-draw", num_objects=0,
-                            description="Draw a new front line: double-click to start and to end")
+        vertices = fig.scatter(
+            x="x",
+            y="y",
+            source=self.vertex_source,
+            size=9,
+            color=EDIT_COLOR,
+            line_color="black",
+            name="vertices",
+        )
+        edit = PolyEditTool(
+            renderers=[self.edit_renderer],
+            vertex_renderer=vertices,
+            name="wb-edit",
+            description="Edit the front: press it to show its points, drag them",
+        )
+        draw = PolyDrawTool(
+            renderers=[self.edit_renderer],
+            name="wb-draw",
+            num_objects=0,
+            description="Draw a new front line: double-click to start and to end",
+        )
         fig.add_tools(edit, draw)
         self.edit_tools = [edit, draw]
         self.editing = False
@@ -302,9 +432,14 @@ class MapView:
         gdf, origin = self.state.front_to_edit()
         # traced fronts have a point per pixel: thinned to what differs by more than half a pixel
         img = self.state.series.images
-        half_px = 0.5 * abs(float(img["x"].values[1] - img["x"].values[0])) if img.sizes["x"] > 1 else 0.0
+        half_px = (
+            0.5 * abs(float(img["x"].values[1] - img["x"].values[0])) if img.sizes["x"] > 1 else 0.0
+        )
         xs, ys = _parts(gdf.geometry.simplify(half_px)) if gdf is not None else ([], [])
-        self.edit_source.data = {"xs": [list(map(float, x)) for x in xs], "ys": [list(map(float, y)) for y in ys]}
+        self.edit_source.data = {
+            "xs": [list(map(float, x)) for x in xs],
+            "ys": [list(map(float, y)) for y in ys],
+        }
         self.vertex_source.data = {"x": [], "y": []}
         self.figure.toolbar.active_drag = self.edit_tools[0]
         self.figure.toolbar.active_tap = self.edit_tools[0]
@@ -315,12 +450,17 @@ class MapView:
     def edited_lines(self) -> list[np.ndarray]:
         """The edited line(s) as arrays of (x, y) rows (what the browser sent back)."""
         data = self.edit_source.data
-        return [np.column_stack([np.asarray(x, float), np.asarray(y, float)]) for x, y in zip(data["xs"], data["ys"])]
+        return [
+            np.column_stack([np.asarray(x, float), np.asarray(y, float)])
+            for x, y in zip(data["xs"], data["ys"], strict=False)
+        ]
 
     def stop_edit(self) -> None:
         self.edit_source.data = {"xs": [], "ys": []}
         self.vertex_source.data = {"x": [], "y": []}
-        self.figure.toolbar.active_drag = next(t for t in self.figure.tools if type(t).__name__ == "PanTool")
+        self.figure.toolbar.active_drag = next(
+            t for t in self.figure.tools if type(t).__name__ == "PanTool"
+        )
         self.figure.toolbar.active_tap = "auto"
         self.legend_items["editing"].visible = False
         self.editing = False
@@ -338,9 +478,13 @@ class MapView:
         ``lines``, ``rasters``, ``alpha``, ``point``."""
         state, series = self.state, self.state.series
         if "image" in parts:
-            self.image_source.data.update(image=[self._screen_array(series.image(state.date_index).values)])
+            self.image_source.data.update(
+                image=[self._screen_array(series.image(state.date_index).values)]
+            )
         if "colors" in parts:
-            self.mapper.update(low=float(state.clim[0]), high=float(state.clim[1]), palette=palette(state.cmap))
+            self.mapper.update(
+                low=float(state.clim[0]), high=float(state.clim[1]), palette=palette(state.cmap)
+            )
         if "alpha" in parts:
             for r in self.raster_renderers.values():
                 r.glyph.global_alpha = float(state.zones_alpha)
@@ -355,7 +499,9 @@ class MapView:
         """x and y arrays of the lines ``name`` of the current date (each date converted once)."""
         state = self.state
         if name.startswith("reference"):  # the lines of the date's day, as SceneSeries.ref_at
-            by_day = _reference_lines(state.series, "fronts" if name == "reference front" else "outlines")
+            by_day = _reference_lines(
+                state.series, "fronts" if name == "reference front" else "outlines"
+            )
             return by_day.get(state.series.times[state.date_index].normalize(), ([], []))
         gdf = state.predicted_front() if name == "front" else state.predicted_outline()
         if gdf is None:
@@ -389,32 +535,72 @@ class MapView:
         and below every line; confidence and uncertainty get a colour bar, zones legend entries."""
         if name in self.raster_renderers:
             return self.raster_renderers[name]
-        from bokeh.models import ColorBar, ColumnDataSource, GlyphRenderer, Image, LegendItem, LinearColorMapper
+        from bokeh.models import (
+            ColorBar,
+            ColumnDataSource,
+            GlyphRenderer,
+            Image,
+            LegendItem,
+            LinearColorMapper,
+        )
 
         fig, clear = self.figure, "rgba(0, 0, 0, 0)"
         if name == "zones":
-            mapper = LinearColorMapper(palette=[ZONE_COLORS[1], ZONE_COLORS[2], ZONE_COLORS[3]], low=0.5, high=3.5,
-                                       nan_color=clear)
+            mapper = LinearColorMapper(
+                palette=[ZONE_COLORS[1], ZONE_COLORS[2], ZONE_COLORS[3]],
+                low=0.5,
+                high=3.5,
+                nan_color=clear,
+            )
         else:
-            mapper = LinearColorMapper(palette=palette("kbc" if name == "confidence" else "fire"), low=0.0, high=1.0,
-                                       nan_color=clear)
+            mapper = LinearColorMapper(
+                palette=palette("kbc" if name == "confidence" else "fire"),
+                low=0.0,
+                high=1.0,
+                nan_color=clear,
+            )
         src = ColumnDataSource({"image": [], "x": [], "y": [], "dw": [], "dh": []})
-        r = GlyphRenderer(data_source=src, name=name, visible=False,
-                          glyph=Image(image="image", x="x", y="y", dw="dw", dh="dh", color_mapper=mapper,
-                                      global_alpha=float(self.state.zones_alpha)))
-        fig.renderers = [fig.renderers[0], r, *fig.renderers[1:]]  # above the image, below the lines
+        r = GlyphRenderer(
+            data_source=src,
+            name=name,
+            visible=False,
+            glyph=Image(
+                image="image",
+                x="x",
+                y="y",
+                dw="dw",
+                dh="dh",
+                color_mapper=mapper,
+                global_alpha=float(self.state.zones_alpha),
+            ),
+        )
+        fig.renderers = [
+            fig.renderers[0],
+            r,
+            *fig.renderers[1:],
+        ]  # above the image, below the lines
         self.raster_sources[name], self.raster_renderers[name] = src, r
         if name == "zones":
             items = []
             for k, zone in ((1, "rock"), (2, "glacier"), (3, "ocean")):
                 # one point at NaN: nothing on the map, but a square in the legend (which needs data)
-                swatch = fig.scatter(x=[np.nan], y=[np.nan], marker="square", size=12, color=ZONE_COLORS[k])
-                self.legend_items[f"zone {zone}"] = LegendItem(label=f"zone: {zone}", renderers=[swatch])
+                swatch = fig.scatter(
+                    x=[np.nan], y=[np.nan], marker="square", size=12, color=ZONE_COLORS[k]
+                )
+                self.legend_items[f"zone {zone}"] = LegendItem(
+                    label=f"zone: {zone}", renderers=[swatch]
+                )
                 items.append(self.legend_items[f"zone {zone}"])
             self.legend.items = [*self.legend.items, *items]
         else:
-            bar = ColorBar(color_mapper=mapper, title=name, width=10, visible=False,
-                           title_text_font_size="11px", major_label_text_font_size="11px")
+            bar = ColorBar(
+                color_mapper=mapper,
+                title=name,
+                width=10,
+                visible=False,
+                title_text_font_size="11px",
+                major_label_text_font_size="11px",
+            )
             fig.add_layout(bar, "right")
             self.raster_bars[name] = bar
         return r
@@ -431,7 +617,13 @@ class MapView:
                     if name in self.raster_bars:
                         self.raster_bars[name].visible = False
                     if self.raster_sources[name].data["image"]:
-                        self.raster_sources[name].data = {"image": [], "x": [], "y": [], "dw": [], "dh": []}
+                        self.raster_sources[name].data = {
+                            "image": [],
+                            "x": [],
+                            "y": [],
+                            "dw": [],
+                            "dh": [],
+                        }
                 continue
             self._raster(name).visible = True
             if name in self.raster_bars:
@@ -449,8 +641,13 @@ class MapView:
                 x0, x1 = sorted((ex, ex + dx * len(xs)))
                 y0, y1 = sorted((ey, ey + dy * len(ys)))
                 arr = np.ascontiguousarray(arr[::-1] if dy < 0 else arr)
-            self.raster_sources[name].data = {"image": [arr], "x": [x0], "y": [y0], "dw": [x1 - x0],
-                                              "dh": [y1 - y0]}
+            self.raster_sources[name].data = {
+                "image": [arr],
+                "x": [x0],
+                "y": [y0],
+                "dw": [x1 - x0],
+                "dh": [y1 - y0],
+            }
         if "zones" in self.raster_renderers:
             for zone in ("rock", "glacier", "ocean"):
                 self.legend_items[f"zone {zone}"].visible = self.raster_renderers["zones"].visible
@@ -463,9 +660,17 @@ class MapView:
             return
         img = state.series.images
         xs, ys = img["x"].values, img["y"].values
-        col, row = int(np.abs(xs - state.point[0]).argmin()), int(np.abs(ys - state.point[1]).argmin())
+        col, row = (
+            int(np.abs(xs - state.point[0]).argmin()),
+            int(np.abs(ys - state.point[1]).argmin()),
+        )
         dx = abs(float(xs[1] - xs[0])) if len(xs) > 1 else 1.0
         dy = abs(float(ys[1] - ys[0])) if len(ys) > 1 else 1.0
         w = state.point_window
-        self.point_source.data = {"x": [float(xs[col])], "y": [float(ys[row])], "w": [w * dx], "h": [w * dy]}
+        self.point_source.data = {
+            "x": [float(xs[col])],
+            "y": [float(ys[row])],
+            "w": [w * dx],
+            "h": [w * dy],
+        }
         self.legend_items["point"].visible = True

@@ -72,36 +72,90 @@ class RetreatView:
         from bokeh.plotting import figure
 
         self.state = state
-        fig = figure(x_axis_type="datetime", height=height, sizing_mode="stretch_width",
-                     x_range=_time_range(state.series.times), y_range=Range1d(0, 1),
-                     tools="xpan,xwheel_zoom,box_zoom,reset,save",
-                     title="Terminus position (box method) — click to jump to a date", name="wb-retreat",
-                     x_axis_label="date", y_axis_label="terminus position [m]")
+        fig = figure(
+            x_axis_type="datetime",
+            height=height,
+            sizing_mode="stretch_width",
+            x_range=_time_range(state.series.times),
+            y_range=Range1d(0, 1),
+            tools="xpan,xwheel_zoom,box_zoom,reset,save",
+            title="Terminus position (box method) — click to jump to a date",
+            name="wb-retreat",
+            x_axis_label="date",
+            y_axis_label="terminus position [m]",
+        )
         fig.title.text_font_size = "13px"
         self.sources: dict[str, Any] = {}
         hover_renderers = []
         for source in ("reference", "predicted"):
             src = ColumnDataSource({"date": [], "position": [], "change": [], "flags": []})
-            fig.line("date", "position", source=src, color=SOURCE_COLORS[source], line_width=2,
-                     legend_label=source)
-            hover_renderers.append(fig.scatter("date", "position", source=src, color=SOURCE_COLORS[source],
-                                               size=6, legend_label=source))
+            fig.line(
+                "date",
+                "position",
+                source=src,
+                color=SOURCE_COLORS[source],
+                line_width=2,
+                legend_label=source,
+            )
+            hover_renderers.append(
+                fig.scatter(
+                    "date",
+                    "position",
+                    source=src,
+                    color=SOURCE_COLORS[source],
+                    size=6,
+                    legend_label=source,
+                )
+            )
             self.sources[source] = src
         self.flagged = ColumnDataSource({"date": [], "position": [], "change": [], "flags": []})
-        hover_renderers.append(fig.scatter("date", "position", source=self.flagged, marker="x", size=12,
-                                           line_width=2.5, color="#ff9f0a", legend_label="flagged (see hover)"))
+        hover_renderers.append(
+            fig.scatter(
+                "date",
+                "position",
+                source=self.flagged,
+                marker="x",
+                size=12,
+                line_width=2.5,
+                color="#ff9f0a",
+                legend_label="flagged (see hover)",
+            )
+        )
         self.corrected = ColumnDataSource({"date": [], "position": [], "change": [], "flags": []})
-        hover_renderers.append(fig.scatter("date", "position", source=self.corrected, marker="diamond", size=13,
-                                           color="#34c759", line_color="black", legend_label="corrected by hand"))
+        hover_renderers.append(
+            fig.scatter(
+                "date",
+                "position",
+                source=self.corrected,
+                marker="diamond",
+                size=13,
+                color="#34c759",
+                line_color="black",
+                legend_label="corrected by hand",
+            )
+        )
         self.legend_items = {item.label.value: item for item in fig.legend[0].items}
-        fig.add_tools(HoverTool(renderers=hover_renderers, tooltips=[
-            ("date", "@date{%F}"), ("position", "@position{0} m"), ("change", "@change{0} m"), ("flags", "@flags")],
-            formatters={"@date": "datetime"}))
+        fig.add_tools(
+            HoverTool(
+                renderers=hover_renderers,
+                tooltips=[
+                    ("date", "@date{%F}"),
+                    ("position", "@position{0} m"),
+                    ("change", "@change{0} m"),
+                    ("flags", "@flags"),
+                ],
+                formatters={"@date": "datetime"},
+            )
+        )
         fig.legend.location = "top_left"
         fig.legend.click_policy = "hide"
         fig.legend.label_text_font_size = "11px"
-        self.span = Span(location=_ms(state.series.times[state.date_index]), dimension="height",
-                         line_color=DATE_COLOR, line_width=2)
+        self.span = Span(
+            location=_ms(state.series.times[state.date_index]),
+            dimension="height",
+            line_color=DATE_COLOR,
+            line_width=2,
+        )
         fig.add_layout(self.span)
         fig.on_event(Tap, self._on_tap)
         self.figure = fig
@@ -119,27 +173,52 @@ class RetreatView:
         flagged, corrected = [], []
         for source, src in self.sources.items():
             sub = df[df["source"] == source].sort_values("date") if len(df) else df
-            flags = sub["flags"].fillna("").astype(str) if "flags" in sub else pd.Series([""] * len(sub))
-            data = {"date": pd.to_datetime(sub["date"]).to_numpy() if len(sub) else np.array([], "datetime64[ns]"),
-                    "position": sub["position_m"].to_numpy(float) if len(sub) else np.array([]),
-                    "change": sub["change_m"].to_numpy(float) if len(sub) and "change_m" in sub else
-                    np.full(len(sub), np.nan),
-                    "flags": flags.to_numpy(str) if len(sub) else np.array([], str)}
+            flags = (
+                sub["flags"].fillna("").astype(str)
+                if "flags" in sub
+                else pd.Series([""] * len(sub))
+            )
+            data = {
+                "date": pd.to_datetime(sub["date"]).to_numpy()
+                if len(sub)
+                else np.array([], "datetime64[ns]"),
+                "position": sub["position_m"].to_numpy(float) if len(sub) else np.array([]),
+                "change": sub["change_m"].to_numpy(float)
+                if len(sub) and "change_m" in sub
+                else np.full(len(sub), np.nan),
+                "flags": flags.to_numpy(str) if len(sub) else np.array([], str),
+            }
             src.data = data
             mask = np.array([bool(f) for f in data["flags"]], bool)
             if mask.any():
                 flagged.append({k: v[mask] for k, v in data.items()})
-            hand = sub["corrected"].to_numpy(bool) if "corrected" in sub and len(sub) else np.zeros(len(sub), bool)
+            hand = (
+                sub["corrected"].to_numpy(bool)
+                if "corrected" in sub and len(sub)
+                else np.zeros(len(sub), bool)
+            )
             if hand.any():
                 corrected.append({k: v[hand] for k, v in data.items()})
         empty = {"date": np.array([], "datetime64[ns]"), "position": [], "change": [], "flags": []}
-        self.flagged.data = ({k: np.concatenate([f[k] for f in flagged]) for k in flagged[0]} if flagged else empty)
-        self.corrected.data = ({k: np.concatenate([f[k] for f in corrected]) for k in corrected[0]} if corrected
-                               else dict(empty))
-        _fit_range(self.figure.y_range, df["position_m"].to_numpy(float) if len(df) else np.array([]))
+        self.flagged.data = (
+            {k: np.concatenate([f[k] for f in flagged]) for k in flagged[0]} if flagged else empty
+        )
+        self.corrected.data = (
+            {k: np.concatenate([f[k] for f in corrected]) for k in corrected[0]}
+            if corrected
+            else dict(empty)
+        )
+        _fit_range(
+            self.figure.y_range, df["position_m"].to_numpy(float) if len(df) else np.array([])
+        )
         for label, item in self.legend_items.items():  # only what the plot holds
-            src = (self.flagged if label.startswith("flagged") else self.corrected if label.startswith("corrected")
-                   else self.sources[label])
+            src = (
+                self.flagged
+                if label.startswith("flagged")
+                else self.corrected
+                if label.startswith("corrected")
+                else self.sources[label]
+            )
             item.visible = len(src.data["date"]) > 0
 
     def update_date(self) -> None:
@@ -156,18 +235,36 @@ class PointView:
 
         self.state = state
         units = state.series.units
-        fig = figure(x_axis_type="datetime", height=height, sizing_mode="stretch_width", min_width=300,
-                     x_range=_time_range(state.series.times), y_range=Range1d(0, 1),
-                     tools="xpan,ywheel_zoom,box_zoom,reset,save",
-                     name="wb-point", x_axis_label="date", y_axis_label=units)
-        self.source = ColumnDataSource({"date": np.array([], "datetime64[ns]"), "value": [], "n": []})
+        fig = figure(
+            x_axis_type="datetime",
+            height=height,
+            sizing_mode="stretch_width",
+            min_width=300,
+            x_range=_time_range(state.series.times),
+            y_range=Range1d(0, 1),
+            tools="xpan,ywheel_zoom,box_zoom,reset,save",
+            name="wb-point",
+            x_axis_label="date",
+            y_axis_label=units,
+        )
+        self.source = ColumnDataSource(
+            {"date": np.array([], "datetime64[ns]"), "value": [], "n": []}
+        )
         fig.line("date", "value", source=self.source, color="#0a84ff", line_width=1.5)
         dots = fig.scatter("date", "value", source=self.source, color="#0a84ff", size=5)
-        fig.add_tools(HoverTool(renderers=[dots], tooltips=[("date", "@date{%F}"), (units, "@value{0.00}"),
-                                                            ("pixels", "@n")],
-                                formatters={"@date": "datetime"}))
-        self.span = Span(location=_ms(state.series.times[state.date_index]), dimension="height",
-                         line_color=DATE_COLOR, line_width=2)
+        fig.add_tools(
+            HoverTool(
+                renderers=[dots],
+                tooltips=[("date", "@date{%F}"), (units, "@value{0.00}"), ("pixels", "@n")],
+                formatters={"@date": "datetime"},
+            )
+        )
+        self.span = Span(
+            location=_ms(state.series.times[state.date_index]),
+            dimension="height",
+            line_color=DATE_COLOR,
+            line_width=2,
+        )
         fig.add_layout(self.span)
         self.figure = fig
         self.available = False
@@ -186,12 +283,21 @@ class PointView:
         df = state.point_series()
         a = df.attrs
         values = df.iloc[:, 1].to_numpy(float)
-        self.source.data = {"date": df["date"].to_numpy(), "value": values, "n": df["n_pixels"].to_numpy()}
+        self.source.data = {
+            "date": df["date"].to_numpy(),
+            "value": values,
+            "n": df["n_pixels"].to_numpy(),
+        }
         _fit_range(self.figure.y_range, values)
-        where = (f"x {a['x']:.0f} m, y {a['y']:.0f} m ({abs(a['lat']):.4f}° {'N' if a['lat'] >= 0 else 'S'}, "
-                 f"{abs(a['lon']):.4f}° {'E' if a['lon'] >= 0 else 'W'})" if "lat" in a
-                 else f"column {a['col']}, row {a['row']}")
-        size = f"{a['window_px']}×{a['window_px']} px" + (f" ({a['window_m']:.0f} m)" if "window_m" in a else "")
+        where = (
+            f"x {a['x']:.0f} m, y {a['y']:.0f} m ({abs(a['lat']):.4f}° {'N' if a['lat'] >= 0 else 'S'}, "
+            f"{abs(a['lon']):.4f}° {'E' if a['lon'] >= 0 else 'W'})"
+            if "lat" in a
+            else f"column {a['col']}, row {a['row']}"
+        )
+        size = f"{a['window_px']}×{a['window_px']} px" + (
+            f" ({a['window_m']:.0f} m)" if "window_m" in a else ""
+        )
         self.caption = f"{where}, mean over {size}"
         self.available = True
 

@@ -40,8 +40,16 @@ import xarray as xr
 
 from workbench.errors import DataError
 
-__all__ = ["DataRoots", "DatasetEntry", "SceneSeries", "discover", "open_series", "clear_cache",
-           "demo_box", "STACK_SUFFIXES"]
+__all__ = [
+    "DataRoots",
+    "DatasetEntry",
+    "SceneSeries",
+    "discover",
+    "open_series",
+    "clear_cache",
+    "demo_box",
+    "STACK_SUFFIXES",
+]
 
 STACK_SUFFIXES = (".zarr", ".nc", ".tif", ".tiff")
 _LOCK = threading.RLock()
@@ -61,8 +69,11 @@ class DataRoots:
         p = Path(path).expanduser()
         resolved = p.resolve()
         if not any(resolved == r or resolved.is_relative_to(r) for r in self.roots):
-            raise DataError("lies outside the data roots", path=p,
-                            expected=f"a path inside {[str(r) for r in self.roots]}")
+            raise DataError(
+                "lies outside the data roots",
+                path=p,
+                expected=f"a path inside {[str(r) for r in self.roots]}",
+            )
         return resolved
 
     def __contains__(self, path: Any) -> bool:
@@ -94,8 +105,11 @@ PRODUCT_MANIFEST = "_SUCCESS"
 
 def _product_scenes(path: Path) -> list[Path]:
     """Scene folders of a ``workbench predict`` output folder (those with a ``_SUCCESS``)."""
-    return [c for c in sorted(path.iterdir()) if c.is_dir() and not c.name.startswith(".")
-            and (c / PRODUCT_MANIFEST).is_file()]
+    return [
+        c
+        for c in sorted(path.iterdir())
+        if c.is_dir() and not c.name.startswith(".") and (c / PRODUCT_MANIFEST).is_file()
+    ]
 
 
 def _kind_of(path: Path) -> str | None:
@@ -125,19 +139,23 @@ def _is_stack(path: Path) -> bool:
 def _glaciers(kind: str, path: Path) -> tuple[str, ...]:
     if kind == "demo":
         from workbench.data.demo import load_manifest
+
         return tuple(g["name"] for g in load_manifest(path)["glaciers"])
     if kind == "caffe":
         names = sorted({p.name.split("_")[0] for p in (path / "sar_images").glob("*.png")})
         return tuple(names)
     if kind == "harald":
-        return tuple(sorted(p.name for p in (path / "lines").iterdir() if p.is_dir())) or (path.name,)
+        return tuple(sorted(p.name for p in (path / "lines").iterdir() if p.is_dir())) or (
+            path.name,
+        )
     if kind == "products":
         return tuple(c.name for c in _product_scenes(path))
     return tuple(c.name for c in sorted(path.iterdir()) if _is_stack(c))
 
 
-def _openable(kind: str, path: Path, glaciers: tuple[str, ...]
-              ) -> tuple[tuple[str, ...], tuple[str, ...]]:
+def _openable(
+    kind: str, path: Path, glaciers: tuple[str, ...]
+) -> tuple[tuple[str, ...], tuple[str, ...]]:
     """(stacks that open, "name: reason" of those that do not) of a folder of stacks; one
     broken file must not take the whole explorer down with it."""
     if kind != "stacks":
@@ -150,8 +168,10 @@ def _openable(kind: str, path: Path, glaciers: tuple[str, ...]
             open_stack(path / g, validate=False).close()
             good.append(g)
         except Exception as err:  # noqa: BLE001 - any unreadable file is skipped, with its reason
-            bad.append(f"skipped {g}: it cannot be opened ({type(err).__name__}: "
-                       f"{str(err).splitlines()[0][:200] if str(err) else ''})")
+            bad.append(
+                f"skipped {g}: it cannot be opened ({type(err).__name__}: "
+                f"{str(err).splitlines()[0][:200] if str(err) else ''})"
+            )
     return tuple(good), tuple(bad)
 
 
@@ -182,7 +202,11 @@ def discover(roots: DataRoots, *, depth: int = 2) -> dict[str, DatasetEntry]:
         if level >= depth or not folder.is_dir():
             return
         for child in sorted(folder.iterdir()):
-            if child.is_dir() and not child.name.startswith(".") and child.suffix.lower() != ".zarr":
+            if (
+                child.is_dir()
+                and not child.name.startswith(".")
+                and child.suffix.lower() != ".zarr"
+            ):
                 visit(child, root, level + 1)
 
     for root in roots.roots:
@@ -313,14 +337,27 @@ def _from_stack(key: str, glacier: str, kind: str, ds: xr.Dataset) -> SceneSerie
     sigma = ds["sigma0_db"].astype("float32").load()
     n = int(sigma.sizes["time"])
     finite = sigma.values[np.isfinite(sigma.values)]
-    clim = (float(np.percentile(finite, 2)), float(np.percentile(finite, 99.5))) if finite.size else (-25.0, 0.0)
+    clim = (
+        (float(np.percentile(finite, 2)), float(np.percentile(finite, 99.5)))
+        if finite.size
+        else (-25.0, 0.0)
+    )
     crs = ds.rio.crs
     keep = ["sigma0_db"] + [v for v in ("coherence",) if v in ds]
     stack = ds[keep]
     ref_zones = ds["zones"] if "zones" in ds else None
-    return SceneSeries(key=key, glacier=glacier, kind=kind, images=sigma,
-                       sensor=_strs(ds.coords.get("sensor"), n), orbit=_strs(ds.coords.get("orbit"), n),
-                       crs=crs, clim=clim, stack=stack, ref_zones=ref_zones)
+    return SceneSeries(
+        key=key,
+        glacier=glacier,
+        kind=kind,
+        images=sigma,
+        sensor=_strs(ds.coords.get("sensor"), n),
+        orbit=_strs(ds.coords.get("orbit"), n),
+        crs=crs,
+        clim=clim,
+        stack=stack,
+        ref_zones=ref_zones,
+    )
 
 
 def _open_demo(entry: DatasetEntry, glacier: str, roots: DataRoots) -> SceneSeries:
@@ -378,8 +415,12 @@ def _open_caffe(entry: DatasetEntry, glacier: str, roots: DataRoots) -> SceneSer
         t = pd.Timestamp(s["meta"].date)
         if "front" in s:
             from shapely.geometry import LineString, MultiLineString
-            parts = [LineString(np.c_[rc[:, 1] + 0.5, -(rc[:, 0] + 0.5)]) for rc in
-                     trace_front_pixels(s["front"].numpy()) if len(rc) > 1]
+
+            parts = [
+                LineString(np.c_[rc[:, 1] + 0.5, -(rc[:, 0] + 0.5)])
+                for rc in trace_front_pixels(s["front"].numpy())
+                if len(rc) > 1
+            ]
             if parts:
                 lines.append(MultiLineString(parts))
                 dates.append(t)
@@ -392,14 +433,29 @@ def _open_caffe(entry: DatasetEntry, glacier: str, roots: DataRoots) -> SceneSer
     stack = stack.rio.write_crs("EPSG:3857").rio.write_transform(Affine(px, 0, 0, 0, -px, 0))
     ref = gpd.GeoDataFrame({"date": dates}, geometry=lines, crs=None) if lines else None
     finite = stackv[np.isfinite(stackv)]
-    clim = (float(np.percentile(finite, 1)), float(np.percentile(finite, 99.5))) if finite.size else DB_RANGE
-    return SceneSeries(key=entry.name, glacier=glacier, kind="caffe", images=images,
-                       sensor=[s["meta"].sensor for s in samples],
-                       orbit=[s["meta"].orbit for s in samples], units="σ0 [dB] (from 8-bit)",
-                       crs=None, clim=clim, ref_fronts=ref,
-                       ref_zones=xr.DataArray(zones, dims=images.dims, coords=images.coords),
-                       stack=stack, notes=["CaFFe images: pixel coordinates, no georeferencing; "
-                                           "different sizes are padded to the largest"])
+    clim = (
+        (float(np.percentile(finite, 1)), float(np.percentile(finite, 99.5)))
+        if finite.size
+        else DB_RANGE
+    )
+    return SceneSeries(
+        key=entry.name,
+        glacier=glacier,
+        kind="caffe",
+        images=images,
+        sensor=[s["meta"].sensor for s in samples],
+        orbit=[s["meta"].orbit for s in samples],
+        units="σ0 [dB] (from 8-bit)",
+        crs=None,
+        clim=clim,
+        ref_fronts=ref,
+        ref_zones=xr.DataArray(zones, dims=images.dims, coords=images.coords),
+        stack=stack,
+        notes=[
+            "CaFFe images: pixel coordinates, no georeferencing; "
+            "different sizes are padded to the largest"
+        ],
+    )
 
 
 def _open_harald(entry: DatasetEntry, glacier: str, roots: DataRoots) -> SceneSeries:
@@ -421,15 +477,26 @@ def _open_harald(entry: DatasetEntry, glacier: str, roots: DataRoots) -> SceneSe
     values[values == 0] = np.nan
     # one basemap for every date: a read-only broadcast, no copies
     arr = np.broadcast_to(values, (len(times), *values.shape))
-    images = xr.DataArray(arr, dims=("time", "y", "x"),
-                          coords={"time": times, "y": base.y.values, "x": base.x.values})
+    images = xr.DataArray(
+        arr, dims=("time", "y", "x"), coords={"time": times, "y": base.y.values, "x": base.x.values}
+    )
     finite = values[np.isfinite(values)]
     clim = (float(np.percentile(finite, 1)), float(np.percentile(finite, 99)))
-    return SceneSeries(key=entry.name, glacier=glacier, kind="harald", images=images,
-                       sensor=["front line"] * len(times), orbit=[""] * len(times),
-                       units="basemap (optical DN)", crs=crs, clim=clim, ref_fronts=lines,
-                       box=box, upstream="right",
-                       notes=["optical basemap under 159 dated front lines (Loebel et al. 2024)"])
+    return SceneSeries(
+        key=entry.name,
+        glacier=glacier,
+        kind="harald",
+        images=images,
+        sensor=["front line"] * len(times),
+        orbit=[""] * len(times),
+        units="basemap (optical DN)",
+        crs=crs,
+        clim=clim,
+        ref_fronts=lines,
+        box=box,
+        upstream="right",
+        notes=["optical basemap under 159 dated front lines (Loebel et al. 2024)"],
+    )
 
 
 def _read_band_stack(path: Path, times: np.ndarray) -> xr.DataArray:
@@ -438,8 +505,11 @@ def _read_band_stack(path: Path, times: np.ndarray) -> xr.DataArray:
 
     da = rioxarray.open_rasterio(path, masked=False).load()
     if int(da.sizes["band"]) != len(times):
-        raise DataError(f"has {int(da.sizes['band'])} bands but its manifest lists {len(times)} dates",
-                        path=path, expected="one band per prediction date")
+        raise DataError(
+            f"has {int(da.sizes['band'])} bands but its manifest lists {len(times)} dates",
+            path=path,
+            expected="one band per prediction date",
+        )
     return da.rename(band="time").assign_coords(time=times)
 
 
@@ -461,24 +531,36 @@ def _open_products(entry: DatasetEntry, scene: str, roots: DataRoots) -> SceneSe
         manifest = json.loads(manifest_path.read_text())
         dates = manifest["dates"]
     except (ValueError, KeyError) as err:
-        raise DataError(f"is not a product manifest ({err})", path=manifest_path,
-                        expected="the JSON _SUCCESS written by workbench predict") from err
+        raise DataError(
+            f"is not a product manifest ({err})",
+            path=manifest_path,
+            expected="the JSON _SUCCESS written by workbench predict",
+        ) from err
     times = pd.DatetimeIndex(pd.to_datetime(dates)).values.astype("datetime64[ns]")
-    label = manifest.get("label_variable") or ("zones" if (folder / "zones.tif").is_file() else "mask")
+    label = manifest.get("label_variable") or (
+        "zones" if (folder / "zones.tif").is_file() else "mask"
+    )
     variables: dict[str, xr.DataArray] = {}
     label_path = folder / f"{label}.tif"
     if label_path.is_file():
         da = _read_band_stack(roots.resolve(label_path), times)
-        values = zones_to_classes(da.values, path=str(label_path)) if label == "zones" else da.values
+        values = (
+            zones_to_classes(da.values, path=str(label_path)) if label == "zones" else da.values
+        )
         variables[label] = da.copy(data=values.astype(np.uint8))
     for name in ("confidence", "uncertainty"):
         path = folder / f"{name}.tif"
         if path.is_file():
             variables[name] = _read_band_stack(roots.resolve(path), times).astype(np.float32)
     if not variables:
-        raise DataError("holds no raster product", path=folder,
-                        expected="zones.tif, mask.tif or confidence.tif from workbench predict")
-    pred = xr.Dataset(variables, attrs={"label_variable": label, "model": manifest.get("model", "")})
+        raise DataError(
+            "holds no raster product",
+            path=folder,
+            expected="zones.tif, mask.tif or confidence.tif from workbench predict",
+        )
+    pred = xr.Dataset(
+        variables, attrs={"label_variable": label, "model": manifest.get("model", "")}
+    )
     pred = pred.rio.write_crs(next(iter(variables.values())).rio.crs)
 
     notes = [f"predictions read from {folder.name}/ (model {manifest.get('model') or 'unknown'})"]
@@ -488,16 +570,32 @@ def _open_products(entry: DatasetEntry, scene: str, roots: DataRoots) -> SceneSe
         series = _from_stack(entry.name, scene, "products", ds)
     else:
         if manifest.get("input"):
-            notes.append("the input stack is not inside the data roots: the image is the confidence map")
+            notes.append(
+                "the input stack is not inside the data roots: the image is the confidence map"
+            )
         images = variables.get("confidence", next(iter(variables.values()))).astype(np.float32)
-        series = SceneSeries(key=entry.name, glacier=scene, kind="products", images=images,
-                             sensor=[""] * len(times), orbit=[""] * len(times), units="confidence",
-                             crs=pred.rio.crs, clim=(0.0, 1.0))
+        series = SceneSeries(
+            key=entry.name,
+            glacier=scene,
+            kind="products",
+            images=images,
+            sensor=[""] * len(times),
+            orbit=[""] * len(times),
+            units="confidence",
+            crs=pred.rio.crs,
+            clim=(0.0, 1.0),
+        )
         ds = None
     series.notes = notes
 
-    result: dict[str, Any] = {"dataset": pred, "label": label, "checkpoint": folder, "fronts": {},
-                              "outlines": {}, "model": manifest.get("model") or folder.name}
+    result: dict[str, Any] = {
+        "dataset": pred,
+        "label": label,
+        "checkpoint": folder,
+        "fronts": {},
+        "outlines": {},
+        "model": manifest.get("model") or folder.name,
+    }
     day = pd.DatetimeIndex(times).normalize()
     for which in ("fronts", "outlines"):
         path = folder / f"{which}.gpkg"
@@ -512,17 +610,26 @@ def _open_products(entry: DatasetEntry, scene: str, roots: DataRoots) -> SceneSe
             rows = gdf[when == d].reset_index(drop=True)
             result[which][i] = rows if len(rows) else None
     series.products = result
-    fronts = pd.concat([r for r in result["fronts"].values() if r is not None], ignore_index=True) \
-        if any(r is not None for r in result["fronts"].values()) else None
+    fronts = (
+        pd.concat([r for r in result["fronts"].values() if r is not None], ignore_index=True)
+        if any(r is not None for r in result["fronts"].values())
+        else None
+    )
     if ds is not None and fronts is not None and "flow_azimuth_deg" in ds.attrs:
         # a synthetic scene: the retreat box from its flow direction around the predicted fronts
-        series.box, series.upstream = demo_box(gpd.GeoDataFrame(fronts, crs=series.crs),
-                                               ds.attrs["flow_azimuth_deg"])
+        series.box, series.upstream = demo_box(
+            gpd.GeoDataFrame(fronts, crs=series.crs), ds.attrs["flow_azimuth_deg"]
+        )
     return series
 
 
-_OPENERS = {"demo": _open_demo, "stacks": _open_stackfile, "caffe": _open_caffe, "harald": _open_harald,
-            "products": _open_products}
+_OPENERS = {
+    "demo": _open_demo,
+    "stacks": _open_stackfile,
+    "caffe": _open_caffe,
+    "harald": _open_harald,
+    "products": _open_products,
+}
 
 
 def open_series(entry: DatasetEntry, glacier: str, roots: DataRoots) -> SceneSeries:
@@ -532,10 +639,18 @@ def open_series(entry: DatasetEntry, glacier: str, roots: DataRoots) -> SceneSer
     server shares one copy in memory.
     """
     if glacier not in entry.glaciers:
-        raise DataError(f"has no glacier {glacier!r}", path=entry.path,
-                        expected=f"one of {list(entry.glaciers)}")
+        raise DataError(
+            f"has no glacier {glacier!r}",
+            path=entry.path,
+            expected=f"one of {list(entry.glaciers)}",
+        )
     path = roots.resolve(entry.path)
-    key = (str(path), glacier, path.stat().st_mtime_ns, roots.roots)  # what a series may read depends on the roots
+    key = (
+        str(path),
+        glacier,
+        path.stat().st_mtime_ns,
+        roots.roots,
+    )  # what a series may read depends on the roots
     with _LOCK:
         series = _SERIES.get(key)
         if series is None:
@@ -551,7 +666,9 @@ def clear_cache() -> None:
         _SERIES.clear()
 
 
-def checkpoints_in(paths: Sequence[str | os.PathLike[str]], roots: DataRoots | None = None) -> dict[str, Path]:
+def checkpoints_in(
+    paths: Sequence[str | os.PathLike[str]], roots: DataRoots | None = None
+) -> dict[str, Path]:
     """Checkpoint files (``*.pt``, ``*.ckpt``) given directly or found in given folders."""
     out: dict[str, Path] = {}
     for p in paths:

@@ -39,14 +39,34 @@ import param
 import xarray as xr
 
 from workbench.errors import DataError
-from workbench.viz.sources import (DataRoots, DatasetEntry, SceneSeries, checkpoints_in, discover,
-                                   open_series)
+from workbench.viz.sources import (
+    DataRoots,
+    DatasetEntry,
+    SceneSeries,
+    checkpoints_in,
+    discover,
+    open_series,
+)
 
-__all__ = ["ExplorerState", "OVERLAYS", "RASTERS", "LINES", "predict_series", "clear_predictions",
-           "checkpoint_applies"]
+__all__ = [
+    "ExplorerState",
+    "OVERLAYS",
+    "RASTERS",
+    "LINES",
+    "predict_series",
+    "clear_predictions",
+    "checkpoint_applies",
+]
 
-OVERLAYS: tuple[str, ...] = ("front", "reference front", "zones", "outline", "reference outline",
-                             "confidence", "uncertainty")
+OVERLAYS: tuple[str, ...] = (
+    "front",
+    "reference front",
+    "zones",
+    "outline",
+    "reference outline",
+    "confidence",
+    "uncertainty",
+)
 """Overlay names (the values kept in the URL)."""
 
 RASTERS: tuple[str, ...] = ("zones", "confidence", "uncertainty")
@@ -71,9 +91,15 @@ def _pred_key(series: SceneSeries, checkpoint: Path, tta: bool) -> tuple:
     return (series.key, series.glacier, len(series), checkpoint_fingerprint(checkpoint), bool(tta))
 
 
-def predict_series(series: SceneSeries, checkpoint: str | os.PathLike[str], *, tta: bool = False,
-                   progress: Callable[[float, str], None] | None = None,
-                   chunk: int = 8, device: str = "auto") -> dict[str, Any]:
+def predict_series(
+    series: SceneSeries,
+    checkpoint: str | os.PathLike[str],
+    *,
+    tta: bool = False,
+    progress: Callable[[float, str], None] | None = None,
+    chunk: int = 8,
+    device: str = "auto",
+) -> dict[str, Any]:
     """Run ``checkpoint`` on every date of ``series`` (cached per scene and checkpoint).
 
     Returns a dict with the prediction ``dataset`` (``zones`` or ``mask``, ``confidence``,
@@ -85,8 +111,11 @@ def predict_series(series: SceneSeries, checkpoint: str | os.PathLike[str], *, t
     from workbench.inference import cached_predictor, predict
 
     if series.stack is None:
-        raise DataError("cannot be predicted", path=series.key,
-                        expected="a dataset with a sigma0_db scene stack")
+        raise DataError(
+            "cannot be predicted",
+            path=series.key,
+            expected="a dataset with a sigma0_db scene stack",
+        )
     checkpoint = Path(checkpoint)
     key = _pred_key(series, checkpoint, tta)
     with _PRED_LOCK:
@@ -102,20 +131,37 @@ def predict_series(series: SceneSeries, checkpoint: str | os.PathLike[str], *, t
     if predictor.spec.temporal:
         if progress:
             progress(0.05, "time-series model: one input per year")
-        parts.append(predict(stack, predictor, validate=False, outputs=["labels", "confidence", "uncertainty"]
-                             if tta else ["labels", "confidence"]))
+        parts.append(
+            predict(
+                stack,
+                predictor,
+                validate=False,
+                outputs=["labels", "confidence", "uncertainty"]
+                if tta
+                else ["labels", "confidence"],
+            )
+        )
     else:
         for a in range(0, n, chunk):
             if progress:
                 progress(a / n, f"dates {a + 1}-{min(a + chunk, n)} of {n}")
             outputs = ["labels", "confidence", "uncertainty"] if tta else ["labels", "confidence"]
-            parts.append(predict(stack.isel(time=slice(a, a + chunk)), predictor, validate=False,
-                                 outputs=outputs))
+            parts.append(
+                predict(
+                    stack.isel(time=slice(a, a + chunk)), predictor, validate=False, outputs=outputs
+                )
+            )
     ds = xr.concat(parts, dim="time") if len(parts) > 1 else parts[0]
     ds = ds.load()
     label = ds.attrs.get("label_variable") or ("zones" if "zones" in ds else "mask")
-    result = {"dataset": ds, "label": label, "checkpoint": checkpoint, "fronts": {}, "outlines": {},
-              "model": ds.attrs.get("model", checkpoint.stem)}
+    result = {
+        "dataset": ds,
+        "label": label,
+        "checkpoint": checkpoint,
+        "fronts": {},
+        "outlines": {},
+        "model": ds.attrs.get("model", checkpoint.stem),
+    }
     with _PRED_LOCK:
         _PREDICTIONS[key] = result
     if progress:
@@ -173,30 +219,51 @@ class ExplorerState(param.Parameterized):
     a dataset or checkpoint is picked by its catalogue *name*, never by a path.
     """
 
-    dataset = param.Selector(default=None, objects=[], check_on_set=True, doc="dataset name from the catalogue")
-    glacier = param.Selector(default=None, objects=[], check_on_set=True, doc="glacier of the dataset")
+    dataset = param.Selector(
+        default=None, objects=[], check_on_set=True, doc="dataset name from the catalogue"
+    )
+    glacier = param.Selector(
+        default=None, objects=[], check_on_set=True, doc="glacier of the dataset"
+    )
     date_index = param.Integer(default=0, bounds=(0, 0), doc="index of the current acquisition")
     date = param.String(default="", doc="current date YYYY-MM-DD (kept in the URL)")
-    overlays = param.ListSelector(default=["front", "reference front", "outline", "reference outline"],
-                                  objects=list(OVERLAYS))
+    overlays = param.ListSelector(
+        default=["front", "reference front", "outline", "reference outline"], objects=list(OVERLAYS)
+    )
     zones_alpha = param.Number(default=0.35, bounds=(0.0, 1.0))
     clim = param.Range(default=(-25.0, 0.0), doc="contrast limits of the image")
-    cmap = param.Selector(default="gray", objects=["gray", "kbc", "fire", "viridis"],
-                          doc="perceptually uniform maps (colorcet / matplotlib)")
+    cmap = param.Selector(
+        default="gray",
+        objects=["gray", "kbc", "fire", "viridis"],
+        doc="perceptually uniform maps (colorcet / matplotlib)",
+    )
     checkpoint = param.Selector(default=None, objects=[], allow_None=True, check_on_set=True)
     tta = param.Boolean(default=False, doc="test-time augmentation (gives uncertainty)")
     status = param.String(default="")
     progress = param.Number(default=0.0, bounds=(0.0, 1.0))
     busy = param.Boolean(default=False)
     run_count = param.Integer(default=0, doc="bumped when a model run finishes")
-    point = param.Tuple(default=None, length=2, allow_None=True,
-                        doc="(x, y) of the clicked point in the series' coordinates, or None")
-    point_window = param.Integer(default=5, bounds=(1, 51), doc="side of the point's averaging window [px]")
+    point = param.Tuple(
+        default=None,
+        length=2,
+        allow_None=True,
+        doc="(x, y) of the clicked point in the series' coordinates, or None",
+    )
+    point_window = param.Integer(
+        default=5, bounds=(1, 51), doc="side of the point's averaging window [px]"
+    )
     corrections_count = param.Integer(default=0, doc="bumped when a corrected front is saved")
 
-    def __init__(self, roots: DataRoots, catalogue: dict[str, DatasetEntry],
-                 checkpoints: dict[str, Path] | None = None, *, corrections: Any = None,
-                 editor: str | None = None, **params: Any) -> None:
+    def __init__(
+        self,
+        roots: DataRoots,
+        catalogue: dict[str, DatasetEntry],
+        checkpoints: dict[str, Path] | None = None,
+        *,
+        corrections: Any = None,
+        editor: str | None = None,
+        **params: Any,
+    ) -> None:
         self.roots = roots
         self.catalogue = catalogue
         self.checkpoints = dict(checkpoints or {})
@@ -205,16 +272,26 @@ class ExplorerState(param.Parameterized):
         self.editor = editor
         """Who saves corrections (the signed-in user), or None."""
         if not catalogue:
-            raise DataError("holds no dataset", path=str(roots),
-                            expected="a demo world, a folder of scene stacks, a CaFFe folder or "
-                                     "the Harald Moltke Bræ example")
-        super().__init__(**{k: v for k, v in params.items() if k not in ("dataset", "glacier", "date",
-                                                                             "date_index", "checkpoint", "point")})
+            raise DataError(
+                "holds no dataset",
+                path=str(roots),
+                expected="a demo world, a folder of scene stacks, a CaFFe folder or "
+                "the Harald Moltke Bræ example",
+            )
+        super().__init__(
+            **{
+                k: v
+                for k, v in params.items()
+                if k not in ("dataset", "glacier", "date", "date_index", "checkpoint", "point")
+            }
+        )
         self.param.dataset.objects = list(catalogue)
         self.param.checkpoint.objects = [None, *self.checkpoints]
         self._syncing = False
         self.param.watch(self._one_raster, "overlays")
-        self.dataset = params.get("dataset") if params.get("dataset") in catalogue else next(iter(catalogue))
+        self.dataset = (
+            params.get("dataset") if params.get("dataset") in catalogue else next(iter(catalogue))
+        )
         self._on_dataset()
         glacier = params.get("glacier")
         if glacier in self.param.glacier.objects:
@@ -236,9 +313,14 @@ class ExplorerState(param.Parameterized):
 
     # ---------------------------------------------------------------- construction
     @classmethod
-    def from_paths(cls, data: Sequence[str | os.PathLike[str]], *,
-                   checkpoints: Sequence[str | os.PathLike[str]] = (),
-                   edits: str | os.PathLike[str] | None = None, **params: Any) -> ExplorerState:
+    def from_paths(
+        cls,
+        data: Sequence[str | os.PathLike[str]],
+        *,
+        checkpoints: Sequence[str | os.PathLike[str]] = (),
+        edits: str | os.PathLike[str] | None = None,
+        **params: Any,
+    ) -> ExplorerState:
         """State over the data roots ``data`` (folders) and checkpoint files/folders; corrected
         fronts are saved in ``edits`` (a writable folder outside the data roots) when given."""
         from workbench.viz.edits import FrontCorrections
@@ -370,8 +452,10 @@ class ExplorerState(param.Parameterized):
         by_reason: dict[str, list[str]] = {}
         for name, path in self.checkpoints.items():
             by_reason.setdefault(checkpoint_applies(path, self.series) or "", []).append(name)
-        parts = [f"{', '.join(names)} {'was' if len(names) == 1 else 'were'} {why}"
-                 for why, names in by_reason.items()]
+        parts = [
+            f"{', '.join(names)} {'was' if len(names) == 1 else 'were'} {why}"
+            for why, names in by_reason.items()
+        ]
         return "No model applies to these images: " + "; ".join(parts) + "."
 
     def layer_notes(self) -> dict[str, str]:
@@ -388,13 +472,17 @@ class ExplorerState(param.Parameterized):
         series = self.series
         if not self.usable_checkpoints() and not self.results():
             for name in ("front", "zones", "outline", "confidence", "uncertainty"):
-                notes[name] = "no model applies to this dataset (see Model), so there are no model results"
+                notes[name] = (
+                    "no model applies to this dataset (see Model), so there are no model results"
+                )
         else:
             after_run = "predicted fronts, zones and confidence appear after Run model"
             if self.result("zones") is None:
                 notes["front"] = notes["zones"] = after_run
             if self.result("mask") is None:
-                notes["outline"] = "predicted outlines need a run of an outline model (demo_outlines.pt)"
+                notes["outline"] = (
+                    "predicted outlines need a run of an outline model (demo_outlines.pt)"
+                )
             if not any("confidence" in r["dataset"] for r in self.results()):
                 notes["confidence"] = after_run
             if not any("uncertainty" in r["dataset"] for r in self.results()):
@@ -410,7 +498,9 @@ class ExplorerState(param.Parameterized):
         (``workbench predict`` output) first, then the cached runs of any checkpoint."""
         series = self.series
         with _PRED_LOCK:
-            runs = [r for k, r in _PREDICTIONS.items() if k[0] == series.key and k[1] == series.glacier]
+            runs = [
+                r for k, r in _PREDICTIONS.items() if k[0] == series.key and k[1] == series.glacier
+            ]
         return ([series.products] if series.products is not None else []) + runs
 
     def result(self, label: str) -> dict[str, Any] | None:
@@ -427,7 +517,9 @@ class ExplorerState(param.Parameterized):
         """Predict the current glacier with the chosen checkpoint (progress in ``progress``)."""
         name = checkpoint or self.checkpoint
         if name not in self.checkpoints:
-            raise DataError(f"is not a known checkpoint: {name!r}", expected=f"one of {list(self.checkpoints)}")
+            raise DataError(
+                f"is not a known checkpoint: {name!r}", expected=f"one of {list(self.checkpoints)}"
+            )
         self.busy = True
 
         def report(frac: float, text: str) -> None:
@@ -486,8 +578,13 @@ class ExplorerState(param.Parameterized):
             if zones.rio.crs is None and self.series.crs is not None:
                 zones = zones.rio.write_crs(self.series.crs)
             try:
-                gdf = fronts_from_zones(zones, date=pd.Timestamp(ds.time.values[i]), glacier=self.glacier,
-                                        model=str(res["model"]), confidence=ds["confidence"][i].values)
+                gdf = fronts_from_zones(
+                    zones,
+                    date=pd.Timestamp(ds.time.values[i]),
+                    glacier=self.glacier,
+                    model=str(res["model"]),
+                    confidence=ds["confidence"][i].values,
+                )
             except Exception:  # noqa: BLE001 - a date without a front is shown as none
                 gdf = None
             res["fronts"][i] = gdf
@@ -509,8 +606,13 @@ class ExplorerState(param.Parameterized):
             if mask.rio.crs is None and self.series.crs is not None:
                 mask = mask.rio.write_crs(self.series.crs)
             try:
-                gdf = outlines_from_mask(mask, date=pd.Timestamp(ds.time.values[i]), glacier=self.glacier,
-                                         model=str(res["model"]), confidence=ds["confidence"][i].values)
+                gdf = outlines_from_mask(
+                    mask,
+                    date=pd.Timestamp(ds.time.values[i]),
+                    glacier=self.glacier,
+                    model=str(res["model"]),
+                    confidence=ds["confidence"][i].values,
+                )
             except Exception:  # noqa: BLE001
                 gdf = None
             res["outlines"][i] = gdf
@@ -545,13 +647,19 @@ class ExplorerState(param.Parameterized):
                 if mask.rio.crs is None and self.series.crs is not None:
                     mask = mask.rio.write_crs(self.series.crs)
                 try:
-                    res["outlines"][i] = outlines_from_mask(mask, date=pd.Timestamp(ds.time.values[i]),
-                                                            glacier=self.glacier, model=str(res["model"]))
+                    res["outlines"][i] = outlines_from_mask(
+                        mask,
+                        date=pd.Timestamp(ds.time.values[i]),
+                        glacier=self.glacier,
+                        model=str(res["model"]),
+                    )
                 except Exception:  # noqa: BLE001
                     res["outlines"][i] = None
             if res["outlines"][i] is not None:
                 rows.append(res["outlines"][i])
-        return gpd.GeoDataFrame(pd.concat(rows, ignore_index=True), crs=rows[0].crs) if rows else None
+        return (
+            gpd.GeoDataFrame(pd.concat(rows, ignore_index=True), crs=rows[0].crs) if rows else None
+        )
 
     # ---------------------------------------------------------------- point time series
     @property
@@ -561,7 +669,9 @@ class ExplorerState(param.Parameterized):
         values = self.series.images.values
         return len(self.series) > 1 and getattr(values, "strides", (1,))[0] == 0
 
-    def point_series(self, point: tuple[float, float] | None = None, window: int | None = None) -> pd.DataFrame:
+    def point_series(
+        self, point: tuple[float, float] | None = None, window: int | None = None
+    ) -> pd.DataFrame:
         """The image value at ``point`` (default: :attr:`point`) on every date, averaged over a
         ``window`` × ``window`` pixel square around it (default :attr:`point_window`).
 
@@ -583,40 +693,66 @@ class ExplorerState(param.Parameterized):
         """
         point = self.point if point is None else point
         if point is None:
-            raise DataError("no point chosen", variable="point", expected="(x, y): click on the map")
+            raise DataError(
+                "no point chosen", variable="point", expected="(x, y): click on the map"
+            )
         window = int(self.point_window if window is None else window)
         series = self.series
         xs, ys = series.images["x"].values, series.images["y"].values
         x, y = float(point[0]), float(point[1])
         dx = abs(float(xs[1] - xs[0])) if len(xs) > 1 else 1.0
         dy = abs(float(ys[1] - ys[0])) if len(ys) > 1 else 1.0
-        if not (xs.min() - dx / 2 <= x <= xs.max() + dx / 2 and ys.min() - dy / 2 <= y <= ys.max() + dy / 2):
-            raise DataError(f"point ({x:.1f}, {y:.1f}) lies outside the images of {self.glacier}",
-                            variable="point",
-                            expected=f"x in [{xs.min():.1f}, {xs.max():.1f}], y in [{ys.min():.1f}, {ys.max():.1f}]")
+        if not (
+            xs.min() - dx / 2 <= x <= xs.max() + dx / 2
+            and ys.min() - dy / 2 <= y <= ys.max() + dy / 2
+        ):
+            raise DataError(
+                f"point ({x:.1f}, {y:.1f}) lies outside the images of {self.glacier}",
+                variable="point",
+                expected=f"x in [{xs.min():.1f}, {xs.max():.1f}], y in [{ys.min():.1f}, {ys.max():.1f}]",
+            )
         col, row = int(np.abs(xs - x).argmin()), int(np.abs(ys - y).argmin())
         h = window // 2
-        block = np.asarray(series.images.values[:, max(row - h, 0):row + h + 1, max(col - h, 0):col + h + 1],
-                           dtype=np.float64)
+        block = np.asarray(
+            series.images.values[:, max(row - h, 0) : row + h + 1, max(col - h, 0) : col + h + 1],
+            dtype=np.float64,
+        )
         finite = np.isfinite(block)
         n = finite.sum(axis=(1, 2))
         is_db = series.units.startswith("σ0 [dB]")
         with np.errstate(invalid="ignore", divide="ignore"):
-            values = np.where(finite, 10.0 ** (block / 10.0) if is_db else block, 0.0).sum(axis=(1, 2)) / n
+            values = (
+                np.where(finite, 10.0 ** (block / 10.0) if is_db else block, 0.0).sum(axis=(1, 2))
+                / n
+            )
             if is_db:
                 values = 10.0 * np.log10(values)
         name = "sigma0_db" if is_db else "value"
-        df = pd.DataFrame({"date": series.times, name: np.where(n > 0, values, np.nan), "n_pixels": n})
-        df.attrs.update(glacier=self.glacier, x=float(xs[col]), y=float(ys[row]), row=row, col=col,
-                        window_px=window, units=series.units,
-                        averaging="power (linear), then dB" if is_db else "arithmetic mean")
+        df = pd.DataFrame(
+            {"date": series.times, name: np.where(n > 0, values, np.nan), "n_pixels": n}
+        )
+        df.attrs.update(
+            glacier=self.glacier,
+            x=float(xs[col]),
+            y=float(ys[row]),
+            row=row,
+            col=col,
+            window_px=window,
+            units=series.units,
+            averaging="power (linear), then dB" if is_db else "arithmetic mean",
+        )
         if series.crs is not None:
             from pyproj import CRS, Transformer
 
-            lon, lat = Transformer.from_crs(CRS.from_user_input(series.crs), "EPSG:4326",
-                                            always_xy=True).transform(float(xs[col]), float(ys[row]))
-            df.attrs.update(crs=CRS.from_user_input(series.crs).to_string(), lon=float(lon), lat=float(lat),
-                            window_m=window * dx)
+            lon, lat = Transformer.from_crs(
+                CRS.from_user_input(series.crs), "EPSG:4326", always_xy=True
+            ).transform(float(xs[col]), float(ys[row]))
+            df.attrs.update(
+                crs=CRS.from_user_input(series.crs).to_string(),
+                lon=float(lon),
+                lat=float(lat),
+                window_m=window * dx,
+            )
         return df
 
     def export_point_csv(self) -> io.BytesIO:
@@ -666,24 +802,42 @@ class ExplorerState(param.Parameterized):
         from shapely.geometry import LineString, MultiLineString
 
         if self.corrections is None:
-            raise DataError("no folder for corrected fronts", variable="--edits",
-                            expected="workbench serve DATA --edits DIR")
-        parts = [LineString(np.asarray(xy, float)) for xy in lines
-                 if len(xy) >= 2 and np.isfinite(np.asarray(xy, float)).all()]
+            raise DataError(
+                "no folder for corrected fronts",
+                variable="--edits",
+                expected="workbench serve DATA --edits DIR",
+            )
+        parts = [
+            LineString(np.asarray(xy, float))
+            for xy in lines
+            if len(xy) >= 2 and np.isfinite(np.asarray(xy, float)).all()
+        ]
         if not parts:
-            raise DataError("has no line with two or more points", variable="front",
-                            expected="the corrected front of this date")
+            raise DataError(
+                "has no line with two or more points",
+                variable="front",
+                expected="the corrected front of this date",
+            )
         geometry = parts[0] if len(parts) == 1 else MultiLineString(parts)
         _, origin = self.front_to_edit()
-        row = self.corrections.save(self.glacier, self.series.times[self.date_index], geometry,
-                                    crs=self.series.crs, edited_from=origin, editor=self.editor)
+        row = self.corrections.save(
+            self.glacier,
+            self.series.times[self.date_index],
+            geometry,
+            crs=self.series.crs,
+            edited_from=origin,
+            editor=self.editor,
+        )
         self.corrections_count += 1
         return row
 
     def export_corrections(self) -> io.BytesIO:
         """The GeoPackage of every corrected front (all glaciers) as saved."""
         if self.corrections is None or not self.corrections.path.is_file():
-            raise DataError("no corrected front saved yet", expected="a front corrected with Edit front, then Save")
+            raise DataError(
+                "no corrected front saved yet",
+                expected="a front corrected with Edit front, then Save",
+            )
         return io.BytesIO(self.corrections.path.read_bytes())
 
     def fronts_with_corrections(self) -> Any:
@@ -699,9 +853,18 @@ class ExplorerState(param.Parameterized):
         if predicted is None:
             return corrected
         days = set(corrected["date"].dt.normalize())
-        keep = predicted[~pd.to_datetime(predicted["date"]).dt.normalize().isin(days)].assign(corrected=False)
-        return gpd.GeoDataFrame(pd.concat([keep, corrected], ignore_index=True), geometry="geometry",
-                                crs=predicted.crs).sort_values("date").reset_index(drop=True)
+        keep = predicted[~pd.to_datetime(predicted["date"]).dt.normalize().isin(days)].assign(
+            corrected=False
+        )
+        return (
+            gpd.GeoDataFrame(
+                pd.concat([keep, corrected], ignore_index=True),
+                geometry="geometry",
+                crs=predicted.crs,
+            )
+            .sort_values("date")
+            .reset_index(drop=True)
+        )
 
     # ---------------------------------------------------------------- retreat
     def retreat(self) -> pd.DataFrame:
@@ -713,7 +876,9 @@ class ExplorerState(param.Parameterized):
         series = self.series
         frames = []
         if series.box is None:
-            return pd.DataFrame(columns=["date", "position_m", "change_m", "source", "flags", "corrected"])
+            return pd.DataFrame(
+                columns=["date", "position_m", "change_m", "source", "flags", "corrected"]
+            )
         predicted = self.fronts_with_corrections()
         for source, fronts in (("reference", series.ref_fronts), ("predicted", predicted)):
             if fronts is None or len(fronts) == 0:
@@ -724,7 +889,9 @@ class ExplorerState(param.Parameterized):
                 df = cache[key]
             else:
                 crs = fronts.crs if fronts.crs is not None else None
-                df = retreat_box(fronts[["date", "geometry"]], series.box, crs=crs, upstream=series.upstream)
+                df = retreat_box(
+                    fronts[["date", "geometry"]], series.box, crs=crs, upstream=series.upstream
+                )
                 if source == "reference":
                     cache[key] = df
                     series._retreat_cache = cache  # type: ignore[attr-defined]
@@ -736,11 +903,15 @@ class ExplorerState(param.Parameterized):
                 df["corrected"] = pd.to_datetime(df["date"]).dt.normalize().isin(days).to_numpy()
             frames.append(df)
         if not frames:
-            return pd.DataFrame(columns=["date", "position_m", "change_m", "source", "flags", "corrected"])
+            return pd.DataFrame(
+                columns=["date", "position_m", "change_m", "source", "flags", "corrected"]
+            )
         out = pd.concat(frames, ignore_index=True)
         out["date"] = pd.to_datetime(out["date"])
         if "flags" in out:
-            out["flags"] = out["flags"].map(lambda f: ";".join(f) if isinstance(f, (list, tuple)) else f)
+            out["flags"] = out["flags"].map(
+                lambda f: ";".join(f) if isinstance(f, (list, tuple)) else f
+            )
         return out
 
     # ---------------------------------------------------------------- exports
@@ -755,8 +926,10 @@ class ExplorerState(param.Parameterized):
         if gdf is None and ref is not None and ref.crs is not None:
             gdf = ref.assign(model="reference")
         if gdf is None or len(gdf) == 0 or gdf.crs is None:
-            raise DataError(f"no georeferenced {what} to export for {self.glacier}",
-                            expected="a model run (Run model) or reference lines")
+            raise DataError(
+                f"no georeferenced {what} to export for {self.glacier}",
+                expected="a model run (Run model) or reference lines",
+            )
         if "glacier" not in gdf:
             gdf = gdf.assign(glacier=self.glacier)
         return gdf
