@@ -97,8 +97,8 @@ def test_train_and_val_glaciers_come_native_and_resampled(zones_dm):
 def test_resampled_frames_are_predicts_resampling_of_the_fine_world(zones_dm):
     """The zone input is σ0 → 8-bit grey / 255 on the 50 m grid, then predict's resampling."""
     from workbench.data.demo import db_to_uint8
+    from workbench.data.resample import resize_bilinear as _resize
     from workbench.data.synthetic import simulate_world
-    from workbench.inference.predictor import _resize
 
     fine_world = simulate_world(1, seed=3, years=YEARS, size=(SIZE * 4,) * 2, pixel_size=PX / 4)
     sigma = fine_world[0].stack["sigma0_db"].values

@@ -1,5 +1,5 @@
-"""Evaluation: calving fronts and the CaFFe MDE, zone and outline metrics, calibration,
-ensembles / test-time augmentation, and reports.
+"""Evaluation: the ``evaluate`` command and its reports, on top of inference. The pure
+metrics live in :mod:`workbench.metrics` and are re-exported here for older imports.
 
 Everything public is importable from here; see the submodules for the definitions
 (:mod:`~workbench.evaluation.fronts`, :mod:`~workbench.evaluation.segmentation`,
@@ -18,7 +18,7 @@ Examples
 
 from __future__ import annotations
 
-from .calibration import (
+from workbench.metrics.calibration import (
     CalibrationMap,
     ReliabilityCurve,
     TemperatureScaling,
@@ -26,7 +26,7 @@ from .calibration import (
     expected_calibration_error,
     reliability_curve,
 )
-from .ensembles import (
+from workbench.metrics.ensembles import (
     TTA_TRANSFORMS,
     apply_transform,
     ensemble_mean_std,
@@ -34,7 +34,7 @@ from .ensembles import (
     invert_transform,
     tta_predict,
 )
-from .fronts import (
+from workbench.metrics.fronts import (
     CAFFE_MIN_FRONT_M,
     GROUP_KEYS,
     GroupMDE,
@@ -49,6 +49,15 @@ from .fronts import (
     multi_annotator_mde,
     zones_to_front,
 )
+from workbench.metrics.segmentation import (
+    OutlineCounts,
+    ZoneMetrics,
+    ZoneSummary,
+    aggregate_zone_metrics,
+    f1_iou_from_precision_recall,
+    zone_metrics,
+)
+
 from .report import (
     markdown_table,
     plot_error_histogram,
@@ -56,14 +65,6 @@ from .report import (
     plot_reliability_diagram,
     plot_worst_cases,
     write_report,
-)
-from .segmentation import (
-    OutlineCounts,
-    ZoneMetrics,
-    ZoneSummary,
-    aggregate_zone_metrics,
-    f1_iou_from_precision_recall,
-    zone_metrics,
 )
 
 __all__ = [

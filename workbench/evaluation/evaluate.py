@@ -76,14 +76,20 @@ import torch
 
 from workbench._io import atomic_path
 from workbench.checkpoints import resolve_checkpoint
+from workbench.data.resample import resize_bilinear as _resize
 from workbench.errors import CheckpointError, ConfigError, DataError
+from workbench.metrics.baselines import FixedFront, previous_acquisition, reference_front
+from workbench.metrics.calibration import (
+    CalibrationMap,
+    ReliabilityCurve,
+    TemperatureScaling,
+    entropy_confidence,
+)
+from workbench.metrics.ensembles import ensemble_predict
+from workbench.metrics.fronts import BBOX_MODES, MDEAccumulator, bbox_mask, zones_to_front
+from workbench.metrics.segmentation import OutlineCounts, aggregate_zone_metrics, zone_metrics
 
-from .baselines import FixedFront, previous_acquisition, reference_front
-from .calibration import CalibrationMap, ReliabilityCurve, TemperatureScaling, entropy_confidence
-from .ensembles import ensemble_predict
-from .fronts import BBOX_MODES, MDEAccumulator, bbox_mask, zones_to_front
 from .report import markdown_table, plot_reliability_diagram, plot_worst_cases, write_report
-from .segmentation import OutlineCounts, aggregate_zone_metrics, zone_metrics
 
 __all__ = [
     "CALIBRATION_KEY",
@@ -328,17 +334,6 @@ def _stack_pixel_size(st: Any) -> float | None:
     if "x" in st.coords and st.sizes.get("x", 0) > 1:
         return abs(float(st["x"].values[1] - st["x"].values[0]))
     return None
-
-
-def _resize(x: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
-    """Bilinear resampling of the last two axes (anti-aliased when shrinking)."""
-    import torch.nn.functional as F
-
-    lead = x.shape[:-2]
-    flat = x.reshape(-1, 1, *x.shape[-2:]).float()
-    shrink = size[0] < x.shape[-2] or size[1] < x.shape[-1]
-    out = F.interpolate(flat, size=size, mode="bilinear", align_corners=False, antialias=shrink)
-    return out.reshape(*lead, *size)
 
 
 class _LazyList(Sequence):

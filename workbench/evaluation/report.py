@@ -27,10 +27,9 @@ import numpy as np
 
 from workbench._io import atomic_path, ensure_dir
 from workbench.errors import ConfigError, DataError
-
-from .calibration import CalibrationMap, ReliabilityCurve
-from .fronts import MDEResult, _to_numpy
-from .segmentation import OutlineCounts, ZoneSummary
+from workbench.metrics.calibration import CalibrationMap, ReliabilityCurve
+from workbench.metrics.fronts import MDEResult, _to_numpy
+from workbench.metrics.segmentation import OutlineCounts, ZoneSummary
 
 if TYPE_CHECKING:  # pragma: no cover
     from matplotlib.axes import Axes

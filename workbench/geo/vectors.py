@@ -427,8 +427,8 @@ def fronts_from_zones(
     import geopandas as gpd
     from shapely.geometry import LineString, MultiLineString
 
-    from workbench.evaluation.fronts import zones_to_front
     from workbench.geo.crs import geodesic_length_area
+    from workbench.metrics.fronts import zones_to_front
 
     values, affine, pcrs = _georef(zones, transform, crs, "zones")
     classes = _zone_classes(values)

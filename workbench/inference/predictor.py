@@ -66,13 +66,13 @@ from pathlib import Path
 from typing import Any
 
 import torch
-import torch.nn.functional as F
 from torch import nn
 
 from workbench.data.patches import Normalization
+from workbench.data.resample import resize_bilinear as _resize
 from workbench.device import autocast_context, resolve_device
 from workbench.errors import CheckpointError, ConfigError, DataError
-from workbench.evaluation import (
+from workbench.metrics import (
     CalibrationMap,
     TemperatureScaling,
     ensemble_mean_std,
@@ -694,15 +694,6 @@ class Predictor:
                 "and the input's units and normalisation)",
             )
         return mean, std
-
-
-def _resize(x: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
-    """Bilinear resampling of the last two axes (anti-aliased when shrinking)."""
-    lead = x.shape[:-2]
-    flat = x.reshape(-1, 1, *x.shape[-2:])
-    shrink = size[0] < x.shape[-2] or size[1] < x.shape[-1]
-    out = F.interpolate(flat, size=size, mode="bilinear", align_corners=False, antialias=shrink)
-    return out.reshape(*lead, *size)
 
 
 def as_predictor(

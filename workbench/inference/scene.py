@@ -92,9 +92,9 @@ from workbench._io import atomic_path
 from workbench.data.demo import db_to_uint8
 from workbench.data.stack import open_stack
 from workbench.errors import ConfigError, DataError, StackValidationError
-from workbench.evaluation import entropy_confidence
 from workbench.inference.blending import WEIGHTINGS, window_starts, window_weights
 from workbench.inference.predictor import InputSpec, Predictor, as_predictor
+from workbench.metrics import entropy_confidence
 
 __all__ = [
     "DEFAULT_WINDOW",

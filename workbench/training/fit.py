@@ -42,7 +42,7 @@ from workbench._io import atomic_path, ensure_dir, safe_torch_load
 from workbench.checkpoints import resolve_checkpoint
 from workbench.device import mps_available
 from workbench.errors import CheckpointError, ConfigError, DataError
-from workbench.evaluation.baselines import FixedFront
+from workbench.metrics.baselines import FixedFront
 from workbench.models import get_model_class, load_weights_into, read_checkpoint_info
 from workbench.training.callbacks import AtomicCheckpointIO, BatchSeed, ExportBestCheckpoint
 from workbench.training.config import dump_config, load_config

@@ -46,7 +46,7 @@ import torch.nn.functional as F
 
 from workbench.data.patches import grid_starts
 from workbench.errors import ConfigError
-from workbench.evaluation import OutlineCounts, mean_distance_error, zone_metrics, zones_to_front
+from workbench.metrics import OutlineCounts, mean_distance_error, zone_metrics, zones_to_front
 from workbench.models import SegmentationOutput, create_model, save_checkpoint
 from workbench.training.losses import SegmentationLoss, binary_front_loss
 from workbench.training.optim import build_optimizer, build_scheduler
