@@ -10,7 +10,7 @@ on a shared machine it does not count the time the process waits for a core; ``-
 wall`` for wall-clock). Rows:
 
 * ``brute force`` — the reference: a straightforward pairwise implementation,
-  :func:`workbench.evaluation.fronts._pixel_distances_bruteforce`: the dense N × M
+  :func:`workbench.testing.pixel_distances_bruteforce`: the dense N × M
   ``scipy.spatial.distance.cdist`` matrix in blocks of at most 4 M entries, its row and
   column minima (what CaFFe's public code does). All ratios are against this row.
 * ``brute force, squared`` — a faster brute force, for fairness: ``cdist(...,
@@ -67,16 +67,16 @@ from scipy import ndimage
 from scipy.spatial.distance import cdist
 
 from workbench.data.encoding import GLACIER, NA, OCEAN, ROCK
-from workbench.evaluation import zones_to_front
-from workbench.evaluation.fronts import (
-    _BRUTE_BLOCK,
+from workbench.metrics import zones_to_front
+from workbench.metrics.fronts import (
     MDEAccumulator,
     _flat_coords,
     _flat_distances,
     _kdtree_distances,
     _nn_kernel,
-    _pixel_distances_bruteforce,
 )
+from workbench.testing import _BRUTE_BLOCK
+from workbench.testing import pixel_distances_bruteforce as _pixel_distances_bruteforce
 
 Pair = tuple[np.ndarray, np.ndarray, tuple[int, int], float]  # pred flat, ref flat, shape, m/px
 RESOLUTIONS = (6.0, 7.0, 12.0, 17.0, 20.0)

@@ -47,23 +47,23 @@ import scipy
 from metrics import Timer, _smooth_noise  # benchmarks/metrics.py, beside this script
 
 from workbench.data.encoding import GLACIER, NA, OCEAN, ROCK
-from workbench.evaluation import zones_to_front
-from workbench.evaluation.fronts import (
+from workbench.metrics import zones_to_front
+from workbench.metrics.fronts import (
     CAFFE_MIN_FRONT_M,
     _as_zones,
     _structure,
     _zf_kernels,
     _zones_to_front_ndimage,
-    _zones_to_front_reference,
 )
+from workbench.testing import zones_to_front_reference
 
 RESOLUTIONS = (6.0, 7.0, 12.0, 17.0, 20.0)
 
 
 # --------------------------------------------------------------------------- the reference
 # The implementation before the speed-up, kept verbatim in the package
-# (workbench.evaluation.fronts._zones_to_front_reference, also what the tests compare with).
-reference_zones_to_front = _zones_to_front_reference
+# (workbench.testing.zones_to_front_reference, also what the tests compare with).
+reference_zones_to_front = zones_to_front_reference
 
 
 # --------------------------------------------------------------------------- implementations

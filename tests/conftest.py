@@ -60,3 +60,11 @@ def pytest_collection_modifyitems(config, items):
     for item in items:
         if "gpu" in item.keywords:
             item.add_marker(skip_gpu)
+
+
+@pytest.fixture(scope="session")
+def zones_front_reference():
+    """The slow literal zones → front reference (a function), for equality tests."""
+    from workbench.testing import zones_to_front_loops
+
+    return zones_to_front_loops

@@ -9,7 +9,7 @@ Implements SCIENCE.md §1 ("The mean distance error"):
 3. :func:`front_distances` gives, for one image, the distances from every predicted front
    pixel to the nearest reference pixel followed by those from every reference pixel to the
    nearest predicted pixel (an exact compiled nearest-neighbour search; bit-identical to
-   the dense pairwise :func:`_front_distances_bruteforce`);
+   the dense pairwise :func:`workbench.testing.front_distances_bruteforce`);
 4. :func:`mean_distance_error` pools the distances of ALL images (times each image's pixel
    size) into one mean, counts images without a predicted front, and breaks the result down
    by glacier, season, sensor and resolution. :class:`MDEAccumulator` does the same one
@@ -821,7 +821,7 @@ def front_distances(pred_mask: Any, ref_mask: Any) -> np.ndarray:
 
     The search is exact: each distance is the square root of the smallest integer squared
     distance ``dr² + dc²`` over ALL pixels of the other front, so the numbers are
-    bit-identical to the dense pairwise :func:`_front_distances_bruteforce` (integers below
+    bit-identical to the dense pairwise :func:`workbench.testing.front_distances_bruteforce` (integers below
     2**53 are exact in float64 and IEEE-754 ``sqrt`` is correctly rounded, in ``cdist`` as
     here). A compiled kernel (numba, :func:`_nn_kernel`) does the search: each front's
     pixels are sorted along a Z-order curve and cut into leaves of 64 with bounding boxes;
@@ -920,133 +920,6 @@ def _kdtree_distances(pc: np.ndarray, rc: np.ndarray) -> np.ndarray:
     d_pr, _ = _tree(rc).query(pc, k=1)
     d_rp, _ = _tree(pc).query(rc, k=1)
     return np.concatenate([d_pr, d_rp])
-
-
-# --------------------------------------------------------------------------- reference
-# The implementation of zones_to_front before the run-length kernels, verbatim (docstrings
-# shortened): the straightforward definition that tests/evaluation/test_zones_to_front_fast.py
-# and benchmarks/postprocess.py compare the fast paths with. Do not "fix" or speed it up: it
-# defines the expected output.
-
-
-def _largest_label_reference(labels: np.ndarray, n: int) -> int:
-    """Label of the largest component (first in raster order on ties, like ``argmax``)."""
-    sizes = np.bincount(labels.ravel(), minlength=n + 1)
-    sizes[0] = 0
-    return int(np.argmax(sizes))
-
-
-def _zones_to_front_reference(
-    zones_classes: Any,
-    resolution_m: float | None,
-    *,
-    min_cluster_m: float = CAFFE_MIN_FRONT_M,
-    min_cluster_px: float | None = None,
-    nonocean_connectivity: int = 8,
-) -> np.ndarray:
-    """The previous ``zones_to_front`` (CaFFe post-processing), verbatim."""
-    zones = _as_zones(zones_classes)
-    if min_cluster_px is not None:
-        threshold = float(min_cluster_px)
-    else:
-        if resolution_m is None:
-            raise ConfigError(
-                "needs a pixel size to turn the minimum front length into pixels",
-                variable="resolution_m",
-                expected="a resolution in metres, or min_cluster_px for images of unknown "
-                "pixel size (e.g. resized sets such as caffe256)",
-            )
-        if not (
-            isinstance(resolution_m, int | float | np.number)
-            and resolution_m > 0
-            and math.isfinite(resolution_m)
-        ):
-            raise ConfigError(
-                f"resolution {resolution_m!r} is not a pixel size",
-                variable="resolution_m",
-                expected="a positive number of metres",
-            )
-        threshold = float(min_cluster_m) / float(resolution_m)
-    struct_fill = _structure(nonocean_connectivity, "nonocean_connectivity")
-
-    ocean = zones == OCEAN
-    # 1. every non-ocean component except the largest becomes ocean
-    labels, n = ndimage.label(~ocean, structure=struct_fill)
-    if n > 1:
-        keep = _largest_label_reference(labels, n)
-        ocean = ocean | ((labels > 0) & (labels != keep))
-    # 2. keep the largest 8-connected ocean component; the rest becomes glacier
-    labels, n = ndimage.label(ocean, structure=_STRUCT8)
-    if n == 0:
-        return np.zeros(zones.shape, dtype=bool)
-    main_ocean = labels == _largest_label_reference(labels, n) if n > 1 else ocean
-    glacier = (zones == GLACIER) & ~ocean  # original glacier not flooded in step 1
-    glacier |= ocean & ~main_ocean  # small ocean patches become glacier
-    # 3. ocean pixels with a 4-neighbour glacier pixel (outside the image counts as nothing)
-    near = np.zeros_like(glacier)
-    near[1:, :] |= glacier[:-1, :]
-    near[:-1, :] |= glacier[1:, :]
-    near[:, 1:] |= glacier[:, :-1]
-    near[:, :-1] |= glacier[:, 1:]
-    front = main_ocean & near
-    # 4. remove short 8-connected clusters (size <= threshold)
-    labels, n = ndimage.label(front, structure=_STRUCT8)
-    if n:
-        sizes = np.bincount(labels.ravel(), minlength=n + 1)
-        keep = sizes > threshold
-        keep[0] = False
-        front = keep[labels]
-    return front
-
-
-def _front_distances_bruteforce(pred_mask: Any, ref_mask: Any) -> np.ndarray:
-    """Reference implementation of :func:`front_distances` with a dense N × M matrix.
-
-    Same definition and output order, O(N·M) time: :func:`_pixel_distances_bruteforce` on the
-    front pixels. For tests and benchmarks only.
-
-    Examples
-    --------
-    >>> a = np.zeros((5, 5), bool); a[0, 0] = True
-    >>> b = np.zeros((5, 5), bool); b[3, 0:3] = True
-    >>> bool(np.array_equal(_front_distances_bruteforce(a, b), front_distances(a, b)))
-    True
-    """
-    p, r = _check_pair(pred_mask, ref_mask)
-    return _pixel_distances_bruteforce(_front_coords(p), _front_coords(r))
-
-
-def _pixel_distances_bruteforce(pc: np.ndarray, rc: np.ndarray) -> np.ndarray:
-    """Dense pairwise distances (``scipy.spatial.distance.cdist``) and their minima.
-
-    What CaFFe's public code does: the full N × M Euclidean distance matrix, its row minima
-    (predicted → reference) and column minima (reference → predicted). The matrix is computed
-    in blocks of predicted pixels (at most ``_BRUTE_BLOCK`` entries at a time) to bound the
-    memory; the minima are exact either way. For tests and benchmarks only.
-
-    Examples
-    --------
-    >>> a, b = np.array([[0, 0]]), np.array([[3, 0], [3, 1], [3, 2]])
-    >>> _pixel_distances_bruteforce(a, b).round(4).tolist()
-    [3.0, 3.0, 3.1623, 3.6056]
-    """
-    from scipy.spatial.distance import cdist
-
-    pc = np.asarray(pc, dtype=np.float64).reshape(-1, 2)
-    rc = np.asarray(rc, dtype=np.float64).reshape(-1, 2)
-    if len(pc) == 0 or len(rc) == 0:
-        return np.empty(0, dtype=np.float64)
-    rows = max(1, _BRUTE_BLOCK // len(rc))
-    d_pr = np.empty(len(pc))
-    d_rp = np.full(len(rc), np.inf)
-    for start in range(0, len(pc), rows):
-        d = cdist(pc[start : start + rows], rc)
-        d_pr[start : start + rows] = d.min(axis=1)
-        np.minimum(d_rp, d.min(axis=0), out=d_rp)
-    return np.concatenate([d_pr, d_rp])
-
-
-_BRUTE_BLOCK = 4_000_000  # matrix entries per block of the brute-force reference (32 MB)
 
 
 # --------------------------------------------------------------------------- exact NN kernel

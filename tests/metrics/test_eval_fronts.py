@@ -15,7 +15,7 @@ from hypothesis.extra.numpy import arrays
 from workbench.data.caffe import parse_caffe_name
 from workbench.data.encoding import GLACIER, NA, OCEAN, ROCK
 from workbench.errors import ConfigError, DataError, LabelEncodingError
-from workbench.evaluation import (
+from workbench.metrics import (
     bbox_mask,
     front_distances,
     mask_front_with_bbox,
@@ -23,7 +23,7 @@ from workbench.evaluation import (
     multi_annotator_mde,
     zones_to_front,
 )
-from workbench.evaluation.fronts import _front_distances_bruteforce
+from workbench.testing import front_distances_bruteforce as _front_distances_bruteforce
 
 S2, S5, S8, S10, S13 = (math.sqrt(v) for v in (2, 5, 8, 10, 13))
 
@@ -441,7 +441,7 @@ def test_multi_annotator_several_images_and_pixels():
 
 
 def test_bruteforce_blocks_do_not_change_values(monkeypatch):
-    import workbench.evaluation.fronts as fronts_mod
+    import workbench.testing as fronts_mod
 
     rng = np.random.default_rng(5)
     a = rng.uniform(size=(40, 50)) < 0.05

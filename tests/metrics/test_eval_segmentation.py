@@ -10,7 +10,7 @@ import pytest
 import torch
 
 from workbench.errors import ConfigError, DataError, LabelEncodingError
-from workbench.evaluation import (
+from workbench.metrics import (
     OutlineCounts,
     aggregate_zone_metrics,
     f1_iou_from_precision_recall,

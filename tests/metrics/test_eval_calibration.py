@@ -11,7 +11,7 @@ import pytest
 import torch
 
 from workbench.errors import ConfigError, DataError
-from workbench.evaluation import (
+from workbench.metrics import (
     CalibrationMap,
     ReliabilityCurve,
     TemperatureScaling,

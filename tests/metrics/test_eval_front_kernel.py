@@ -20,20 +20,20 @@ from hypothesis.extra.numpy import arrays
 from workbench.data.caffe import parse_caffe_name
 from workbench.data.encoding import GLACIER, OCEAN
 from workbench.errors import ConfigError
-from workbench.evaluation.fronts import (
+from workbench.metrics.fronts import (
     _NN_BLOCK,
     _NN_LEAF,
     _NN_MAX_SIDE,
     MDEAccumulator,
     _flat_distances,
     _front_coords,
-    _front_distances_bruteforce,
     _kdtree_distances,
     _nn_kernel,
-    _pixel_distances_bruteforce,
     front_distances,
     mean_distance_error,
 )
+from workbench.testing import front_distances_bruteforce as _front_distances_bruteforce
+from workbench.testing import pixel_distances_bruteforce as _pixel_distances_bruteforce
 
 
 @pytest.fixture(scope="module", autouse=True)

@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from workbench.errors import ConfigError, DataError
-from workbench.evaluation import (
+from workbench.metrics import (
     TTA_TRANSFORMS,
     apply_transform,
     ensemble_mean_std,

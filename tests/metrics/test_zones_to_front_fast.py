@@ -18,9 +18,10 @@ import numpy as np
 import pytest
 from scipy import ndimage
 
+from workbench import testing
 from workbench.data.encoding import GLACIER, NA, OCEAN, ROCK
-from workbench.evaluation import fronts
-from workbench.evaluation.fronts import (
+from workbench.metrics import fronts
+from workbench.metrics.fronts import (
     _STRUCT8,
     CAFFE_MIN_FRONT_M,
     _as_zones,
@@ -31,8 +32,8 @@ from workbench.evaluation.fronts import (
 # --------------------------------------------------------------------------- the reference
 # The implementation before the speed-up, kept verbatim in the package (as the brute-force
 # MDE is) so that this module and benchmarks/postprocess.py compare with one copy.
-_reference_zones_to_front = fronts._zones_to_front_reference
-_reference_largest_label = fronts._largest_label_reference
+_reference_zones_to_front = testing.zones_to_front_reference
+_reference_largest_label = testing.largest_label_reference
 
 
 # --------------------------------------------------------------------------- helpers
