@@ -67,14 +67,14 @@ from scipy import ndimage
 from scipy.spatial.distance import cdist
 
 from workbench.data.encoding import GLACIER, NA, OCEAN, ROCK
-from workbench.metrics import zones_to_front
-from workbench.metrics.fronts import (
+from workbench.evaluation.fronts import (
     MDEAccumulator,
     _flat_coords,
     _flat_distances,
     _kdtree_distances,
     _nn_kernel,
 )
+from workbench.metrics import zones_to_front
 from workbench.testing import _BRUTE_BLOCK
 from workbench.testing import pixel_distances_bruteforce as _pixel_distances_bruteforce
 

@@ -47,14 +47,14 @@ import scipy
 from metrics import Timer, _smooth_noise  # benchmarks/metrics.py, beside this script
 
 from workbench.data.encoding import GLACIER, NA, OCEAN, ROCK
-from workbench.metrics import zones_to_front
-from workbench.metrics.fronts import (
+from workbench.evaluation.fronts import (
     CAFFE_MIN_FRONT_M,
     _as_zones,
     _structure,
     _zf_kernels,
     _zones_to_front_ndimage,
 )
+from workbench.metrics import zones_to_front
 from workbench.testing import zones_to_front_reference
 
 RESOLUTIONS = (6.0, 7.0, 12.0, 17.0, 20.0)

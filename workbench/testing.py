@@ -27,12 +27,11 @@ from scipy import ndimage
 
 from workbench.data.encoding import GLACIER, OCEAN
 from workbench.errors import ConfigError
+from workbench.metrics.distances import _check_pair, _front_coords
 from workbench.metrics.fronts import (
     _STRUCT8,
     CAFFE_MIN_FRONT_M,
     _as_zones,
-    _check_pair,
-    _front_coords,
     _structure,
 )
 

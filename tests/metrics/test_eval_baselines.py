@@ -11,9 +11,9 @@ import torch
 from workbench.data.caffe import write_caffe_sample
 from workbench.errors import DataError
 from workbench.evaluation.evaluate import evaluate
+from workbench.evaluation.fronts import front_distances
 from workbench.metrics import zones_to_front
 from workbench.metrics.baselines import FixedFront, previous_acquisition
-from workbench.metrics.fronts import front_distances
 from workbench.models import SegmentationOutput, create_model, read_checkpoint_info, save_checkpoint
 
 

@@ -9,7 +9,7 @@ import pytest
 
 from workbench.data.caffe import read_bbox
 from workbench.errors import ConfigError, FileFormatError
-from workbench.metrics.fronts import bbox_mask
+from workbench.evaluation.fronts import bbox_mask
 
 
 def _published_masking(mask: np.ndarray, lines: list[str]) -> np.ndarray:

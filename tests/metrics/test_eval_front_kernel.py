@@ -20,7 +20,7 @@ from hypothesis.extra.numpy import arrays
 from workbench.data.caffe import parse_caffe_name
 from workbench.data.encoding import GLACIER, OCEAN
 from workbench.errors import ConfigError
-from workbench.metrics.fronts import (
+from workbench.evaluation.fronts import (
     _NN_BLOCK,
     _NN_LEAF,
     _NN_MAX_SIDE,

@@ -20,14 +20,14 @@ from scipy import ndimage
 
 from workbench import testing
 from workbench.data.encoding import GLACIER, NA, OCEAN, ROCK
-from workbench.metrics import fronts
-from workbench.metrics.fronts import (
+from workbench.evaluation.fronts import (
     _STRUCT8,
     CAFFE_MIN_FRONT_M,
     _as_zones,
     _structure,
     zones_to_front,
 )
+from workbench.metrics import fronts
 
 # --------------------------------------------------------------------------- the reference
 # The implementation before the speed-up, kept verbatim in the package (as the brute-force

@@ -18,6 +18,21 @@ Examples
 
 from __future__ import annotations
 
+from workbench.evaluation.fronts import (
+    CAFFE_MIN_FRONT_M,
+    GROUP_KEYS,
+    GroupMDE,
+    ImageFrontError,
+    MDEAccumulator,
+    MDEResult,
+    MultiAnnotatorResult,
+    bbox_mask,
+    front_distances,
+    mask_front_with_bbox,
+    mean_distance_error,
+    multi_annotator_mde,
+    zones_to_front,
+)
 from workbench.metrics.calibration import (
     CalibrationMap,
     ReliabilityCurve,
@@ -33,21 +48,6 @@ from workbench.metrics.ensembles import (
     ensemble_predict,
     invert_transform,
     tta_predict,
-)
-from workbench.metrics.fronts import (
-    CAFFE_MIN_FRONT_M,
-    GROUP_KEYS,
-    GroupMDE,
-    ImageFrontError,
-    MDEAccumulator,
-    MDEResult,
-    MultiAnnotatorResult,
-    bbox_mask,
-    front_distances,
-    mask_front_with_bbox,
-    mean_distance_error,
-    multi_annotator_mde,
-    zones_to_front,
 )
 from workbench.metrics.segmentation import (
     OutlineCounts,

@@ -86,7 +86,8 @@ from workbench.metrics.calibration import (
     entropy_confidence,
 )
 from workbench.metrics.ensembles import ensemble_predict
-from workbench.metrics.fronts import BBOX_MODES, MDEAccumulator, bbox_mask, zones_to_front
+from workbench.metrics.fronts import BBOX_MODES, bbox_mask, zones_to_front
+from workbench.metrics.mde import MDEAccumulator
 from workbench.metrics.segmentation import OutlineCounts, aggregate_zone_metrics, zone_metrics
 
 from .report import markdown_table, plot_reliability_diagram, plot_worst_cases, write_report

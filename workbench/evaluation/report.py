@@ -28,7 +28,8 @@ import numpy as np
 from workbench._io import atomic_path, ensure_dir
 from workbench.errors import ConfigError, DataError
 from workbench.metrics.calibration import CalibrationMap, ReliabilityCurve
-from workbench.metrics.fronts import MDEResult, _to_numpy
+from workbench.metrics.fronts import _to_numpy
+from workbench.metrics.mde import MDEResult
 from workbench.metrics.segmentation import OutlineCounts, ZoneSummary
 
 if TYPE_CHECKING:  # pragma: no cover

@@ -17,6 +17,10 @@ Examples
 
 from __future__ import annotations
 
+from .annotators import (
+    MultiAnnotatorResult,
+    multi_annotator_mde,
+)
 from .calibration import (
     CalibrationMap,
     ReliabilityCurve,
@@ -24,6 +28,9 @@ from .calibration import (
     entropy_confidence,
     expected_calibration_error,
     reliability_curve,
+)
+from .distances import (
+    front_distances,
 )
 from .ensembles import (
     TTA_TRANSFORMS,
@@ -36,17 +43,16 @@ from .ensembles import (
 from .fronts import (
     CAFFE_MIN_FRONT_M,
     GROUP_KEYS,
+    bbox_mask,
+    mask_front_with_bbox,
+    zones_to_front,
+)
+from .mde import (
     GroupMDE,
     ImageFrontError,
     MDEAccumulator,
     MDEResult,
-    MultiAnnotatorResult,
-    bbox_mask,
-    front_distances,
-    mask_front_with_bbox,
     mean_distance_error,
-    multi_annotator_mde,
-    zones_to_front,
 )
 from .segmentation import (
     OutlineCounts,
