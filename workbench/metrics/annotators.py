@@ -5,9 +5,9 @@ Examples
 --------
 >>> a = np.zeros((4, 4), bool); a[:, 1] = True
 >>> b = np.zeros((4, 4), bool); b[:, 2] = True
->>> r = multi_annotator_mde([a], {"x": [a], "y": [b]}, resolutions_m=[1.0])
->>> sorted(r.per_annotator)
-['x', 'y']
+>>> r = multi_annotator_mde(a, {"x": a, "y": b}, resolution=1.0)
+>>> sorted(r.model_vs_annotator), r.pairwise
+(['x', 'y'], {'x|y': 1.0})
 """
 
 from __future__ import annotations
