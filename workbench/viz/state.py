@@ -261,6 +261,9 @@ class ExplorerState(param.Parameterized):
         default=5, bounds=(1, 51), doc="side of the point's averaging window [px]"
     )
     corrections_count = param.Integer(default=0, doc="bumped when a corrected front is saved")
+    compare = param.String(
+        default="", doc="second date YYYY-MM-DD shown beside the map ('': no comparison)"
+    )
 
     def __init__(
         self,
@@ -290,7 +293,8 @@ class ExplorerState(param.Parameterized):
             **{
                 k: v
                 for k, v in params.items()
-                if k not in ("dataset", "glacier", "date", "date_index", "checkpoint", "point")
+                if k
+                not in ("dataset", "glacier", "date", "date_index", "checkpoint", "point", "compare")
             }
         )
         self.param.dataset.objects = list(catalogue)
@@ -311,6 +315,8 @@ class ExplorerState(param.Parameterized):
             self.date = params["date"]
         elif params.get("date_index") is not None:
             self.date_index = int(params["date_index"])
+        if params.get("compare"):
+            self.compare = str(params["compare"])
         if params.get("point") is not None:  # from a shared link: kept only inside the images
             try:
                 x, y = (float(v) for v in params["point"])
@@ -379,6 +385,50 @@ class ExplorerState(param.Parameterized):
         finally:
             self._syncing = False
         self.date = str(series.times[self.date_index].date())
+        if self.compare:  # the second date snaps to this glacier's nearest acquisition
+            self._on_compare()
+
+    @param.depends("compare", watch=True)
+    def _on_compare(self) -> None:
+        if not self.compare:
+            return
+        try:
+            i = self.series.nearest(self.compare)
+        except (ValueError, TypeError):
+            self.compare = ""
+            return
+        snapped = str(self.series.times[i].date()) if len(self.series) > 1 else ""
+        if snapped != self.compare:
+            self.compare = snapped
+
+    @property
+    def compare_index(self) -> int | None:
+        """Index of the second date shown beside the map (None: no comparison).
+
+        >>> import tempfile, pathlib
+        >>> from workbench.data.demo import make_demo_world
+        >>> root = pathlib.Path(tempfile.mkdtemp()) / "w"
+        >>> _ = make_demo_world(root, n_glaciers=1, years=0.1, size=64, pixel_size=80)
+        >>> s = ExplorerState.from_paths([root], compare="2000-01-01")
+        >>> s.compare_index, s.compare == str(s.series.times[0].date())  # snapped to the first
+        (0, True)
+        """
+        return self.series.nearest(self.compare) if self.compare else None
+
+    def front_of(self, i: int) -> tuple[Any, str]:
+        """The front of date ``i`` as the explorer draws it, and where it comes from: the
+        corrected front (``corrected``), else the predicted one (``predicted``), else the
+        reference front (``reference``), else ``(None, "none")``."""
+        corrected = self.corrected_front(i)
+        if corrected is not None:
+            return corrected, "corrected"
+        predicted = self.predicted_front(i)
+        if predicted is not None and len(predicted):
+            return predicted, "predicted"
+        reference = self.series.ref_at("fronts", i)
+        if reference is not None and len(reference):
+            return reference, "reference"
+        return None, "none"
 
     @param.depends("date_index", watch=True)
     def _on_index(self) -> None:
