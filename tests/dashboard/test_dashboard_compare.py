@@ -41,8 +41,9 @@ def test_compare_two_dates_side_by_side(page, server, world):
         own = renderer_data(page, "reference front", plot)
         dashed = renderer_data(page, "other front", plot)
         assert own and own["xs"] and dashed and dashed["xs"], plot
-    assert renderer_data(page, "reference front", "wb-compare")["xs"] == (
-        renderer_data(page, "other front", "wb-map")["xs"]
+    assert (
+        renderer_data(page, "reference front", "wb-compare")["xs"]
+        == (renderer_data(page, "other front", "wb-map")["xs"])
     )
     labels = [v for v in plot_geometry(page)["views"] if v["type"] == "Legend"][0]["labels"]
     assert f"reference front of {other} (other date)" in labels

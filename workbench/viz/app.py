@@ -497,7 +497,9 @@ def explorer_app(state: ExplorerState, *, template: bool = True) -> pn.viewable.
 
     # ------------------------------------------------------------ model
     ckpt = pn.widgets.Select.from_param(state.param.checkpoint, name="Checkpoint")
-    tta = pn.widgets.Checkbox.from_param(state.param.tta, name="TTA (uncertainty)")
+    tta = pn.widgets.Checkbox.from_param(
+        state.param.tta, name="TTA (uncertainty)", css_classes=["wb-tta"]
+    )
     run = pn.widgets.Button(
         name="Run model on this glacier",
         button_type="primary",
@@ -725,7 +727,7 @@ def explorer_app(state: ExplorerState, *, template: bool = True) -> pn.viewable.
     state.param.watch(on_date, "date_index")
     state.param.watch(on_glacier, ["dataset", "glacier"])
     state.param.watch(on_overlays, "overlays")
-    state.param.watch(on_run, "run_count")
+    state.param.watch(on_run, ["run_count", "tta"])  # TTA ticked: that run's layers and band
     state.param.watch(on_point, ["point", "point_window"])
     state.param.watch(on_compare, "compare")
 

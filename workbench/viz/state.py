@@ -75,6 +75,10 @@ RASTERS: tuple[str, ...] = ("zones", "confidence", "uncertainty")
 LINES: tuple[str, ...] = ("reference outline", "outline", "reference front", "front")
 """Line overlays, in drawing order (always above the rasters)."""
 
+UNCERTAIN_STD = 0.1
+"""A pixel is uncertain when the members (TTA transforms, ensemble models) spread the
+probability of its predicted class by more than this standard deviation."""
+
 _PRED_LOCK = threading.RLock()
 _PREDICTIONS: dict[tuple, dict[str, Any]] = {}
 
@@ -169,6 +173,7 @@ def predict_series(
         "fronts": {},
         "outlines": {},
         "model": ds.attrs.get("model", checkpoint.stem),
+        "tta": bool(tta),
     }
     with _PRED_LOCK:
         _PREDICTIONS[key] = result
@@ -294,7 +299,15 @@ class ExplorerState(param.Parameterized):
                 k: v
                 for k, v in params.items()
                 if k
-                not in ("dataset", "glacier", "date", "date_index", "checkpoint", "point", "compare")
+                not in (
+                    "dataset",
+                    "glacier",
+                    "date",
+                    "date_index",
+                    "checkpoint",
+                    "point",
+                    "compare",
+                )
             }
         )
         self.param.dataset.objects = list(catalogue)
@@ -566,9 +579,12 @@ class ExplorerState(param.Parameterized):
         latest one that does."""
         found = [r for r in self.results() if r["label"] == label]
         chosen = self.checkpoint_path
-        for r in found:
-            if chosen is not None and r["checkpoint"] == chosen:
+        mine = [r for r in found if chosen is not None and r["checkpoint"] == chosen]
+        for r in mine:  # the run with the TTA setting now ticked, else the other one
+            if r.get("tta") == self.tta:
                 return r
+        if mine:
+            return mine[0]
         return found[-1] if found else None
 
     def run_model(self, checkpoint: str | None = None) -> dict[str, Any]:
@@ -927,15 +943,26 @@ class ExplorerState(param.Parameterized):
     # ---------------------------------------------------------------- retreat
     def retreat(self) -> pd.DataFrame:
         """Retreat table of the glacier: ``date``, ``position_m``, ``change_m``, ``source``
-        (``predicted`` / ``reference``), ``corrected`` (a front corrected by hand took the
-        prediction's place) by the box method (:func:`workbench.geo.retreat_box`)."""
+        (``predicted`` / ``reference``), ``flags``, ``corrected`` (a front corrected by hand
+        took the prediction's place) by the box method (:func:`workbench.geo.retreat_box`),
+        and ``low_m``/``high_m``, the uncertainty band of predicted positions where the model
+        ran with TTA or an ensemble (:meth:`_uncertainty_band`; NaN elsewhere)."""
         from workbench.geo import retreat_box
 
         series = self.series
         frames = []
         if series.box is None:
             return pd.DataFrame(
-                columns=["date", "position_m", "change_m", "source", "flags", "corrected"]
+                columns=[
+                    "date",
+                    "position_m",
+                    "change_m",
+                    "source",
+                    "flags",
+                    "corrected",
+                    "low_m",
+                    "high_m",
+                ]
             )
         predicted = self.fronts_with_corrections()
         for source, fronts in (("reference", series.ref_fronts), ("predicted", predicted)):
@@ -956,13 +983,25 @@ class ExplorerState(param.Parameterized):
             df = df.copy()
             df["source"] = source
             df["corrected"] = False
+            df["low_m"] = df["high_m"] = np.nan
+            if source == "predicted":
+                self._uncertainty_band(df)
             if source == "predicted" and "corrected" in fronts:
                 days = set(pd.to_datetime(fronts.loc[fronts["corrected"], "date"]).dt.normalize())
                 df["corrected"] = pd.to_datetime(df["date"]).dt.normalize().isin(days).to_numpy()
             frames.append(df)
         if not frames:
             return pd.DataFrame(
-                columns=["date", "position_m", "change_m", "source", "flags", "corrected"]
+                columns=[
+                    "date",
+                    "position_m",
+                    "change_m",
+                    "source",
+                    "flags",
+                    "corrected",
+                    "low_m",
+                    "high_m",
+                ]
             )
         out = pd.concat(frames, ignore_index=True)
         out["date"] = pd.to_datetime(out["date"])
@@ -971,6 +1010,40 @@ class ExplorerState(param.Parameterized):
                 lambda f: ";".join(f) if isinstance(f, (list, tuple)) else f
             )
         return out
+
+    def _uncertainty_band(self, df: pd.DataFrame) -> None:
+        """Fill ``low_m``/``high_m`` of the predicted positions where the model ran with TTA or
+        an ensemble (an ``uncertainty`` layer): the box method's position moves by an area over
+        the box width, so uncertain ice pixels inside the box (:data:`UNCERTAIN_STD`) could lower
+        it by their area / width and uncertain ocean pixels raise it by theirs. Fronts
+        corrected by hand get no band."""
+        res = self.result("zones")
+        box = self.series.box
+        width = df.attrs.get("box_width_m")
+        if res is None or "uncertainty" not in res["dataset"] or box is None or not width:
+            return
+        import shapely
+
+        ds = res["dataset"]
+        if "box_mask" not in res:
+            geom = box.geometry.union_all() if hasattr(box, "geometry") else box
+            xx, yy = np.meshgrid(ds["x"].values, ds["y"].values)
+            res["box_mask"] = shapely.contains_xy(geom, xx, yy)
+        inside = res["box_mask"]
+        pixel = abs(float(ds["x"][1] - ds["x"][0]) * float(ds["y"][1] - ds["y"][0]))
+        times = ds["time"].values
+        for k, (day, position) in enumerate(zip(df["date"], df["position_m"], strict=True)):
+            if df["corrected"].iloc[k] or not np.isfinite(position):
+                continue
+            i = int(np.abs(times - np.datetime64(pd.Timestamp(day))).argmin())
+            unsure = inside & (ds["uncertainty"].values[i] > UNCERTAIN_STD)
+            zones = ds["zones"].values[i]
+            df.iloc[k, df.columns.get_loc("low_m")] = (
+                position - (unsure & (zones == 2)).sum() * pixel / width
+            )
+            df.iloc[k, df.columns.get_loc("high_m")] = (
+                position + (unsure & (zones == 3)).sum() * pixel / width
+            )
 
     # ---------------------------------------------------------------- exports
     def _vectors(self, what: str) -> Any:
