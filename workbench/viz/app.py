@@ -26,6 +26,7 @@ import numpy as np
 import panel as pn
 import param
 
+from workbench.viz.locator import LocatorView
 from workbench.viz.mapview import MapView
 from workbench.viz.plots import PointView, RetreatView
 from workbench.viz.state import OVERLAYS, RASTERS, ExplorerState
@@ -372,6 +373,11 @@ def explorer_app(state: ExplorerState, *, template: bool = True) -> pn.viewable.
             state.compare = event.new or ""
 
     compare.param.watch(from_compare, "value")
+    basemap = pn.widgets.Checkbox(
+        name="Basemap tiles on the locator (OpenStreetMap, online)",
+        value=False,
+        css_classes=["wb-basemap"],
+    )
     reference = pn.widgets.CheckBoxGroup(
         options=REFERENCE, inline=False, css_classes=["wb-reference"]
     )
@@ -566,10 +572,15 @@ def explorer_app(state: ExplorerState, *, template: bool = True) -> pn.viewable.
         css_classes=["wb-point"],
     )
     point_hint = _text(POINT_HINT, "wb-point-hint")
+    locator_pane = pn.pane.Bokeh(sizing_mode=None)
+    locator_box = pn.Column(locator_pane, css_classes=["wb-locator"])  # shown/hidden as point_box
+    panes.append(locator_pane)
     window = pn.widgets.IntSlider.from_param(
         state.param.point_window, name="Point window [px]", step=2, sizing_mode="stretch_width"
     )
-    side = pn.Column(point_hint, point_box, window, sizing_mode="stretch_width", min_width=320)
+    side = pn.Column(
+        locator_box, point_hint, point_box, window, sizing_mode="stretch_width", min_width=320
+    )
     map_row = pn.Row(map_pane, side, sizing_mode="stretch_width")
     below_maps = pn.Column(sizing_mode="stretch_width", visible=False)  # the point plot, comparing
     retreat_pane = pn.pane.Bokeh(sizing_mode="stretch_width")
@@ -603,8 +614,20 @@ def explorer_app(state: ExplorerState, *, template: bool = True) -> pn.viewable.
         retreat_pane.object = views["retreat"].figure
         if views["point"] is not None:
             point_pane.object = views["point"].figure
+        views["locator"] = LocatorView(state) if state.series.crs is not None else None
+        if views["locator"] is not None:
+            views["locator"].set_basemap(basemap.value)
+            locator_pane.object = views["locator"].figure
+        locator_box.visible = views["locator"] is not None
+        basemap.disabled = views["locator"] is None
         show_retreat()
         show_point()
+
+    def on_basemap(event) -> None:
+        if views.get("locator") is not None:
+            dispatch(lambda: views["locator"].set_basemap(event.new))
+
+    basemap.param.watch(on_basemap, "value")
 
     def show_retreat() -> None:
         ok = views["retreat"].available
@@ -838,6 +861,7 @@ def explorer_app(state: ExplorerState, *, template: bool = True) -> pn.viewable.
         clim,
         cmap,
         compare,
+        basemap,
         _text("<h3>Reference</h3>"),
         reference,
         reference_note,
