@@ -3,7 +3,7 @@ headless Debian chromium."""
 
 from __future__ import annotations
 
-from urllib.parse import parse_qs, urlparse
+from urllib.parse import parse_qs
 
 import geopandas as gpd
 import pandas as pd
@@ -13,6 +13,11 @@ from _dashboard_helpers import plot_geometry, renderer_data, wait_plot, wait_unt
 pytestmark = [pytest.mark.browser]
 
 T = 60_000  # ms
+
+
+def _query(page) -> dict:
+    """The page's query now (``page.url`` is only refreshed while playwright waits)."""
+    return parse_qs(page.evaluate("() => location.search").lstrip("?"))
 
 
 def _fronts_days(world) -> list[str]:
@@ -41,21 +46,24 @@ def test_compare_two_dates_side_by_side(page, server, world):
         own = renderer_data(page, "reference front", plot)
         dashed = renderer_data(page, "other front", plot)
         assert own and own["xs"] and dashed and dashed["xs"], plot
-    assert (
-        renderer_data(page, "reference front", "wb-compare")["xs"]
-        == (renderer_data(page, "other front", "wb-map")["xs"])
-    )
+    # the dashed line on the first map is what the second map draws as its date's front
+    # (a predicted one when another test has run the model on this glacier, else the reference)
+    drawn = [
+        renderer_data(page, name, "wb-compare")["xs"]
+        for name in ("corrected front", "front", "reference front")
+    ]
+    assert renderer_data(page, "other front", "wb-map")["xs"] in [d for d in drawn if d]
     labels = [v for v in plot_geometry(page)["views"] if v["type"] == "Legend"][0]["labels"]
-    assert f"reference front of {other} (other date)" in labels
+    assert any(str(label).endswith(f"front of {other} (other date)") for label in labels)
     # pan/zoom is shared: one range object for both maps
     assert main["x_range"] == second["x_range"]
     # the link names the second date; choosing "none" goes back to one map and out of the link
-    assert wait_until(lambda: parse_qs(urlparse(page.url).query).get("compare") == [other])
+    assert wait_until(lambda: _query(page).get("compare") == [other])
     page.locator(".wb-compare-select select").select_option(index=0)
     assert wait_until(lambda: plot_geometry(page, "wb-compare") is None)
     wait_plot(page, "wb-map")
-    assert wait_until(lambda: not parse_qs(urlparse(page.url).query).get("compare"))
+    assert wait_until(lambda: not _query(page).get("compare"))
     # and the select brings it back (the date chosen there reaches the link)
     page.locator(".wb-compare-select select").select_option(index=2)
     wait_plot(page, "wb-compare")
-    assert wait_until(lambda: parse_qs(urlparse(page.url).query).get("compare"))
+    assert wait_until(lambda: _query(page).get("compare"))
