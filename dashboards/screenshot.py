@@ -6,7 +6,7 @@
 Serves ``DATA`` with the packaged models (``panel serve dashboards/explorer.py``), opens the
 first glacier at ``--date`` beside ``--compare``, runs the packaged demo_zones model with TTA
 (the retreat curve's uncertainty band), shows the zones, clicks a point for its time series,
-and saves the full page (1500 × 1100 viewport).
+and saves the full page (1500 × 1720 viewport).
 """
 
 from __future__ import annotations
@@ -36,7 +36,7 @@ def main() -> None:
     try:
         with sync_playwright() as p:
             browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
-            page = browser.new_page(viewport={"width": 1500, "height": 1100})
+            page = browser.new_page(viewport={"width": 1500, "height": 1720})
             page.set_default_timeout(120_000)
             page.goto(
                 f"http://127.0.0.1:{args.port}/explorer?date={args.date}&compare={args.compare}"
@@ -50,6 +50,10 @@ def main() -> None:
             page.mouse.click(box["x"] + box["width"] * 0.45, box["y"] + box["height"] * 0.55)
             page.locator(".wb-point").wait_for(state="visible")
             time.sleep(3)
+            page.evaluate(  # the sidebar back at its top (ticking TTA scrolled it)
+                "() => document.querySelectorAll('#sidebar, .sidenav, nav')"
+                ".forEach((e) => { e.scrollTop = 0; })"
+            )
             page.mouse.move(5, 5)
             page.screenshot(path=str(args.out), full_page=True)
             browser.close()

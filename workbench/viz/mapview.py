@@ -362,7 +362,7 @@ class MapView:
         self.legend = Legend(
             items=list(self.legend_items.values()),
             orientation="horizontal",
-            ncols=4,
+            ncols=4 if fw >= 520 else 2,  # two maps side by side: narrower frames
             click_policy="none",
             label_text_font_size="12px",
             spacing=12,
