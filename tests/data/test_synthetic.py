@@ -47,7 +47,7 @@ def world() -> list[SyntheticGlacier]:
 
 
 def _caffe_front(zones: np.ndarray, resolution: float) -> np.ndarray:
-    """Reference: the full CaFFe zones → front post-processing (SCIENCE.md §1)."""
+    """Reference: the full CaFFe zones → front post-processing (docs/science.md §1.2)."""
     z = zones.copy()
     lab, n = ndimage.label(z != OCEAN, structure=np.ones((3, 3)))
     if n > 1:

@@ -1,7 +1,7 @@
 """Synthetic Sentinel-1 scenes of tidewater glaciers: the workbench's built-in demo world.
 
 Nobody can download Sentinel-1 in every environment, so the workbench carries a simulator
-that produces scene stacks following the workbench conventions (see ``docs/DESIGN.md``),
+that produces scene stacks following the workbench conventions (see ``docs/design.md`` §3.1),
 together with their exact ground truth. A glacier is fully determined by a
 :class:`GlacierParams` and an integer seed.
 

@@ -105,8 +105,8 @@ def _front_model(p: GlacierParams, st: _Static, seed: int, dates: pd.DatetimeInd
     state = None
     profiles, positions = [], []
     ev_days_a = np.asarray(ev_days, dtype=int)
-    for i, date in enumerate(dates):
-        r = _rng(seed, _S_FRONT, i)
+    for i_date, date in enumerate(dates):
+        r = _rng(seed, _S_FRONT, i_date)
         innov = []
         for wavelength, amp, _rho in bands:
             att = float(_smoothstep((wavelength / px - 2.5) / 2.0))

@@ -251,6 +251,7 @@ def _build_static(p: GlacierParams, seed: int, shape: tuple[int, int], px: float
     z_surf = floor
     geom_dem = np.where(land, land_dem, z_surf)
     shadow, layover = _hidden_and_folded(geom_dem, px, p.look_azimuth_deg, th_c)
+    assert layover is not None  # want_layover=True
     gy, gx = np.gradient(geom_dem.astype(np.float32), px)
     dh_e, dh_n = gx, -gy
     th = np.radians(theta_deg)
@@ -386,7 +387,7 @@ def _build_static(p: GlacierParams, seed: int, shape: tuple[int, int], px: float
         ice_var=ice_var,
         slope_deg=slope,
         aspect_north=aspect_north,
-        dem_grad=(gx, gy),
+        dem_grad=(np.asarray(gx), np.asarray(gy)),
         centre_xy=(cx, cy),
         flow_unit=(fe, fn),
         right_unit=(re_, rn),

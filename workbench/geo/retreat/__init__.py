@@ -1,6 +1,6 @@
 """Retreat curves from dated calving-front lines: rectilinear box and centre line.
 
-Implements SCIENCE.md "Turning fronts into retreat curves" for any collection of dated front
+Implements docs/science.md §5 (retreat curves) for any collection of dated front
 lines (predicted or reference): a GeoDataFrame with ``date`` and line geometry, or files read
 by :func:`read_front_lines`.
 
