@@ -71,3 +71,15 @@ def test_the_frame_is_cut_before_small_pieces_are_removed():
 def test_bad_border_width_is_a_clear_error(bad):
     with pytest.raises(ConfigError, match="border_px"):
         product_front(_fjord(), None, min_cluster_px=0, border_px=bad)
+
+
+def test_no_data_counts_as_outside_the_scene():
+    """CaFFe images are padded with no-data (class 0): the sea enters from there."""
+    z = np.zeros((40, 40), dtype=np.uint8)
+    z[4:36, 4:36] = 2
+    z[25:36, 4:36] = 3  # the sea meets the no-data padding, not the image border
+    z[8:12, 8:12] = 3  # a small inner lake
+    zones = open_sea_zones(z)
+    assert zones is not None and (zones[8:12, 8:12] == 2).all()
+    front = product_front(z, None, min_cluster_px=0)
+    assert front[25, 6:34].all() and front.sum() == 28  # 2 px kept off the padding

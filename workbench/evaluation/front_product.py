@@ -5,16 +5,17 @@ Benchmark numbers always use CaFFe's own post-processing
 GeoPackages, the dashboard) may instead use :func:`product_front`, which differs in three ways
 (issue #13 §3, "a cleaner front product"):
 
-1. **Open sea only.** The ocean kept is the largest ocean component that touches the image
-   border (the sea enters the scene from outside). An ocean blob inside the glacier, which
+1. **Open sea only.** The ocean kept is the largest ocean component that touches the edge of
+   the data (the image border or a no-data pixel, class 0: the sea enters the scene from
+   outside). An ocean blob inside the glacier, which
    CaFFe keeps when it is the largest, would draw a closed loop; here it becomes glacier, and
    an image whose ocean never reaches the border gets no front at all rather than a loop.
 2. **Icebergs, not headlands.** Non-ocean components that do not touch the border (icebergs,
    mis-classified mélange floes) become ocean; CaFFe floods every non-ocean component but the
    largest, including a headland on the far side of the fjord.
-3. **No front along the frame.** Front pixels within ``border_px`` of the image edge are
-   dropped (a line along the edge is the crop, not a front); then clusters at or under
-   CaFFe's minimum length are removed again.
+3. **No front along the frame.** Front pixels within ``border_px`` of the edge of the data
+   (image border or no-data pixels) are dropped (a line along the edge is the crop, not a
+   front); then clusters at or under CaFFe's minimum length are removed again.
 """
 
 from __future__ import annotations
@@ -31,13 +32,25 @@ from .fronts import CAFFE_MIN_FRONT_M, _as_zones, zones_to_front
 __all__ = ["product_front", "open_sea_zones"]
 
 _EIGHT = np.ones((3, 3), dtype=bool)
-OCEAN, GLACIER = 3, 2
+NODATA, GLACIER, OCEAN = 0, 2, 3
 
 
-def _touching_border(labels: np.ndarray) -> np.ndarray:
-    """Labels (> 0) of the components that touch the image border."""
-    edge = np.concatenate([labels[0], labels[-1], labels[:, 0], labels[:, -1]])
-    return np.unique(edge[edge > 0])
+def _data_edge(zones: np.ndarray, width: int) -> np.ndarray:
+    """Pixels within ``width`` of the image border or of a no-data pixel (class 0)."""
+    edge = np.zeros(zones.shape, dtype=bool)
+    if width <= 0:
+        return edge
+    edge[:width], edge[-width:], edge[:, :width], edge[:, -width:] = True, True, True, True
+    nodata = zones == NODATA
+    if nodata.any():
+        edge |= ndimage.binary_dilation(nodata, structure=_EIGHT, iterations=width)
+    return edge
+
+
+def _touching(labels: np.ndarray, edge: np.ndarray) -> np.ndarray:
+    """Labels (> 0) of the components with a pixel in ``edge``."""
+    hit = labels[edge]
+    return np.unique(hit[hit > 0])
 
 
 def open_sea_zones(zones_classes: Any) -> np.ndarray | None:
@@ -53,15 +66,16 @@ def open_sea_zones(zones_classes: Any) -> np.ndarray | None:
     True
     """
     zones = _as_zones(zones_classes).copy()
+    edge = _data_edge(zones, 1)
     ocean_labels, n = ndimage.label(zones == OCEAN, structure=_EIGHT)
-    open_sea = _touching_border(ocean_labels)
+    open_sea = _touching(ocean_labels, edge)
     if n == 0 or open_sea.size == 0:
         return None
     sizes = ndimage.sum_labels(np.ones_like(ocean_labels), ocean_labels, open_sea)
     sea = int(open_sea[int(np.argmax(sizes))])
     zones[(ocean_labels > 0) & (ocean_labels != sea)] = GLACIER
     land_labels, _ = ndimage.label(zones != OCEAN, structure=_EIGHT)
-    ashore = np.isin(land_labels, _touching_border(land_labels))
+    ashore = np.isin(land_labels, _touching(land_labels, edge))
     zones[(land_labels > 0) & ~ashore] = OCEAN
     return zones
 
@@ -97,9 +111,7 @@ def product_front(
     front = zones_to_front(
         zones, resolution_m, min_cluster_m=min_cluster_m, min_cluster_px=min_cluster_px
     )
-    if border_px:
-        b = border_px
-        front[:b], front[-b:], front[:, :b], front[:, -b:] = False, False, False, False
+    front &= ~_data_edge(zones, int(border_px))
     threshold = (
         float(min_cluster_px)
         if min_cluster_px is not None
