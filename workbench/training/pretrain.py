@@ -73,16 +73,8 @@ import torch
 import yaml
 from torch import nn
 
-from workbench.errors import CheckpointError, ConfigError, DataError
-from workbench.models import (
-    SwinV2Encoder,
-    create_model,
-    list_presets,
-    load_model,
-    load_pretrained_swinv2,
-    read_checkpoint_info,
-    save_checkpoint,
-)
+from workbench.errors import ConfigError, DataError
+from workbench.models import create_model, list_presets, load_encoder_weights, save_checkpoint
 from workbench.training.config import (
     _CHECKS,
     _bool,
@@ -100,6 +92,7 @@ from workbench.training.config import (
 from workbench.training.config import DEFAULTS as _TRAIN_DEFAULTS
 from workbench.training.datamodules import SarOpticalDataModule
 from workbench.training.optim import build_optimizer, build_scheduler
+from workbench.training.runs import TrainResult, claim_run_dir, run_lightning, seed_run
 
 __all__ = [
     "PRETRAIN_METHODS",
@@ -756,7 +749,7 @@ def pretrain(
     overwrite: bool = False,
     callbacks: Sequence[L.Callback] = (),
     run_dir: str | os.PathLike[str] | None = None,
-) -> Any:
+) -> TrainResult:
     """Pretrain the SSL4SAR encoder (OptSimMIM or OptTranslator) and export it.
 
     Parameters
@@ -773,7 +766,7 @@ def pretrain(
 
     Returns
     -------
-    workbench.training.TrainResult
+    TrainResult
         ``best_checkpoint`` is ``run_dir/encoder.pt``: the encoder of the epoch with the
         lowest ``val_loss`` (a ``swinv2`` workbench checkpoint; ``init.encoder`` of a zone
         config, or :func:`load_encoder_weights`). ``history()`` gives the CSV logs.
@@ -784,8 +777,6 @@ def pretrain(
     >>> load_model(result.best_checkpoint).model_name                            # doctest: +SKIP
     'swinv2'
     """
-    from workbench.training.fit import TrainResult, claim_run_dir, run_lightning, seed_run
-
     t0 = time.perf_counter()
     cfg = load_pretrain_config(config, overrides)
     run = Path(run_dir) if run_dir is not None else Path(cfg["output_dir"]) / cfg["name"]
@@ -823,99 +814,3 @@ def pretrain(
         interrupted=bool(trainer.interrupted),
         config=cfg,
     )
-
-
-# --------------------------------------------------------------------------- transfer
-
-
-def load_encoder_weights(
-    model: nn.Module, path: str | os.PathLike[str], *, stem: str = "mean"
-) -> SwinV2Encoder:
-    """Initialise the Swin V2 encoder of ``model`` (``ssl4sar_hybrid`` or ``swinv2``) from a file.
-
-    ``path`` is a workbench checkpoint of a ``swinv2`` encoder (``encoder.pt`` of
-    :func:`pretrain`) or of an ``ssl4sar_hybrid`` (its encoder is taken), or published Swin
-    V2 weights in the timm/Microsoft or transformers layout (through
-    :func:`~workbench.models.load_pretrained_swinv2`; a 3-channel stem is reduced with
-    ``stem``). Only the encoder changes; the decoder keeps its initialisation.
-
-    Raises
-    ------
-    CheckpointError
-        Missing or unreadable file, or an encoder whose architecture does not fit (the
-        message names the file and the mismatching tensors).
-    ConfigError
-        ``model`` has no Swin V2 encoder.
-
-    Examples
-    --------
-    >>> import tempfile, torch
-    >>> from workbench.models import create_model, save_checkpoint
-    >>> source = create_model("ssl4sar_hybrid", preset="small", num_classes=14)
-    >>> path = save_checkpoint(source.encoder, tempfile.mkdtemp() + "/encoder.pt")
-    >>> target = create_model("ssl4sar_hybrid", preset="small")
-    >>> _ = load_encoder_weights(target, path)
-    >>> all(torch.equal(a, b) for a, b in zip(source.encoder.state_dict().values(),
-    ...                                       target.encoder.state_dict().values()))
-    True
-    """
-    path = Path(path)
-    encoder = model if isinstance(model, SwinV2Encoder) else getattr(model, "encoder", None)
-    if not isinstance(encoder, SwinV2Encoder):
-        raise ConfigError(
-            f"is a {type(model).__name__} without a Swin V2 encoder",
-            variable="init.encoder",
-            expected="model.name: ssl4sar_hybrid",
-        )
-    if not path.is_file():
-        raise CheckpointError(
-            "does not exist",
-            path=path,
-            variable="init.encoder",
-            expected="an encoder.pt written by `workbench pretrain`, a "
-            "workbench ssl4sar_hybrid checkpoint or Swin V2 weights",
-        )
-    try:
-        info = read_checkpoint_info(path)
-    except CheckpointError as exc:
-        if "lacks key" not in exc.message and "plain state dict" not in exc.message:
-            raise
-        info = None
-    if info is None:  # published Swin V2 weights (timm / Microsoft / transformers layout)
-        in_chans = int(encoder.config["in_chans"])
-        return load_pretrained_swinv2(path, in_chans=in_chans, stem=stem, model=encoder)
-    if info.model_name not in ("swinv2", "ssl4sar_hybrid"):
-        raise CheckpointError(
-            f"holds a {info.model_name!r} model",
-            path=path,
-            variable="init.encoder",
-            expected="a swinv2 encoder or an ssl4sar_hybrid checkpoint",
-        )
-    source = load_model(path, device="cpu")
-    source_encoder = source if info.model_name == "swinv2" else source.encoder
-    state = source_encoder.state_dict()
-    expected = encoder.state_dict()
-    mismatched = sorted(
-        k
-        for k in set(state) | set(expected)
-        if k not in state or k not in expected or state[k].shape != expected[k].shape
-    )
-    if mismatched:
-        keys = [
-            f"{k}: file {tuple(state[k].shape) if k in state else '—'} vs model "
-            f"{tuple(expected[k].shape) if k in expected else '—'}"
-            for k in mismatched[:8]
-        ]
-        arch = {
-            k: source_encoder.config.get(k)
-            for k in ("in_chans", "patch_size", "embed_dim", "depths", "num_heads", "mlp_ratio")
-        }
-        raise CheckpointError(
-            f"holds an encoder that does not fit the model ({len(mismatched)} "
-            f"tensors differ: {keys})",
-            path=path,
-            variable="init.encoder",
-            expected=f"the encoder architecture of the model; the file's is {arch}",
-        )
-    encoder.load_state_dict(state, strict=True)
-    return encoder
