@@ -73,6 +73,7 @@ import torch
 import yaml
 from torch import nn
 
+from workbench.data.kinds import detect_dataset_kind
 from workbench.errors import ConfigError, DataError
 from workbench.models import create_model, list_presets, load_encoder_weights, save_checkpoint
 from workbench.training.config import (
@@ -582,16 +583,16 @@ def _data_section(data: Any) -> dict[str, Any]:
         if str(data) == "demo":
             return {"kind": "demo"}
         p = Path(data)
-        if (p / "manifest.json").is_file():
+        if not p.exists():
+            raise ConfigError(
+                "is neither 'demo' nor an existing path",
+                path=p,
+                variable="data",
+                expected="'demo', a demo world, a folder of stacks or a stack",
+            )
+        if detect_dataset_kind(p).kind == "demo_world":
             return {"kind": "demo", "root": str(p)}
-        if p.exists():
-            return {"kind": "stack", "root": str(p)}
-        raise ConfigError(
-            "is neither 'demo' nor an existing path",
-            path=p,
-            variable="data",
-            expected="'demo', a demo world, a folder of stacks or a stack",
-        )
+        return {"kind": "stack", "root": str(p)}
     raise ConfigError(
         f"is a {type(data).__name__}", variable="data", expected="a mapping, 'demo' or a path"
     )
