@@ -70,27 +70,18 @@ from typing import Any, ClassVar
 import lightning as L
 import numpy as np
 import torch
-import yaml
 from torch import nn
 
-from workbench.data.kinds import detect_dataset_kind
 from workbench.errors import ConfigError, DataError
-from workbench.models import create_model, list_presets, load_encoder_weights, save_checkpoint
+from workbench.models import create_model, load_encoder_weights, save_checkpoint
 from workbench.training.config import (
-    _CHECKS,
-    _bool,
-    _choice,
-    _int,
-    _num,
-    _path,
-    _read_yaml,
-    _str,
-    _str_list,
-    apply_overrides,
-    check_sections,
-    config_path,
+    PRETRAIN_DEFAULTS,
+    PRETRAIN_METHODS,
+    PUBLISHED_LR,
+    dump_pretrain_config,
+    list_pretrain_configs,
+    load_pretrain_config,
 )
-from workbench.training.config import DEFAULTS as _TRAIN_DEFAULTS
 from workbench.training.datamodules import SarOpticalDataModule
 from workbench.training.optim import build_optimizer, build_scheduler
 from workbench.training.runs import TrainResult, claim_run_dir, run_lightning, seed_run
@@ -114,11 +105,6 @@ __all__ = [
     "pretrain",
     "load_encoder_weights",
 ]
-
-PRETRAIN_METHODS: tuple[str, ...] = ("optsimmim", "opttranslator")
-PUBLISHED_LR: dict[str, float] = {"optsimmim": 1e-3, "opttranslator": 5e-3}
-"""The published learning rates (SCIENCE.md §1), used when ``optimizer.lr`` is null."""
-
 
 # --------------------------------------------------------------------------- masks and losses
 
@@ -475,219 +461,7 @@ PRETRAIN_TASKS: dict[str, type[PretrainTask]] = {
 }
 
 
-# --------------------------------------------------------------------------- configuration
-
-
-PRETRAIN_DEFAULTS: dict[str, Any] = {
-    "name": None,
-    "method": "optsimmim",
-    "seed": 0,
-    "output_dir": "runs",
-    "model": {"name": "ssl4sar_hybrid", "preset": "published", "kwargs": {}},
-    "data": {
-        "kind": "demo",
-        "root": None,
-        "stacks": None,
-        "sar": "sigma0_db",
-        "optical": "optical",
-        "bands": None,
-        "crop_size": 512,
-        "min_scale": 0.7,
-        "batch_size": 8,
-        "val_batch_size": 8,
-        "num_workers": 0,
-        "samples_per_image": 1,
-        "val_glaciers": 1,
-        "val_samples": 32,
-        # demo world in memory
-        "n_glaciers": 3,
-        "years": 1.0,
-        "size": 128,
-        "pixel_size": 80.0,
-        "world_seed": 1,
-    },
-    "pretrain": {"mask_ratio": 0.3},
-    "optimizer": {
-        "name": "sgd",
-        "lr": None,
-        "momentum": 0.9,
-        "weight_decay": 1e-4,
-        "nesterov": False,
-        "betas": [0.9, 0.999],
-    },
-    "scheduler": {**_TRAIN_DEFAULTS["scheduler"], "name": "plateau", "factor": 0.5, "patience": 5},
-    "trainer": dict(_TRAIN_DEFAULTS["trainer"]),
-    "checkpoint": {"monitor": "auto", "mode": "auto", "save_top_k": 1},
-}
-"""Every pretraining option with its default (``optimizer.lr: null`` = :data:`PUBLISHED_LR`)."""
-
-
-def _val_glaciers(v: Any) -> str | None:
-    if isinstance(v, int) and not isinstance(v, bool) and v >= 1:
-        return None
-    if isinstance(v, (list, tuple)) and v and all(isinstance(s, str) for s in v):
-        return None
-    return "a count ≥ 1 or a list of glacier (stack) names"
-
-
-def _mask_ratio(v: Any) -> str | None:
-    ok = isinstance(v, (int, float)) and not isinstance(v, bool) and 0 < v < 1
-    return None if ok else "a fraction in (0, 1)"
-
-
-_PRETRAIN_CHECKS: dict[str, dict[str, Any]] = {
-    "": {
-        "name": _str(optional=True),
-        "method": _choice(*PRETRAIN_METHODS),
-        "seed": _int(0),
-        "output_dir": _path(optional=False),
-    },
-    "model": {"name": _choice("ssl4sar_hybrid"), "preset": _str(optional=True)},
-    "data": {
-        "kind": _choice("demo", "stack"),
-        "root": _path(),
-        "stacks": _str_list(optional=True),
-        "sar": _str(),
-        "optical": _str(),
-        "bands": _str_list(optional=True),
-        "crop_size": _int(8),
-        "min_scale": _num(0.0, 1.0, strict_lo=True),
-        "batch_size": _int(1),
-        "val_batch_size": _int(1),
-        "num_workers": _int(0),
-        "samples_per_image": _int(1),
-        "val_glaciers": _val_glaciers,
-        "val_samples": _int(1),
-        "n_glaciers": _int(2),
-        "years": _num(0.0, strict_lo=True),
-        "size": _int(32),
-        "pixel_size": _num(0.0, strict_lo=True),
-        "world_seed": _int(0),
-    },
-    "pretrain": {"mask_ratio": _mask_ratio},
-    "optimizer": {
-        **_CHECKS["optimizer"],
-        "lr": _num(0.0, strict_lo=True, optional=True),
-        "nesterov": _bool,
-    },
-    "scheduler": _CHECKS["scheduler"],
-    "trainer": _CHECKS["trainer"],
-    "checkpoint": _CHECKS["checkpoint"],
-}
-
-
-def _data_section(data: Any) -> dict[str, Any]:
-    if isinstance(data, Mapping):
-        return dict(data)
-    if isinstance(data, (str, os.PathLike)):
-        if str(data) == "demo":
-            return {"kind": "demo"}
-        p = Path(data)
-        if not p.exists():
-            raise ConfigError(
-                "is neither 'demo' nor an existing path",
-                path=p,
-                variable="data",
-                expected="'demo', a demo world, a folder of stacks or a stack",
-            )
-        if detect_dataset_kind(p).kind == "demo_world":
-            return {"kind": "demo", "root": str(p)}
-        return {"kind": "stack", "root": str(p)}
-    raise ConfigError(
-        f"is a {type(data).__name__}", variable="data", expected="a mapping, 'demo' or a path"
-    )
-
-
-def _validate(config: Mapping[str, Any]) -> dict[str, Any]:
-    config = dict(config)
-    if "task" in config:
-        raise ConfigError(
-            f"is {config['task']!r}: this is a training config",
-            variable="task",
-            expected="a pretraining config (method: optsimmim | opttranslator); "
-            "train it with `workbench train`",
-        )
-    if "data" in config:
-        config["data"] = _data_section(config["data"])
-    cfg = check_sections(
-        config,
-        PRETRAIN_DEFAULTS,
-        _PRETRAIN_CHECKS,
-        kwargs_expected="a mapping of ssl4sar_hybrid arguments",
-    )
-    preset = cfg["model"]["preset"]
-    if preset is not None and preset not in list_presets("ssl4sar_hybrid"):
-        raise ConfigError(
-            f"is {preset!r}",
-            variable="model.preset",
-            expected=f"one of {list_presets('ssl4sar_hybrid')} or null",
-        )
-    d = cfg["data"]
-    if d["kind"] == "stack" and d["root"] is None and not d["stacks"]:
-        raise ConfigError(
-            "are not set",
-            variable="data.stacks",
-            expected="a list of stacks with an optical image (or data.root, a folder)",
-        )
-    if cfg["optimizer"]["lr"] is None:
-        cfg["optimizer"]["lr"] = PUBLISHED_LR[cfg["method"]]
-    return cfg
-
-
-def list_pretrain_configs() -> list[str]:
-    """Names of the pretraining configs shipped in ``workbench/configs`` (they set ``method``).
-
-    Examples
-    --------
-    >>> list_pretrain_configs()
-    ['demo_pretrain', 'pretrain_optsimmim', 'pretrain_opttranslator']
-    """
-    from workbench.training.config import _packaged_configs
-
-    return sorted(name for name, kind in _packaged_configs().items() if kind == "pretrain")
-
-
-def load_pretrain_config(
-    config: str | os.PathLike[str] | Mapping[str, Any], overrides: Sequence[str] = ()
-) -> dict[str, Any]:
-    """Read a pretraining config (file, packaged name or mapping), override, validate.
-
-    Sections: ``name``, ``method`` (``optsimmim`` | ``opttranslator``), ``seed``,
-    ``output_dir``, ``model`` (``ssl4sar_hybrid``: ``preset``, ``kwargs``), ``data`` (``kind``
-    ``demo`` | ``stack``, ``root``, ``stacks``, ``sar``, ``optical``, ``bands``,
-    ``crop_size``, ``min_scale``, ``batch_size``, ``samples_per_image``, ``val_glaciers``,
-    ``val_samples``, and the in-memory demo world), ``pretrain`` (``mask_ratio``) and the
-    ``optimizer``, ``scheduler``, ``trainer``, ``checkpoint`` sections of training configs
-    (:data:`PRETRAIN_DEFAULTS`).
-
-    Examples
-    --------
-    >>> cfg = load_pretrain_config("pretrain_opttranslator")
-    >>> cfg["method"], cfg["optimizer"]["lr"], cfg["data"]["crop_size"], cfg["data"]["min_scale"]
-    ('opttranslator', 0.005, 512, 0.7)
-    >>> load_pretrain_config({"method": "mae"})
-    Traceback (most recent call last):
-    ...
-    workbench.errors.ConfigError: variable 'method' is 'mae' (expected one of ['optsimmim', 'opttranslator'])
-    """
-    if isinstance(config, Mapping):
-        raw, stem = dict(config), None
-    else:
-        path = config_path(config)
-        raw, stem = _read_yaml(path), path.stem
-    if isinstance(raw.get("data"), (str, os.PathLike)):
-        raw["data"] = _data_section(raw["data"])
-    raw = apply_overrides(raw, list(overrides))
-    cfg = _validate(raw)
-    if not cfg["name"]:
-        cfg["name"] = stem or f"pretrain_{cfg['method']}"
-    return cfg
-
-
-def dump_pretrain_config(cfg: Mapping[str, Any]) -> str:
-    """The pretraining config as YAML (sections in the order of :data:`PRETRAIN_DEFAULTS`)."""
-    ordered = {k: cfg[k] for k in PRETRAIN_DEFAULTS if k in cfg}
-    return yaml.safe_dump(ordered, sort_keys=False, default_flow_style=None)
+# --------------------------------------------------------------------------- building
 
 
 def build_pretrain_datamodule(cfg: Mapping[str, Any]) -> SarOpticalDataModule:
