@@ -34,7 +34,7 @@ def _add_demo(sub: argparse._SubParsersAction) -> None:
             "examples:\n"
             "  workbench demo                          # 3 glaciers, 2 years into ./demo_data\n"
             "  workbench demo --out /tmp/world --glaciers 5 --years 3 --seed 7\n"
-            "  workbench demo --size 256 --pixel-size 40   # smaller, faster world"
+            "  workbench demo --size 256 --pixel-size 40 --glaciers 2 --years 1   # small, quick"
         ),
     )
     p.add_argument(
@@ -105,7 +105,7 @@ def _add_info(sub: argparse._SubParsersAction) -> None:
             "examples:\n"
             "  workbench info\n"
             "  workbench info demo_data\n"
-            "  workbench info demo_data/stacks/kongsbreen.zarr\n"
+            "  workbench info demo_data/stacks/Isbjornkloa.zarr\n"
             "  workbench info ../shared/data/caffe256"
         ),
     )

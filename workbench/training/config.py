@@ -108,7 +108,7 @@ PRETRAIN_DEFAULTS: dict[str, Any] = OmegaConf.to_container(OmegaConf.structured(
 """Every pretraining option with its default (``optimizer.lr: null`` = :data:`PUBLISHED_LR`)."""
 
 PUBLISHED_LR: dict[str, float] = {"optsimmim": 1e-3, "opttranslator": 5e-3}
-"""The published pretraining learning rates (SCIENCE.md §1), used when ``optimizer.lr`` is null."""
+"""The published pretraining learning rates (docs/science.md §1.9), used when ``optimizer.lr`` is null."""
 
 _OVERRIDE_FORMAT = "KEY=VALUE with a dotted key, e.g. trainer.max_epochs=3"
 

@@ -1,7 +1,7 @@
 """SSL4SAR self-supervised multimodal pretraining: OptSimMIM and OptTranslator.
 
 Labelled calving-front data are scarce (CaFFe: 681 images) but unlabelled Sentinel-1 images
-are plentiful. SSL4SAR (Gourmelon et al. 2025, SCIENCE.md §1) pretrains the hybrid model's
+are plentiful. SSL4SAR (Gourmelon et al. 2025, docs/science.md §1.9) pretrains the hybrid model's
 Swin V2 encoder on 9,563 unlabelled SAR images of 14 Arctic glaciers, each paired with the
 same pixel window of its glacier's ONE co-registered Sentinel-2 image (14 channels). The
 optical image is the teacher: it shows the surface types — ice, snow, rock, open and turbid
@@ -24,7 +24,7 @@ minimum scale of 0.7 (:class:`~workbench.training.datamodules.SarOpticalCrops`),
 reduce-on-plateau (factor 0.5, patience 5) on the validation loss
 (``workbench/configs/pretrain_optsimmim.yaml``, ``pretrain_opttranslator.yaml``).
 
-Our choices where SCIENCE.md is silent: the decoder of OptSimMIM is the hybrid's residual CNN
+Our choices where the paper is silent (docs/science.md §1.9): the decoder of OptSimMIM is the hybrid's residual CNN
 decoder (SimMIM itself uses one linear layer); the optical targets are standardised per band
 (mean/std of the training glaciers) so every band weighs the same in the L1 loss; the SAR
 input is σ0 mapped to 8 bits like the CaFFe PNGs and standardised, as for the zone models;

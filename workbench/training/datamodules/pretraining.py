@@ -51,7 +51,7 @@ def sar_unit(
 class SarOpticalCrops(Dataset):
     """SAR crops paired with the SAME pixel window of their glacier's single optical image.
 
-    SSL4SAR pretraining input (SCIENCE.md §1): every SAR image of a glacier is paired with the
+    SSL4SAR pretraining input (docs/science.md §1.9): every SAR image of a glacier is paired with the
     one co-registered optical image of that glacier; a crop of the SAR image and the same
     window of the optical image form one sample.
 
