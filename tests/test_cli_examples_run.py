@@ -92,6 +92,8 @@ NOT_RUN = {
     "workbench pretrain pretrain_optsimmim data.root=/data/ssl4sar_stacks trainer.devices=4 "
     "trainer.strategy=ddp": _GPUS,
     "workbench pretrain demo_pretrain --resume": _LONG,
+    "workbench pretrain demo_pretrain --overwrite": _LONG,
+    "workbench pretrain demo_pretrain --run-dir /tmp/ssl1": _LONG,
     "workbench train demo_zones model.name=ssl4sar_hybrid model.preset=small 'model.kwargs={}' "
     "init.encoder=runs/demo_pretrain/encoder.pt": _LONG,
     "workbench retreat fronts.gpkg --box box.gpkg --upstream=-561932,-1346904": _USER,

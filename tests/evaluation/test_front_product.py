@@ -50,12 +50,14 @@ def test_icebergs_flood_but_a_headland_on_the_border_stays():
     assert (zones[36:, 0:4] == 1).all()
 
 
-def test_no_open_sea_means_no_front():
+def test_without_open_sea_the_largest_ocean_stays_unless_open_sea_is_required():
     z = np.full((20, 20), 2, dtype=np.uint8)
     z[5:15, 5:15] = 3
-    assert open_sea_zones(z) is None
-    assert not product_front(z, None, min_cluster_px=0).any()
-    assert zones_to_front(z, None, min_cluster_px=0).any()  # CaFFe draws a loop
+    z[2, 2] = 3  # a smaller inner blob
+    assert open_sea_zones(z, require_open_sea=True) is None
+    assert not product_front(z, None, min_cluster_px=0, require_open_sea=True).any()
+    caffe = zones_to_front(z, None, min_cluster_px=0)
+    assert np.array_equal(product_front(z, None, min_cluster_px=0), caffe)  # CaFFe's loop
 
 
 def test_the_frame_is_cut_before_small_pieces_are_removed():
