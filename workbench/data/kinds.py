@@ -48,6 +48,7 @@ __all__ = [
     "DatasetKind",
     "detect_dataset_kind",
     "is_stack_path",
+    "product_scenes",
 ]
 
 Kind = Literal["demo_world", "products", "caffe", "lines", "stacks", "stack", "unknown"]
@@ -100,7 +101,9 @@ def is_stack_path(path: str | os.PathLike[str]) -> bool:
     return suffix in _TIFFS and p.with_suffix(".dates.csv").is_file()
 
 
-def _product_scenes(path: Path) -> list[Path]:
+def product_scenes(path: str | os.PathLike[str]) -> list[Path]:
+    """Scene folders of a ``workbench predict`` output folder: those with a ``_SUCCESS``."""
+    path = Path(path)
     return [
         c
         for c in sorted(path.iterdir())
@@ -133,7 +136,7 @@ def detect_dataset_kind(path: str | os.PathLike[str]) -> DatasetKind:
         return DatasetKind("stack", p, "is a Zarr store (a scene stack)")
     if (p / PRODUCT_SUMMARY).is_file():
         return DatasetKind("products", p, f"has {PRODUCT_SUMMARY} (`workbench predict` output)")
-    scenes = _product_scenes(p)
+    scenes = product_scenes(p)
     if scenes:
         return DatasetKind(
             "products", p, f"has {len(scenes)} scene folder(s) with {PRODUCT_MANIFEST}"
