@@ -171,7 +171,7 @@ _BRUTE_BLOCK = 4_000_000  # matrix entries per block of the brute-force referenc
 
 
 def zones_to_front_loops(z: Any, threshold: float, connectivity: int = 2) -> np.ndarray:
-    """Slow, literal re-statement of SCIENCE.md §1 step 1 with skimage and Python loops.
+    """Slow, literal re-statement of docs/science.md §1.2 with skimage and Python loops.
 
     >>> z = np.full((4, 6), GLACIER); z[:, 3:] = OCEAN
     >>> zones_to_front_loops(z, 0).sum(axis=1).tolist()

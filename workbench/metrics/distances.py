@@ -45,7 +45,7 @@ def front_distances(pred_mask: Any, ref_mask: Any) -> np.ndarray:
 
     Returns the distance from every predicted front pixel to the nearest reference pixel
     (predicted pixels in row-major order), followed by the distance from every reference
-    pixel to the nearest predicted pixel: ``n_pred + n_ref`` values (SCIENCE.md §1 step 3).
+    pixel to the nearest predicted pixel: ``n_pred + n_ref`` values (docs/science.md §1.3 step 3).
 
     The search is exact: each distance is the square root of the smallest integer squared
     distance ``dr² + dc²`` over ALL pixels of the other front, so the numbers are

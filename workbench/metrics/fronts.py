@@ -2,7 +2,7 @@
 first half of the CaFFe mean distance error (MDE). The rest: :mod:`~workbench.metrics.distances`
 (step 3), :mod:`~workbench.metrics.mde` (step 4), :mod:`~workbench.metrics.annotators`.
 
-Implements SCIENCE.md §1 ("The mean distance error"):
+Implements docs/science.md §1.2 (zones to front) and §1.3 (the mean distance error):
 
 1. :func:`zones_to_front` turns a zone map (class ids 0 NA, 1 rock, 2 glacier, 3 ocean) into a
    one-pixel front line exactly as the CaFFe benchmark's post-processing does;
@@ -138,7 +138,7 @@ def zones_to_front(
     min_cluster_px: float | None = None,
     nonocean_connectivity: int = 8,
 ) -> np.ndarray:
-    """Extract the calving front from a zone map exactly as CaFFe does (SCIENCE.md §1).
+    """Extract the calving front from a zone map exactly as CaFFe does (docs/science.md §1.2).
 
     Steps, in this order:
 

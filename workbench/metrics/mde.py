@@ -371,7 +371,7 @@ def mean_distance_error(
     min_cluster_px: float | None = None,
     merge_tsx_tdx: bool = True,
 ) -> MDEResult:
-    """CaFFe mean distance error, pooled over all distances of all images (SCIENCE.md §1).
+    """CaFFe mean distance error, pooled over all distances of all images (docs/science.md §1.3).
 
     For each image with both a predicted and a reference front, the distances of
     :func:`front_distances` are multiplied by the image's pixel size; the MDE is the mean of
