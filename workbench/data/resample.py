@@ -102,7 +102,11 @@ def resample_stack(
     from workbench.data.demo import db_to_uint8
     from workbench.data.encoding import GLACIER, OCEAN
 
-    shape = (int(size), int(size)) if np.isscalar(size) else tuple(int(v) for v in size)
+    shape: tuple[int, int] = (
+        (int(size), int(size))
+        if isinstance(size, int | np.integer)
+        else (int(size[0]), int(size[1]))
+    )
     px_in = float(stack.attrs.get("pixel_size") or 0.0)
     if px_in <= 0:
         raise DataError(

@@ -170,9 +170,9 @@ class ReliabilityCurve:
     """
 
     n_bins: int = 100
-    count: np.ndarray = dataclasses.field(default=None)  # type: ignore[assignment]
-    sum_confidence: np.ndarray = dataclasses.field(default=None)  # type: ignore[assignment]
-    sum_correct: np.ndarray = dataclasses.field(default=None)  # type: ignore[assignment]
+    count: np.ndarray = dataclasses.field(default=None)  # type: ignore[arg-type, assignment]
+    sum_confidence: np.ndarray = dataclasses.field(default=None)  # type: ignore[arg-type, assignment]
+    sum_correct: np.ndarray = dataclasses.field(default=None)  # type: ignore[arg-type, assignment]
 
     def __post_init__(self) -> None:
         if int(self.n_bins) < 1:

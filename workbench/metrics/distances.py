@@ -247,7 +247,7 @@ def _nn_distances(
             c0 = pc[base]
             c1 = c0
             for i in range(1, _NN_LEAF):
-                k = np.uint64(base + i)
+                k = np.uint64(base + i)  # type: ignore[assignment]
                 r0 = min(r0, pr[k])
                 r1 = max(r1, pr[k])
                 c0 = min(c0, pc[k])
@@ -312,7 +312,7 @@ def _nn_distances(
                 dr = np.int32(max(max(np.int32(rmin[j] - br1), np.int32(br0 - rmax[j])), zero))
                 dc = np.int32(max(max(np.int32(cmin[j] - bc1), np.int32(bc0 - cmax[j])), zero))
                 cand[n_cand] = j
-                n_cand += (np.int32(dr * dr + dc * dc) < ub) & (j != first)
+                n_cand += (np.int32(dr * dr + dc * dc) < ub) & (j != first)  # type: ignore[assignment]
             for t in range(s, e):
                 q_r = qr[t]
                 q_c = qc[t]
@@ -363,7 +363,7 @@ def _nn_kernel() -> Any | None:
             import numba
         except ImportError:  # pragma: no cover - numba comes with datashader
             return None
-        if numba.config.DISABLE_JIT:  # pragma: no cover - the kernel would run in Python
+        if numba.config.DISABLE_JIT:  # type: ignore[attr-defined]  # pragma: no cover
             return None
         sig = "void(int64[::1], int64[::1], int64, float64[::1])"
         try:

@@ -255,15 +255,15 @@ def ensemble_mean_std(
         if uncertainty == "mean":
             return mean, std.mean(dim=ax)
         return mean, std
-    stack = np.stack([np.asarray(m, dtype=np.float64) for m in members])
+    stack = np.stack([np.asarray(m, dtype=np.float64) for m in members])  # type: ignore[assignment]
     mean = stack.mean(0)
     std = stack.std(0)
     ax = class_axis % mean.ndim
     if uncertainty == "predicted":
-        idx = np.expand_dims(mean.argmax(axis=ax), ax)
-        return mean, np.take_along_axis(std, idx, axis=ax).squeeze(ax)
+        idx = np.expand_dims(mean.argmax(axis=ax), ax)  # type: ignore[assignment, call-arg]
+        return mean, np.take_along_axis(std, idx, axis=ax).squeeze(ax)  # type: ignore[arg-type]
     if uncertainty == "mean":
-        return mean, std.mean(axis=ax)
+        return mean, std.mean(axis=ax)  # type: ignore[call-overload]
     return mean, std
 
 

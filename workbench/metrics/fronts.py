@@ -326,9 +326,9 @@ def _zf_runs(
     for i in range(rows.shape[0]):
         row = z[rows[i]]
         if w:
-            n += np.int64(row[0] != v)
+            n += np.int64(row[0] != v)  # type: ignore[assignment]
         for c in range(1, w):
-            n += np.int64((row[c] != v) & (row[c - 1] == v))
+            n += np.int64((row[c] != v) & (row[c - 1] == v))  # type: ignore[assignment]
     rr = np.empty(n, np.int32)
     rs = np.empty(n, np.int32)
     re = np.empty(n, np.int32)
@@ -344,7 +344,7 @@ def _zf_runs(
                 block = row[c:stop]
                 same = 0
                 for j in range(64):
-                    same += np.int64(block[j] == v)
+                    same += np.int64(block[j] == v)  # type: ignore[assignment]
                 if same == (64 if outside else 0):
                     c = stop
                     continue
@@ -496,7 +496,7 @@ def _zf_detect(
             above = z[q, s:e]
             cnt = 0
             for c in range(above.shape[0]):  # (a slice and int64 counts: vectorised)
-                cnt += np.int64(above[c] == g)
+                cnt += np.int64(above[c] == g)  # type: ignore[assignment]
             if cnt == 0:
                 continue
             nb = z[q]
@@ -592,7 +592,7 @@ def _zf_kernels() -> dict[str, Any] | None:
             import numba
         except ImportError:  # pragma: no cover - numba comes with datashader
             return None
-        if numba.config.DISABLE_JIT:  # pragma: no cover - the kernels would run in Python
+        if numba.config.DISABLE_JIT:  # type: ignore[attr-defined]  # pragma: no cover
             return None
         compiled: dict[str, Any] = {}
         try:

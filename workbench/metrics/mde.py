@@ -325,7 +325,7 @@ def _describe(item: Any, index: int) -> dict[str, Any]:
         hemi = get("hemisphere", None) or GLACIER_HEMISPHERES.get(
             str(get("glacier")).upper(), "north"
         )
-        info["season"] = season_of(date, hemi)
+        info["season"] = season_of(date, hemi)  # type: ignore[arg-type]
     return info
 
 

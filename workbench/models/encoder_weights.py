@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Any
 
 from torch import nn
 
@@ -92,7 +93,7 @@ def load_encoder_weights(
             expected="a swinv2 encoder or an ssl4sar_hybrid checkpoint",
         )
     source = load_model(path, device="cpu")
-    source_encoder = source if info.model_name == "swinv2" else source.encoder
+    source_encoder: Any = source if info.model_name == "swinv2" else source.encoder
     state = source_encoder.state_dict()
     expected = encoder.state_dict()
     mismatched = sorted(
