@@ -102,11 +102,10 @@ def resample_stack(
     from workbench.data.demo import db_to_uint8
     from workbench.data.encoding import GLACIER, OCEAN
 
-    shape: tuple[int, int] = (
-        (int(size), int(size))
-        if isinstance(size, int | np.integer)
-        else (int(size[0]), int(size[1]))
-    )
+    if np.isscalar(size):
+        shape = (int(size), int(size))  # type: ignore[arg-type]
+    else:
+        shape = (int(size[0]), int(size[1]))  # type: ignore[index]
     px_in = float(stack.attrs.get("pixel_size") or 0.0)
     if px_in <= 0:
         raise DataError(
