@@ -2,7 +2,7 @@
 the evaluation notebook.
 
 It predicts every image (zone models) or every yearly time series (outline models) of a data
-set with the training code's sliding window (:func:`workbench.training.predict_tiled`, the
+set with the training code's sliding window (:func:`workbench.inference.predict_tiled`, the
 checkpoint's validation window, overlap and weighting), scores the predictions with the
 functions of :mod:`workbench.evaluation` and writes a report with
 :func:`~workbench.evaluation.write_report`.
@@ -77,6 +77,8 @@ import torch
 from workbench._io import atomic_path
 from workbench.checkpoints import resolve_checkpoint
 from workbench.errors import CheckpointError, ConfigError, DataError
+from workbench.inference.predictor import _get, _resize
+from workbench.inference.tiling import predict_tiled
 
 from .baselines import FixedFront, previous_acquisition, reference_front
 from .calibration import CalibrationMap, ReliabilityCurve, TemperatureScaling, entropy_confidence
@@ -180,14 +182,6 @@ def parse_steps(value: Any) -> int | str | None:
             f"is {value!r}", variable="steps", expected="a number of acquisitions ≥ 1 or 'all'"
         )
     return int(value)
-
-
-def _get(mapping: Any, *keys: str) -> Any:
-    for key in keys:
-        if not isinstance(mapping, Mapping):
-            return None
-        mapping = mapping.get(key)
-    return mapping
 
 
 # --------------------------------------------------------------------------- calibration I/O
@@ -330,17 +324,6 @@ def _stack_pixel_size(st: Any) -> float | None:
     return None
 
 
-def _resize(x: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
-    """Bilinear resampling of the last two axes (anti-aliased when shrinking)."""
-    import torch.nn.functional as F
-
-    lead = x.shape[:-2]
-    flat = x.reshape(-1, 1, *x.shape[-2:]).float()
-    shrink = size[0] < x.shape[-2] or size[1] < x.shape[-1]
-    out = F.interpolate(flat, size=size, mode="bilinear", align_corners=False, antialias=shrink)
-    return out.reshape(*lead, *size)
-
-
 class _LazyList(Sequence):
     """A sequence whose items are made on demand (images for the worst-case figure)."""
 
@@ -473,8 +456,6 @@ class _Evaluator:
     @torch.no_grad()
     def probs(self, x: torch.Tensor, scale: float = 1.0) -> torch.Tensor:
         """Class probabilities ``1 × K × H × W`` of one image / time series (batch of 1)."""
-        from workbench.training import predict_tiled
-
         x = x.to(self.device, dtype=torch.float32)
 
         def fn(inp: torch.Tensor) -> torch.Tensor:
