@@ -3,7 +3,7 @@ U-Net beat the fixed-front guess on a glacier it has never seen?
 
 Leave-one-glacier-out over JAC, DBE and SI with a deliberately plain PyTorch loop, so that
 one ingredient at a time can be changed in minutes and measured against the SAME baselines
-that ``workbench evaluate`` reports (SCIENCE.md §4). What differs from the packaged recipe
+that ``workbench evaluate`` reports (docs/science.md §4). What differs from the packaged recipe
 (``caffe256_caffe_unet.yaml`` + ``workbench loo``):
 
 * **per-image standardisation**: every image is z-scored over its own valid (non-zero)

@@ -16,6 +16,9 @@ timed) and driven by headless Debian chromium (playwright):
   pixels (compared on every animation frame). Median and 90th percentile of ``--steps``.
 * **play**: the play button is pressed and the distinct map images drawn in 5 s are counted
   (frames per second).
+* **Run model** (512² only, ``--no-model`` leaves it out): from the click on *Run model on
+  this glacier* until the status line reports the 61 predictions (fronts traced, the retreat
+  curve ready), on a server that has not loaded the model yet, with the server's CPU seconds.
 * **server CPU per step**: CPU seconds the server process used during the steps, per step:
   unlike the wall times it hardly depends on what else the machine runs (the load average
   is printed with every result).
@@ -258,7 +261,26 @@ def play_rate(page, seconds: float = 5.0) -> float | None:
     return frames / seconds
 
 
-def run(data: Path, label: str, port: int, steps: int, loads: int, repo: Path = REPO) -> dict:
+def run_model(page, proc: subprocess.Popen) -> tuple[float, float]:
+    """Wall seconds from the click on *Run model on this glacier* until the status line reports
+    the predictions and the retreat curve has its predicted positions (model not yet loaded in
+    the server, nothing cached), and the server's CPU seconds meanwhile."""
+    cpu0 = _cpu_seconds(proc)
+    t0 = time.perf_counter()
+    page.get_by_role("button", name="Run model on this glacier").click()
+    page.wait_for_selector("text=predictions (zones)", timeout=300_000)
+    return time.perf_counter() - t0, _cpu_seconds(proc) - cpu0
+
+
+def run(
+    data: Path,
+    label: str,
+    port: int,
+    steps: int,
+    loads: int,
+    repo: Path = REPO,
+    model: bool = False,
+) -> dict:
     from playwright.sync_api import sync_playwright
 
     proc = serve(data, port, repo)
@@ -283,6 +305,7 @@ def run(data: Path, label: str, port: int, steps: int, loads: int, repo: Path = 
             times = slider_steps(page, steps)
             cpu_per_step = (_cpu_seconds(proc) - cpu0) / steps
             fps = play_rate(page)
+            model_s, model_cpu = run_model(page, proc) if model else (None, None)
             ctx.close()
             browser.close()
     finally:
@@ -302,6 +325,9 @@ def run(data: Path, label: str, port: int, steps: int, loads: int, repo: Path = 
         "play_fps": fps,
         "server_cpu_ms_per_step": 1e3 * cpu_per_step,
         "load_average": load0,
+        "run_model_s": model_s,
+        "run_model_server_cpu_s": model_cpu,
+        "load_average_after": os.getloadavg()[0],
     }
 
 
@@ -339,6 +365,11 @@ def main() -> None:
     )
     ap.add_argument("--json", type=Path, help="write the results here")
     ap.add_argument(
+        "--no-model",
+        action="store_true",
+        help="leave out *Run model* (61 dates at 512² with the packaged demo_zones model)",
+    )
+    ap.add_argument(
         "--repo",
         type=Path,
         default=REPO,
@@ -355,7 +386,8 @@ def main() -> None:
             make = demo_world if size == 512 else big_stacks
             name = "world512" if size == 512 else f"stacks{size}"
             data = folder / name if (folder / name).exists() else make(folder)
-            r = run(data, f"{size}²", 5391 + k, args.steps, args.loads, args.repo.resolve())
+            model = size == 512 and not args.no_model
+            r = run(data, f"{size}²", 5391 + k, args.steps, args.loads, args.repo.resolve(), model)
             results.append(r)
             fps = f"{r['play_fps']:.1f} frames/s" if r["play_fps"] is not None else "no play button"
             print(
@@ -368,6 +400,13 @@ def main() -> None:
                 f"{r['load_average']:.1f} on {os.cpu_count()} cores",
                 flush=True,
             )
+            if r["run_model_s"] is not None:
+                print(
+                    f"{r['data']}: Run model (61 dates, demo_zones, cold) {r['run_model_s']:.1f} s "
+                    f"(server CPU {r['run_model_server_cpu_s']:.1f} s; load average "
+                    f"{r['load_average_after']:.1f})",
+                    flush=True,
+                )
     if args.json:
         args.json.write_text(json.dumps(results, indent=2))
 

@@ -1,6 +1,6 @@
 r"""Benchmark: the CaFFe MDE distance step against the brute-force pairwise definition.
 
-**What is compared.** The *distance step* of the mean distance error (SCIENCE.md §1 step 3-4):
+**What is compared.** The *distance step* of the mean distance error (docs/science.md §1.3 steps 3-4):
 given each image's predicted and reference front pixels (row-major flat indices, as
 ``np.flatnonzero`` gives them), the distance from every predicted pixel to the nearest
 reference pixel and back, for all images, and their pooled mean. Every implementation gets

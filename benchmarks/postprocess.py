@@ -1,6 +1,6 @@
 r"""Benchmark: the CaFFe zones → front post-processing, before and after the speed-up.
 
-**What is compared.** :func:`workbench.evaluation.zones_to_front` (SCIENCE.md §1 step 1: fill
+**What is compared.** :func:`workbench.evaluation.zones_to_front` (docs/science.md §1.2: fill
 holes in the ocean, keep the largest ocean component, front = ocean pixels 4-adjacent to
 glacier, drop front clusters of ≤ 750 m / resolution pixels) on CaFFe-sized zone maps.
 Rows, all in the same process on the SAME zone maps, each image's repetitions interleaved

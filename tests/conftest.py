@@ -28,6 +28,12 @@ def require_shared(*parts: str) -> Path:
 
 
 @pytest.fixture(scope="session")
+def shared_root() -> Path:
+    """Where the real data would be (it may be absent: test ``.is_dir()`` or use the fixtures below)."""
+    return shared_data_root()
+
+
+@pytest.fixture(scope="session")
 def caffe256() -> Path:
     """The real CaFFe-derived set (413 images of JAC, DBE, SI at 256×256)."""
     return require_shared("caffe256")

@@ -34,7 +34,7 @@ def _add_demo(sub: argparse._SubParsersAction) -> None:
             "examples:\n"
             "  workbench demo                          # 3 glaciers, 2 years into ./demo_data\n"
             "  workbench demo --out /tmp/world --glaciers 5 --years 3 --seed 7\n"
-            "  workbench demo --size 256 --pixel-size 40   # smaller, faster world"
+            "  workbench demo --size 256 --pixel-size 40 --glaciers 2 --years 1   # small, quick"
         ),
     )
     p.add_argument(
@@ -105,7 +105,7 @@ def _add_info(sub: argparse._SubParsersAction) -> None:
             "examples:\n"
             "  workbench info\n"
             "  workbench info demo_data\n"
-            "  workbench info demo_data/stacks/kongsbreen.zarr\n"
+            "  workbench info demo_data/stacks/Isbjornkloa.zarr\n"
             "  workbench info ../shared/data/caffe256"
         ),
     )
@@ -120,11 +120,85 @@ def _run_info(args: argparse.Namespace) -> int:
     return 0
 
 
-def _add_train(sub: argparse._SubParsersAction) -> None:
+def _add_run_parser(
+    sub: argparse._SubParsersAction,
+    name: str,
+    *,
+    help: str,
+    description: str,
+    examples: str,
+    what: str,
+    example_config: str,
+    example_overrides: str,
+    func: Callable[[argparse.Namespace], int],
+) -> argparse.ArgumentParser:
+    """The parser of ``workbench train`` and ``workbench pretrain``: CONFIG, dotted KEY=VALUE
+    overrides (anywhere on the line: :func:`main` adds the words argparse leaves over), and
+    the run options ``--resume``, ``--overwrite``, ``--run-dir``, ``--print-config``, ``--list``."""
     p = sub.add_parser(
+        name, help=help, formatter_class=_Formatter, description=description, epilog=examples
+    )
+    p.add_argument("config", nargs="?", help=f"YAML config file or {what}, e.g. {example_config}")
+    p.add_argument(
+        "overrides",
+        nargs="*",
+        metavar="KEY=VALUE",
+        help=f"dotted overrides, e.g. {example_overrides} (options may come before, between "
+        "or after them)",
+    )
+    p.add_argument(
+        "--resume",
+        action="store_true",
+        help="continue from OUTPUT_DIR/NAME/checkpoints/last.ckpt (starts from scratch "
+        f"if there is none), e.g. workbench {name} {example_config} --resume",
+    )
+    p.add_argument(
+        "--overwrite",
+        action="store_true",
+        help=f"delete an existing run folder first, e.g. workbench {name} {example_config} "
+        "--overwrite",
+    )
+    p.add_argument(
+        "--run-dir",
+        type=Path,
+        default=None,
+        help="run folder instead of OUTPUT_DIR/NAME, e.g. --run-dir runs/exp1",
+    )
+    p.add_argument(
+        "--print-config",
+        action="store_true",
+        help="print the resolved config (every option, as YAML) and exit, e.g. "
+        f"workbench {name} {example_config} --print-config",
+    )
+    p.add_argument(
+        "--list",
+        action="store_true",
+        help=f"list the packaged {what}s and exit, e.g. workbench {name} --list",
+    )
+    p.set_defaults(func=func, _overrides_anywhere=True)
+    return p
+
+
+def _config_and_overrides(args: argparse.Namespace, packaged: list[str]) -> None:
+    from workbench.errors import ConfigError
+
+    if args.config is None:
+        raise ConfigError(
+            "is missing", variable="CONFIG", expected=f"a YAML file or one of {packaged}"
+        )
+    if "=" in args.config:
+        raise ConfigError(
+            f"is {args.config!r}, an override",
+            variable="CONFIG",
+            expected="the config first, then KEY=VALUE overrides",
+        )
+
+
+def _add_train(sub: argparse._SubParsersAction) -> None:
+    _add_run_parser(
+        sub,
         "train",
         help="train a model from a YAML config (Lightning; resumable; exports best.pt)",
-        formatter_class=_Formatter,
         description=(
             "Train a segmentation model from a config: a YAML file or the name of a packaged\n"
             "config (ssl4sar_hybrid_caffe, caffe_unet_caffe, icemapper3d_s1, convlstm_unet_s1,\n"
@@ -134,7 +208,7 @@ def _add_train(sub: argparse._SubParsersAction) -> None:
             "checkpoints/best-*.ckpt, best.pt (the best model in the workbench format, for\n"
             "load_model and inference), CSV logs and TensorBoard logs when installed."
         ),
-        epilog=(
+        examples=(
             "examples:\n"
             "  workbench train demo_zones                              # CPU demo, a few minutes\n"
             "  workbench train demo_outlines trainer.max_epochs=3 name=quick\n"
@@ -147,91 +221,20 @@ def _add_train(sub: argparse._SubParsersAction) -> None:
             "  workbench train demo_zones --print-config               # show every option\n"
             "  workbench train --list                                  # the packaged configs"
         ),
+        what="packaged config",
+        example_config="demo_zones",
+        example_overrides="trainer.max_epochs=3 data.root=/data/CaFFe optimizer.lr=1e-3 name=run2",
+        func=_run_train,
     )
-    p.add_argument(
-        "config",
-        nargs="?",
-        help="YAML config file or packaged config name, e.g. demo_zones or run.yaml",
-    )
-    p.add_argument(
-        "overrides",
-        nargs=argparse.REMAINDER,
-        metavar="KEY=VALUE",
-        help="dotted overrides, e.g. trainer.max_epochs=3 data.root=/data/CaFFe "
-        "optimizer.lr=1e-3 name=run2 (options may follow them)",
-    )
-    p.add_argument(
-        "--resume",
-        action="store_true",
-        help="continue from OUTPUT_DIR/NAME/checkpoints/last.ckpt (starts from scratch "
-        "if there is none), e.g. workbench train demo_zones --resume",
-    )
-    p.add_argument(
-        "--overwrite",
-        action="store_true",
-        help="delete an existing run folder first, e.g. workbench train demo_zones --overwrite",
-    )
-    p.add_argument(
-        "--run-dir",
-        type=Path,
-        default=None,
-        help="run folder instead of OUTPUT_DIR/NAME, e.g. --run-dir runs/exp1",
-    )
-    p.add_argument(
-        "--print-config",
-        action="store_true",
-        help="print the resolved config (every option) and exit, e.g. "
-        "workbench train demo_zones --print-config",
-    )
-    p.add_argument(
-        "--list",
-        action="store_true",
-        help="list the packaged configs and exit, e.g. workbench train --list",
-    )
-    p.set_defaults(func=_run_train, _train_parser=p)
-
-
-def _train_options_after_overrides(args: argparse.Namespace) -> None:
-    """Options written after the overrides (``cfg a=1 --resume``) land in ``overrides``."""
-    rest, items = [], list(args.overrides)
-    while items:
-        item = items.pop(0)
-        if not item.startswith("-"):
-            rest.append(item)
-            continue
-        name, _, value = item.partition("=")
-        if name in ("-h", "--help"):
-            args._train_parser.print_help()
-            raise SystemExit(0)
-        if name in ("--resume", "--overwrite", "--print-config", "--list") and not value:
-            setattr(args, name[2:].replace("-", "_"), True)
-        elif name == "--run-dir":
-            if not value and not items:
-                args._train_parser.error("argument --run-dir: expected one argument")
-            args.run_dir = Path(value or items.pop(0))
-        else:
-            args._train_parser.error(f"unrecognized arguments: {item}")
-    args.overrides = rest
 
 
 def _run_train(args: argparse.Namespace) -> int:
-    from workbench.errors import ConfigError
     from workbench.training.config import dump_config, list_configs, load_config
 
-    _train_options_after_overrides(args)
     if args.list:
         print("\n".join(list_configs()))
         return 0
-    if args.config is None:
-        raise ConfigError(
-            "is missing", variable="CONFIG", expected=f"a YAML file or one of {list_configs()}"
-        )
-    if "=" in args.config:
-        raise ConfigError(
-            f"is {args.config!r}, an override",
-            variable="CONFIG",
-            expected="the config first, then KEY=VALUE overrides",
-        )
+    _config_and_overrides(args, list_configs())
     if args.print_config:
         print(dump_config(load_config(args.config, args.overrides)), end="")
         return 0
@@ -256,11 +259,11 @@ def _run_train(args: argparse.Namespace) -> int:
 
 
 def _add_pretrain(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser(
+    _add_run_parser(
+        sub,
         "pretrain",
         help="SSL4SAR self-supervised pretraining of the Swin V2 encoder (OptSimMIM, "
         "OptTranslator)",
-        formatter_class=_Formatter,
         description=(
             "Pretrain the encoder of ssl4sar_hybrid without labels, as SSL4SAR does: every SAR\n"
             "crop is paired with the same window of its glacier's one optical image, and the\n"
@@ -274,87 +277,38 @@ def _add_pretrain(sub: argparse._SubParsersAction) -> None:
             "Fine-tune from it with\n"
             "`workbench train CONFIG init.encoder=OUTPUT_DIR/NAME/encoder.pt`."
         ),
-        epilog=(
+        examples=(
             "examples:\n"
             "  workbench pretrain demo_pretrain                        # CPU demo, ~2 minutes\n"
             "  workbench pretrain demo_pretrain method=opttranslator optimizer.lr=0.05\n"
             "  workbench pretrain pretrain_optsimmim data.root=/data/ssl4sar_stacks \\\n"
             "      trainer.devices=4 trainer.strategy=ddp\n"
             "  workbench pretrain demo_pretrain --resume               # continue after a crash\n"
+            "  workbench pretrain demo_pretrain --overwrite            # start the run again\n"
+            "  workbench pretrain demo_pretrain --run-dir /tmp/ssl1    # explicit run folder\n"
             "  workbench pretrain demo_pretrain --print-config         # show every option\n"
             "  workbench pretrain --list                               # the packaged configs\n"
             "  workbench train demo_zones model.name=ssl4sar_hybrid model.preset=small \\\n"
             "      'model.kwargs={}' init.encoder=runs/demo_pretrain/encoder.pt   # fine-tune"
         ),
+        what="packaged pretraining config",
+        example_config="demo_pretrain",
+        example_overrides="method=opttranslator trainer.max_epochs=3 data.root=/data/stacks",
+        func=_run_pretrain,
     )
-    p.add_argument(
-        "config",
-        nargs="?",
-        help="YAML config file or packaged pretraining config, e.g. demo_pretrain",
-    )
-    p.add_argument(
-        "overrides",
-        nargs=argparse.REMAINDER,
-        metavar="KEY=VALUE",
-        help="dotted overrides, e.g. method=opttranslator trainer.max_epochs=3 "
-        "data.root=/data/stacks name=run2 (options may follow them)",
-    )
-    p.add_argument(
-        "--resume",
-        action="store_true",
-        help="continue from OUTPUT_DIR/NAME/checkpoints/last.ckpt, e.g. "
-        "workbench pretrain demo_pretrain --resume",
-    )
-    p.add_argument(
-        "--overwrite",
-        action="store_true",
-        help="delete an existing run folder first, e.g. workbench pretrain "
-        "demo_pretrain --overwrite",
-    )
-    p.add_argument(
-        "--run-dir",
-        type=Path,
-        default=None,
-        help="run folder instead of OUTPUT_DIR/NAME, e.g. --run-dir runs/ssl1",
-    )
-    p.add_argument(
-        "--print-config",
-        action="store_true",
-        help="print the resolved config (every option) and exit, e.g. "
-        "workbench pretrain demo_pretrain --print-config",
-    )
-    p.add_argument(
-        "--list",
-        action="store_true",
-        help="list the packaged pretraining configs and exit, e.g. workbench pretrain --list",
-    )
-    p.set_defaults(func=_run_pretrain, _train_parser=p)
 
 
 def _run_pretrain(args: argparse.Namespace) -> int:
-    from workbench.errors import ConfigError
-    from workbench.training.pretrain import (
+    from workbench.training.config import (
         dump_pretrain_config,
         list_pretrain_configs,
         load_pretrain_config,
     )
 
-    _train_options_after_overrides(args)
     if args.list:
         print("\n".join(list_pretrain_configs()))
         return 0
-    if args.config is None:
-        raise ConfigError(
-            "is missing",
-            variable="CONFIG",
-            expected=f"a YAML file or one of {list_pretrain_configs()}",
-        )
-    if "=" in args.config:
-        raise ConfigError(
-            f"is {args.config!r}, an override",
-            variable="CONFIG",
-            expected="the config first, then KEY=VALUE overrides",
-        )
+    _config_and_overrides(args, list_pretrain_configs())
     if args.print_config:
         print(dump_pretrain_config(load_pretrain_config(args.config, args.overrides)), end="")
         return 0
@@ -1461,7 +1415,13 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``workbench`` command; returns the exit status."""
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args, extra = parser.parse_known_args(argv)
+    if extra:  # words after the options: more overrides for train/pretrain, else an error
+        unknown = [w for w in extra if w.startswith("-")]
+        if unknown or not getattr(args, "_overrides_anywhere", False):
+            parser.error(f"unrecognized arguments: {' '.join(unknown or extra)}")
+        args.overrides = [*args.overrides, *extra]
     try:
         return int(args.func(args) or 0)
     except WorkbenchError as err:

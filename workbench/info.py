@@ -10,6 +10,7 @@ import platform
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 
+from workbench.data.kinds import detect_dataset_kind
 from workbench.errors import DataError
 
 __all__ = ["describe_environment", "describe_path"]
@@ -58,7 +59,9 @@ def _auto_device() -> str:
 
 
 def describe_path(path: str | Path) -> str:
-    """Summarise a demo world, a CaFFe-layout folder or a scene stack.
+    """Summarise a demo world, a CaFFe-layout folder or a scene stack (the kind comes from
+    :func:`workbench.data.kinds.detect_dataset_kind`; products, front lines and folders of
+    stacks get one line saying what is there).
 
     Raises
     ------
@@ -72,11 +75,21 @@ def describe_path(path: str | Path) -> str:
             path=path,
             expected="a demo world, a CaFFe-layout folder or a scene stack",
         )
-    if (path / "manifest.json").is_file():
+    found = detect_dataset_kind(path)
+    if found.kind == "demo_world":
         return _describe_demo(path)
-    if (path / "sar_images").is_dir() or (path / "train" / "sar_images").is_dir():
+    if found.kind == "caffe":
         return _describe_caffe(path)
+    if found.kind in ("products", "lines", "stacks"):
+        return f"{_WHAT[found.kind]} at {path.resolve()}: {found.reason}"
     return _describe_stack(path)
+
+
+_WHAT = {
+    "products": "`workbench predict` products",
+    "lines": "dated front lines",
+    "stacks": "a folder of scene stacks",
+}
 
 
 def _describe_demo(path: Path) -> str:

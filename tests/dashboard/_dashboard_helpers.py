@@ -174,9 +174,11 @@ def edits_dir(tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="session")
 def server(world, wide_stacks, tiny_checkpoint, edits_dir, tmp_path_factory):
-    """URL of a live explorer with the tiny checkpoint (no shared data) over three datasets:
+    """URL of a live explorer with the tiny checkpoint and the packaged demo_zones (no shared data) over three datasets:
     "world" (the small demo world, the default view), "stacks" (:func:`wide_stacks`) and
     "caffe" (the world's CaFFe-layout PNGs); corrected fronts go to :func:`edits_dir`."""
+    from workbench.checkpoints import packaged_checkpoints
+
     log = tmp_path_factory.mktemp("server") / "panel.log"
     proc, url = start_server(
         [
@@ -185,6 +187,8 @@ def server(world, wide_stacks, tiny_checkpoint, edits_dir, tmp_path_factory):
             str(world / "caffe"),
             "--checkpoint",
             str(tiny_checkpoint),
+            "--checkpoint",  # a trained model: fronts, and a TTA spread for the retreat band
+            str(packaged_checkpoints()["demo_zones"]),
             "--no-shared",
             "--edits",
             str(edits_dir),

@@ -9,7 +9,6 @@ import pandas as pd
 import pytest
 from scipy import ndimage
 
-from workbench.data import synthetic as syn
 from workbench.data.encoding import GLACIER, NA, OCEAN, ROCK
 from workbench.data.synthetic import (
     DEFAULT_OPTICAL_BANDS,
@@ -20,6 +19,8 @@ from workbench.data.synthetic import (
     simulate_world,
     speckle,
 )
+from workbench.data.synthetic import front as syn_front
+from workbench.data.synthetic import terrain as syn_terrain
 from workbench.errors import ConfigError
 
 # 128 × 128 px at 80 m: the same 10 km landscape as the 512 × 512 default, 16× cheaper
@@ -46,7 +47,7 @@ def world() -> list[SyntheticGlacier]:
 
 
 def _caffe_front(zones: np.ndarray, resolution: float) -> np.ndarray:
-    """Reference: the full CaFFe zones → front post-processing (SCIENCE.md §1)."""
+    """Reference: the full CaFFe zones → front post-processing (docs/science.md §1.2)."""
     z = zones.copy()
     lab, n = ndimage.label(z != OCEAN, structure=np.ones((3, 3)))
     if n > 1:
@@ -154,7 +155,7 @@ def test_zones_front_raster_and_line_agree_exactly(which, request):
         zones = ds.zones.values[i]
         front = ds.front.values[i].astype(bool)
         # the CaFFe rule, and the full CaFFe post-processing, give the stored raster
-        assert np.array_equal(front, syn._front_rule(zones))
+        assert np.array_equal(front, syn_front._front_rule(zones))
         assert np.array_equal(front, _caffe_front(zones, px))
         # one connected chain
         _, ncomp = ndimage.label(front, structure=np.ones((3, 3)))
@@ -288,7 +289,7 @@ def test_winter_melange_in_front_of_the_terminus():
     p = GlacierParams(melange_length_m=2500.0)
     g = simulate_glacier(p, seed=8, years=0.6, start="2019-02-01", **SMALL)
     ds = g.stack
-    s = syn._build_static(p, 8, SMALL["size"], SMALL["pixel_size"])
+    s = syn_terrain._build_static(p, 8, SMALL["size"], SMALL["pixel_size"])
     months = pd.DatetimeIndex(ds.time.values).month
 
     def near_front_contrast(i):
@@ -331,7 +332,7 @@ def test_dem_sea_level_and_glacier_slope(year):
     assert dem.max() > 300
     # the glacier surface rises up-glacier
     g = z == GLACIER
-    up = syn._build_static(year.params, 3, SMALL["size"], SMALL["pixel_size"]).s[g]
+    up = syn_terrain._build_static(year.params, 3, SMALL["size"], SMALL["pixel_size"]).s[g]
     assert np.corrcoef(up, dem[g])[0, 1] < -0.5
 
 

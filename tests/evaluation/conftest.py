@@ -9,7 +9,7 @@ from workbench.data.encoding import GLACIER, OCEAN
 
 
 def _zones_to_front_reference(z, threshold, connectivity=2):
-    """Slow, literal re-statement of SCIENCE.md §1 step 1 with skimage and Python loops."""
+    """Slow, literal re-statement of docs/science.md §1.2 with skimage and Python loops."""
     from skimage.measure import label
 
     z = np.array(z, dtype=np.int64)

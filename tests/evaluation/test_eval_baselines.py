@@ -1,4 +1,4 @@
-"""Model-free baselines (SCIENCE.md §4): the fixed-front baseline against a hand-computed case
+"""Model-free baselines (docs/science.md §4): the fixed-front baseline against a hand-computed case
 and an independent re-implementation, the complete MDE, the persistence baseline, and the
 baselines in ``evaluate``'s summary and report."""
 
@@ -18,7 +18,7 @@ from workbench.models import SegmentationOutput, create_model, read_checkpoint_i
 
 
 def _reference_fixed_front(fronts: list[np.ndarray]) -> np.ndarray:
-    """SCIENCE.md §4 written out plainly: count every front pixel over the training masks, take
+    """docs/science.md §4.1 written out plainly: count every front pixel over the training masks, take
     the N most frequent (N = median length), ties to the lower row-major index."""
     h, w = fronts[0].shape
     counts: dict[int, int] = {}

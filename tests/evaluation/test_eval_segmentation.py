@@ -145,7 +145,7 @@ def test_outline_counts_edge_cases_and_errors():
 
 @pytest.mark.parametrize(
     ("precision", "recall", "f1", "iou"),
-    [  # SCIENCE.md §2 table (published, rounded to 3 decimals)
+    [  # docs/science.md §2.6 table (published, rounded to 3 decimals)
         (0.822, 0.941, 0.877, 0.781),
         (0.973, 0.949, 0.961, 0.924),
         (0.981, 0.955, 0.968, 0.937),

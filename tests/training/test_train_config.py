@@ -157,3 +157,42 @@ def test_train_subcommand_help_and_errors(capsys):
     assert "trainer.epochs" in capsys.readouterr().err
     assert main(["train", "--list"]) == 0
     assert "ssl4sar_hybrid_caffe" in capsys.readouterr().out
+
+
+def test_errors_name_the_file_unless_an_override_set_the_key(tmp_path):
+    path = tmp_path / "bad.yaml"
+    path.write_text("task: zones\ntrainer:\n  max_epochs: 0\n")
+    with pytest.raises(ConfigError) as err:
+        load_config(path)
+    assert str(err.value).startswith(f"{path}: variable 'trainer.max_epochs' is 0 (expected an")
+    assert load_config(path, ["trainer.max_epochs=2"])["trainer"]["max_epochs"] == 2
+    with pytest.raises(ConfigError) as err:
+        load_config(path, ["trainer.max_epochs=-1"])
+    assert str(err.value).startswith("variable 'trainer.max_epochs' is -1")
+    path.write_text("task: zones\noptimizer: {betas: [0.9, a]}\n")
+    with pytest.raises(ConfigError, match=r"'optimizer.betas\[1\]' is 'a' \(expected a list of 2"):
+        load_config(path)
+
+
+def test_an_override_sets_a_key_and_a_mapping_replaces_it():
+    cfg = load_config("demo_zones", ["optimizer={lr: 0.5}", "model.kwargs={}", "data=demo"])
+    assert cfg["optimizer"] == {**DEFAULTS["optimizer"], "lr": 0.5}
+    assert cfg["model"]["kwargs"] == {} and cfg["data"] == DEFAULTS["data"]
+    with pytest.raises(ConfigError, match="variable 'trainer' is 3 \\(expected a mapping"):
+        load_config("demo_zones", ["trainer=3"])
+
+
+def test_print_config_of_train_and_pretrain_with_options_anywhere(capsys):
+    assert (
+        main(["train", "--print-config", "demo_zones", "seed=3", "--run-dir", "x", "name=b"]) == 0
+    )
+    out = capsys.readouterr().out
+    assert "seed: 3" in out and "name: b" in out and load_config("demo_zones")["task"] in out
+    assert (
+        main(["pretrain", "demo_pretrain", "seed=4", "--print-config", "pretrain.mask_ratio=0.5"])
+        == 0
+    )
+    out = capsys.readouterr().out
+    assert "seed: 4" in out and "mask_ratio: 0.5" in out
+    with pytest.raises(SystemExit):
+        main(["info", "demo_data", "extra"])

@@ -380,7 +380,7 @@ def thin_front(mask: np.ndarray | torch.Tensor, *, max_hole: int = 8) -> np.ndar
     from skimage.morphology import skeletonize
 
     is_tensor = isinstance(mask, torch.Tensor)
-    arr = mask.detach().cpu().numpy() if is_tensor else np.asarray(mask)
+    arr = mask.detach().cpu().numpy() if isinstance(mask, torch.Tensor) else np.asarray(mask)
     if arr.ndim != 2:
         raise DataError(
             f"front mask has shape {arr.shape}", variable="front", expected="a 2-D mask"
@@ -432,10 +432,10 @@ def _has_pngs(folder: Path) -> bool:
     )
 
 
-def _find_layouts(root: Path, split: str | None) -> list[tuple[str | None, dict[str, Path]]]:
+def _find_layouts(root: Path, split: str | None) -> list[tuple[str | None, dict[str, Any]]]:
     """Folders of each requested split: [(split, {images, zones, fronts, bboxes…})]."""
 
-    def original(s: str) -> dict[str, Path]:
+    def original(s: str) -> dict[str, Any]:
         return {
             "images": root / "sar_images" / s,
             "zones": root / "zones" / s,
@@ -443,7 +443,7 @@ def _find_layouts(root: Path, split: str | None) -> list[tuple[str | None, dict[
             "bboxes": [root / "bounding_boxes" / s, root / "bounding_boxes"],
         }
 
-    def split_first(s: str) -> dict[str, Path]:
+    def split_first(s: str) -> dict[str, Any]:
         base = root / s
         return {
             "images": base / "sar_images",
@@ -462,7 +462,7 @@ def _find_layouts(root: Path, split: str | None) -> list[tuple[str | None, dict[
         raise DataError("is not a folder", path=root, expected="a CaFFe folder with sar_images/")
     flat_has = (root / "sar_images").is_dir() and _has_pngs(root / "sar_images")
     wanted = _SPLITS if split is None else (split,)
-    found: list[tuple[str | None, dict[str, Path]]] = []
+    found: list[tuple[str | None, dict[str, Any]]] = []
     for s in wanted:
         for cand in (original(s), split_first(s)):
             if cand["images"].is_dir():
@@ -691,7 +691,7 @@ class CaffeDataset(Dataset):
                 )
             front = fronts_to_mask(front_raw, path=str(rec.front))
             if self.thin_fronts:
-                front = thin_front(front)
+                front = np.asarray(thin_front(front))
             sample["front"] = torch.from_numpy(np.ascontiguousarray(front, dtype=bool))
         if rec.bbox is not None:
             sample["bbox"] = torch.from_numpy(read_bbox(rec.bbox))
@@ -1002,7 +1002,7 @@ def plot(sample: Mapping[str, Any], ax: Sequence[Axes] | None = None) -> Figure:
         fig = Figure(figsize=(4.2 * len(panels), 4.4), layout="constrained")
         axes = list(np.atleast_1d(fig.subplots(1, len(panels))))
     else:
-        axes = list(np.atleast_1d(ax))
+        axes = list(np.atleast_1d(ax))  # type: ignore[arg-type]
         if len(axes) < len(panels):
             raise ConfigError(
                 f"got {len(axes)} axes for {len(panels)} panels",

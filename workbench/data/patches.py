@@ -31,7 +31,7 @@ from __future__ import annotations
 import dataclasses
 import math
 from collections.abc import Callable, Mapping, Sequence
-from typing import Any
+from typing import Any, overload
 
 import numpy as np
 import torch
@@ -160,7 +160,7 @@ def _standardise_window(x: torch.Tensor | np.ndarray) -> torch.Tensor | np.ndarr
     valid = np.isfinite(x) & (x != 0)
     n = np.maximum(valid.sum(axis=(-2, -1), keepdims=True), 1)
     mean = np.where(valid, x, 0).sum(axis=(-2, -1), keepdims=True) / n
-    centred = np.where(valid, x - mean, 0)
+    centred = np.where(valid, x - mean, 0)  # type: ignore[assignment]  # the NumPy branch
     std = np.sqrt(np.square(centred).sum(axis=(-2, -1), keepdims=True) / n)
     return (centred / np.where(std > 1e-6, std, 1)).astype(np.float32)
 
@@ -245,6 +245,10 @@ class Normalization:
             np.asarray(self.std, np.float32).reshape(shape),
         )
 
+    @overload
+    def __call__(self, x: torch.Tensor) -> torch.Tensor: ...
+    @overload
+    def __call__(self, x: np.ndarray) -> np.ndarray: ...
     def __call__(self, x: torch.Tensor | np.ndarray) -> torch.Tensor | np.ndarray:
         """Normalise (float32 result of the same kind as ``x``)."""
         mean, std = self._params(x)
@@ -361,7 +365,7 @@ class Normalization:
                 )
             else:
                 s, s2, n = s + ss, s2 + ss2, n + nn
-        return cls._from_sums(s, s2, n)
+        return cls._from_sums(s, s2, n)  # type: ignore[arg-type]  # set by the first item
 
     @classmethod
     def from_stack(
@@ -412,7 +416,7 @@ class Normalization:
                 s, s2, n = ss, ss2, nn
             else:
                 s, s2, n = s + ss, s2 + ss2, n + nn
-        return cls._from_sums(s, s2, n)
+        return cls._from_sums(s, s2, n)  # type: ignore[arg-type]  # set by the first item
 
 
 # --------------------------------------------------------------------------- shared sampling
@@ -610,7 +614,7 @@ class CaffePatchDataset(_PatchSampling, Dataset):
                     variable=name,
                     expected="arrays of the image's height and width",
                 )
-        arrays["valid"] = (ok, False)
+        arrays["valid"] = (ok, False)  # type: ignore[assignment]
 
         out: dict[str, Any] = {}
         p = self.patch_size

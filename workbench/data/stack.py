@@ -41,7 +41,7 @@ import os
 import re
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any, Literal, NamedTuple
+from typing import Any, Literal, NamedTuple, cast
 
 import dask
 import numpy as np
@@ -138,7 +138,7 @@ def parse_date_from_name(name: str | os.PathLike[str]) -> np.datetime64 | None:
         if not 1900 <= numbers[0] <= 2099:
             continue
         try:
-            when = _dt.datetime(*numbers)
+            when = _dt.datetime(*numbers)  # type: ignore[arg-type]
         except ValueError:
             continue
         return np.datetime64(when, "ns")
@@ -164,11 +164,11 @@ def _parse_date_value(text: Any) -> np.datetime64 | None:
 
 def _date_text(value: np.datetime64) -> str:
     """'2019-04-12' for a midnight date, '2019-04-12T07:12:32' otherwise."""
-    text = np.datetime_as_string(np.datetime64(value, "s"), unit="s")
+    text = np.datetime_as_string(np.datetime64(value, "s"), unit="s")  # type: ignore[call-overload]
     return text.removesuffix("T00:00:00")
 
 
-def _describe_dates(ds: xr.Dataset, index: Sequence[int]) -> str:
+def _describe_dates(ds: xr.Dataset, index: Sequence[int] | np.ndarray) -> str:
     """'2019-04-12 (file …), 2019-04-24 (file …)' for the given time positions."""
     sources = ds["source"].values if "source" in ds.coords else None
     items = []
@@ -329,7 +329,7 @@ def _read_tiff(path: Path, chunks: Any) -> tuple[xr.DataArray, _TiffInfo]:
             path=path,
             expected="a complete, readable GeoTIFF",
         ) from exc
-    array = array.astype(np.float32)
+    array = cast(xr.DataArray, array).astype(np.float32)
     array.attrs = {}
     return array, info
 
@@ -416,8 +416,8 @@ def _open_folder(folder: Path, *, chunks: Any, align: bool) -> xr.Dataset:
             )
         dated.append((date, file, array.isel(band=0, drop=True)))
     dated.sort(key=lambda item: item[0])
-    dates, files, arrays = zip(*dated, strict=False)
-    arrays = _on_first_grid(list(arrays), list(files), align=align)
+    dates, files, arrays = zip(*dated, strict=False)  # type: ignore[assignment]
+    arrays = _on_first_grid(list(arrays), list(files), align=align)  # type: ignore[assignment]
     stacked = xr.concat(
         arrays,
         dim="time",
@@ -499,10 +499,10 @@ def _band_dates(path: Path, info: _TiffInfo) -> list[np.datetime64]:
         return _read_dates_csv(table, count)
     tagged = [_parse_date_value(t["DATE"]) if "DATE" in t else None for t in info.band_tags]
     if all(d is not None for d in tagged):
-        return tagged
+        return tagged  # type: ignore[return-value]  # none is None
     described = [_parse_date_value(d) if d else None for d in info.descriptions]
     if all(d is not None for d in described):
-        return described
+        return described  # type: ignore[return-value]  # none is None
     if count == 1 and (date := _file_date(path, info)) is not None:
         return [date]
     missing = [
@@ -581,8 +581,8 @@ def _linear_to_db(ds: xr.Dataset) -> xr.Dataset:
     """Convert ``sigma0_db`` from linear intensity to dB, lazily (values ≤ 0 become NaN)."""
     linear = ds[SIGMA0]
     db = (10.0 * np.log10(linear.where(linear > 0))).astype(np.float32)
-    db.attrs = {**linear.attrs, "units": "dB"}
-    db.encoding = linear.encoding
+    db.attrs = {**linear.attrs, "units": "dB"}  # type: ignore[attr-defined]  # a DataArray
+    db.encoding = linear.encoding  # type: ignore[attr-defined]
     return ds.assign({SIGMA0: db})
 
 
@@ -787,8 +787,8 @@ def _check_values(ds: xr.Dataset, *, path: Any, units: str) -> None:
     """The value checks, computed together in one pass over the data."""
     sigma0 = ds[SIGMA0]
     reductions: dict[str, Any] = {
-        "valid": np.isfinite(sigma0).sum(("y", "x")),
-        "inf": np.isinf(sigma0).sum(("y", "x")),
+        "valid": np.isfinite(sigma0).sum(("y", "x")),  # type: ignore[arg-type]  # a DataArray
+        "inf": np.isinf(sigma0).sum(("y", "x")),  # type: ignore[arg-type]
         "negative": (sigma0 < 0).sum(),
         "low": ((sigma0 >= 0) & (sigma0 < 1.5)).sum(),
         "high": (sigma0 > 50).sum(),
@@ -888,7 +888,7 @@ def _storage_chunked(ds: xr.Dataset) -> xr.Dataset:
                     if dim in ("time", "y", "x")
                 }
             )
-    for var in out.variables.values():
+    for var in out.variables.values():  # type: ignore[assignment]
         for key in ("chunks", "preferred_chunks"):
             var.encoding.pop(key, None)
     return out

@@ -1,4 +1,4 @@
-"""Model-free baselines for calving fronts (SCIENCE.md §4): the numbers a model must beat.
+"""Model-free baselines for calving fronts (docs/science.md §4): the numbers a model must beat.
 
 * :class:`FixedFront` — the **fixed-front baseline**: from the TRAINING labels only, the
   ``N`` most frequent front pixels over all training front masks (``N`` = the median front

@@ -1,4 +1,4 @@
-"""Calibrated confidence (GlaViTU, SCIENCE.md §3): entropy confidence, ECE, reliability
+"""Calibrated confidence (GlaViTU, docs/science.md §3.4): entropy confidence, ECE, reliability
 curves, a fitted confidence map and temperature scaling.
 
 * :func:`entropy_confidence` — ``1 − H(p) / log2(K)`` of the softmax ``p`` (base-2 Shannon
@@ -106,7 +106,7 @@ def entropy_confidence(probs: Any, axis: int) -> np.ndarray:
     """Confidence ``1 − H(p) / log2(K)`` of class probabilities along ``axis``.
 
     ``H`` is the Shannon entropy in bits (``0·log 0 = 0``) and ``K`` the number of classes
-    (the size of ``axis``). GlaViTU (SCIENCE.md §3) defines confidence as ``1 − H`` for its
+    (the size of ``axis``). GlaViTU (docs/science.md §3.4) defines confidence as ``1 − H`` for its
     2-class maps, where ``log2(2) = 1`` makes this exactly ``1 − H2(p)``. For ``K > 2`` the
     raw entropy goes up to ``log2(K) > 1``; dividing by it (a deviation, for K > 2 only)
     keeps the confidence in ``[0, 1]``: 1 for a one-hot vector, 0 for the uniform one.
@@ -325,7 +325,7 @@ def _isotonic(y: np.ndarray, w: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 class CalibrationMap:
     """Monotone map raw confidence → calibrated confidence, fitted on validation data.
 
-    Fitting (GlaViTU's recipe, SCIENCE.md §3, with our concrete choices):
+    Fitting (GlaViTU's recipe, docs/science.md §3.4, with our concrete choices):
 
     1. a reliability curve with ``n_bins`` (100) equal-width bins; bins with fewer than
        ``min_count`` pixels are dropped;

@@ -2,7 +2,7 @@
 
 For every glacier ``G`` of the folder (a *fold*): train the config on the other glaciers, select
 the checkpoint on a validation set (``select``), evaluate it on every image of ``G`` with the
-model-free baselines of SCIENCE.md §4, and write one table: per fold and the mean, MDE,
+model-free baselines of docs/science.md §4, and write one table: per fold and the mean, MDE,
 complete MDE, images without a front, zone IoU, ECE, the fixed-front and persistence
 baselines, and the training time.
 

@@ -1,4 +1,4 @@
-"""Test-time augmentation and ensembles (SSL4SAR, SCIENCE.md §1: 5 models × 4 rotations).
+"""Test-time augmentation and ensembles (SSL4SAR, docs/science.md §1.8: 5 models × 4 rotations).
 
 :func:`tta_predict` runs a model on transformed copies of the input and maps each output
 back into the input frame; :func:`ensemble_mean_std` averages probability maps and gives a

@@ -1442,7 +1442,7 @@ def _summary_markdown(s: Mapping[str, Any]) -> list[str]:
         return lines + [
             markdown_table(rows),
             "",
-            "### Against model-free baselines (SCIENCE.md §4)",
+            "### Against model-free baselines (docs/science.md §4)",
             "",
             markdown_table(guesses),
             "",

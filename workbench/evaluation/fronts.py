@@ -1,6 +1,6 @@
 """Calving fronts from zones and the CaFFe mean distance error (MDE).
 
-Implements SCIENCE.md §1 ("The mean distance error"):
+Implements docs/science.md §1.2 (zones to front) and §1.3 (the mean distance error):
 
 1. :func:`zones_to_front` turns a zone map (class ids 0 NA, 1 rock, 2 glacier, 3 ocean) into a
    one-pixel front line exactly as the CaFFe benchmark's post-processing does;
@@ -152,7 +152,7 @@ def zones_to_front(
     min_cluster_px: float | None = None,
     nonocean_connectivity: int = 8,
 ) -> np.ndarray:
-    """Extract the calving front from a zone map exactly as CaFFe does (SCIENCE.md §1).
+    """Extract the calving front from a zone map exactly as CaFFe does (docs/science.md §1.2).
 
     Steps, in this order:
 
@@ -817,7 +817,7 @@ def front_distances(pred_mask: Any, ref_mask: Any) -> np.ndarray:
 
     Returns the distance from every predicted front pixel to the nearest reference pixel
     (predicted pixels in row-major order), followed by the distance from every reference
-    pixel to the nearest predicted pixel: ``n_pred + n_ref`` values (SCIENCE.md §1 step 3).
+    pixel to the nearest predicted pixel: ``n_pred + n_ref`` values (docs/science.md §1.3 step 3).
 
     The search is exact: each distance is the square root of the smallest integer squared
     distance ``dr² + dc²`` over ALL pixels of the other front, so the numbers are
@@ -1611,7 +1611,7 @@ def mean_distance_error(
     min_cluster_px: float | None = None,
     merge_tsx_tdx: bool = True,
 ) -> MDEResult:
-    """CaFFe mean distance error, pooled over all distances of all images (SCIENCE.md §1).
+    """CaFFe mean distance error, pooled over all distances of all images (docs/science.md §1.3).
 
     For each image with both a predicted and a reference front, the distances of
     :func:`front_distances` are multiplied by the image's pixel size; the MDE is the mean of

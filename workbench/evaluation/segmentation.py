@@ -1,11 +1,11 @@
 """Segmentation metrics: CaFFe zone metrics per image, and pooled binary outline counts.
 
-* :func:`zone_metrics` / :func:`aggregate_zone_metrics` — SCIENCE.md §1 "Zone metrics": per
+* :func:`zone_metrics` / :func:`aggregate_zone_metrics` — docs/science.md §1.4 (zone metrics): per
   image IoU, precision, recall and F1 of each of the 4 zone classes and their mean, averaged
   over images, ignoring classes absent from both prediction and reference.
-* :class:`OutlineCounts` — SCIENCE.md §2 evaluation: TP/FP/FN summed over all tiles (pooled)
+* :class:`OutlineCounts` — docs/science.md §2.5 (pooled outline metrics): TP/FP/FN summed over all tiles (pooled)
   → precision, recall, F1, IoU, with per-group (region, glacier) breakdowns and the
-  unweighted mean of group IoUs used by GlaViTU (SCIENCE.md §3).
+  unweighted mean of group IoUs used by GlaViTU (docs/science.md §3.5).
 
 Examples
 --------
@@ -359,7 +359,7 @@ def f1_iou_from_precision_recall(precision: float, recall: float) -> tuple[float
 
     Examples
     --------
-    >>> f1, iou = f1_iou_from_precision_recall(0.984, 0.979)   # SCIENCE.md §2, 3D conv, 15
+    >>> f1, iou = f1_iou_from_precision_recall(0.984, 0.979)   # docs/science.md §2.6, 3D conv, 15
     >>> round(f1, 4), round(iou, 3)
     (0.9815, 0.964)
     """
@@ -376,7 +376,7 @@ class OutlineCounts:
 
     ``update`` adds the TP/FP/FN/TN of one tile (or a batch) to the running totals and,
     with ``group=``, to that group's totals too (region, glacier, …). Metrics come from the
-    pooled counts (SCIENCE.md §2), not from per-tile averages. Undefined ratios (0/0) are NaN.
+    pooled counts (docs/science.md §2.5), not from per-tile averages. Undefined ratios (0/0) are NaN.
 
     Attributes
     ----------

@@ -12,7 +12,7 @@ confidence                float32    0..1              NaN         average
 uncertainty               float32    ≥ 0 (e.g. std)    NaN         average
 ========================  =========  ================  ==========  ==========================
 
-Zones are written with the CaFFe values on disk (DESIGN.md): class ids 0..3 in memory are
+Zones are written with the CaFFe values on disk (docs/design.md §3.2): class ids 0..3 in memory are
 mapped to 0/64/127/254; 0 ("NA": no data, radar shadow, layover) is the GDAL nodata value.
 Every file carries its CRS, geotransform, nodata value and one description per band (dates
 for a time series), is tiled (512 px blocks by default), DEFLATE-compressed and gets internal

@@ -94,7 +94,7 @@ TIME_SERIES_MODELS: frozenset[str] = frozenset({"icemapper3d", "convlstm_unet"})
 """Registered models that take a time series ``B × T × C × H × W``."""
 
 TTA_ROTATIONS: tuple[str, ...] = ("rot0", "rot90", "rot180", "rot270")
-"""The test-time augmentation of ``tta=True``: SSL4SAR's 4 rotations (SCIENCE.md §1)."""
+"""The test-time augmentation of ``tta=True``: SSL4SAR's 4 rotations (docs/science.md §1.8)."""
 
 SOURCE_VARIABLES: dict[str, tuple[str, ...]] = {
     "optical": ("optical",),

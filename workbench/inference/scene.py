@@ -108,7 +108,7 @@ __all__ = [
 
 DEFAULT_WINDOW = 384
 """Window side in model pixels when neither the caller nor the checkpoint gives one
-(SCIENCE.md §2: 384 px windows, stride 192, Gaussian weighting)."""
+(docs/science.md §2.5: 384 px windows, stride 192, Gaussian weighting)."""
 
 TEMPORAL_MODES: tuple[str, ...] = ("year", "window", "all")
 """How a time-series model's inputs are chosen (see the module docstring)."""

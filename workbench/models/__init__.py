@@ -27,6 +27,7 @@ from workbench.models.checkpoint import (
     save_checkpoint,
 )
 from workbench.models.convlstm_unet import ConvLSTMUNet
+from workbench.models.encoder_weights import load_encoder_weights
 from workbench.models.glavitu import GlaViTU
 from workbench.models.icemapper3d import IceMapper3D
 from workbench.models.registry import (
@@ -65,6 +66,7 @@ __all__ = [
     "convert_hf_swinv2_state_dict",
     "convert_timm_swinv2_state_dict",
     "load_pretrained_swinv2",
+    "load_encoder_weights",
     "SSL4SARHybrid",
     "CaFFeUNet",
     "IceMapper3D",

@@ -174,7 +174,7 @@ class WorkbenchModel(nn.Module):
                 arguments.pop(next(iter(signature.parameters)))  # self
                 self.config = plain_config(arguments, where=f"{cls.__name__} argument")
 
-        cls.__init__ = __init__  # type: ignore[method-assign]
+        cls.__init__ = __init__  # type: ignore[method-assign,assignment]
 
     def default_classes(self) -> dict[str, Any] | None:
         """The class encoding stored in checkpoints when none is given (``None``: unknown).

@@ -148,7 +148,7 @@ class UpBlock(nn.Module):
     ) -> torch.Tensor:
         if size is None:
             if skip is not None:
-                size = tuple(skip.shape[-2:])
+                size = (int(skip.shape[-2]), int(skip.shape[-1]))
             else:
                 size = (2 * x.shape[-2], 2 * x.shape[-1])
         x = F.interpolate(x, size=size, mode="bilinear", align_corners=False)

@@ -55,9 +55,9 @@ class CaFFeUNet(WorkbenchModel):
     ``B × 4 × H × W`` and, with ``front_head=True``, ``front`` ``B × 1 × H × W``.
 
     **Paper**: Gourmelon et al. 2022, "Calving fronts and where to find them" (ESSD), CaFFe
-    baseline (SCIENCE.md §1): U-Net with an ASPP bottleneck at dilations 1, 2, 4, 8.
+    baseline (docs/science.md §1.6): U-Net with an ASPP bottleneck at dilations 1, 2, 4, 8.
 
-    **Parameters at the published configuration**: 5.67 M (channels 32–512). SCIENCE.md gives
+    **Parameters at the published configuration**: 5.67 M (channels 32–512). The paper gives
     no count; the widths (32, 64, 128, 256, 512), LeakyReLU, transposed-convolution
     up-sampling and the ASPP branch widths (``channels[-1] / 4`` each) are our choices — not
     confirmed from the paper.

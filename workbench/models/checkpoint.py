@@ -100,7 +100,7 @@ def _to_plain(value: Any, where: str) -> Any:
     if isinstance(value, os.PathLike):
         return os.fspath(value)
     if isinstance(value, numbers.Number) and not isinstance(value, (bool, int, float)):
-        return value.item() if hasattr(value, "item") else float(value)  # type: ignore[union-attr]
+        return value.item() if hasattr(value, "item") else float(value)  # type: ignore[arg-type]
     if hasattr(value, "tolist") and not isinstance(value, (str, bytes)):  # NumPy arrays
         return _to_plain(value.tolist(), where)
     if isinstance(value, Mapping):
@@ -425,5 +425,5 @@ def load_model(path: str | os.PathLike[str], device: str | torch.device = "auto"
         ) from None
     model.load_state_dict(_checked_state(obj, info, model, path), strict=True)
     model.to(resolve_device(device)).eval()
-    model.checkpoint_info = info
+    model.checkpoint_info = info  # type: ignore[assignment]  # torch types module attributes as Tensor | Module
     return model

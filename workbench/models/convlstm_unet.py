@@ -42,10 +42,12 @@ class ConvLSTMCell(nn.Module):
             kernel_size,
             padding=kernel_size // 2,
         )
+        bias = self.conv.bias
+        assert bias is not None
         with torch.no_grad():
-            if not self.conv.bias.is_meta:
-                self.conv.bias.zero_()
-                self.conv.bias[hidden_channels : 2 * hidden_channels].fill_(1.0)
+            if not bias.is_meta:
+                bias.zero_()
+                bias[hidden_channels : 2 * hidden_channels].fill_(1.0)
 
     def forward(
         self, x: torch.Tensor, state: tuple[torch.Tensor, torch.Tensor]
@@ -133,11 +135,11 @@ class ConvLSTMUNet(WorkbenchModel):
     8 and cropped back). **Output** :class:`~workbench.models.SegmentationOutput` with
     ``logits`` ``B × 2 × H × W``.
 
-    **Paper**: IGARSS 2024 Svalbard study (SCIENCE.md §2): per level a (1, 3, 3) convolution
+    **Paper**: IGARSS 2024 Svalbard study (docs/science.md §2.3): per level a (1, 3, 3) convolution
     then a bidirectional ConvLSTM; skips are the final hidden states; same 2D decoder as the
     3D-conv model.
 
-    **Parameters at the published configuration**: 5.93 M with 2 input features (SCIENCE.md
+    **Parameters at the published configuration**: 5.93 M with 2 input features (the paper
     gives no count).
 
     Our choices: each direction has half the level's width and the two final hidden states

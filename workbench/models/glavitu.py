@@ -260,7 +260,7 @@ class GlaViTU(WorkbenchModel):
     ViT branch's deep-supervision logits in ``aux`` (loss weight ``aux_loss_weight`` = 0.5).
 
     **Paper**: Maslov et al., "Towards global glacier mapping with deep learning and open
-    Earth observation data" (GlaViTU; SCIENCE.md §3): fusion blocks of two conv-BN-act layers
+    Earth observation data" (GlaViTU; docs/science.md §3.2): fusion blocks of two conv-BN-act layers
     with 64 filters and a squeeze-excitation gate, summed over sources; a ViT/SETR branch
     (16 px patches, embedding 64, 12 blocks, 4 heads, MLP 256, learned positions, upsampling
     decoder, deep-supervision head) added residually; a ResU-Net (64/128/256 + 512

@@ -93,7 +93,7 @@ class IceMapper3D(WorkbenchModel):
     is the caller's job).
 
     **Paper**: the Svalbard Sentinel-1 time-series glacier mapping study (IGARSS 2024,
-    SCIENCE.md §2): encoder of 3×3×3 convolutions, 3 levels of 32/64/128 filters + 256
+    docs/science.md §2.2): encoder of 3×3×3 convolutions, 3 levels of 32/64/128 filters + 256
     bottleneck, each block conv-BN-LeakyReLU twice with a residual 1×1×1 projection; 2×2×2
     max-pooling (time 15 → 8 → 4 → 2); skips collapse time (max or learned temporal attention);
     2D residual decoder; 2 classes.

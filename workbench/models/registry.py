@@ -72,7 +72,7 @@ def register_model(
             raise TypeError(f"{cls.__name__} must subclass WorkbenchModel to be registered")
         if name in _REGISTRY and _REGISTRY[name].cls is not cls:
             raise ValueError(f"a model named {name!r} is already registered")
-        all_presets = {"published": {}}
+        all_presets: dict[str, dict[str, Any]] = {"published": {}}
         all_presets.update({k: dict(v) for k, v in (presets or {}).items()})
         cls.model_name = name
         _REGISTRY[name] = _Entry(cls, all_presets)
@@ -158,13 +158,16 @@ PUBLISHED_PARAMETERS: dict[str, tuple[float | None, str]] = {
     "swinv2": (
         27.6e6,
         "Swin V2 tiny encoder (timm swinv2_tiny 28.3 M minus its 0.77 M "
-        "ImageNet head; SCIENCE.md §1)",
+        "ImageNet head; docs/science.md §1.7)",
     ),
-    "ssl4sar_hybrid": (None, "not given in SCIENCE.md; encoder ≈ 27.6 M + our decoder"),
-    "caffe_unet": (None, "not given in SCIENCE.md"),
-    "icemapper3d": (4.4e6, "SCIENCE.md §2, 2 input features"),
-    "convlstm_unet": (None, "not given in SCIENCE.md"),
-    "glavitu": (10.0e6, "SCIENCE.md §3, 4 sources (optical 6, dem 2, sar 4, coherence 1)"),
+    "ssl4sar_hybrid": (
+        None,
+        "not published (docs/science.md §1.7); encoder ≈ 27.6 M + our decoder",
+    ),
+    "caffe_unet": (None, "not published (docs/science.md §1.6)"),
+    "icemapper3d": (4.4e6, "docs/science.md §2.2, 2 input features"),
+    "convlstm_unet": (None, "not published (docs/science.md §2.3)"),
+    "glavitu": (10.0e6, "docs/science.md §3.2, 4 sources (optical 6, dem 2, sar 4, coherence 1)"),
 }
 """Published parameter counts (``None`` where the sources give none), with where they come from."""
 

@@ -54,14 +54,14 @@ class SSL4SARHybrid(WorkbenchModel):
     ``front_head=True`` also ``front`` ``B × 1 × H × W``; with ``target_size=t`` also
     ``target`` (and ``target_front``), the centre ``t × t`` crop of the context output.
 
-    **Paper**: Gourmelon et al. 2025 (SSL4SAR), see SCIENCE.md §1. Encoder: Swin V2 tiny
+    **Paper**: Gourmelon et al. 2025 (SSL4SAR), see docs/science.md §1.7. Encoder: Swin V2 tiny
     (patch 4, embed 96, depths [2, 2, 6, 2], heads [3, 6, 12, 24], window 16, MLP ratio 4,
     1 channel, 512 px context). Decoder: a residual block on the deepest features, then per
     level a residual up-sampling block on ``[skip, upsampled]``, a final up-sampling stage to
     the input resolution and a 1×1 convolution to 4 classes.
 
     **Parameters at the published configuration**: 31.42 M (encoder 27.58 M + decoder
-    3.85 M). SCIENCE.md gives no total; the decoder widths (256, 128, 64, 32 and 32 at full
+    3.85 M). The paper gives no total (docs/science.md §1.7); the decoder widths (256, 128, 64, 32 and 32 at full
     resolution) are our choice — the paper's exact widths are not confirmed.
 
     Target/context: the model sees the context patch (e.g. 512 px) and returns the full

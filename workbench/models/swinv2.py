@@ -46,7 +46,7 @@ import os
 import re
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import torch
 import torch.nn.functional as F
@@ -122,6 +122,9 @@ class WindowAttention(nn.Module):
     Input ``(B·nW) × N × C`` with ``N = window²``; optional additive mask ``nW × N × N``.
     """
 
+    relative_coords_table: torch.Tensor  # buffers (typed for mypy)
+    relative_position_index: torch.Tensor
+
     def __init__(
         self,
         dim: int,
@@ -179,7 +182,7 @@ class WindowAttention(nn.Module):
     def relative_position_bias(self) -> torch.Tensor:
         """``heads × N × N`` bias, ``16·sigmoid(CPB-MLP(log-spaced coordinates))``."""
         n = self.window_size**2
-        table = self.relative_coords_table.to(self.cpb_mlp[0].weight.dtype)
+        table = self.relative_coords_table.to(cast(nn.Linear, self.cpb_mlp[0]).weight.dtype)
         bias = self.cpb_mlp(table)[self.relative_position_index.reshape(-1)]
         return 16 * torch.sigmoid(bias.view(n, n, -1).permute(2, 0, 1))
 
@@ -386,7 +389,7 @@ class SwinV2Encoder(WorkbenchModel):
     [3, 6, 12, 24], window 16, MLP ratio 4, one SAR channel.
 
     **Parameters at the published configuration**: 27.58 M (27,575,082) with 1 input channel;
-    published about 27.6 M (SCIENCE.md; timm's 28.35 M ``swinv2_tiny`` minus its 0.77 M
+    published about 27.6 M (docs/science.md §1.7; timm's 28.35 M ``swinv2_tiny`` minus its 0.77 M
     ImageNet head, with 3 input channels: 27,578,154 here).
 
     Parameters
@@ -493,7 +496,7 @@ class SwinV2Encoder(WorkbenchModel):
     @property
     def window_sizes(self) -> list[int]:
         """The window actually used by each stage (after the ``img_size`` clamp)."""
-        return [stage.blocks[0].window_size for stage in self.layers]
+        return [stage.blocks[0].window_size for stage in self.layers]  # type: ignore[index,union-attr]
 
     def forward(self, x: torch.Tensor) -> list[torch.Tensor]:
         x = self.pos_drop(self.patch_embed(x))
@@ -649,7 +652,7 @@ def adapt_stem(weight: torch.Tensor, in_chans: int, stem: str = "mean") -> torch
     """Adapt a patch-embedding weight ``C_out × C_ckpt × p × p`` to ``in_chans`` channels.
 
     ``"sum"``: the RGB filters summed — the network sees a single-channel image as if it were
-    repeated into the three RGB channels (what SCIENCE.md §1 describes). ``"mean"``: their
+    repeated into the three RGB channels (what docs/science.md §1.7 describes). ``"mean"``: their
     mean (a third of that; keeps the first activations' scale for an image normalised like one
     RGB channel). For ``in_chans > 1`` the reduced filter is repeated and divided by
     ``in_chans``, so an image repeated into all channels gives the same output. Weights that

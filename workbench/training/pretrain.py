@@ -1,7 +1,7 @@
 """SSL4SAR self-supervised multimodal pretraining: OptSimMIM and OptTranslator.
 
 Labelled calving-front data are scarce (CaFFe: 681 images) but unlabelled Sentinel-1 images
-are plentiful. SSL4SAR (Gourmelon et al. 2025, SCIENCE.md §1) pretrains the hybrid model's
+are plentiful. SSL4SAR (Gourmelon et al. 2025, docs/science.md §1.9) pretrains the hybrid model's
 Swin V2 encoder on 9,563 unlabelled SAR images of 14 Arctic glaciers, each paired with the
 same pixel window of its glacier's ONE co-registered Sentinel-2 image (14 channels). The
 optical image is the teacher: it shows the surface types — ice, snow, rock, open and turbid
@@ -24,7 +24,7 @@ minimum scale of 0.7 (:class:`~workbench.training.datamodules.SarOpticalCrops`),
 reduce-on-plateau (factor 0.5, patience 5) on the validation loss
 (``workbench/configs/pretrain_optsimmim.yaml``, ``pretrain_opttranslator.yaml``).
 
-Our choices where SCIENCE.md is silent: the decoder of OptSimMIM is the hybrid's residual CNN
+Our choices where the paper is silent (docs/science.md §1.9): the decoder of OptSimMIM is the hybrid's residual CNN
 decoder (SimMIM itself uses one linear layer); the optical targets are standardised per band
 (mean/std of the training glaciers) so every band weighs the same in the L1 loss; the SAR
 input is σ0 mapped to 8 bits like the CaFFe PNGs and standardised, as for the zone models;
@@ -70,36 +70,21 @@ from typing import Any, ClassVar
 import lightning as L
 import numpy as np
 import torch
-import yaml
 from torch import nn
 
-from workbench.errors import CheckpointError, ConfigError, DataError
-from workbench.models import (
-    SwinV2Encoder,
-    create_model,
-    list_presets,
-    load_model,
-    load_pretrained_swinv2,
-    read_checkpoint_info,
-    save_checkpoint,
-)
+from workbench.errors import ConfigError, DataError
+from workbench.models import create_model, load_encoder_weights, save_checkpoint
 from workbench.training.config import (
-    _CHECKS,
-    _bool,
-    _choice,
-    _int,
-    _num,
-    _path,
-    _read_yaml,
-    _str,
-    _str_list,
-    apply_overrides,
-    check_sections,
-    config_path,
+    PRETRAIN_DEFAULTS,
+    PRETRAIN_METHODS,
+    PUBLISHED_LR,
+    dump_pretrain_config,
+    list_pretrain_configs,
+    load_pretrain_config,
 )
-from workbench.training.config import DEFAULTS as _TRAIN_DEFAULTS
 from workbench.training.datamodules import SarOpticalDataModule
 from workbench.training.optim import build_optimizer, build_scheduler
+from workbench.training.runs import TrainResult, claim_run_dir, run_lightning, seed_run
 
 __all__ = [
     "PRETRAIN_METHODS",
@@ -120,11 +105,6 @@ __all__ = [
     "pretrain",
     "load_encoder_weights",
 ]
-
-PRETRAIN_METHODS: tuple[str, ...] = ("optsimmim", "opttranslator")
-PUBLISHED_LR: dict[str, float] = {"optsimmim": 1e-3, "opttranslator": 5e-3}
-"""The published learning rates (SCIENCE.md §1), used when ``optimizer.lr`` is null."""
-
 
 # --------------------------------------------------------------------------- masks and losses
 
@@ -481,219 +461,7 @@ PRETRAIN_TASKS: dict[str, type[PretrainTask]] = {
 }
 
 
-# --------------------------------------------------------------------------- configuration
-
-
-PRETRAIN_DEFAULTS: dict[str, Any] = {
-    "name": None,
-    "method": "optsimmim",
-    "seed": 0,
-    "output_dir": "runs",
-    "model": {"name": "ssl4sar_hybrid", "preset": "published", "kwargs": {}},
-    "data": {
-        "kind": "demo",
-        "root": None,
-        "stacks": None,
-        "sar": "sigma0_db",
-        "optical": "optical",
-        "bands": None,
-        "crop_size": 512,
-        "min_scale": 0.7,
-        "batch_size": 8,
-        "val_batch_size": 8,
-        "num_workers": 0,
-        "samples_per_image": 1,
-        "val_glaciers": 1,
-        "val_samples": 32,
-        # demo world in memory
-        "n_glaciers": 3,
-        "years": 1.0,
-        "size": 128,
-        "pixel_size": 80.0,
-        "world_seed": 1,
-    },
-    "pretrain": {"mask_ratio": 0.3},
-    "optimizer": {
-        "name": "sgd",
-        "lr": None,
-        "momentum": 0.9,
-        "weight_decay": 1e-4,
-        "nesterov": False,
-        "betas": [0.9, 0.999],
-    },
-    "scheduler": {**_TRAIN_DEFAULTS["scheduler"], "name": "plateau", "factor": 0.5, "patience": 5},
-    "trainer": dict(_TRAIN_DEFAULTS["trainer"]),
-    "checkpoint": {"monitor": "auto", "mode": "auto", "save_top_k": 1},
-}
-"""Every pretraining option with its default (``optimizer.lr: null`` = :data:`PUBLISHED_LR`)."""
-
-
-def _val_glaciers(v: Any) -> str | None:
-    if isinstance(v, int) and not isinstance(v, bool) and v >= 1:
-        return None
-    if isinstance(v, (list, tuple)) and v and all(isinstance(s, str) for s in v):
-        return None
-    return "a count ≥ 1 or a list of glacier (stack) names"
-
-
-def _mask_ratio(v: Any) -> str | None:
-    ok = isinstance(v, (int, float)) and not isinstance(v, bool) and 0 < v < 1
-    return None if ok else "a fraction in (0, 1)"
-
-
-_PRETRAIN_CHECKS: dict[str, dict[str, Any]] = {
-    "": {
-        "name": _str(optional=True),
-        "method": _choice(*PRETRAIN_METHODS),
-        "seed": _int(0),
-        "output_dir": _path(optional=False),
-    },
-    "model": {"name": _choice("ssl4sar_hybrid"), "preset": _str(optional=True)},
-    "data": {
-        "kind": _choice("demo", "stack"),
-        "root": _path(),
-        "stacks": _str_list(optional=True),
-        "sar": _str(),
-        "optical": _str(),
-        "bands": _str_list(optional=True),
-        "crop_size": _int(8),
-        "min_scale": _num(0.0, 1.0, strict_lo=True),
-        "batch_size": _int(1),
-        "val_batch_size": _int(1),
-        "num_workers": _int(0),
-        "samples_per_image": _int(1),
-        "val_glaciers": _val_glaciers,
-        "val_samples": _int(1),
-        "n_glaciers": _int(2),
-        "years": _num(0.0, strict_lo=True),
-        "size": _int(32),
-        "pixel_size": _num(0.0, strict_lo=True),
-        "world_seed": _int(0),
-    },
-    "pretrain": {"mask_ratio": _mask_ratio},
-    "optimizer": {
-        **_CHECKS["optimizer"],
-        "lr": _num(0.0, strict_lo=True, optional=True),
-        "nesterov": _bool,
-    },
-    "scheduler": _CHECKS["scheduler"],
-    "trainer": _CHECKS["trainer"],
-    "checkpoint": _CHECKS["checkpoint"],
-}
-
-
-def _data_section(data: Any) -> dict[str, Any]:
-    if isinstance(data, Mapping):
-        return dict(data)
-    if isinstance(data, (str, os.PathLike)):
-        if str(data) == "demo":
-            return {"kind": "demo"}
-        p = Path(data)
-        if (p / "manifest.json").is_file():
-            return {"kind": "demo", "root": str(p)}
-        if p.exists():
-            return {"kind": "stack", "root": str(p)}
-        raise ConfigError(
-            "is neither 'demo' nor an existing path",
-            path=p,
-            variable="data",
-            expected="'demo', a demo world, a folder of stacks or a stack",
-        )
-    raise ConfigError(
-        f"is a {type(data).__name__}", variable="data", expected="a mapping, 'demo' or a path"
-    )
-
-
-def _validate(config: Mapping[str, Any]) -> dict[str, Any]:
-    config = dict(config)
-    if "task" in config:
-        raise ConfigError(
-            f"is {config['task']!r}: this is a training config",
-            variable="task",
-            expected="a pretraining config (method: optsimmim | opttranslator); "
-            "train it with `workbench train`",
-        )
-    if "data" in config:
-        config["data"] = _data_section(config["data"])
-    cfg = check_sections(
-        config,
-        PRETRAIN_DEFAULTS,
-        _PRETRAIN_CHECKS,
-        kwargs_expected="a mapping of ssl4sar_hybrid arguments",
-    )
-    preset = cfg["model"]["preset"]
-    if preset is not None and preset not in list_presets("ssl4sar_hybrid"):
-        raise ConfigError(
-            f"is {preset!r}",
-            variable="model.preset",
-            expected=f"one of {list_presets('ssl4sar_hybrid')} or null",
-        )
-    d = cfg["data"]
-    if d["kind"] == "stack" and d["root"] is None and not d["stacks"]:
-        raise ConfigError(
-            "are not set",
-            variable="data.stacks",
-            expected="a list of stacks with an optical image (or data.root, a folder)",
-        )
-    if cfg["optimizer"]["lr"] is None:
-        cfg["optimizer"]["lr"] = PUBLISHED_LR[cfg["method"]]
-    return cfg
-
-
-def list_pretrain_configs() -> list[str]:
-    """Names of the pretraining configs shipped in ``workbench/configs`` (they set ``method``).
-
-    Examples
-    --------
-    >>> list_pretrain_configs()
-    ['demo_pretrain', 'pretrain_optsimmim', 'pretrain_opttranslator']
-    """
-    from workbench.training.config import _packaged_configs
-
-    return sorted(name for name, kind in _packaged_configs().items() if kind == "pretrain")
-
-
-def load_pretrain_config(
-    config: str | os.PathLike[str] | Mapping[str, Any], overrides: Sequence[str] = ()
-) -> dict[str, Any]:
-    """Read a pretraining config (file, packaged name or mapping), override, validate.
-
-    Sections: ``name``, ``method`` (``optsimmim`` | ``opttranslator``), ``seed``,
-    ``output_dir``, ``model`` (``ssl4sar_hybrid``: ``preset``, ``kwargs``), ``data`` (``kind``
-    ``demo`` | ``stack``, ``root``, ``stacks``, ``sar``, ``optical``, ``bands``,
-    ``crop_size``, ``min_scale``, ``batch_size``, ``samples_per_image``, ``val_glaciers``,
-    ``val_samples``, and the in-memory demo world), ``pretrain`` (``mask_ratio``) and the
-    ``optimizer``, ``scheduler``, ``trainer``, ``checkpoint`` sections of training configs
-    (:data:`PRETRAIN_DEFAULTS`).
-
-    Examples
-    --------
-    >>> cfg = load_pretrain_config("pretrain_opttranslator")
-    >>> cfg["method"], cfg["optimizer"]["lr"], cfg["data"]["crop_size"], cfg["data"]["min_scale"]
-    ('opttranslator', 0.005, 512, 0.7)
-    >>> load_pretrain_config({"method": "mae"})
-    Traceback (most recent call last):
-    ...
-    workbench.errors.ConfigError: variable 'method' is 'mae' (expected one of ['optsimmim', 'opttranslator'])
-    """
-    if isinstance(config, Mapping):
-        raw, stem = dict(config), None
-    else:
-        path = config_path(config)
-        raw, stem = _read_yaml(path), path.stem
-    if isinstance(raw.get("data"), (str, os.PathLike)):
-        raw["data"] = _data_section(raw["data"])
-    raw = apply_overrides(raw, list(overrides))
-    cfg = _validate(raw)
-    if not cfg["name"]:
-        cfg["name"] = stem or f"pretrain_{cfg['method']}"
-    return cfg
-
-
-def dump_pretrain_config(cfg: Mapping[str, Any]) -> str:
-    """The pretraining config as YAML (sections in the order of :data:`PRETRAIN_DEFAULTS`)."""
-    ordered = {k: cfg[k] for k in PRETRAIN_DEFAULTS if k in cfg}
-    return yaml.safe_dump(ordered, sort_keys=False, default_flow_style=None)
+# --------------------------------------------------------------------------- building
 
 
 def build_pretrain_datamodule(cfg: Mapping[str, Any]) -> SarOpticalDataModule:
@@ -756,7 +524,7 @@ def pretrain(
     overwrite: bool = False,
     callbacks: Sequence[L.Callback] = (),
     run_dir: str | os.PathLike[str] | None = None,
-) -> Any:
+) -> TrainResult:
     """Pretrain the SSL4SAR encoder (OptSimMIM or OptTranslator) and export it.
 
     Parameters
@@ -773,7 +541,7 @@ def pretrain(
 
     Returns
     -------
-    workbench.training.TrainResult
+    TrainResult
         ``best_checkpoint`` is ``run_dir/encoder.pt``: the encoder of the epoch with the
         lowest ``val_loss`` (a ``swinv2`` workbench checkpoint; ``init.encoder`` of a zone
         config, or :func:`load_encoder_weights`). ``history()`` gives the CSV logs.
@@ -784,8 +552,6 @@ def pretrain(
     >>> load_model(result.best_checkpoint).model_name                            # doctest: +SKIP
     'swinv2'
     """
-    from workbench.training.fit import TrainResult, claim_run_dir, run_lightning, seed_run
-
     t0 = time.perf_counter()
     cfg = load_pretrain_config(config, overrides)
     run = Path(run_dir) if run_dir is not None else Path(cfg["output_dir"]) / cfg["name"]
@@ -823,99 +589,3 @@ def pretrain(
         interrupted=bool(trainer.interrupted),
         config=cfg,
     )
-
-
-# --------------------------------------------------------------------------- transfer
-
-
-def load_encoder_weights(
-    model: nn.Module, path: str | os.PathLike[str], *, stem: str = "mean"
-) -> SwinV2Encoder:
-    """Initialise the Swin V2 encoder of ``model`` (``ssl4sar_hybrid`` or ``swinv2``) from a file.
-
-    ``path`` is a workbench checkpoint of a ``swinv2`` encoder (``encoder.pt`` of
-    :func:`pretrain`) or of an ``ssl4sar_hybrid`` (its encoder is taken), or published Swin
-    V2 weights in the timm/Microsoft or transformers layout (through
-    :func:`~workbench.models.load_pretrained_swinv2`; a 3-channel stem is reduced with
-    ``stem``). Only the encoder changes; the decoder keeps its initialisation.
-
-    Raises
-    ------
-    CheckpointError
-        Missing or unreadable file, or an encoder whose architecture does not fit (the
-        message names the file and the mismatching tensors).
-    ConfigError
-        ``model`` has no Swin V2 encoder.
-
-    Examples
-    --------
-    >>> import tempfile, torch
-    >>> from workbench.models import create_model, save_checkpoint
-    >>> source = create_model("ssl4sar_hybrid", preset="small", num_classes=14)
-    >>> path = save_checkpoint(source.encoder, tempfile.mkdtemp() + "/encoder.pt")
-    >>> target = create_model("ssl4sar_hybrid", preset="small")
-    >>> _ = load_encoder_weights(target, path)
-    >>> all(torch.equal(a, b) for a, b in zip(source.encoder.state_dict().values(),
-    ...                                       target.encoder.state_dict().values()))
-    True
-    """
-    path = Path(path)
-    encoder = model if isinstance(model, SwinV2Encoder) else getattr(model, "encoder", None)
-    if not isinstance(encoder, SwinV2Encoder):
-        raise ConfigError(
-            f"is a {type(model).__name__} without a Swin V2 encoder",
-            variable="init.encoder",
-            expected="model.name: ssl4sar_hybrid",
-        )
-    if not path.is_file():
-        raise CheckpointError(
-            "does not exist",
-            path=path,
-            variable="init.encoder",
-            expected="an encoder.pt written by `workbench pretrain`, a "
-            "workbench ssl4sar_hybrid checkpoint or Swin V2 weights",
-        )
-    try:
-        info = read_checkpoint_info(path)
-    except CheckpointError as exc:
-        if "lacks key" not in exc.message and "plain state dict" not in exc.message:
-            raise
-        info = None
-    if info is None:  # published Swin V2 weights (timm / Microsoft / transformers layout)
-        in_chans = int(encoder.config["in_chans"])
-        return load_pretrained_swinv2(path, in_chans=in_chans, stem=stem, model=encoder)
-    if info.model_name not in ("swinv2", "ssl4sar_hybrid"):
-        raise CheckpointError(
-            f"holds a {info.model_name!r} model",
-            path=path,
-            variable="init.encoder",
-            expected="a swinv2 encoder or an ssl4sar_hybrid checkpoint",
-        )
-    source = load_model(path, device="cpu")
-    source_encoder = source if info.model_name == "swinv2" else source.encoder
-    state = source_encoder.state_dict()
-    expected = encoder.state_dict()
-    mismatched = sorted(
-        k
-        for k in set(state) | set(expected)
-        if k not in state or k not in expected or state[k].shape != expected[k].shape
-    )
-    if mismatched:
-        keys = [
-            f"{k}: file {tuple(state[k].shape) if k in state else '—'} vs model "
-            f"{tuple(expected[k].shape) if k in expected else '—'}"
-            for k in mismatched[:8]
-        ]
-        arch = {
-            k: source_encoder.config.get(k)
-            for k in ("in_chans", "patch_size", "embed_dim", "depths", "num_heads", "mlp_ratio")
-        }
-        raise CheckpointError(
-            f"holds an encoder that does not fit the model ({len(mismatched)} "
-            f"tensors differ: {keys})",
-            path=path,
-            variable="init.encoder",
-            expected=f"the encoder architecture of the model; the file's is {arch}",
-        )
-    encoder.load_state_dict(state, strict=True)
-    return encoder

@@ -26,6 +26,7 @@ import numpy as np
 import panel as pn
 import param
 
+from workbench.viz.locator import LocatorView
 from workbench.viz.mapview import MapView
 from workbench.viz.plots import PointView, RetreatView
 from workbench.viz.state import OVERLAYS, RASTERS, ExplorerState
@@ -41,6 +42,9 @@ SLIDER_CSS = """
 
 PLAY_FPS = 6
 """Frames per second of the play button."""
+
+COMPARE_FRAME = (440, 440)
+"""Largest map frame of each map when two dates are shown side by side."""
 
 POINT_HINT = (
     "<b>Point time series</b>: click on the map to see the image value over time at that point "
@@ -66,7 +70,7 @@ def session_params() -> dict:
         return v[0].decode("utf-8", "replace") if v else None
 
     params: dict = {}
-    for k in ("dataset", "glacier", "date"):
+    for k in ("dataset", "glacier", "date", "compare"):
         if first(k):
             params[k] = first(k)
     point = _parse_point(first("point"))
@@ -212,7 +216,7 @@ def _sync_url(state: ExplorerState) -> None:
     url = _UrlView(date=state.date, point=_point_text(state.point))
     loc.sync(
         state,
-        {"dataset": "dataset", "glacier": "glacier", "overlays": "overlays"},
+        {"dataset": "dataset", "glacier": "glacier", "overlays": "overlays", "compare": "compare"},
         on_error=lambda mapped: None,
     )
     loc.sync(url, {"date": "date", "point": "point"}, on_error=lambda mapped: None)
@@ -255,6 +259,7 @@ def _sync_url(state: ExplorerState) -> None:
             date=state.date,
             overlays=json.dumps(list(state.overlays)),
             point=_point_text(state.point),
+            compare=state.compare,
         )
 
     pn.state.onload(write_view)
@@ -344,6 +349,35 @@ def explorer_app(state: ExplorerState, *, template: bool = True) -> pn.viewable.
         state.param.clim, name=f"Contrast ({state.series.units})", step=0.5
     )
     cmap = pn.widgets.Select.from_param(state.param.cmap, name="Colour map")
+    compare = pn.widgets.Select(
+        name="Compare with (side by side)",
+        css_classes=["wb-compare-select"],
+        description="Show a second date beside the map, with both dates' fronts",
+    )
+
+    def compare_options() -> None:
+        series = state.series
+        options = {"— none —": ""}
+        if len(series) > 1:
+            for i in range(len(series)):
+                options.setdefault(series.label(i), str(series.times[i].date()))
+        guard["busy"] = True
+        try:
+            compare.options = options
+            compare.value = state.compare if state.compare in options.values() else ""
+        finally:
+            guard["busy"] = False
+
+    def from_compare(event) -> None:
+        if not guard["busy"]:
+            state.compare = event.new or ""
+
+    compare.param.watch(from_compare, "value")
+    basemap = pn.widgets.Checkbox(
+        name="Basemap tiles on the locator (OpenStreetMap, online)",
+        value=False,
+        css_classes=["wb-basemap"],
+    )
     reference = pn.widgets.CheckBoxGroup(
         options=REFERENCE, inline=False, css_classes=["wb-reference"]
     )
@@ -469,7 +503,9 @@ def explorer_app(state: ExplorerState, *, template: bool = True) -> pn.viewable.
 
     # ------------------------------------------------------------ model
     ckpt = pn.widgets.Select.from_param(state.param.checkpoint, name="Checkpoint")
-    tta = pn.widgets.Checkbox.from_param(state.param.tta, name="TTA (uncertainty)")
+    tta = pn.widgets.Checkbox.from_param(
+        state.param.tta, name="TTA (uncertainty)", css_classes=["wb-tta"]
+    )
     run = pn.widgets.Button(
         name="Run model on this glacier",
         button_type="primary",
@@ -523,6 +559,7 @@ def explorer_app(state: ExplorerState, *, template: bool = True) -> pn.viewable.
     # sizing None (given, so that pn.extension's stretch_width default does not apply): the figure's
     # frame sizes alone set its size; a stretched map was issue 15's first-load bug
     map_pane = pn.pane.Bokeh(sizing_mode=None, css_classes=["wb-map"])
+    compare_pane = pn.pane.Bokeh(sizing_mode=None, css_classes=["wb-compare"])
     # shown/hidden through a Column: toggling a rendered Bokeh pane's own `visible` makes Panel 1.9 copy
     # the figure's stylesheet objects into a list of strings and fail
     point_pane = pn.pane.Bokeh(sizing_mode="stretch_width")
@@ -535,17 +572,40 @@ def explorer_app(state: ExplorerState, *, template: bool = True) -> pn.viewable.
         css_classes=["wb-point"],
     )
     point_hint = _text(POINT_HINT, "wb-point-hint")
+    locator_pane = pn.pane.Bokeh(sizing_mode=None)
+    locator_box = pn.Column(locator_pane, css_classes=["wb-locator"])  # shown/hidden as point_box
+    panes.append(locator_pane)
     window = pn.widgets.IntSlider.from_param(
         state.param.point_window, name="Point window [px]", step=2, sizing_mode="stretch_width"
     )
+    side = pn.Column(
+        locator_box, point_hint, point_box, window, sizing_mode="stretch_width", min_width=320
+    )
+    map_row = pn.Row(map_pane, side, sizing_mode="stretch_width")
+    below_maps = pn.Column(sizing_mode="stretch_width", visible=False)  # the point plot, comparing
     retreat_pane = pn.pane.Bokeh(sizing_mode="stretch_width")
     retreat_box = pn.Column(retreat_pane, sizing_mode="stretch_width", css_classes=["wb-retreat"])
-    panes += [map_pane, point_pane, retreat_pane]
+    panes += [map_pane, compare_pane, point_pane, retreat_pane]
     retreat_note = _text("", "wb-retreat-note", "wb-hint", visible=False)
 
     def build_views() -> None:
         views["key"] = (state.dataset, state.glacier)
-        views["map"] = MapView(state, dispatch=dispatch)
+        comparing = bool(state.compare)
+        frame = COMPARE_FRAME if comparing else (620, 560)
+        views["map"] = MapView(state, dispatch=dispatch, max_frame=frame)
+        views["compare"] = (
+            MapView(state, dispatch=dispatch, max_frame=frame, compare=True) if comparing else None
+        )
+        if comparing:  # pan and zoom move both maps
+            views["compare"].figure.x_range = views["map"].figure.x_range
+            views["compare"].figure.y_range = views["map"].figure.y_range
+            compare_pane.object = views["compare"].figure
+            map_row.objects = [map_pane, compare_pane]
+            below_maps.objects = [side]
+        else:
+            map_row.objects = [map_pane, side]
+            below_maps.objects = []
+        below_maps.visible = comparing
         views["retreat"] = RetreatView(state)
         views["point"] = (
             PointView(state) if state.point is not None else None
@@ -554,8 +614,20 @@ def explorer_app(state: ExplorerState, *, template: bool = True) -> pn.viewable.
         retreat_pane.object = views["retreat"].figure
         if views["point"] is not None:
             point_pane.object = views["point"].figure
+        views["locator"] = LocatorView(state) if state.series.crs is not None else None
+        if views["locator"] is not None:
+            views["locator"].set_basemap(basemap.value)
+            locator_pane.object = views["locator"].figure
+        locator_box.visible = views["locator"] is not None
+        basemap.disabled = views["locator"] is None
         show_retreat()
         show_point()
+
+    def on_basemap(event) -> None:
+        if views.get("locator") is not None:
+            dispatch(lambda: views["locator"].set_basemap(event.new))
+
+    basemap.param.watch(on_basemap, "value")
 
     def show_retreat() -> None:
         ok = views["retreat"].available
@@ -594,6 +666,8 @@ def explorer_app(state: ExplorerState, *, template: bool = True) -> pn.viewable.
 
         def go() -> None:
             views["map"].update("image", "lines", "rasters")
+            if views.get("compare") is not None:
+                views["compare"].update("lines")
             views["retreat"].update_date()
             if views["point"] is not None:
                 views["point"].update_date()
@@ -622,6 +696,7 @@ def explorer_app(state: ExplorerState, *, template: bool = True) -> pn.viewable.
         finally:
             guard["busy"] = False
         clim.name = f"Contrast ({state.series.units})"
+        compare_options()
         dispatch(build_views)
         availability()
         model_controls()
@@ -630,11 +705,29 @@ def explorer_app(state: ExplorerState, *, template: bool = True) -> pn.viewable.
 
     def on_overlays(event=None) -> None:
         overlays_to_widgets()
-        dispatch(lambda: views["map"].update("lines", "rasters"))
+        dispatch(lambda: [v.update("lines", "rasters") for v in map_views()])
+
+    def map_views() -> list[MapView]:
+        return [v for v in (views.get("map"), views.get("compare")) if v is not None]
+
+    def on_compare(event=None) -> None:
+        guard["busy"] = True
+        try:
+            compare.value = state.compare if state.compare in compare.options.values() else ""
+        finally:
+            guard["busy"] = False
+        if views.get("key") != (state.dataset, state.glacier):
+            return  # the glacier's new views are being built
+        if bool(state.compare) != (views.get("compare") is not None):
+            stop_edit()
+            dispatch(build_views)  # side by side (smaller maps) or back to one map
+        else:
+            dispatch(lambda: [v.update("image", "lines") for v in map_views()])
 
     def on_run(event=None) -> None:
         def go() -> None:
-            views["map"].update("lines", "rasters")
+            for v in map_views():
+                v.update("lines", "rasters")
             views["retreat"].refresh()
             show_retreat()
 
@@ -657,19 +750,23 @@ def explorer_app(state: ExplorerState, *, template: bool = True) -> pn.viewable.
     state.param.watch(on_date, "date_index")
     state.param.watch(on_glacier, ["dataset", "glacier"])
     state.param.watch(on_overlays, "overlays")
-    state.param.watch(on_run, "run_count")
+    state.param.watch(on_run, ["run_count", "tta"])  # TTA ticked: that run's layers and band
     state.param.watch(on_point, ["point", "point_window"])
+    state.param.watch(on_compare, "compare")
 
     def on_corrections(event=None) -> None:
         def go() -> None:
-            views["map"].update("lines")
+            for v in map_views():
+                v.update("lines")
             views["retreat"].refresh()
             show_retreat()
 
         dispatch(go)
 
     state.param.watch(on_corrections, "corrections_count")
-    state.param.watch(lambda e: dispatch(lambda: views["map"].update("colors")), ["clim", "cmap"])
+    state.param.watch(
+        lambda e: dispatch(lambda: [v.update("colors") for v in map_views()]), ["clim", "cmap"]
+    )
     state.param.watch(lambda e: dispatch(lambda: views["map"].update("alpha")), "zones_alpha")
     state.param.watch(lambda e: model_controls(), ["busy", "checkpoint"])
 
@@ -750,6 +847,7 @@ def explorer_app(state: ExplorerState, *, template: bool = True) -> pn.viewable.
     _sync_url(state)
 
     notes = _text(_bullets(state.series.notes), "wb-notes")
+    compare_options()
     build_views()
     availability()
     model_controls()
@@ -762,6 +860,8 @@ def explorer_app(state: ExplorerState, *, template: bool = True) -> pn.viewable.
         _text("<h3>Display</h3>"),
         clim,
         cmap,
+        compare,
+        basemap,
         _text("<h3>Reference</h3>"),
         reference,
         reference_note,
@@ -786,11 +886,11 @@ def explorer_app(state: ExplorerState, *, template: bool = True) -> pn.viewable.
         notes,
     ]
     timebar = pn.Row(*buttons.values(), slider, sizing_mode="stretch_width")
-    side = pn.Column(point_hint, point_box, window, sizing_mode="stretch_width", min_width=320)
     main = [
         pn.Column(
             timebar,
-            pn.Row(map_pane, side, sizing_mode="stretch_width"),
+            map_row,
+            below_maps,
             retreat_box,
             retreat_note,
             sizing_mode="stretch_width",

@@ -48,6 +48,8 @@ LINE_STYLE = {  # overlay name -> (legend label, colour, width, dash)
     "reference front": ("reference front", "#ffd60a", 3.0, "solid"),
     "front": ("predicted front", "#ff2d55", 3.0, "solid"),
 }
+OTHER_FRONT = ("#bf5af2", 2.5, "dashed")
+"""Colour, width and dash of the other date's front when two dates are compared."""
 POINT_COLOR = "#0a84ff"
 CORRECTED_COLOR = "#34c759"
 EDIT_COLOR = "#ff9f0a"
@@ -114,7 +116,10 @@ class MapView:
 
     ``max_frame`` is the largest data frame (width, height) in screen pixels: the frame gets
     the data's aspect ratio inside it. ``dispatch(fn)`` runs ``fn`` where Bokeh models may be
-    changed (the session's thread; a model run finishes in another one).
+    changed (the session's thread; a model run finishes in another one). With ``compare`` the
+    view shows :attr:`ExplorerState.compare` (the second date of a side-by-side comparison)
+    instead of the current date; whenever a second date is chosen, each view also draws the
+    other date's front (dashed, :data:`OTHER_FRONT`).
     """
 
     def __init__(
@@ -124,8 +129,10 @@ class MapView:
         max_frame: tuple[int, int] = (620, 560),
         max_pixels: int = 800,
         dispatch: Callable[[Callable[[], None]], None] | None = None,
+        compare: bool = False,
     ) -> None:
         self.state = state
+        self.compare = compare
         self.max_frame = max_frame
         self.max_pixels = max_pixels
         self.dispatch = dispatch or (lambda fn: fn())
@@ -134,6 +141,17 @@ class MapView:
         self.figure = self._build()
 
     # ------------------------------------------------------------------ geometry
+    def index(self) -> int:
+        """The date this view shows (the current date, or the compared one)."""
+        i = self.state.compare_index if self.compare else None
+        return self.state.date_index if i is None else i
+
+    def other_index(self) -> int | None:
+        """The date whose front is drawn dashed for comparison (None: no comparison)."""
+        if self.compare:
+            return self.state.date_index
+        return self.state.compare_index
+
     @property
     def georeferenced(self) -> bool:
         return self.state.series.crs is not None
@@ -214,10 +232,10 @@ class MapView:
             tools=[PanTool(), wheel, BoxZoomTool(match_aspect=True), ResetTool(), SaveTool()],
             active_scroll=wheel,
             toolbar_location="above",
-            title=series.glacier,
+            title=f"{series.glacier} · {state.compare}" if self.compare else series.glacier,
             x_axis_label=f"x [m]{crs_name}" if geo else "column [px]",
             y_axis_label="y [m]" if geo else "row [px]",
-            name="wb-map",
+            name="wb-compare" if self.compare else "wb-map",
             background_fill_color="#1c1c1e",
             min_border_right=10,
         )
@@ -233,7 +251,7 @@ class MapView:
         )
         self.image_source = ColumnDataSource(
             {
-                "image": [self._screen_array(series.image(state.date_index).values)],
+                "image": [self._screen_array(series.image(self.index()).values)],
                 "x": [x0],
                 "y": [y0],
                 "dw": [x1 - x0],
@@ -292,8 +310,19 @@ class MapView:
             line_width=3,
             name="corrected front",
         )
+        color, width, dash = OTHER_FRONT
+        self.other_source = ColumnDataSource({"xs": [], "ys": []})
+        self.other_renderer = fig.multi_line(
+            xs="xs",
+            ys="ys",
+            source=self.other_source,
+            line_color=color,
+            line_width=width,
+            line_dash=dash,
+            name="other front",
+        )
         self.edit_tools: list[Any] = []
-        if state.corrections is not None and geo:
+        if state.corrections is not None and geo and not self.compare:
             self._add_edit_tools(fig)
         self.point_source = ColumnDataSource({"x": [], "y": [], "w": [], "h": []})
         self.point_renderer = fig.rect(
@@ -320,6 +349,9 @@ class MapView:
         self.legend_items["corrected front"] = LegendItem(
             label="corrected front (by hand)", renderers=[self.corrected_renderer]
         )
+        self.legend_items["other front"] = LegendItem(
+            label="front of the other date", renderers=[self.other_renderer], visible=False
+        )
         if self.edit_tools:
             self.legend_items["editing"] = LegendItem(
                 label="front being edited", renderers=[self.edit_renderer], visible=False
@@ -330,7 +362,7 @@ class MapView:
         self.legend = Legend(
             items=list(self.legend_items.values()),
             orientation="horizontal",
-            ncols=4,
+            ncols=4 if fw >= 520 else 2,  # two maps side by side: narrower frames
             click_policy="none",
             label_text_font_size="12px",
             spacing=12,
@@ -479,8 +511,10 @@ class MapView:
         state, series = self.state, self.state.series
         if "image" in parts:
             self.image_source.data.update(
-                image=[self._screen_array(series.image(state.date_index).values)]
+                image=[self._screen_array(series.image(self.index()).values)]
             )
+            if self.compare:
+                self.figure.title.text = f"{series.glacier} · {series.times[self.index()].date()}"
         if "colors" in parts:
             self.mapper.update(
                 low=float(state.clim[0]), high=float(state.clim[1]), palette=palette(state.cmap)
@@ -502,8 +536,11 @@ class MapView:
             by_day = _reference_lines(
                 state.series, "fronts" if name == "reference front" else "outlines"
             )
-            return by_day.get(state.series.times[state.date_index].normalize(), ([], []))
-        gdf = state.predicted_front() if name == "front" else state.predicted_outline()
+            return by_day.get(state.series.times[self.index()].normalize(), ([], []))
+        if name == "front":
+            gdf = state.predicted_front(self.index())
+        else:  # the outline of the year around the current date (not drawn on a compared date)
+            gdf = None if self.compare else state.predicted_outline()
         if gdf is None:
             return [], []
         key = (name, id(gdf))
@@ -523,11 +560,24 @@ class MapView:
                 self.line_sources[name].data = {"xs": xs, "ys": ys}
                 self._sent_lines[name] = xs
             self.legend_items[name].visible = shown and bool(xs)
-        corrected = self.state.corrected_front() if "front" in on else None
+        corrected = self.state.corrected_front(self.index()) if "front" in on else None
         cx, cy = _parts(corrected.geometry) if corrected is not None else ([], [])
         if cx or self.corrected_source.data["xs"]:
             self.corrected_source.data = {"xs": cx, "ys": cy}
         self.legend_items["corrected front"].visible = bool(cx)
+        other = self.other_index()
+        gdf, source = self.state.front_of(other) if other is not None else (None, "none")
+        ox, oy = _parts(gdf.geometry) if gdf is not None else ([], [])
+        if ox or self.other_source.data["xs"]:
+            self.other_source.data = {"xs": ox, "ys": oy}
+        item = self.legend_items["other front"]
+        item.visible = bool(ox)
+        if ox:
+            from bokeh.core.properties import value
+
+            item.label = value(
+                f"{source} front of {self.state.series.times[other].date()} (other date)"
+            )
 
     def _raster(self, name: str) -> Any:
         """The image renderer of model layer ``name``, made the first time it is shown (most
@@ -610,7 +660,7 @@ class MapView:
         on = [n for n in RASTERS if n in state.overlays]
         for name in RASTERS:
             shown = name in on
-            values = state.prediction(name) if shown else None
+            values = state.prediction(name) if shown and not self.compare else None
             if values is None:
                 if name in self.raster_renderers:
                     self.raster_renderers[name].visible = False

@@ -26,6 +26,7 @@ False
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import numpy as np
@@ -33,10 +34,29 @@ import pandas as pd
 
 from workbench.viz.state import ExplorerState
 
-__all__ = ["RetreatView", "PointView", "DATE_COLOR"]
+__all__ = ["RetreatView", "PointView", "DATE_COLOR", "explain_flags"]
 
 DATE_COLOR = "#0a84ff"
 SOURCE_COLORS = {"reference": "#b08800", "predicted": "#ff2d55"}
+
+
+def explain_flags(flags: str) -> str:
+    """What the retreat flags of a date (``;``-separated codes) mean, from
+    :data:`workbench.geo.retreat.FLAGS`.
+
+    >>> explain_flags("extended")[:40]
+    'box: the line did not cross the box from'
+    >>> explain_flags("multipart:6").startswith("box: the line splits the box into 6 pieces")
+    True
+    """
+    from workbench.geo.retreat import FLAGS
+
+    out = []
+    for code in filter(None, str(flags).split(";")):
+        name, _, n = code.partition(":")
+        text = FLAGS.get(f"{name}:N" if n else name, code)
+        out.append(re.sub(r"\bN\b( > \d+)?", n, text) if n else text)
+    return "; ".join(out)
 
 
 def _ms(t: Any) -> float:
@@ -87,8 +107,23 @@ class RetreatView:
         fig.title.text_font_size = "13px"
         self.sources: dict[str, Any] = {}
         hover_renderers = []
+        self.band = ColumnDataSource(
+            {"date": np.array([], "datetime64[ns]"), "low": [], "high": []}
+        )
+        fig.varea(
+            "date",
+            "low",
+            "high",
+            source=self.band,
+            fill_color=SOURCE_COLORS["predicted"],
+            fill_alpha=0.22,
+            legend_label="predicted: TTA/ensemble spread",
+            name="band",
+        )
         for source in ("reference", "predicted"):
-            src = ColumnDataSource({"date": [], "position": [], "change": [], "flags": []})
+            src = ColumnDataSource(
+                {"date": [], "position": [], "change": [], "flags": [], "why": []}
+            )
             fig.line(
                 "date",
                 "position",
@@ -108,7 +143,9 @@ class RetreatView:
                 )
             )
             self.sources[source] = src
-        self.flagged = ColumnDataSource({"date": [], "position": [], "change": [], "flags": []})
+        self.flagged = ColumnDataSource(
+            {"date": [], "position": [], "change": [], "flags": [], "why": []}
+        )
         hover_renderers.append(
             fig.scatter(
                 "date",
@@ -119,9 +156,12 @@ class RetreatView:
                 line_width=2.5,
                 color="#ff9f0a",
                 legend_label="flagged (see hover)",
+                name="flagged",
             )
         )
-        self.corrected = ColumnDataSource({"date": [], "position": [], "change": [], "flags": []})
+        self.corrected = ColumnDataSource(
+            {"date": [], "position": [], "change": [], "flags": [], "why": []}
+        )
         hover_renderers.append(
             fig.scatter(
                 "date",
@@ -143,6 +183,7 @@ class RetreatView:
                     ("position", "@position{0} m"),
                     ("change", "@change{0} m"),
                     ("flags", "@flags"),
+                    ("why", "@why"),
                 ],
                 formatters={"@date": "datetime"},
             )
@@ -188,7 +229,13 @@ class RetreatView:
                 else np.full(len(sub), np.nan),
                 "flags": flags.to_numpy(str) if len(sub) else np.array([], str),
             }
+            data["why"] = np.array([explain_flags(f) for f in data["flags"]], dtype=object)
             src.data = data
+            if source == "predicted":
+                low = sub["low_m"].to_numpy(float) if "low_m" in sub else np.array([])
+                high = sub["high_m"].to_numpy(float) if "high_m" in sub else np.array([])
+                ok = np.isfinite(low) & np.isfinite(high)
+                self.band.data = {"date": data["date"][ok], "low": low[ok], "high": high[ok]}
             mask = np.array([bool(f) for f in data["flags"]], bool)
             if mask.any():
                 flagged.append({k: v[mask] for k, v in data.items()})
@@ -199,7 +246,13 @@ class RetreatView:
             )
             if hand.any():
                 corrected.append({k: v[hand] for k, v in data.items()})
-        empty = {"date": np.array([], "datetime64[ns]"), "position": [], "change": [], "flags": []}
+        empty = {
+            "date": np.array([], "datetime64[ns]"),
+            "position": [],
+            "change": [],
+            "flags": [],
+            "why": [],
+        }
         self.flagged.data = (
             {k: np.concatenate([f[k] for f in flagged]) for k in flagged[0]} if flagged else empty
         )
@@ -209,7 +262,12 @@ class RetreatView:
             else dict(empty)
         )
         _fit_range(
-            self.figure.y_range, df["position_m"].to_numpy(float) if len(df) else np.array([])
+            self.figure.y_range,
+            np.concatenate(
+                [df[c].to_numpy(float) for c in ("position_m", "low_m", "high_m") if c in df]
+            )
+            if len(df)
+            else np.array([]),
         )
         for label, item in self.legend_items.items():  # only what the plot holds
             src = (
@@ -217,6 +275,8 @@ class RetreatView:
                 if label.startswith("flagged")
                 else self.corrected
                 if label.startswith("corrected")
+                else self.band
+                if label.startswith("predicted:")
                 else self.sources[label]
             )
             item.visible = len(src.data["date"]) > 0

@@ -38,6 +38,12 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
+from workbench.data.kinds import (
+    PRODUCT_MANIFEST,
+    detect_dataset_kind,
+    is_stack_path,
+    product_scenes,
+)
 from workbench.errors import DataError
 
 __all__ = [
@@ -99,41 +105,22 @@ class DatasetEntry:
     """Members left out because they cannot be opened ("file: reason"), shown as notes."""
 
 
-PRODUCT_MANIFEST = "_SUCCESS"
-"""Written last into every scene folder by ``workbench predict`` (:mod:`workbench.inference.archive`)."""
-
-
-def _product_scenes(path: Path) -> list[Path]:
-    """Scene folders of a ``workbench predict`` output folder (those with a ``_SUCCESS``)."""
-    return [
-        c
-        for c in sorted(path.iterdir())
-        if c.is_dir() and not c.name.startswith(".") and (c / PRODUCT_MANIFEST).is_file()
-    ]
+_VIZ_KIND = {
+    "demo_world": "demo",
+    "products": "products",
+    "caffe": "caffe",
+    "lines": "harald",
+    "stacks": "stacks",
+}
+"""The explorer's name for each kind of :func:`workbench.data.kinds.detect_dataset_kind` it
+shows (a single stack or an unknown folder is not a dataset root)."""
 
 
 def _kind_of(path: Path) -> str | None:
-    if (path / "manifest.json").is_file():
-        return "demo"
-    if path.is_dir() and ((path / "_summary.json").is_file() or _product_scenes(path)):
-        return "products"
-    if (path / "sar_images").is_dir():
-        return "caffe"
-    if (path / "lines").is_dir() and (path / "box").is_dir():
-        return "harald"
-    if path.is_dir() and any(_is_stack(c) for c in path.iterdir()):
-        return "stacks"
-    return None
-
-
-def _is_stack(path: Path) -> bool:
-    """A Zarr/NetCDF stack, or a GeoTIFF stack with its ``.dates.csv`` band table."""
-    if path.name.startswith("."):
-        return False
-    suffix = path.suffix.lower()
-    if suffix in (".zarr", ".nc"):
-        return True
-    return suffix in (".tif", ".tiff") and path.with_suffix(".dates.csv").is_file()
+    kind = _VIZ_KIND.get(detect_dataset_kind(path).kind)
+    if kind == "caffe" and not (path / "sar_images").is_dir():
+        return None  # a split CaFFe layout (train/sar_images, ...): not browsed here
+    return kind
 
 
 def _glaciers(kind: str, path: Path) -> tuple[str, ...]:
@@ -149,8 +136,8 @@ def _glaciers(kind: str, path: Path) -> tuple[str, ...]:
             path.name,
         )
     if kind == "products":
-        return tuple(c.name for c in _product_scenes(path))
-    return tuple(c.name for c in sorted(path.iterdir()) if _is_stack(c))
+        return tuple(c.name for c in product_scenes(path))
+    return tuple(c.name for c in sorted(path.iterdir()) if is_stack_path(c))
 
 
 def _openable(
