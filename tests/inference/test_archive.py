@@ -350,12 +350,30 @@ def test_resume_notices_a_changed_input_and_damaged_products(tmp_path, checkpoin
     with rasterio.open(out / "scene0" / "zones.tif") as src:
         assert src.count == 3  # the new dates are predicted
     assert predict_archive(folder, checkpoint, out, **kw).skipped == ["scene0", "scene1", "scene2"]
-    # another execution mode (worker processes, other torch threads) is never mixed in
-    other = predict_archive(
-        folder, checkpoint, out, n_workers=1, processes=True, window=16, progress=False
-    )
+    # another torch thread count (float sums in another order) is never mixed in
+    threads = (os.cpu_count() or 1) + 1  # the default is cores / workers
+    other = predict_archive(folder, checkpoint, out, **kw, torch_threads=threads)
     assert other.done == ["scene0", "scene1", "scene2"]
     assert set(other.redone.values()) == {"other checkpoints or options"}
+
+
+def test_in_process_and_worker_processes_give_the_same_bytes(tmp_path, checkpoint):
+    """#12 §3: with the same torch thread count (cores / workers in both modes) a run inside
+    this process and a run on worker processes write byte-identical products, so the mode is
+    not part of the resume fingerprint: a run in the other mode skips every scene."""
+    # windows large enough that the convolutions use several threads
+    folder = _scenes(tmp_path, 2, size=112, dates=("2020-03-01",))
+    kw = dict(n_workers=2, window=96, progress=False, products=["labels", "confidence"])
+    threads = predict_archive(folder, checkpoint, tmp_path / "threads", processes=False, **kw)
+    procs = predict_archive(folder, checkpoint, tmp_path / "procs", processes=True, **kw)
+    assert threads.done == procs.done == ["scene0", "scene1"]
+    for sid in threads.done:
+        for name in ("zones.tif", "confidence.tif"):
+            with rasterio.open(tmp_path / "threads" / sid / name) as a:
+                with rasterio.open(tmp_path / "procs" / sid / name) as b:
+                    assert a.read().tobytes() == b.read().tobytes(), (sid, name)
+    again = predict_archive(folder, checkpoint, tmp_path / "threads", processes=True, **kw)
+    assert again.skipped == ["scene0", "scene1"]
 
 
 def test_the_help_example_works_on_a_demo_world(tmp_path, capsys):

@@ -2,7 +2,7 @@
 the evaluation notebook.
 
 It predicts every image (zone models) or every yearly time series (outline models) of a data
-set with the training code's sliding window (:func:`workbench.training.predict_tiled`, the
+set with the training code's sliding window (:func:`workbench.inference.predict_tiled`, the
 checkpoint's validation window, overlap and weighting), scores the predictions with the
 functions of :mod:`workbench.evaluation` and writes a report with
 :func:`~workbench.evaluation.write_report`.
@@ -78,6 +78,8 @@ from workbench._io import atomic_path
 from workbench.checkpoints import resolve_checkpoint
 from workbench.data.resample import resize_bilinear as _resize
 from workbench.errors import CheckpointError, ConfigError, DataError
+from workbench.inference.predictor import _get
+from workbench.inference.tiling import predict_tiled
 from workbench.metrics.baselines import FixedFront, previous_acquisition, reference_front
 from workbench.metrics.calibration import (
     CalibrationMap,
@@ -187,14 +189,6 @@ def parse_steps(value: Any) -> int | str | None:
             f"is {value!r}", variable="steps", expected="a number of acquisitions ≥ 1 or 'all'"
         )
     return int(value)
-
-
-def _get(mapping: Any, *keys: str) -> Any:
-    for key in keys:
-        if not isinstance(mapping, Mapping):
-            return None
-        mapping = mapping.get(key)
-    return mapping
 
 
 # --------------------------------------------------------------------------- calibration I/O
@@ -469,8 +463,6 @@ class _Evaluator:
     @torch.no_grad()
     def probs(self, x: torch.Tensor, scale: float = 1.0) -> torch.Tensor:
         """Class probabilities ``1 × K × H × W`` of one image / time series (batch of 1)."""
-        from workbench.training import predict_tiled
-
         x = x.to(self.device, dtype=torch.float32)
 
         def fn(inp: torch.Tensor) -> torch.Tensor:

@@ -53,6 +53,7 @@ from workbench.inference.scene import (
     predict_to_file,
     prediction_schedule,
 )
+from workbench.inference.tiling import SIGMA_SCALE, predict_tiled
 
 __all__ = [
     "predict",
@@ -70,6 +71,8 @@ __all__ = [
     "as_predictor",
     "checkpoint_fingerprint",
     "blend_windows",
+    "predict_tiled",
+    "SIGMA_SCALE",
     "window_weights",
     "window_starts",
     "WEIGHTINGS",

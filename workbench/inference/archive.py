@@ -43,7 +43,7 @@ with the scene), the vectors one date at a time (one date's labels and confidenc
 (``.<scene>.*.tmp``) and renamed into place only when every product and the ``_SUCCESS``
 manifest are written, so a killed run leaves no half-written scene. A scene is skipped when
 its ``_SUCCESS`` exists, its fingerprint (checkpoints' path/size/mtime, window, overlap,
-weighting, TTA, temporal mode, steps, products, execution mode) matches, its input is unchanged
+weighting, TTA, temporal mode, steps, products, torch thread count) matches, its input is unchanged
 (path, total size, modification time and file count, recorded before the scene was read) and
 every product it lists has the recorded size and SHA-256; otherwise it is predicted again and
 replaced, and the summary says why (``ArchiveSummary.redone``). Temporary leftovers of killed runs
@@ -541,14 +541,39 @@ def _predict_scene(
 ) -> dict[str, Any]:
     import dask
 
+    start = time.perf_counter()
+    if not torch_threads:
+        return _predict_scene_now(
+            scene_id, scene_path, out_dir, checkpoints, options, fingerprint, dask
+        )
+    import torch
+
+    # the same intra-op thread count in every execution mode: float sums of the convolutions
+    # depend on it, so products are bit-identical in and out of worker processes
+    before = torch.get_num_threads()
+    torch.set_num_threads(int(torch_threads))
+    try:
+        return _predict_scene_now(
+            scene_id, scene_path, out_dir, checkpoints, options, fingerprint, dask, start
+        )
+    finally:
+        torch.set_num_threads(before)
+
+
+def _predict_scene_now(
+    scene_id: str,
+    scene_path: str,
+    out_dir: str,
+    checkpoints: list[str],
+    options: dict[str, Any],
+    fingerprint: str,
+    dask: Any,
+    start: float | None = None,
+) -> dict[str, Any]:
     from workbench.data.stack import open_stack
     from workbench.inference.scene import open_prediction, predict, predict_to_file
 
-    start = time.perf_counter()
-    if torch_threads:
-        import torch
-
-        torch.set_num_threads(int(torch_threads))
+    start = time.perf_counter() if start is None else start
     predictor = cached_predictor(
         checkpoints,
         tta=options["tta"],
@@ -757,6 +782,7 @@ def predict_archive(
     n_workers: int = 2,
     threads_per_worker: int = 1,
     processes: bool = True,
+    torch_threads: int | None = None,
     tta: bool | Sequence[str] = False,
     window: int | None = None,
     overlap: float = 0.5,
@@ -791,6 +817,9 @@ def predict_archive(
     n_workers, threads_per_worker, processes
         The local cluster: worker count, threads per worker, processes (True) or threads
         in this process (False, lighter; the model is then loaded once for all workers).
+    torch_threads
+        Intra-op threads of each scene's prediction (default: cores / ``n_workers``); the
+        same count gives bit-identical products in worker processes and in this process.
     tta, window, overlap, weighting, batch_size, temporal, steps, calibration, max_memory_mb
         As for :func:`~workbench.inference.predict`.
     device
@@ -857,19 +886,17 @@ def predict_archive(
         "max_memory_mb": float(max_memory_mb),
         "validate": bool(validate),
     }
-    torch_threads = None
-    if scheduler is None and processes:
+    if torch_threads is not None and not (isinstance(torch_threads, int) and torch_threads >= 1):
+        raise ConfigError(
+            f"is {torch_threads!r}", variable="torch_threads", expected="an integer ≥ 1"
+        )
+    if torch_threads is None and scheduler is None:
         torch_threads = max(1, (os.cpu_count() or 1) // max(1, int(n_workers)))
-    # float sums depend on the thread count: products of different execution modes can differ
-    # in the last bits (≈ 1e-7 in confidence), so the mode is part of the fingerprint and one
-    # archive never mixes modes silently
-    import torch
-
+    # float sums depend on the intra-op thread count, not on the execution mode: with the same
+    # count in worker processes and in this process the products are bit-identical, so only
+    # the count is part of the fingerprint (an external scheduler's workers keep their own)
     options["execution"] = (
-        "external scheduler"
-        if scheduler is not None
-        else f"{'processes' if processes else 'in-process'}, torch threads "
-        f"{torch_threads or torch.get_num_threads()}"
+        f"torch threads {int(torch_threads)}" if torch_threads is not None else "external scheduler"
     )
     fingerprint = _fingerprint(checkpoints, options)
     out = ensure_dir(out_dir)

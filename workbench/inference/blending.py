@@ -35,13 +35,19 @@ import torch
 from workbench.data.patches import crop_padded, grid_starts
 from workbench.errors import ConfigError
 
-__all__ = ["WEIGHTINGS", "window_starts", "window_weights", "blend_windows"]
+__all__ = ["SIGMA_SCALE", "WEIGHTINGS", "window_starts", "window_weights", "blend_windows"]
 
 Weighting = Literal["gaussian", "cosine", "uniform"]
 WEIGHTINGS: tuple[str, ...] = ("gaussian", "cosine", "uniform")
 """Blending weight profiles: Gaussian (σ = window / 8 by default), cosine (Hann) or uniform."""
 
 _MIN_WEIGHT = 1e-3
+
+SIGMA_SCALE = 1 / 8
+"""σ of the Gaussian weight as a fraction of the window side (nnU-Net's 1/8). Chosen over
+training validation's former 1/4 by measurement: on the caffe256 DBE fold (128 px windows)
+MDE 18.19 vs 18.02 px, ECE 0.175 vs 0.191; on the demo world (64 px windows) MDE 656 vs
+667 m, 0 vs 1 image without a front, ECE 0.113 vs 0.148 (uniform: 19.26 px, 1154 m)."""
 
 
 def window_starts(length: int, window: int, overlap: float = 0.5) -> list[int]:
@@ -74,7 +80,7 @@ def _profile(n: int, kind: str, sigma_scale: float) -> np.ndarray:
 
 
 def window_weights(
-    shape: int | tuple[int, int], kind: Weighting = "gaussian", *, sigma_scale: float = 1 / 8
+    shape: int | tuple[int, int], kind: Weighting = "gaussian", *, sigma_scale: float = SIGMA_SCALE
 ) -> np.ndarray:
     """Blending weights of one window: a separable profile, 1 at the centre, ≥ 1e-3 everywhere.
 

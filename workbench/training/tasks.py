@@ -42,10 +42,9 @@ from typing import Any
 
 import lightning as L
 import torch
-import torch.nn.functional as F
 
-from workbench.data.patches import grid_starts
 from workbench.errors import ConfigError
+from workbench.inference.tiling import predict_tiled
 from workbench.metrics import OutlineCounts, mean_distance_error, zone_metrics, zones_to_front
 from workbench.models import SegmentationOutput, create_model, save_checkpoint
 from workbench.training.losses import SegmentationLoss, binary_front_loss
@@ -74,97 +73,6 @@ def center_crop(x: torch.Tensor, size: int) -> torch.Tensor:
 def _spatial(x: Any) -> tuple[int, int]:
     ref = next(v for v in x.values() if v is not None) if isinstance(x, Mapping) else x
     return int(ref.shape[-2]), int(ref.shape[-1])
-
-
-def _map(x: Any, fn: Any) -> Any:
-    if isinstance(x, Mapping):
-        return {k: (fn(v) if v is not None else None) for k, v in x.items()}
-    return fn(x)
-
-
-@torch.no_grad()
-def predict_tiled(
-    model: torch.nn.Module,
-    image: Any,
-    *,
-    window: int,
-    keep: int | None = None,
-    overlap: float = 0.5,
-    batch_size: int = 8,
-    weighting: str = "uniform",
-) -> dict[str, torch.Tensor]:
-    """Sliding-window prediction of whole images: ``{"logits": B×K×H×W[, "front": B×1×H×W]}``.
-
-    The image (``B × … × H × W`` or a dict of those) is zero-padded (0 = the channel mean after
-    normalisation) and cut into ``window``-sized tiles; only the centre ``keep`` pixels of
-    each tile's output are used (``keep < window``: target/context inference, every pixel is
-    predicted with context around it), and overlapping predictions are averaged with
-    ``"uniform"`` or ``"gaussian"`` weights (σ = keep / 4).
-
-    Examples
-    --------
-    >>> from workbench.models import create_model
-    >>> model = create_model("caffe_unet", preset="small").eval()
-    >>> out = predict_tiled(model, torch.zeros(1, 1, 40, 50), window=32, keep=16)
-    >>> tuple(out["logits"].shape)
-    (1, 4, 40, 50)
-    """
-    h, w = _spatial(image)
-    keep = int(keep or window)
-    window = int(window)
-    if keep > window:
-        raise ConfigError(
-            f"keeps {keep} px of {window} px tiles",
-            variable="validation.keep",
-            expected="keep ≤ window",
-        )
-    m = (window - keep) // 2
-    m2 = window - keep - m
-    pb, pr = max(0, keep - h), max(0, keep - w)
-    padded = _map(image, lambda t: F.pad(t, (m, m2 + pr, m, m2 + pb)))
-    ys = grid_starts(h + pb, keep, overlap)
-    xs = grid_starts(w + pr, keep, overlap)
-    positions = [(y, x) for y in ys for x in xs]
-    if weighting == "gaussian":
-        c = (keep - 1) / 2.0
-        r = torch.arange(keep, dtype=torch.float32)
-        g1 = torch.exp(-((r - c) ** 2) / (2 * (keep / 4.0) ** 2))
-        weight = (g1[:, None] * g1[None, :]).clamp_min(1e-3)
-    elif weighting == "uniform":
-        weight = torch.ones(keep, keep)
-    else:
-        raise ConfigError(
-            f"is {weighting!r}", variable="validation.weighting", expected="'uniform' or 'gaussian'"
-        )
-    acc: dict[str, torch.Tensor] = {}
-    wsum = None
-    b = _first(image).shape[0]
-    per_chunk = max(1, batch_size // max(b, 1))
-    for i in range(0, len(positions), per_chunk):
-        chunk = positions[i : i + per_chunk]
-        tiles = _map(
-            padded,
-            lambda t, chunk=chunk: torch.cat(
-                [t[..., y : y + window, x : x + window] for y, x in chunk], dim=0
-            ),
-        )
-        out = model(tiles)
-        outputs = {"logits": out.logits}
-        if isinstance(out, SegmentationOutput) and out.front is not None:
-            outputs["front"] = out.front
-        for name, val in outputs.items():
-            val = val[..., m : m + keep, m : m + keep].float()
-            if name not in acc:
-                acc[name] = torch.zeros(b, val.shape[1], h + pb, w + pr, device=val.device)
-            wt = weight.to(val.device)
-            for j, (y, x) in enumerate(chunk):
-                acc[name][:, :, y : y + keep, x : x + keep] += val[j * b : (j + 1) * b] * wt
-        if wsum is None:
-            wsum = torch.zeros(h + pb, w + pr, device=acc["logits"].device)
-        wt = weight.to(wsum.device)
-        for y, x in chunk:
-            wsum[y : y + keep, x : x + keep] += wt
-    return {k: (v / wsum)[..., :h, :w] for k, v in acc.items()}
 
 
 def _first(x: Any) -> torch.Tensor:
