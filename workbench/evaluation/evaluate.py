@@ -76,6 +76,7 @@ import torch
 
 from workbench._io import atomic_path
 from workbench.checkpoints import resolve_checkpoint
+from workbench.data.kinds import detect_dataset_kind
 from workbench.data.resample import resize_bilinear as _resize
 from workbench.errors import CheckpointError, ConfigError, DataError
 from workbench.inference.predictor import _get
@@ -283,11 +284,8 @@ def _data_kind(data: Any) -> tuple[str, Any]:
             path=p,
             expected="'demo', a demo world, a CaFFe folder or scene stacks",
         )
-    if (p / "manifest.json").is_file():
-        return "demo", p
-    if (p / "sar_images").is_dir() or any(p.glob("*/sar_images")):
-        return "caffe", p
-    return "stack", p
+    kind = detect_dataset_kind(p).kind  # the one detector of what a folder is
+    return {"demo_world": "demo", "caffe": "caffe"}.get(kind, "stack"), p
 
 
 def _open_stacks(src: Any) -> list[Any]:

@@ -1,7 +1,7 @@
 """The calving front a user sees: CaFFe's front with the artefacts a glaciologist rejects removed.
 
 Benchmark numbers always use CaFFe's own post-processing
-(:func:`workbench.evaluation.fronts.zones_to_front`, unchanged). Products (front lines in
+(:func:`workbench.metrics.fronts.zones_to_front`, unchanged). Products (front lines in
 GeoPackages, the dashboard) may instead use :func:`product_front`, which differs in three ways
 (issue #13 §3, "a cleaner front product"):
 
@@ -98,7 +98,7 @@ def product_front(
 ) -> np.ndarray:
     """The front mask for products (see the module docstring); NOT for benchmark numbers.
 
-    Parameters are those of :func:`~workbench.evaluation.fronts.zones_to_front`, plus
+    Parameters are those of :func:`~workbench.metrics.fronts.zones_to_front`, plus
     ``border_px``, the width of the frame in which no front is drawn, and
     ``require_open_sea`` (see :func:`open_sea_zones`).
 

@@ -1,4 +1,4 @@
-"""The product front (`workbench.evaluation.front_product`): open sea only, icebergs flooded,
+"""The product front (`workbench.metrics.front_product`): open sea only, icebergs flooded,
 no front along the frame; CaFFe's benchmark front is left exactly as it is."""
 
 from __future__ import annotations
@@ -7,8 +7,8 @@ import numpy as np
 import pytest
 
 from workbench.errors import ConfigError
-from workbench.evaluation.front_product import open_sea_zones, product_front
-from workbench.evaluation.fronts import zones_to_front
+from workbench.metrics.front_product import open_sea_zones, product_front
+from workbench.metrics.fronts import zones_to_front
 
 
 def _fjord(n: int = 40) -> np.ndarray:
