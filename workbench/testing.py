@@ -19,20 +19,19 @@ True
 
 from __future__ import annotations
 
-import math
 from typing import Any
 
 import numpy as np
 from scipy import ndimage
 
 from workbench.data.encoding import GLACIER, OCEAN
-from workbench.errors import ConfigError
 from workbench.metrics.distances import _check_pair, _front_coords
 from workbench.metrics.fronts import (
     _STRUCT8,
     CAFFE_MIN_FRONT_M,
     _as_zones,
     _structure,
+    front_cluster_threshold,
 )
 
 __all__ = [
@@ -66,27 +65,7 @@ def zones_to_front_reference(
 ) -> np.ndarray:
     """The previous ``zones_to_front`` (CaFFe post-processing), verbatim."""
     zones = _as_zones(zones_classes)
-    if min_cluster_px is not None:
-        threshold = float(min_cluster_px)
-    else:
-        if resolution_m is None:
-            raise ConfigError(
-                "needs a pixel size to turn the minimum front length into pixels",
-                variable="resolution_m",
-                expected="a resolution in metres, or min_cluster_px for images of unknown "
-                "pixel size (e.g. resized sets such as caffe256)",
-            )
-        if not (
-            isinstance(resolution_m, int | float | np.number)
-            and resolution_m > 0
-            and math.isfinite(resolution_m)
-        ):
-            raise ConfigError(
-                f"resolution {resolution_m!r} is not a pixel size",
-                variable="resolution_m",
-                expected="a positive number of metres",
-            )
-        threshold = float(min_cluster_m) / float(resolution_m)
+    threshold = front_cluster_threshold(resolution_m, min_cluster_m, min_cluster_px)
     struct_fill = _structure(nonocean_connectivity, "nonocean_connectivity")
 
     ocean = zones == OCEAN

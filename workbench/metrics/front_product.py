@@ -28,7 +28,7 @@ from scipy import ndimage
 
 from workbench.errors import ConfigError
 
-from .fronts import CAFFE_MIN_FRONT_M, _as_zones, zones_to_front
+from .fronts import CAFFE_MIN_FRONT_M, _as_zones, front_cluster_threshold, zones_to_front
 
 __all__ = ["product_front", "open_sea_zones"]
 
@@ -121,11 +121,7 @@ def product_front(
         zones, resolution_m, min_cluster_m=min_cluster_m, min_cluster_px=min_cluster_px
     )
     front &= ~_data_edge(zones, int(border_px))
-    threshold = (
-        float(min_cluster_px)
-        if min_cluster_px is not None
-        else float(min_cluster_m) / float(resolution_m)  # checked by zones_to_front
-    )
+    threshold = front_cluster_threshold(resolution_m, min_cluster_m, min_cluster_px)
     labels, n = ndimage.label(front, structure=_EIGHT)
     if n:
         sizes = np.bincount(labels.ravel(), minlength=n + 1)

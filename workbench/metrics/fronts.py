@@ -48,6 +48,7 @@ from workbench.errors import ConfigError, DataError, LabelEncodingError
 __all__ = [
     "CAFFE_MIN_FRONT_M",
     "GROUP_KEYS",
+    "front_cluster_threshold",
     "zones_to_front",
     "BBOX_MODES",
     "bbox_mask",
@@ -128,6 +129,38 @@ def _largest_label(labels: np.ndarray, n: int) -> int:
 
 
 # --------------------------------------------------------------------------- zones → front
+
+
+def front_cluster_threshold(
+    resolution_m: float | None, min_cluster_m: float, min_cluster_px: float | None
+) -> float:
+    """Front clusters of at most this many pixels are removed (CaFFe: 750 m / pixel size).
+
+    Examples
+    --------
+    >>> front_cluster_threshold(7.0, 750.0, None), front_cluster_threshold(None, 750.0, 20)
+    (107.14285714285714, 20.0)
+    """
+    if min_cluster_px is not None:
+        return float(min_cluster_px)
+    if resolution_m is None:
+        raise ConfigError(
+            "needs a pixel size to turn the minimum front length into pixels",
+            variable="resolution_m",
+            expected="a resolution in metres, or min_cluster_px for images of unknown "
+            "pixel size (e.g. resized sets such as caffe256)",
+        )
+    if not (
+        isinstance(resolution_m, int | float | np.number)
+        and resolution_m > 0
+        and math.isfinite(resolution_m)
+    ):
+        raise ConfigError(
+            f"resolution {resolution_m!r} is not a pixel size",
+            variable="resolution_m",
+            expected="a positive number of metres",
+        )
+    return float(min_cluster_m) / float(resolution_m)
 
 
 def zones_to_front(
@@ -217,27 +250,7 @@ def zones_to_front(
     0
     """
     zones = _as_zones(zones_classes)
-    if min_cluster_px is not None:
-        threshold = float(min_cluster_px)
-    else:
-        if resolution_m is None:
-            raise ConfigError(
-                "needs a pixel size to turn the minimum front length into pixels",
-                variable="resolution_m",
-                expected="a resolution in metres, or min_cluster_px for images of unknown "
-                "pixel size (e.g. resized sets such as caffe256)",
-            )
-        if not (
-            isinstance(resolution_m, int | float | np.number)
-            and resolution_m > 0
-            and math.isfinite(resolution_m)
-        ):
-            raise ConfigError(
-                f"resolution {resolution_m!r} is not a pixel size",
-                variable="resolution_m",
-                expected="a positive number of metres",
-            )
-        threshold = float(min_cluster_m) / float(resolution_m)
+    threshold = front_cluster_threshold(resolution_m, min_cluster_m, min_cluster_px)
     struct_fill = _structure(nonocean_connectivity, "nonocean_connectivity")
     if zones.size == 0:
         return np.zeros(zones.shape, dtype=bool)
