@@ -1,7 +1,7 @@
 """Make the README's explorer screenshot (docs/dashboard.png) in headless Debian chromium.
 
-    .venv/bin/python dashboards/screenshot.py                     # demo_data (make demo)
-    .venv/bin/python dashboards/screenshot.py --data /tmp/world512 --out /tmp/shot.png
+    .venv/bin/python docs/make_screenshot.py                     # demo_data (make demo)
+    .venv/bin/python docs/make_screenshot.py --data /tmp/world512 --out /tmp/shot.png
 
 Serves ``DATA`` with the packaged models (``panel serve dashboards/explorer.py``), opens the
 first glacier at ``--date`` beside ``--compare``, runs the packaged demo_zones model with TTA
